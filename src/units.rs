@@ -1,0 +1,171 @@
+//! Human units shared by scenario files and gateway configs: durations (`500ms`, `1.5s`, `2m`) and
+//! byte sizes. Both parse from strings so a file says what it means; a bare number is refused for
+//! durations because "5" could be seconds or milliseconds and a load test must not guess.
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A duration written with a unit: `us`, `ms`, `s`, `m`, `h` (decimals allowed: `1.5s`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub const fn from_millis(ms: u64) -> Self {
+        HumanDuration(Duration::from_millis(ms))
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        HumanDuration(Duration::from_secs(s))
+    }
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+/// Why a duration string was refused; the message lists what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a duration: write a number with a unit, one of us, ms, s, m, h (e.g. 250ms, 1.5s, 2m)")]
+pub struct DurationError {
+    pub value: String,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    let err = || DurationError { value: s.to_string() };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(err)?;
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| err())?;
+    let scale = match unit.trim() {
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(err()),
+    };
+    let secs = n * scale;
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Formats a duration the way people read latency: `850us`, `12.3ms`, `1.20s`, `2m30s`.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{us:.0}us")
+    } else if us < 10_000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else if us < 1_000_000.0 {
+        format!("{:.1}ms", us / 1000.0)
+    } else if us < 60_000_000.0 {
+        format!("{:.2}s", us / 1e6)
+    } else {
+        let s = d.as_secs();
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// Formats microseconds (the unit of every histogram here).
+pub fn format_us(us: u64) -> String {
+    format_duration(Duration::from_micros(us))
+}
+
+impl FromStr for HumanDuration {
+    type Err = DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s).map(HumanDuration)
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() == 0 && d.as_secs() > 0 {
+            write!(f, "{}s", d.as_secs())
+        } else if d.as_nanos() % 1_000_000 == 0 {
+            write!(f, "{}ms", d.as_millis())
+        } else {
+            write!(f, "{}us", d.as_micros())
+        }
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string with a unit such as \"250ms\", \"1.5s\", \"2m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string with one of us, ms, s, m, h (e.g. \"{v}s\")"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string with one of us, ms, s, m, h (e.g. \"{v}s\")"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        let cases = [
+            ("100us", Duration::from_micros(100)),
+            ("250ms", Duration::from_millis(250)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            (" 3s ", Duration::from_secs(3)),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_duration(s).unwrap(), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn refuses_missing_or_unknown_units() {
+        for s in ["5", "", "ms", "5 parsecs", "-1s", "1.2.3s"] {
+            assert!(parse_duration(s).is_err(), "{s} should be refused");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["250ms", "3s", "150us"] {
+            let d: HumanDuration = s.parse().unwrap();
+            assert_eq!(d.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn formats_latency() {
+        assert_eq!(format_us(850), "850us");
+        assert_eq!(format_us(1_234), "1.23ms");
+        assert_eq!(format_us(45_600), "45.6ms");
+        assert_eq!(format_us(2_500_000), "2.50s");
+    }
+}
