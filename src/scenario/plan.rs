@@ -1,0 +1,226 @@
+//! The resolved, validated Plan: pure data that the runner executes. Nothing here parses or does I/O;
+//! `scenario::load` builds a Plan from a file (or from CLI flags) and every field is already checked,
+//! so the engine never has to handle a bad value mid-run.
+
+use crate::gateway::GatewayConfig;
+use http::{HeaderName, Method};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Scenario name (file stem unless the file sets `name`); used in the results directory name.
+    pub name: String,
+    pub description: Option<String>,
+    /// The file the plan came from, if any.
+    pub source_path: Option<PathBuf>,
+    /// The scenario as run, in TOML: copied into the Results so a run can be reproduced. For a
+    /// flag-built plan this is a generated scenario equivalent to the flags.
+    pub source_text: String,
+    pub target: Target,
+    /// Whole-request timeout (connect + send + response + body).
+    pub timeout: Duration,
+    pub connections: ConnectionPlan,
+    pub stages: Vec<Stage>,
+    /// Weighted request mix; at least one entry, every weight > 0.
+    pub requests: Vec<RequestPlan>,
+    pub feeders: Vec<Feeder>,
+    /// Ordered outcome rules; the first that matches names the outcome. Unmatched: 2xx/3xx → `ok`,
+    /// anything else → `error`.
+    pub matchers: Vec<Matcher>,
+    /// Lower-case response header naming the serving pod (e.g. `x-pod`).
+    pub pod_header: Option<HeaderName>,
+    /// Requests waiting for or holding a connection; an arrival beyond this is dropped.
+    pub max_in_flight: usize,
+    /// A request that would be sent later than this after its intended time is dropped instead.
+    pub max_lag: Duration,
+    /// Seed for Poisson arrivals, `{{rand_int}}`, `{{uuid}}`, random feeders and the request mix.
+    pub seed: u64,
+    /// Generator threads (each drives an interleaved share of the schedule); None = one per core.
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Url(TargetUrl),
+    /// Start the embedded reference gateway on 127.0.0.1:0 with this config and load it.
+    Embedded(GatewayConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetUrl {
+    /// Only `http` is supported (cleartext HTTP/1.1 and HTTP/2 prior knowledge).
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    /// `host:port` as sent in the Host header / :authority.
+    pub authority: String,
+    /// Path prefix from the URL without a trailing slash (`""` for `http://h:1/`); request paths are appended.
+    pub base_path: String,
+}
+
+impl TargetUrl {
+    pub fn to_url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.base_path)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionPlan {
+    /// Maximum TCP connections to the target.
+    pub max: usize,
+    pub http2: bool,
+    /// Concurrent streams per HTTP/2 connection the generator will use.
+    pub h2_streams: usize,
+    /// Close a connection after this many requests (churn, so a load balancer spreads load).
+    pub max_requests: Option<u64>,
+    /// Close a connection once it is this old (checked before each request).
+    pub max_age: Option<Duration>,
+    /// A new connection for every request (no keep-alive).
+    pub per_request: bool,
+}
+
+impl Default for ConnectionPlan {
+    fn default() -> Self {
+        ConnectionPlan {
+            max: 100,
+            http2: false,
+            h2_streams: 100,
+            max_requests: None,
+            max_age: None,
+            per_request: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub duration: Duration,
+    pub shape: StageShape,
+    pub arrivals: Arrivals,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageShape {
+    /// `rate = N`: N requests per second throughout.
+    Constant { rate: f64 },
+    /// `ramp_to = N`: linear from `from` (the previous stage's final rate, or `from =`, or 0) to `to`.
+    Ramp { from: f64, to: f64 },
+    /// `steps = [a, b, c]`: the stage's duration split into equal steps at those constant rates.
+    Steps { rates: Vec<f64> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arrivals {
+    /// Evenly spaced, as wrk2 does.
+    #[default]
+    Uniform,
+    /// Exponential gaps with the stage's (possibly changing) rate: an inhomogeneous Poisson process.
+    Poisson,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestPlan {
+    pub name: String,
+    pub weight: u32,
+    pub method: Method,
+    /// Path and query appended to the target's base path; must start with `/` once rendered.
+    pub path: Template,
+    /// Default headers already merged in (the request's own win); names are valid header names.
+    pub headers: Vec<(HeaderName, Template)>,
+    pub body: Option<Template>,
+}
+
+/// A string with `{{...}}` placeholders, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Lit(String),
+    /// A feeder column: `{{user_id}}` or `{{users.user_id}}`.
+    Var { feeder: usize, column: usize },
+    /// `{{seq}}`: the request's sequence number in the run's schedule (0-based, unique across threads).
+    Seq,
+    /// `{{uuid}}`: a random version-4 UUID.
+    Uuid,
+    /// `{{rand_int A B}}`: a uniform integer in A..=B.
+    RandInt(i64, i64),
+}
+
+impl Template {
+    pub fn literal(s: impl Into<String>) -> Self {
+        Template { parts: vec![Part::Lit(s.into())] }
+    }
+    /// The literal text when the template has no placeholders (lets the engine prebuild it).
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+    /// Feeders this template draws from (so one row per feeder is picked per request).
+    pub fn feeders(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var { feeder, .. } => Some(*feeder),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feeder {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// At least one row; every row has `columns.len()` fields.
+    pub rows: Vec<Vec<String>>,
+    pub mode: FeedMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeedMode {
+    /// Rows in order, wrapping around.
+    #[default]
+    Cycle,
+    /// A uniformly random row each time.
+    Random,
+}
+
+/// One outcome rule. Every condition given must hold (AND); at least one condition is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matcher {
+    /// Outcome name: lower-case `[a-z0-9_]+`, not one of the transport outcomes.
+    pub outcome: String,
+    pub status: Option<StatusMatch>,
+    pub header: Option<HeaderMatch>,
+    /// The response body contains this text (the body is read up to 64 KiB for matching).
+    pub body_contains: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Any of these codes.
+    Codes(Vec<u16>),
+    /// A class: 2 for `2xx`, 4 for `4xx`, ...
+    Class(u8),
+}
+
+impl StatusMatch {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusMatch::Codes(c) => c.contains(&status),
+            StatusMatch::Class(k) => status / 100 == *k as u16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderMatch {
+    pub name: HeaderName,
+    /// None: the header is present (any value).
+    pub equals: Option<String>,
+}
