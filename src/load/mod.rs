@@ -1,1 +1,3 @@
-//! (being built)
+//! Load generation: the arrival schedule (pure math), the HTTP transport, and the open-loop runner.
+
+pub mod schedule;
