@@ -1,1 +1,6 @@
-//! (being built)
+//! Recording: outcome classification, HDR histograms per request × outcome per second and in total,
+//! and the Results directory every report, comparison and merge is made from.
+
+pub mod accum;
+pub mod hist;
+pub mod outcome;

@@ -1,0 +1,428 @@
+//! Per-thread accumulation of samples. Each generator thread owns one `ThreadRecorder` (no locks on
+//! the hot path); it keeps the open 1-second intervals and the run totals, ships each interval once
+//! the second is over, and hands its totals over once at the end (wrk2's per-thread histograms merged
+//! with `hdr_add`). Nothing is kept per request, so memory is flat in the length of the run.
+
+use super::hist::{add, new_hist, record_us, Hist};
+use super::outcome::{OutcomeId, OutcomeTable};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Names that give the indices used in samples a meaning.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub requests: Vec<String>,
+    pub outcomes: OutcomeTable,
+}
+
+/// Distinct pod names tracked before the rest are lumped together (a misconfigured `pod_header`
+/// that carries a request id must not grow memory without bound).
+pub const MAX_PODS: usize = 512;
+pub const OTHER_POD: &str = "(other)";
+
+/// One finished request, as the engine saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    pub request: usize,
+    pub outcome: OutcomeId,
+    /// HTTP status, or 0 when the request failed below HTTP.
+    pub status: u16,
+    pub intended: Instant,
+    pub sent: Instant,
+    pub done: Instant,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub pod: Option<&'a [u8]>,
+}
+
+/// Counters and histograms of one request name over one interval.
+#[derive(Debug, Clone)]
+pub struct ReqInterval {
+    /// Arrivals due (handed to the engine) in this second.
+    pub scheduled: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    pub completed: u64,
+    /// Completions by outcome id.
+    pub outcomes: Vec<u64>,
+    /// Latency from the intended start (corrected).
+    pub latency: Hist,
+    /// Service time: from the actual send.
+    pub service: Hist,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl ReqInterval {
+    fn new(outcomes: usize) -> Self {
+        ReqInterval {
+            scheduled: 0,
+            sent: 0,
+            dropped: 0,
+            completed: 0,
+            outcomes: vec![0; outcomes],
+            latency: new_hist(),
+            service: new_hist(),
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+    pub fn merge(&mut self, o: &ReqInterval) {
+        self.scheduled += o.scheduled;
+        self.sent += o.sent;
+        self.dropped += o.dropped;
+        self.completed += o.completed;
+        merge_counts(&mut self.outcomes, &o.outcomes);
+        add(&mut self.latency, &o.latency);
+        add(&mut self.service, &o.service);
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+    }
+}
+
+/// Everything recorded in one second of the run (by the time events happened: sends by send time,
+/// completions by completion time).
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub second: u64,
+    pub requests: Vec<ReqInterval>,
+    /// Send lag: actual send minus intended send.
+    pub lag: Hist,
+    /// Requests in flight when the interval was shipped.
+    pub in_flight: u64,
+    /// CPU time the generator threads used in this second.
+    pub cpu: Duration,
+}
+
+impl Interval {
+    pub fn new(second: u64, shape: &Shape) -> Interval {
+        Interval {
+            second,
+            requests: (0..shape.requests.len()).map(|_| ReqInterval::new(shape.outcomes.len())).collect(),
+            lag: new_hist(),
+            in_flight: 0,
+            cpu: Duration::ZERO,
+        }
+    }
+    pub fn merge(&mut self, o: &Interval) {
+        for (a, b) in self.requests.iter_mut().zip(&o.requests) {
+            a.merge(b);
+        }
+        add(&mut self.lag, &o.lag);
+        self.in_flight += o.in_flight;
+        self.cpu += o.cpu;
+    }
+}
+
+/// Histograms of one request name × outcome for the whole run.
+#[derive(Debug, Clone)]
+pub struct OutcomeHists {
+    pub latency: Hist,
+    pub service: Hist,
+}
+
+/// One request name over the whole run.
+#[derive(Debug, Clone)]
+pub struct ReqTotals {
+    pub scheduled: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// By outcome id; None where the outcome never happened.
+    pub by_outcome: Vec<Option<OutcomeHists>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PodTotals {
+    pub name: String,
+    pub outcomes: Vec<u64>,
+    pub latency: Hist,
+}
+
+impl PodTotals {
+    pub fn count(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+}
+
+/// The whole run, for one thread or (merged) for all.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    pub requests: Vec<ReqTotals>,
+    pub lag: Hist,
+    pub status: BTreeMap<u16, u64>,
+    pub pods: Vec<PodTotals>,
+    pub cpu: Duration,
+}
+
+impl Totals {
+    pub fn new(shape: &Shape) -> Totals {
+        Totals {
+            requests: shape
+                .requests
+                .iter()
+                .map(|_| ReqTotals {
+                    scheduled: 0,
+                    sent: 0,
+                    dropped: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    by_outcome: vec![None; shape.outcomes.len()],
+                })
+                .collect(),
+            lag: new_hist(),
+            status: BTreeMap::new(),
+            pods: Vec::new(),
+            cpu: Duration::ZERO,
+        }
+    }
+
+    pub fn merge(&mut self, o: &Totals) {
+        for (a, b) in self.requests.iter_mut().zip(&o.requests) {
+            a.scheduled += b.scheduled;
+            a.sent += b.sent;
+            a.dropped += b.dropped;
+            a.bytes_in += b.bytes_in;
+            a.bytes_out += b.bytes_out;
+            for (x, y) in a.by_outcome.iter_mut().zip(&b.by_outcome) {
+                if let Some(y) = y {
+                    let x = x.get_or_insert_with(|| OutcomeHists { latency: new_hist(), service: new_hist() });
+                    add(&mut x.latency, &y.latency);
+                    add(&mut x.service, &y.service);
+                }
+            }
+        }
+        add(&mut self.lag, &o.lag);
+        for (code, n) in &o.status {
+            *self.status.entry(*code).or_default() += n;
+        }
+        for p in &o.pods {
+            match self.pods.iter_mut().find(|q| q.name == p.name) {
+                Some(q) => {
+                    merge_counts(&mut q.outcomes, &p.outcomes);
+                    add(&mut q.latency, &p.latency);
+                }
+                None => self.pods.push(p.clone()),
+            }
+        }
+        self.cpu += o.cpu;
+    }
+}
+
+fn merge_counts(a: &mut Vec<u64>, b: &[u64]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), 0);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
+/// One generator thread's recorder.
+pub struct ThreadRecorder {
+    t0: Instant,
+    shape: Arc<Shape>,
+    /// Open intervals, ascending and contiguous; the first is `shipped` (the oldest not yet shipped).
+    open: VecDeque<Interval>,
+    shipped: u64,
+    totals: Totals,
+    pod_index: HashMap<Box<[u8]>, usize>,
+}
+
+impl ThreadRecorder {
+    pub fn new(t0: Instant, shape: Arc<Shape>) -> ThreadRecorder {
+        let totals = Totals::new(&shape);
+        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pod_index: HashMap::new() }
+    }
+
+    /// The interval an event at `at` belongs to. An event for a second already shipped (a thread
+    /// that ran late) goes into the oldest open one rather than being lost.
+    fn interval(&mut self, at: Instant) -> &mut Interval {
+        let sec = at.saturating_duration_since(self.t0).as_secs().max(self.shipped);
+        let next = self.shipped + self.open.len() as u64;
+        for s in next..=sec {
+            self.open.push_back(Interval::new(s, &self.shape));
+        }
+        &mut self.open[(sec - self.shipped) as usize]
+    }
+
+    /// An arrival was handed to the engine (it will be sent or dropped).
+    pub fn scheduled(&mut self, request: usize, at: Instant) {
+        self.interval(at).requests[request].scheduled += 1;
+        self.totals.requests[request].scheduled += 1;
+    }
+
+    pub fn sent(&mut self, request: usize, intended: Instant, sent: Instant, bytes_out: u64) {
+        let iv = self.interval(sent);
+        iv.requests[request].sent += 1;
+        iv.requests[request].bytes_out += bytes_out;
+        record_us(&mut iv.lag, sent.saturating_duration_since(intended));
+        record_us(&mut self.totals.lag, sent.saturating_duration_since(intended));
+        self.totals.requests[request].sent += 1;
+        self.totals.requests[request].bytes_out += bytes_out;
+    }
+
+    /// A request that was not sent: in-flight cap reached, or it would have left later than max_lag.
+    pub fn dropped(&mut self, request: usize, at: Instant) {
+        self.interval(at).requests[request].dropped += 1;
+        self.totals.requests[request].dropped += 1;
+    }
+
+    pub fn completed(&mut self, c: &Completion) {
+        let latency = c.done.saturating_duration_since(c.intended);
+        let service = c.done.saturating_duration_since(c.sent);
+        let n_outcomes = self.shape.outcomes.len();
+        let iv = self.interval(c.done);
+        let r = &mut iv.requests[c.request];
+        r.completed += 1;
+        r.outcomes[c.outcome as usize] += 1;
+        r.bytes_in += c.bytes_in;
+        record_us(&mut r.latency, latency);
+        record_us(&mut r.service, service);
+
+        let t = &mut self.totals.requests[c.request];
+        t.bytes_in += c.bytes_in;
+        let h = t.by_outcome[c.outcome as usize]
+            .get_or_insert_with(|| OutcomeHists { latency: new_hist(), service: new_hist() });
+        record_us(&mut h.latency, latency);
+        record_us(&mut h.service, service);
+        if c.status != 0 {
+            *self.totals.status.entry(c.status).or_default() += 1;
+        }
+        if let Some(name) = c.pod {
+            let i = self.pod_slot(name, n_outcomes);
+            let p = &mut self.totals.pods[i];
+            p.outcomes[c.outcome as usize] += 1;
+            record_us(&mut p.latency, latency);
+        }
+    }
+
+    fn pod_slot(&mut self, name: &[u8], n_outcomes: usize) -> usize {
+        if let Some(&i) = self.pod_index.get(name) {
+            return i;
+        }
+        let (key, label): (&[u8], String) = if self.pod_index.len() < MAX_PODS {
+            (name, String::from_utf8_lossy(name).into_owned())
+        } else {
+            (OTHER_POD.as_bytes(), OTHER_POD.to_string())
+        };
+        if let Some(&i) = self.pod_index.get(key) {
+            return i;
+        }
+        let i = self.totals.pods.len();
+        self.totals.pods.push(PodTotals { name: label, outcomes: vec![0; n_outcomes], latency: new_hist() });
+        self.pod_index.insert(key.into(), i);
+        i
+    }
+
+    /// Ships every interval up to and including `second` (empty ones too, so a consumer can count
+    /// on one interval per thread per second). `cpu` is this thread's CPU time since the last call.
+    pub fn take_through(&mut self, second: u64, in_flight: u64, cpu: Duration) -> Vec<Interval> {
+        if second < self.shipped {
+            return Vec::new();
+        }
+        let next = self.shipped + self.open.len() as u64;
+        for s in next..=second {
+            self.open.push_back(Interval::new(s, &self.shape));
+        }
+        let n = (second + 1 - self.shipped) as usize;
+        let mut out: Vec<Interval> = self.open.drain(..n).collect();
+        self.shipped = second + 1;
+        if let Some(last) = out.last_mut() {
+            last.in_flight = in_flight;
+            last.cpu = cpu;
+        }
+        self.totals.cpu += cpu;
+        out
+    }
+
+    /// Ships what is left and the run totals.
+    pub fn finish(mut self, cpu: Duration) -> (Vec<Interval>, Totals) {
+        let last = (self.shipped + self.open.len() as u64).saturating_sub(1).max(self.shipped);
+        let rest = if self.open.is_empty() && cpu.is_zero() { Vec::new() } else { self.take_through(last, 0, cpu) };
+        (rest, self.totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::outcome::{OK, RESET};
+
+    fn shape() -> Arc<Shape> {
+        Arc::new(Shape { requests: vec!["a".into(), "b".into()], outcomes: OutcomeTable::new(["fallback"]) })
+    }
+
+    fn done<'a>(t0: Instant, req: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: Option<&'a [u8]>) -> Completion<'a> {
+        let done = t0 + Duration::from_millis(at_ms);
+        Completion {
+            request: req,
+            outcome,
+            status: if outcome == OK { 200 } else { 0 },
+            intended: done - Duration::from_millis(lat_ms),
+            sent: done - Duration::from_millis(lat_ms / 2),
+            done,
+            bytes_in: 10,
+            bytes_out: 5,
+            pod,
+        }
+    }
+
+    #[test]
+    fn events_land_in_their_second_and_every_second_is_shipped() {
+        let t0 = Instant::now();
+        let mut r = ThreadRecorder::new(t0, shape());
+        r.completed(&done(t0, 0, OK, 100, 10, Some(b"p1")));
+        r.completed(&done(t0, 1, RESET, 2_500, 40, Some(b"p2")));
+        r.dropped(0, t0 + Duration::from_millis(2_600));
+        let first = r.take_through(2, 3, Duration::from_millis(5));
+        assert_eq!(first.iter().map(|i| i.second).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(first[0].requests[0].completed, 1);
+        assert_eq!(first[1].requests[0].completed + first[1].requests[1].completed, 0);
+        assert_eq!(first[2].requests[1].outcomes[RESET as usize], 1);
+        assert_eq!(first[2].requests[0].dropped, 1);
+        assert_eq!(first[2].in_flight, 3);
+        // A late event for a shipped second goes to the oldest open one.
+        r.completed(&done(t0, 0, OK, 1_000, 10, Some(b"p1")));
+        let (rest, totals) = r.finish(Duration::ZERO);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].second, 3);
+        assert_eq!(rest[0].requests[0].completed, 1);
+        assert_eq!(totals.pods.len(), 2);
+        assert_eq!(totals.pods[0].count(), 2);
+        assert_eq!(totals.status.get(&200), Some(&2));
+    }
+
+    #[test]
+    fn totals_merge_adds_and_unions_pods() {
+        let t0 = Instant::now();
+        let mut a = ThreadRecorder::new(t0, shape());
+        let mut b = ThreadRecorder::new(t0, shape());
+        a.completed(&done(t0, 0, OK, 10, 5, Some(b"p1")));
+        b.completed(&done(t0, 0, OK, 10, 7, Some(b"p2")));
+        b.completed(&done(t0, 0, OK, 10, 9, Some(b"p1")));
+        let (_, mut ta) = a.finish(Duration::ZERO);
+        let (_, tb) = b.finish(Duration::ZERO);
+        ta.merge(&tb);
+        assert_eq!(ta.requests[0].by_outcome[OK as usize].as_ref().unwrap().latency.len(), 3);
+        let p1 = ta.pods.iter().find(|p| p.name == "p1").unwrap();
+        assert_eq!(p1.count(), 2);
+        assert_eq!(ta.pods.len(), 2);
+    }
+
+    #[test]
+    fn pod_names_are_capped() {
+        let t0 = Instant::now();
+        let mut r = ThreadRecorder::new(t0, shape());
+        for i in 0..MAX_PODS + 50 {
+            let name = format!("req-{i}");
+            r.completed(&done(t0, 0, OK, 10, 1, Some(name.as_bytes())));
+        }
+        let (_, t) = r.finish(Duration::ZERO);
+        assert_eq!(t.pods.len(), MAX_PODS + 1);
+        assert_eq!(t.pods.last().unwrap().name, OTHER_POD);
+        assert_eq!(t.pods.last().unwrap().count(), 50);
+    }
+}

@@ -1,0 +1,195 @@
+//! Outcome classification. Every finished request gets exactly one outcome id: the transport
+//! failures are a closed set with fixed ids (wrk2's connect/read/write/timeout counters, not a map
+//! keyed by error text), and the scenario's ordered rules name the rest (`fallback`, `limited`, ...).
+
+use crate::scenario::Matcher;
+use http::HeaderMap;
+
+pub type OutcomeId = u16;
+
+/// The fixed outcomes: 2xx/3xx with no rule matching, any other status, and transport failures.
+pub const OK: OutcomeId = 0;
+pub const ERROR: OutcomeId = 1;
+pub const TIMEOUT: OutcomeId = 2;
+pub const CONNECT: OutcomeId = 3;
+pub const RESET: OutcomeId = 4;
+pub const PROTOCOL: OutcomeId = 5;
+const FIXED: [&str; 6] = ["ok", "error", "timeout", "connect", "reset", "protocol"];
+
+/// Why a request got no HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// No answer within the request timeout.
+    Timeout,
+    /// The connection could not be opened (refused, unreachable, handshake failed).
+    Connect,
+    /// The peer closed or reset the connection mid-request.
+    Reset,
+    /// The peer spoke something that is not valid HTTP.
+    Protocol,
+}
+
+impl TransportFailure {
+    pub fn outcome(self) -> OutcomeId {
+        match self {
+            TransportFailure::Timeout => TIMEOUT,
+            TransportFailure::Connect => CONNECT,
+            TransportFailure::Reset => RESET,
+            TransportFailure::Protocol => PROTOCOL,
+        }
+    }
+}
+
+/// Outcome names by id: the fixed ones first, then the scenario's own in first-seen order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeTable {
+    names: Vec<String>,
+}
+
+impl OutcomeTable {
+    pub fn new<'a>(extra: impl IntoIterator<Item = &'a str>) -> OutcomeTable {
+        let mut names: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+        for n in extra {
+            if !names.iter().any(|x| x == n) {
+                names.push(n.to_string());
+            }
+        }
+        OutcomeTable { names }
+    }
+    pub fn from_names(names: Vec<String>) -> OutcomeTable {
+        OutcomeTable { names }
+    }
+    pub fn id(&self, name: &str) -> Option<OutcomeId> {
+        self.names.iter().position(|n| n == name).map(|i| i as OutcomeId)
+    }
+    pub fn name(&self, id: OutcomeId) -> &str {
+        &self.names[id as usize]
+    }
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+    /// Outcomes that count as failures in an error rate: `error` and the transport failures.
+    pub fn is_failure(id: OutcomeId) -> bool {
+        (ERROR..=PROTOCOL).contains(&id)
+    }
+}
+
+/// The scenario's rules compiled against an outcome table.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    rules: Vec<(Matcher, OutcomeId)>,
+    needs_body: bool,
+    table: OutcomeTable,
+}
+
+impl Classifier {
+    pub fn new(matchers: &[Matcher]) -> Classifier {
+        let table = OutcomeTable::new(matchers.iter().map(|m| m.outcome.as_str()));
+        let rules = matchers
+            .iter()
+            .map(|m| (m.clone(), table.id(&m.outcome).expect("outcome named in table")))
+            .collect();
+        let needs_body = matchers.iter().any(|m| m.body_contains.is_some());
+        Classifier { rules, needs_body, table }
+    }
+
+    pub fn table(&self) -> &OutcomeTable {
+        &self.table
+    }
+
+    /// Whether any rule looks at the body (otherwise the engine only counts body bytes).
+    pub fn needs_body(&self) -> bool {
+        self.needs_body
+    }
+
+    pub fn classify(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> OutcomeId {
+        for (m, id) in &self.rules {
+            if rule_matches(m, status, headers, body) {
+                return *id;
+            }
+        }
+        if (200..400).contains(&status) {
+            OK
+        } else {
+            ERROR
+        }
+    }
+}
+
+fn rule_matches(m: &Matcher, status: u16, headers: &HeaderMap, body: &[u8]) -> bool {
+    if let Some(s) = &m.status {
+        if !s.matches(status) {
+            return false;
+        }
+    }
+    if let Some(h) = &m.header {
+        match (headers.get(&h.name), &h.equals) {
+            (None, _) => return false,
+            (Some(v), Some(want)) if v.as_bytes() != want.as_bytes() => return false,
+            _ => {}
+        }
+    }
+    if let Some(needle) = &m.body_contains {
+        if !contains(body, needle.as_bytes()) {
+            return false;
+        }
+    }
+    true
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{HeaderMatch, StatusMatch};
+    use http::{HeaderName, HeaderValue};
+
+    fn rule(name: &str) -> Matcher {
+        Matcher { outcome: name.into(), status: None, header: None, body_contains: None }
+    }
+
+    #[test]
+    fn ordered_rules_then_defaults() {
+        let fallback = Matcher {
+            header: Some(HeaderMatch { name: HeaderName::from_static("x-fallback"), equals: Some("1".into()) }),
+            ..rule("fallback")
+        };
+        let limited = Matcher { status: Some(StatusMatch::Codes(vec![429])), ..rule("limited") };
+        let degraded = Matcher { body_contains: Some("degraded".into()), ..rule("degraded") };
+        let c = Classifier::new(&[fallback, limited, degraded]);
+        let t = c.table();
+        let mut fb = HeaderMap::new();
+        fb.insert("x-fallback", HeaderValue::from_static("1"));
+        let none = HeaderMap::new();
+        let cases = [
+            (200, &fb, &b""[..], "fallback"),
+            (200, &none, &b"all fine"[..], "ok"),
+            (429, &none, &b""[..], "limited"),
+            (503, &none, &b""[..], "error"),
+            (200, &none, &b"service degraded"[..], "degraded"),
+            (302, &none, &b""[..], "ok"),
+        ];
+        for (status, h, body, want) in cases {
+            assert_eq!(t.name(c.classify(status, h, body)), want, "{status} {body:?}");
+        }
+        assert!(c.needs_body());
+    }
+
+    #[test]
+    fn user_names_reuse_fixed_ids() {
+        let t = OutcomeTable::new(["ok", "limited", "limited"]);
+        assert_eq!(t.id("ok"), Some(OK));
+        assert_eq!(t.len(), 7);
+        assert_eq!(TransportFailure::Reset.outcome(), RESET);
+        assert!(OutcomeTable::is_failure(TIMEOUT) && !OutcomeTable::is_failure(OK));
+    }
+}
