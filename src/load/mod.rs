@@ -1,3 +1,7 @@
 //! Load generation: the arrival schedule (pure math), the HTTP transport, and the open-loop runner.
 
 pub mod schedule;
+pub mod transport;
+pub mod request;
+pub mod engine;
+pub mod runner;

@@ -4,3 +4,6 @@
 pub mod accum;
 pub mod hist;
 pub mod outcome;
+pub mod results;
+pub mod summary;
+pub mod redact;

@@ -1,0 +1,376 @@
+//! One generator thread: a pacer that hands each arrival to the connection workers at its intended
+//! time (or counts it dropped), workers that send on kept-alive connections, and a ticker that ships
+//! each closed second to the collector. Each thread runs its own single-threaded runtime over an
+//! interleaved share of the schedule (every n-th arrival), as wrk2 gives each thread its own
+//! connections and rate share: no locks or cross-thread wake-ups on the hot path.
+
+use super::request::RequestSet;
+use super::schedule::Schedule;
+use super::transport::{exchange, Conn, Endpoint};
+use crate::record::accum::{Completion, Interval, Shape, ThreadRecorder, Totals};
+use crate::record::outcome::{Classifier, TransportFailure, PROTOCOL};
+use crate::scenario::ConnectionPlan;
+use http::HeaderName;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What every thread shares, read-only.
+pub struct EngineCtx {
+    pub schedule: Schedule,
+    pub requests: RequestSet,
+    pub classifier: Classifier,
+    pub endpoint: Endpoint,
+    pub conns: ConnectionPlan,
+    pub timeout: Duration,
+    pub max_lag: Duration,
+    pub max_in_flight: usize,
+    pub pod_header: Option<HeaderName>,
+    pub seed: u64,
+    pub threads: usize,
+    pub shape: Arc<Shape>,
+    /// Second 0 of the schedule.
+    pub t0: Instant,
+}
+
+/// From a generator thread to the collector.
+pub enum Msg {
+    /// Closed seconds, in order, every second shipped exactly once per thread.
+    Intervals(usize, Vec<Interval>),
+    /// The thread is finished; its run totals.
+    Done(usize, Box<Totals>),
+}
+
+struct Job {
+    seq: u64,
+    request: usize,
+    intended: Instant,
+}
+
+/// Runs thread `idx` of `ctx.threads` to the end of the schedule or until `stop` turns true.
+pub fn run_thread(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("generator thread {idx}: cannot start a runtime: {e}");
+            let _ = tx.send(Msg::Done(idx, Box::new(Totals::new(&ctx.shape))));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, thread_main(ctx, idx, tx, stop));
+}
+
+/// This thread's share of a total split as evenly as possible.
+fn share(total: usize, idx: usize, n: usize) -> usize {
+    (total / n + usize::from(idx < total % n)).max(1)
+}
+
+async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut stop: watch::Receiver<bool>) {
+    let rec = Rc::new(RefCell::new(ThreadRecorder::new(ctx.t0, ctx.shape.clone())));
+    let in_flight = Rc::new(Cell::new(0usize));
+    let stopping = Rc::new(Cell::new(false));
+    let cpu = Rc::new(CpuClock::new());
+    let (jobs_tx, jobs_rx) = async_channel::unbounded::<Job>();
+
+    let n_conns = share(ctx.conns.max, idx, ctx.threads);
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    let slots: Vec<Rc<Slot>> = (0..n_conns).map(|_| Rc::new(Slot::default())).collect();
+    let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
+    for w in 0..n_conns * per_conn {
+        let worker = Worker {
+            ctx: ctx.clone(),
+            slot: slots[w % n_conns].clone(),
+            rec: rec.clone(),
+            in_flight: in_flight.clone(),
+            stopping: stopping.clone(),
+            rng: SmallRng::seed_from_u64(ctx.seed ^ ((idx as u64) << 32) ^ w as u64),
+        };
+        workers.push(tokio::task::spawn_local(worker.run(jobs_rx.clone())));
+    }
+    drop(jobs_rx);
+
+    let ticker = {
+        let (rec, tx, in_flight, cpu, t0) = (rec.clone(), tx.clone(), in_flight.clone(), cpu.clone(), ctx.t0);
+        tokio::task::spawn_local(async move {
+            let mut k = 0u64;
+            loop {
+                // A little past the second's end, so completions timed inside it are in.
+                let at = t0 + Duration::from_secs(k + 1) + Duration::from_millis(20);
+                tokio::time::sleep_until(at.into()).await;
+                let ivs = rec.borrow_mut().take_through(k, in_flight.get() as u64, cpu.lap());
+                if tx.send(Msg::Intervals(idx, ivs)).is_err() {
+                    return;
+                }
+                k += 1;
+            }
+        })
+    };
+
+    let cap = share(ctx.max_in_flight, idx, ctx.threads);
+    let mut interrupted = *stop.borrow();
+    for a in ctx.schedule.arrivals(ctx.seed, (idx as u64, ctx.threads as u64)) {
+        if interrupted {
+            break;
+        }
+        let at = ctx.t0 + a.at;
+        if at > Instant::now() {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = stop.changed() => { interrupted = true; break; }
+            }
+        }
+        if matches!(stop.has_changed(), Ok(true) | Err(_)) && *stop.borrow() {
+            interrupted = true;
+            break;
+        }
+        let request = ctx.requests.pick(a.seq);
+        let mut r = rec.borrow_mut();
+        r.scheduled(request, at);
+        if in_flight.get() >= cap {
+            r.dropped(request, Instant::now());
+            continue;
+        }
+        in_flight.set(in_flight.get() + 1);
+        let _ = jobs_tx.try_send(Job { seq: a.seq, request, intended: at });
+    }
+    jobs_tx.close();
+
+    // Let what is in flight finish: up to the request timeout, or briefly when interrupted.
+    stopping.set(interrupted);
+    let grace = if interrupted { ctx.timeout.min(Duration::from_secs(2)) } else { ctx.timeout + Duration::from_millis(500) };
+    let all = futures_join_all(workers);
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::debug!("thread {idx}: {} requests still in flight at the end were not recorded", in_flight.get());
+    }
+    ticker.abort();
+    // Abandoned workers may still hold the recorder; take its contents rather than wait for them.
+    let rec = rec.replace(ThreadRecorder::new(ctx.t0, ctx.shape.clone()));
+    let (rest, totals) = rec.finish(cpu.lap());
+    let _ = tx.send(Msg::Intervals(idx, rest));
+    let _ = tx.send(Msg::Done(idx, Box::new(totals)));
+}
+
+async fn futures_join_all(handles: Vec<JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// A connection shared by the workers of one slot: taken exclusively for HTTP/1.1 (one worker per
+/// slot), cloned per request for HTTP/2 (many streams on one connection). Opened lazily, replaced
+/// when the server closed it, and closed on purpose when churn is due.
+#[derive(Default)]
+struct Slot {
+    conn: RefCell<Option<Conn>>,
+    opened: Cell<Option<Instant>>,
+    requests: Cell<u64>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn churn_due(&self, plan: &ConnectionPlan) -> bool {
+        self.opened.get().is_some_and(|opened| {
+            plan.max_requests.is_some_and(|n| self.requests.get() >= n)
+                || plan.max_age.is_some_and(|a| opened.elapsed() >= a)
+        })
+    }
+
+    fn forget(&self) {
+        self.conn.borrow_mut().take();
+        self.opened.set(None);
+    }
+
+    /// A connection ready for one request.
+    async fn acquire(&self, ctx: &EngineCtx, deadline: tokio::time::Instant) -> Result<Conn, TransportFailure> {
+        loop {
+            if self.churn_due(&ctx.conns) {
+                self.forget();
+            }
+            let taken = {
+                let mut cur = self.conn.borrow_mut();
+                match cur.as_ref() {
+                    Some(c) if c.is_h2() => c.clone_h2(),
+                    Some(_) => cur.take(),
+                    None => None,
+                }
+            };
+            if let Some(mut c) = taken {
+                if c.ready().await {
+                    self.requests.set(self.requests.get() + 1);
+                    return Ok(c);
+                }
+                self.forget();
+                continue;
+            }
+            let _guard = self.connecting.lock().await;
+            if self.conn.borrow().is_some() {
+                continue;
+            }
+            let conn = match tokio::time::timeout_at(deadline, Conn::open(&ctx.endpoint)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(TransportFailure::Timeout),
+            };
+            self.opened.set(Some(Instant::now()));
+            self.requests.set(0);
+            if conn.is_h2() {
+                *self.conn.borrow_mut() = Some(conn);
+                continue;
+            }
+            self.requests.set(1);
+            return Ok(conn);
+        }
+    }
+
+    /// Gives an HTTP/1.1 connection back after an exchange; one that failed, was told to close, or
+    /// serves a single request is dropped (which closes it).
+    fn release(&self, conn: Conn, reusable: bool, plan: &ConnectionPlan) {
+        if conn.is_h2() {
+            if plan.per_request {
+                self.forget();
+            }
+            return;
+        }
+        if reusable && !plan.per_request {
+            *self.conn.borrow_mut() = Some(conn);
+        } else {
+            self.opened.set(None);
+        }
+    }
+}
+
+struct Worker {
+    ctx: Arc<EngineCtx>,
+    slot: Rc<Slot>,
+    rec: Rc<RefCell<ThreadRecorder>>,
+    in_flight: Rc<Cell<usize>>,
+    stopping: Rc<Cell<bool>>,
+    rng: SmallRng,
+}
+
+impl Worker {
+    async fn run(mut self, jobs: async_channel::Receiver<Job>) {
+        let mut scratch = String::new();
+        let mut body = Vec::new();
+        let keep_body = self.ctx.classifier.needs_body();
+        while let Ok(job) = jobs.recv().await {
+            self.one(job, &mut scratch, keep_body.then_some(&mut body)).await;
+            self.in_flight.set(self.in_flight.get() - 1);
+        }
+    }
+
+    async fn one(&mut self, job: Job, scratch: &mut String, mut body: Option<&mut Vec<u8>>) {
+        let ctx = self.ctx.clone();
+        let now = Instant::now();
+        if self.stopping.get() || now.saturating_duration_since(job.intended) > ctx.max_lag {
+            self.rec.borrow_mut().dropped(job.request, now);
+            return;
+        }
+        let deadline = tokio::time::Instant::from_std(now + ctx.timeout);
+        let fail = |rec: &RefCell<ThreadRecorder>, f: TransportFailure, sent: Instant| {
+            let done = Instant::now();
+            rec.borrow_mut().completed(&Completion {
+                request: job.request,
+                outcome: f.outcome(),
+                status: 0,
+                intended: job.intended,
+                sent,
+                done,
+                bytes_in: 0,
+                bytes_out: 0,
+                pod: None,
+            });
+        };
+        let (req, bytes_out) = match ctx.requests.build(job.request, job.seq, &mut self.rng, scratch) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.rec.borrow_mut().sent(job.request, job.intended, now, 0);
+                let done = Instant::now();
+                self.rec.borrow_mut().completed(&Completion {
+                    request: job.request,
+                    outcome: PROTOCOL,
+                    status: 0,
+                    intended: job.intended,
+                    sent: now,
+                    done,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    pod: None,
+                });
+                return;
+            }
+        };
+        let mut conn = match self.slot.acquire(&ctx, deadline).await {
+            Ok(c) => c,
+            Err(f) => {
+                self.rec.borrow_mut().sent(job.request, job.intended, now, 0);
+                fail(&self.rec, f, now);
+                return;
+            }
+        };
+        let sent = Instant::now();
+        self.rec.borrow_mut().sent(job.request, job.intended, sent, bytes_out);
+        if let Some(b) = body.as_deref_mut() {
+            b.clear();
+        }
+        match exchange(&mut conn, req, body.as_deref_mut(), deadline).await {
+            Ok(ans) => {
+                let done = Instant::now();
+                let status = ans.status.as_u16();
+                let outcome = ctx.classifier.classify(status, &ans.headers, body.as_deref().map_or(&[], |b| b));
+                let pod = ctx.pod_header.as_ref().and_then(|h| ans.headers.get(h)).map(|v| v.as_bytes());
+                self.rec.borrow_mut().completed(&Completion {
+                    request: job.request,
+                    outcome,
+                    status,
+                    intended: job.intended,
+                    sent,
+                    done,
+                    bytes_in: ans.body_bytes,
+                    bytes_out,
+                    pod,
+                });
+                let close = ans.headers.get(http::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+                self.slot.release(conn, !close, &ctx.conns);
+            }
+            Err(f) => {
+                fail(&self.rec, f, sent);
+                self.slot.release(conn, false, &ctx.conns);
+            }
+        }
+    }
+}
+
+/// CPU time of the calling thread, in laps (each lap since the previous one).
+struct CpuClock {
+    last: Cell<Duration>,
+}
+
+impl CpuClock {
+    fn new() -> CpuClock {
+        CpuClock { last: Cell::new(thread_cpu()) }
+    }
+    fn lap(&self) -> Duration {
+        let now = thread_cpu();
+        now.saturating_sub(self.last.replace(now))
+    }
+}
+
+/// User + system CPU time of the calling thread.
+pub fn thread_cpu() -> Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own; RUSAGE_THREAD is Linux's per-thread usage.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}

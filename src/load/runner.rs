@@ -1,0 +1,301 @@
+//! Orchestrates one run: brings up the target (the embedded gateway when asked), starts the
+//! generator threads, and collects their seconds in order into the Results directory as the run
+//! goes. A stop signal (Ctrl-C in the CLI, a handle in tests) ends the schedule early; what was
+//! recorded up to then is written, and the summary is marked interrupted.
+
+use super::engine::{run_thread, EngineCtx, Msg};
+use super::request::RequestSet;
+use super::schedule::Schedule;
+use super::transport::Endpoint;
+use crate::gateway::{GatewayError, GatewayHandle};
+use crate::record::accum::{Interval, Shape, Totals};
+use crate::record::outcome::{Classifier, CONNECT};
+use crate::record::redact;
+use crate::record::results::ResultsWriter;
+use crate::record::summary::{RunMeta, RunStatus, Summary};
+use crate::scenario::{Plan, Target, TargetUrl};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot write results to {dir}: {source}")]
+    Results { dir: PathBuf, source: std::io::Error },
+    #[error("cannot resolve target host `{host}`: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("embedded gateway did not start: {0}")]
+    Gateway(#[from] GatewayError),
+    #[error("cannot start a runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Ends a run early from outside (Ctrl-C handler, tests, abort conditions).
+#[derive(Clone)]
+pub struct StopHandle(Arc<watch::Sender<bool>>);
+
+impl StopHandle {
+    pub fn new() -> StopHandle {
+        StopHandle(Arc::new(watch::channel(false).0))
+    }
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+    fn subscribe(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Called once per closed second with the merged interval (for progress display).
+pub trait Observer {
+    fn second(&mut self, _iv: &Interval, _target_rps: f64, _shape: &Shape) {}
+}
+
+/// An observer that shows nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+pub struct RunSettings {
+    pub out_dir: PathBuf,
+    pub stop: StopHandle,
+}
+
+pub struct RunResult {
+    pub summary: Summary,
+    pub dir: PathBuf,
+    /// Nothing answered at the start and every request failed to connect.
+    pub target_unreachable: bool,
+}
+
+/// The default results directory: `reports/<scenario>-<UTC timestamp>`.
+pub fn default_out_dir(plan: &Plan) -> PathBuf {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let stamp = now.format(&fmt).unwrap_or_else(|_| "now".into());
+    Path::new("reports").join(format!("{}-{stamp}", plan.name))
+}
+
+/// Runs the plan to its end (or until stopped). Blocking: it owns its threads and runtimes.
+pub fn run(plan: &Plan, settings: RunSettings, observer: &mut dyn Observer) -> Result<RunResult, RunError> {
+    // The embedded gateway gets a runtime of its own so its work never queues behind the generator's.
+    let mut gateway: Option<(tokio::runtime::Runtime, GatewayHandle)> = None;
+    let target: TargetUrl = match &plan.target {
+        Target::Url(u) => u.clone(),
+        Target::Embedded(cfg) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("skyload-gateway")
+                .enable_all()
+                .build()
+                .map_err(RunError::Runtime)?;
+            let h = rt.block_on(GatewayHandle::start(cfg.clone(), SocketAddr::from(([127, 0, 0, 1], 0))))?;
+            let t = TargetUrl {
+                scheme: "http".into(),
+                host: "127.0.0.1".into(),
+                port: h.addr.port(),
+                authority: h.addr.to_string(),
+                base_path: String::new(),
+            };
+            gateway = Some((rt, h));
+            t
+        }
+    };
+    let result = run_against(plan, &target, settings, observer);
+    if let Some((rt, h)) = gateway {
+        rt.block_on(h.shutdown());
+        rt.shutdown_timeout(Duration::from_secs(1));
+    }
+    result
+}
+
+fn resolve(t: &TargetUrl) -> Result<Vec<SocketAddr>, RunError> {
+    let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
+        .to_socket_addrs()
+        .map_err(|e| RunError::Resolve { host: t.host.clone(), reason: e.to_string() })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(RunError::Resolve { host: t.host.clone(), reason: "no addresses".into() });
+    }
+    Ok(addrs)
+}
+
+fn probe(addrs: &[SocketAddr]) -> bool {
+    addrs.iter().any(|a| std::net::TcpStream::connect_timeout(a, Duration::from_secs(2)).is_ok())
+}
+
+fn run_against(
+    plan: &Plan,
+    target: &TargetUrl,
+    settings: RunSettings,
+    observer: &mut dyn Observer,
+) -> Result<RunResult, RunError> {
+    let addrs = resolve(target)?;
+    let reachable = probe(&addrs);
+    if !reachable {
+        tracing::warn!("{} does not accept connections: requests will be recorded as `connect` failures", target.to_url());
+    }
+    let http2 = plan.connections.http2;
+    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2);
+    let classifier = Classifier::new(&plan.matchers);
+    let shape = Arc::new(Shape { requests: requests.names().to_vec(), outcomes: classifier.table().clone() });
+    let weights = requests.weights();
+    let schedule = Schedule::new(&plan.stages);
+    let threads = plan
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 64)
+        .min(plan.connections.max.max(1));
+
+    // Start a moment ahead so every thread is ready for second 0.
+    let lead = Duration::from_millis(50);
+    let t0 = Instant::now() + lead;
+    let start_wall = SystemTime::now() + lead;
+    let dir = settings.out_dir.clone();
+    let results_err = |source| RunError::Results { dir: dir.clone(), source };
+    let scenario_text = redact::scenario_text(plan);
+    let mut writer = ResultsWriter::create(&dir, shape.clone(), start_wall, &scenario_text).map_err(results_err)?;
+
+    let ctx = Arc::new(EngineCtx {
+        schedule: schedule.clone(),
+        requests,
+        classifier,
+        endpoint: Endpoint { addrs, http2 },
+        conns: plan.connections.clone(),
+        timeout: plan.timeout,
+        max_lag: plan.max_lag,
+        max_in_flight: plan.max_in_flight,
+        pod_header: plan.pod_header.clone(),
+        seed: plan.seed,
+        threads,
+        shape: shape.clone(),
+        t0,
+    });
+    let (tx, rx) = mpsc::channel();
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (ctx, tx, stop) = (ctx.clone(), tx.clone(), settings.stop.subscribe());
+            std::thread::Builder::new()
+                .name(format!("skyload-gen-{i}"))
+                .spawn(move || run_thread(ctx, i, tx, stop))
+                .expect("spawn generator thread")
+        })
+        .collect();
+    drop(tx);
+
+    let mut collector = Collector::new(threads, shape.clone());
+    let mut write_error = None;
+    for msg in rx {
+        for iv in collector.accept(msg) {
+            let secs = iv.second as f64;
+            let target_rps = schedule.due_between(secs, secs + 1.0);
+            let per_req: Vec<f64> = weights.iter().map(|w| w * target_rps).collect();
+            if let Err(e) = writer.write_interval(&iv, &per_req) {
+                write_error.get_or_insert(e);
+            }
+            observer.second(&iv, target_rps, &shape);
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    let ended = Instant::now();
+    let interrupted = settings.stop.is_stopped();
+    let duration = if interrupted {
+        ended.saturating_duration_since(t0).min(schedule.duration())
+    } else {
+        schedule.duration()
+    };
+    let totals = collector.totals;
+    let meta = RunMeta {
+        scenario: plan.name.clone(),
+        scenario_file: plan.source_path.as_ref().map(|p| p.display().to_string()),
+        status: if interrupted { RunStatus::Interrupted } else { RunStatus::Completed },
+        started_at: rfc3339(start_wall),
+        start_unix_ms: start_wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
+        planned_duration_s: schedule.duration().as_secs_f64(),
+        duration_s: duration.as_secs_f64(),
+        target: target.to_url(),
+        threads,
+        expected: schedule.due_by(duration.as_secs_f64()),
+    };
+    let summary = Summary::build(&meta, &shape, &totals);
+    writer.write_summary(&summary).map_err(results_err)?;
+    if let Some(e) = write_error {
+        return Err(results_err(e));
+    }
+    let all_connect = summary.totals.completed > 0 && summary.totals.outcomes.get(shape.outcomes.name(CONNECT)) == Some(&summary.totals.completed);
+    Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect })
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    time::OffsetDateTime::from_unix_timestamp_nanos(d.as_nanos() as i128)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Puts the threads' seconds back in order: second k is complete once every thread has shipped
+/// through k (or finished).
+struct Collector {
+    through: Vec<Option<u64>>,
+    done: Vec<bool>,
+    pending: BTreeMap<u64, Interval>,
+    next: u64,
+    shape: Arc<Shape>,
+    totals: Totals,
+}
+
+impl Collector {
+    fn new(threads: usize, shape: Arc<Shape>) -> Collector {
+        let totals = Totals::new(&shape);
+        Collector { through: vec![None; threads], done: vec![false; threads], pending: BTreeMap::new(), next: 0, shape, totals }
+    }
+
+    fn accept(&mut self, msg: Msg) -> Vec<Interval> {
+        match msg {
+            Msg::Intervals(i, ivs) => {
+                for iv in ivs {
+                    self.through[i] = Some(self.through[i].map_or(iv.second, |t| t.max(iv.second)));
+                    match self.pending.get_mut(&iv.second) {
+                        Some(p) => p.merge(&iv),
+                        None => {
+                            self.pending.insert(iv.second, iv);
+                        }
+                    }
+                }
+            }
+            Msg::Done(i, totals) => {
+                self.done[i] = true;
+                self.totals.merge(&totals);
+            }
+        }
+        let mut out = Vec::new();
+        loop {
+            let k = self.next;
+            let ready = (0..self.done.len()).all(|i| self.done[i] || self.through[i].is_some_and(|t| t >= k));
+            if !ready {
+                break;
+            }
+            match self.pending.remove(&k) {
+                Some(iv) => out.push(iv),
+                None if self.done.iter().all(|d| *d) && self.pending.is_empty() => break,
+                None => out.push(Interval::new(k, &self.shape)),
+            }
+            self.next += 1;
+        }
+        out
+    }
+}

@@ -1,0 +1,164 @@
+//! HTTP transport for the generator: one TCP connection per `Conn`, opened by us (so TCP_NODELAY is
+//! set and churn is exact) and driven by hyper's connection-level client, HTTP/1.1 or HTTP/2.
+//! Failures come back as the closed `TransportFailure` set, never as error text.
+
+use crate::record::outcome::TransportFailure;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+pub type Body = Full<Bytes>;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addrs: Vec<SocketAddr>,
+    pub http2: bool,
+}
+
+/// An open connection.
+pub enum Conn {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
+
+impl Conn {
+    /// Opens a connection, trying each resolved address in turn.
+    pub async fn open(ep: &Endpoint) -> Result<Conn, TransportFailure> {
+        let mut last = TransportFailure::Connect;
+        for addr in &ep.addrs {
+            match Self::open_one(*addr, ep.http2).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn open_one(addr: SocketAddr, h2: bool) -> Result<Conn, TransportFailure> {
+        let stream = TcpStream::connect(addr).await.map_err(|_| TransportFailure::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(stream);
+        if h2 {
+            let (send, conn) = http2::handshake(TokioExecutor::new(), io)
+                .await
+                .map_err(|_| TransportFailure::Connect)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(Conn::H2(send))
+        } else {
+            let (send, conn) = http1::handshake(io).await.map_err(|_| TransportFailure::Connect)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(Conn::H1(send))
+        }
+    }
+
+    /// Whether the connection can take a request now (an idle keep-alive connection the server
+    /// closed is found here, before a request is spent on it).
+    pub async fn ready(&mut self) -> bool {
+        match self {
+            Conn::H1(s) => s.ready().await.is_ok(),
+            Conn::H2(s) => s.ready().await.is_ok(),
+        }
+    }
+
+    pub fn is_h2(&self) -> bool {
+        matches!(self, Conn::H2(_))
+    }
+
+    pub fn clone_h2(&self) -> Option<Conn> {
+        match self {
+            Conn::H2(s) => Some(Conn::H2(s.clone())),
+            Conn::H1(_) => None,
+        }
+    }
+
+    async fn send(&mut self, req: Request<Body>) -> Result<Response<Incoming>, hyper::Error> {
+        match self {
+            Conn::H1(s) => s.send_request(req).await,
+            Conn::H2(s) => s.send_request(req).await,
+        }
+    }
+}
+
+/// What came back.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body_bytes: u64,
+}
+
+/// Bodies are read to the end (so keep-alive works and bytes are counted) but only the first
+/// `BODY_KEEP` bytes are kept, and only when an outcome rule looks at the body.
+pub const BODY_KEEP: usize = 64 * 1024;
+
+/// Sends one request and reads the whole response before `deadline`.
+pub async fn exchange(
+    conn: &mut Conn,
+    req: Request<Body>,
+    keep_body: Option<&mut Vec<u8>>,
+    deadline: tokio::time::Instant,
+) -> Result<Answer, TransportFailure> {
+    let work = async {
+        let resp = conn.send(req).await.map_err(|e| classify(&e))?;
+        let (parts, mut body) = resp.into_parts();
+        let mut n = 0u64;
+        let mut keep = keep_body;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| classify(&e))?;
+            if let Some(data) = frame.data_ref() {
+                n += data.len() as u64;
+                if let Some(buf) = keep.as_deref_mut() {
+                    let room = BODY_KEEP.saturating_sub(buf.len());
+                    buf.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+        }
+        Ok(Answer { status: parts.status, headers: parts.headers, body_bytes: n })
+    };
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(r) => r,
+        Err(_) => Err(TransportFailure::Timeout),
+    }
+}
+
+/// Maps hyper's error to the closed failure set. Peer hang-ups and resets are `Reset`; what cannot
+/// be parsed as HTTP is `Protocol`.
+pub fn classify(e: &hyper::Error) -> TransportFailure {
+    if e.is_timeout() {
+        return TransportFailure::Timeout;
+    }
+    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() || e.is_user() {
+        return TransportFailure::Protocol;
+    }
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() || e.is_body_write_aborted() {
+        return TransportFailure::Reset;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::TimedOut => TransportFailure::Timeout,
+                _ => TransportFailure::Reset,
+            };
+        }
+        src = s.source();
+    }
+    // HTTP/2 stream and connection errors (RST_STREAM, GOAWAY) end up here.
+    TransportFailure::Reset
+}
+
+/// Time left until `deadline`, for logging.
+pub fn remaining(deadline: tokio::time::Instant) -> Duration {
+    deadline.saturating_duration_since(tokio::time::Instant::now())
+}

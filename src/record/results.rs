@@ -1,0 +1,149 @@
+//! The Results directory, written as the run goes: one `timeseries.csv` row per request per second
+//! and one interval-log entry per second are appended and flushed the moment the second closes, so
+//! a crash loses at most the second in progress; `summary.json` is written atomically at the end
+//! (also on Ctrl-C, marked interrupted).
+
+use super::accum::{Interval, Shape};
+use super::hist::{add, new_hist, Hist};
+use super::summary::Summary;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub const SUMMARY: &str = "summary.json";
+pub const TIMESERIES: &str = "timeseries.csv";
+pub const HLOG: &str = "latency.hlog";
+pub const SCENARIO_COPY: &str = "scenario.toml";
+
+/// The request column value of the per-second row that sums every request.
+pub const ALL_REQUESTS: &str = "*";
+
+pub struct ResultsWriter {
+    dir: PathBuf,
+    csv: BufWriter<File>,
+    hlog: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+    shape: Arc<Shape>,
+}
+
+impl ResultsWriter {
+    /// Creates the directory (and parents) and the append-as-you-go files. `scenario_text` must
+    /// already be free of secrets.
+    pub fn create(dir: &Path, shape: Arc<Shape>, start: SystemTime, scenario_text: &str) -> io::Result<ResultsWriter> {
+        fs::create_dir_all(dir)?;
+        fs::write(dir.join(SCENARIO_COPY), scenario_text)?;
+        let mut csv = BufWriter::new(File::create(dir.join(TIMESERIES))?);
+        write!(csv, "second,request,target_rps,scheduled,sent,completed,dropped")?;
+        for o in shape.outcomes.names() {
+            write!(csv, ",{o}")?;
+        }
+        writeln!(csv, ",p50_ms,p90_ms,p99_ms,max_ms,bytes_in,lag_p99_ms,in_flight,generator_cpu_pct")?;
+        csv.flush()?;
+
+        let mut hlog = BufWriter::new(File::create(dir.join(HLOG))?);
+        let secs = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        writeln!(hlog, "#[skyload interval log: values in microseconds; untagged = latency from intended start (all requests)]")?;
+        writeln!(hlog, "#[Tags: service = service time (from actual send), lag = send lag, req.<name> = latency of one request]")?;
+        writeln!(hlog, "#[StartTime: {secs:.3} (seconds since epoch)]")?;
+        writeln!(hlog, "#[BaseTime: {secs:.3} (seconds since epoch)]")?;
+        writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
+        hlog.flush()?;
+        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, serializer: V2DeflateSerializer::new(), shape })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends one closed second. `target` is the schedule's expected arrivals in that second per
+    /// request (by weight share).
+    pub fn write_interval(&mut self, iv: &Interval, target: &[f64]) -> io::Result<()> {
+        let (mut lat, mut svc) = (new_hist(), new_hist());
+        let mut all = iv.requests[0].clone();
+        for r in &iv.requests[1..] {
+            all.merge(r);
+        }
+        let lag_p99 = ms(iv.lag.value_at_quantile(0.99));
+        let cpu_pct = iv.cpu.as_secs_f64() * 100.0;
+        for (i, r) in iv.requests.iter().enumerate() {
+            self.row(iv.second, &self.shape.requests[i].clone(), target[i], r, None)?;
+            add(&mut lat, &r.latency);
+            add(&mut svc, &r.service);
+        }
+        let total_target: f64 = target.iter().sum();
+        self.row(iv.second, ALL_REQUESTS, total_target, &all, Some((lag_p99, iv.in_flight, cpu_pct)))?;
+        self.csv.flush()?;
+
+        let start = Duration::from_secs(iv.second);
+        let len = Duration::from_secs(1);
+        self.hist_entry(&lat, start, len, None)?;
+        self.hist_entry(&svc, start, len, Some("service"))?;
+        self.hist_entry(&iv.lag.clone(), start, len, Some("lag"))?;
+        if iv.requests.len() > 1 {
+            for (i, r) in iv.requests.iter().enumerate() {
+                let tag = format!("req.{}", self.shape.requests[i]);
+                self.hist_entry(&r.latency, start, len, Some(&tag))?;
+            }
+        }
+        self.hlog.flush()
+    }
+
+    fn row(
+        &mut self,
+        second: u64,
+        name: &str,
+        target: f64,
+        r: &super::accum::ReqInterval,
+        generator: Option<(String, u64, f64)>,
+    ) -> io::Result<()> {
+        let h = &r.latency;
+        write!(
+            self.csv,
+            "{second},{name},{target:.1},{},{},{},{}",
+            r.scheduled, r.sent, r.completed, r.dropped
+        )?;
+        for n in &r.outcomes {
+            write!(self.csv, ",{n}")?;
+        }
+        let q = |p: f64| if h.is_empty() { String::new() } else { ms(h.value_at_quantile(p)) };
+        write!(self.csv, ",{},{},{},{},{}", q(0.5), q(0.9), q(0.99), q(1.0), r.bytes_in)?;
+        match generator {
+            Some((lag, inflight, cpu)) => writeln!(self.csv, ",{lag},{inflight},{cpu:.1}"),
+            None => writeln!(self.csv, ",,,"),
+        }
+    }
+
+    fn hist_entry(&mut self, h: &Hist, start: Duration, len: Duration, tag: Option<&str>) -> io::Result<()> {
+        let mut w = IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
+        w.write_histogram(h, start, len, tag.and_then(Tag::new))
+            .map_err(|e| io::Error::other(format!("interval log: {e:?}")))
+    }
+
+    /// Writes `summary.json` atomically (temp file + rename), so a reader never sees half of it.
+    pub fn write_summary(&mut self, s: &Summary) -> io::Result<()> {
+        self.csv.flush()?;
+        self.hlog.flush()?;
+        write_summary(&self.dir, s)
+    }
+}
+
+pub fn write_summary(dir: &Path, s: &Summary) -> io::Result<()> {
+    let tmp = dir.join(".summary.json.tmp");
+    let text = serde_json::to_string_pretty(s).map_err(io::Error::other)?;
+    fs::write(&tmp, text + "\n")?;
+    fs::rename(&tmp, dir.join(SUMMARY))
+}
+
+pub fn read_summary(dir: &Path) -> io::Result<Summary> {
+    let text = fs::read_to_string(dir.join(SUMMARY))?;
+    serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Milliseconds with microsecond precision, as the CSV shows latency.
+fn ms(us: u64) -> String {
+    format!("{:.3}", us as f64 / 1000.0)
+}

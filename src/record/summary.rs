@@ -1,0 +1,320 @@
+//! `summary.json`: the run in one document, versioned so later tools (compare, merge, report) can
+//! refuse what they do not understand. It carries the full totals histograms (encoded like the
+//! interval log), so anything derived later is computed from the data, not from rounded figures.
+
+use super::accum::{Shape, Totals};
+use super::hist::{self, add, new_hist, Hist, Percentiles};
+use super::outcome::OutcomeTable;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The schedule ran to its end.
+    Completed,
+    /// Stopped by Ctrl-C (or SIGTERM); everything up to then is recorded.
+    Interrupted,
+    /// Stopped by an abort condition or a fatal error.
+    Aborted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub skyload_version: String,
+    pub scenario: String,
+    pub scenario_file: Option<String>,
+    pub status: RunStatus,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// Unix epoch milliseconds of second 0 of the schedule.
+    pub start_unix_ms: u64,
+    pub planned_duration_s: f64,
+    pub duration_s: f64,
+    pub target: String,
+    pub outcome_names: Vec<String>,
+    pub totals: Overall,
+    pub requests: Vec<RequestSummary>,
+    pub pods: Vec<PodSummary>,
+    pub generator: GeneratorHealth,
+    /// Full totals histograms, V2-deflate base64, for exact comparison and merging.
+    pub histograms: Vec<EncodedHist>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Overall {
+    pub scheduled: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    /// Failures (`error` + transport failures) over completed requests.
+    pub error_rate: f64,
+    /// Completed requests per second of run time.
+    pub achieved_rps: f64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<String, u64>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// From the intended start (corrected for coordinated omission).
+    pub latency: Percentiles,
+    /// From the actual send.
+    pub service_time: Percentiles,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestSummary {
+    pub name: String,
+    #[serde(flatten)]
+    pub overall: Overall,
+    pub by_outcome: BTreeMap<String, OutcomeSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutcomeSummary {
+    pub count: u64,
+    pub latency: Percentiles,
+    pub service_time: Percentiles,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodSummary {
+    pub name: String,
+    pub count: u64,
+    pub rps: f64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub latency: Percentiles,
+}
+
+/// Whether the generator, not the target, may have been the limit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeneratorHealth {
+    pub threads: usize,
+    /// Arrivals the schedule called for over the time the run lasted.
+    pub expected: f64,
+    pub target_rps: f64,
+    pub send_rps: f64,
+    /// Sent over expected.
+    pub send_ratio: f64,
+    /// Actual send minus intended send.
+    pub schedule_lag: Percentiles,
+    pub cpu_seconds: f64,
+    /// Mean CPU cores busy in the generator threads.
+    pub cpu_cores: f64,
+    pub requests_per_cpu_second: f64,
+    pub fell_behind: bool,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EncodedHist {
+    pub request: String,
+    pub outcome: String,
+    /// `latency` or `service`.
+    pub kind: String,
+    pub data: String,
+}
+
+/// What the runner knows that the totals do not.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    pub scenario: String,
+    pub scenario_file: Option<String>,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub start_unix_ms: u64,
+    pub planned_duration_s: f64,
+    pub duration_s: f64,
+    pub target: String,
+    pub threads: usize,
+    /// Schedule arrivals due over the run's actual length.
+    pub expected: f64,
+}
+
+impl Overall {
+    fn from_parts(
+        table: &OutcomeTable,
+        counts: &[u64],
+        latency: &Hist,
+        service: &Hist,
+        (scheduled, sent, dropped, bytes_in, bytes_out): (u64, u64, u64, u64, u64),
+        duration_s: f64,
+    ) -> Overall {
+        let completed: u64 = counts.iter().sum();
+        let failed: u64 = counts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| OutcomeTable::is_failure(*i as u16))
+            .map(|(_, n)| n)
+            .sum();
+        Overall {
+            scheduled,
+            sent,
+            completed,
+            dropped,
+            error_rate: ratio(failed, completed),
+            achieved_rps: if duration_s > 0.0 { completed as f64 / duration_s } else { 0.0 },
+            outcomes: counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (table.name(i as u16).to_string(), *n))
+                .collect(),
+            status_codes: BTreeMap::new(),
+            bytes_in,
+            bytes_out,
+            latency: Percentiles::of(latency),
+            service_time: Percentiles::of(service),
+        }
+    }
+}
+
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+impl Summary {
+    pub fn build(meta: &RunMeta, shape: &Shape, totals: &Totals) -> Summary {
+        let table = &shape.outcomes;
+        let d = meta.duration_s;
+        let mut requests = Vec::new();
+        let mut histograms = Vec::new();
+        let (mut all_lat, mut all_svc) = (new_hist(), new_hist());
+        let mut all_counts = vec![0u64; table.len()];
+        let mut all_parts = (0, 0, 0, 0, 0);
+        for (name, r) in shape.requests.iter().zip(&totals.requests) {
+            let (mut lat, mut svc) = (new_hist(), new_hist());
+            let mut counts = vec![0u64; table.len()];
+            let mut by_outcome = BTreeMap::new();
+            for (i, h) in r.by_outcome.iter().enumerate() {
+                let Some(h) = h else { continue };
+                let oname = table.name(i as u16).to_string();
+                counts[i] = h.latency.len();
+                add(&mut lat, &h.latency);
+                add(&mut svc, &h.service);
+                by_outcome.insert(
+                    oname.clone(),
+                    OutcomeSummary {
+                        count: h.latency.len(),
+                        latency: Percentiles::of(&h.latency),
+                        service_time: Percentiles::of(&h.service),
+                    },
+                );
+                for (kind, hh) in [("latency", &h.latency), ("service", &h.service)] {
+                    if let Ok(data) = hist::encode(hh) {
+                        histograms.push(EncodedHist { request: name.clone(), outcome: oname.clone(), kind: kind.into(), data });
+                    }
+                }
+            }
+            let parts = (r.scheduled, r.sent, r.dropped, r.bytes_in, r.bytes_out);
+            all_parts = (
+                all_parts.0 + parts.0,
+                all_parts.1 + parts.1,
+                all_parts.2 + parts.2,
+                all_parts.3 + parts.3,
+                all_parts.4 + parts.4,
+            );
+            for (a, b) in all_counts.iter_mut().zip(&counts) {
+                *a += b;
+            }
+            add(&mut all_lat, &lat);
+            add(&mut all_svc, &svc);
+            requests.push(RequestSummary {
+                name: name.clone(),
+                overall: Overall::from_parts(table, &counts, &lat, &svc, parts, d),
+                by_outcome,
+            });
+        }
+        let mut overall = Overall::from_parts(table, &all_counts, &all_lat, &all_svc, all_parts, d);
+        overall.status_codes = totals.status.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+
+        let pods = totals
+            .pods
+            .iter()
+            .map(|p| PodSummary {
+                name: p.name.clone(),
+                count: p.count(),
+                rps: if d > 0.0 { p.count() as f64 / d } else { 0.0 },
+                outcomes: p
+                    .outcomes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(i, n)| (table.name(i as u16).to_string(), *n))
+                    .collect(),
+                latency: Percentiles::of(&p.latency),
+            })
+            .collect();
+
+        let generator = GeneratorHealth::assess(meta, &overall, totals);
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            skyload_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: meta.scenario.clone(),
+            scenario_file: meta.scenario_file.clone(),
+            status: meta.status,
+            started_at: meta.started_at.clone(),
+            start_unix_ms: meta.start_unix_ms,
+            planned_duration_s: meta.planned_duration_s,
+            duration_s: d,
+            target: meta.target.clone(),
+            outcome_names: table.names().to_vec(),
+            totals: overall,
+            requests,
+            pods,
+            generator,
+            histograms,
+        }
+    }
+}
+
+impl GeneratorHealth {
+    /// The generator fell behind when it dropped requests, sent less than 99% of what the schedule
+    /// called for, or its threads were nearly saturated: in any of these the target may not be
+    /// what limited the run.
+    fn assess(meta: &RunMeta, overall: &Overall, totals: &Totals) -> GeneratorHealth {
+        let d = meta.duration_s.max(1e-9);
+        let cpu = totals.cpu.as_secs_f64();
+        let cpu_cores = cpu / d;
+        let send_ratio = if meta.expected > 0.0 { overall.sent as f64 / meta.expected } else { 1.0 };
+        let mut notes = Vec::new();
+        if overall.dropped > 0 {
+            notes.push(format!(
+                "{} requests were dropped (in-flight cap or max_lag reached): the offered load was lower than planned",
+                overall.dropped
+            ));
+        }
+        if meta.expected >= 100.0 && send_ratio < 0.99 {
+            notes.push(format!(
+                "sent {:.1}% of the {:.0} requests the schedule called for",
+                send_ratio * 100.0,
+                meta.expected
+            ));
+        }
+        if meta.threads > 0 && cpu_cores / meta.threads as f64 > 0.9 {
+            notes.push(format!(
+                "generator threads were {:.0}% busy: add threads or machines (shards)",
+                100.0 * cpu_cores / meta.threads as f64
+            ));
+        }
+        GeneratorHealth {
+            threads: meta.threads,
+            expected: meta.expected.round(),
+            target_rps: meta.expected / d,
+            send_rps: overall.sent as f64 / d,
+            send_ratio,
+            schedule_lag: Percentiles::of(&totals.lag),
+            cpu_seconds: cpu,
+            cpu_cores,
+            requests_per_cpu_second: if cpu > 0.0 { overall.completed as f64 / cpu } else { 0.0 },
+            fell_behind: !notes.is_empty(),
+            notes,
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Shared helpers for integration tests: a small hyper server on 127.0.0.1:0 that counts what it
+//! receives and can stall on demand, and a Plan builder for one-request runs.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use skyload::scenario::*;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A local HTTP/1.1 + HTTP/2 server that answers 200 "ok" with `x-pod: test-<n % pods>`.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub count: Arc<AtomicU64>,
+    stall: Arc<Mutex<Option<(Instant, Duration)>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let count = Arc::new(AtomicU64::new(0));
+        let stall: Arc<Mutex<Option<(Instant, Duration)>>> = Arc::new(Mutex::new(None));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (c, s) = (count.clone(), stall.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                loop {
+                    tokio::select! {
+                        _ = &mut stop_rx => break,
+                        acc = listener.accept() => {
+                            let Ok((stream, _)) = acc else { continue };
+                            let _ = stream.set_nodelay(true);
+                            let (c, s) = (c.clone(), s.clone());
+                            tokio::spawn(async move {
+                                let svc = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                                    let (c, s) = (c.clone(), s.clone());
+                                    async move {
+                                        let n = c.fetch_add(1, Ordering::Relaxed);
+                                        let wait = {
+                                            let g = s.lock().unwrap();
+                                            g.and_then(|(at, d)| {
+                                                let now = Instant::now();
+                                                (now >= at && now < at + d).then(|| at + d - now)
+                                            })
+                                        };
+                                        if let Some(w) = wait {
+                                            tokio::time::sleep(w).await;
+                                        }
+                                        let resp = Response::builder()
+                                            .header("x-pod", format!("test-{}", n % 2))
+                                            .body(Full::new(Bytes::from_static(b"ok")))
+                                            .unwrap();
+                                        Ok::<_, std::convert::Infallible>(resp)
+                                    }
+                                });
+                                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                                    .serve_connection(TokioIo::new(stream), svc)
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            });
+            rt.shutdown_timeout(Duration::from_millis(200));
+        });
+        let addr = addr_rx.recv().unwrap();
+        TestServer { addr, count, stall, shutdown: Some(stop_tx), thread: Some(thread) }
+    }
+
+    /// Every request that arrives in [at, at + d) is held until at + d.
+    pub fn stall_at(&self, at: Instant, d: Duration) {
+        *self.stall.lock().unwrap() = Some((at, d));
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn received(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A one-request plan at a constant rate against `addr`.
+pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
+    Plan {
+        name: "test".into(),
+        description: None,
+        source_path: None,
+        source_text: "# test plan\n".into(),
+        target: Target::Url(TargetUrl {
+            scheme: "http".into(),
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            authority: addr.to_string(),
+            base_path: String::new(),
+        }),
+        timeout: Duration::from_secs(5),
+        connections: ConnectionPlan { max: 64, ..ConnectionPlan::default() },
+        stages: vec![Stage {
+            name: "main".into(),
+            duration: Duration::from_secs_f64(secs),
+            shape: StageShape::Constant { rate },
+            arrivals: Arrivals::Uniform,
+        }],
+        requests: vec![RequestPlan {
+            name: "get".into(),
+            weight: 1,
+            method: http::Method::GET,
+            path: Template::literal("/hello"),
+            headers: vec![],
+            body: None,
+        }],
+        feeders: vec![],
+        matchers: vec![],
+        pod_header: Some(http::HeaderName::from_static("x-pod")),
+        max_in_flight: 10_000,
+        max_lag: Duration::from_secs(1),
+        seed: 1,
+        threads: None,
+    }
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
