@@ -21,3 +21,119 @@ fn constant_rate_sends_exactly_the_schedule() {
     assert_eq!(r.summary.totals.outcomes.get("ok"), Some(&got));
     assert_eq!(r.summary.pods.len(), 2);
 }
+
+fn latency_hist(r: &skyload::load::runner::RunResult, kind: &str) -> skyload::record::hist::Hist {
+    let e = r.summary.histograms.iter().find(|h| h.outcome == "ok" && h.kind == kind).expect("ok histogram");
+    skyload::record::hist::decode(&e.data).unwrap()
+}
+
+#[test]
+fn a_stall_shows_in_latency_from_the_intended_start() {
+    let server = TestServer::start();
+    let plan = constant_plan(server.addr, 1000.0, 3.0);
+    // The run starts ~50 ms after `run` is called; the stall covers scheduled times ~1.15-1.65 s.
+    let stall = Duration::from_millis(500);
+    server.stall_at(Instant::now() + Duration::from_millis(1200), stall);
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert_eq!(r.summary.totals.dropped, 0);
+    assert_eq!(r.summary.totals.completed, 3000);
+    let lat = latency_hist(&r, "latency");
+    let svc = latency_hist(&r, "service");
+    // A request intended at time s inside the stall waits until its end: latency = end - s. So the
+    // number of requests slower than L is the number scheduled in the first (500 - L) ms of the stall.
+    let slower = |h: &skyload::record::hist::Hist, ms: u64| h.count_between(ms * 1000, u64::MAX);
+    for (l_ms, want) in [(100u64, 400u64), (250, 250), (400, 100)] {
+        // Draining the backlog after the stall only adds latency (one request per ms of drain).
+        let got = slower(&lat, l_ms);
+        assert!(got + 25 >= want && got <= want + 75, "latency > {l_ms}ms: {got} requests, expected {want} -25/+75");
+    }
+    // Nothing is slower than the stall itself (plus scheduling slack).
+    assert!(lat.max() < 700_000, "max {}", lat.max());
+    // The corrected p90/p99 reflect the stall as wrk2 would report it...
+    let (p90, p99) = (lat.value_at_quantile(0.90), lat.value_at_quantile(0.99));
+    assert!((150_000..260_000).contains(&p90), "p90 {p90}us");
+    assert!((420_000..520_000).contains(&p99), "p99 {p99}us");
+    // ...while service time shows only what the server did to requests already sent: most requests
+    // queued in the generator were sent after the stall and served at once.
+    assert!(svc.value_at_quantile(0.90) < 50_000, "service p90 {}", svc.value_at_quantile(0.90));
+    assert!(slower(&svc, 100) <= 70, "only requests on the stalled connections wait: {}", slower(&svc, 100));
+}
+
+#[test]
+fn interval_log_reads_back_with_the_summary_counts() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use hdrhistogram::serialization::Deserializer;
+    let server = TestServer::start();
+    let plan = constant_plan(server.addr, 500.0, 2.5);
+    let out = tempdir();
+    let dir = out.path().join("r");
+    let r = run(&plan, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).unwrap();
+    let text = std::fs::read(dir.join("latency.hlog")).unwrap();
+    let (mut untagged, mut service, mut intervals) = (0u64, 0u64, 0);
+    let mut deser = Deserializer::new();
+    for entry in IntervalLogIterator::new(&text) {
+        match entry.expect("valid interval log") {
+            LogEntry::Interval(h) => {
+                let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, h.encoded_histogram()).unwrap();
+                let hist: hdrhistogram::Histogram<u64> = deser.deserialize(&mut bytes.as_slice()).unwrap();
+                match h.tag().map(|t| t.as_str().to_string()) {
+                    None => {
+                        untagged += hist.len();
+                        intervals += 1;
+                    }
+                    Some(t) if t == "service" => service += hist.len(),
+                    _ => {}
+                }
+            }
+            LogEntry::StartTime(_) | LogEntry::BaseTime(_) => {}
+        }
+    }
+    assert!(intervals >= 3, "{intervals} intervals");
+    assert_eq!(untagged, r.summary.totals.completed);
+    assert_eq!(service, r.summary.totals.completed);
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let completed_in_csv: u64 = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some("*"))
+        .map(|l| l.split(',').nth(5).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(completed_in_csv, r.summary.totals.completed);
+}
+
+#[test]
+fn an_unreachable_target_is_recorded_as_connect_failures() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let plan = constant_plan(port, 200.0, 1.0);
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert!(r.target_unreachable);
+    assert_eq!(r.summary.totals.completed, 200);
+    assert_eq!(r.summary.totals.outcomes.get("connect"), Some(&200));
+    assert_eq!(r.summary.totals.error_rate, 1.0);
+    assert!(out.path().join("r/summary.json").exists());
+}
+
+#[test]
+fn a_stopped_run_keeps_its_seconds_and_says_interrupted() {
+    let server = TestServer::start();
+    let plan = constant_plan(server.addr, 200.0, 30.0);
+    let out = tempdir();
+    let stop = StopHandle::new();
+    let s2 = stop.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2300));
+        s2.stop();
+    });
+    let started = Instant::now();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop }, &mut Silent).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(8), "stopped promptly");
+    assert_eq!(r.summary.status, skyload::record::summary::RunStatus::Interrupted);
+    let sent = r.summary.totals.sent;
+    assert!((400..=520).contains(&sent), "sent {sent}");
+    assert_eq!(r.summary.totals.completed, sent);
+    let csv = std::fs::read_to_string(out.path().join("r/timeseries.csv")).unwrap();
+    assert!(csv.lines().filter(|l| l.contains(",*,")).count() >= 2);
+    assert!(r.summary.duration_s < 3.0);
+}
