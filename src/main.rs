@@ -1,4 +1,35 @@
+//! The `skyload` binary: parse the command line, dispatch, map errors to exit codes.
+
 use clap::Parser;
+use skyload::cli::{Cli, Command};
+use skyload::{commands, exit};
+
 fn main() {
-    let _cli = skyload::cli::Cli::parse();
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match &cli.command {
+        Command::Run(a) => commands::run::run(a),
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Gateway(a) => commands::gateway::run(a),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::RUN_FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+/// `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set. Logs go to stderr.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }

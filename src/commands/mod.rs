@@ -1,1 +1,5 @@
-//! (being built)
+//! One file per subcommand; each returns the process exit code.
+
+pub mod gateway;
+pub mod run;
+pub mod validate;

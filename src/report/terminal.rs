@@ -1,0 +1,93 @@
+//! The end-of-run summary on the terminal: one row per request (count, rate, outcomes, latency
+//! percentiles, dropped), the pods, the generator's own health, and where the results are.
+
+use crate::record::summary::{Overall, RunStatus, Summary};
+use crate::units::format_us;
+use std::io::{self, Write};
+use std::path::Path;
+
+pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
+    let status = match s.status {
+        RunStatus::Completed => "completed",
+        RunStatus::Interrupted => "INTERRUPTED",
+        RunStatus::Aborted => "ABORTED",
+    };
+    writeln!(out)?;
+    writeln!(out, "skyload · {} · {status} after {:.1}s of {:.1}s · {}", s.scenario, s.duration_s, s.planned_duration_s, s.target)?;
+    writeln!(out)?;
+
+    // Outcome columns: those that happened anywhere, in table order.
+    let outcomes: Vec<&String> = s.outcome_names.iter().filter(|o| s.totals.outcomes.contains_key(*o)).collect();
+    let mut header = vec!["request".to_string(), "count".into(), "rate/s".into()];
+    header.extend(outcomes.iter().map(|o| o.to_string()));
+    header.extend(["p50", "p90", "p99", "p99.9", "max", "dropped"].map(String::from));
+    let row = |name: &str, o: &Overall| {
+        let mut r = vec![name.to_string(), o.completed.to_string(), format!("{:.1}", o.achieved_rps)];
+        r.extend(outcomes.iter().map(|n| o.outcomes.get(*n).copied().unwrap_or(0).to_string()));
+        let l = &o.latency;
+        let f = |v: u64| if l.count == 0 { "-".to_string() } else { format_us(v) };
+        r.extend([f(l.p50_us), f(l.p90_us), f(l.p99_us), f(l.p999_us), f(l.max_us), o.dropped.to_string()]);
+        r
+    };
+    let mut rows = vec![header];
+    for r in &s.requests {
+        rows.push(row(&r.name, &r.overall));
+    }
+    if s.requests.len() > 1 {
+        rows.push(row("all", &s.totals));
+    }
+    table(out, &rows)?;
+    writeln!(out, "  latency is measured from each request's intended start (corrected for coordinated omission);")?;
+    let sv = &s.totals.service_time;
+    if sv.count > 0 {
+        writeln!(out, "  service time (from the actual send): p50 {}  p99 {}  max {}", format_us(sv.p50_us), format_us(sv.p99_us), format_us(sv.max_us))?;
+    }
+
+    if !s.pods.is_empty() {
+        writeln!(out)?;
+        let mut rows = vec![vec!["pod".to_string(), "count".into(), "rate/s".into(), "p99".into()]];
+        for p in &s.pods {
+            rows.push(vec![p.name.clone(), p.count.to_string(), format!("{:.1}", p.rps), format_us(p.latency.p99_us)]);
+        }
+        table(out, &rows)?;
+    }
+
+    let g = &s.generator;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "generator: {} threads · sent {:.1}% of schedule ({:.1}/s of {:.1}/s) · send lag p99 {} · {:.2} cores · {:.0} requests per CPU-second",
+        g.threads,
+        g.send_ratio * 100.0,
+        g.send_rps,
+        g.target_rps,
+        format_us(g.schedule_lag.p99_us),
+        g.cpu_cores,
+        g.requests_per_cpu_second
+    )?;
+    if g.fell_behind {
+        for n in &g.notes {
+            writeln!(out, "  WARNING the generator may have been the limit: {n}")?;
+        }
+    }
+    writeln!(out, "results: {}", dir.display())?;
+    Ok(())
+}
+
+/// Left-aligned first column, right-aligned numbers.
+fn table(out: &mut dyn Write, rows: &[Vec<String>]) -> io::Result<()> {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0)).collect();
+    for r in rows {
+        let mut line = String::from("  ");
+        for (c, cell) in r.iter().enumerate() {
+            if c == 0 {
+                line.push_str(&format!("{cell:<w$}", w = widths[c]));
+            } else {
+                line.push_str(&format!("  {cell:>w$}", w = widths[c]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
