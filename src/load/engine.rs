@@ -7,8 +7,8 @@
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::transport::{exchange, Conn, Endpoint};
-use crate::record::accum::{Completion, Interval, Shape, ThreadRecorder, Totals};
-use crate::record::outcome::{Classifier, TransportFailure, PROTOCOL};
+use crate::record::accum::{Completion, Interval, Shape, ThreadRecorder, Totals, MAX_LABELS};
+use crate::record::outcome::{Classifier, OutcomeId, TransportFailure, PROTOCOL};
 use crate::scenario::ConnectionPlan;
 use http::HeaderName;
 use rand::rngs::SmallRng;
@@ -32,6 +32,8 @@ pub struct EngineCtx {
     pub max_lag: Duration,
     pub max_in_flight: usize,
     pub pod_header: Option<HeaderName>,
+    /// Response headers whose values are counted (at most `MAX_LABELS`).
+    pub labels: Vec<HeaderName>,
     pub seed: u64,
     pub threads: usize,
     pub shape: Arc<Shape>,
@@ -273,45 +275,18 @@ impl Worker {
             return;
         }
         let deadline = tokio::time::Instant::from_std(now + ctx.timeout);
-        let fail = |rec: &RefCell<ThreadRecorder>, f: TransportFailure, sent: Instant| {
-            let done = Instant::now();
-            rec.borrow_mut().completed(&Completion {
-                request: job.request,
-                outcome: f.outcome(),
-                status: 0,
-                intended: job.intended,
-                sent,
-                done,
-                bytes_in: 0,
-                bytes_out: 0,
-                pod: None,
-            });
-        };
         let (req, bytes_out) = match ctx.requests.build(job.request, job.seq, &mut self.rng, scratch) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!("{e}");
-                self.rec.borrow_mut().sent(job.request, job.intended, now, 0);
-                let done = Instant::now();
-                self.rec.borrow_mut().completed(&Completion {
-                    request: job.request,
-                    outcome: PROTOCOL,
-                    status: 0,
-                    intended: job.intended,
-                    sent: now,
-                    done,
-                    bytes_in: 0,
-                    bytes_out: 0,
-                    pod: None,
-                });
+                self.failed(&job, PROTOCOL, now);
                 return;
             }
         };
         let mut conn = match self.slot.acquire(&ctx, deadline).await {
             Ok(c) => c,
             Err(f) => {
-                self.rec.borrow_mut().sent(job.request, job.intended, now, 0);
-                fail(&self.rec, f, now);
+                self.failed(&job, f.outcome(), now);
                 return;
             }
         };
@@ -326,6 +301,10 @@ impl Worker {
                 let status = ans.status.as_u16();
                 let outcome = ctx.classifier.classify(status, &ans.headers, body.as_deref().map_or(&[], |b| b));
                 let pod = ctx.pod_header.as_ref().and_then(|h| ans.headers.get(h)).map(|v| v.as_bytes());
+                let mut labels = [None; MAX_LABELS];
+                for (slot, h) in labels.iter_mut().zip(&ctx.labels) {
+                    *slot = ans.headers.get(h).map(|v| v.as_bytes());
+                }
                 self.rec.borrow_mut().completed(&Completion {
                     request: job.request,
                     outcome,
@@ -336,15 +315,25 @@ impl Worker {
                     bytes_in: ans.body_bytes,
                     bytes_out,
                     pod,
+                    labels,
                 });
                 let close = ans.headers.get(http::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
                 self.slot.release(conn, !close, &ctx.conns);
             }
             Err(f) => {
-                fail(&self.rec, f, sent);
+                let done = Instant::now();
+                self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
                 self.slot.release(conn, false, &ctx.conns);
             }
         }
+    }
+
+    /// A request that failed before it was on the wire (could not be built, no connection): it
+    /// counts as sent at `at` and completes now with `outcome`, so error rates include it.
+    fn failed(&self, job: &Job, outcome: OutcomeId, at: Instant) {
+        let mut rec = self.rec.borrow_mut();
+        rec.sent(job.request, job.intended, at, 0);
+        rec.completed(&Completion::failed(job.request, outcome, job.intended, at, Instant::now()));
     }
 }
 

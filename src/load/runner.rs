@@ -8,7 +8,7 @@ use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::transport::Endpoint;
 use crate::gateway::{GatewayError, GatewayHandle};
-use crate::record::accum::{Interval, Shape, Totals};
+use crate::record::accum::{Interval, Shape, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, CONNECT};
 use crate::record::redact;
 use crate::record::results::ResultsWriter;
@@ -149,7 +149,12 @@ fn run_against(
     let http2 = plan.connections.http2;
     let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2);
     let classifier = Classifier::new(&plan.matchers);
-    let shape = Arc::new(Shape { requests: requests.names().to_vec(), outcomes: classifier.table().clone() });
+    let labels: Vec<http::HeaderName> = plan.labels.iter().take(MAX_LABELS).cloned().collect();
+    let shape = Arc::new(Shape {
+        requests: requests.names().to_vec(),
+        outcomes: classifier.table().clone(),
+        labels: labels.iter().map(|h| h.as_str().to_string()).collect(),
+    });
     let weights = requests.weights();
     let schedule = Schedule::new(&plan.stages);
     let threads = plan
@@ -177,6 +182,7 @@ fn run_against(
         max_lag: plan.max_lag,
         max_in_flight: plan.max_in_flight,
         pod_header: plan.pod_header.clone(),
+        labels,
         seed: plan.seed,
         threads,
         shape: shape.clone(),

@@ -14,7 +14,14 @@ use std::time::{Duration, Instant};
 pub struct Shape {
     pub requests: Vec<String>,
     pub outcomes: OutcomeTable,
+    /// Response headers whose values are counted per second (canary version, cold start...).
+    pub labels: Vec<String>,
 }
+
+/// Label headers one run can count.
+pub const MAX_LABELS: usize = 8;
+/// Distinct values kept per label header before the rest are lumped into `(other)`.
+pub const MAX_LABEL_VALUES: usize = 64;
 
 /// Distinct pod names tracked before the rest are lumped together (a misconfigured `pod_header`
 /// that carries a request id must not grow memory without bound).
@@ -34,6 +41,26 @@ pub struct Completion<'a> {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub pod: Option<&'a [u8]>,
+    /// Values of the shape's label headers, in order (None: header absent).
+    pub labels: [Option<&'a [u8]>; MAX_LABELS],
+}
+
+impl Completion<'_> {
+    /// A request that got no HTTP response.
+    pub fn failed(request: usize, outcome: OutcomeId, intended: Instant, sent: Instant, done: Instant) -> Completion<'static> {
+        Completion {
+            request,
+            outcome,
+            status: 0,
+            intended,
+            sent,
+            done,
+            bytes_in: 0,
+            bytes_out: 0,
+            pod: None,
+            labels: [None; MAX_LABELS],
+        }
+    }
 }
 
 /// Counters and histograms of one request name over one interval.
@@ -93,6 +120,13 @@ pub struct Interval {
     pub in_flight: u64,
     /// CPU time the generator threads used in this second.
     pub cpu: Duration,
+    /// Completions per pod in this second.
+    pub pods: BTreeMap<String, u64>,
+    /// Completions per value, one map per label header.
+    pub labels: Vec<BTreeMap<String, u64>>,
+    /// Per-thread counts by pod / label slot, turned into the named maps when shipped.
+    pod_slots: Vec<u64>,
+    label_slots: Vec<Vec<u64>>,
 }
 
 impl Interval {
@@ -103,9 +137,17 @@ impl Interval {
             lag: new_hist(),
             in_flight: 0,
             cpu: Duration::ZERO,
+            pods: BTreeMap::new(),
+            labels: vec![BTreeMap::new(); shape.labels.len()],
+            pod_slots: Vec::new(),
+            label_slots: vec![Vec::new(); shape.labels.len()],
         }
     }
     pub fn merge(&mut self, o: &Interval) {
+        merge_named(&mut self.pods, &o.pods);
+        for (a, b) in self.labels.iter_mut().zip(&o.labels) {
+            merge_named(a, b);
+        }
         for (a, b) in self.requests.iter_mut().zip(&o.requests) {
             a.merge(b);
         }
@@ -154,6 +196,8 @@ pub struct Totals {
     pub lag: Hist,
     pub status: BTreeMap<u16, u64>,
     pub pods: Vec<PodTotals>,
+    /// Completions per value, one map per label header.
+    pub labels: Vec<BTreeMap<String, u64>>,
     pub cpu: Duration,
 }
 
@@ -175,6 +219,7 @@ impl Totals {
             lag: new_hist(),
             status: BTreeMap::new(),
             pods: Vec::new(),
+            labels: vec![BTreeMap::new(); shape.labels.len()],
             cpu: Duration::ZERO,
         }
     }
@@ -207,7 +252,50 @@ impl Totals {
                 None => self.pods.push(p.clone()),
             }
         }
+        for (a, b) in self.labels.iter_mut().zip(&o.labels) {
+            merge_named(a, b);
+        }
         self.cpu += o.cpu;
+    }
+}
+
+fn merge_named(a: &mut BTreeMap<String, u64>, b: &BTreeMap<String, u64>) {
+    for (k, v) in b {
+        *a.entry(k.clone()).or_default() += v;
+    }
+}
+
+fn bump(v: &mut Vec<u64>, i: usize) {
+    if v.len() <= i {
+        v.resize(i + 1, 0);
+    }
+    v[i] += 1;
+}
+
+/// Maps header values to small slot numbers, at most `cap` distinct ones plus `(other)`, so the hot
+/// path counts into a vector and only shipping a second touches strings.
+#[derive(Debug, Default)]
+struct Slots {
+    index: HashMap<Box<[u8]>, usize>,
+    names: Vec<String>,
+}
+
+impl Slots {
+    fn slot(&mut self, value: &[u8], cap: usize) -> usize {
+        if let Some(&i) = self.index.get(value) {
+            return i;
+        }
+        let key: &[u8] = if self.index.len() < cap { value } else { OTHER_POD.as_bytes() };
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names.push(String::from_utf8_lossy(key).into_owned());
+        self.index.insert(key.into(), i);
+        i
+    }
+    fn named(&self, counts: &[u64]) -> BTreeMap<String, u64> {
+        counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (self.names[i].clone(), *n)).collect()
     }
 }
 
@@ -228,13 +316,15 @@ pub struct ThreadRecorder {
     open: VecDeque<Interval>,
     shipped: u64,
     totals: Totals,
-    pod_index: HashMap<Box<[u8]>, usize>,
+    pods: Slots,
+    labels: Vec<Slots>,
 }
 
 impl ThreadRecorder {
     pub fn new(t0: Instant, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
-        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pod_index: HashMap::new() }
+        let labels = shape.labels.iter().map(|_| Slots::default()).collect();
+        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels }
     }
 
     /// The interval an event at `at` belongs to. An event for a second already shipped (a thread
@@ -291,30 +381,40 @@ impl ThreadRecorder {
         if c.status != 0 {
             *self.totals.status.entry(c.status).or_default() += 1;
         }
-        if let Some(name) = c.pod {
-            let i = self.pod_slot(name, n_outcomes);
+        let pod = c.pod.map(|name| self.pods.slot(name, MAX_PODS));
+        let mut label_slots = [usize::MAX; MAX_LABELS];
+        for (h, v) in c.labels.iter().enumerate().take(self.labels.len()) {
+            if let Some(v) = v {
+                label_slots[h] = self.labels[h].slot(v, MAX_LABEL_VALUES);
+            }
+        }
+        let iv = self.interval(c.done);
+        if let Some(i) = pod {
+            bump(&mut iv.pod_slots, i);
+        }
+        for (h, &slot) in label_slots.iter().enumerate().take(iv.label_slots.len()) {
+            if slot != usize::MAX {
+                bump(&mut iv.label_slots[h], slot);
+            }
+        }
+        if let Some(i) = pod {
+            if i == self.totals.pods.len() {
+                self.totals.pods.push(PodTotals { name: self.pods.names[i].clone(), outcomes: vec![0; n_outcomes], latency: new_hist() });
+            }
             let p = &mut self.totals.pods[i];
             p.outcomes[c.outcome as usize] += 1;
             record_us(&mut p.latency, latency);
         }
     }
 
-    fn pod_slot(&mut self, name: &[u8], n_outcomes: usize) -> usize {
-        if let Some(&i) = self.pod_index.get(name) {
-            return i;
+    /// Turns slot counts into named maps, for shipping.
+    fn name_counts(&mut self, iv: &mut Interval) {
+        iv.pods = self.pods.named(&iv.pod_slots);
+        for (h, counts) in iv.label_slots.iter().enumerate() {
+            let named = self.labels[h].named(counts);
+            merge_named(&mut self.totals.labels[h], &named);
+            iv.labels[h] = named;
         }
-        let (key, label): (&[u8], String) = if self.pod_index.len() < MAX_PODS {
-            (name, String::from_utf8_lossy(name).into_owned())
-        } else {
-            (OTHER_POD.as_bytes(), OTHER_POD.to_string())
-        };
-        if let Some(&i) = self.pod_index.get(key) {
-            return i;
-        }
-        let i = self.totals.pods.len();
-        self.totals.pods.push(PodTotals { name: label, outcomes: vec![0; n_outcomes], latency: new_hist() });
-        self.pod_index.insert(key.into(), i);
-        i
     }
 
     /// Ships every interval up to and including `second` (empty ones too, so a consumer can count
@@ -329,6 +429,9 @@ impl ThreadRecorder {
         }
         let n = (second + 1 - self.shipped) as usize;
         let mut out: Vec<Interval> = self.open.drain(..n).collect();
+        for iv in &mut out {
+            self.name_counts(iv);
+        }
         self.shipped = second + 1;
         if let Some(last) = out.last_mut() {
             last.in_flight = in_flight;
@@ -352,7 +455,7 @@ mod tests {
     use crate::record::outcome::{OK, RESET};
 
     fn shape() -> Arc<Shape> {
-        Arc::new(Shape { requests: vec!["a".into(), "b".into()], outcomes: OutcomeTable::new(["fallback"]) })
+        Arc::new(Shape { requests: vec!["a".into(), "b".into()], outcomes: OutcomeTable::new(["fallback"]), labels: vec!["x-fn-version".into()] })
     }
 
     fn done<'a>(t0: Instant, req: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: Option<&'a [u8]>) -> Completion<'a> {
@@ -367,6 +470,7 @@ mod tests {
             bytes_in: 10,
             bytes_out: 5,
             pod,
+            labels: [pod.map(|_| &b"v1"[..]), None, None, None, None, None, None, None],
         }
     }
 
@@ -384,6 +488,9 @@ mod tests {
         assert_eq!(first[2].requests[1].outcomes[RESET as usize], 1);
         assert_eq!(first[2].requests[0].dropped, 1);
         assert_eq!(first[2].in_flight, 3);
+        assert_eq!(first[0].pods.get("p1"), Some(&1));
+        assert_eq!(first[2].pods.get("p2"), Some(&1));
+        assert_eq!(first[0].labels[0].get("v1"), Some(&1));
         // A late event for a shipped second goes to the oldest open one.
         r.completed(&done(t0, 0, OK, 1_000, 10, Some(b"p1")));
         let (rest, totals) = r.finish(Duration::ZERO);
@@ -393,6 +500,7 @@ mod tests {
         assert_eq!(totals.pods.len(), 2);
         assert_eq!(totals.pods[0].count(), 2);
         assert_eq!(totals.status.get(&200), Some(&2));
+        assert_eq!(totals.labels[0].get("v1"), Some(&3));
     }
 
     #[test]

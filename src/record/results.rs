@@ -18,6 +18,8 @@ pub const SUMMARY: &str = "summary.json";
 pub const TIMESERIES: &str = "timeseries.csv";
 pub const HLOG: &str = "latency.hlog";
 pub const SCENARIO_COPY: &str = "scenario.toml";
+pub const PODS: &str = "pods.csv";
+pub const LABELS: &str = "labels.csv";
 
 /// The request column value of the per-second row that sums every request.
 pub const ALL_REQUESTS: &str = "*";
@@ -26,6 +28,8 @@ pub struct ResultsWriter {
     dir: PathBuf,
     csv: BufWriter<File>,
     hlog: BufWriter<File>,
+    pods: BufWriter<File>,
+    labels: BufWriter<File>,
     serializer: V2DeflateSerializer,
     shape: Arc<Shape>,
 }
@@ -44,6 +48,12 @@ impl ResultsWriter {
         writeln!(csv, ",p50_ms,p90_ms,p99_ms,max_ms,bytes_in,lag_p99_ms,in_flight,generator_cpu_pct")?;
         csv.flush()?;
 
+        let mut pods = BufWriter::new(File::create(dir.join(PODS))?);
+        writeln!(pods, "second,pod,completed")?;
+        pods.flush()?;
+        let mut labels = BufWriter::new(File::create(dir.join(LABELS))?);
+        writeln!(labels, "second,header,value,completed")?;
+        labels.flush()?;
         let mut hlog = BufWriter::new(File::create(dir.join(HLOG))?);
         let secs = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         writeln!(hlog, "#[skyload interval log: values in microseconds; untagged = latency from intended start (all requests)]")?;
@@ -52,7 +62,7 @@ impl ResultsWriter {
         writeln!(hlog, "#[BaseTime: {secs:.3} (seconds since epoch)]")?;
         writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
         hlog.flush()?;
-        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, serializer: V2DeflateSerializer::new(), shape })
+        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, pods, labels, serializer: V2DeflateSerializer::new(), shape })
     }
 
     pub fn dir(&self) -> &Path {
@@ -77,6 +87,16 @@ impl ResultsWriter {
         let total_target: f64 = target.iter().sum();
         self.row(iv.second, ALL_REQUESTS, total_target, &all, Some((lag_p99, iv.in_flight, cpu_pct)))?;
         self.csv.flush()?;
+        for (pod, n) in &iv.pods {
+            writeln!(self.pods, "{},{},{n}", iv.second, csv_field(pod))?;
+        }
+        self.pods.flush()?;
+        for (h, values) in self.shape.labels.iter().zip(&iv.labels) {
+            for (v, n) in values {
+                writeln!(self.labels, "{},{h},{},{n}", iv.second, csv_field(v))?;
+            }
+        }
+        self.labels.flush()?;
 
         let start = Duration::from_secs(iv.second);
         let len = Duration::from_secs(1);
@@ -141,6 +161,15 @@ pub fn write_summary(dir: &Path, s: &Summary) -> io::Result<()> {
 pub fn read_summary(dir: &Path) -> io::Result<Summary> {
     let text = fs::read_to_string(dir.join(SUMMARY))?;
     serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// A value from a response header, quoted when CSV needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Milliseconds with microsecond precision, as the CSV shows latency.

@@ -39,6 +39,8 @@ pub struct Summary {
     pub totals: Overall,
     pub requests: Vec<RequestSummary>,
     pub pods: Vec<PodSummary>,
+    /// Completions per value of each label header (`x-fn-version` → {v1: n, v2: m}).
+    pub labels: BTreeMap<String, BTreeMap<String, u64>>,
     pub generator: GeneratorHealth,
     /// Full totals histograms, V2-deflate base64, for exact comparison and merging.
     pub histograms: Vec<EncodedHist>,
@@ -268,6 +270,7 @@ impl Summary {
             totals: overall,
             requests,
             pods,
+            labels: shape.labels.iter().cloned().zip(totals.labels.iter().cloned()).collect(),
             generator,
             histograms,
         }

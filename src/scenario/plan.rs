@@ -30,6 +30,9 @@ pub struct Plan {
     pub matchers: Vec<Matcher>,
     /// Lower-case response header naming the serving pod (e.g. `x-pod`).
     pub pod_header: Option<HeaderName>,
+    /// Response headers whose values are counted per second and in total (e.g. `x-fn-version` for a
+    /// canary split, `x-cold-start`); at most 8.
+    pub labels: Vec<HeaderName>,
     /// Requests waiting for or holding a connection; an arrival beyond this is dropped.
     pub max_in_flight: usize,
     /// A request that would be sent later than this after its intended time is dropped instead.
