@@ -65,7 +65,12 @@ pub struct Reporter<'a> {
 
 impl Reporter<'_> {
     /// An error at byte offset `at` (None: no particular place).
-    pub fn at(&self, at: Option<usize>, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    pub fn at(
+        &self,
+        at: Option<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         ScenarioError::Invalid(Box::new(Located {
             file: self.file.to_path_buf(),
             position: at.map(|o| line_col(self.text, o)),
@@ -75,7 +80,12 @@ impl Reporter<'_> {
     }
 
     /// An error at the start of a span.
-    pub fn span(&self, span: std::ops::Range<usize>, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    pub fn span(
+        &self,
+        span: std::ops::Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         self.at(Some(span.start), field, message)
     }
 }
@@ -101,7 +111,11 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     let score = |c: &str| {
         let c = c.to_lowercase();
         // A word typed short (`ramp` for `ramp_to`) is a stronger hint than a near miss.
-        if word.len() >= 3 && c.starts_with(&word) { 1 } else { edit_distance(&word, &c) }
+        if word.len() >= 3 && c.starts_with(&word) {
+            1
+        } else {
+            edit_distance(&word, &c)
+        }
     };
     candidates
         .into_iter()
@@ -149,7 +163,9 @@ mod tests {
 
     #[test]
     fn edit_distance_table() {
-        for (a, b, d) in [("", "", 0), ("rat", "rate", 1), ("rate", "rate", 0), ("kitten", "sitting", 3), ("", "ab", 2)] {
+        for (a, b, d) in
+            [("", "", 0), ("rat", "rate", 1), ("rate", "rate", 0), ("kitten", "sitting", 3), ("", "ab", 2)]
+        {
             assert_eq!(edit_distance(a, b), d, "{a} {b}");
         }
     }

@@ -7,7 +7,14 @@ use std::path::Path;
 /// Reads a feeder's CSV. The error is a sentence about the file (the caller adds where in the
 /// scenario the file was named).
 pub fn load(name: &str, shown: &str, path: &Path, mode: FeedMode) -> Result<Feeder, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{shown}` (looked for {}): {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        let looked = if path == Path::new(shown) {
+            String::new()
+        } else {
+            format!(" (looked for {})", path.display())
+        };
+        format!("cannot read `{shown}`{looked}: {e}; a feeder's file is relative to the scenario file")
+    })?;
     parse(name, shown, &bytes, mode)
 }
 
@@ -17,7 +24,9 @@ pub fn parse(name: &str, shown: &str, bytes: &[u8], mode: FeedMode) -> Result<Fe
     let headers = reader.headers().map_err(|e| format!("`{shown}`: {e}"))?.clone();
     let columns: Vec<String> = headers.iter().map(str::to_string).collect();
     if columns.is_empty() || columns.iter().all(String::is_empty) {
-        return Err(format!("`{shown}` is empty: a feeder needs a header row naming its columns, then data rows"));
+        return Err(format!(
+            "`{shown}` is empty: a feeder needs a header row naming its columns, then data rows"
+        ));
     }
     for (i, c) in columns.iter().enumerate() {
         if !valid_column(c) {
@@ -47,7 +56,9 @@ pub fn parse(name: &str, shown: &str, bytes: &[u8], mode: FeedMode) -> Result<Fe
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("{len} fields, but the header row has {expected_len}; every row needs one value per column")
+            format!(
+                "{len} fields, but the header row has {expected_len}; every row needs one value per column"
+            )
         }
         _ => e.to_string(),
     }

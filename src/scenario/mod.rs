@@ -27,7 +27,8 @@ use std::path::Path;
 
 /// Reads a scenario file and its feeders (feeder paths are relative to the file's directory).
 pub fn load_file(path: &Path) -> Result<Plan, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|err| ScenarioError::Read { path: path.to_path_buf(), err })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|err| ScenarioError::Read { path: path.to_path_buf(), err })?;
     load_str(&text, path)
 }
 

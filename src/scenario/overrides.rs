@@ -35,9 +35,15 @@ impl Overrides {
     /// equivalent scenario file and the same checks apply as to a file.
     pub fn to_plan(&self) -> Result<Plan, ScenarioError> {
         let need = "is required when no scenario file is given";
-        let url = self.url.as_deref().ok_or_else(|| ScenarioError::flag("--url", format!("{need} (e.g. --url http://127.0.0.1:8080/fn/hello)")))?;
-        let rate = self.rate.ok_or_else(|| ScenarioError::flag("--rate", format!("{need} (requests per second, e.g. --rate 100)")))?;
-        let duration = self.duration.ok_or_else(|| ScenarioError::flag("--duration", format!("{need} (e.g. --duration 30s)")))?;
+        let url = self.url.as_deref().ok_or_else(|| {
+            ScenarioError::flag("--url", format!("{need} (e.g. --url http://127.0.0.1:8080/fn/hello)"))
+        })?;
+        let rate = self.rate.ok_or_else(|| {
+            ScenarioError::flag("--rate", format!("{need} (requests per second, e.g. --rate 100)"))
+        })?;
+        let duration = self
+            .duration
+            .ok_or_else(|| ScenarioError::flag("--duration", format!("{need} (e.g. --duration 30s)")))?;
         let (base, path) = split_url(url)?;
         let target = parse_target_url(&base).map_err(|m| ScenarioError::flag("--url", m))?;
         check_rate(rate)?;
@@ -59,10 +65,22 @@ impl Overrides {
                 t += "http2 = true\n";
             }
         }
-        t += &format!("\n[[stages]]\nname = \"constant\"\nrate = {}\nduration = {}\n", toml::Value::Float(rate), q(&HumanDuration(duration).to_string()));
-        t += &format!("\n[[requests]]\nname = \"request\"\nmethod = {}\npath = {}\n", q(self.method.as_deref().unwrap_or("GET")), q(&path));
+        t += &format!(
+            "\n[[stages]]\nname = \"constant\"\nrate = {}\nduration = {}\n",
+            toml::Value::Float(rate),
+            q(&HumanDuration(duration).to_string())
+        );
+        t += &format!(
+            "\n[[requests]]\nname = \"request\"\nmethod = {}\npath = {}\n",
+            q(self.method.as_deref().unwrap_or("GET")),
+            q(&path)
+        );
         if !self.headers.is_empty() {
-            let hs: Vec<String> = self.headers.iter().map(|h| split_header(h).map(|(n, v)| format!("{} = {}", q(n), q(v)))).collect::<Result<_, _>>()?;
+            let hs: Vec<String> = self
+                .headers
+                .iter()
+                .map(|h| split_header(h).map(|(n, v)| format!("{} = {}", q(n), q(v))))
+                .collect::<Result<_, _>>()?;
             t += &format!("headers = {{ {} }}\n", hs.join(", "));
         }
         if let Some(b) = &self.body {
@@ -87,11 +105,19 @@ impl Overrides {
             (Some(rate), d) => {
                 check_rate(rate)?;
                 if rate == 0.0 {
-                    return Err(ScenarioError::flag("--rate", "0 would send nothing: give requests per second > 0"));
+                    return Err(ScenarioError::flag(
+                        "--rate",
+                        "0 would send nothing: give requests per second > 0",
+                    ));
                 }
                 let arrivals = plan.stages.first().map_or(Arrivals::Uniform, |s| s.arrivals);
                 let duration = d.unwrap_or_else(|| plan.total_duration());
-                plan.stages = vec![Stage { name: "constant".into(), duration, shape: StageShape::Constant { rate }, arrivals }];
+                plan.stages = vec![Stage {
+                    name: "constant".into(),
+                    duration,
+                    shape: StageShape::Constant { rate },
+                    arrivals,
+                }];
             }
             (None, Some(d)) => set_total_duration(&mut plan.stages, d),
             (None, None) => {}
@@ -108,7 +134,8 @@ impl Overrides {
             plan.requests.iter_mut().for_each(|r| r.method = m.clone());
         }
         if let Some(b) = &self.body {
-            let body = template::compile(b, &plan.feeders).map_err(|e| ScenarioError::flag("--body", e.message))?;
+            let body =
+                template::compile(b, &plan.feeders).map_err(|e| ScenarioError::flag("--body", e.message))?;
             plan.requests.iter_mut().for_each(|r| r.body = Some(body.clone()));
         }
         if let Some(c) = self.connections {
@@ -140,14 +167,23 @@ impl Overrides {
             template::compile(b, feeders).map_err(|e| ScenarioError::flag("--body", e.message))?;
         }
         if self.connections == Some(0) {
-            return Err(ScenarioError::flag("--connections", "0 is not allowed: the number of TCP connections, >= 1"));
+            return Err(ScenarioError::flag(
+                "--connections",
+                "0 is not allowed: the number of TCP connections, >= 1",
+            ));
         }
         Ok(())
     }
 
     /// The flags as they would be typed, for the record in `source_text`.
     fn describe(&self) -> Vec<String> {
-        let q = |s: &str| if s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') { format!("{s:?}") } else { s.to_string() };
+        let q = |s: &str| {
+            if s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+                format!("{s:?}")
+            } else {
+                s.to_string()
+            }
+        };
         let mut out = Vec::new();
         if let Some(u) = &self.url {
             out.push(format!("--url {}", q(u)));
@@ -181,7 +217,10 @@ fn check_rate(rate: f64) -> Result<(), ScenarioError> {
     if rate.is_finite() && rate >= 0.0 {
         Ok(())
     } else {
-        Err(ScenarioError::flag("--rate", format!("{rate} is not allowed: a rate is requests per second, a number >= 0")))
+        Err(ScenarioError::flag(
+            "--rate",
+            format!("{rate} is not allowed: a rate is requests per second, a number >= 0"),
+        ))
     }
 }
 
@@ -206,14 +245,26 @@ fn split_url(url: &str) -> Result<(String, String), ScenarioError> {
 }
 
 fn split_header(h: &str) -> Result<(&str, &str), ScenarioError> {
-    let (name, value) = h.split_once(':').ok_or_else(|| ScenarioError::flag("--header", format!("`{h}` is not \"Name: value\" (e.g. --header \"authorization: Bearer abc\")")))?;
+    let (name, value) = h.split_once(':').ok_or_else(|| {
+        ScenarioError::flag(
+            "--header",
+            format!("`{h}` is not \"Name: value\" (e.g. --header \"authorization: Bearer abc\")"),
+        )
+    })?;
     Ok((name.trim(), value.trim()))
 }
 
-fn parse_header(h: &str, feeders: &[super::plan::Feeder]) -> Result<(HeaderName, super::plan::Template), ScenarioError> {
+fn parse_header(
+    h: &str,
+    feeders: &[super::plan::Feeder],
+) -> Result<(HeaderName, super::plan::Template), ScenarioError> {
     let (name, value) = split_header(h)?;
-    let name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| ScenarioError::flag("--header", format!("`{name}` is not a valid header name (letters, digits and `-`)")))?;
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        ScenarioError::flag(
+            "--header",
+            format!("`{name}` is not a valid header name (letters, digits and `-`)"),
+        )
+    })?;
     let value = template::compile(value, feeders).map_err(|e| ScenarioError::flag("--header", e.message))?;
     Ok((name, value))
 }
@@ -224,18 +275,38 @@ mod tests {
     use crate::scenario::plan::{Part, Template};
 
     fn quick() -> Overrides {
-        Overrides { url: Some("http://127.0.0.1:8080/fn/hello?x=1".into()), rate: Some(50.0), duration: Some(Duration::from_secs(10)), ..Default::default() }
+        Overrides {
+            url: Some("http://127.0.0.1:8080/fn/hello?x=1".into()),
+            rate: Some(50.0),
+            duration: Some(Duration::from_secs(10)),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn flags_alone_build_a_one_request_plan() {
-        let o = Overrides { headers: vec!["X-Id: {{uuid}}".into()], method: Some("post".into()), body: Some("{\"a\": 1}".into()), connections: Some(4), http2: true, ..quick() };
+        let o = Overrides {
+            headers: vec!["X-Id: {{uuid}}".into()],
+            method: Some("post".into()),
+            body: Some("{\"a\": 1}".into()),
+            connections: Some(4),
+            http2: true,
+            ..quick()
+        };
         let p = o.to_plan().unwrap();
         assert_eq!(p.name, "127.0.0.1");
         assert_eq!(p.source_path, None);
         let Target::Url(u) = &p.target else { panic!() };
         assert_eq!(u.to_url(), "http://127.0.0.1:8080");
-        assert_eq!(p.stages, vec![Stage { name: "constant".into(), duration: Duration::from_secs(10), shape: StageShape::Constant { rate: 50.0 }, arrivals: Arrivals::Uniform }]);
+        assert_eq!(
+            p.stages,
+            vec![Stage {
+                name: "constant".into(),
+                duration: Duration::from_secs(10),
+                shape: StageShape::Constant { rate: 50.0 },
+                arrivals: Arrivals::Uniform
+            }]
+        );
         let r = &p.requests[0];
         assert_eq!((r.method.as_str(), r.path.as_literal()), ("POST", Some("/fn/hello?x=1")));
         assert_eq!(r.headers, vec![(HeaderName::from_static("x-id"), Template { parts: vec![Part::Uuid] })]);
@@ -273,9 +344,19 @@ mod tests {
     fn rate_replaces_all_stages() {
         let mut p = file_plan();
         Overrides { rate: Some(7.0), ..Default::default() }.apply(&mut p).unwrap();
-        assert_eq!(p.stages, vec![Stage { name: "constant".into(), duration: Duration::from_secs(30), shape: StageShape::Constant { rate: 7.0 }, arrivals: Arrivals::Poisson }]);
+        assert_eq!(
+            p.stages,
+            vec![Stage {
+                name: "constant".into(),
+                duration: Duration::from_secs(30),
+                shape: StageShape::Constant { rate: 7.0 },
+                arrivals: Arrivals::Poisson
+            }]
+        );
         let mut p = file_plan();
-        Overrides { rate: Some(7.0), duration: Some(Duration::from_secs(5)), ..Default::default() }.apply(&mut p).unwrap();
+        Overrides { rate: Some(7.0), duration: Some(Duration::from_secs(5)), ..Default::default() }
+            .apply(&mut p)
+            .unwrap();
         assert_eq!(p.total_duration(), Duration::from_secs(5));
         assert!(p.source_text.ends_with("# Run with these flags on top of this file (they replace what they name): --rate 7 --duration 5s\n"));
     }
@@ -310,7 +391,10 @@ mod tests {
         let names: Vec<&str> = a.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["x-keep", "x-over", "x-add"]);
         assert_eq!(a.headers[1].1.as_literal(), Some("new"));
-        assert!(p.requests.iter().all(|r| r.method == http::Method::PUT && r.body.is_some() && r.headers.len() >= 2));
+        assert!(p
+            .requests
+            .iter()
+            .all(|r| r.method == http::Method::PUT && r.body.is_some() && r.headers.len() >= 2));
         assert_eq!((p.connections.max, p.connections.http2), (3, true));
     }
 

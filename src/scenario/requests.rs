@@ -24,8 +24,18 @@ pub fn resolve(
 ) -> Result<Vec<RequestPlan>, ScenarioError> {
     let raw = match raw {
         Some(r) if !r.get_ref().is_empty() => r.get_ref(),
-        Some(r) => return Err(rep.span(r.span(), "requests", "at least one request is needed, e.g. [[requests]] path = \"/\"")),
-        None => return Err(rep.at(None, "requests", "missing [[requests]]: add at least one, e.g.\n  [[requests]]\n  name = \"home\"\n  path = \"/\"")),
+        Some(r) => {
+            return Err(rep.span(
+                r.span(),
+                "requests",
+                "at least one request is needed, e.g. [[requests]] path = \"/\"",
+            ))
+        }
+        None => return Err(rep.at(
+            None,
+            "requests",
+            "missing [[requests]]: add at least one, e.g.\n  [[requests]]\n  name = \"home\"\n  path = \"/\"",
+        )),
     };
     let defaults = match &defaults {
         Some(h) => headers(h, "target.headers", feeders, rep)?,
@@ -48,7 +58,16 @@ pub fn resolve(
         let weight = match &raw.weight {
             Some(w) => match u32::try_from(*w.get_ref()) {
                 Ok(n) if n > 0 => n,
-                _ => return Err(rep.span(w.span(), f("weight"), format!("{} is not allowed: a weight is a whole number > 0 (this request's share of the mix)", w.get_ref()))),
+                _ => {
+                    return Err(rep.span(
+                        w.span(),
+                        f("weight"),
+                        format!(
+                        "{} is not allowed: a weight is a whole number > 0 (this request's share of the mix)",
+                        w.get_ref()
+                    ),
+                    ))
+                }
             },
             None => 1,
         };
@@ -57,14 +76,32 @@ pub fn resolve(
             None => Method::GET,
         };
         let Some(p) = &raw.path else {
-            return Err(rep.span(r.span(), format!("requests[{i}]"), "missing path: the path and query to request, starting with `/` (e.g. path = \"/fn/hello\")"));
+            return Err(rep.span(
+                r.span(),
+                format!("requests[{i}]"),
+                "missing path: the path and query to request, starting with `/` (e.g. path = \"/fn/hello\")",
+            ));
         };
         if !p.get_ref().starts_with('/') {
-            return Err(rep.span(p.span(), f("path"), format!("`{}` is not allowed: a path starts with `/` (it is appended to the target URL)", p.get_ref())));
+            return Err(rep.span(
+                p.span(),
+                f("path"),
+                format!(
+                    "`{}` is not allowed: a path starts with `/` (it is appended to the target URL)",
+                    p.get_ref()
+                ),
+            ));
         }
         let path = compile(p, &f("path"), feeders, rep)?;
         if let Some(bad) = literal_chars(&path).find(|c| c.is_whitespace() || c.is_control()) {
-            return Err(rep.span(p.span(), f("path"), format!("`{}` contains {bad:?}: percent-encode it in a URL path (a space is %20)", p.get_ref())));
+            return Err(rep.span(
+                p.span(),
+                f("path"),
+                format!(
+                    "`{}` contains {bad:?}: percent-encode it in a URL path (a space is %20)",
+                    p.get_ref()
+                ),
+            ));
         }
         let mut hs = defaults.clone();
         if let Some(own) = &raw.headers {
@@ -89,14 +126,30 @@ pub fn parse_method(m: &str) -> Result<Method, String> {
 }
 
 /// A header table → lower-case names with compiled values; a name given twice (in any case) is an error.
-fn headers(raw: &RawHeaders, field: &str, feeders: &[Feeder], rep: &Reporter) -> Result<Vec<(HeaderName, Template)>, ScenarioError> {
+fn headers(
+    raw: &RawHeaders,
+    field: &str,
+    feeders: &[Feeder],
+    rep: &Reporter,
+) -> Result<Vec<(HeaderName, Template)>, ScenarioError> {
     let mut out: Vec<(HeaderName, Template)> = Vec::new();
     for (k, v) in raw {
         let name = HeaderName::from_bytes(k.get_ref().as_bytes()).map_err(|_| {
-            rep.span(k.span(), format!("{field}.{}", k.get_ref()), format!("`{}` is not a valid header name: letters, digits and `-` (e.g. x-request-id)", k.get_ref()))
+            rep.span(
+                k.span(),
+                format!("{field}.{}", k.get_ref()),
+                format!(
+                    "`{}` is not a valid header name: letters, digits and `-` (e.g. x-request-id)",
+                    k.get_ref()
+                ),
+            )
         })?;
         if out.iter().any(|(n, _)| *n == name) {
-            return Err(rep.span(k.span(), format!("{field}.{}", k.get_ref()), format!("header `{name}` is given twice (names are case-insensitive)")));
+            return Err(rep.span(
+                k.span(),
+                format!("{field}.{}", k.get_ref()),
+                format!("header `{name}` is given twice (names are case-insensitive)"),
+            ));
         }
         let vfield = format!("{field}.{}", k.get_ref());
         let value = compile(v, &vfield, feeders, rep)?;
@@ -117,12 +170,19 @@ fn literal_chars(t: &Template) -> impl Iterator<Item = char> + '_ {
 
 /// Compiles a template string value; an error points at the placeholder inside the string when
 /// the string is written plainly (no escapes), else at the string's start.
-fn compile(v: &S<String>, field: &str, feeders: &[Feeder], rep: &Reporter) -> Result<Template, ScenarioError> {
+fn compile(
+    v: &S<String>,
+    field: &str,
+    feeders: &[Feeder],
+    rep: &Reporter,
+) -> Result<Template, ScenarioError> {
     template::compile(v.get_ref(), feeders).map_err(|TemplateError { offset, message }| {
         let span = v.span();
         let written = rep.text.get(span.clone()).unwrap_or("");
         let plain = [('"', 1), ('\'', 1)].iter().any(|(q, n)| {
-            written.len() == v.get_ref().len() + 2 * n && written.starts_with(*q) && written[*n..written.len() - n] == *v.get_ref()
+            written.len() == v.get_ref().len() + 2 * n
+                && written.starts_with(*q)
+                && written[*n..written.len() - n] == *v.get_ref()
         });
         let at = if plain { span.start + 1 + offset } else { span.start };
         rep.at(Some(at), field, message)
@@ -141,24 +201,46 @@ fn outcome(i: usize, o: &S<RawOutcome>, rep: &Reporter) -> Result<Matcher, Scena
         return Err(rep.span(raw.name.span(), f("name"), format!("`{name}` is not allowed: an outcome name is lower-case letters, digits and `_` (e.g. fallback)")));
     }
     if TRANSPORT_OUTCOMES.contains(&name.as_str()) {
-        return Err(rep.span(raw.name.span(), f("name"), format!("`{name}` is reserved for transport failures ({}); choose another name", TRANSPORT_OUTCOMES.join(", "))));
+        return Err(rep.span(
+            raw.name.span(),
+            f("name"),
+            format!(
+                "`{name}` is reserved for transport failures ({}); choose another name",
+                TRANSPORT_OUTCOMES.join(", ")
+            ),
+        ));
+    }
+    if let (Some(e), None) = (&raw.equals, &raw.header) {
+        return Err(rep.span(
+            e.span(),
+            f("equals"),
+            "equals compares a header's value, so it needs header = \"name\"",
+        ));
     }
     if raw.status.is_none() && raw.header.is_none() && raw.body_contains.is_none() {
-        return Err(rep.span(o.span(), format!("outcomes[{i}]"), "a rule needs at least one condition: status, header (with optional equals) or body_contains"));
+        return Err(rep.span(
+            o.span(),
+            format!("outcomes[{i}]"),
+            "a rule needs at least one condition: status, header (with optional equals) or body_contains",
+        ));
     }
-    let status = raw.status.as_ref().map(|s| status(s).map_err(|m| rep.span(s.span(), f("status"), m))).transpose()?;
-    if let (Some(e), None) = (&raw.equals, &raw.header) {
-        return Err(rep.span(e.span(), f("equals"), "equals compares a header's value, so it needs header = \"name\""));
-    }
+    let status =
+        raw.status.as_ref().map(|s| status(s).map_err(|m| rep.span(s.span(), f("status"), m))).transpose()?;
     let header = match &raw.header {
         Some(h) => Some(HeaderMatch {
-            name: HeaderName::from_bytes(h.get_ref().as_bytes())
-                .map_err(|_| rep.span(h.span(), f("header"), format!("`{}` is not a valid header name", h.get_ref())))?,
+            name: HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
+                rep.span(h.span(), f("header"), format!("`{}` is not a valid header name", h.get_ref()))
+            })?,
             equals: raw.equals.as_ref().map(|e| e.get_ref().clone()),
         }),
         None => None,
     };
-    Ok(Matcher { outcome: name.clone(), status, header, body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()) })
+    Ok(Matcher {
+        outcome: name.clone(),
+        status,
+        header,
+        body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
+    })
 }
 
 fn status(s: &S<RawStatus>) -> Result<StatusMatch, String> {
@@ -167,7 +249,12 @@ fn status(s: &S<RawStatus>) -> Result<StatusMatch, String> {
         RawStatus::Codes(codes) if codes.is_empty() => Err(format!("an empty list is not allowed: {rule}")),
         RawStatus::Codes(codes) => codes
             .iter()
-            .map(|c| u16::try_from(*c).ok().filter(|c| (100..=599).contains(c)).ok_or_else(|| format!("{c} is not allowed: {rule}")))
+            .map(|c| {
+                u16::try_from(*c)
+                    .ok()
+                    .filter(|c| (100..=599).contains(c))
+                    .ok_or_else(|| format!("{c} is not allowed: {rule}"))
+            })
             .collect::<Result<_, _>>()
             .map(StatusMatch::Codes),
         RawStatus::Class(c) => {

@@ -40,7 +40,14 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     let pod_header = match &raw.pod_header {
         Some(h) if h.get_ref().is_empty() => None,
         Some(h) => Some(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
-            rep.span(h.span(), "pod_header", format!("`{}` is not a valid header name (letters, digits and `-`); use \"\" for none", h.get_ref()))
+            rep.span(
+                h.span(),
+                "pod_header",
+                format!(
+                    "`{}` is not a valid header name (letters, digits and `-`); use \"\" for none",
+                    h.get_ref()
+                ),
+            )
         })?),
         None => matches!(target, Target::Embedded(_)).then(|| HeaderName::from_static(EMBEDDED_POD_HEADER)),
     };
@@ -91,7 +98,11 @@ pub fn name_from_path(path: &Path) -> String {
 /// Anything outside the name alphabet turned into `-`.
 pub fn sanitize_name(stem: &str) -> String {
     let name: String = stem.chars().map(|c| if valid_name(&c.to_string()) { c } else { '-' }).collect();
-    if name.is_empty() { "scenario".to_string() } else { name }
+    if name.is_empty() {
+        "scenario".to_string()
+    } else {
+        name
+    }
 }
 
 type Resolved = (Target, Duration, Option<super::model::RawHeaders>);
@@ -102,20 +113,39 @@ fn resolve_target(
     rep: &Reporter,
 ) -> Result<Resolved, ScenarioError> {
     let Some(t) = target else {
-        return Err(rep.at(None, "target", "missing [target]: give url = \"http://host:port\" or embedded = true (with a [gateway] table)"));
+        return Err(rep.at(
+            None,
+            "target",
+            "missing [target]: give url = \"http://host:port\" or embedded = true (with a [gateway] table)",
+        ));
     };
     let raw = t.get_ref();
     let embedded = raw.embedded.as_ref().filter(|e| *e.get_ref());
     let target = match (&raw.url, embedded) {
         (Some(u), Some(e)) => {
-            return Err(rep.span(e.span(), "target.embedded", format!("give exactly one of url, embedded; this target has both (url = \"{}\")", u.get_ref())))
+            return Err(rep.span(
+                e.span(),
+                "target.embedded",
+                format!(
+                    "give exactly one of url, embedded; this target has both (url = \"{}\")",
+                    u.get_ref()
+                ),
+            ))
         }
         (None, None) => {
-            return Err(rep.span(t.span(), "target", "give exactly one of url = \"http://host:port\" or embedded = true"));
+            return Err(rep.span(
+                t.span(),
+                "target",
+                "give exactly one of url = \"http://host:port\" or embedded = true",
+            ));
         }
         (Some(u), None) => {
             if let Some(g) = &gateway {
-                return Err(rep.span(g.span(), "gateway", "[gateway] configures the embedded target, but [target] has url; remove one of them"));
+                return Err(rep.span(
+                    g.span(),
+                    "gateway",
+                    "[gateway] configures the embedded target, but [target] has url; remove one of them",
+                ));
             }
             Target::Url(parse_target_url(u.get_ref()).map_err(|m| rep.span(u.span(), "target.url", m))?)
         }
@@ -142,12 +172,16 @@ pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
     let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e}); {example}"))?;
     match uri.scheme_str() {
         Some("http") => {}
-        Some(other) => return Err(format!("`{s}`: the scheme `{other}` is not supported; only http:// ({example})")),
+        Some(other) => {
+            return Err(format!("`{s}`: the scheme `{other}` is not supported; only http:// ({example})"))
+        }
         None => return Err(format!("`{s}` has no scheme: write http://{s}")),
     }
     let authority = uri.authority().ok_or_else(|| format!("`{s}` has no host; {example}"))?;
     if authority.as_str().contains('@') {
-        return Err(format!("`{s}`: credentials in the URL are not supported; send them with a header (target.headers)"));
+        return Err(format!(
+            "`{s}`: credentials in the URL are not supported; send them with a header (target.headers)"
+        ));
     }
     let host = authority.host().trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
@@ -165,7 +199,10 @@ pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
     })
 }
 
-fn resolve_connections(c: Option<&S<RawConnections>>, rep: &Reporter) -> Result<ConnectionPlan, ScenarioError> {
+fn resolve_connections(
+    c: Option<&S<RawConnections>>,
+    rep: &Reporter,
+) -> Result<ConnectionPlan, ScenarioError> {
     let mut plan = ConnectionPlan::default();
     let Some(c) = c else { return Ok(plan) };
     let raw = c.get_ref();
@@ -177,7 +214,8 @@ fn resolve_connections(c: Option<&S<RawConnections>>, rep: &Reporter) -> Result<
         plan.h2_streams = at_least_one(s, "connections.h2_streams", "streams per HTTP/2 connection", rep)?;
     }
     if let Some(m) = &raw.max_requests {
-        plan.max_requests = Some(at_least_one(m, "connections.max_requests", "requests per connection", rep)? as u64);
+        plan.max_requests =
+            Some(at_least_one(m, "connections.max_requests", "requests per connection", rep)? as u64);
     }
     if let Some(a) = &raw.max_age {
         plan.max_age = Some(positive(a, "connections.max_age", "a connection's age limit", rep)?);
@@ -191,7 +229,11 @@ fn resolve_connections(c: Option<&S<RawConnections>>, rep: &Reporter) -> Result<
     Ok(plan)
 }
 
-fn resolve_feeders(raw: &[S<super::model::RawFeeder>], rep: &Reporter, base_dir: &Path) -> Result<Vec<Feeder>, ScenarioError> {
+fn resolve_feeders(
+    raw: &[S<super::model::RawFeeder>],
+    rep: &Reporter,
+    base_dir: &Path,
+) -> Result<Vec<Feeder>, ScenarioError> {
     let mut feeders: Vec<Feeder> = Vec::new();
     for (i, f) in raw.iter().enumerate() {
         let f = f.get_ref();
@@ -200,14 +242,19 @@ fn resolve_feeders(raw: &[S<super::model::RawFeeder>], rep: &Reporter, base_dir:
             return Err(rep.span(f.name.span(), format!("feeders[{i}].name"), format!("`{name}` is not allowed: a feeder name is letters, digits, `_` and `-` (templates write {{{{{name}.column}}}})")));
         }
         if feeders.iter().any(|g| g.name == *name) {
-            return Err(rep.span(f.name.span(), format!("feeders[{i}].name"), format!("`{name}` is already the name of an earlier feeder; names must be unique")));
+            return Err(rep.span(
+                f.name.span(),
+                format!("feeders[{i}].name"),
+                format!("`{name}` is already the name of an earlier feeder; names must be unique"),
+            ));
         }
         let mode = match f.mode {
             Some(RawFeedMode::Random) => FeedMode::Random,
             Some(RawFeedMode::Cycle) | None => FeedMode::Cycle,
         };
         let file = f.file.get_ref();
-        let feeder = feeder::load(name, file, &base_dir.join(file), mode).map_err(|m| rep.span(f.file.span(), format!("feeders[{i}].file"), m))?;
+        let feeder = feeder::load(name, file, &base_dir.join(file), mode)
+            .map_err(|m| rep.span(f.file.span(), format!("feeders[{i}].file"), m))?;
         feeders.push(feeder);
     }
     Ok(feeders)
@@ -217,12 +264,21 @@ fn resolve_feeders(raw: &[S<super::model::RawFeeder>], rep: &Reporter, base_dir:
 pub fn at_least_one(v: &S<i64>, field: &str, what: &str, rep: &Reporter) -> Result<usize, ScenarioError> {
     match usize::try_from(*v.get_ref()) {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(rep.span(v.span(), field, format!("{} is not allowed: the number of {what}, a whole number >= 1", v.get_ref()))),
+        _ => Err(rep.span(
+            v.span(),
+            field,
+            format!("{} is not allowed: the number of {what}, a whole number >= 1", v.get_ref()),
+        )),
     }
 }
 
 /// A duration that must be > 0.
-pub fn positive(d: &S<crate::units::HumanDuration>, field: &str, what: &str, rep: &Reporter) -> Result<Duration, ScenarioError> {
+pub fn positive(
+    d: &S<crate::units::HumanDuration>,
+    field: &str,
+    what: &str,
+    rep: &Reporter,
+) -> Result<Duration, ScenarioError> {
     let v = d.get_ref().get();
     if v.is_zero() {
         return Err(rep.span(d.span(), field, format!("0 is not allowed: {what} must be longer than zero")));
@@ -237,7 +293,10 @@ mod tests {
     #[test]
     fn target_urls() {
         let u = parse_target_url("http://127.0.0.1:8080/base/").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.authority.as_str(), u.base_path.as_str()), ("127.0.0.1", 8080, "127.0.0.1:8080", "/base"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.authority.as_str(), u.base_path.as_str()),
+            ("127.0.0.1", 8080, "127.0.0.1:8080", "/base")
+        );
         assert_eq!(u.to_url(), "http://127.0.0.1:8080/base");
         let u = parse_target_url("http://api.internal").unwrap();
         assert_eq!((u.port, u.base_path.as_str()), (80, ""));

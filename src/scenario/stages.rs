@@ -14,15 +14,29 @@ const RATE_RULE: &str = "a rate is requests per second, a number >= 0";
 pub fn resolve(raw: Option<&S<Vec<S<RawStage>>>>, rep: &Reporter) -> Result<Vec<Stage>, ScenarioError> {
     let raw = match raw {
         Some(r) if !r.get_ref().is_empty() => r,
-        Some(r) => return Err(rep.span(r.span(), "stages", "at least one stage is needed, e.g. [[stages]] rate = 100, duration = \"30s\"")),
-        None => return Err(rep.at(None, "stages", "missing [[stages]]: add at least one, e.g.\n  [[stages]]\n  rate = 100\n  duration = \"30s\"")),
+        Some(r) => {
+            return Err(rep.span(
+                r.span(),
+                "stages",
+                "at least one stage is needed, e.g. [[stages]] rate = 100, duration = \"30s\"",
+            ))
+        }
+        None => return Err(rep.at(
+            None,
+            "stages",
+            "missing [[stages]]: add at least one, e.g.\n  [[stages]]\n  rate = 100\n  duration = \"30s\"",
+        )),
     };
     let mut stages: Vec<Stage> = Vec::new();
     for (i, s) in raw.get_ref().iter().enumerate() {
         let stage = resolve_one(i, s, stages.last(), rep)?;
         if let Some(n) = raw.get_ref()[i].get_ref().name.as_ref() {
             if stages.iter().any(|p| p.name == stage.name) {
-                return Err(rep.span(n.span(), format!("stages[{i}].name"), format!("`{}` is already the name of an earlier stage; names must be unique", stage.name)));
+                return Err(rep.span(
+                    n.span(),
+                    format!("stages[{i}].name"),
+                    format!("`{}` is already the name of an earlier stage; names must be unique", stage.name),
+                ));
             }
         }
         stages.push(stage);
@@ -33,7 +47,12 @@ pub fn resolve(raw: Option<&S<Vec<S<RawStage>>>>, rep: &Reporter) -> Result<Vec<
     Ok(stages)
 }
 
-fn resolve_one(i: usize, s: &S<RawStage>, prev: Option<&Stage>, rep: &Reporter) -> Result<Stage, ScenarioError> {
+fn resolve_one(
+    i: usize,
+    s: &S<RawStage>,
+    prev: Option<&Stage>,
+    rep: &Reporter,
+) -> Result<Stage, ScenarioError> {
     let f = |name: &str| format!("stages[{i}].{name}");
     let raw = s.get_ref();
     let rate = |v: &S<f64>, field: String| -> Result<f64, ScenarioError> {
@@ -54,17 +73,35 @@ fn resolve_one(i: usize, s: &S<RawStage>, prev: Option<&Stage>, rep: &Reporter) 
     .flatten()
     .collect();
     match given.as_slice() {
-        [] => return Err(rep.span(s.span(), format!("stages[{i}]"), "give exactly one of rate, ramp_to, steps (this stage has none)")),
+        [] => {
+            return Err(rep.span(
+                s.span(),
+                format!("stages[{i}]"),
+                "give exactly one of rate, ramp_to, steps (this stage has none)",
+            ))
+        }
         [_] => {}
         [(a, _), (b, span), ..] => {
-            return Err(rep.span(span.clone(), format!("stages[{i}]"), format!("give exactly one of rate, ramp_to, steps (this stage has {a} and {b})")))
+            return Err(rep.span(
+                span.clone(),
+                format!("stages[{i}]"),
+                format!("give exactly one of rate, ramp_to, steps (this stage has {a} and {b})"),
+            ))
         }
     }
     if let (Some(from), None) = (&raw.from, &raw.ramp_to) {
-        return Err(rep.span(from.span(), f("from"), "from is only used with ramp_to (the rate a ramp starts at)"));
+        return Err(rep.span(
+            from.span(),
+            f("from"),
+            "from is only used with ramp_to (the rate a ramp starts at)",
+        ));
     }
     if let (Some(sd), None) = (&raw.step_duration, &raw.steps) {
-        return Err(rep.span(sd.span(), f("step_duration"), "step_duration is only used with steps; use duration"));
+        return Err(rep.span(
+            sd.span(),
+            f("step_duration"),
+            "step_duration is only used with steps; use duration",
+        ));
     }
 
     let shape = if let Some(r) = &raw.rate {
@@ -78,15 +115,28 @@ fn resolve_one(i: usize, s: &S<RawStage>, prev: Option<&Stage>, rep: &Reporter) 
     } else {
         let steps = raw.steps.as_ref().expect("one shape is given");
         if steps.get_ref().is_empty() {
-            return Err(rep.span(steps.span(), f("steps"), "an empty list is not allowed: give the rate of each step, e.g. [100, 200, 300]"));
+            return Err(rep.span(
+                steps.span(),
+                f("steps"),
+                "an empty list is not allowed: give the rate of each step, e.g. [100, 200, 300]",
+            ));
         }
-        let rates = steps.get_ref().iter().enumerate().map(|(k, v)| rate(v, format!("stages[{i}].steps[{k}]"))).collect::<Result<_, _>>()?;
+        let rates = steps
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(k, v)| rate(v, format!("stages[{i}].steps[{k}]")))
+            .collect::<Result<_, _>>()?;
         StageShape::Steps { rates }
     };
 
     let duration = match (&raw.duration, &raw.step_duration, &shape) {
         (Some(_), Some(sd), _) => {
-            return Err(rep.span(sd.span(), f("step_duration"), "give duration (the whole stage) or step_duration (each step), not both"));
+            return Err(rep.span(
+                sd.span(),
+                f("step_duration"),
+                "give duration (the whole stage) or step_duration (each step), not both",
+            ));
         }
         (None, Some(sd), StageShape::Steps { rates }) => {
             let d = super::resolve::positive(sd, &f("step_duration"), "a step", rep)?;
@@ -94,14 +144,31 @@ fn resolve_one(i: usize, s: &S<RawStage>, prev: Option<&Stage>, rep: &Reporter) 
         }
         (Some(d), None, _) => super::resolve::positive(d, &f("duration"), "a stage", rep)?,
         _ => {
-            let also = if matches!(shape, StageShape::Steps { .. }) { " (or step_duration = \"10s\" for each step)" } else { "" };
-            return Err(rep.span(s.span(), format!("stages[{i}]"), format!("missing duration: how long this stage lasts, e.g. duration = \"30s\"{also}")));
+            let also = if matches!(shape, StageShape::Steps { .. }) {
+                " (or step_duration = \"10s\" for each step)"
+            } else {
+                ""
+            };
+            return Err(rep.span(
+                s.span(),
+                format!("stages[{i}]"),
+                format!("missing duration: how long this stage lasts, e.g. duration = \"30s\"{also}"),
+            ));
         }
     };
 
     let name = match &raw.name {
         Some(n) if valid_name(n.get_ref()) => n.get_ref().clone(),
-        Some(n) => return Err(rep.span(n.span(), f("name"), format!("`{}` is not allowed: a stage name is letters, digits, `.`, `_` and `-`", n.get_ref()))),
+        Some(n) => {
+            return Err(rep.span(
+                n.span(),
+                f("name"),
+                format!(
+                    "`{}` is not allowed: a stage name is letters, digits, `.`, `_` and `-`",
+                    n.get_ref()
+                ),
+            ))
+        }
         None => format!("stage-{}", i + 1),
     };
     let arrivals = match raw.arrivals {
@@ -207,11 +274,20 @@ fn cut(s: Stage, keep: Duration) -> Vec<Stage> {
             let partial = keep - step * whole as u32;
             let mut out = Vec::new();
             if whole > 0 {
-                out.push(Stage { duration: step * whole as u32, shape: StageShape::Steps { rates: rates[..whole].to_vec() }, ..s.clone() });
+                out.push(Stage {
+                    duration: step * whole as u32,
+                    shape: StageShape::Steps { rates: rates[..whole].to_vec() },
+                    ..s.clone()
+                });
             }
             if !partial.is_zero() {
                 let name = if whole > 0 { format!("{}-cut", s.name) } else { s.name.clone() };
-                out.push(Stage { name, duration: partial, shape: StageShape::Constant { rate: rates[whole] }, ..s });
+                out.push(Stage {
+                    name,
+                    duration: partial,
+                    shape: StageShape::Constant { rate: rates[whole] },
+                    ..s
+                });
             }
             out
         }
@@ -236,18 +312,30 @@ mod tests {
 
     #[test]
     fn cutting_keeps_shapes() {
-        let mut v = vec![st("a", 10, StageShape::Constant { rate: 5.0 }), st("b", 10, StageShape::Ramp { from: 0.0, to: 100.0 })];
+        let mut v = vec![
+            st("a", 10, StageShape::Constant { rate: 5.0 }),
+            st("b", 10, StageShape::Ramp { from: 0.0, to: 100.0 }),
+        ];
         set_total_duration(&mut v, Duration::from_secs(15));
         assert_eq!(v[1], st("b", 5, StageShape::Ramp { from: 0.0, to: 50.0 }));
         assert_eq!(v.len(), 2);
 
-        let mut v = vec![st("a", 10, StageShape::Constant { rate: 5.0 }), st("b", 10, StageShape::Constant { rate: 9.0 })];
+        let mut v = vec![
+            st("a", 10, StageShape::Constant { rate: 5.0 }),
+            st("b", 10, StageShape::Constant { rate: 9.0 }),
+        ];
         set_total_duration(&mut v, Duration::from_secs(4));
         assert_eq!(v, vec![st("a", 4, StageShape::Constant { rate: 5.0 })]);
 
         let mut v = vec![st("s", 30, StageShape::Steps { rates: vec![1.0, 2.0, 3.0] })];
         set_total_duration(&mut v, Duration::from_secs(25));
-        assert_eq!(v, vec![st("s", 20, StageShape::Steps { rates: vec![1.0, 2.0] }), st("s-cut", 5, StageShape::Constant { rate: 3.0 })]);
+        assert_eq!(
+            v,
+            vec![
+                st("s", 20, StageShape::Steps { rates: vec![1.0, 2.0] }),
+                st("s-cut", 5, StageShape::Constant { rate: 3.0 })
+            ]
+        );
 
         let mut v = vec![st("s", 30, StageShape::Steps { rates: vec![1.0, 2.0, 3.0] })];
         set_total_duration(&mut v, Duration::from_secs(4));

@@ -21,7 +21,12 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
         let parent = &segments[..segments.len().saturating_sub(1)];
         let table = table_header(parent);
         let allowed_list = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
-        let hint = suggestion(&field, allowed.iter().map(String::as_str));
+        let mut hint = suggestion(&field, allowed.iter().map(String::as_str));
+        if !parent.is_empty() && TOP_LEVEL_FIELDS.contains(&field.as_str()) {
+            hint = format!(
+                "; `{field}` is a top-level field: move it above the first [table] header (in TOML a key after a header belongs to that table)"
+            );
+        }
         return rep.at(
             at,
             join(parent),
@@ -30,10 +35,33 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
     }
     if let Some((value, allowed)) = parse_unknown_variant(&message) {
         let hint = suggestion(&value, allowed.iter().map(String::as_str));
-        return rep.at(at, join(&segments), format!("`{value}` is not allowed; allowed: {}{hint}", allowed.join(", ")));
+        return rep.at(
+            at,
+            join(&segments),
+            format!("`{value}` is not allowed; allowed: {}{hint}", allowed.join(", ")),
+        );
     }
     rep.at(at, join(&segments), friendlier(&message))
 }
+
+/// The top-level fields of a scenario, for the hint when one is written under a table by mistake
+/// (kept in step with `RawScenario` by a test).
+pub const TOP_LEVEL_FIELDS: [&str; 14] = [
+    "name",
+    "description",
+    "seed",
+    "threads",
+    "pod_header",
+    "max_in_flight",
+    "max_lag",
+    "target",
+    "connections",
+    "stages",
+    "requests",
+    "feeders",
+    "outcomes",
+    "gateway",
+];
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +88,8 @@ pub fn join(segs: &[Seg]) -> String {
 
 /// How the table at `segs` is written in the file: `[target]`, `[[stages]]`, or "the top level".
 fn table_header(segs: &[Seg]) -> String {
-    let keys: Vec<&str> = segs.iter().filter_map(|s| if let Seg::Key(k) = s { Some(k.as_str()) } else { None }).collect();
+    let keys: Vec<&str> =
+        segs.iter().filter_map(|s| if let Seg::Key(k) = s { Some(k.as_str()) } else { None }).collect();
     match segs.last() {
         None => "the top level".to_string(),
         Some(Seg::Index(_)) => format!("[[{}]]", keys.join(".")),
@@ -214,12 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn top_level_fields_match_the_model() {
+        let e = toml::from_str::<super::super::model::RawScenario>("zzz = 1").unwrap_err();
+        let (_, allowed) = parse_unknown_field(e.message()).unwrap();
+        assert_eq!(allowed, TOP_LEVEL_FIELDS.map(String::from).to_vec());
+    }
+
+    #[test]
     fn parses_serde_messages() {
         let (f, a) = parse_unknown_field("unknown field `rat`, expected one of `name`, `rate`").unwrap();
         assert_eq!((f.as_str(), a), ("rat", vec!["name".to_string(), "rate".to_string()]));
         let (f, a) = parse_unknown_field("unknown field `x`, there are no fields").unwrap();
         assert_eq!((f.as_str(), a.len()), ("x", 0));
-        let (v, a) = parse_unknown_variant("unknown variant `poison`, expected `uniform` or `poisson`").unwrap();
+        let (v, a) =
+            parse_unknown_variant("unknown variant `poison`, expected `uniform` or `poisson`").unwrap();
         assert_eq!((v.as_str(), a), ("poison", vec!["uniform".to_string(), "poisson".to_string()]));
     }
 }

@@ -18,7 +18,10 @@ pub struct TemplateError {
 pub enum RawPart {
     Lit(String),
     /// `{{name}}` or `{{feeder.column}}`, with the offset of the `{{`.
-    Name { name: String, offset: usize },
+    Name {
+        name: String,
+        offset: usize,
+    },
     Seq,
     Uuid,
     RandInt(i64, i64),
@@ -88,7 +91,9 @@ pub fn compile(text: &str, feeders: &[Feeder]) -> Result<Template, TemplateError
             RawPart::Seq => Part::Seq,
             RawPart::Uuid => Part::Uuid,
             RawPart::RandInt(a, b) => Part::RandInt(a, b),
-            RawPart::Name { name, offset } => lookup(&name, feeders).map_err(|message| TemplateError { offset, message })?,
+            RawPart::Name { name, offset } => {
+                lookup(&name, feeders).map_err(|message| TemplateError { offset, message })?
+            }
         });
     }
     Ok(Template { parts })
@@ -100,13 +105,21 @@ fn lookup(name: &str, feeders: &[Feeder]) -> Result<Part, String> {
             .iter()
             .enumerate()
             .filter(|(_, fd)| fd.name == f)
-            .flat_map(|(fi, fd)| fd.columns.iter().position(|col| col == c).map(|ci| Part::Var { feeder: fi, column: ci }))
+            .flat_map(|(fi, fd)| {
+                fd.columns.iter().position(|col| col == c).map(|ci| Part::Var { feeder: fi, column: ci })
+            })
             .collect()
     } else {
         feeders
             .iter()
             .enumerate()
-            .flat_map(|(fi, fd)| fd.columns.iter().enumerate().filter(|(_, col)| *col == name).map(move |(ci, _)| Part::Var { feeder: fi, column: ci }))
+            .flat_map(|(fi, fd)| {
+                fd.columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, col)| *col == name)
+                    .map(move |(ci, _)| Part::Var { feeder: fi, column: ci })
+            })
             .collect()
     };
     match found.as_slice() {
