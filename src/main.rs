@@ -1,4 +1,17 @@
 use clap::Parser;
+use skyload::cli::{Cli, Command};
+
 fn main() {
-    let _cli = skyload::cli::Cli::parse();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(args) => skyload::commands::validate::run(args),
+        _ => Err(anyhow::anyhow!("this command is not built yet")),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(skyload::exit::USAGE);
+        }
+    }
 }
