@@ -1,6 +1,41 @@
-//! The scenario file format: raw serde model (`model`), resolution into a validated `Plan` (`plan`),
-//! templates and CSV feeders, and errors that name file, line, column and field.
+//! The scenario file format: TOML in, a validated `Plan` out, or an error that names the file,
+//! line, column and field and says what is allowed.
+//!
+//! Two stages, as ripgrep does with its arguments: `model` parses (serde structs with spans and no
+//! opinions), `resolve` (with `stages`, `requests`, `template`, `feeder`) decides and applies
+//! defaults. `syntax` turns TOML/serde errors into located ones; `overrides` applies the
+//! `skyload run` flags. The format is documented in docs/scenario.md.
 
+mod error;
+mod feeder;
+mod model;
+mod overrides;
 pub mod plan;
+mod requests;
+mod resolve;
+mod stages;
+mod syntax;
+pub mod template;
 
+pub use error::{did_you_mean, line_col, Located, ScenarioError};
+pub use overrides::Overrides;
 pub use plan::*;
+pub use resolve::parse_target_url;
+pub use stages::set_total_duration;
+
+use std::path::Path;
+
+/// Reads a scenario file and its feeders (feeder paths are relative to the file's directory).
+pub fn load_file(path: &Path) -> Result<Plan, ScenarioError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|err| ScenarioError::Read { path: path.to_path_buf(), err })?;
+    load_str(&text, path)
+}
+
+/// Builds a Plan from scenario text; `path` names the file in messages and anchors feeder paths.
+pub fn load_str(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
+    let rep = error::Reporter { file: path, text };
+    let raw: model::RawScenario = toml::from_str(text).map_err(|e| syntax::translate(&rep, &e))?;
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    resolve::resolve(raw, &rep, base_dir)
+}

@@ -1,0 +1,356 @@
+//! Resolution: the raw model → a validated `Plan`. Every rule of the format lives here or in the
+//! two files beside it (`stages`, `requests`); each check reports the field path and the span of
+//! the value it refuses, so the message points where the fix goes. Defaults are applied here too,
+//! in one place, matching docs/scenario.md.
+
+use super::error::{Reporter, ScenarioError};
+use super::feeder;
+use super::model::{RawConnections, RawFeedMode, RawScenario, RawTarget, S};
+use super::plan::{ConnectionPlan, FeedMode, Feeder, Plan, Target, TargetUrl};
+use super::{requests, stages};
+use http::HeaderName;
+use std::path::Path;
+use std::time::Duration;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
+pub const DEFAULT_MAX_LAG: Duration = Duration::from_secs(1);
+pub const DEFAULT_SEED: u64 = 1;
+pub const EMBEDDED_POD_HEADER: &str = "x-pod";
+/// Label headers counted by default against the embedded gateway.
+pub const EMBEDDED_LABELS: [&str; 2] = ["x-fn-version", "x-cold-start"];
+use crate::record::accum::MAX_LABELS;
+
+/// Builds the Plan. `base_dir` is where feeder files are looked up (the scenario's directory).
+pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan, ScenarioError> {
+    let name = match &raw.name {
+        Some(n) => {
+            if !valid_name(n.get_ref()) {
+                return Err(rep.span(n.span(), "name", format!("`{}` is not allowed: a scenario name is letters, digits, `.`, `_` and `-` (it names the results directory)", n.get_ref())));
+            }
+            n.get_ref().clone()
+        }
+        None => name_from_path(rep.file),
+    };
+
+    let (target, timeout, default_headers) = resolve_target(raw.target.as_ref(), raw.gateway, rep)?;
+    let connections = resolve_connections(raw.connections.as_ref(), rep)?;
+    let stages = stages::resolve(raw.stages.as_ref(), rep)?;
+    let feeders = resolve_feeders(&raw.feeders, rep, base_dir)?;
+    let requests = requests::resolve(raw.requests.as_ref(), default_headers, &feeders, rep)?;
+    let matchers = requests::resolve_outcomes(&raw.outcomes, rep)?;
+
+    let pod_header = match &raw.pod_header {
+        Some(h) if h.get_ref().is_empty() => None,
+        Some(h) => Some(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
+            rep.span(
+                h.span(),
+                "pod_header",
+                format!(
+                    "`{}` is not a valid header name (letters, digits and `-`); use \"\" for none",
+                    h.get_ref()
+                ),
+            )
+        })?),
+        None => matches!(target, Target::Embedded(_)).then(|| HeaderName::from_static(EMBEDDED_POD_HEADER)),
+    };
+
+    let labels = match &raw.labels {
+        Some(list) => {
+            if list.get_ref().len() > MAX_LABELS {
+                return Err(rep.span(
+                    list.span(),
+                    "labels",
+                    format!("{} headers given; at most {MAX_LABELS} can be counted", list.get_ref().len()),
+                ));
+            }
+            let mut out = Vec::new();
+            for (i, h) in list.get_ref().iter().enumerate() {
+                out.push(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
+                    rep.span(
+                        h.span(),
+                        format!("labels[{i}]"),
+                        format!("`{}` is not a valid header name (letters, digits and `-`)", h.get_ref()),
+                    )
+                })?);
+            }
+            out
+        }
+        // The embedded gateway says which canary version served and whether a pod was cold.
+        None if matches!(target, Target::Embedded(_)) => {
+            EMBEDDED_LABELS.iter().map(|h| HeaderName::from_static(h)).collect()
+        }
+        None => Vec::new(),
+    };
+
+    let threads = match &raw.threads {
+        Some(t) => Some(at_least_one(t, "threads", "generator threads", rep)?),
+        None => None,
+    };
+    let max_in_flight = match &raw.max_in_flight {
+        Some(m) => at_least_one(m, "max_in_flight", "requests in flight at once", rep)?,
+        None => DEFAULT_MAX_IN_FLIGHT,
+    };
+    let max_lag = match &raw.max_lag {
+        Some(l) => positive(l, "max_lag", "how late a request may start before it is dropped", rep)?,
+        None => DEFAULT_MAX_LAG,
+    };
+
+    Ok(Plan {
+        name,
+        description: raw.description,
+        source_path: Some(rep.file.to_path_buf()),
+        source_text: rep.text.to_string(),
+        target,
+        timeout,
+        connections,
+        stages,
+        requests,
+        feeders,
+        matchers,
+        pod_header,
+        labels,
+        max_in_flight,
+        max_lag,
+        seed: raw.seed.map_or(DEFAULT_SEED, |s| *s.get_ref()),
+        threads,
+    })
+}
+
+/// Names used in results and tags: `[A-Za-z0-9._-]+`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The file stem as a name (see `sanitize_name`).
+pub fn name_from_path(path: &Path) -> String {
+    sanitize_name(&path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
+/// Anything outside the name alphabet turned into `-`.
+pub fn sanitize_name(stem: &str) -> String {
+    let name: String = stem.chars().map(|c| if valid_name(&c.to_string()) { c } else { '-' }).collect();
+    if name.is_empty() {
+        "scenario".to_string()
+    } else {
+        name
+    }
+}
+
+type Resolved = (Target, Duration, Option<super::model::RawHeaders>);
+
+fn resolve_target(
+    target: Option<&S<RawTarget>>,
+    gateway: Option<S<crate::gateway::GatewayConfig>>,
+    rep: &Reporter,
+) -> Result<Resolved, ScenarioError> {
+    let Some(t) = target else {
+        return Err(rep.at(
+            None,
+            "target",
+            "missing [target]: give url = \"http://host:port\" or embedded = true (with a [gateway] table)",
+        ));
+    };
+    let raw = t.get_ref();
+    let embedded = raw.embedded.as_ref().filter(|e| *e.get_ref());
+    let target = match (&raw.url, embedded) {
+        (Some(u), Some(e)) => {
+            return Err(rep.span(
+                e.span(),
+                "target.embedded",
+                format!(
+                    "give exactly one of url, embedded; this target has both (url = \"{}\")",
+                    u.get_ref()
+                ),
+            ))
+        }
+        (None, None) => {
+            return Err(rep.span(
+                t.span(),
+                "target",
+                "give exactly one of url = \"http://host:port\" or embedded = true",
+            ));
+        }
+        (Some(u), None) => {
+            if let Some(g) = &gateway {
+                return Err(rep.span(
+                    g.span(),
+                    "gateway",
+                    "[gateway] configures the embedded target, but [target] has url; remove one of them",
+                ));
+            }
+            Target::Url(parse_target_url(u.get_ref()).map_err(|m| rep.span(u.span(), "target.url", m))?)
+        }
+        (None, Some(e)) => match gateway {
+            Some(g) => Target::Embedded(g.into_inner()),
+            None => {
+                return Err(rep.span(e.span(), "target.embedded", "embedded = true needs a [gateway] table configuring the embedded gateway (e.g. [gateway.functions.hello] pods = 2)"));
+            }
+        },
+    };
+    let timeout = match &raw.timeout {
+        Some(d) => positive(d, "target.timeout", "the whole-request timeout", rep)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    Ok((target, timeout, raw.headers.clone()))
+}
+
+/// Parses a target URL: `http://host[:port][/base]`, no query, no credentials.
+pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
+    let example = "e.g. http://127.0.0.1:8080 or http://api.internal/base";
+    if s.starts_with("https://") {
+        return Err(format!("`{s}`: https is not supported yet; use an http:// URL (cleartext HTTP/1.1 or HTTP/2 prior knowledge)"));
+    }
+    let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e}); {example}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!("`{s}`: the scheme `{other}` is not supported; only http:// ({example})"))
+        }
+        None => return Err(format!("`{s}` has no scheme: write http://{s}")),
+    }
+    let authority = uri.authority().ok_or_else(|| format!("`{s}` has no host; {example}"))?;
+    if authority.as_str().contains('@') {
+        return Err(format!(
+            "`{s}`: credentials in the URL are not supported; send them with a header (target.headers)"
+        ));
+    }
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("`{s}` has no host; {example}"));
+    }
+    if uri.query().is_some() {
+        return Err(format!("`{s}`: a target URL has no query; put the query in each request's path"));
+    }
+    Ok(TargetUrl {
+        scheme: "http".to_string(),
+        host: host.to_string(),
+        port: authority.port_u16().unwrap_or(80),
+        authority: authority.as_str().to_string(),
+        base_path: uri.path().trim_end_matches('/').to_string(),
+    })
+}
+
+fn resolve_connections(
+    c: Option<&S<RawConnections>>,
+    rep: &Reporter,
+) -> Result<ConnectionPlan, ScenarioError> {
+    let mut plan = ConnectionPlan::default();
+    let Some(c) = c else { return Ok(plan) };
+    let raw = c.get_ref();
+    if let Some(m) = &raw.max {
+        plan.max = at_least_one(m, "connections.max", "TCP connections", rep)?;
+    }
+    plan.http2 = raw.http2.unwrap_or(false);
+    if let Some(s) = &raw.h2_streams {
+        plan.h2_streams = at_least_one(s, "connections.h2_streams", "streams per HTTP/2 connection", rep)?;
+    }
+    if let Some(m) = &raw.max_requests {
+        plan.max_requests =
+            Some(at_least_one(m, "connections.max_requests", "requests per connection", rep)? as u64);
+    }
+    if let Some(a) = &raw.max_age {
+        plan.max_age = Some(positive(a, "connections.max_age", "a connection's age limit", rep)?);
+    }
+    if let Some(p) = raw.per_request.as_ref().filter(|p| *p.get_ref()) {
+        if raw.max_requests.is_some() || raw.max_age.is_some() {
+            return Err(rep.span(p.span(), "connections.per_request", "per_request = true opens a new connection for every request, so max_requests and max_age mean nothing; remove them or per_request"));
+        }
+        plan.per_request = true;
+    }
+    Ok(plan)
+}
+
+fn resolve_feeders(
+    raw: &[S<super::model::RawFeeder>],
+    rep: &Reporter,
+    base_dir: &Path,
+) -> Result<Vec<Feeder>, ScenarioError> {
+    let mut feeders: Vec<Feeder> = Vec::new();
+    for (i, f) in raw.iter().enumerate() {
+        let f = f.get_ref();
+        let name = f.name.get_ref();
+        if !feeder::valid_column(name) {
+            return Err(rep.span(f.name.span(), format!("feeders[{i}].name"), format!("`{name}` is not allowed: a feeder name is letters, digits, `_` and `-` (templates write {{{{{name}.column}}}})")));
+        }
+        if feeders.iter().any(|g| g.name == *name) {
+            return Err(rep.span(
+                f.name.span(),
+                format!("feeders[{i}].name"),
+                format!("`{name}` is already the name of an earlier feeder; names must be unique"),
+            ));
+        }
+        let mode = match f.mode {
+            Some(RawFeedMode::Random) => FeedMode::Random,
+            Some(RawFeedMode::Cycle) | None => FeedMode::Cycle,
+        };
+        let file = f.file.get_ref();
+        let feeder = feeder::load(name, file, &base_dir.join(file), mode)
+            .map_err(|m| rep.span(f.file.span(), format!("feeders[{i}].file"), m))?;
+        feeders.push(feeder);
+    }
+    Ok(feeders)
+}
+
+/// A count that must be >= 1.
+pub fn at_least_one(v: &S<i64>, field: &str, what: &str, rep: &Reporter) -> Result<usize, ScenarioError> {
+    match usize::try_from(*v.get_ref()) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(rep.span(
+            v.span(),
+            field,
+            format!("{} is not allowed: the number of {what}, a whole number >= 1", v.get_ref()),
+        )),
+    }
+}
+
+/// A duration that must be > 0.
+pub fn positive(
+    d: &S<crate::units::HumanDuration>,
+    field: &str,
+    what: &str,
+    rep: &Reporter,
+) -> Result<Duration, ScenarioError> {
+    let v = d.get_ref().get();
+    if v.is_zero() {
+        return Err(rep.span(d.span(), field, format!("0 is not allowed: {what} must be longer than zero")));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_urls() {
+        let u = parse_target_url("http://127.0.0.1:8080/base/").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.authority.as_str(), u.base_path.as_str()),
+            ("127.0.0.1", 8080, "127.0.0.1:8080", "/base")
+        );
+        assert_eq!(u.to_url(), "http://127.0.0.1:8080/base");
+        let u = parse_target_url("http://api.internal").unwrap();
+        assert_eq!((u.port, u.base_path.as_str()), (80, ""));
+        assert_eq!(parse_target_url("http://[::1]:9/").unwrap().host, "::1");
+        for (bad, needle) in [
+            ("https://x", "https is not supported yet"),
+            ("ftp://x", "only http://"),
+            ("localhost:8080", "scheme"),
+            ("/just/a/path", "no scheme"),
+            ("http://u:p@h", "credentials"),
+            ("http://h/?a=1", "no query"),
+            ("http://", "not a URL"),
+        ] {
+            let e = parse_target_url(bad).unwrap_err();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn names_from_paths() {
+        assert_eq!(name_from_path(Path::new("scenarios/quick start.toml")), "quick-start");
+        assert_eq!(name_from_path(Path::new("a/b.v2.toml")), "b.v2");
+        assert_eq!(sanitize_name("::1"), "--1");
+    }
+}
