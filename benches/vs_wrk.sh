@@ -14,6 +14,7 @@ CONNS=${CONNS:-32}
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
+need time time
 need nginx nginx-light || need nginx nginx
 
 cargo build --release --quiet

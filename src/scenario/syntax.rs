@@ -46,12 +46,13 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
 /// (kept in step with `RawScenario` by a test).
-pub const TOP_LEVEL_FIELDS: [&str; 14] = [
+pub const TOP_LEVEL_FIELDS: [&str; 15] = [
     "name",
     "description",
     "seed",
     "threads",
     "pod_header",
+    "labels",
     "max_in_flight",
     "max_lag",
     "target",
