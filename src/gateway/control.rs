@@ -68,7 +68,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
             let Some(f) = gw.function(name) else { return no_function(name) };
             let new: HashMap<String, u32> = match parse(&body) {
                 Ok(v) => v,
-                Err(r) => return r,
+                Err(m) => return error(StatusCode::BAD_REQUEST, &m),
             };
             match f.set_weights(&new) {
                 Ok(()) => ok(weights_json(f)),
@@ -116,7 +116,7 @@ fn pod_action(gw: &Gateway, method: &Method, action: &str, body: &Bytes, pods: &
         (&Method::POST, "latency") => {
             let b: LatencyBody = match parse(body) {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(m) => return error(StatusCode::BAD_REQUEST, &m),
             };
             pods.iter().for_each(|p| p.set_latency(b.add.get(), b.jitter.get()));
         }
@@ -126,7 +126,7 @@ fn pod_action(gw: &Gateway, method: &Method, action: &str, body: &Bytes, pods: &
         (&Method::POST, "errors") => {
             let b: ErrorsBody = match parse(body) {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(m) => return error(StatusCode::BAD_REQUEST, &m),
             };
             if !(0.0..=1.0).contains(&b.rate) {
                 return error(StatusCode::BAD_REQUEST, "`rate` is a fraction between 0 and 1");
@@ -176,8 +176,8 @@ fn weights_json(f: &Function) -> Value {
     json!({ "function": f.name, "weights": w })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Resp> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
 }
 
 fn ok(v: Value) -> Resp {

@@ -88,7 +88,8 @@ pub struct PodState {
     pub queued: u32,
     pub concurrency: u32,
     pub queue: u32,
-    pub capacity_qps: f64,
+    /// concurrency / mean service time; `None` for a zero service time (no limit of its own).
+    pub capacity_qps: Option<f64>,
     pub added_latency: String,
     pub jitter: String,
     pub error_rate: f64,
@@ -337,7 +338,7 @@ impl Pod {
             queued: self.queued.load(Ordering::Relaxed),
             concurrency: self.concurrency,
             queue: self.queue,
-            capacity_qps: if cap.is_finite() { (cap * 10.0).round() / 10.0 } else { -1.0 },
+            capacity_qps: cap.is_finite().then(|| (cap * 10.0).round() / 10.0),
             added_latency: crate::units::format_us(self.add_latency_us.load(Ordering::Relaxed)),
             jitter: crate::units::format_us(self.jitter_us.load(Ordering::Relaxed)),
             error_rate: self.error_ppm.load(Ordering::Relaxed) as f64 / 1e6,
