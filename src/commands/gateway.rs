@@ -14,14 +14,20 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            eprintln!("  (in {}; see docs/gateway.md for the format)", args.config.display());
+            eprintln!(
+                "  (in {}; see docs/gateway.md for the format)",
+                args.config.display()
+            );
             return Ok(exit::USAGE);
         }
     };
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(_) => {
-            eprintln!("error: --listen `{}` is not an address such as 127.0.0.1:8080", args.listen);
+            eprintln!(
+                "error: --listen `{}` is not an address such as 127.0.0.1:8080",
+                args.listen
+            );
             return Ok(exit::USAGE);
         }
     };
@@ -44,7 +50,13 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
             Err(source) => {
-                eprintln!("error: {}", GatewayError::Bind { addr: listen, source });
+                eprintln!(
+                    "error: {}",
+                    GatewayError::Bind {
+                        addr: listen,
+                        source
+                    }
+                );
                 return Ok(exit::RUN_FAILED);
             }
         };
@@ -59,7 +71,11 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         if config.control {
             println!(
                 "  control:  http://{addr}/_control/functions{}",
-                if config.control_token.is_some() { " (bearer token required)" } else { "" }
+                if config.control_token.is_some() {
+                    " (bearer token required)"
+                } else {
+                    ""
+                }
             );
         }
         println!("Ctrl-C to stop.");

@@ -42,7 +42,11 @@ impl AccessLog {
         let writer = std::thread::Builder::new()
             .name("gateway-access-log".into())
             .spawn(move || write_lines(rx, BufWriter::new(file)))?;
-        Ok(AccessLog { tx, writer: Mutex::new(Some(writer)), dropped: AtomicU64::new(0) })
+        Ok(AccessLog {
+            tx,
+            writer: Mutex::new(Some(writer)),
+            dropped: AtomicU64::new(0),
+        })
     }
 
     pub fn log(&self, e: &Entry<'_>) {
@@ -126,6 +130,8 @@ mod tests {
         log.close();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3);
-        assert!(text.contains("status=200 function=f version=v1 pod=f-1 outcome=ok cold=0 fallback=0 duration_us=12"));
+        assert!(text.contains(
+            "status=200 function=f version=v1 pod=f-1 outcome=ok cold=0 fallback=0 duration_us=12"
+        ));
     }
 }

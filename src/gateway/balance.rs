@@ -31,7 +31,9 @@ pub fn pick_pod<'a>(
     match strategy {
         Balance::RoundRobin => ring.into_iter().find(|p| p.routable(now, detect_ns)),
         // Starting the scan at the cursor spreads ties instead of piling them on the first pod.
-        Balance::LeastInFlight => ring.filter(|p| p.routable(now, detect_ns)).min_by_key(|p| p.in_flight()),
+        Balance::LeastInFlight => ring
+            .filter(|p| p.routable(now, detect_ns))
+            .min_by_key(|p| p.in_flight()),
     }
 }
 
@@ -43,7 +45,9 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn pods(n: usize) -> Vec<Arc<Pod>> {
-        (1..=n).map(|i| Arc::new(Pod::new("f", "v1", format!("f-{i}"), &PodSpec::default()))).collect()
+        (1..=n)
+            .map(|i| Arc::new(Pod::new("f", "v1", format!("f-{i}"), &PodSpec::default())))
+            .collect()
     }
 
     #[test]
@@ -56,7 +60,9 @@ mod tests {
         assert_eq!(pick_weighted(&[0, 5, 0], 3), 1);
         let mut rng = SmallRng::seed_from_u64(3);
         let n = 100_000;
-        let v2 = (0..n).filter(|_| pick_weighted(&w, rng.gen_range(0..100)) == 1).count();
+        let v2 = (0..n)
+            .filter(|_| pick_weighted(&w, rng.gen_range(0..100)) == 1)
+            .count();
         assert!((v2 as f64 / n as f64 - 0.10).abs() < 0.01, "{v2}");
     }
 
@@ -65,7 +71,14 @@ mod tests {
         let p = pods(3);
         let c = AtomicUsize::new(0);
         let names = |c: &AtomicUsize| -> Vec<String> {
-            (0..3).map(|_| pick_pod(&p, Balance::RoundRobin, c, 10, 0).unwrap().name.clone()).collect()
+            (0..3)
+                .map(|_| {
+                    pick_pod(&p, Balance::RoundRobin, c, 10, 0)
+                        .unwrap()
+                        .name
+                        .clone()
+                })
+                .collect()
         };
         assert_eq!(names(&c), ["f-1", "f-2", "f-3"]);
         p[1].kill(5);
@@ -81,8 +94,14 @@ mod tests {
     fn least_in_flight_spreads_ties() {
         let p = pods(2);
         let c = AtomicUsize::new(0);
-        let a = pick_pod(&p, Balance::LeastInFlight, &c, 0, 0).unwrap().name.clone();
-        let b = pick_pod(&p, Balance::LeastInFlight, &c, 0, 0).unwrap().name.clone();
+        let a = pick_pod(&p, Balance::LeastInFlight, &c, 0, 0)
+            .unwrap()
+            .name
+            .clone();
+        let b = pick_pod(&p, Balance::LeastInFlight, &c, 0, 0)
+            .unwrap()
+            .name
+            .clone();
         assert_ne!(a, b);
     }
 }

@@ -39,18 +39,37 @@ fn default_status() -> u16 {
 
 pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
     if let Some(want) = &gw.control_auth {
-        let ok = req.headers().get(AUTHORIZATION).is_some_and(|h| h.as_bytes() == want.as_slice());
+        let ok = req
+            .headers()
+            .get(AUTHORIZATION)
+            .is_some_and(|h| h.as_bytes() == want.as_slice());
         if !ok {
-            let mut r = error(StatusCode::UNAUTHORIZED, "send Authorization: Bearer <control_token>");
-            r.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "send Authorization: Bearer <control_token>",
+            );
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                hyper::header::HeaderValue::from_static("Bearer"),
+            );
             return r;
         }
     }
     let method = req.method().clone();
-    let path = req.uri().path().trim_start_matches("/_control/").trim_end_matches('/').to_string();
+    let path = req
+        .uri()
+        .path()
+        .trim_start_matches("/_control/")
+        .trim_end_matches('/')
+        .to_string();
     let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "control bodies are small JSON objects"),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "control bodies are small JSON objects",
+            )
+        }
     };
     let parts: Vec<&str> = path.split('/').collect();
     match (&method, parts.as_slice()) {
@@ -108,37 +127,56 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
 }
 
 /// kill / revive / latency / errors on one pod or all pods of a function.
-fn pod_action(gw: &Gateway, method: &Method, action: &str, body: &Bytes, pods: &[Arc<Pod>]) -> Resp {
+fn pod_action(
+    gw: &Gateway,
+    method: &Method,
+    action: &str,
+    body: &Bytes,
+    pods: &[Arc<Pod>],
+) -> Resp {
     let now = gw.clock.now_ns();
     match (method, action) {
         (&Method::POST, "kill") => pods.iter().for_each(|p| p.kill(now)),
-        (&Method::POST, "revive") => pods.iter().filter(|p| p.is_killed()).for_each(|p| p.revive()),
+        (&Method::POST, "revive") => pods
+            .iter()
+            .filter(|p| p.is_killed())
+            .for_each(|p| p.revive()),
         (&Method::POST, "latency") => {
             let b: LatencyBody = match parse(body) {
                 Ok(b) => b,
                 Err(m) => return error(StatusCode::BAD_REQUEST, &m),
             };
-            pods.iter().for_each(|p| p.set_latency(b.add.get(), b.jitter.get()));
+            pods.iter()
+                .for_each(|p| p.set_latency(b.add.get(), b.jitter.get()));
         }
-        (&Method::DELETE, "latency") => {
-            pods.iter().for_each(|p| p.set_latency(Default::default(), Default::default()))
-        }
+        (&Method::DELETE, "latency") => pods
+            .iter()
+            .for_each(|p| p.set_latency(Default::default(), Default::default())),
         (&Method::POST, "errors") => {
             let b: ErrorsBody = match parse(body) {
                 Ok(b) => b,
                 Err(m) => return error(StatusCode::BAD_REQUEST, &m),
             };
             if !(0.0..=1.0).contains(&b.rate) {
-                return error(StatusCode::BAD_REQUEST, "`rate` is a fraction between 0 and 1");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`rate` is a fraction between 0 and 1",
+                );
             }
-            let Some(status) = StatusCode::from_u16(b.status).ok().filter(|s| s.as_u16() >= 400) else {
-                return error(StatusCode::BAD_REQUEST, "`status` must be an HTTP error status (400-599)");
+            let Some(status) = StatusCode::from_u16(b.status)
+                .ok()
+                .filter(|s| s.as_u16() >= 400)
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`status` must be an HTTP error status (400-599)",
+                );
             };
             pods.iter().for_each(|p| p.set_errors(b.rate, status));
         }
-        (&Method::DELETE, "errors") => {
-            pods.iter().for_each(|p| p.set_errors(0.0, StatusCode::INTERNAL_SERVER_ERROR))
-        }
+        (&Method::DELETE, "errors") => pods
+            .iter()
+            .for_each(|p| p.set_errors(0.0, StatusCode::INTERNAL_SERVER_ERROR)),
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
@@ -148,7 +186,13 @@ fn pod_action(gw: &Gateway, method: &Method, action: &str, body: &Bytes, pods: &
     }
     let states: Vec<Value> = pods
         .iter()
-        .map(|p| pod_state(gw, gw.function(&p.function).expect("a pod's function exists"), p))
+        .map(|p| {
+            pod_state(
+                gw,
+                gw.function(&p.function).expect("a pod's function exists"),
+                p,
+            )
+        })
         .collect();
     ok(json!({ "pods": states }))
 }
@@ -172,7 +216,11 @@ fn pod_state(gw: &Gateway, f: &Function, p: &Pod) -> Value {
 }
 
 fn weights_json(f: &Function) -> Value {
-    let w: serde_json::Map<String, Value> = f.weights().into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    let w: serde_json::Map<String, Value> = f
+        .weights()
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     json!({ "function": f.name, "weights": w })
 }
 
@@ -185,9 +233,18 @@ fn ok(v: Value) -> Resp {
 }
 
 fn error(status: StatusCode, message: &str) -> Resp {
-    json(status, Bytes::from(json!({ "error": status.canonical_reason().unwrap_or("error"), "message": message }).to_string()))
+    json(
+        status,
+        Bytes::from(
+            json!({ "error": status.canonical_reason().unwrap_or("error"), "message": message })
+                .to_string(),
+        ),
+    )
 }
 
 fn no_function(name: &str) -> Resp {
-    error(StatusCode::NOT_FOUND, &format!("no function `{name}`; GET /_control/functions lists them"))
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no function `{name}`; GET /_control/functions lists them"),
+    )
 }

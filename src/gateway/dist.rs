@@ -106,9 +106,14 @@ mod tests {
 
     fn mean_and_p99(st: &ServiceTime) -> (f64, f64) {
         let mut rng = SmallRng::seed_from_u64(7);
-        let mut v: Vec<f64> = (0..200_000).map(|_| st.sample(&mut rng).as_secs_f64() * 1e3).collect();
+        let mut v: Vec<f64> = (0..200_000)
+            .map(|_| st.sample(&mut rng).as_secs_f64() * 1e3)
+            .collect();
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        (v.iter().sum::<f64>() / v.len() as f64, v[v.len() * 99 / 100])
+        (
+            v.iter().sum::<f64>() / v.len() as f64,
+            v[v.len() * 99 / 100],
+        )
     }
 
     #[test]
@@ -116,7 +121,10 @@ mod tests {
         for (m, p) in [(8, 40), (10, 20), (5, 60)] {
             let st = ServiceTime::from_config(&cfg(Dist::Lognormal, m, Some(p))).unwrap();
             let (mean, p99) = mean_and_p99(&st);
-            assert!((mean / m as f64 - 1.0).abs() < 0.02, "mean {mean} for {m}/{p}");
+            assert!(
+                (mean / m as f64 - 1.0).abs() < 0.02,
+                "mean {mean} for {m}/{p}"
+            );
             assert!((p99 / p as f64 - 1.0).abs() < 0.04, "p99 {p99} for {m}/{p}");
             assert!((st.mean().as_secs_f64() * 1e3 / m as f64 - 1.0).abs() < 0.03);
         }
@@ -133,9 +141,14 @@ mod tests {
     #[test]
     fn fixed_is_exact_and_zero_is_detected() {
         let st = ServiceTime::from_config(&cfg(Dist::Fixed, 10, None)).unwrap();
-        assert_eq!(st.sample(&mut SmallRng::seed_from_u64(1)), Duration::from_millis(10));
+        assert_eq!(
+            st.sample(&mut SmallRng::seed_from_u64(1)),
+            Duration::from_millis(10)
+        );
         assert!(!st.is_zero());
-        assert!(ServiceTime::from_config(&ServiceTimeConfig::default()).unwrap().is_zero());
+        assert!(ServiceTime::from_config(&ServiceTimeConfig::default())
+            .unwrap()
+            .is_zero());
     }
 
     #[test]

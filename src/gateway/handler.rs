@@ -9,7 +9,9 @@ use super::state::{Function, Gateway, Version};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -40,9 +42,16 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Result<Resp, In
     }
     if path == "/metrics" && gw.metrics {
         let mut text = String::with_capacity(16 * 1024);
-        super::metrics::render(&gw.series(), gw.not_found.load(std::sync::atomic::Ordering::Relaxed), &mut text);
+        super::metrics::render(
+            &gw.series(),
+            gw.not_found.load(std::sync::atomic::Ordering::Relaxed),
+            &mut text,
+        );
         let mut r = Response::new(Full::new(Bytes::from(text)));
-        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
         r.headers_mut().insert(X_POD, NONE);
         return Ok(r);
     }
@@ -50,7 +59,10 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Result<Resp, In
         return Ok(super::control::handle(&gw, req).await);
     }
     if path == "/healthz" {
-        return Ok(json(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}")));
+        return Ok(json(
+            StatusCode::OK,
+            Bytes::from_static(b"{\"status\":\"ok\"}"),
+        ));
     }
     Ok(not_found(&gw, "no such path; functions are at /fn/<name>"))
 }
@@ -78,32 +90,37 @@ impl Failure {
 async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
     let t0 = Instant::now();
     // Only the access log needs these after the body is taken.
-    let log_meta = gw.access_log.as_ref().map(|_| (req.method().to_string(), req.uri().path().to_string()));
-    let finish = |resp: Resp, outcome: Outcome, stats: &Stats, version: &str, pod: &str, cold: bool| {
-        stats.record(outcome, t0.elapsed(), cold);
-        if let (Some(log), Some((method, path))) = (&gw.access_log, &log_meta) {
-            log.log(&super::accesslog::Entry {
-                method,
-                path,
-                status: resp.status().as_u16(),
-                function: &f.name,
-                version,
-                pod,
-                outcome: outcome.as_str(),
-                cold,
-                fallback: outcome == Outcome::Fallback,
-                duration_us: t0.elapsed().as_micros() as u64,
-            });
-        }
-        resp
-    };
+    let log_meta = gw
+        .access_log
+        .as_ref()
+        .map(|_| (req.method().to_string(), req.uri().path().to_string()));
+    let finish =
+        |resp: Resp, outcome: Outcome, stats: &Stats, version: &str, pod: &str, cold: bool| {
+            stats.record(outcome, t0.elapsed(), cold);
+            if let (Some(log), Some((method, path))) = (&gw.access_log, &log_meta) {
+                log.log(&super::accesslog::Entry {
+                    method,
+                    path,
+                    status: resp.status().as_u16(),
+                    function: &f.name,
+                    version,
+                    pod,
+                    outcome: outcome.as_str(),
+                    cold,
+                    fallback: outcome == Outcome::Fallback,
+                    duration_us: t0.elapsed().as_micros() as u64,
+                });
+            }
+            resp
+        };
 
     if !f.authorized(req.headers().get(AUTHORIZATION)) {
         let mut r = json(
             StatusCode::UNAUTHORIZED,
             Bytes::from_static(b"{\"error\":\"unauthorized\",\"message\":\"send Authorization: Bearer <token> with a configured token\"}"),
         );
-        r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return finish(r, Outcome::Unauthorized, &f.none_stats, "", "none", false);
     }
     if let Some(limiter) = &f.limiter {
@@ -112,7 +129,8 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
                 StatusCode::TOO_MANY_REQUESTS,
                 Bytes::from_static(b"{\"error\":\"rate_limited\",\"message\":\"this function's rate limit is exceeded\"}"),
             );
-            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(limited.retry_after_secs()));
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(limited.retry_after_secs()));
             return finish(r, Outcome::Limited, &f.none_stats, "", "none", false);
         }
     }
@@ -128,9 +146,19 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
     };
 
     let version = f.pick_version();
-    let Some(pod) = pick_pod(&version.pods, f.balance, &version.cursor, gw.clock.now_ns(), f.detect_ns) else {
+    let Some(pod) = pick_pod(
+        &version.pods,
+        f.balance,
+        &version.cursor,
+        gw.clock.now_ns(),
+        f.detect_ns,
+    ) else {
         let r = failed(f, version, None, Failure::Unavailable);
-        let outcome = if f.fallback.is_some() { Outcome::Fallback } else { Outcome::Unavailable };
+        let outcome = if f.fallback.is_some() {
+            Outcome::Fallback
+        } else {
+            Outcome::Unavailable
+        };
         return finish(r, outcome, &f.none_stats, &version.name, "none", false);
     };
     let call = pod.call(&gw.clock, body);
@@ -139,7 +167,12 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
         Some(t) => tokio::time::timeout(t, call).await.ok(),
     };
     let (failure, cold) = match reply {
-        Some(PodReply::Answer { status, body, content_type, cold }) if status.as_u16() < 500 => {
+        Some(PodReply::Answer {
+            status,
+            body,
+            content_type,
+            cold,
+        }) if status.as_u16() < 500 => {
             let mut r = Response::new(Full::new(body));
             *r.status_mut() = status;
             let h = r.headers_mut();
@@ -151,7 +184,12 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
             }
             return finish(r, Outcome::Ok, &pod.stats, &version.name, &pod.name, cold);
         }
-        Some(PodReply::Answer { status, body, content_type, cold }) => {
+        Some(PodReply::Answer {
+            status,
+            body,
+            content_type,
+            cold,
+        }) => {
             if f.fallback.is_none() {
                 // No fallback: the pod's own error goes through, as a plain proxy would pass it.
                 let mut r = Response::new(Full::new(body));
@@ -164,7 +202,14 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
                 if cold {
                     h.insert(X_COLD_START, ONE);
                 }
-                return finish(r, Outcome::Error, &pod.stats, &version.name, &pod.name, cold);
+                return finish(
+                    r,
+                    Outcome::Error,
+                    &pod.stats,
+                    &version.name,
+                    &pod.name,
+                    cold,
+                );
             }
             (Failure::PodError, cold)
         }
@@ -173,7 +218,11 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
         None => (Failure::Timeout, false),
     };
     let r = failed(f, version, Some(pod), failure);
-    let outcome = if f.fallback.is_some() { Outcome::Fallback } else { failure.outcome() };
+    let outcome = if f.fallback.is_some() {
+        Outcome::Fallback
+    } else {
+        failure.outcome()
+    };
     finish(r, outcome, &pod.stats, &version.name, &pod.name, cold)
 }
 
@@ -212,8 +261,14 @@ fn failed(f: &Function, version: &Version, pod: Option<&Pod>, why: Failure) -> R
 }
 
 fn not_found(gw: &Gateway, message: &str) -> Resp {
-    gw.not_found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    json(StatusCode::NOT_FOUND, Bytes::from(format!("{{\"error\":\"not_found\",\"message\":\"{message}\"}}")))
+    gw.not_found
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    json(
+        StatusCode::NOT_FOUND,
+        Bytes::from(format!(
+            "{{\"error\":\"not_found\",\"message\":\"{message}\"}}"
+        )),
+    )
 }
 
 /// A JSON answer with `x-pod: none`.

@@ -86,7 +86,10 @@ impl Stats {
     }
 
     pub fn total(&self) -> u64 {
-        self.outcomes.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.outcomes
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn cold(&self) -> u64 {
@@ -104,7 +107,9 @@ pub struct Series<'a> {
 
 /// Renders the Prometheus text exposition format (version 0.0.4).
 pub fn render(series: &[Series<'_>], not_found: u64, out: &mut String) {
-    out.push_str("# HELP skyload_gateway_requests_total Requests answered, by function, pod and outcome.\n");
+    out.push_str(
+        "# HELP skyload_gateway_requests_total Requests answered, by function, pod and outcome.\n",
+    );
     out.push_str("# TYPE skyload_gateway_requests_total counter\n");
     for s in series {
         for o in Outcome::ALL {
@@ -124,13 +129,19 @@ pub fn render(series: &[Series<'_>], not_found: u64, out: &mut String) {
         let _ = writeln!(
             out,
             "skyload_gateway_cold_starts_total{{function=\"{}\",version=\"{}\",pod=\"{}\"}} {}",
-            s.function, s.version, s.pod, s.stats.cold()
+            s.function,
+            s.version,
+            s.pod,
+            s.stats.cold()
         );
     }
     out.push_str("# HELP skyload_gateway_request_duration_seconds Time from request received to answer sent.\n");
     out.push_str("# TYPE skyload_gateway_request_duration_seconds histogram\n");
     for s in series {
-        let labels = format!("function=\"{}\",version=\"{}\",pod=\"{}\"", s.function, s.version, s.pod);
+        let labels = format!(
+            "function=\"{}\",version=\"{}\",pod=\"{}\"",
+            s.function, s.version, s.pod
+        );
         let mut cum = 0u64;
         for (i, b) in s.stats.buckets.iter().enumerate() {
             cum += b.load(Ordering::Relaxed);
@@ -138,13 +149,24 @@ pub fn render(series: &[Series<'_>], not_found: u64, out: &mut String) {
                 Some(us) => format!("{}", *us as f64 / 1e6),
                 None => "+Inf".to_string(),
             };
-            let _ = writeln!(out, "skyload_gateway_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cum}");
+            let _ = writeln!(
+                out,
+                "skyload_gateway_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cum}"
+            );
         }
         let sum = s.stats.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "skyload_gateway_request_duration_seconds_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "skyload_gateway_request_duration_seconds_count{{{labels}}} {cum}");
+        let _ = writeln!(
+            out,
+            "skyload_gateway_request_duration_seconds_sum{{{labels}}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "skyload_gateway_request_duration_seconds_count{{{labels}}} {cum}"
+        );
     }
-    out.push_str("# HELP skyload_gateway_not_found_total Requests for no known function or path.\n");
+    out.push_str(
+        "# HELP skyload_gateway_not_found_total Requests for no known function or path.\n",
+    );
     out.push_str("# TYPE skyload_gateway_not_found_total counter\n");
     let _ = writeln!(out, "skyload_gateway_not_found_total {not_found}");
 }
@@ -161,14 +183,25 @@ mod tests {
         s.record(Outcome::Fallback, Duration::from_millis(3), false);
         s.record(Outcome::Timeout, Duration::from_secs(100), false);
         let mut out = String::new();
-        render(&[Series { function: "f", version: "v1", pod: "f-1", stats: &s }], 2, &mut out);
+        render(
+            &[Series {
+                function: "f",
+                version: "v1",
+                pod: "f-1",
+                stats: &s,
+            }],
+            2,
+            &mut out,
+        );
         assert!(out.contains("le=\"0.00025\"} 2\n"), "{out}");
         assert!(out.contains("le=\"0.005\"} 3\n"));
         assert!(out.contains("le=\"30\"} 3\n"));
         assert!(out.contains("le=\"+Inf\"} 4\n"));
         assert!(out.contains("_count{function=\"f\",version=\"v1\",pod=\"f-1\"} 4\n"));
         assert!(out.contains("outcome=\"fallback\"} 1\n"));
-        assert!(out.contains("skyload_gateway_cold_starts_total{function=\"f\",version=\"v1\",pod=\"f-1\"} 1\n"));
+        assert!(out.contains(
+            "skyload_gateway_cold_starts_total{function=\"f\",version=\"v1\",pod=\"f-1\"} 1\n"
+        ));
         assert_eq!(s.total(), 4);
     }
 }

@@ -19,6 +19,7 @@ mod pod;
 mod ratelimit;
 mod server;
 mod state;
+mod validate;
 
 pub use config::GatewayConfig;
 pub use server::{serve, GatewayHandle};
@@ -30,15 +31,24 @@ use std::path::PathBuf;
 #[derive(thiserror::Error, Debug)]
 pub enum GatewayError {
     #[error("cannot read gateway config {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("gateway config does not parse: {0}")]
     Parse(String),
     #[error("gateway config: `{field}` {message}")]
     Config { field: String, message: String },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot open the access log {}: {source}", path.display())]
-    AccessLog { path: PathBuf, source: std::io::Error },
+    AccessLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("gateway I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -47,9 +57,10 @@ impl GatewayError {
     /// Puts `prefix` in front of a config error's field (e.g. `gateway.` inside a scenario).
     pub fn with_prefix(self, prefix: &str) -> GatewayError {
         match self {
-            GatewayError::Config { field, message } => {
-                GatewayError::Config { field: format!("{prefix}{field}"), message }
-            }
+            GatewayError::Config { field, message } => GatewayError::Config {
+                field: format!("{prefix}{field}"),
+                message,
+            },
             other => other,
         }
     }
@@ -61,13 +72,19 @@ pub fn describe(config: &GatewayConfig) -> Vec<String> {
     for (name, f) in &config.functions {
         let weights = f.resolved_weights();
         for (i, (vname, spec)) in f.resolved_versions().into_iter().enumerate() {
-            let mean = dist::ServiceTime::from_config(&spec.service_time).map(|s| s.mean()).unwrap_or_default();
+            let mean = dist::ServiceTime::from_config(&spec.service_time)
+                .map(|s| s.mean())
+                .unwrap_or_default();
             let cap = if mean.is_zero() {
                 "unbounded".to_string()
             } else {
                 format!("{:.0} qps", spec.concurrency as f64 / mean.as_secs_f64())
             };
-            let prefix = if i == 0 { format!("{name}-") } else { format!("{name}-{vname}-") };
+            let prefix = if i == 0 {
+                format!("{name}-")
+            } else {
+                format!("{name}-{vname}-")
+            };
             out.push(format!(
                 "/fn/{name}  {vname} weight {}  pods {prefix}1..{prefix}{}  concurrency {}, mean service {} -> {cap} per pod",
                 weights[i],

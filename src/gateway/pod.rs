@@ -28,7 +28,12 @@ const COLD: u64 = u64::MAX;
 #[derive(Debug)]
 pub enum PodReply {
     /// It answered (its configured answer, or an injected error status).
-    Answer { status: StatusCode, body: Bytes, content_type: HeaderValue, cold: bool },
+    Answer {
+        status: StatusCode,
+        body: Bytes,
+        content_type: HeaderValue,
+        cold: bool,
+    },
     /// Its queue was full: it shed the request with 503.
     Shed,
     /// It was killed before or while serving: the connection was refused or reset.
@@ -152,7 +157,11 @@ impl Pod {
     /// gateway has not noticed yet, so those requests fail).
     pub fn routable(&self, now: u64, detect_ns: u64) -> bool {
         !self.killed.load(Ordering::Acquire)
-            || now < self.killed_at.load(Ordering::Acquire).saturating_add(detect_ns)
+            || now
+                < self
+                    .killed_at
+                    .load(Ordering::Acquire)
+                    .saturating_add(detect_ns)
     }
 
     /// Serves one request that arrived at the pod now.
@@ -164,11 +173,11 @@ impl Pod {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = Decrement(&self.in_flight);
         let mut ready = clock.now_ns();
-        self.last_active.fetch_max(ready, Ordering::Relaxed);
-
         let mut cold = false;
         if let Some(cs) = self.cold {
-            if let Some(warm_at) = self.boot(ready, cs) {
+            let boot = self.boot(ready, cs);
+            self.last_active.fetch_max(ready, Ordering::Relaxed);
+            if let Some(warm_at) = boot {
                 cold = true;
                 if !self.pause_until(clock, warm_at, generation).await {
                     return PodReply::Killed;
@@ -185,7 +194,10 @@ impl Pod {
                     return PodReply::Shed;
                 }
                 let _queued = Decrement(&self.queued);
-                self.slots_sem.acquire().await.expect("pod semaphore is never closed")
+                self.slots_sem
+                    .acquire()
+                    .await
+                    .expect("pod semaphore is never closed")
             }
         };
 
@@ -193,7 +205,9 @@ impl Pod {
         if !service.is_zero() {
             let start = {
                 let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-                let i = (0..slots.len()).min_by_key(|&i| slots[i]).expect("a slot per permit");
+                let i = (0..slots.len())
+                    .min_by_key(|&i| slots[i])
+                    .expect("a slot per permit");
                 slots.swap_remove(i).max(ready)
             };
             let end = start + service.as_nanos() as u64;
@@ -202,20 +216,31 @@ impl Pod {
                 return PodReply::Killed;
             }
         }
-        if self.killed.load(Ordering::Acquire) || self.generation.load(Ordering::Acquire) != generation {
+        if self.killed.load(Ordering::Acquire)
+            || self.generation.load(Ordering::Acquire) != generation
+        {
             return PodReply::Killed;
         }
-        self.last_active.fetch_max(clock.now_ns(), Ordering::Relaxed);
+        if self.cold.is_some() {
+            self.last_active
+                .fetch_max(clock.now_ns(), Ordering::Relaxed);
+        }
         match error {
             Some(status) => PodReply::Answer {
                 status,
-                body: Bytes::from_static(b"{\"error\":\"injected\",\"message\":\"error injected by the control API\"}"),
+                body: Bytes::from_static(
+                    b"{\"error\":\"injected\",\"message\":\"error injected by the control API\"}",
+                ),
                 content_type: HeaderValue::from_static("application/json"),
                 cold,
             },
             None => PodReply::Answer {
                 status: self.status,
-                body: if self.echo { request_body } else { self.body.clone() },
+                body: if self.echo {
+                    request_body
+                } else {
+                    self.body.clone()
+                },
                 content_type: self.content_type.clone(),
                 cold,
             },
@@ -241,11 +266,17 @@ impl Pod {
         loop {
             let w = self.warm_at.load(Ordering::Acquire);
             let idled = cs.idle_ns.is_some_and(|idle| {
-                w != COLD && w <= now && now.saturating_sub(self.last_active.load(Ordering::Relaxed)) > idle
+                w != COLD
+                    && w <= now
+                    && now.saturating_sub(self.last_active.load(Ordering::Relaxed)) > idle
             });
             if w == COLD || idled {
                 let new = now + cs.delay_ns;
-                if self.warm_at.compare_exchange(w, new, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                if self
+                    .warm_at
+                    .compare_exchange(w, new, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
                     return Some(new);
                 }
                 continue;
@@ -265,7 +296,11 @@ impl Pod {
         with_rng(|rng| {
             let mut d = self.service.sample(rng);
             if add > 0 || jitter > 0 {
-                let j = if jitter > 0 { rng.gen_range(0..=2 * jitter) as i64 - jitter as i64 } else { 0 };
+                let j = if jitter > 0 {
+                    rng.gen_range(0..=2 * jitter) as i64 - jitter as i64
+                } else {
+                    0
+                };
                 d += Duration::from_micros((add as i64 + j).max(0) as u64);
             }
             let err = (ppm > 0 && rng.gen_range(0..1_000_000) < ppm).then(|| {
@@ -297,14 +332,20 @@ impl Pod {
     }
 
     pub fn set_latency(&self, add: Duration, jitter: Duration) {
-        self.add_latency_us.store(add.as_micros() as u64, Ordering::Relaxed);
-        self.jitter_us.store(jitter.as_micros() as u64, Ordering::Relaxed);
+        self.add_latency_us
+            .store(add.as_micros() as u64, Ordering::Relaxed);
+        self.jitter_us
+            .store(jitter.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// `rate` in 0..=1 of requests answer `status`.
     pub fn set_errors(&self, rate: f64, status: StatusCode) {
-        self.error_status.store(status.as_u16() as u32, Ordering::Relaxed);
-        self.error_ppm.store((rate.clamp(0.0, 1.0) * 1e6).round() as u32, Ordering::Relaxed);
+        self.error_status
+            .store(status.as_u16() as u32, Ordering::Relaxed);
+        self.error_ppm.store(
+            (rate.clamp(0.0, 1.0) * 1e6).round() as u32,
+            Ordering::Relaxed,
+        );
     }
 
     /// Clears injected faults and revives the pod if it was killed.
@@ -367,7 +408,11 @@ struct SlotBack<'a> {
 
 impl Drop for SlotBack<'_> {
     fn drop(&mut self) {
-        self.pod.slots.lock().unwrap_or_else(|e| e.into_inner()).push(self.end);
+        self.pod
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.end);
     }
 }
 
@@ -381,7 +426,10 @@ mod tests {
         PodSpec {
             concurrency: conc,
             queue,
-            service_time: ServiceTimeConfig { mean: HumanDuration::from_millis(ms), ..Default::default() },
+            service_time: ServiceTimeConfig {
+                mean: HumanDuration::from_millis(ms),
+                ..Default::default()
+            },
             ..PodSpec::default()
         }
     }
@@ -415,16 +463,39 @@ mod tests {
     async fn cold_start_delays_the_first_requests_and_revive_chills() {
         let clock = Clock::new();
         let mut s = spec(4, 4, 0);
-        s.cold_start = Some(ColdStartConfig { delay: HumanDuration::from_millis(50), idle: None });
+        s.cold_start = Some(ColdStartConfig {
+            delay: HumanDuration::from_millis(50),
+            idle: None,
+        });
         let pod = Pod::new("f", "v1", "f-1".into(), &s);
         let cold = |r: PodReply| matches!(r, PodReply::Answer { cold: true, .. });
         assert!(cold(pod.call(&clock, Bytes::new()).await));
         assert!(clock.now_ns() >= 50_000_000);
         assert!(!cold(pod.call(&clock, Bytes::new()).await));
         pod.kill(clock.now_ns());
-        assert!(matches!(pod.call(&clock, Bytes::new()).await, PodReply::Killed));
+        assert!(matches!(
+            pod.call(&clock, Bytes::new()).await,
+            PodReply::Killed
+        ));
         pod.revive();
         assert!(cold(pod.call(&clock, Bytes::new()).await));
+    }
+
+    #[tokio::test]
+    async fn an_idle_pod_goes_cold_again() {
+        let clock = Clock::new();
+        let mut s = spec(4, 4, 0);
+        s.cold_start = Some(ColdStartConfig {
+            delay: HumanDuration::from_millis(5),
+            idle: Some(HumanDuration::from_millis(40)),
+        });
+        let pod = Pod::new("f", "v1", "f-1".into(), &s);
+        let cold = |r: PodReply| matches!(r, PodReply::Answer { cold: true, .. });
+        assert!(cold(pod.call(&clock, Bytes::new()).await));
+        assert!(!cold(pod.call(&clock, Bytes::new()).await));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(cold(pod.call(&clock, Bytes::new()).await));
+        assert!(!cold(pod.call(&clock, Bytes::new()).await));
     }
 
     #[tokio::test]
@@ -434,12 +505,18 @@ mod tests {
         s.response.echo = true;
         let pod = Pod::new("f", "v1", "f-1".into(), &s);
         match pod.call(&clock, Bytes::from_static(b"hi")).await {
-            PodReply::Answer { body, status, .. } => assert_eq!((status.as_u16(), &body[..]), (200, &b"hi"[..])),
+            PodReply::Answer { body, status, .. } => {
+                assert_eq!((status.as_u16(), &body[..]), (200, &b"hi"[..]))
+            }
             other => panic!("{other:?}"),
         }
         pod.set_errors(1.0, StatusCode::BAD_GATEWAY);
-        assert!(matches!(pod.call(&clock, Bytes::new()).await, PodReply::Answer { status, .. } if status == 502));
+        assert!(
+            matches!(pod.call(&clock, Bytes::new()).await, PodReply::Answer { status, .. } if status == 502)
+        );
         pod.reset();
-        assert!(matches!(pod.call(&clock, Bytes::new()).await, PodReply::Answer { status, .. } if status == 200));
+        assert!(
+            matches!(pod.call(&clock, Bytes::new()).await, PodReply::Answer { status, .. } if status == 200)
+        );
     }
 }

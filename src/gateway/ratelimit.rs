@@ -36,14 +36,20 @@ pub fn gcra(tat: u64, now: u64, interval: u64, tolerance: u64) -> Result<u64, Li
     if next - now <= tolerance {
         Ok(next)
     } else {
-        Err(Limited { retry_after_ns: next - now - tolerance })
+        Err(Limited {
+            retry_after_ns: next - now - tolerance,
+        })
     }
 }
 
 impl TokenBucket {
     pub fn new(rate: f64, burst: u32) -> TokenBucket {
         let interval = ((1e9 / rate).round() as u64).max(1);
-        TokenBucket { interval, tolerance: interval * burst.max(1) as u64, tat: AtomicU64::new(0) }
+        TokenBucket {
+            interval,
+            tolerance: interval * burst.max(1) as u64,
+            tat: AtomicU64::new(0),
+        }
     }
 
     /// Takes a token at `now` (nanoseconds since the gateway's epoch) or says how long to wait.
@@ -51,7 +57,10 @@ impl TokenBucket {
         let mut cur = self.tat.load(Ordering::Relaxed);
         loop {
             let next = gcra(cur, now, self.interval, self.tolerance)?;
-            match self.tat.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
+            match self
+                .tat
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => return Ok(()),
                 Err(actual) => cur = actual,
             }
@@ -82,7 +91,9 @@ mod tests {
         // Offer 200/s for 3 s (one every 5 ms) to a 100/s, burst 5 bucket: admit 300 + burst.
         let b = TokenBucket::new(100.0, 5);
         let t0 = S;
-        let admitted = (0..600).filter(|i| b.try_acquire(t0 + i * 5_000_000).is_ok()).count();
+        let admitted = (0..600)
+            .filter(|i| b.try_acquire(t0 + i * 5_000_000).is_ok())
+            .count();
         assert!((300..=306).contains(&admitted), "{admitted}");
     }
 

@@ -33,7 +33,11 @@ pub async fn serve(
     Ok(())
 }
 
-async fn run(listener: TcpListener, gw: Arc<Gateway>, shutdown: impl Future<Output = ()> + Send + 'static) {
+async fn run(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     tokio::pin!(shutdown);
@@ -79,16 +83,28 @@ pub struct GatewayHandle {
 
 impl GatewayHandle {
     /// Binds `listen` (127.0.0.1:0 in tests) and spawns the server on the current tokio runtime.
-    pub async fn start(config: GatewayConfig, listen: SocketAddr) -> Result<GatewayHandle, GatewayError> {
+    pub async fn start(
+        config: GatewayConfig,
+        listen: SocketAddr,
+    ) -> Result<GatewayHandle, GatewayError> {
         config.validate()?;
         let gw = Arc::new(Gateway::build(&config)?);
-        let listener = TcpListener::bind(listen).await.map_err(|source| GatewayError::Bind { addr: listen, source })?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: listen,
+                source,
+            })?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(run(listener, gw, async move {
             let _ = rx.await;
         }));
-        Ok(GatewayHandle { addr, stop: Some(tx), task })
+        Ok(GatewayHandle {
+            addr,
+            stop: Some(tx),
+            task,
+        })
     }
 
     /// Stops accepting, drains in-flight requests for at most a few seconds, and returns.
@@ -97,7 +113,10 @@ impl GatewayHandle {
             let _ = tx.send(());
         }
         let abort = self.task.abort_handle();
-        if tokio::time::timeout(DRAIN + Duration::from_secs(1), &mut self.task).await.is_err() {
+        if tokio::time::timeout(DRAIN + Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
     }

@@ -82,8 +82,11 @@ impl Gateway {
             for (i, (vname, spec)) in f.resolved_versions().into_iter().enumerate() {
                 let pods: Vec<Arc<Pod>> = (1..=spec.pods)
                     .map(|k| {
-                        let pod_name =
-                            if i == 0 { format!("{name}-{k}") } else { format!("{name}-{vname}-{k}") };
+                        let pod_name = if i == 0 {
+                            format!("{name}-{k}")
+                        } else {
+                            format!("{name}-{vname}-{k}")
+                        };
                         Arc::new(Pod::new(name, &vname, pod_name, &spec))
                     })
                     .collect();
@@ -91,7 +94,10 @@ impl Gateway {
                     if pods_by_name.insert(p.name.clone(), p.clone()).is_some() {
                         return Err(GatewayError::Config {
                             field: format!("functions.{name}"),
-                            message: format!("pod name `{}` is also another function's pod; rename one", p.name),
+                            message: format!(
+                                "pod name `{}` is also another function's pod; rename one",
+                                p.name
+                            ),
                         });
                     }
                 }
@@ -103,30 +109,55 @@ impl Gateway {
                 });
             }
             let configured_weights = f.resolved_weights();
-            let auth = f.auth.as_ref().or(cfg.auth.as_ref()).filter(|a| a.enabled).map(|a| {
-                a.tokens.iter().map(|t| format!("Bearer {t}").into_bytes()).collect()
-            });
+            let auth = f
+                .auth
+                .as_ref()
+                .or(cfg.auth.as_ref())
+                .filter(|a| a.enabled)
+                .map(|a| {
+                    a.tokens
+                        .iter()
+                        .map(|t| format!("Bearer {t}").into_bytes())
+                        .collect()
+                });
             let function = Arc::new(Function {
                 name: name.clone(),
                 versions,
-                weights: configured_weights.iter().map(|&w| AtomicU32::new(w)).collect(),
+                weights: configured_weights
+                    .iter()
+                    .map(|&w| AtomicU32::new(w))
+                    .collect(),
                 configured_weights,
                 auth,
-                limiter: f.rate_limit.or(cfg.rate_limit).map(|r| TokenBucket::new(r.rate, r.burst)),
+                limiter: f
+                    .rate_limit
+                    .or(cfg.rate_limit)
+                    .map(|r| TokenBucket::new(r.rate, r.burst)),
                 timeout: f.timeout.or(cfg.timeout).map(|t| t.get()),
-                fallback: f.fallback.as_ref().or(cfg.fallback.as_ref()).map(Fallback::from_config),
+                fallback: f
+                    .fallback
+                    .as_ref()
+                    .or(cfg.fallback.as_ref())
+                    .map(Fallback::from_config),
                 balance: f.balance.or(cfg.balance).unwrap_or_default(),
-                detect_ns: f.detect_after.or(cfg.detect_after).map_or(0, |d| d.get().as_nanos() as u64),
+                detect_ns: f
+                    .detect_after
+                    .or(cfg.detect_after)
+                    .map_or(0, |d| d.get().as_nanos() as u64),
                 none_stats: Stats::default(),
             });
             by_name.insert(name.clone(), function.clone());
             functions.push(function);
         }
         let access_log = match &cfg.access_log {
-            Some(path) => Some(AccessLog::open(path).map_err(|source| GatewayError::AccessLog {
-                path: path.clone(),
-                source,
-            })?),
+            Some(path) => {
+                Some(
+                    AccessLog::open(path).map_err(|source| GatewayError::AccessLog {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
             None => None,
         };
         if let Some(seed) = cfg.seed {
@@ -138,7 +169,10 @@ impl Gateway {
             by_name,
             pods_by_name,
             control: cfg.control,
-            control_auth: cfg.control_token.as_ref().map(|t| format!("Bearer {t}").into_bytes()),
+            control_auth: cfg
+                .control_token
+                .as_ref()
+                .map(|t| format!("Bearer {t}").into_bytes()),
             metrics: cfg.metrics,
             access_log,
             max_body: cfg.max_body_bytes,
@@ -158,10 +192,20 @@ impl Gateway {
     pub fn series(&self) -> Vec<Series<'_>> {
         let mut out = Vec::new();
         for f in &self.functions {
-            out.push(Series { function: &f.name, version: "", pod: "none", stats: &f.none_stats });
+            out.push(Series {
+                function: &f.name,
+                version: "",
+                pod: "none",
+                stats: &f.none_stats,
+            });
             for v in &f.versions {
                 for p in &v.pods {
-                    out.push(Series { function: &f.name, version: &v.name, pod: &p.name, stats: &p.stats });
+                    out.push(Series {
+                        function: &f.name,
+                        version: &v.name,
+                        pod: &p.name,
+                        stats: &p.stats,
+                    });
                 }
             }
         }
@@ -189,12 +233,19 @@ impl Function {
     }
 
     pub fn weights(&self) -> Vec<(String, u32)> {
-        self.versions.iter().zip(&self.weights).map(|(v, w)| (v.name.clone(), w.load(Ordering::Relaxed))).collect()
+        self.versions
+            .iter()
+            .zip(&self.weights)
+            .map(|(v, w)| (v.name.clone(), w.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Sets weights by version name; names left out get 0. Refuses unknown names and all-zero.
     pub fn set_weights(&self, new: &HashMap<String, u32>) -> Result<(), String> {
-        if let Some(k) = new.keys().find(|k| !self.versions.iter().any(|v| &v.name == *k)) {
+        if let Some(k) = new
+            .keys()
+            .find(|k| !self.versions.iter().any(|v| &v.name == *k))
+        {
             return Err(format!("function `{}` has no version `{k}`", self.name));
         }
         if new.values().all(|&w| w == 0) {
