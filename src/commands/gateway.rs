@@ -1,4 +1,114 @@
-//! Placeholder until the gateway branch lands.
-pub fn run(_args: &crate::cli::GatewayArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("the embedded gateway is not built yet")
+//! `skyload gateway`: serve the embedded reference gateway and its simulated pods so other tools
+//! (wrk, curl, a browser, another skyload) can be pointed at it. Reads a bare gateway config or a
+//! scenario's `[gateway]` table, serves until Ctrl-C, and says where and what it serves.
+
+use crate::cli::GatewayArgs;
+use crate::exit;
+use crate::gateway::{self, GatewayConfig, GatewayError};
+use std::net::SocketAddr;
+
+/// Builds its own tokio runtime (one worker per CPU this process may run on, so `taskset -c 0` gives
+/// a one-thread gateway), serves until Ctrl-C, and returns the exit code.
+pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
+    let config = match GatewayConfig::from_file(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "  (in {}; see docs/gateway.md for the format)",
+                args.config.display()
+            );
+            return Ok(exit::USAGE);
+        }
+    };
+    let listen: SocketAddr = match args.listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!(
+                "error: --listen `{}` is not an address such as 127.0.0.1:8080",
+                args.listen
+            );
+            return Ok(exit::USAGE);
+        }
+    };
+    if !listen.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {listen}, not loopback: anyone who can reach it can call the functions{}",
+            if config.control && config.control_token.is_none() {
+                " and drive the control API (set control_token)"
+            } else {
+                ""
+            }
+        );
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(source) => {
+                eprintln!(
+                    "error: {}",
+                    GatewayError::Bind {
+                        addr: listen,
+                        source
+                    }
+                );
+                return Ok(exit::RUN_FAILED);
+            }
+        };
+        let addr = listener.local_addr()?;
+        println!("skyload gateway listening on http://{addr} ({threads} worker thread(s))");
+        for line in gateway::describe(&config) {
+            println!("  {line}");
+        }
+        if config.metrics {
+            println!("  metrics:  http://{addr}/metrics");
+        }
+        if config.control {
+            println!(
+                "  control:  http://{addr}/_control/functions{}",
+                if config.control_token.is_some() {
+                    " (bearer token required)"
+                } else {
+                    ""
+                }
+            );
+        }
+        println!("Ctrl-C to stop.");
+        let shutdown = stop_signal();
+        match gateway::serve(listener, config, shutdown).await {
+            Ok(()) => {
+                println!("gateway stopped");
+                Ok(exit::OK)
+            }
+            Err(e @ GatewayError::Config { .. }) => {
+                eprintln!("error: {e}");
+                Ok(exit::USAGE)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(exit::RUN_FAILED)
+            }
+        }
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what `kill PID` sends, e.g. from benches/gateway_wrk.sh): both drain.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

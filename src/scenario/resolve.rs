@@ -141,7 +141,7 @@ type Resolved = (Target, Duration, Option<super::model::RawHeaders>);
 
 fn resolve_target(
     target: Option<&S<RawTarget>>,
-    gateway: Option<S<crate::gateway::GatewayConfig>>,
+    gateway: Option<crate::gateway::GatewayConfig>,
     rep: &Reporter,
 ) -> Result<Resolved, ScenarioError> {
     let Some(t) = target else {
@@ -172,9 +172,9 @@ fn resolve_target(
             ));
         }
         (Some(u), None) => {
-            if let Some(g) = &gateway {
+            if gateway.is_some() {
                 return Err(rep.span(
-                    g.span(),
+                    gateway_span(rep.text),
                     "gateway",
                     "[gateway] configures the embedded target, but [target] has url; remove one of them",
                 ));
@@ -182,7 +182,18 @@ fn resolve_target(
             Target::Url(parse_target_url(u.get_ref()).map_err(|m| rep.span(u.span(), "target.url", m))?)
         }
         (None, Some(e)) => match gateway {
-            Some(g) => Target::Embedded(g.into_inner()),
+            Some(cfg) => {
+                let span = gateway_span(rep.text);
+                if let Err(err) = cfg.validate() {
+                    return Err(match err {
+                        crate::gateway::GatewayError::Config { field, message } => {
+                            rep.span(span, format!("gateway.{field}"), message)
+                        }
+                        other => rep.span(span, "gateway", other.to_string()),
+                    });
+                }
+                Target::Embedded(cfg)
+            }
             None => {
                 return Err(rep.span(e.span(), "target.embedded", "embedded = true needs a [gateway] table configuring the embedded gateway (e.g. [gateway.functions.hello] pods = 2)"));
             }
@@ -193,6 +204,17 @@ fn resolve_target(
         None => DEFAULT_TIMEOUT,
     };
     Ok((target, timeout, raw.headers.clone()))
+}
+
+/// Where the `[gateway]` table starts (its first header line), for messages about it.
+fn gateway_span(text: &str) -> std::ops::Range<usize> {
+    let at = text
+        .match_indices("[gateway")
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || text[..i].ends_with('\n'))
+        .or_else(|| text.find("gateway"))
+        .unwrap_or(0);
+    at..at + text[at..].find('\n').unwrap_or(text.len() - at)
 }
 
 /// Parses a target URL: `http://host[:port][/base]`, no query, no credentials.

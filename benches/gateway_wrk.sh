@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Throughput of the embedded gateway for a zero-service-time function, one core, keep-alive.
+#
+#   benches/gateway_wrk.sh                 # 10 s, 50 connections
+#   DURATION=30s CONNECTIONS=100 benches/gateway_wrk.sh
+#
+# Builds the release binary, starts `skyload gateway` pinned to one core (taskset) on 127.0.0.1 with
+# a port the kernel picks, runs wrk pinned to another core, prints requests/s, and stops the gateway
+# by its pid. Needs wrk (Debian: apt-get install -y wrk) and taskset (util-linux).
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-50}
+GATEWAY_CPU=${GATEWAY_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
+command -v taskset >/dev/null || { echo "taskset is missing: apt-get install -y util-linux" >&2; exit 2; }
+
+(cd "$root" && cargo build --release --quiet)
+
+work=$(mktemp -d)
+gw_pid=""
+cleanup() {
+    if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
+        kill "$gw_pid"
+        wait "$gw_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat > "$work/gateway.toml" <<'TOML'
+# A function that answers at once: the gateway's own cost is all that is measured.
+[functions.zero]
+concurrency = 1024
+queue = 0
+TOML
+
+taskset -c "$GATEWAY_CPU" "$target/release/skyload" gateway --config "$work/gateway.toml" \
+    --listen 127.0.0.1:0 > "$work/gateway.out" 2>&1 &
+gw_pid=$!
+
+url=""
+for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/gateway.out" | head -n1 || true)
+    [ -n "$url" ] && break
+    kill -0 "$gw_pid" 2>/dev/null || { cat "$work/gateway.out" >&2; exit 3; }
+    sleep 0.1
+done
+[ -n "$url" ] || { echo "gateway did not start" >&2; cat "$work/gateway.out" >&2; exit 3; }
+head -n1 "$work/gateway.out"
+
+curl -sf "$url/fn/zero" >/dev/null 2>&1 || true   # warm up the connection path once
+cmd="taskset -c $WRK_CPU wrk -t1 -c$CONNECTIONS -d$DURATION --latency $url/fn/zero"
+echo "gateway: taskset -c $GATEWAY_CPU skyload gateway (pid $gw_pid)"
+echo "load:    $cmd"
+$cmd | tee "$work/wrk.out"
+rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+echo
+echo "gateway throughput, one core, zero service time: ${rps} requests/s"

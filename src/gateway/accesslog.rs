@@ -1,0 +1,137 @@
+//! The optional access log: one logfmt line per request, written by a background thread so a slow
+//! disk never holds up a response. The channel is bounded; when it is full the line is dropped and
+//! counted rather than making the request wait.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+/// Lines waiting to be written before new ones are dropped.
+const BACKLOG: usize = 65_536;
+
+#[derive(Debug)]
+pub struct AccessLog {
+    tx: SyncSender<Option<String>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    pub dropped: AtomicU64,
+}
+
+/// One request as the log records it.
+pub struct Entry<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub function: &'a str,
+    pub version: &'a str,
+    pub pod: &'a str,
+    pub outcome: &'a str,
+    pub cold: bool,
+    pub fallback: bool,
+    pub duration_us: u64,
+}
+
+impl AccessLog {
+    /// Opens `path` for appending and starts the writer thread.
+    pub fn open(path: &Path) -> std::io::Result<AccessLog> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let (tx, rx) = sync_channel(BACKLOG);
+        let writer = std::thread::Builder::new()
+            .name("gateway-access-log".into())
+            .spawn(move || write_lines(rx, BufWriter::new(file)))?;
+        Ok(AccessLog {
+            tx,
+            writer: Mutex::new(Some(writer)),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    pub fn log(&self, e: &Entry<'_>) {
+        let ts = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let line = format!(
+            "ts={ts} method={} path={} status={} function={} version={} pod={} outcome={} cold={} fallback={} duration_us={}\n",
+            e.method,
+            e.path,
+            e.status,
+            e.function,
+            if e.version.is_empty() { "-" } else { e.version },
+            e.pod,
+            e.outcome,
+            e.cold as u8,
+            e.fallback as u8,
+            e.duration_us
+        );
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(Some(line)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes out what is queued and stops the writer; later lines are dropped.
+    pub fn close(&self) {
+        let _ = self.tx.send(None);
+        if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn write_lines(rx: Receiver<Option<String>>, mut out: BufWriter<std::fs::File>) {
+    while let Ok(Some(line)) = rx.recv() {
+        let _ = out.write_all(line.as_bytes());
+        let mut done = false;
+        loop {
+            match rx.try_recv() {
+                Ok(Some(l)) => {
+                    let _ = out.write_all(l.as_bytes());
+                }
+                Ok(None) => {
+                    done = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = out.flush();
+        if done {
+            return;
+        }
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_lines_and_flushes_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = AccessLog::open(&path).unwrap();
+        for _ in 0..3 {
+            log.log(&Entry {
+                method: "GET",
+                path: "/fn/f",
+                status: 200,
+                function: "f",
+                version: "v1",
+                pod: "f-1",
+                outcome: "ok",
+                cold: false,
+                fallback: false,
+                duration_us: 12,
+            });
+        }
+        log.close();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.contains(
+            "status=200 function=f version=v1 pod=f-1 outcome=ok cold=0 fallback=0 duration_us=12"
+        ));
+    }
+}

@@ -1,0 +1,128 @@
+//! The accept loop and the handle tests and commands hold. The server takes a listener and a
+//! shutdown future (as mini-redis does), so tests bind port 0 and the CLI binds what it was told;
+//! shutdown stops accepting, lets in-flight requests finish for a bounded time, then flushes the
+//! access log.
+
+use super::handler::handle;
+use super::state::Gateway;
+use super::{GatewayConfig, GatewayError};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long shutdown waits for in-flight requests before dropping them.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// Validates `config`, then serves HTTP/1.1 and HTTP/2 (cleartext) on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    config: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    config.validate()?;
+    let gw = Arc::new(Gateway::build(&config)?);
+    run(listener, gw, shutdown).await;
+    Ok(())
+}
+
+async fn run(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("gateway accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gw = gw.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(gw.clone(), req));
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    if let Some(log) = &gw.access_log {
+        log.close();
+    }
+}
+
+/// A gateway running on the current tokio runtime.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl GatewayHandle {
+    /// Binds `listen` (127.0.0.1:0 in tests) and spawns the server on the current tokio runtime.
+    pub async fn start(
+        config: GatewayConfig,
+        listen: SocketAddr,
+    ) -> Result<GatewayHandle, GatewayError> {
+        config.validate()?;
+        let gw = Arc::new(Gateway::build(&config)?);
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, gw, async move {
+            let _ = rx.await;
+        }));
+        Ok(GatewayHandle {
+            addr,
+            stop: Some(tx),
+            task,
+        })
+    }
+
+    /// Stops accepting, drains in-flight requests for at most a few seconds, and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(DRAIN + Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}

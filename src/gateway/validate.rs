@@ -1,0 +1,216 @@
+//! Config validation: what serde cannot check (counts, ranges, names, weights that point at real
+//! versions), with every error naming the field so a user can find it. Separate from `config.rs`
+//! because the rules grow while the format stays put.
+
+use super::config::{AuthConfig, FallbackConfig, GatewayConfig, PodSpec, RateLimitConfig};
+use super::GatewayError;
+use crate::units::HumanDuration;
+
+impl GatewayConfig {
+    /// Checks what serde cannot: counts, ranges, names, and that weights point somewhere.
+    pub fn validate(&self) -> Result<(), GatewayError> {
+        if self.functions.is_empty() {
+            return Err(bad(
+                "functions",
+                "define at least one function, e.g. [functions.hello]",
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(bad("max_body_bytes", "must be at least 1"));
+        }
+        if let Some(t) = &self.control_token {
+            if t.is_empty() {
+                return Err(bad(
+                    "control_token",
+                    "must not be empty (leave it out for no token)",
+                ));
+            }
+        }
+        check_features(
+            "",
+            &self.auth,
+            &self.rate_limit,
+            &self.timeout,
+            &self.fallback,
+        )?;
+        for (name, f) in &self.functions {
+            let at = format!("functions.{name}");
+            if !valid_name(name) {
+                return Err(bad(
+                    &at,
+                    "function names use letters, digits, '-' and '_' only",
+                ));
+            }
+            check_features(
+                &format!("{at}."),
+                &f.auth,
+                &f.rate_limit,
+                &f.timeout,
+                &f.fallback,
+            )?;
+            if !valid_name(&f.version) {
+                return Err(bad(
+                    &format!("{at}.version"),
+                    "use letters, digits, '-' and '_' only",
+                ));
+            }
+            let base = f.pod_spec();
+            check_pods(&at, &base)?;
+            if f.versions.len() >= super::state::MAX_VERSIONS {
+                return Err(bad(
+                    &format!("{at}.versions"),
+                    "at most 15 canary versions per function",
+                ));
+            }
+            for (vname, v) in &f.versions {
+                let vat = format!("{at}.versions.{vname}");
+                if !valid_name(vname) || *vname == f.version {
+                    return Err(bad(
+                        &vat,
+                        "a canary version needs its own name (letters, digits, '-', '_'), not the stable version's",
+                    ));
+                }
+                check_pods(&vat, &v.resolve(&base))?;
+            }
+            if let Some(w) = &f.weights {
+                for k in w.keys() {
+                    if *k != f.version && !f.versions.contains_key(k) {
+                        return Err(bad(
+                            &format!("{at}.weights.{k}"),
+                            "names no version of this function",
+                        ));
+                    }
+                }
+                if w.values().all(|&x| x == 0) {
+                    return Err(bad(
+                        &format!("{at}.weights"),
+                        "weights are all 0: no version would serve",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bad(field: &str, message: &str) -> GatewayError {
+    GatewayError::Config {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_features(
+    at: &str,
+    auth: &Option<AuthConfig>,
+    rl: &Option<RateLimitConfig>,
+    timeout: &Option<HumanDuration>,
+    fallback: &Option<FallbackConfig>,
+) -> Result<(), GatewayError> {
+    if let Some(a) = auth {
+        if a.enabled && (a.tokens.is_empty() || a.tokens.iter().any(|t| t.is_empty())) {
+            return Err(bad(
+                &format!("{at}auth.tokens"),
+                "list at least one non-empty token, or set enabled = false",
+            ));
+        }
+    }
+    if let Some(r) = rl {
+        if !(r.rate.is_finite() && r.rate > 0.0) {
+            return Err(bad(
+                &format!("{at}rate_limit.rate"),
+                "must be a number of requests per second above 0",
+            ));
+        }
+        if r.burst == 0 {
+            return Err(bad(&format!("{at}rate_limit.burst"), "must be at least 1"));
+        }
+    }
+    if let Some(t) = timeout {
+        if t.get().is_zero() {
+            return Err(bad(
+                &format!("{at}timeout"),
+                "must be above 0 (leave it out for no timeout)",
+            ));
+        }
+    }
+    if let Some(f) = fallback {
+        if !(100..=599).contains(&f.status) {
+            return Err(bad(
+                &format!("{at}fallback.status"),
+                "must be an HTTP status (100-599)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_pods(at: &str, p: &PodSpec) -> Result<(), GatewayError> {
+    if p.pods == 0 || p.pods > 1000 {
+        return Err(bad(&format!("{at}.pods"), "must be between 1 and 1000"));
+    }
+    if p.concurrency == 0 {
+        return Err(bad(&format!("{at}.concurrency"), "must be at least 1"));
+    }
+    if let Err(m) = super::dist::ServiceTime::from_config(&p.service_time) {
+        return Err(bad(&format!("{at}.service_time"), &m));
+    }
+    if let Some(c) = &p.cold_start {
+        if c.idle.is_some_and(|i| i.get().is_zero()) {
+            return Err(bad(
+                &format!("{at}.cold_start.idle"),
+                "must be above 0 (leave it out to never cool down)",
+            ));
+        }
+    }
+    if !(100..=599).contains(&p.response.status) {
+        return Err(bad(
+            &format!("{at}.response.status"),
+            "must be an HTTP status (100-599)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_field(text: &str) -> String {
+        match GatewayConfig::from_toml_str(text) {
+            Err(GatewayError::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        assert_eq!(err_field("[functions.f]\npods = 0\n"), "functions.f.pods");
+        assert_eq!(
+            err_field("[functions.f]\nweights = { v1 = 0, v2 = 0 }\n[functions.f.versions.v2]\n"),
+            "functions.f.weights"
+        );
+        assert_eq!(
+            err_field("[functions.f]\nweights = { v9 = 1 }\n"),
+            "functions.f.weights.v9"
+        );
+        assert_eq!(
+            err_field("[gateway.functions.f]\nconcurrency = 0\n"),
+            "gateway.functions.f.concurrency"
+        );
+        assert_eq!(
+            err_field("[rate_limit]\nrate = 0.0\n[functions.f]\n"),
+            "rate_limit.rate"
+        );
+        assert_eq!(
+            err_field("[functions.f]\nservice_time = { dist = \"lognormal\", mean = \"10ms\" }\n"),
+            "functions.f.service_time"
+        );
+    }
+}
