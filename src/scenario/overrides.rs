@@ -336,7 +336,7 @@ mod tests {
     }
 
     fn file_plan() -> Plan {
-        let text = "[target]\nembedded = true\n[gateway]\n[[stages]]\nramp_to = 100\nduration = \"10s\"\narrivals = \"poisson\"\n[[stages]]\nrate = 100\nduration = \"20s\"\n[[requests]]\nname = \"a\"\npath = \"/a\"\nheaders = { x-keep = \"1\", x-over = \"old\" }\n[[requests]]\nname = \"b\"\npath = \"/b\"\n";
+        let text = "[target]\nembedded = true\n[gateway.functions.a]\npods = 1\n[[stages]]\nramp_to = 100\nduration = \"10s\"\narrivals = \"poisson\"\n[[stages]]\nrate = 100\nduration = \"20s\"\n[[requests]]\nname = \"a\"\npath = \"/a\"\nheaders = { x-keep = \"1\", x-over = \"old\" }\n[[requests]]\nname = \"b\"\npath = \"/b\"\n";
         crate::scenario::load_str(text, Path::new("f.toml")).unwrap()
     }
 
