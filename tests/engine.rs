@@ -137,3 +137,83 @@ fn a_stopped_run_keeps_its_seconds_and_says_interrupted() {
     assert!(csv.lines().filter(|l| l.contains(",*,")).count() >= 2);
     assert!(r.summary.duration_s < 3.0);
 }
+
+#[test]
+fn http2_multiplexes_on_few_connections() {
+    let server = TestServer::start();
+    let mut plan = constant_plan(server.addr, 400.0, 1.0);
+    plan.connections.http2 = true;
+    plan.connections.max = 2;
+    plan.threads = Some(2);
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert_eq!(r.summary.totals.outcomes.get("ok"), Some(&400));
+    // Plus one: the reachability probe the runner makes before second 0.
+    assert_eq!(server.conns.load(std::sync::atomic::Ordering::Relaxed), 2 + 1);
+}
+
+#[test]
+fn connection_churn_opens_new_connections() {
+    let server = TestServer::start();
+    let mut plan = constant_plan(server.addr, 200.0, 1.0);
+    plan.connections.max = 4;
+    plan.connections.max_requests = Some(10);
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert_eq!(r.summary.totals.outcomes.get("ok"), Some(&200));
+    // 200 requests, at most 10 per connection.
+    assert!(server.conns.load(std::sync::atomic::Ordering::Relaxed) >= 20);
+
+    let server = TestServer::start();
+    plan = constant_plan(server.addr, 100.0, 1.0);
+    plan.connections.per_request = true;
+    run(&plan, RunSettings { out_dir: out.path().join("r2"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert_eq!(server.conns.load(std::sync::atomic::Ordering::Relaxed), 100 + 1, "one per request, plus the probe");
+}
+
+#[test]
+fn in_flight_cap_drops_and_says_so() {
+    let server = TestServer::start();
+    let mut plan = constant_plan(server.addr, 500.0, 2.0);
+    plan.max_in_flight = 4;
+    plan.threads = Some(1);
+    plan.connections.max = 4;
+    server.stall_at(Instant::now() + Duration::from_millis(500), Duration::from_millis(400));
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    let t = &r.summary.totals;
+    // The 400 ms stall holds 4 requests; the ~200 arrivals during it find the cap full.
+    assert!(t.dropped >= 150, "dropped {}", t.dropped);
+    assert_eq!(t.sent + t.dropped, 1000);
+    assert!(r.summary.generator.fell_behind);
+    let csv = std::fs::read_to_string(out.path().join("r/timeseries.csv")).unwrap();
+    let dropped_in_csv: u64 = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some("*"))
+        .map(|l| l.split(',').nth(6).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(dropped_in_csv, t.dropped);
+}
+
+#[test]
+fn templates_and_feeders_render_per_request() {
+    let server = TestServer::start();
+    let dir = tempdir();
+    std::fs::write(dir.path().join("users.csv"), "user,region\nalice,eu\nbob,us\ncarol,ap\n").unwrap();
+    let text = format!(
+        "[target]\nurl = \"{}\"\n[[stages]]\nrate = 300\nduration = \"1s\"\n[[feeders]]\nname = \"users\"\nfile = \"users.csv\"\n\
+         [[requests]]\nname = \"r\"\npath = \"/u/{{{{user}}}}/{{{{seq}}}}?n={{{{rand_int 1 3}}}}\"\nheaders = {{ x-id = \"{{{{uuid}}}}\" }}\n",
+        server.url()
+    );
+    std::fs::write(dir.path().join("s.toml"), &text).unwrap();
+    let plan = skyload::scenario::load_file(&dir.path().join("s.toml")).unwrap();
+    let r = run(&plan, RunSettings { out_dir: dir.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert_eq!(r.summary.totals.outcomes.get("ok"), Some(&300));
+    let paths = server.paths.lock().unwrap();
+    assert_eq!(paths.len(), 300, "every {{{{seq}}}} is distinct");
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(paths.iter().filter(|p| p.starts_with(&format!("/u/{user}/"))).count(), 100, "{user}: cycle feeder");
+    }
+    assert!(paths.iter().all(|p| ["?n=1", "?n=2", "?n=3"].iter().any(|q| p.ends_with(q))));
+}

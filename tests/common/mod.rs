@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 pub struct TestServer {
     pub addr: SocketAddr,
     pub count: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub conns: Arc<AtomicU64>,
+    /// Distinct request paths seen (with query), for template tests.
+    pub paths: Arc<Mutex<std::collections::HashSet<String>>>,
     stall: Arc<Mutex<Option<(Instant, Duration)>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -25,6 +29,9 @@ pub struct TestServer {
 impl TestServer {
     pub fn start() -> TestServer {
         let count = Arc::new(AtomicU64::new(0));
+        let conns = Arc::new(AtomicU64::new(0));
+        let paths: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let (cn, ps) = (conns.clone(), paths.clone());
         let stall: Arc<Mutex<Option<(Instant, Duration)>>> = Arc::new(Mutex::new(None));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -40,10 +47,16 @@ impl TestServer {
                         acc = listener.accept() => {
                             let Ok((stream, _)) = acc else { continue };
                             let _ = stream.set_nodelay(true);
-                            let (c, s) = (c.clone(), s.clone());
+                            cn.fetch_add(1, Ordering::Relaxed);
+                            let (c, s, ps) = (c.clone(), s.clone(), ps.clone());
                             tokio::spawn(async move {
-                                let svc = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                                     let (c, s) = (c.clone(), s.clone());
+                                    if let Ok(mut p) = ps.lock() {
+                                        if p.len() < 100_000 {
+                                            p.insert(req.uri().path_and_query().map_or(String::new(), |p| p.to_string()));
+                                        }
+                                    }
                                     async move {
                                         let n = c.fetch_add(1, Ordering::Relaxed);
                                         let wait = {
@@ -74,7 +87,7 @@ impl TestServer {
             rt.shutdown_timeout(Duration::from_millis(200));
         });
         let addr = addr_rx.recv().unwrap();
-        TestServer { addr, count, stall, shutdown: Some(stop_tx), thread: Some(thread) }
+        TestServer { addr, count, conns, paths, stall, shutdown: Some(stop_tx), thread: Some(thread) }
     }
 
     /// Every request that arrives in [at, at + d) is held until at + d.
