@@ -4,6 +4,7 @@
 //! interleaved share of the schedule (every n-th arrival), as wrk2 gives each thread its own
 //! connections and rate share: no locks or cross-thread wake-ups on the hot path.
 
+use super::queue::LocalQueue;
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::transport::{exchange, Conn, Endpoint};
@@ -79,7 +80,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
     let in_flight = Rc::new(Cell::new(0usize));
     let stopping = Rc::new(Cell::new(false));
     let cpu = Rc::new(CpuClock::new());
-    let (jobs_tx, jobs_rx) = async_channel::unbounded::<Job>();
+    let jobs: LocalQueue<Job> = LocalQueue::default();
 
     let n_conns = share(ctx.conns.max, idx, ctx.threads);
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
@@ -94,9 +95,8 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
             stopping: stopping.clone(),
             rng: SmallRng::seed_from_u64(ctx.seed ^ ((idx as u64) << 32) ^ w as u64),
         };
-        workers.push(tokio::task::spawn_local(worker.run(jobs_rx.clone())));
+        workers.push(tokio::task::spawn_local(worker.run(jobs.clone())));
     }
-    drop(jobs_rx);
 
     let ticker = {
         let (rec, tx, in_flight, cpu, t0) = (rec.clone(), tx.clone(), in_flight.clone(), cpu.clone(), ctx.t0);
@@ -140,9 +140,9 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
             continue;
         }
         in_flight.set(in_flight.get() + 1);
-        let _ = jobs_tx.try_send(Job { seq: a.seq, request, intended: at });
+        jobs.push(Job { seq: a.seq, request, intended: at });
     }
-    jobs_tx.close();
+    jobs.close();
 
     // Let what is in flight finish: up to the request timeout, or briefly when interrupted.
     stopping.set(interrupted);
@@ -257,11 +257,11 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(mut self, jobs: async_channel::Receiver<Job>) {
+    async fn run(mut self, jobs: LocalQueue<Job>) {
         let mut scratch = String::new();
         let mut body = Vec::new();
         let keep_body = self.ctx.classifier.needs_body();
-        while let Ok(job) = jobs.recv().await {
+        while let Some(job) = jobs.pop().await {
             self.one(job, &mut scratch, keep_body.then_some(&mut body)).await;
             self.in_flight.set(self.in_flight.get() - 1);
         }

@@ -5,3 +5,4 @@ pub mod transport;
 pub mod request;
 pub mod engine;
 pub mod runner;
+pub mod queue;
