@@ -15,7 +15,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!(
-                "  (in {}; see docs/gateway.md for the format)",
+                "  (in {}; see the README's 'The embedded gateway' for the format)",
                 args.config.display()
             );
             return Ok(exit::USAGE);
