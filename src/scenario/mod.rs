@@ -7,6 +7,7 @@
 //! `skyload run` flags. The format is documented in the README's "Scenario reference".
 
 mod error;
+mod faults;
 mod feeder;
 mod model;
 mod overrides;

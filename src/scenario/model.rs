@@ -35,6 +35,8 @@ pub struct RawScenario {
     pub feeders: Vec<S<RawFeeder>>,
     #[serde(default)]
     pub outcomes: Vec<S<RawOutcome>>,
+    #[serde(default)]
+    pub faults: Vec<S<RawFault>>,
     /// Not `Spanned`: toml 0.8 cannot wrap a table whose first entry is a dotted sub-table
     /// (`[gateway.functions.hello]`) in `Spanned`; `resolve` finds the table's position itself.
     pub gateway: Option<GatewayConfig>,
@@ -147,4 +149,36 @@ impl<'de> Deserialize<'de> for RawStatus {
         }
         d.deserialize_any(V)
     }
+}
+
+/// One `[[faults]]` entry: checked in `faults.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub name: Option<S<String>>,
+    pub at: S<HumanDuration>,
+    #[serde(rename = "for")]
+    pub duration: S<HumanDuration>,
+    pub kind: S<String>,
+    pub pod: Option<S<String>>,
+    pub function: Option<S<String>>,
+    pub proxy: Option<S<String>>,
+    pub latency: Option<S<HumanDuration>>,
+    pub jitter: Option<S<HumanDuration>>,
+    pub status: Option<S<i64>>,
+    pub percent: Option<S<f64>>,
+    pub rate_kbps: Option<S<i64>>,
+    pub delay: Option<S<HumanDuration>>,
+    pub toxic: Option<S<String>>,
+    pub stream: Option<S<String>>,
+    pub toxicity: Option<S<f64>>,
+    pub attributes: Option<S<toml::Table>>,
+    pub api: Option<S<String>>,
+    pub control_url: Option<S<String>>,
+    pub start: Option<S<String>>,
+    pub stop: Option<S<String>>,
+    pub command_timeout: Option<S<HumanDuration>>,
+    #[serde(default)]
+    pub expect: Vec<S<String>>,
+    pub recover_within: Option<S<HumanDuration>>,
 }

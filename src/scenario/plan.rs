@@ -41,6 +41,8 @@ pub struct Plan {
     pub seed: u64,
     /// Generator threads (each drives an interleaved share of the schedule); None = one per core.
     pub threads: Option<usize>,
+    /// Faults on a timeline; may overlap.
+    pub faults: Vec<FaultPlan>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,4 +228,86 @@ pub struct HeaderMatch {
     pub name: HeaderName,
     /// None: the header is present (any value).
     pub equals: Option<String>,
+}
+
+/// Something done to the system under test at `at` for `duration`, and what must hold meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultPlan {
+    pub name: String,
+    /// From the start of the schedule.
+    pub at: Duration,
+    pub duration: Duration,
+    pub action: FaultAction,
+    /// Checks that must hold inside the fault's window (check expressions, e.g. `ratio(fallback) >= 0.95`).
+    pub expect: Vec<String>,
+    /// After the fault ends, error rate and p99 must be back inside the run's SLO within this long.
+    pub recover_within: Option<Duration>,
+}
+
+impl FaultPlan {
+    pub fn end(&self) -> Duration {
+        self.at + self.duration
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Through the gateway's control API (`/_control/`).
+    Gateway { control: ControlEndpoint, scope: GatewayScope, fault: GatewayFault },
+    /// A toxic on a proxy served with Toxiproxy's REST API (`skyload proxy` or Toxiproxy itself).
+    Toxic { api: String, proxy: String, toxic: ToxicSpec },
+    /// A start and a stop shell command (e.g. `kubectl delete pod ...`).
+    Exec { start: String, stop: Option<String>, timeout: Duration },
+}
+
+impl FaultAction {
+    /// One line for tables: what is done to what.
+    pub fn describe(&self) -> String {
+        match self {
+            FaultAction::Gateway { scope, fault, .. } => {
+                let what = match fault {
+                    GatewayFault::Kill => "kill".to_string(),
+                    GatewayFault::Latency { add, jitter } => format!("latency +{add:?} ±{jitter:?}"),
+                    GatewayFault::Errors { rate, status } => format!("{status} for {:.0}% of requests", rate * 100.0),
+                };
+                let target = match scope {
+                    GatewayScope::Pod(p) => format!("pod {p}"),
+                    GatewayScope::Function(f) => format!("function {f}"),
+                };
+                format!("{what} on {target}")
+            }
+            FaultAction::Toxic { proxy, toxic, .. } => format!("{} ({}) on proxy {proxy}", toxic.kind, toxic.stream),
+            FaultAction::Exec { start, .. } => format!("exec `{start}`"),
+        }
+    }
+}
+
+/// Where the gateway's control API is: the embedded gateway (known once it runs) or a URL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlEndpoint {
+    Embedded,
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GatewayScope {
+    Pod(String),
+    Function(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GatewayFault {
+    Kill,
+    Latency { add: Duration, jitter: Duration },
+    /// A fraction (0..=1] of requests answered with `status`.
+    Errors { rate: f64, status: u16 },
+}
+
+/// A Toxiproxy toxic: `type`, `stream`, `toxicity` and its attributes as Toxiproxy expects them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToxicSpec {
+    pub kind: String,
+    pub stream: String,
+    pub toxicity: f64,
+    pub attributes: serde_json::Value,
 }

@@ -39,6 +39,8 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     let feeders = resolve_feeders(&raw.feeders, rep, base_dir)?;
     let requests = requests::resolve(raw.requests.as_ref(), default_headers, &feeders, rep)?;
     let matchers = requests::resolve_outcomes(&raw.outcomes, rep)?;
+    let run_length: Duration = stages.iter().map(|s| s.duration).sum();
+    let faults = super::faults::resolve(&raw.faults, &target, run_length, rep)?;
 
     let pod_header = match &raw.pod_header {
         Some(h) if h.get_ref().is_empty() => None,
@@ -114,6 +116,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         max_lag,
         seed: raw.seed.map_or(DEFAULT_SEED, |s| *s.get_ref()),
         threads,
+        faults,
     })
 }
 

@@ -46,7 +46,7 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
 /// (kept in step with `RawScenario` by a test).
-pub const TOP_LEVEL_FIELDS: [&str; 15] = [
+pub const TOP_LEVEL_FIELDS: [&str; 16] = [
     "name",
     "description",
     "seed",
@@ -61,6 +61,7 @@ pub const TOP_LEVEL_FIELDS: [&str; 15] = [
     "requests",
     "feeders",
     "outcomes",
+    "faults",
     "gateway",
 ];
 
