@@ -36,6 +36,11 @@ pub struct RawScenario {
     #[serde(default)]
     pub outcomes: Vec<S<RawOutcome>>,
     pub gateway: Option<S<GatewayConfig>>,
+    /// `[checks]`, `[[windows]]`, `[capacity]`: resolved by `verify::spec`.
+    pub checks: Option<S<crate::verify::spec::RawChecks>>,
+    #[serde(default)]
+    pub windows: Vec<S<crate::verify::spec::RawWindow>>,
+    pub capacity: Option<S<crate::verify::spec::RawCapacity>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +74,7 @@ pub struct RawStage {
     pub duration: Option<S<HumanDuration>>,
     pub step_duration: Option<S<HumanDuration>>,
     pub arrivals: Option<RawArrivals>,
+    pub checks: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -87,6 +93,7 @@ pub struct RawRequest {
     pub path: Option<S<String>>,
     pub headers: Option<RawHeaders>,
     pub body: Option<S<String>>,
+    pub checks: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

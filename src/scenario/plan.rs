@@ -41,6 +41,8 @@ pub struct Plan {
     pub seed: u64,
     /// Generator threads (each drives an interleaved share of the schedule); None = one per core.
     pub threads: Option<usize>,
+    /// Checks, windows, abort rules, tolerances and capacity settings (`[checks]`, ...).
+    pub verify: crate::verify::VerifyPlan,
 }
 
 #[derive(Debug, Clone)]

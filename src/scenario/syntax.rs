@@ -46,7 +46,7 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
 /// (kept in step with `RawScenario` by a test).
-pub const TOP_LEVEL_FIELDS: [&str; 15] = [
+pub const TOP_LEVEL_FIELDS: [&str; 18] = [
     "name",
     "description",
     "seed",
@@ -62,6 +62,9 @@ pub const TOP_LEVEL_FIELDS: [&str; 15] = [
     "feeders",
     "outcomes",
     "gateway",
+    "checks",
+    "windows",
+    "capacity",
 ];
 
 /// One step of a field path.

@@ -140,6 +140,7 @@ pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
         max_lag: Duration::from_secs(1),
         seed: 1,
         threads: None,
+        verify: Default::default(),
     }
 }
 
