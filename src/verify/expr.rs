@@ -406,7 +406,7 @@ fn apply_unit(metric: &Metric, n: f64, unit: &str, at: usize) -> Result<f64, Par
                 Kind::Count => "none (a count)",
             };
             let all = ["us", "ms", "s", "%", "rps"];
-            let hint = did_you_mean(u, all).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+            let hint = did_you_mean(u, all).filter(|s| *s != u).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
             err(at, format!("`{u}` is not a unit for {metric}; allowed: {allowed}{hint}"))
         }
     }
@@ -459,7 +459,7 @@ mod tests {
             ("ratio fallback > 1%", 6, "argument in parentheses"),
             ("split(x-v) < 1%", 6, "split(HEADER=VALUE)"),
             ("ratio(Fall back) < 1%", 6, "not an outcome name"),
-            ("dropped < 1%", 10, "not a unit for dropped"),
+            ("dropped < 1%", 11, "not a unit for dropped"),
             ("p99 < 5ms for 5s", 10, "belongs to abort_when"),
             ("", 0, "found nothing"),
         ];
