@@ -12,7 +12,7 @@ use crate::scenario::{self, Overrides, Plan, Stage, StageShape};
 use crate::units::parse_duration;
 use crate::verify::capacity::{self as cap, Phase, Search, Stop, StepVerdict};
 use crate::verify::spec::{CapacitySettings, Growth, Scope};
-use crate::verify::verdict::{self, judge};
+use crate::verify::verdict;
 use crate::verify::window::SavedRun;
 use crate::verify::{CheckResult, Verdict};
 use anyhow::Context;
@@ -189,9 +189,9 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         };
         writeln!(
             log,
-            "  step {:>2} {:?}  {:>8.1} rps for {:.0}s  achieved {:>8.1}/s  p50 {:>8}  p99 {:>8}  {}{}",
+            "  step {:>2} {:<6}  {:>8.1} rps for {:.0}s  achieved {:>8.1}/s  p50 {:>8}  p99 {:>8}  {}{}",
             steps.len() + 1,
-            phase,
+            format!("{phase:?}").to_lowercase(),
             rate,
             step.hold_s,
             step.achieved_rps,
@@ -230,15 +230,11 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             crate::verify::expr::Metric::KneeRps => knee,
             _ => cplan.as_ref().map(|p| p.per_pod_rps),
         };
-        let d = crate::verify::metrics::Data { seconds: 1.0, ..Default::default() };
-        let mut r = judge("capacity", src, e, Ok(d));
-        match value {
-            Some(v) => {
-                r.measured = crate::verify::expr::format_value(e.metric.kind(), v);
-                r.passed = e.op.holds(v, e.value);
-                r.note = None;
-            }
-            None => r.note = Some("no data: no rate kept the SLO".into()),
+        let mut r = CheckResult { scope: "capacity".into(), check: src.clone(), expected: e.expected(), measured: "no data".into(), passed: false, note: Some("no data: no rate kept the SLO".into()) };
+        if let Some(v) = value {
+            r.measured = crate::verify::expr::format_value(e.metric.kind(), v);
+            r.passed = e.op.holds(v, e.value);
+            r.note = None;
         }
         if search.stop == Some(Stop::GeneratorLimited) {
             r.note = Some("a lower bound: the generator may have been the limit".into());
