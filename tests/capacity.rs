@@ -38,7 +38,7 @@ duration = "1s"
 path = "/fn/hello"
 
 [checks]
-run = ["p99 < 50ms", "error_rate < 1%"]
+run = ["p99 < 100ms", "error_rate < 1%"]
 
 [capacity]
 start = 200
