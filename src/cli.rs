@@ -31,6 +31,21 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
     Gateway(GatewayArgs),
+    /// Compare two results directories; exit 1 on a regression beyond the tolerances.
+    Compare(CompareArgs),
+    /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
+    Capacity(CapacityArgs),
+}
+
+/// Outputs for CI, shared by run, compare and capacity.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GateArgs {
+    /// Write a JUnit XML report (one testcase per check) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the verdict as JSON (checks, status, exit code) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -67,6 +82,74 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Compare with this baseline results directory at the end; a regression exits 1.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Tolerance for --baseline such as "p99 +10%" or "rate -2%"; repeatable (default: the scenario's [checks] tolerances).
+    #[arg(long = "tolerance", value_name = "T")]
+    pub tolerances: Vec<String>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// Results directory of the baseline run.
+    pub baseline: PathBuf,
+    /// Results directory of the run to judge.
+    pub current: PathBuf,
+    /// Tolerance such as "p99 +10%", "rate -2%", "p99 +5ms", "error_rate +0.1pp"; repeatable.
+    #[arg(long = "tolerance", short = 't', value_name = "T")]
+    pub tolerances: Vec<String>,
+    /// Take the tolerances from this scenario's [checks] tolerances.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CapacityArgs {
+    /// Scenario file: its requests, target and checks (the SLO each step must keep).
+    pub scenario: PathBuf,
+    /// Target base URL (overrides the scenario's target).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// First step's rate (rps).
+    #[arg(long)]
+    pub start: Option<f64>,
+    /// Add this many rps per step (instead of --factor).
+    #[arg(long, conflicts_with = "factor")]
+    pub step: Option<f64>,
+    /// Multiply the rate by this per step.
+    #[arg(long)]
+    pub factor: Option<f64>,
+    /// Highest rate to try (rps).
+    #[arg(long)]
+    pub max: Option<f64>,
+    /// How long each step up holds its rate, e.g. 5s.
+    #[arg(long)]
+    pub hold: Option<String>,
+    /// How long each bisection step holds, e.g. 3s.
+    #[arg(long)]
+    pub bisect_hold: Option<String>,
+    /// Stop bisecting when the bracket is within this fraction, e.g. 0.05.
+    #[arg(long)]
+    pub precision: Option<f64>,
+    /// Declared pod count (default: pods seen through pod_header).
+    #[arg(long)]
+    pub pods: Option<usize>,
+    /// Peak requests per second to plan pods for.
+    #[arg(long)]
+    pub peak_qps: Option<f64>,
+    /// Headroom factor for the plan, e.g. 1.3.
+    #[arg(long)]
+    pub headroom: Option<f64>,
+    /// Output directory (default reports/<scenario>-capacity-<UTC timestamp>/).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -12,6 +12,7 @@ pub mod record;
 pub mod report;
 pub mod scenario;
 pub mod units;
+pub mod verify;
 
 /// Exit codes: the CI contract from ARCHITECTURE.md.
 pub mod exit {

@@ -11,6 +11,8 @@ fn main() {
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Gateway(a) => commands::gateway::run(a),
+        Command::Compare(a) => commands::compare::run(a),
+        Command::Capacity(a) => commands::capacity::run(a),
     };
     let code = match result {
         Ok(code) => code,

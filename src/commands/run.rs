@@ -8,7 +8,16 @@ use crate::load::runner::{self, RunSettings, StopHandle};
 use crate::report::{progress, terminal};
 use crate::scenario::{self, Overrides, Plan};
 use crate::units::parse_duration;
+use super::compare as compare_cmd;
+use super::compare::{emit, GateInfo};
+use crate::record::results::read_summary;
+use crate::record::summary::Summary;
+use crate::verify::compare::Tolerance;
+use crate::verify::abort::AbortWatch;
+use crate::verify::window::SavedRun;
+use crate::verify::{compare, verdict, Verdict, VERDICT_FILE};
 use anyhow::Context;
+use std::io::Write;
 
 /// Builds the plan the flags describe (with or without a file).
 pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
@@ -44,6 +53,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
             return Ok(exit::USAGE);
         }
     };
+    // A bad tolerance or an unreadable baseline is found before the run, not after it.
+    let baseline = match baseline(&plan, args) {
+        Ok(b) => b,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(exit::USAGE);
+        }
+    };
     let out_dir = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&plan));
     let stop = StopHandle::new();
     install_ctrl_c(stop.clone());
@@ -56,23 +73,75 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         out_dir.display()
     );
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
-    let result = runner::run(&plan, RunSettings { out_dir, stop: stop.clone() }, &mut progress);
+    let result = {
+        let mut watch = AbortWatch::new(&plan.verify.abort, stop.clone(), &mut progress);
+        runner::run(&plan, RunSettings { out_dir, stop: stop.clone() }, &mut watch)
+    };
     progress.finish();
     let result = result.context("the run could not be carried out")?;
-    terminal::render(&result.summary, &result.dir, &mut std::io::stdout().lock())?;
-    if result.target_unreachable {
+    let mut out = std::io::stdout().lock();
+    terminal::render(&result.summary, &result.dir, &mut out)?;
+    let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
+    if let Some(reason) = &result.summary.abort_reason {
+        eprintln!("aborted: {reason}; everything up to then is in {} (exit code {})", result.dir.display(), exit::RUN_FAILED);
+        code = exit::RUN_FAILED;
+    } else if result.target_unreachable {
         eprintln!(
             "error: the target {} refused every connection: is it running and is the URL right? (results kept in {})",
             result.summary.target,
             result.dir.display()
         );
-        return Ok(exit::RUN_FAILED);
-    }
-    if stop.is_stopped() {
+        code = exit::RUN_FAILED;
+    } else if stop.is_stopped() {
         eprintln!("interrupted: results up to the interruption are in {}", result.dir.display());
-        return Ok(exit::RUN_FAILED);
+        code = exit::RUN_FAILED;
     }
-    Ok(exit::OK)
+    let info = GateInfo {
+        command: "run",
+        scenario: plan.name.clone(),
+        results_dir: Some(result.dir.display().to_string()),
+        seconds: result.summary.duration_s,
+        status: Some(result.summary.status),
+        abort_reason: result.summary.abort_reason.clone(),
+    };
+    emit(&args.gate, &verdict, &info, code)?;
+    Ok(code)
+}
+
+type Baseline = (std::path::PathBuf, Summary, Vec<Tolerance>);
+
+/// `--baseline DIR` with its tolerances: flags, else the scenario's, else the defaults.
+fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
+    let Some(dir) = &args.baseline else { return Ok(None) };
+    let tolerances = if args.tolerances.is_empty() && !plan.verify.tolerances.is_empty() {
+        plan.verify.tolerances.clone()
+    } else {
+        compare_cmd::tolerances(&args.tolerances, None)?
+    };
+    let s = read_summary(dir).map_err(|e| format!("--baseline: cannot read {}: {e}", dir.join("summary.json").display()))?;
+    Ok(Some((dir.clone(), s, tolerances)))
+}
+
+/// The checks (and the baseline comparison, with --baseline) over the saved results: printed,
+/// written to verdict.json, and turned into an exit code (0 or 1).
+fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
+    let mut verdict = Verdict::default();
+    if !plan.verify.checks.is_empty() {
+        let saved = SavedRun::load(&result.dir)?;
+        verdict = verdict::evaluate(&plan.verify, &plan.stages, &saved)?;
+    }
+    if let Some((dir, base, tolerances)) = baseline {
+        let c = compare::compare(base, &result.summary, tolerances);
+        writeln!(out, "\nbaseline {}:", dir.display())?;
+        compare::render(&c, out)?;
+        verdict.results.extend(c.results());
+    }
+    verdict::render(&verdict, out)?;
+    if !verdict.results.is_empty() {
+        std::fs::write(result.dir.join(VERDICT_FILE), serde_json::to_string_pretty(&verdict)? + "\n")?;
+    }
+    let code = if verdict.passed() { exit::OK } else { exit::CHECK_FAILED };
+    Ok((verdict, code))
 }
 
 fn describe_target(plan: &Plan) -> String {

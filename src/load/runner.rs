@@ -33,16 +33,25 @@ pub enum RunError {
     Runtime(std::io::Error),
 }
 
-/// Ends a run early from outside (Ctrl-C handler, tests, abort conditions).
+/// Ends a run early from outside (Ctrl-C handler, tests, abort conditions). An abort carries its
+/// reason, so the summary says `aborted` and why rather than `interrupted`.
 #[derive(Clone)]
-pub struct StopHandle(Arc<watch::Sender<bool>>);
+pub struct StopHandle(Arc<watch::Sender<bool>>, Arc<std::sync::Mutex<Option<String>>>);
 
 impl StopHandle {
     pub fn new() -> StopHandle {
-        StopHandle(Arc::new(watch::channel(false).0))
+        StopHandle(Arc::new(watch::channel(false).0), Arc::default())
     }
     pub fn stop(&self) {
         let _ = self.0.send(true);
+    }
+    /// Stops the run because an abort condition held; the first reason wins.
+    pub fn abort(&self, reason: impl Into<String>) {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.into());
+        self.stop();
+    }
+    pub fn abort_reason(&self) -> Option<String> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
     pub fn is_stopped(&self) -> bool {
         *self.0.borrow()
@@ -227,7 +236,11 @@ fn run_against(
     let meta = RunMeta {
         scenario: plan.name.clone(),
         scenario_file: plan.source_path.as_ref().map(|p| p.display().to_string()),
-        status: if interrupted { RunStatus::Interrupted } else { RunStatus::Completed },
+        status: match (interrupted, settings.stop.abort_reason()) {
+            (true, Some(_)) => RunStatus::Aborted,
+            (true, None) => RunStatus::Interrupted,
+            (false, _) => RunStatus::Completed,
+        },
         started_at: rfc3339(start_wall),
         start_unix_ms: start_wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
         planned_duration_s: schedule.duration().as_secs_f64(),
@@ -236,7 +249,8 @@ fn run_against(
         threads,
         expected: schedule.due_by(duration.as_secs_f64()),
     };
-    let summary = Summary::build(&meta, &shape, &totals);
+    let mut summary = Summary::build(&meta, &shape, &totals);
+    summary.abort_reason = settings.stop.abort_reason();
     writer.write_summary(&summary).map_err(results_err)?;
     if let Some(e) = write_error {
         return Err(results_err(e));

@@ -28,6 +28,9 @@ pub struct Summary {
     pub scenario: String,
     pub scenario_file: Option<String>,
     pub status: RunStatus,
+    /// Why an aborted run was stopped (the abort condition that held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_reason: Option<String>,
     /// RFC 3339, UTC.
     pub started_at: String,
     /// Unix epoch milliseconds of second 0 of the schedule.
@@ -261,6 +264,7 @@ impl Summary {
             scenario: meta.scenario.clone(),
             scenario_file: meta.scenario_file.clone(),
             status: meta.status,
+            abort_reason: None,
             started_at: meta.started_at.clone(),
             start_unix_ms: meta.start_unix_ms,
             planned_duration_s: meta.planned_duration_s,

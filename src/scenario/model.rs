@@ -40,6 +40,11 @@ pub struct RawScenario {
     /// Not `Spanned`: toml 0.8 cannot wrap a table whose first entry is a dotted sub-table
     /// (`[gateway.functions.hello]`) in `Spanned`; `resolve` finds the table's position itself.
     pub gateway: Option<GatewayConfig>,
+    /// `[checks]`, `[[windows]]`, `[capacity]`: resolved by `verify::spec`.
+    pub checks: Option<S<crate::verify::spec::RawChecks>>,
+    #[serde(default)]
+    pub windows: Vec<S<crate::verify::spec::RawWindow>>,
+    pub capacity: Option<S<crate::verify::spec::RawCapacity>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +78,7 @@ pub struct RawStage {
     pub duration: Option<S<HumanDuration>>,
     pub step_duration: Option<S<HumanDuration>>,
     pub arrivals: Option<RawArrivals>,
+    pub checks: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -91,6 +97,7 @@ pub struct RawRequest {
     pub path: Option<S<String>>,
     pub headers: Option<RawHeaders>,
     pub body: Option<S<String>>,
+    pub checks: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

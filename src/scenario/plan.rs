@@ -43,6 +43,8 @@ pub struct Plan {
     pub threads: Option<usize>,
     /// Faults on a timeline; may overlap.
     pub faults: Vec<FaultPlan>,
+    /// Checks, windows, abort rules, tolerances and capacity settings (`[checks]`, ...).
+    pub verify: crate::verify::VerifyPlan,
 }
 
 #[derive(Debug, Clone)]

@@ -85,6 +85,9 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         None => Vec::new(),
     };
 
+    let mut labels = labels;
+    let verify = resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), &stages, &requests, &matchers, pod_header.is_some(), &mut labels, rep)?;
+
     let threads = match &raw.threads {
         Some(t) => Some(at_least_one(t, "threads", "generator threads", rep)?),
         None => None,
@@ -117,7 +120,53 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         seed: raw.seed.map_or(DEFAULT_SEED, |s| *s.get_ref()),
         threads,
         faults,
+        verify,
     })
+}
+
+/// `[checks]`, per-stage and per-request `checks`, `[[windows]]`, `[capacity]`: names are checked
+/// against the plan; headers named by `split(...)` are added to `labels` so they are counted.
+#[allow(clippy::too_many_arguments)]
+fn resolve_verify(
+    checks: &Option<S<crate::verify::spec::RawChecks>>,
+    windows: &[S<crate::verify::spec::RawWindow>],
+    capacity: &Option<S<crate::verify::spec::RawCapacity>>,
+    raw_stages: Option<&S<Vec<S<super::model::RawStage>>>>,
+    raw_requests: Option<&S<Vec<S<super::model::RawRequest>>>>,
+    stages: &[super::plan::Stage],
+    requests: &[super::plan::RequestPlan],
+    matchers: &[super::plan::Matcher],
+    has_pod_header: bool,
+    labels: &mut Vec<HeaderName>,
+    rep: &Reporter,
+) -> Result<crate::verify::VerifyPlan, ScenarioError> {
+    use crate::verify::spec;
+    let outcomes = crate::record::outcome::OutcomeTable::new(matchers.iter().map(|m| m.outcome.as_str()));
+    let names = spec::Names {
+        stages: stages.iter().map(|s| s.name.as_str()).collect(),
+        requests: requests.iter().map(|r| r.name.as_str()).collect(),
+        outcomes: outcomes.names().to_vec(),
+        has_pod_header,
+    };
+    let sources = spec::Sources {
+        text: rep.text,
+        checks: checks.as_ref(),
+        windows,
+        capacity: capacity.as_ref(),
+        stage_checks: raw_stages.map(|s| s.get_ref().iter().map(|s| s.get_ref().checks.as_ref()).collect()).unwrap_or_default(),
+        request_checks: raw_requests.map(|r| r.get_ref().iter().map(|q| q.get_ref().checks.as_ref()).collect()).unwrap_or_default(),
+    };
+    let resolved = spec::resolve(&sources, &names).map_err(|e| rep.at(e.at, e.field, e.message))?;
+    for h in resolved.split_headers {
+        let name = HeaderName::from_bytes(h.as_bytes()).expect("checked by the check parser");
+        if !labels.contains(&name) {
+            if labels.len() >= MAX_LABELS {
+                return Err(rep.at(None, "labels", format!("split({h}=...) needs `{h}` counted, but {MAX_LABELS} label headers are already counted")));
+            }
+            labels.push(name);
+        }
+    }
+    Ok(resolved.plan)
 }
 
 /// Names used in results and tags: `[A-Za-z0-9._-]+`.

@@ -46,7 +46,7 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
 /// (kept in step with `RawScenario` by a test).
-pub const TOP_LEVEL_FIELDS: [&str; 16] = [
+pub const TOP_LEVEL_FIELDS: [&str; 19] = [
     "name",
     "description",
     "seed",
@@ -63,6 +63,9 @@ pub const TOP_LEVEL_FIELDS: [&str; 16] = [
     "outcomes",
     "faults",
     "gateway",
+    "checks",
+    "windows",
+    "capacity",
 ];
 
 /// One step of a field path.

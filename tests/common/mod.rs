@@ -154,6 +154,7 @@ pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
         seed: 1,
         threads: None,
         faults: vec![],
+        verify: Default::default(),
     }
 }
 

@@ -1,0 +1,285 @@
+//! `skyload capacity FILE`: the search driver. Each step is the scenario with one constant stage at
+//! the step's rate, run by the ordinary runner into its own Results directory and judged by the
+//! scenario's checks as the SLO (`verify::capacity` decides the next rate and the verdict). Writes
+//! `capacity.json` with every step, the knee and the plan; exits 1 when a `[capacity] targets`
+//! entry is missed, 3 when the target cannot be reached.
+
+use super::compare::{emit, GateInfo};
+use crate::cli::CapacityArgs;
+use crate::exit;
+use crate::load::runner::{self, RunSettings, Silent, StopHandle};
+use crate::scenario::{self, Overrides, Plan, Stage, StageShape};
+use crate::units::parse_duration;
+use crate::verify::capacity::{self as cap, Phase, Search, Stop, StepVerdict};
+use crate::verify::spec::{CapacitySettings, Growth, Scope};
+use crate::verify::verdict;
+use crate::verify::window::SavedRun;
+use crate::verify::{CheckResult, Verdict};
+use anyhow::Context;
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub rate: f64,
+    pub hold_s: f64,
+    pub phase: Phase,
+    pub verdict: StepVerdict,
+    pub achieved_rps: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub error_rate: f64,
+    pub dropped: u64,
+    pub pods: usize,
+    pub failed_checks: Vec<String>,
+    pub notes: Vec<String>,
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityReport {
+    pub scenario: String,
+    pub slo: Vec<String>,
+    pub steps: Vec<StepReport>,
+    pub stop: Option<Stop>,
+    /// Highest rate that kept the SLO (None: none did).
+    pub max_sustainable_rps: Option<f64>,
+    /// Lowest rate that broke it.
+    pub first_failing_rps: Option<f64>,
+    pub pods: usize,
+    /// `declared` ([capacity] pods / --pods) or `pod_header`.
+    pub pods_from: String,
+    pub per_pod_rps: Option<f64>,
+    pub knee_rps: Option<f64>,
+    pub plan: Option<cap::CapacityPlan>,
+    pub targets: Vec<CheckResult>,
+    pub notes: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Settings from the scenario, overridden by flags.
+fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
+    let mut s = plan.verify.capacity.clone();
+    let pos = |v: f64, flag: &str| if v.is_finite() && v > 0.0 { Ok(v) } else { Err(format!("{flag}: {v} is not allowed: a number > 0")) };
+    if let Some(v) = a.start {
+        s.start = pos(v, "--start")?;
+    }
+    if let Some(v) = a.step {
+        s.growth = Growth::Step(pos(v, "--step")?);
+    }
+    if let Some(v) = a.factor {
+        if v <= 1.0 {
+            return Err(format!("--factor: {v} is not allowed: the rate must grow, so > 1 (e.g. 1.5)"));
+        }
+        s.growth = Growth::Factor(v);
+    }
+    if let Some(v) = a.max {
+        s.max = pos(v, "--max")?;
+    }
+    for (v, slot, flag) in [(&a.hold, &mut s.hold, "--hold"), (&a.bisect_hold, &mut s.bisect_hold, "--bisect-hold")] {
+        if let Some(v) = v {
+            let d = parse_duration(v).map_err(|e| format!("{flag}: {e}"))?;
+            if d.as_secs_f64() < 1.0 {
+                return Err(format!("{flag}: `{v}` is too short: give at least 1s"));
+            }
+            *slot = d;
+        }
+    }
+    if let Some(v) = a.precision {
+        if !(v > 0.0 && v < 1.0) {
+            return Err(format!("--precision: {v} is not allowed: a fraction such as 0.05"));
+        }
+        s.precision = v;
+    }
+    if let Some(v) = a.pods {
+        s.pods = Some(v.max(1));
+    }
+    if let Some(v) = a.peak_qps {
+        s.peak_qps = Some(pos(v, "--peak-qps")?);
+    }
+    if let Some(v) = a.headroom {
+        if v < 1.0 {
+            return Err(format!("--headroom: {v} is not allowed: >= 1 (e.g. 1.3)"));
+        }
+        s.headroom = v;
+    }
+    Ok(s)
+}
+
+pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
+    let mut plan = match scenario::load_file(&a.scenario) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    if let Err(e) = (Overrides { url: a.url.clone(), ..Default::default() }).apply(&mut plan) {
+        eprintln!("error: {e}");
+        return Ok(exit::USAGE);
+    }
+    let s = match settings(&plan, a) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(exit::USAGE);
+        }
+    };
+    if !plan.verify.checks.iter().any(|c| matches!(c.scope, Scope::Run | Scope::Request(_))) {
+        eprintln!("error: {}: capacity needs an SLO to judge each step by: add e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display());
+        return Ok(exit::USAGE);
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        let d = runner::default_out_dir(&plan);
+        d.with_file_name(format!("{}-capacity-{}", plan.name, d.file_name().map(|f| f.to_string_lossy().rsplit('-').next().unwrap_or_default().to_string()).unwrap_or_default()))
+    });
+    let mut stdout = std::io::stdout().lock();
+    let (report, code) = search(&plan, s, &out, &mut stdout)?;
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("capacity.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    render(&report, &mut stdout)?;
+    writeln!(stdout, "results: {}", out.display())?;
+    let verdict = Verdict { results: report.targets.clone(), generator_notes: report.notes.clone() };
+    emit(&a.gate, &verdict, &GateInfo { command: "capacity", scenario: plan.name.clone(), results_dir: Some(out.display().to_string()), seconds: report.seconds, status: None, abort_reason: None }, code)?;
+    Ok(code)
+}
+
+/// Runs the steps and builds the report; the exit code follows the targets.
+pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut dyn Write) -> anyhow::Result<(CapacityReport, i32)> {
+    let started = std::time::Instant::now();
+    let mut vp = plan.verify.clone();
+    let skipped = vp.checks.iter().filter(|c| !matches!(c.scope, Scope::Run | Scope::Request(_))).count();
+    vp.checks.retain(|c| matches!(c.scope, Scope::Run | Scope::Request(_)));
+    let mut notes = Vec::new();
+    if skipped > 0 {
+        notes.push(format!("{skipped} stage/window checks do not apply to capacity steps and were left out"));
+    }
+    let arrivals = plan.stages.first().map(|s| s.arrivals).unwrap_or_default();
+    let mut search = Search::new(s.clone());
+    let mut steps: Vec<StepReport> = Vec::new();
+    writeln!(log, "capacity search on `{}`: SLO {}", plan.name, vp.checks.iter().map(|c| c.source.as_str()).collect::<Vec<_>>().join(", "))?;
+    while let Some((rate, hold, phase)) = search.next() {
+        let mut p = plan.clone();
+        p.stages = vec![Stage { name: format!("capacity-{rate}"), duration: hold, shape: StageShape::Constant { rate }, arrivals }];
+        let dir: PathBuf = out.join(format!("step-{:02}-{rate}rps", steps.len() + 1));
+        let r = runner::run(&p, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).context("a capacity step could not be run")?;
+        if r.target_unreachable {
+            anyhow::bail!("the target {} refused every connection at {rate} rps (results in {})", r.summary.target, dir.display());
+        }
+        let saved = SavedRun::load(&dir)?;
+        let v = verdict::evaluate(&vp, &p.stages, &saved)?;
+        let checks_ok = v.results.iter().filter(|c| c.scope != "generator").all(|c| c.passed);
+        let (sv, step_notes) = cap::judge_step(checks_ok, &r.summary);
+        let t = &r.summary.totals;
+        let step = StepReport {
+            rate,
+            hold_s: hold.as_secs_f64(),
+            phase,
+            verdict: sv,
+            achieved_rps: t.achieved_rps,
+            p50_us: t.latency.p50_us,
+            p99_us: t.latency.p99_us,
+            error_rate: t.error_rate,
+            dropped: t.dropped,
+            pods: r.summary.pods.len(),
+            failed_checks: v.results.iter().filter(|c| !c.passed && c.scope != "generator").map(|c| format!("{} `{}`: measured {}", c.scope, c.check, c.measured)).collect(),
+            notes: step_notes,
+            dir: dir.display().to_string(),
+        };
+        writeln!(
+            log,
+            "  step {:>2} {:<6}  {:>8.1} rps for {:.0}s  achieved {:>8.1}/s  p50 {:>8}  p99 {:>8}  {}{}",
+            steps.len() + 1,
+            format!("{phase:?}").to_lowercase(),
+            rate,
+            step.hold_s,
+            step.achieved_rps,
+            crate::units::format_us(step.p50_us),
+            crate::units::format_us(step.p99_us),
+            match sv { StepVerdict::Pass => "PASS", StepVerdict::Fail => "FAIL", StepVerdict::Inconclusive => "INCONCLUSIVE (generator-limited)" },
+            if step.failed_checks.is_empty() { String::new() } else { format!("  [{}]", step.failed_checks.join("; ")) }
+        )?;
+        search.record(rate, sv);
+        steps.push(step);
+        if search.next().is_some() {
+            std::thread::sleep(s.cooldown);
+        }
+    }
+    let good = search.good;
+    // Pods: declared, else those seen in the best passing step.
+    let best = steps.iter().filter(|x| x.verdict == StepVerdict::Pass).max_by(|a, b| a.rate.total_cmp(&b.rate));
+    let (pods, pods_from) = match (s.pods, best.map(|b| b.pods).filter(|n| *n > 0)) {
+        (Some(n), _) => (n, "declared".to_string()),
+        (None, Some(n)) => (n, "pod_header".to_string()),
+        (None, None) => (1, "none (pods unknown: counted as 1; set pod_header or [capacity] pods)".to_string()),
+    };
+    let judged: Vec<(f64, f64)> = steps.iter().filter(|x| x.verdict != StepVerdict::Inconclusive).map(|x| (x.rate, x.p99_us as f64)).collect();
+    let knee = cap::knee(&judged);
+    let cplan = good.map(|g| cap::plan(g, pods, s.peak_qps, s.headroom));
+    match search.stop {
+        Some(Stop::GeneratorLimited) => notes.push(format!("the generator, not the target, may have been the limit: the capacity is at least {:.1} rps, the true maximum was not reached", good.unwrap_or(0.0))),
+        Some(Stop::ReachedMax) => notes.push(format!("every step up to the maximum {:.1} rps passed: the capacity is at least that", s.max)),
+        Some(Stop::NothingSustainable) => notes.push("no rate tried kept the SLO".into()),
+        _ => {}
+    }
+    let mut targets = Vec::new();
+    for (src, e) in &s.targets {
+        let value = match e.metric {
+            crate::verify::expr::Metric::CapacityRps => good,
+            crate::verify::expr::Metric::KneeRps => knee,
+            _ => cplan.as_ref().map(|p| p.per_pod_rps),
+        };
+        let mut r = CheckResult { scope: "capacity".into(), check: src.clone(), expected: e.expected(), measured: "no data".into(), passed: false, note: Some("no data: no rate kept the SLO".into()) };
+        if let Some(v) = value {
+            r.measured = crate::verify::expr::format_value(e.metric.kind(), v);
+            r.passed = e.op.holds(v, e.value);
+            r.note = None;
+        }
+        if search.stop == Some(Stop::GeneratorLimited) {
+            r.note = Some("a lower bound: the generator may have been the limit".into());
+        }
+        targets.push(r);
+    }
+    let code = if targets.iter().all(|t| t.passed) && good.is_some() { exit::OK } else { exit::CHECK_FAILED };
+    let report = CapacityReport {
+        scenario: plan.name.clone(),
+        slo: vp.checks.iter().map(|c| c.source.clone()).collect(),
+        steps,
+        stop: search.stop,
+        max_sustainable_rps: good,
+        first_failing_rps: search.bad,
+        pods,
+        pods_from,
+        per_pod_rps: cplan.as_ref().map(|p| p.per_pod_rps),
+        knee_rps: knee,
+        plan: cplan,
+        targets,
+        notes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((report, code))
+}
+
+pub fn render(r: &CapacityReport, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out)?;
+    match r.max_sustainable_rps {
+        Some(g) => writeln!(out, "maximum sustainable rate: {g:.1} rps{} (SLO: {})", r.first_failing_rps.map_or(String::new(), |b| format!(", first failing {b:.1} rps")), r.slo.join(", "))?,
+        None => writeln!(out, "maximum sustainable rate: none (no rate tried kept the SLO: {})", r.slo.join(", "))?,
+    }
+    if let Some(p) = &r.plan {
+        writeln!(out, "per pod: {:.1} rps over {} pods ({})", p.per_pod_rps, r.pods, r.pods_from)?;
+        if let Some(k) = r.knee_rps {
+            writeln!(out, "knee: latency bends above {k:.1} rps (p99 more than {}x the p99 at the lowest rate)", cap::KNEE_FACTOR)?;
+        }
+        if let (Some(peak), Some(n)) = (p.peak_qps, p.pods_needed) {
+            writeln!(out, "plan: a peak of {peak:.0} qps with headroom {:.2} needs {n} pods", p.headroom)?;
+        }
+        writeln!(out, "daily volume at this capacity: {:.0} calls ({:.0} per pod)", p.daily_calls, p.daily_calls_per_pod)?;
+    }
+    for n in &r.notes {
+        writeln!(out, "  WARNING {n}")?;
+    }
+    let v = Verdict { results: r.targets.clone(), generator_notes: vec![] };
+    verdict::render(&v, out)
+}

@@ -1,0 +1,105 @@
+//! `skyload compare BASELINE CURRENT`: the diff table of two results directories and a regression
+//! verdict under tolerances (flags, else the scenario's `[checks] tolerances`, else the defaults).
+//! Also home of the CI outputs every gate command shares: `--junit` and `--summary-json`.
+
+use crate::cli::{CompareArgs, GateArgs};
+use crate::exit;
+use crate::record::results::read_summary;
+use crate::verify::compare::{self, parse_tolerance, Tolerance, DEFAULT_TOLERANCES};
+use crate::verify::{junit, Verdict};
+use anyhow::Context;
+use serde::Serialize;
+
+pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
+    let tolerances = match tolerances(&args.tolerances, args.scenario.as_deref()) {
+        Ok(t) => t,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let mut sums = Vec::new();
+    for dir in [&args.baseline, &args.current] {
+        match read_summary(dir) {
+            Ok(s) => sums.push(s),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join("summary.json").display());
+                return Ok(exit::USAGE);
+            }
+        }
+    }
+    let c = compare::compare(&sums[0], &sums[1], &tolerances);
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    writeln!(out, "compare {} → {}", args.baseline.display(), args.current.display())?;
+    compare::render(&c, &mut out)?;
+    let verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
+    let code = if c.regressions() > 0 { exit::CHECK_FAILED } else { exit::OK };
+    emit(&args.gate, &verdict, &GateInfo { command: "compare", scenario: sums[1].scenario.clone(), results_dir: Some(args.current.display().to_string()), seconds: sums[1].duration_s, status: None, abort_reason: None }, code)?;
+    Ok(code)
+}
+
+/// Tolerances from flags, else from a scenario's `[checks] tolerances`, else the defaults.
+pub fn tolerances(flags: &[String], scenario: Option<&std::path::Path>) -> Result<Vec<Tolerance>, String> {
+    if !flags.is_empty() {
+        return flags
+            .iter()
+            .map(|t| parse_tolerance(t).map_err(|e| format!("--tolerance `{t}`: {} (at column {})", e.message, e.at + 1)))
+            .collect();
+    }
+    if let Some(path) = scenario {
+        let plan = crate::scenario::load_file(path).map_err(|e| e.to_string())?;
+        if !plan.verify.tolerances.is_empty() {
+            return Ok(plan.verify.tolerances);
+        }
+    }
+    Ok(DEFAULT_TOLERANCES.iter().map(|t| parse_tolerance(t).expect("default tolerances parse")).collect())
+}
+
+/// What the machine-readable verdict says besides the checks.
+pub struct GateInfo {
+    pub command: &'static str,
+    pub scenario: String,
+    pub results_dir: Option<String>,
+    pub seconds: f64,
+    pub status: Option<crate::record::summary::RunStatus>,
+    pub abort_reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct GateJson<'a> {
+    command: &'a str,
+    scenario: &'a str,
+    results_dir: Option<&'a str>,
+    status: Option<crate::record::summary::RunStatus>,
+    abort_reason: Option<&'a str>,
+    exit_code: i32,
+    passed: bool,
+    checks: &'a [crate::verify::CheckResult],
+    generator_notes: &'a [String],
+}
+
+/// Writes `--junit` and `--summary-json` when asked.
+pub fn emit(gate: &GateArgs, v: &Verdict, info: &GateInfo, exit_code: i32) -> anyhow::Result<()> {
+    if let Some(path) = &gate.junit {
+        junit::write_file(v, &format!("skyload.{}", info.scenario), info.seconds, path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &gate.summary_json {
+        let j = GateJson {
+            command: info.command,
+            scenario: &info.scenario,
+            results_dir: info.results_dir.as_deref(),
+            status: info.status,
+            abort_reason: info.abort_reason.as_deref(),
+            exit_code,
+            passed: exit_code == exit::OK,
+            checks: &v.results,
+            generator_notes: &v.generator_notes,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&j)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Abort conditions on live data: an `Observer` that judges each closed second against the
+//! scenario's `abort_when` rules and stops the run (keeping everything recorded) once a rule has
+//! held for its number of consecutive seconds. A second with nothing to measure breaks a streak:
+//! an abort must be earned by data, like a check's pass.
+
+use super::metrics::{measure, Data, Measured};
+use super::spec::AbortRule;
+use crate::load::runner::{Observer, StopHandle};
+use crate::record::accum::{Interval, Shape};
+
+pub struct AbortWatch<'a> {
+    rules: Vec<(AbortRule, u64)>,
+    stop: StopHandle,
+    inner: &'a mut dyn Observer,
+    /// The reason, once a rule fired.
+    pub fired: Option<String>,
+}
+
+impl<'a> AbortWatch<'a> {
+    pub fn new(rules: &[AbortRule], stop: StopHandle, inner: &'a mut dyn Observer) -> AbortWatch<'a> {
+        AbortWatch { rules: rules.iter().map(|r| (r.clone(), 0)).collect(), stop, inner, fired: None }
+    }
+
+    /// Feeds one second's data; returns the reason when a rule fires.
+    pub fn judge(&mut self, second: u64, d: &Data) -> Option<String> {
+        if self.fired.is_some() {
+            return None;
+        }
+        for (rule, streak) in &mut self.rules {
+            let e = &rule.rule.expr;
+            match measure(&e.metric, d) {
+                Measured::Value(v) if e.op.holds(v, e.value) => *streak += 1,
+                _ => *streak = 0,
+            }
+            if *streak >= rule.rule.seconds {
+                let first = second + 1 - rule.rule.seconds;
+                let reason = format!("abort_when `{}` held for {}s (seconds {first}-{second} of the run)", rule.source, rule.rule.seconds);
+                self.fired = Some(reason.clone());
+                return Some(reason);
+            }
+        }
+        None
+    }
+}
+
+impl Observer for AbortWatch<'_> {
+    fn second(&mut self, iv: &Interval, target_rps: f64, shape: &Shape) {
+        self.inner.second(iv, target_rps, shape);
+        if self.rules.is_empty() {
+            return;
+        }
+        if let Some(reason) = self.judge(iv.second, &Data::from_interval(iv, shape)) {
+            self.stop.abort(reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::runner::Silent;
+    use crate::verify::expr::parse_abort;
+
+    fn second(errors: u64, ok: u64) -> Data {
+        Data { seconds: 1.0, completed: errors + ok, outcomes: [("connect".to_string(), errors), ("ok".to_string(), ok)].into(), ..Data::default() }
+    }
+
+    #[test]
+    fn fires_after_consecutive_seconds_only() {
+        let rule = AbortRule { source: "error_rate > 50% for 3s".into(), rule: parse_abort("error_rate > 50% for 3s").unwrap() };
+        let mut silent = Silent;
+        let mut w = AbortWatch::new(std::slice::from_ref(&rule), StopHandle::new(), &mut silent);
+        let seq = [(9, 1), (9, 1), (1, 9), (9, 1), (0, 0), (9, 1), (9, 1)];
+        for (s, (e, o)) in seq.iter().enumerate() {
+            assert_eq!(w.judge(s as u64, &second(*e, *o)), None, "second {s}");
+        }
+        let r = w.judge(7, &second(10, 0)).expect("third bad second in a row");
+        assert_eq!(r, "abort_when `error_rate > 50% for 3s` held for 3s (seconds 5-7 of the run)");
+        assert_eq!(w.judge(8, &second(10, 0)), None, "fires once");
+    }
+}

@@ -1,0 +1,263 @@
+//! Baseline comparison: two saved runs, a diff table of the headline metrics, and tolerances that
+//! say how much worse is still acceptable (`p99 +10%`, `rate -2%`, `p99 +5ms`, `error_rate +0.1pp`).
+//! A `+` tolerance bounds a rise, a `-` one a fall. Latency changes under `LATENCY_FLOOR_US` are
+//! never regressions: sub-millisecond jitter on a fast endpoint is not a slower build.
+
+use super::expr::{format_value, Kind, Metric, ParseError};
+use super::metrics::{measure, Data, Measured};
+use super::verdict::CheckResult;
+use crate::record::summary::Summary;
+use std::io::{self, Write};
+
+/// Latency differences below this (µs) are noise, whatever the relative change.
+pub const LATENCY_FLOOR_US: f64 = 1000.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tolerance {
+    pub source: String,
+    pub metric: Metric,
+    /// true: a rise is bad (`+`); false: a fall is bad (`-`).
+    pub rise_is_bad: bool,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    /// A fraction of the baseline (`10%` → 0.10).
+    Relative(f64),
+    /// In the metric's base unit (µs, fraction, rps, count).
+    Absolute(f64),
+}
+
+/// The tolerances used when neither the flags nor the scenario give any.
+pub const DEFAULT_TOLERANCES: [&str; 4] = ["p50 +10%", "p99 +10%", "rate -2%", "error_rate +0.1pp"];
+
+/// The metrics the diff table always shows.
+const SHOWN: [&str; 9] = ["p50", "p90", "p99", "p99.9", "max", "mean", "rate", "error_rate", "dropped"];
+
+pub fn parse_tolerance(s: &str) -> Result<Tolerance, ParseError> {
+    let t = s.trim_end();
+    let sign_at = t.rfind(['+', '-']).filter(|i| *i > 0).ok_or_else(|| ParseError { at: t.len(), message: "expected METRIC +N% or METRIC -N% (e.g. `p99 +10%`, `rate -2%`, `p99 +5ms`)".into() })?;
+    let (m, rest) = t.split_at(sign_at);
+    // Reuse the check parser for the metric name and its argument.
+    let probe = super::expr::parse(&format!("{} >= 0{}", m.trim_end(), unit_probe(m)))
+        .map_err(|e| ParseError { at: e.at.min(m.len()), message: e.message })?;
+    let metric = probe.metric;
+    let rise_is_bad = rest.starts_with('+');
+    let num_at = sign_at + 1;
+    let body = rest[1..].trim();
+    let split = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
+    let (num, unit) = body.split_at(split);
+    let n: f64 = num.parse().map_err(|_| ParseError { at: num_at, message: format!("expected a number after `{}`", &rest[..1]) })?;
+    let unit = unit.trim();
+    let amount = match (metric.kind(), unit) {
+        (_, "%") => Amount::Relative(n / 100.0),
+        (Kind::Latency, "us") => Amount::Absolute(n),
+        (Kind::Latency, "ms") => Amount::Absolute(n * 1e3),
+        (Kind::Latency, "s") => Amount::Absolute(n * 1e6),
+        (Kind::Ratio, "pp") => Amount::Absolute(n / 100.0),
+        (Kind::Rate, "rps") | (Kind::Count, "") => Amount::Absolute(n),
+        (kind, u) => {
+            let allowed = match kind {
+                Kind::Latency => "% (of the baseline) or us, ms, s",
+                Kind::Ratio => "% (of the baseline) or pp (percentage points)",
+                Kind::Rate => "% (of the baseline) or rps",
+                Kind::Count => "% (of the baseline) or none",
+            };
+            return Err(ParseError { at: num_at + num.len(), message: format!("`{u}` is not a tolerance unit for {metric}; allowed: {allowed}") });
+        }
+    };
+    Ok(Tolerance { source: s.trim().to_string(), metric, rise_is_bad, amount })
+}
+
+/// A unit that makes the metric part parse as a check (only the metric is kept).
+fn unit_probe(m: &str) -> &'static str {
+    match super::expr::parse(&format!("{} >= 0ms", m.trim_end())) {
+        Ok(_) => "ms",
+        Err(_) => "",
+    }
+}
+
+impl Tolerance {
+    /// Whether `current` is a regression from `base`.
+    pub fn regressed(&self, base: f64, current: f64) -> bool {
+        let delta = if self.rise_is_bad { current - base } else { base - current };
+        let limit = match self.amount {
+            Amount::Relative(r) => base.abs() * r,
+            Amount::Absolute(a) => a,
+        };
+        let floor = if self.metric.kind() == Kind::Latency { LATENCY_FLOOR_US } else { 0.0 };
+        delta > limit + 1e-12 && delta > floor
+    }
+    pub fn describe(&self) -> String {
+        let sign = if self.rise_is_bad { '+' } else { '-' };
+        match self.amount {
+            Amount::Relative(r) => format!("{sign}{}%", trim(r * 100.0)),
+            Amount::Absolute(a) => match self.metric.kind() {
+                Kind::Ratio => format!("{sign}{}pp", trim(a * 100.0)),
+                k => format!("{sign}{}", format_value(k, a)),
+            },
+        }
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// One line of the diff table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub metric: String,
+    pub baseline: String,
+    pub current: String,
+    /// Relative change, when both values exist and the baseline is not 0.
+    pub change: Option<f64>,
+    pub tolerance: Option<String>,
+    pub regression: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    pub rows: Vec<Row>,
+    /// Things that make the comparison less meaningful (different scenario, aborted run...).
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> usize {
+        self.rows.iter().filter(|r| r.regression).count()
+    }
+    /// The tolerances as verdict lines (for JUnit and --summary-json).
+    pub fn results(&self) -> Vec<CheckResult> {
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                let t = r.tolerance.as_ref()?;
+                Some(CheckResult {
+                    scope: "baseline".into(),
+                    check: format!("{} {t}", r.metric),
+                    expected: format!("{} {t}", r.baseline),
+                    measured: format!("{}{}", r.current, r.change.map_or(String::new(), |c| format!(" ({:+.1}%)", c * 100.0))),
+                    passed: !r.regression,
+                    note: None,
+                })
+            })
+            .collect()
+    }
+}
+
+fn value(m: &Metric, d: &Data) -> Option<f64> {
+    match measure(m, d) {
+        Measured::Value(v) => Some(v),
+        Measured::NoData(_) => None,
+    }
+}
+
+/// Compares the whole-run metrics of two summaries under the tolerances.
+pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance]) -> Comparison {
+    let (bd, cd) = (Data::from_summary(base, None), Data::from_summary(cur, None));
+    let mut c = Comparison::default();
+    if base.scenario != cur.scenario {
+        c.notes.push(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+    }
+    for (s, which) in [(base, "baseline"), (cur, "current")] {
+        if s.status != crate::record::summary::RunStatus::Completed {
+            c.notes.push(format!("the {which} run did not complete ({:?})", s.status));
+        }
+        if s.generator.fell_behind {
+            c.notes.push(format!("in the {which} run the generator may have been the limit: {}", s.generator.notes.join("; ")));
+        }
+    }
+    let mut metrics: Vec<Metric> = SHOWN.iter().map(|m| super::expr::parse(&format!("{m} >= 0{}", unit_probe(m))).expect("known metric").metric).collect();
+    for t in tolerances {
+        if !metrics.contains(&t.metric) {
+            metrics.push(t.metric.clone());
+        }
+    }
+    for m in metrics {
+        let (b, k) = (value(&m, &bd), value(&m, &cd));
+        let applicable: Vec<&Tolerance> = tolerances.iter().filter(|t| t.metric == m).collect();
+        let regression = match (b, k) {
+            (Some(b), Some(k)) => applicable.iter().any(|t| t.regressed(b, k)),
+            (Some(_), None) => !applicable.is_empty(),
+            _ => false,
+        };
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format_value(m.kind(), v));
+        c.rows.push(Row {
+            metric: m.to_string(),
+            baseline: f(b),
+            current: f(k),
+            change: match (b, k) {
+                (Some(b), Some(k)) if b != 0.0 => Some((k - b) / b),
+                _ => None,
+            },
+            tolerance: (!applicable.is_empty()).then(|| applicable.iter().map(|t| t.describe()).collect::<Vec<_>>().join(", ")),
+            regression,
+        });
+    }
+    c
+}
+
+pub fn render(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
+    let mut rows = vec![["metric", "baseline", "current", "change", "tolerance", ""].map(String::from).to_vec()];
+    for r in &c.rows {
+        let status = if r.regression { "REGRESSION" } else if r.tolerance.is_some() { "ok" } else { "" };
+        rows.push(vec![
+            r.metric.clone(),
+            r.baseline.clone(),
+            r.current.clone(),
+            r.change.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0)),
+            r.tolerance.clone().unwrap_or_default(),
+            status.into(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for r in &rows {
+        let cells: Vec<String> = r.iter().enumerate().map(|(i, s)| if i == 0 || i == 5 { format!("{s:<w$}", w = widths[i]) } else { format!("{s:>w$}", w = widths[i]) }).collect();
+        writeln!(out, "  {}", cells.join("  ").trim_end())?;
+    }
+    for n in &c.notes {
+        writeln!(out, "  note: {n}")?;
+    }
+    match c.regressions() {
+        0 => writeln!(out, "compare: no regression"),
+        n => writeln!(out, "compare: REGRESSION in {n} metric{}", if n == 1 { "" } else { "s" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerances_parse() {
+        let t = parse_tolerance("p99 +10%").unwrap();
+        assert_eq!((t.metric.to_string(), t.rise_is_bad, t.amount), ("p99".into(), true, Amount::Relative(0.1)));
+        let t = parse_tolerance("rate -2%").unwrap();
+        assert_eq!((t.metric, t.rise_is_bad), (Metric::Rate, false));
+        assert_eq!(parse_tolerance("p99.9 +5ms").unwrap().amount, Amount::Absolute(5000.0));
+        assert_eq!(parse_tolerance("error_rate +0.1pp").unwrap().amount, Amount::Absolute(0.001));
+        assert_eq!(parse_tolerance("ratio(fallback) -1pp").unwrap().metric, Metric::Ratio("fallback".into()));
+        assert_eq!(parse_tolerance("dropped +0").unwrap().amount, Amount::Absolute(0.0));
+        for (s, msg) in [("p99 10%", "expected METRIC +N%"), ("p98 +10%", "unknown metric"), ("p99 +10pp", "not a tolerance unit"), ("rate -x", "expected a number")] {
+            let e = parse_tolerance(s).unwrap_err();
+            assert!(e.message.contains(msg), "{s}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn regression_rules() {
+        let p99 = parse_tolerance("p99 +10%").unwrap();
+        assert!(p99.regressed(20_000.0, 30_000.0));
+        assert!(!p99.regressed(20_000.0, 21_900.0));
+        assert!(!p99.regressed(1_000.0, 1_800.0), "under the latency floor");
+        assert!(!p99.regressed(20_000.0, 5_000.0), "faster is fine");
+        let rate = parse_tolerance("rate -2%").unwrap();
+        assert!(rate.regressed(100.0, 97.0) && !rate.regressed(100.0, 98.5) && !rate.regressed(100.0, 150.0));
+        let err = parse_tolerance("error_rate +0.1pp").unwrap();
+        assert!(!err.regressed(0.0, 0.0005) && err.regressed(0.0, 0.002));
+        assert_eq!((p99.describe(), rate.describe(), err.describe()), ("+10%".into(), "-2%".into(), "+0.1pp".into()));
+    }
+}

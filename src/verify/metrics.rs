@@ -1,0 +1,218 @@
+//! Metrics over one stretch of data. Every scope a check can have (the whole run, a stage, a
+//! window, one live second for abort rules) is first reduced to the same `Data`, and `measure`
+//! computes a metric from it. An empty stretch yields `NoData` with the reason, never a number
+//! that could pass a check by accident.
+
+use super::expr::{Metric, Stat};
+use crate::record::accum::{Interval, Shape};
+use crate::record::hist::{add, decode, new_hist, Hist};
+use crate::record::outcome::OutcomeTable;
+use crate::record::summary::Summary;
+use std::collections::BTreeMap;
+
+/// Counts and histograms of one stretch of a run. `None` means "not recorded at this scope"
+/// (e.g. pods per request), which a check reports as such.
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    /// Length of the stretch in seconds (the divisor of every rate).
+    pub seconds: f64,
+    pub scheduled: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub latency: Option<Hist>,
+    pub service: Option<Hist>,
+    pub pods: Option<BTreeMap<String, u64>>,
+    pub labels: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measured {
+    Value(f64),
+    /// Nothing to measure, and why (the check fails).
+    NoData(String),
+}
+
+/// Outcomes that count as failures in an error rate.
+pub const FAILURES: [&str; 5] = ["error", "timeout", "connect", "reset", "protocol"];
+
+pub fn measure(m: &Metric, d: &Data) -> Measured {
+    use Measured::{NoData, Value};
+    if d.seconds <= 0.0 {
+        return NoData("no data: the window holds no second of the run".into());
+    }
+    let none_completed = || NoData("no data: no request completed in this window".into());
+    let ratio = |n: u64| if d.completed == 0 { none_completed() } else { Value(n as f64 / d.completed as f64) };
+    match m {
+        Metric::Latency { stat, service } => {
+            let h = if *service { &d.service } else { &d.latency };
+            match h {
+                None => NoData(format!("not recorded: {} is kept for all requests together, not per request, in a window", if *service { "service time" } else { "latency" })),
+                Some(h) if h.is_empty() => none_completed(),
+                Some(h) => Value(match stat {
+                    Stat::Quantile(q) => h.value_at_quantile(*q) as f64,
+                    Stat::Max => h.max() as f64,
+                    Stat::Mean => h.mean(),
+                }),
+            }
+        }
+        Metric::Rate => Value(d.completed as f64 / d.seconds),
+        Metric::SendRate => Value(d.sent as f64 / d.seconds),
+        Metric::Dropped => Value(d.dropped as f64),
+        Metric::ErrorRate => ratio(FAILURES.iter().map(|o| d.outcomes.get(*o).copied().unwrap_or(0)).sum()),
+        Metric::Ratio(o) => ratio(d.outcomes.get(o).copied().unwrap_or(0)),
+        Metric::Split { header, value } => {
+            let Some(labels) = &d.labels else { return NoData("not recorded: header values are counted over all requests, not per request".into()) };
+            let values = labels.get(header);
+            let total: u64 = values.map_or(0, |v| v.values().sum());
+            if total == 0 {
+                return NoData(format!("no data: no response in this window carried the header `{header}`"));
+            }
+            Value(values.and_then(|v| v.get(value)).copied().unwrap_or(0) as f64 / total as f64)
+        }
+        Metric::PodQpsMin | Metric::PodQpsMean | Metric::PodImbalance | Metric::Pods => {
+            let Some(pods) = &d.pods else { return NoData("not recorded: pods are counted over all requests, not per request".into()) };
+            if pods.is_empty() {
+                return NoData("no data: no response in this window named its pod".into());
+            }
+            let n = pods.len() as f64;
+            let (min, max) = (pods.values().min().copied().unwrap_or(0) as f64, pods.values().max().copied().unwrap_or(0) as f64);
+            let mean = pods.values().sum::<u64>() as f64 / n;
+            Value(match m {
+                Metric::PodQpsMin => min / d.seconds,
+                Metric::PodQpsMean => mean / d.seconds,
+                Metric::PodImbalance => if mean > 0.0 { (max - min) / mean } else { 0.0 },
+                _ => n,
+            })
+        }
+        Metric::CapacityRps | Metric::KneeRps => NoData("a capacity result is only known after `skyload capacity`".into()),
+    }
+}
+
+impl Data {
+    /// The whole run, or one request of it, from summary.json (exact totals histograms).
+    pub fn from_summary(s: &Summary, request: Option<&str>) -> Data {
+        let (overall, by_request) = match request {
+            Some(r) => match s.requests.iter().find(|q| q.name == r) {
+                Some(q) => (&q.overall, true),
+                None => return Data::default(),
+            },
+            None => (&s.totals, false),
+        };
+        let (mut latency, mut service) = (new_hist(), new_hist());
+        for h in s.histograms.iter().filter(|h| request.map_or(true, |r| h.request == r)) {
+            if let Ok(x) = decode(&h.data) {
+                match h.kind.as_str() {
+                    "latency" => add(&mut latency, &x),
+                    "service" => add(&mut service, &x),
+                    _ => {}
+                }
+            }
+        }
+        Data {
+            seconds: s.duration_s,
+            scheduled: overall.scheduled,
+            sent: overall.sent,
+            completed: overall.completed,
+            dropped: overall.dropped,
+            outcomes: overall.outcomes.clone(),
+            latency: Some(latency),
+            service: Some(service),
+            pods: (!by_request).then(|| s.pods.iter().map(|p| (p.name.clone(), p.count)).collect()),
+            labels: (!by_request).then(|| s.labels.clone()),
+        }
+    }
+
+    /// One live second (for abort rules).
+    pub fn from_interval(iv: &Interval, shape: &Shape) -> Data {
+        let mut d = Data { seconds: 1.0, latency: Some(new_hist()), service: Some(new_hist()), ..Data::default() };
+        let table: &OutcomeTable = &shape.outcomes;
+        for r in &iv.requests {
+            d.scheduled += r.scheduled;
+            d.sent += r.sent;
+            d.completed += r.completed;
+            d.dropped += r.dropped;
+            for (i, n) in r.outcomes.iter().enumerate().filter(|(_, n)| **n > 0) {
+                *d.outcomes.entry(table.name(i as u16).to_string()).or_default() += n;
+            }
+            add(d.latency.as_mut().expect("set above"), &r.latency);
+            add(d.service.as_mut().expect("set above"), &r.service);
+        }
+        d.pods = Some(iv.pods.clone());
+        d.labels = Some(shape.labels.iter().cloned().zip(iv.labels.iter().cloned()).collect());
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::expr::parse;
+
+    fn data() -> Data {
+        let mut lat = new_hist();
+        for us in 1..=100u64 {
+            lat.record(us * 1000).unwrap();
+        }
+        Data {
+            seconds: 10.0,
+            scheduled: 1000,
+            sent: 990,
+            completed: 100,
+            dropped: 10,
+            outcomes: [("ok", 90), ("fallback", 5), ("error", 3), ("timeout", 2)].map(|(k, v)| (k.to_string(), v)).into(),
+            latency: Some(lat.clone()),
+            service: Some(lat),
+            pods: Some([("a", 600), ("b", 400)].map(|(k, v)| (k.to_string(), v)).into()),
+            labels: Some([("x-fn-version".to_string(), [("v1", 75), ("v2", 25)].map(|(k, v)| (k.to_string(), v)).into())].into()),
+        }
+    }
+
+    fn value(s: &str, d: &Data) -> Measured {
+        measure(&parse(s).unwrap().metric, d)
+    }
+
+    #[test]
+    fn table_of_metrics() {
+        let d = data();
+        let near = |s: &str, want: f64| match value(s, &d) {
+            Measured::Value(v) => assert!((v - want).abs() <= want.abs() * 0.002 + 1e-9, "{s}: {v} want {want}"),
+            other => panic!("{s}: {other:?}"),
+        };
+        near("p50 < 1s", 50_000.0);
+        near("p99 < 1s", 99_000.0);
+        near("max < 1s", 100_000.0);
+        near("mean < 1s", 50_500.0);
+        near("service_p90 < 1s", 90_000.0);
+        near("rate > 1", 10.0);
+        near("send_rate > 1", 99.0);
+        near("dropped == 0", 10.0);
+        near("error_rate < 1%", 0.05);
+        near("ratio(fallback) > 1%", 0.05);
+        near("ratio(limited) < 1%", 0.0);
+        near("split(x-fn-version=v2) < 1%", 0.25);
+        near("split(x-fn-version=v3) < 1%", 0.0);
+        near("per_pod_qps > 1", 40.0);
+        near("per_pod_qps_mean > 1", 50.0);
+        near("pod_imbalance < 1%", 0.4);
+        near("pods == 2", 2.0);
+    }
+
+    #[test]
+    fn empty_windows_have_no_data() {
+        let mut d = data();
+        assert!(matches!(value("split(x-cold=1) < 1%", &d), Measured::NoData(m) if m.contains("x-cold")));
+        d.completed = 0;
+        d.latency = Some(new_hist());
+        for s in ["p99 < 1s", "error_rate < 1%", "ratio(ok) > 1%"] {
+            assert!(matches!(value(s, &d), Measured::NoData(_)), "{s}");
+        }
+        d.pods = Some(BTreeMap::new());
+        assert!(matches!(value("per_pod_qps > 1", &d), Measured::NoData(_)));
+        d.pods = None;
+        assert!(matches!(value("pods > 1", &d), Measured::NoData(m) if m.contains("per request")));
+        let empty = Data::default();
+        assert!(matches!(value("dropped == 0", &empty), Measured::NoData(m) if m.contains("no second")));
+    }
+}

@@ -1,0 +1,32 @@
+//! Verification: turns Results into a Verdict. Checks (`p99 < 50ms` over the run, a stage, a
+//! request or a window), abort conditions on live seconds, the generator guard, JUnit output,
+//! baseline comparison and the capacity search's pure math. Everything here reads saved Results
+//! (or one live second), never the network, so a verdict can be recomputed from a directory.
+//!
+//! `expr` parses the check language; `spec` resolves a scenario's checks against its plan;
+//! `metrics` measures one stretch of data; `window` cuts stretches out of saved Results;
+//! `verdict` judges and renders; `junit`, `compare`, `capacity`, `abort` as named.
+
+pub mod abort;
+pub mod capacity;
+pub mod compare;
+pub mod expr;
+pub mod junit;
+pub mod metrics;
+pub mod spec;
+pub mod verdict;
+pub mod window;
+
+pub use spec::{Check, Scope, VerifyPlan};
+pub use verdict::{CheckResult, Verdict};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read results {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+}
+
+/// `verdict.json`, written beside summary.json when a run has checks.
+pub const VERDICT_FILE: &str = "verdict.json";

@@ -1,0 +1,160 @@
+//! Checks, abort conditions, JUnit and baseline comparison, end to end against local servers:
+//! the binary's exit codes and files, and the library's verdict over saved Results.
+
+mod common;
+#[path = "common/verify_server.rs"]
+mod verify_server;
+
+use common::tempdir;
+use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::scenario;
+use skyload::verify::verdict::evaluate;
+use skyload::verify::window::SavedRun;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use verify_server::*;
+
+fn scenario_text(url: &str, rate: u32, secs: u32, extra: &str) -> String {
+    format!(
+        "name = \"vt\"\npod_header = \"x-pod\"\n\n[target]\nurl = \"{url}\"\ntimeout = \"2s\"\n\n[[stages]]\nname = \"warm\"\nrate = {rate}\nduration = \"1s\"\n\n[[stages]]\nname = \"hold\"\nrate = {rate}\nduration = \"{}s\"\n\n[[requests]]\nname = \"get\"\npath = \"/fn/hello\"\n{extra}",
+        secs - 1
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn checks_over_run_stage_request_and_window_from_saved_results() {
+    let server = VerifyServer::start(ServerCfg { service: Duration::from_millis(5), fail_every: Some(20), v2_every: Some(10), ..ServerCfg::default() });
+    let extra = r#"checks = ["ratio(ok) >= 90%"]
+
+[checks]
+run = ["p99 < 500ms", "p50 >= 5ms", "error_rate <= 6%", "error_rate >= 4%", "split(x-fn-version=v2) <= 12%", "pods == 2", "pod_imbalance < 10%", "dropped == 0", "rate >= 90"]
+
+[[windows]]
+name = "after-warm"
+stage = "hold"
+checks = ["per_pod_qps >= 40", "service_p99 < 500ms"]
+
+[[windows]]
+name = "later"
+from = "60s"
+checks = ["p99 < 1s"]
+"#;
+    let text = scenario_text(&server.url(), 100, 3, extra);
+    let plan = scenario::load_str(&text, Path::new("vt.toml")).unwrap();
+    assert!(plan.labels.iter().any(|h| h == "x-fn-version"), "split() adds its header to labels");
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    let saved = SavedRun::load(&r.dir).unwrap();
+    let v = evaluate(&plan.verify, &plan.stages, &saved).unwrap();
+    let failed: Vec<_> = v.results.iter().filter(|c| !c.passed).map(|c| format!("{} {} {} {:?}", c.scope, c.check, c.measured, c.note)).collect();
+    assert_eq!(failed.len(), 1, "only the empty window fails: {failed:#?}");
+    let later = v.results.iter().find(|c| c.scope == "window later").unwrap();
+    assert_eq!(later.measured, "no data");
+    assert!(v.results.iter().any(|c| c.scope == "request get" && c.passed));
+    assert!(v.results.iter().any(|c| c.scope == "generator" && c.passed));
+}
+
+#[test]
+fn mistakes_in_checks_exit_2_with_line_column_and_a_suggestion() {
+    let base = scenario_text("http://127.0.0.1:9", 10, 2, "");
+    for (extra, want) in [
+        ("\n[checks]\nrun = [\"p99 < 50ms\", \"p99 < 50\"]\n", "vt.toml:23:29: checks.run[1]: `p99 < 50`: `50` has no unit"),
+        ("\n[checks]\nrun = [\"ratio(falback) > 1%\"]\n", "vt.toml:23:15: checks.run[0]: `ratio(falback) > 1%`: no outcome is named `falback`"),
+        ("\n[[outcomes]]\nname = \"fallback\"\nheader = \"x-fallback\"\n\n[checks]\nrun = [\"ratio(falback) > 1%\"]\n", "(did you mean `fallback`?)"),
+        ("\n[checks]\nrun = [\"p99 < 5ms\"]\nabort_when = [\"eror_rate > 5% for 2s\"]\n", "vt.toml:24:16: checks.abort_when[0]: `eror_rate > 5% for 2s`: unknown metric `eror_rate` (did you mean `error_rate`?)"),
+        ("\n[[windows]]\nstage = \"hld\"\nchecks = [\"p99 < 5ms\"]\n", "vt.toml:23:9: windows[0].stage: no stage is named `hld` (did you mean `hold`?)"),
+        ("\n[[windows]]\nfrom = \"1s\"\nrequest = \"gte\"\nchecks = [\"p99 < 5ms\"]\n", "no request is named `gte` (did you mean `get`?)"),
+        ("\n[checks]\nrn = [\"p99 < 5ms\"]\n", "unknown field `rn` in [checks]"),
+        ("\n[capacity]\ntargets = [\"p99 < 5ms\"]\n", "not a capacity result"),
+    ] {
+        let text = format!("{base}{extra}");
+        let e = scenario::load_str(&text, Path::new("vt.toml")).unwrap_err().to_string();
+        assert!(e.contains(want), "want {want:?}\n got {e}\n in\n{text}");
+    }
+    let dir = tempdir();
+    let bad = write(dir.path(), "bad.toml", &format!("{base}\n[checks]\nrun = [\"p99 <\"]\n"));
+    let out = skyload(&["run".as_ref(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:23:14: checks.run[0]"), "{err}");
+}
+
+#[test]
+fn a_failing_check_exits_1_with_a_junit_failure_naming_it() {
+    let server = VerifyServer::start(ServerCfg { service: Duration::from_millis(10), ..ServerCfg::default() });
+    let dir = tempdir();
+    let extra = "\n[checks]\nrun = [\"p99 < 2ms\", \"error_rate < 1%\"]\n";
+    let file = write(dir.path(), "gate.toml", &scenario_text(&server.url(), 50, 2, extra));
+    let (junit, json, res) = (dir.path().join("junit.xml"), dir.path().join("verdict.json"), dir.path().join("res"));
+    let out = skyload(&["run".as_ref(), file.as_os_str(), "-q".as_ref(), "-o".as_ref(), res.as_os_str(), "--junit".as_ref(), junit.as_os_str(), "--summary-json".as_ref(), json.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("verdict: FAIL (1 of 3 checks failed)"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"<testsuite name="skyload.vt" tests="3" failures="1""#), "{xml}");
+    assert!(xml.contains(r#"<testcase classname="skyload.vt.run" name="run: p99 &lt; 2ms" time="0">"#), "{xml}");
+    assert!(xml.contains(r#"<failure message="run: p99 &lt; 2ms: expected &lt; 2ms, measured "#), "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1);
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((j["exit_code"].as_i64(), j["passed"].as_bool()), (Some(1), Some(false)));
+    assert!(res.join("verdict.json").exists());
+}
+
+#[test]
+fn abort_stops_a_run_against_a_dead_target_inside_its_window() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = tempdir();
+    let text = format!(
+        "name = \"dead\"\n\n[target]\nurl = \"http://{dead}\"\n\n[[stages]]\nrate = 50\nduration = \"60s\"\n\n[[requests]]\npath = \"/\"\n\n[checks]\nabort_when = [\"error_rate > 50% for 3s\"]\n"
+    );
+    let file = write(dir.path(), "dead.toml", &text);
+    let res = dir.path().join("res");
+    let started = Instant::now();
+    let out = skyload(&["run".as_ref(), file.as_os_str(), "-q".as_ref(), "-o".as_ref(), res.as_os_str()]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(took < Duration::from_secs(8), "stopped after {took:?}");
+    assert!(stderr.contains("aborted: abort_when `error_rate > 50% for 3s` held for 3s (seconds 0-2 of the run)"), "{stderr}");
+    let s = skyload::record::results::read_summary(&res).unwrap();
+    assert_eq!(s.status, skyload::record::summary::RunStatus::Aborted);
+    assert!(s.abort_reason.unwrap().contains("error_rate > 50%"));
+    assert!(s.duration_s < 5.0 && s.totals.completed >= 100, "{} s, {} completed", s.duration_s, s.totals.completed);
+    assert!(res.join("timeseries.csv").exists() && res.join("latency.hlog").exists());
+}
+
+#[test]
+fn compare_passes_the_same_scenario_and_flags_a_slower_build() {
+    let dir = tempdir();
+    let mut dirs = Vec::new();
+    for (i, ms) in [20u64, 20, 31].iter().enumerate() {
+        let server = VerifyServer::start(ServerCfg { service: Duration::from_millis(*ms), ..ServerCfg::default() });
+        let plan = scenario::load_str(&scenario_text(&server.url(), 100, 2, ""), Path::new("vt.toml")).unwrap();
+        let d = dir.path().join(format!("run{i}"));
+        run(&plan, RunSettings { out_dir: d.clone(), stop: StopHandle::new() }, &mut Silent).unwrap();
+        dirs.push(d);
+    }
+    let same = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[1].as_os_str()]);
+    let text = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(same.status.code(), Some(0), "{text}");
+    assert!(text.contains("compare: no regression"), "{text}");
+
+    let junit = dir.path().join("cmp.xml");
+    let slower = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[2].as_os_str(), "-t".as_ref(), "p99 +10%".as_ref(), "-t".as_ref(), "rate -2%".as_ref(), "--junit".as_ref(), junit.as_os_str()]);
+    let text = String::from_utf8_lossy(&slower.stdout);
+    assert_eq!(slower.status.code(), Some(1), "{text}");
+    let p99 = text.lines().find(|l| l.trim_start().starts_with("p99 ")).unwrap();
+    assert!(p99.contains("REGRESSION") && p99.contains("+10%"), "{text}");
+    assert!(text.lines().find(|l| l.trim_start().starts_with("rate ")).unwrap().trim_end().ends_with("ok"), "{text}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("baseline: p99 +10%") && xml.contains("<failure"), "{xml}");
+
+    let bad = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[1].as_os_str(), "-t".as_ref(), "p99 10%".as_ref()]);
+    assert_eq!(bad.status.code(), Some(2));
+}
