@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod fault;
 pub mod gateway;
 pub mod load;
 pub mod record;

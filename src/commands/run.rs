@@ -15,7 +15,7 @@ use crate::record::summary::Summary;
 use crate::verify::compare::Tolerance;
 use crate::verify::abort::AbortWatch;
 use crate::verify::window::SavedRun;
-use crate::verify::{compare, verdict, Verdict, VERDICT_FILE};
+use crate::verify::{compare, faults, verdict, Verdict, VERDICT_FILE};
 use anyhow::Context;
 use std::io::Write;
 
@@ -82,7 +82,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     terminal::render(&result.summary, &result.dir, &mut out)?;
     let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
-    if let Some(reason) = &result.summary.abort_reason {
+    let fault_errors: Vec<String> = result.faults.iter().filter_map(|f| f.failed()).collect();
+    if !fault_errors.is_empty() {
+        for e in &fault_errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("the drill did not happen as planned: check the fault's target and backend (results kept in {})", result.dir.display());
+        code = exit::RUN_FAILED;
+    } else if let Some(reason) = &result.summary.abort_reason {
         eprintln!("aborted: {reason}; everything up to then is in {} (exit code {})", result.dir.display(), exit::RUN_FAILED);
         code = exit::RUN_FAILED;
     } else if result.target_unreachable {
@@ -126,9 +133,18 @@ fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
 /// written to verdict.json, and turned into an exit code (0 or 1).
 fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
     let mut verdict = Verdict::default();
-    if !plan.verify.checks.is_empty() {
-        let saved = SavedRun::load(&result.dir)?;
-        verdict = verdict::evaluate(&plan.verify, &plan.stages, &saved)?;
+    let needs_saved = !plan.verify.checks.is_empty() || !result.faults.is_empty();
+    let saved = if needs_saved { Some(SavedRun::load(&result.dir)?) } else { None };
+    if let Some(saved) = &saved {
+        if !plan.verify.checks.is_empty() {
+            verdict = verdict::evaluate(&plan.verify, &plan.stages, saved)?;
+        }
+        if !result.faults.is_empty() {
+            let (reports, results) = faults::assess(&plan.verify, &result.faults, saved)?;
+            terminal::render_faults(&reports, out)?;
+            runner::write_fault_reports(&result.dir, &reports)?;
+            verdict.results.extend(results);
+        }
     }
     if let Some((dir, base, tolerances)) = baseline {
         let c = compare::compare(base, &result.summary, tolerances);

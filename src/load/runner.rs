@@ -7,6 +7,8 @@ use super::engine::{run_thread, EngineCtx, Msg};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::transport::Endpoint;
+use crate::fault::backend::Endpoints;
+use crate::fault::timeline::{FaultDriver, FaultRecord};
 use crate::gateway::{GatewayError, GatewayHandle};
 use crate::record::accum::{Interval, Shape, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, CONNECT};
@@ -86,6 +88,8 @@ pub struct RunResult {
     pub dir: PathBuf,
     /// Nothing answered at the start and every request failed to connect.
     pub target_unreachable: bool,
+    /// What each fault of the timeline did (also in `faults.json`).
+    pub faults: Vec<FaultRecord>,
 }
 
 /// The default results directory: `reports/<scenario>-<UTC timestamp>`.
@@ -100,6 +104,7 @@ pub fn default_out_dir(plan: &Plan) -> PathBuf {
 pub fn run(plan: &Plan, settings: RunSettings, observer: &mut dyn Observer) -> Result<RunResult, RunError> {
     // The embedded gateway gets a runtime of its own so its work never queues behind the generator's.
     let mut gateway: Option<(tokio::runtime::Runtime, GatewayHandle)> = None;
+    let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok() };
     let target: TargetUrl = match &plan.target {
         Target::Url(u) => u.clone(),
         Target::Embedded(cfg) => {
@@ -117,11 +122,12 @@ pub fn run(plan: &Plan, settings: RunSettings, observer: &mut dyn Observer) -> R
                 authority: h.addr.to_string(),
                 base_path: String::new(),
             };
+            endpoints = Endpoints { embedded: Some(h.base_url()), control_token: cfg.control_token.clone() };
             gateway = Some((rt, h));
             t
         }
     };
-    let result = run_against(plan, &target, settings, observer);
+    let result = run_against(plan, &target, endpoints, settings, observer);
     if let Some((rt, h)) = gateway {
         rt.block_on(h.shutdown());
         rt.shutdown_timeout(Duration::from_secs(1));
@@ -147,6 +153,7 @@ fn probe(addrs: &[SocketAddr]) -> bool {
 fn run_against(
     plan: &Plan,
     target: &TargetUrl,
+    endpoints: Endpoints,
     settings: RunSettings,
     observer: &mut dyn Observer,
 ) -> Result<RunResult, RunError> {
@@ -197,6 +204,9 @@ fn run_against(
         shape: shape.clone(),
         t0,
     });
+    // Faults run on their own thread against the same second 0; finishing (or dropping) the
+    // driver removes whatever is still applied, however the run ends.
+    let faults = (!plan.faults.is_empty()).then(|| FaultDriver::start(plan.faults.clone(), t0, endpoints));
     let (tx, rx) = mpsc::channel();
     let handles: Vec<_> = (0..threads)
         .map(|i| {
@@ -226,6 +236,10 @@ fn run_against(
         let _ = h.join();
     }
     let ended = Instant::now();
+    let fault_records = faults.map(FaultDriver::finish).unwrap_or_default();
+    if !fault_records.is_empty() {
+        write_faults(&dir, &fault_records).map_err(results_err)?;
+    }
     let interrupted = settings.stop.is_stopped();
     let duration = if interrupted {
         ended.saturating_duration_since(t0).min(schedule.duration())
@@ -256,7 +270,30 @@ fn run_against(
         return Err(results_err(e));
     }
     let all_connect = summary.totals.completed > 0 && summary.totals.outcomes.get(shape.outcomes.name(CONNECT)) == Some(&summary.totals.completed);
-    Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect })
+    Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect, faults: fault_records })
+}
+
+/// `faults.json`: what each fault did, for verify and the report.
+pub const FAULTS: &str = "faults.json";
+
+fn write_faults(dir: &Path, records: &[FaultRecord]) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(records).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(FAULTS), text + "\n")
+}
+
+/// Replaces `faults.json` with the judged fault reports (any serializable list).
+pub fn write_fault_reports<T: serde::Serialize>(dir: &Path, reports: &[T]) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(reports).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(FAULTS), text + "\n")
+}
+
+/// Reads `faults.json` back (empty when the run had no faults).
+pub fn read_faults(dir: &Path) -> std::io::Result<Vec<FaultRecord>> {
+    match std::fs::read_to_string(dir.join(FAULTS)) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn rfc3339(t: SystemTime) -> String {

@@ -91,3 +91,47 @@ fn table(out: &mut dyn Write, rows: &[Vec<String>]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The fault section: each fault's window, what happened inside it, and recovery.
+pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut dyn Write) -> io::Result<()> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "faults:")?;
+    let mut rows = vec![["fault", "window (planned → actual)", "action", "inside: outcomes", "fallback", "error rate", "recovery", "result"].map(String::from).to_vec()];
+    for f in reports {
+        let actual = match (f.applied_at_s, f.removed_at_s) {
+            (Some(a), Some(r)) => format!("{a:.1}–{r:.1}s"),
+            (Some(a), None) => format!("{a:.1}s–not removed"),
+            _ => "not applied".to_string(),
+        };
+        let outcomes = f.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", ");
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+        let recovery = match (f.recovery_s, &f.recovery_note) {
+            (Some(t), _) => format!("{t:.1}s"),
+            (None, Some(_)) => "n/a".to_string(),
+            (None, None) => "-".to_string(),
+        };
+        rows.push(vec![
+            f.name.clone(),
+            format!("{:.1}–{:.1}s → {actual}", f.planned_start_s, f.planned_end_s),
+            f.action.clone(),
+            if outcomes.is_empty() { "-".into() } else { outcomes },
+            pct(f.fallback_ratio),
+            pct(f.error_rate),
+            recovery,
+            if f.passed { "PASS".into() } else { "FAIL".into() },
+        ]);
+    }
+    table(out, &rows)?;
+    for f in reports {
+        if let Some(e) = &f.error {
+            writeln!(out, "  ERROR {e}")?;
+        }
+        if let (None, Some(note)) = (f.recovery_s, &f.recovery_note) {
+            writeln!(out, "  {}: recovery not measured: {note}", f.name)?;
+        }
+    }
+    Ok(())
+}

@@ -89,7 +89,7 @@ fn resolve_one(
         at,
         duration,
         action,
-        expect: f.expect.iter().map(|e| e.get_ref().clone()).collect(),
+        expect: f.expect.as_ref().map(|l| l.get_ref().iter().map(|e| e.get_ref().clone()).collect()).unwrap_or_default(),
         recover_within,
     })
 }

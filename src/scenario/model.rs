@@ -185,7 +185,6 @@ pub struct RawFault {
     pub start: Option<S<String>>,
     pub stop: Option<S<String>>,
     pub command_timeout: Option<S<HumanDuration>>,
-    #[serde(default)]
-    pub expect: Vec<S<String>>,
+    pub expect: Option<S<Vec<S<String>>>>,
     pub recover_within: Option<S<HumanDuration>>,
 }

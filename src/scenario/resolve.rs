@@ -86,7 +86,13 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     };
 
     let mut labels = labels;
-    let verify = resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), &stages, &requests, &matchers, pod_header.is_some(), &mut labels, rep)?;
+    let fault_sources = raw
+        .faults
+        .iter()
+        .zip(&faults)
+        .map(|(r, f)| crate::verify::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref() })
+        .collect();
+    let verify = resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), fault_sources, &stages, &requests, &matchers, pod_header.is_some(), &mut labels, rep)?;
 
     let threads = match &raw.threads {
         Some(t) => Some(at_least_one(t, "threads", "generator threads", rep)?),
@@ -133,6 +139,7 @@ fn resolve_verify(
     capacity: &Option<S<crate::verify::spec::RawCapacity>>,
     raw_stages: Option<&S<Vec<S<super::model::RawStage>>>>,
     raw_requests: Option<&S<Vec<S<super::model::RawRequest>>>>,
+    faults: Vec<crate::verify::spec::FaultSource>,
     stages: &[super::plan::Stage],
     requests: &[super::plan::RequestPlan],
     matchers: &[super::plan::Matcher],
@@ -155,6 +162,7 @@ fn resolve_verify(
         capacity: capacity.as_ref(),
         stage_checks: raw_stages.map(|s| s.get_ref().iter().map(|s| s.get_ref().checks.as_ref()).collect()).unwrap_or_default(),
         request_checks: raw_requests.map(|r| r.get_ref().iter().map(|q| q.get_ref().checks.as_ref()).collect()).unwrap_or_default(),
+        faults,
     };
     let resolved = spec::resolve(&sources, &names).map_err(|e| rep.at(e.at, e.field, e.message))?;
     for h in resolved.split_headers {

@@ -21,6 +21,9 @@ pub enum Metric {
     Dropped,
     /// Completions with this outcome / completed.
     Ratio(String),
+    /// Completions with this outcome / responses that carried header `header` (any value): the
+    /// share of fallbacks among the requests a failed pod affected, `ratio(fallback, x-failed-pod)`.
+    RatioAmong { outcome: String, header: String },
     /// Responses whose header `h` had value `v` / responses that carried `h`.
     Split { header: String, value: String },
     /// Lowest per-pod completions per second.
@@ -60,7 +63,7 @@ impl Metric {
     pub fn kind(&self) -> Kind {
         match self {
             Metric::Latency { .. } => Kind::Latency,
-            Metric::ErrorRate | Metric::Ratio(_) | Metric::Split { .. } | Metric::PodImbalance => Kind::Ratio,
+            Metric::ErrorRate | Metric::Ratio(_) | Metric::RatioAmong { .. } | Metric::Split { .. } | Metric::PodImbalance => Kind::Ratio,
             Metric::Rate | Metric::SendRate | Metric::PodQpsMin | Metric::PodQpsMean => Kind::Rate,
             Metric::CapacityRps | Metric::KneeRps => Kind::Rate,
             Metric::Dropped | Metric::Pods => Kind::Count,
@@ -97,6 +100,7 @@ impl fmt::Display for Metric {
             Metric::ErrorRate => f.write_str("error_rate"),
             Metric::Dropped => f.write_str("dropped"),
             Metric::Ratio(o) => write!(f, "ratio({o})"),
+            Metric::RatioAmong { outcome, header } => write!(f, "ratio({outcome}, {header})"),
             Metric::Split { header, value } => write!(f, "split({header}={value})"),
             Metric::PodQpsMin => f.write_str("per_pod_qps"),
             Metric::PodQpsMean => f.write_str("per_pod_qps_mean"),
@@ -293,10 +297,20 @@ fn parse_expr(c: &mut Cursor) -> Result<Expr, ParseError> {
                 return err(arg_at, format!("`{name}()` needs an argument"));
             }
             if name == "ratio" {
-                if !arg.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
-                    return err(arg_at, format!("`{arg}` is not an outcome name (lower-case letters, digits, `_`)"));
+                let (outcome, among) = match arg.split_once(',') {
+                    Some((o, h)) => (o.trim(), Some(h.trim().to_ascii_lowercase())),
+                    None => (arg, None),
+                };
+                if !outcome.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
+                    return err(arg_at, format!("`{outcome}` is not an outcome name (lower-case letters, digits, `_`)"));
                 }
-                Metric::Ratio(arg.to_string())
+                match among {
+                    None => Metric::Ratio(outcome.to_string()),
+                    Some(h) if http::HeaderName::from_bytes(h.as_bytes()).is_err() => {
+                        return err(arg_at + arg.find(',').unwrap_or(0) + 1, format!("`{h}` is not a valid header name: write ratio(OUTCOME, HEADER), e.g. ratio(fallback, x-failed-pod)"));
+                    }
+                    Some(h) => Metric::RatioAmong { outcome: outcome.to_string(), header: h },
+                }
             } else {
                 let Some((h, v)) = arg.split_once('=') else {
                     return err(arg_at, format!("`{arg}`: write split(HEADER=VALUE), e.g. split(x-fn-version=v2)"));
@@ -314,7 +328,7 @@ fn parse_expr(c: &mut Cursor) -> Result<Expr, ParseError> {
         _ => metric_by_name(name).ok_or_else(|| ParseError {
             at: name_at,
             message: format!(
-                "unknown metric `{name}`{}; metrics: p50 p90 p95 p99 p99.9 max mean (and service_*), rate, send_rate, error_rate, dropped, ratio(OUTCOME), split(HEADER=VALUE), per_pod_qps, per_pod_qps_mean, pod_imbalance, pods",
+                "unknown metric `{name}`{}; metrics: p50 p90 p95 p99 p99.9 max mean (and service_*), rate, send_rate, error_rate, dropped, ratio(OUTCOME), ratio(OUTCOME, HEADER), split(HEADER=VALUE), per_pod_qps, per_pod_qps_mean, pod_imbalance, pods",
                 did_you_mean(name, METRIC_NAMES.iter().copied()).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"))
             ),
         })?,
@@ -432,6 +446,7 @@ mod tests {
             ("send_rate > 10", Metric::SendRate, Op::Gt, 10.0),
             ("dropped == 0", Metric::Dropped, Op::Eq, 0.0),
             ("ratio(fallback) >= 95%", Metric::Ratio("fallback".into()), Op::Ge, 0.95),
+            ("ratio(fallback, X-Failed-Pod) >= 0.9", Metric::RatioAmong { outcome: "fallback".into(), header: "x-failed-pod".into() }, Op::Ge, 0.9),
             ("split(X-Fn-Version = v2) <= 12%", Metric::Split { header: "x-fn-version".into(), value: "v2".into() }, Op::Le, 0.12),
             ("per_pod_qps >= 300", Metric::PodQpsMin, Op::Ge, 300.0),
             ("pod_qps_mean >= 300 rps", Metric::PodQpsMean, Op::Ge, 300.0),

@@ -62,6 +62,14 @@ pub fn measure(m: &Metric, d: &Data) -> Measured {
         Metric::Dropped => Value(d.dropped as f64),
         Metric::ErrorRate => ratio(FAILURES.iter().map(|o| d.outcomes.get(*o).copied().unwrap_or(0)).sum()),
         Metric::Ratio(o) => ratio(d.outcomes.get(o).copied().unwrap_or(0)),
+        Metric::RatioAmong { outcome, header } => {
+            let Some(labels) = &d.labels else { return NoData("not recorded: header values are counted over all requests, not per request".into()) };
+            let total: u64 = labels.get(header).map_or(0, |v| v.values().sum());
+            if total == 0 {
+                return NoData(format!("no data: no response in this window carried the header `{header}`"));
+            }
+            Value(d.outcomes.get(outcome).copied().unwrap_or(0) as f64 / total as f64)
+        }
         Metric::Split { header, value } => {
             let Some(labels) = &d.labels else { return NoData("not recorded: header values are counted over all requests, not per request".into()) };
             let values = labels.get(header);

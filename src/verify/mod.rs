@@ -30,3 +30,4 @@ pub enum VerifyError {
 
 /// `verdict.json`, written beside summary.json when a run has checks.
 pub const VERDICT_FILE: &str = "verdict.json";
+pub mod faults;

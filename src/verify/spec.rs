@@ -181,6 +181,21 @@ pub struct Sources<'a> {
     /// `checks` of each `[[stages]]`, in order.
     pub stage_checks: Vec<Option<&'a S<Vec<S<String>>>>>,
     pub request_checks: Vec<Option<&'a S<Vec<S<String>>>>>,
+    /// `expect` of each `[[faults]]`: checks over the fault's window.
+    pub faults: Vec<FaultSource<'a>>,
+}
+
+/// A fault's window and the checks that must hold in it.
+pub struct FaultSource<'a> {
+    pub name: String,
+    pub from: Duration,
+    pub to: Duration,
+    pub expect: Option<&'a S<Vec<S<String>>>>,
+}
+
+/// The window name a fault's expectations are reported under.
+pub fn fault_window_name(fault: &str) -> String {
+    format!("fault:{fault}")
 }
 
 pub struct Resolved {
@@ -210,7 +225,7 @@ impl Ctx<'_> {
     fn check(&mut self, s: &S<String>, field: &str, scope: &Scope, request_filter: bool) -> Result<Expr, SpecError> {
         let e = expr::parse(s.get_ref()).map_err(|e| self.located(s, field, e))?;
         self.names_in(&e.metric, scope, request_filter).map_err(|m| self.located(s, field, ParseError { at: e.arg_at, message: m }))?;
-        if let Metric::Split { header, .. } = &e.metric {
+        if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &e.metric {
             if !self.split_headers.contains(header) {
                 self.split_headers.push(header.clone());
             }
@@ -221,14 +236,14 @@ impl Ctx<'_> {
     fn names_in(&self, metric: &Metric, scope: &Scope, request_filter: bool) -> Result<(), String> {
         let per_request = matches!(scope, Scope::Request(_)) || request_filter;
         match metric {
-            Metric::Ratio(o) if o == "dropped" => return Err("`dropped` is not an outcome (dropped requests never completed): use the `dropped` metric, e.g. `dropped == 0`".into()),
-            Metric::Ratio(o) if !self.names.outcomes.contains(o) => {
+            Metric::Ratio(o) | Metric::RatioAmong { outcome: o, .. } if o == "dropped" => return Err("`dropped` is not an outcome (dropped requests never completed): use the `dropped` metric, e.g. `dropped == 0`".into()),
+            Metric::Ratio(o) | Metric::RatioAmong { outcome: o, .. } if !self.names.outcomes.contains(o) => {
                 let hint = did_you_mean(o, self.names.outcomes.iter().map(String::as_str)).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
                 return Err(format!("no outcome is named `{o}`{hint}; outcomes: {} (name more with [[outcomes]])", self.names.outcomes.join(", ")));
             }
             m if m.is_capacity_only() => return Err(format!("`{m}` is a result of `skyload capacity`; use it in [capacity] targets")),
             m if m.needs_pods() && !self.names.has_pod_header => return Err(format!("`{m}` needs the pod of each response: set pod_header = \"x-pod\" (the header naming the pod)")),
-            m if (m.needs_pods() || matches!(m, Metric::Split { .. })) && per_request => {
+            m if (m.needs_pods() || matches!(m, Metric::Split { .. } | Metric::RatioAmong { .. })) && per_request => {
                 return Err(format!("`{m}` counts pods and header values over all requests, not per request: move it to [checks] run, a stage or a window without `request`"))
             }
             _ => {}
@@ -273,7 +288,7 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
             let field = format!("checks.abort_when[{i}]");
             let rule = expr::parse_abort(s.get_ref()).map_err(|e| cx.located(s, &field, e))?;
             cx.names_in(&rule.expr.metric, &Scope::Run, false).map_err(|m| cx.located(s, &field, ParseError { at: rule.expr.arg_at, message: m }))?;
-            if let Metric::Split { header, .. } = &rule.expr.metric {
+            if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &rule.expr.metric {
                 cx.split_headers.push(header.clone());
             }
             plan.abort.push(AbortRule { source: s.get_ref().trim().to_string(), rule });
@@ -334,6 +349,12 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
         };
         plan.windows.push(Window { name, range, request: request.clone() });
         cx.list(Some(list), &f("checks"), Scope::Window(i), request.is_some(), &mut checks)?;
+    }
+    for (i, f) in src.faults.iter().enumerate() {
+        let Some(list) = f.expect.filter(|l| !l.get_ref().is_empty()) else { continue };
+        let idx = plan.windows.len();
+        plan.windows.push(Window { name: fault_window_name(&f.name), range: WindowRange::Time { from: f.from, to: Some(f.to) }, request: None });
+        cx.list(Some(list), &format!("faults[{i}].expect"), Scope::Window(idx), false, &mut checks)?;
     }
     plan.checks = checks;
     if let Some(c) = src.capacity {

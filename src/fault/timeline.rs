@@ -1,0 +1,214 @@
+//! The fault timeline: each fault is applied at its time and removed at the end of its window, on
+//! its own task, so faults may overlap. Finishing the driver (end of run, Ctrl-C, abort, error, or
+//! the driver being dropped) removes every fault still active: a drill never leaves a pod dead.
+//! What actually happened (planned and actual times, errors, command output) is returned as records
+//! for `faults.json`.
+
+use super::backend::{apply, remove, Endpoints};
+use crate::scenario::FaultPlan;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// One fault as it happened, relative to the schedule's second 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    pub name: String,
+    /// What was done to what (`kill on pod hello-1`).
+    pub action: String,
+    pub planned_start_s: f64,
+    pub planned_end_s: f64,
+    /// When the fault was in place (None: never applied).
+    pub applied_at_s: Option<f64>,
+    /// When it was removed again (None: never applied, or removal failed).
+    pub removed_at_s: Option<f64>,
+    pub apply_error: Option<String>,
+    pub remove_error: Option<String>,
+    /// Output of `exec` commands.
+    pub start_output: Option<String>,
+    pub stop_output: Option<String>,
+    pub expect: Vec<String>,
+    pub recover_within_s: Option<f64>,
+}
+
+impl FaultRecord {
+    fn planned(f: &FaultPlan) -> FaultRecord {
+        FaultRecord {
+            name: f.name.clone(),
+            action: f.action.describe(),
+            planned_start_s: f.at.as_secs_f64(),
+            planned_end_s: f.end().as_secs_f64(),
+            expect: f.expect.clone(),
+            recover_within_s: f.recover_within.map(|d| d.as_secs_f64()),
+            ..FaultRecord::default()
+        }
+    }
+
+    /// A fault that could not be applied or removed: the run must fail loudly.
+    pub fn failed(&self) -> Option<String> {
+        match (&self.apply_error, &self.remove_error) {
+            (Some(e), _) => Some(format!("fault `{}` could not be applied: {e}", self.name)),
+            (None, Some(e)) => Some(format!("fault `{}` could not be removed: {e}", self.name)),
+            _ => None,
+        }
+    }
+}
+
+pub struct FaultDriver {
+    cancel: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<Vec<FaultRecord>>>,
+}
+
+impl FaultDriver {
+    /// Starts driving `faults` against a schedule whose second 0 is `t0`.
+    pub fn start(faults: Vec<FaultPlan>, t0: Instant, endpoints: Endpoints) -> FaultDriver {
+        let (cancel, rx) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("skyload-faults".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        return faults
+                            .iter()
+                            .map(|f| FaultRecord { apply_error: Some(format!("no runtime: {e}")), ..FaultRecord::planned(f) })
+                            .collect()
+                    }
+                };
+                rt.block_on(async move {
+                    let tasks: Vec<_> = faults
+                        .into_iter()
+                        .map(|f| tokio::spawn(drive(f, t0, endpoints.clone(), rx.clone())))
+                        .collect();
+                    let mut out = Vec::new();
+                    for t in tasks {
+                        if let Ok(r) = t.await {
+                            out.push(r);
+                        }
+                    }
+                    out
+                })
+            })
+            .expect("spawn fault thread");
+        FaultDriver { cancel, thread: Some(thread) }
+    }
+
+    /// Ends the timeline now: faults not yet due are skipped, active ones removed. Returns the records.
+    pub fn finish(mut self) -> Vec<FaultRecord> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Vec<FaultRecord> {
+        let _ = self.cancel.send(true);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for FaultDriver {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Waits until `at` or cancellation; true when cancelled.
+async fn wait(at: Instant, cancel: &mut watch::Receiver<bool>) -> bool {
+    if *cancel.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => *cancel.borrow(),
+        _ = cancel.changed() => true,
+    }
+}
+
+fn secs(t0: Instant) -> f64 {
+    Instant::now().saturating_duration_since(t0).as_secs_f64()
+}
+
+async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Receiver<bool>) -> FaultRecord {
+    let mut rec = FaultRecord::planned(&f);
+    if wait(t0 + f.at, &mut cancel).await {
+        return rec;
+    }
+    let r = apply(&f.name, &f.action, &ep).await;
+    rec.start_output = r.output;
+    match r.error {
+        Some(e) => {
+            tracing::error!("fault `{}` could not be applied: {e}", f.name);
+            rec.apply_error = Some(e);
+            // A command may have half-worked; run its stop anyway. Control APIs changed nothing.
+            if !matches!(f.action, crate::scenario::FaultAction::Exec { .. }) {
+                return rec;
+            }
+        }
+        None => {
+            rec.applied_at_s = Some(secs(t0));
+            tracing::info!("fault `{}` applied: {}", f.name, f.action.describe());
+        }
+    }
+    wait(t0 + f.end(), &mut cancel).await;
+    let r = remove(&f.name, &f.action, &ep).await;
+    rec.stop_output = r.output;
+    match r.error {
+        Some(e) => {
+            tracing::error!("fault `{}` could not be removed: {e}", f.name);
+            rec.remove_error = Some(e);
+        }
+        None => {
+            rec.removed_at_s = Some(secs(t0));
+            tracing::info!("fault `{}` removed", f.name);
+        }
+    }
+    rec
+}
+
+/// Time until the system is back inside its SLO after a fault ends: the first second after the
+/// end (a second belongs to the time its middle falls in, as windows do) that starts `streak`
+/// consecutive good seconds, minus `end_s` (never below zero). `good[k]` says whether
+/// second k was inside the SLO (None: no data). None when it never recovered within the data.
+pub fn recovery_time(good: &[Option<bool>], end_s: f64, streak: usize) -> Option<f64> {
+    let first = (end_s - 0.5).ceil().max(0.0) as usize;
+    let mut run = 0;
+    for k in first..good.len() {
+        if good[k] == Some(true) {
+            run += 1;
+            if run == streak {
+                let start = k + 1 - streak;
+                return Some((start as f64 - end_s).max(0.0));
+            }
+        } else {
+            run = 0;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_is_the_start_of_the_first_good_streak() {
+        let g = |v: &[u8]| v.iter().map(|b| Some(*b == 1)).collect::<Vec<_>>();
+        // Fault ends at 10 s; seconds 10, 11 bad, 12..14 good: recovered 2 s after the end.
+        let mut good = g(&[1; 10]);
+        good.extend(g(&[0, 0, 1, 1, 1, 1]));
+        assert_eq!(recovery_time(&good, 10.0, 3), Some(2.0));
+        // Good right away.
+        assert_eq!(recovery_time(&g(&[1; 20]), 10.0, 3), Some(0.0));
+        // A good spell too short to count, then a real one.
+        let mut good = g(&[1; 10]);
+        good.extend(g(&[1, 1, 0, 1, 1, 1]));
+        assert_eq!(recovery_time(&good, 10.0, 3), Some(3.0));
+        // Never three in a row before the data ends.
+        let mut good = g(&[1; 10]);
+        good.extend(g(&[0, 1, 1, 0, 1]));
+        assert_eq!(recovery_time(&good, 10.0, 3), None);
+        // A fault removed just after a second began leaves that second to the recovery; one
+        // removed late in a second leaves the next.
+        assert_eq!(recovery_time(&g(&[1; 20]), 10.003, 3), Some(0.0));
+        assert!((recovery_time(&g(&[1; 20]), 9.6, 3).unwrap() - 0.4).abs() < 1e-9);
+    }
+}
