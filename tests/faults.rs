@@ -1,0 +1,186 @@
+//! Fault drills end to end: a pod killed under load with and without a fallback, an exec fault
+//! with its output kept, and faults removed when the run is interrupted.
+
+mod common;
+
+use common::tempdir;
+use skyload::gateway::{GatewayConfig, GatewayHandle};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn skyload() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn drill(fallback: bool) -> String {
+    format!(
+        r#"name = "drill"
+[target]
+embedded = true
+[[stages]]
+rate = 200
+duration = "9s"
+[[requests]]
+name = "hello"
+path = "/fn/hello"
+[[outcomes]]
+name = "fallback"
+header = "x-fallback"
+equals = "1"
+[checks]
+run = ["p99 < 200ms"]
+[[faults]]
+name = "kill"
+kind = "pod_kill"
+pod = "hello-1"
+at = "2s"
+for = "4s"
+expect = ["ratio(fallback, x-failed-pod) >= 0.9", "error_rate < 1%"]
+recover_within = "2s"
+[gateway]
+detect_after = "30s"
+[gateway.functions.hello]
+pods = 2
+concurrency = 8
+service_time = {{ dist = "fixed", mean = "2ms" }}
+{}
+"#,
+        if fallback { "[gateway.functions.hello.fallback]\nbody = \"cached\"" } else { "" }
+    )
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn pod_kill_with_fallback_passes_and_without_fails() {
+    let dir = tempdir();
+    for fallback in [true, false] {
+        let f = dir.path().join(format!("drill-{fallback}.toml"));
+        std::fs::write(&f, drill(fallback)).unwrap();
+        let out = dir.path().join(format!("r-{fallback}"));
+        let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let faults = json(&out.join("faults.json"));
+        let k = &faults[0];
+        assert_eq!(k["name"], "kill");
+        assert!(k["applied_at_s"].as_f64().unwrap() >= 1.9 && k["removed_at_s"].as_f64().unwrap() <= 6.5, "{k}");
+        if fallback {
+            assert_eq!(o.status.code(), Some(0), "{stdout}");
+            let ratio = k["fallback_ratio"].as_f64().unwrap();
+            assert!(ratio >= 0.9, "fallback ratio of affected traffic {ratio}");
+            // About half of the window's 800 requests went to the dead pod.
+            let fb = k["outcomes"]["fallback"].as_u64().unwrap();
+            assert!((300..=500).contains(&fb), "{fb} fallbacks");
+            let rec = k["recovery_s"].as_f64().expect("recovery measured");
+            assert!(rec <= 2.0, "recovery {rec}");
+            assert!(stdout.contains("faults:") && stdout.contains("recovery"), "{stdout}");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "the expectation fails: {stdout}");
+            assert_eq!(k["passed"], false);
+            let verdict = json(&out.join("verdict.json"));
+            let failed: Vec<&serde_json::Value> = verdict["results"].as_array().unwrap().iter().filter(|r| r["passed"] == false).collect();
+            assert!(failed.iter().any(|r| r["scope"] == "window fault:kill" && r["check"] == "error_rate < 1%"), "{failed:?}");
+        }
+    }
+}
+
+#[test]
+fn exec_fault_runs_its_commands_and_keeps_their_output() {
+    let dir = tempdir();
+    let mark = dir.path().join("marks");
+    let f = dir.path().join("exec.toml");
+    std::fs::write(
+        &f,
+        format!(
+            r#"[target]
+embedded = true
+[[stages]]
+rate = 50
+duration = "3s"
+[[requests]]
+path = "/fn/hello"
+[[faults]]
+kind = "exec"
+at = "1s"
+for = "1s"
+start = "echo starting; touch '{m}.start'"
+stop = "echo stopping; touch '{m}.stop'"
+[gateway.functions.hello]
+pods = 1
+"#,
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.path().join("marks.start").exists() && dir.path().join("marks.stop").exists());
+    let faults = json(&out.join("faults.json"));
+    assert_eq!(faults[0]["name"], "fault-1");
+    assert!(faults[0]["start_output"].as_str().unwrap().contains("starting"));
+    assert!(faults[0]["stop_output"].as_str().unwrap().contains("stopping"));
+
+    // A start command that fails is a drill that did not happen: exit 3, said loudly.
+    std::fs::write(&f, std::fs::read_to_string(&f).unwrap().replace("echo starting;", "exit 7;")).unwrap();
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(dir.path().join("r2")).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("could not be applied"));
+}
+
+#[test]
+fn faults_are_removed_after_ctrl_c() {
+    // A gateway outside the skyload process, so its state can be read after skyload exits.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cfg: GatewayConfig = GatewayConfig::from_toml_str("[functions.hello]\npods = 2\n").unwrap();
+    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let base = gw.base_url();
+    let dir = tempdir();
+    let f = dir.path().join("ctrlc.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"{base}\"\n[[stages]]\nrate = 50\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"50ms\"\nat = \"1s\"\nfor = \"50s\"\n\
+             [[faults]]\nname = \"kill\"\nkind = \"pod_kill\"\npod = \"hello-2\"\nat = \"1s\"\nfor = \"50s\"\n"
+        ),
+    )
+    .unwrap();
+    let state = |pod: &str| -> serde_json::Value {
+        let (code, body) = rt
+            .block_on(skyload::fault::http::call(&base, http::Method::GET, &format!("/_control/pods/{pod}"), None, None, Duration::from_secs(2)))
+            .unwrap();
+        assert_eq!(code, 200);
+        serde_json::from_str(&body).unwrap()
+    };
+    let faulty = |p1: &serde_json::Value, p2: &serde_json::Value| p1["added_latency"] == "50.0ms" && p2["healthy"] == false;
+    let mut child = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(dir.path().join("r")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Wait until both faults are in place.
+    let started = Instant::now();
+    loop {
+        let (p1, p2) = (state("hello-1"), state("hello-2"));
+        if faulty(&p1, &p2) || started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = (state("hello-1"), state("hello-2"));
+    assert!(faulty(&before.0, &before.1), "both faults in place before Ctrl-C: {before:?}");
+    // SAFETY: signalling the child we started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let after = (state("hello-1"), state("hello-2"));
+    assert_ne!(after.0["added_latency"], "50.0ms", "latency removed: {after:?}");
+    assert_eq!(after.1["healthy"], true, "pod revived: {after:?}");
+    let faults = json(&dir.path().join("r/faults.json"));
+    for fault in faults.as_array().unwrap() {
+        assert!(fault["removed_at_s"].as_f64().unwrap() < 30.0, "removed at Ctrl-C, not at the planned end: {fault}");
+    }
+    rt.block_on(gw.shutdown());
+}
