@@ -3,7 +3,7 @@
 //! applied or removed is reported as such and fails the run, whatever the backend.
 
 use super::http::call;
-use crate::scenario::{FaultAction, GatewayFault, GatewayScope, ToxicSpec};
+use crate::scenario::{ControlEndpoint, FaultAction, GatewayFault, GatewayScope, ToxicSpec};
 use http::Method;
 use std::time::Duration;
 
@@ -61,21 +61,16 @@ fn toxic_body(name: &str, t: &ToxicSpec) -> serde_json::Value {
 pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
     match action {
         FaultAction::Gateway { control: c, scope, fault } => {
-            let Some(base) = control_base(c, ep) else {
-                return StepResult::err("the embedded gateway's address is unknown");
+            let (method, action, body) = match fault {
+                GatewayFault::Kill => (Method::POST, "kill", None),
+                GatewayFault::Latency { add, jitter } => (
+                    Method::POST,
+                    "latency",
+                    Some(serde_json::json!({"add": format!("{}ms", add.as_millis()), "jitter": format!("{}ms", jitter.as_millis())})),
+                ),
+                GatewayFault::Errors { rate, status } => (Method::POST, "errors", Some(serde_json::json!({"rate": rate, "status": status}))),
             };
-            let token = ep.control_token.as_deref();
-            match fault {
-                GatewayFault::Kill => control(&base, Method::POST, &gateway_path(scope, "kill"), None, token).await,
-                GatewayFault::Latency { add, jitter } => {
-                    let body = serde_json::json!({"add": format!("{}ms", add.as_millis()), "jitter": format!("{}ms", jitter.as_millis())});
-                    control(&base, Method::POST, &gateway_path(scope, "latency"), Some(body), token).await
-                }
-                GatewayFault::Errors { rate, status } => {
-                    let body = serde_json::json!({"rate": rate, "status": status});
-                    control(&base, Method::POST, &gateway_path(scope, "errors"), Some(body), token).await
-                }
-            }
+            gateway_call(c, scope, method, action, body, ep).await
         }
         FaultAction::Toxic { api, proxy, toxic } => {
             match call(api, Method::POST, &format!("/proxies/{proxy}/toxics"), Some(&toxic_body(name, toxic)), None, CONTROL_TIMEOUT).await {
@@ -91,15 +86,12 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
 pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
     match action {
         FaultAction::Gateway { control: c, scope, fault } => {
-            let Some(base) = control_base(c, ep) else {
-                return StepResult::err("the embedded gateway's address is unknown");
+            let (method, action) = match fault {
+                GatewayFault::Kill => (Method::POST, "revive"),
+                GatewayFault::Latency { .. } => (Method::DELETE, "latency"),
+                GatewayFault::Errors { .. } => (Method::DELETE, "errors"),
             };
-            let token = ep.control_token.as_deref();
-            match fault {
-                GatewayFault::Kill => control(&base, Method::POST, &gateway_path(scope, "revive"), None, token).await,
-                GatewayFault::Latency { .. } => control(&base, Method::DELETE, &gateway_path(scope, "latency"), None, token).await,
-                GatewayFault::Errors { .. } => control(&base, Method::DELETE, &gateway_path(scope, "errors"), None, token).await,
-            }
+            gateway_call(c, scope, method, action, None, ep).await
         }
         FaultAction::Toxic { api, proxy, .. } => {
             match call(api, Method::DELETE, &format!("/proxies/{proxy}/toxics/{name}"), None, None, CONTROL_TIMEOUT).await {
@@ -113,9 +105,21 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
     }
 }
 
-fn control_base(c: &crate::scenario::ControlEndpoint, ep: &Endpoints) -> Option<String> {
-    match c {
-        crate::scenario::ControlEndpoint::Embedded => ep.embedded.clone(),
-        crate::scenario::ControlEndpoint::Url(u) => Some(u.clone()),
-    }
+/// One call to the gateway's control API for a pod or a function.
+async fn gateway_call(
+    c: &ControlEndpoint,
+    scope: &GatewayScope,
+    method: Method,
+    action: &str,
+    body: Option<serde_json::Value>,
+    ep: &Endpoints,
+) -> StepResult {
+    let base = match c {
+        ControlEndpoint::Embedded => match &ep.embedded {
+            Some(b) => b.clone(),
+            None => return StepResult::err("the embedded gateway's address is unknown"),
+        },
+        ControlEndpoint::Url(u) => u.clone(),
+    };
+    control(&base, method, &gateway_path(scope, action), body, ep.control_token.as_deref()).await
 }

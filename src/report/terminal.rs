@@ -101,7 +101,7 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
     writeln!(out, "faults:")?;
     let mut rows = vec![["fault", "window (planned → actual)", "action", "inside: outcomes", "fallback", "error rate", "recovery", "result"].map(String::from).to_vec()];
     for f in reports {
-        let actual = match (f.applied_at_s, f.removed_at_s) {
+        let actual = match (f.fault.applied_at_s, f.fault.removed_at_s) {
             (Some(a), Some(r)) => format!("{a:.1}–{r:.1}s"),
             (Some(a), None) => format!("{a:.1}s–not removed"),
             _ => "not applied".to_string(),
@@ -114,9 +114,9 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
             (None, None) => "-".to_string(),
         };
         rows.push(vec![
-            f.name.clone(),
-            format!("{:.1}–{:.1}s → {actual}", f.planned_start_s, f.planned_end_s),
-            f.action.clone(),
+            f.fault.name.clone(),
+            format!("{:.1}–{:.1}s → {actual}", f.fault.planned_start_s, f.fault.planned_end_s),
+            f.fault.action.clone(),
             if outcomes.is_empty() { "-".into() } else { outcomes },
             pct(f.fallback_ratio),
             pct(f.error_rate),
@@ -130,7 +130,7 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
             writeln!(out, "  ERROR {e}")?;
         }
         if let (None, Some(note)) = (f.recovery_s, &f.recovery_note) {
-            writeln!(out, "  {}: recovery not measured: {note}", f.name)?;
+            writeln!(out, "  {}: recovery not measured: {note}", f.fault.name)?;
         }
     }
     Ok(())

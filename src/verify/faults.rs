@@ -18,34 +18,26 @@ pub const RECOVERY_STREAK: usize = 3;
 /// How far past a fault's end recovery is looked for when no `recover_within` bounds it.
 const RECOVERY_HORIZON_S: f64 = 120.0;
 
-/// One fault for tables and the report.
+/// One fault for tables and the report: what the timeline did, and how the system took it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultReport {
-    pub name: String,
-    pub action: String,
-    pub planned_start_s: f64,
-    pub planned_end_s: f64,
-    pub applied_at_s: Option<f64>,
-    pub removed_at_s: Option<f64>,
+    /// Name, action, planned and actual window, errors, command output.
+    #[serde(flatten)]
+    pub fault: FaultRecord,
     /// Completions by outcome inside the window (as applied, else as planned).
     pub outcomes: BTreeMap<String, u64>,
     pub completed: u64,
     pub error_rate: Option<f64>,
-    /// Share of `fallback` answers inside the window (when the scenario names that outcome).
+    /// Share of `fallback` answers among the requests a failed pod affected (`x-failed-pod`), or
+    /// among all requests in the window when that header is not counted.
     pub fallback_ratio: Option<f64>,
     /// Seconds from the fault's end until 3 consecutive seconds inside the SLO; None: not measured
     /// (no SLO) or not recovered within the data.
     pub recovery_s: Option<f64>,
-    pub recover_within_s: Option<f64>,
     /// Why recovery could not be measured, when it could not.
     pub recovery_note: Option<String>,
     /// The fault could not be applied or removed.
     pub error: Option<String>,
-    /// Output of `exec` start and stop commands.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_output: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_output: Option<String>,
     /// Every check about this fault (its `expect`, recovery, apply/remove) passed.
     pub passed: bool,
 }
@@ -146,22 +138,14 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
             .all(|c| matches!(measure(&c.expr.metric, &d), Measured::Value(v) if c.expr.op.holds(v, c.expr.value)));
 
         reports.push(FaultReport {
-            name: r.name.clone(),
-            action: r.action.clone(),
-            planned_start_s: r.planned_start_s,
-            planned_end_s: r.planned_end_s,
-            applied_at_s: r.applied_at_s,
-            removed_at_s: r.removed_at_s,
+            fault: r.clone(),
             outcomes: d.outcomes.clone(),
             completed: d.completed,
             error_rate,
             fallback_ratio,
             recovery_s,
-            recover_within_s: r.recover_within_s,
             recovery_note,
             error: r.failed(),
-            start_output: r.start_output.clone(),
-            stop_output: r.stop_output.clone(),
             passed,
         });
     }
