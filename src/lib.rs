@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod gateway;
+pub mod k8s;
 pub mod load;
 pub mod record;
 pub mod report;

@@ -1,5 +1,7 @@
 //! One file per subcommand; each returns the process exit code.
 
 pub mod gateway;
+pub mod k8s;
+pub mod merge;
 pub mod run;
 pub mod validate;
