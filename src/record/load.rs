@@ -210,7 +210,8 @@ fn totals_of(dir: &Path, s: &Summary, shape: &Shape) -> Result<Totals, LoadError
     for (slot, h) in t.labels.iter_mut().zip(&shape.labels) {
         *slot = s.labels.get(h).cloned().unwrap_or_default();
     }
-    t.cpu = Duration::from_secs_f64(s.generator.cpu_seconds.max(0.0));
+    // CPU times are whole microseconds (getrusage), so rounding there undoes the f64 exactly.
+    t.cpu = Duration::from_micros((s.generator.cpu_seconds.max(0.0) * 1e6).round() as u64);
     Ok(t)
 }
 
