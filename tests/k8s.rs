@@ -151,3 +151,19 @@ fn bad_k8s_usage_exits_2() {
         assert!(text(&o).contains(says), "{extra:?}: {}", text(&o));
     }
 }
+
+/// deploy/k8s/ is what `skyload k8s` makes of deploy/launch.toml (README's example); it must not rot.
+#[test]
+fn deploy_example_is_current() {
+    let tmp = tempdir();
+    let out = tmp.path().join("k8s");
+    let o = skyload(&[
+        "k8s", "deploy/launch.toml", "--shards", "8", "--image", "registry.example/skyload:0.1",
+        "--start-at", "2030-01-01T00:00:00Z", "-o", out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for f in ["00-configmap.yaml", "01-results-pvc.yaml", "02-shards-job.yaml", "03-merge-job.yaml"] {
+        let want = std::fs::read_to_string(std::path::Path::new("deploy/k8s").join(f)).unwrap();
+        assert!(std::fs::read_to_string(out.join(f)).unwrap() == want, "deploy/k8s/{f} is stale: regenerate it (see deploy/launch.toml)");
+    }
+}
