@@ -27,6 +27,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario file, or a quick one-request test from flags (--url, --rate, --duration).
     Run(RunArgs),
+    /// Merge the Results of shards (or of merges) into one Results directory, exactly.
+    Merge(MergeArgs),
+    /// Write Kubernetes manifests that run a scenario as N shards and merge their Results.
+    K8s(K8sArgs),
     /// Check a scenario file without sending anything; errors name file:line:column.
     Validate(ValidateArgs),
     /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
@@ -79,6 +83,13 @@ pub struct RunArgs {
     /// Results directory (default reports/<scenario>-<UTC timestamp>/).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    /// Run only shard I of N: the arrivals whose sequence number is I mod N (e.g. 0/4).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Second 0 of the schedule, shared by all shards: RFC 3339 or unix seconds. Waits until then;
+    /// refused if more than 1 s in the past.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
     /// No live progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -167,4 +178,53 @@ pub struct GatewayArgs {
     /// Address to listen on. Loopback by default; anything else must be asked for.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// Results directories to merge (shards of one run, or earlier merges of them).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged Results (must not be one of the inputs).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct K8sArgs {
+    /// Scenario file to run; it is put into a ConfigMap as it is.
+    pub scenario: PathBuf,
+    /// Number of shards (pods of the Indexed Job).
+    #[arg(long)]
+    pub shards: u32,
+    /// Container image holding the skyload binary (see the Dockerfile).
+    #[arg(long)]
+    pub image: String,
+    /// Common start time of all shards (RFC 3339 or unix seconds); default now + --lead.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// With no --start-at: how far ahead of now the shards start (time to apply, pull and schedule).
+    #[arg(long, default_value = "2m")]
+    pub lead: String,
+    /// Name prefix of every object.
+    #[arg(long, default_value = "skyload")]
+    pub name: String,
+    /// Kubernetes namespace.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Use this existing ReadWriteMany PersistentVolumeClaim for Results instead of creating one.
+    #[arg(long, value_name = "NAME")]
+    pub claim: Option<String>,
+    /// Size of the PersistentVolumeClaim created for Results.
+    #[arg(long, default_value = "1Gi")]
+    pub storage: String,
+    /// Storage class of the created claim (it must support ReadWriteMany).
+    #[arg(long)]
+    pub storage_class: Option<String>,
+    /// Extra arguments for every shard's `skyload run` (e.g. --url http://gateway.prod:8080); repeatable.
+    #[arg(long = "run-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub run_args: Vec<String>,
+    /// Directory to write the manifests into (created); `-` prints them all to stdout.
+    #[arg(long, short = 'o', default_value = "-")]
+    pub out: String,
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod fault;
 pub mod gateway;
+pub mod k8s;
 pub mod load;
 pub mod record;
 pub mod report;

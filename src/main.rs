@@ -9,6 +9,8 @@ fn main() {
     init_tracing(cli.verbose);
     let result = match &cli.command {
         Command::Run(a) => commands::run::run(a),
+        Command::Merge(a) => commands::merge::run(a),
+        Command::K8s(a) => commands::k8s::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Gateway(a) => commands::gateway::run(a),
         Command::Compare(a) => commands::compare::run(a),

@@ -3,5 +3,7 @@
 pub mod capacity;
 pub mod compare;
 pub mod gateway;
+pub mod k8s;
+pub mod merge;
 pub mod run;
 pub mod validate;

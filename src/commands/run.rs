@@ -4,7 +4,8 @@
 
 use crate::cli::RunArgs;
 use crate::exit;
-use crate::load::runner::{self, RunSettings, StopHandle};
+use crate::load::runner::{self, RunError, RunSettings, StopHandle};
+use crate::load::shard::{self, Sharding};
 use crate::report::{progress, terminal};
 use crate::scenario::{self, Overrides, Plan};
 use crate::units::parse_duration;
@@ -61,6 +62,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
             return Ok(exit::USAGE);
         }
     };
+    let sharding = match sharding_from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
     let out_dir = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&plan));
     let stop = StopHandle::new();
     install_ctrl_c(stop.clone());
@@ -72,12 +80,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         describe_target(&plan),
         out_dir.display()
     );
+    if let Some(s) = sharding.shard {
+        eprintln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
+            if s.drives_faults() { "are driven by this shard" } else { "are left to shard 0" });
+    }
+    if let Some(at) = sharding.start_at {
+        eprintln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
+    }
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
     let result = {
-        let mut watch = AbortWatch::new(&plan.verify.abort, stop.clone(), &mut progress);
-        runner::run(&plan, RunSettings { out_dir, stop: stop.clone() }, &mut watch)
+        // Abort conditions are judged by shard 0 only (faults likewise, in the runner): one shard
+        // sees a share of the traffic, and a stop must not depend on which shard noticed first.
+        let drives = sharding.shard.is_none_or(|s| s.drives_faults());
+        let rules = if drives { plan.verify.abort.as_slice() } else { &[] };
+        let mut watch = AbortWatch::new(rules, stop.clone(), &mut progress);
+        runner::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut watch)
     };
     progress.finish();
+    if let Err(RunError::Shard(e)) = &result {
+        eprintln!("error: {e}");
+        return Ok(exit::USAGE);
+    }
     let result = result.context("the run could not be carried out")?;
     let mut out = std::io::stdout().lock();
     terminal::render(&result.summary, &result.dir, &mut out)?;
@@ -158,6 +181,14 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
     }
     let code = if verdict.passed() { exit::OK } else { exit::CHECK_FAILED };
     Ok((verdict, code))
+}
+
+/// `--shard I/N` and `--start-at TIME`.
+pub fn sharding_from_args(args: &RunArgs) -> Result<Sharding, shard::ShardError> {
+    Ok(Sharding {
+        shard: args.shard.as_deref().map(str::parse).transpose()?,
+        start_at: args.start_at.as_deref().map(shard::parse_start_at).transpose()?,
+    })
 }
 
 fn describe_target(plan: &Plan) -> String {

@@ -7,6 +7,7 @@
 use super::queue::LocalQueue;
 use super::request::RequestSet;
 use super::schedule::Schedule;
+use super::shard::Shard;
 use super::transport::{exchange, Conn, Endpoint};
 use crate::record::accum::{Completion, Interval, Shape, ThreadRecorder, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, OutcomeId, TransportFailure, PROTOCOL};
@@ -40,6 +41,8 @@ pub struct EngineCtx {
     pub shape: Arc<Shape>,
     /// Second 0 of the schedule.
     pub t0: Instant,
+    /// This process's share of the schedule (the whole of it unless sharded).
+    pub shard: Shard,
 }
 
 /// From a generator thread to the collector.
@@ -117,7 +120,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
 
     let cap = share(ctx.max_in_flight, idx, ctx.threads);
     let mut interrupted = *stop.borrow();
-    for a in ctx.schedule.arrivals(ctx.seed, (idx as u64, ctx.threads as u64)) {
+    for a in ctx.schedule.arrivals(ctx.seed, ctx.shard.thread_slice(idx, ctx.threads)) {
         if interrupted {
             break;
         }

@@ -5,4 +5,5 @@ pub mod transport;
 pub mod request;
 pub mod engine;
 pub mod runner;
+pub mod shard;
 pub mod queue;

@@ -44,6 +44,9 @@ pub struct RequestSet {
     feeders: Vec<Feeder>,
     /// Next row per feeder for `cycle` feeders, shared by all threads so rows go round in order.
     cursors: Arc<Vec<AtomicU64>>,
+    /// Sharded runs take a `cycle` row from the sequence number instead (row = seq mod rows), so
+    /// shards on different machines spread over the rows as one machine would, not all from row 0.
+    rows_by_seq: bool,
 }
 
 /// A fixed bijective mix of the sequence number (splitmix64), so picks look random but are a pure
@@ -113,7 +116,14 @@ impl RequestSet {
             seed: plan.seed,
             feeders: plan.feeders.clone(),
             cursors: Arc::new(plan.feeders.iter().map(|_| AtomicU64::new(0)).collect()),
+            rows_by_seq: false,
         }
+    }
+
+    /// Takes `cycle` feeder rows from the sequence number (for sharded runs).
+    pub fn with_rows_by_seq(mut self, yes: bool) -> RequestSet {
+        self.rows_by_seq = yes;
+        self
     }
 
     pub fn names(&self) -> &[String] {
@@ -164,6 +174,7 @@ impl RequestSet {
         for &f in &p.feeders {
             let feeder = &self.feeders[f];
             rows[f] = match feeder.mode {
+                FeedMode::Cycle if self.rows_by_seq => (seq % feeder.rows.len() as u64) as usize,
                 FeedMode::Cycle => (self.cursors[f].fetch_add(1, Ordering::Relaxed) % feeder.rows.len() as u64) as usize,
                 FeedMode::Random => rng.gen_range(0..feeder.rows.len()),
             };

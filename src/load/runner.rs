@@ -6,6 +6,7 @@
 use super::engine::{run_thread, EngineCtx, Msg};
 use super::request::RequestSet;
 use super::schedule::Schedule;
+use super::shard::{epoch_instant, ShardError, Sharding};
 use super::transport::Endpoint;
 use crate::fault::backend::Endpoints;
 use crate::fault::timeline::{FaultDriver, FaultRecord};
@@ -14,7 +15,7 @@ use crate::record::accum::{Interval, Shape, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, CONNECT};
 use crate::record::redact;
 use crate::record::results::ResultsWriter;
-use crate::record::summary::{RunMeta, RunStatus, Summary};
+use crate::record::summary::{scenario_fingerprint, RunMeta, RunStatus, Shards, Summary};
 use crate::scenario::{Plan, Target, TargetUrl};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -33,6 +34,9 @@ pub enum RunError {
     Gateway(#[from] GatewayError),
     #[error("cannot start a runtime: {0}")]
     Runtime(std::io::Error),
+    /// A bad `--start-at` (the usage is wrong, not the run).
+    #[error(transparent)]
+    Shard(#[from] ShardError),
 }
 
 /// Ends a run early from outside (Ctrl-C handler, tests, abort conditions). An abort carries its
@@ -102,6 +106,20 @@ pub fn default_out_dir(plan: &Plan) -> PathBuf {
 
 /// Runs the plan to its end (or until stopped). Blocking: it owns its threads and runtimes.
 pub fn run(plan: &Plan, settings: RunSettings, observer: &mut dyn Observer) -> Result<RunResult, RunError> {
+    run_sharded(plan, settings, Sharding::default(), observer)
+}
+
+/// `run` for one shard of the schedule and/or from a given wall-clock epoch (`--shard`, `--start-at`).
+pub fn run_sharded(
+    plan: &Plan,
+    settings: RunSettings,
+    sharding: Sharding,
+    observer: &mut dyn Observer,
+) -> Result<RunResult, RunError> {
+    // A start time already past is refused before anything is started.
+    if let Some(at) = sharding.start_at {
+        epoch_instant(at, SystemTime::now(), Instant::now())?;
+    }
     // The embedded gateway gets a runtime of its own so its work never queues behind the generator's.
     let mut gateway: Option<(tokio::runtime::Runtime, GatewayHandle)> = None;
     let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok() };
@@ -127,7 +145,7 @@ pub fn run(plan: &Plan, settings: RunSettings, observer: &mut dyn Observer) -> R
             t
         }
     };
-    let result = run_against(plan, &target, endpoints, settings, observer);
+    let result = run_against(plan, &target, endpoints, settings, sharding, observer);
     if let Some((rt, h)) = gateway {
         rt.block_on(h.shutdown());
         rt.shutdown_timeout(Duration::from_secs(1));
@@ -155,6 +173,7 @@ fn run_against(
     target: &TargetUrl,
     endpoints: Endpoints,
     settings: RunSettings,
+    sharding: Sharding,
     observer: &mut dyn Observer,
 ) -> Result<RunResult, RunError> {
     let addrs = resolve(target)?;
@@ -163,7 +182,8 @@ fn run_against(
         tracing::warn!("{} does not accept connections: requests will be recorded as `connect` failures", target.to_url());
     }
     let http2 = plan.connections.http2;
-    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2);
+    let shard = sharding.shard();
+    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2).with_rows_by_seq(sharding.shard.is_some());
     let classifier = Classifier::new(&plan.matchers);
     let labels: Vec<http::HeaderName> = plan.labels.iter().take(MAX_LABELS).cloned().collect();
     let shape = Arc::new(Shape {
@@ -172,6 +192,8 @@ fn run_against(
         labels: labels.iter().map(|h| h.as_str().to_string()).collect(),
     });
     let weights = requests.weights();
+    // A shard's targets and expected counts are its share (1/N) of the schedule's.
+    let share = 1.0 / f64::from(shard.count);
     let schedule = Schedule::new(&plan.stages);
     let threads = plan
         .threads
@@ -179,10 +201,15 @@ fn run_against(
         .clamp(1, 64)
         .min(plan.connections.max.max(1));
 
-    // Start a moment ahead so every thread is ready for second 0.
-    let lead = Duration::from_millis(50);
-    let t0 = Instant::now() + lead;
-    let start_wall = SystemTime::now() + lead;
+    // Start a moment ahead so every thread is ready for second 0, or at the shards' common epoch.
+    let (now, now_wall) = (Instant::now(), SystemTime::now());
+    let (t0, start_wall) = match sharding.start_at {
+        Some(at) => (epoch_instant(at, now_wall, now)?, at),
+        None => {
+            let lead = Duration::from_millis(50);
+            (now + lead, now_wall + lead)
+        }
+    };
     let dir = settings.out_dir.clone();
     let results_err = |source| RunError::Results { dir: dir.clone(), source };
     let scenario_text = redact::scenario_text(plan);
@@ -203,10 +230,13 @@ fn run_against(
         threads,
         shape: shape.clone(),
         t0,
+        shard,
     });
     // Faults run on their own thread against the same second 0; finishing (or dropping) the
     // driver removes whatever is still applied, however the run ends.
-    let faults = (!plan.faults.is_empty()).then(|| FaultDriver::start(plan.faults.clone(), t0, endpoints));
+    // In a sharded run only shard 0 drives faults, so each fault happens once.
+    let drives_faults = sharding.shard.is_none_or(|s| s.drives_faults());
+    let faults = (drives_faults && !plan.faults.is_empty()).then(|| FaultDriver::start(plan.faults.clone(), t0, endpoints));
     let (tx, rx) = mpsc::channel();
     let handles: Vec<_> = (0..threads)
         .map(|i| {
@@ -224,7 +254,7 @@ fn run_against(
     for msg in rx {
         for iv in collector.accept(msg) {
             let secs = iv.second as f64;
-            let target_rps = schedule.due_between(secs, secs + 1.0);
+            let target_rps = schedule.due_between(secs, secs + 1.0) * share;
             let per_req: Vec<f64> = weights.iter().map(|w| w * target_rps).collect();
             if let Err(e) = writer.write_interval(&iv, &per_req) {
                 write_error.get_or_insert(e);
@@ -261,7 +291,9 @@ fn run_against(
         duration_s: duration.as_secs_f64(),
         target: target.to_url(),
         threads,
-        expected: schedule.due_by(duration.as_secs_f64()),
+        expected: schedule.due_by(duration.as_secs_f64()) * share,
+        shards: sharding.shard.map(|s| Shards { count: s.count, indices: vec![s.index] }),
+        scenario_fingerprint: scenario_fingerprint(&scenario_text),
     };
     let mut summary = Summary::build(&meta, &shape, &totals);
     summary.abort_reason = settings.stop.abort_reason();

@@ -3,6 +3,8 @@
 
 pub mod accum;
 pub mod hist;
+pub mod load;
+pub mod merge;
 pub mod outcome;
 pub mod results;
 pub mod summary;

@@ -47,6 +47,33 @@ pub struct Summary {
     pub generator: GeneratorHealth,
     /// Full totals histograms, V2-deflate base64, for exact comparison and merging.
     pub histograms: Vec<EncodedHist>,
+    /// Which interleaved shares of the schedule these Results hold (absent: the whole schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Shards>,
+    /// FNV-1a of `scenario.toml`: Results merge only with Results of the same scenario.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scenario_fingerprint: String,
+    /// The Results directories a merge was made from (empty for a run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+}
+
+/// Shares of an interleaved split of the schedule: a shard run holds one index of `count`, a merge
+/// the union of its inputs' indices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shards {
+    pub count: u32,
+    pub indices: Vec<u32>,
+}
+
+/// A stable 64-bit FNV-1a of the scenario text, in hex: the same on every machine and build.
+pub fn scenario_fingerprint(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -117,7 +144,8 @@ pub struct GeneratorHealth {
 pub struct EncodedHist {
     pub request: String,
     pub outcome: String,
-    /// `latency` or `service`.
+    /// `latency` or `service` (per request × outcome); `lag` (send lag of the whole run, request
+    /// and outcome `*`); `pod` (latency of the pod named in `request`, outcome `*`).
     pub kind: String,
     pub data: String,
 }
@@ -134,8 +162,10 @@ pub struct RunMeta {
     pub duration_s: f64,
     pub target: String,
     pub threads: usize,
-    /// Schedule arrivals due over the run's actual length.
+    /// Schedule arrivals due over the run's actual length (this shard's share of them).
     pub expected: f64,
+    pub shards: Option<Shards>,
+    pub scenario_fingerprint: String,
 }
 
 impl Overall {
@@ -239,6 +269,14 @@ impl Summary {
         let mut overall = Overall::from_parts(table, &all_counts, &all_lat, &all_svc, all_parts, d);
         overall.status_codes = totals.status.iter().map(|(k, v)| (k.to_string(), *v)).collect();
 
+        if let Ok(data) = hist::encode(&totals.lag) {
+            histograms.push(EncodedHist { request: "*".into(), outcome: "*".into(), kind: "lag".into(), data });
+        }
+        for p in &totals.pods {
+            if let Ok(data) = hist::encode(&p.latency) {
+                histograms.push(EncodedHist { request: p.name.clone(), outcome: "*".into(), kind: "pod".into(), data });
+            }
+        }
         let pods = totals
             .pods
             .iter()
@@ -277,6 +315,9 @@ impl Summary {
             labels: shape.labels.iter().cloned().zip(totals.labels.iter().cloned()).collect(),
             generator,
             histograms,
+            shards: meta.shards.clone(),
+            scenario_fingerprint: meta.scenario_fingerprint.clone(),
+            merged_from: Vec::new(),
         }
     }
 }

@@ -1,0 +1,53 @@
+//! `skyload merge DIR... --out DIR`: loads shard Results in parallel (rayon), checks that they are
+//! disjoint shares of one run, folds them with the exact `merge` (in a parallel tree: merging is
+//! associative) and writes one normal Results directory that verify and report read like any run.
+
+use crate::cli::MergeArgs;
+use crate::exit;
+use crate::record::load::{load, Results};
+use crate::record::merge::merge;
+use crate::report::terminal;
+use anyhow::Context;
+use rayon::prelude::*;
+
+pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
+    let out_abs = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+    for d in &args.dirs {
+        if std::path::absolute(d).unwrap_or_else(|_| d.clone()) == out_abs {
+            eprintln!("error: --out {} is also an input: write the merge to a new directory", args.out.display());
+            return Ok(exit::USAGE);
+        }
+    }
+    let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| load(d)).collect();
+    let mut parts = Vec::with_capacity(loaded.len());
+    for r in loaded {
+        match r {
+            Ok(r) => parts.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::USAGE);
+            }
+        }
+    }
+    // rayon's reduce keeps the order of an indexed iterator, so `merged_from` lists the inputs as given.
+    let merged = parts.into_par_iter().map(Ok).reduce_with(|a, b| merge(&a?, &b?));
+    let merged = match merged {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+        None => unreachable!("clap requires at least one directory"),
+    };
+    merged.save(&args.out).with_context(|| format!("cannot write the merged Results to {}", args.out.display()))?;
+    let summary = merged.summary();
+    eprintln!(
+        "skyload: merged {} Results ({} of {} shards) into {}",
+        merged.sources.len(),
+        merged.shards.indices.len(),
+        merged.shards.count,
+        args.out.display()
+    );
+    terminal::render(&summary, &args.out, &mut std::io::stdout().lock())?;
+    Ok(exit::OK)
+}

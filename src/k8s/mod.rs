@@ -1,0 +1,403 @@
+//! Kubernetes manifests for a sharded run, as typed serde structs (only the fields used), so the
+//! output is well-formed by construction and tests can read it back. A run is four objects: a
+//! ConfigMap with the scenario (and its feeder files), a ReadWriteMany PersistentVolumeClaim for
+//! Results (unless an existing claim is named), an Indexed Job whose pod k runs shard k/N from the
+//! common start time, and a merge Job that waits for the shards' `summary.json` files (or a
+//! deadline) on the shared volume and merges them. Everything can be applied at once.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Any top-level object: `apiVersion`, `kind`, `metadata` and its body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Object<B> {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Meta,
+    #[serde(flatten)]
+    pub body: B,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigMapBody {
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PvcBody {
+    pub spec: PvcSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PvcSpec {
+    pub access_modes: Vec<String>,
+    pub resources: Resources,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobBody {
+    pub spec: JobSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_mode: Option<String>,
+    pub completions: u32,
+    pub parallelism: u32,
+    pub backoff_limit: u32,
+    pub template: PodTemplate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PodTemplate {
+    pub metadata: Meta,
+    pub spec: PodSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    pub restart_policy: String,
+    pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    /// Results files belong to the image's user (10001), so it can write to the claim.
+    pub security_context: PodSecurity,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurity {
+    pub fs_group: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<serde_json::Value>,
+    pub volume_mounts: Vec<VolumeMount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMount {
+    pub name: String,
+    pub mount_path: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<ClaimSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigMapSource {
+    pub name: String,
+    pub items: Vec<KeyToPath>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyToPath {
+    pub key: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimSource {
+    pub claim_name: String,
+}
+
+/// Where things are inside the pods.
+pub const SCENARIO_DIR: &str = "/scenario";
+pub const RESULTS_DIR: &str = "/results";
+pub const SCENARIO_KEY: &str = "scenario.toml";
+
+/// Everything the manifests are made from.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    pub namespace: String,
+    pub image: String,
+    pub shards: u32,
+    /// `--start-at` value given to every shard (RFC 3339).
+    pub start_at: String,
+    /// Directory name of this run under the claim (so runs on one claim do not mix).
+    pub run_id: String,
+    pub scenario_text: String,
+    /// Feeder files: (ConfigMap key, path relative to the scenario file, content).
+    pub files: Vec<(String, String, String)>,
+    /// None: create `<name>-results`.
+    pub claim: Option<String>,
+    pub storage: String,
+    pub storage_class: Option<String>,
+    pub run_args: Vec<String>,
+    /// Unix seconds after which the merge stops waiting for missing shards and merges the rest.
+    pub merge_deadline_unix: u64,
+}
+
+/// The manifests, in the order they are applied.
+pub struct Manifests {
+    pub config_map: Object<ConfigMapBody>,
+    pub claim: Option<Object<PvcBody>>,
+    pub shards: Object<JobBody>,
+    pub merge: Object<JobBody>,
+}
+
+impl Manifests {
+    /// (file name, YAML) per object.
+    pub fn files(&self) -> Result<Vec<(String, String)>, serde_yaml::Error> {
+        let mut out = vec![("00-configmap.yaml".to_string(), serde_yaml::to_string(&self.config_map)?)];
+        if let Some(c) = &self.claim {
+            out.push(("01-results-pvc.yaml".into(), serde_yaml::to_string(c)?));
+        }
+        out.push(("02-shards-job.yaml".into(), serde_yaml::to_string(&self.shards)?));
+        out.push(("03-merge-job.yaml".into(), serde_yaml::to_string(&self.merge)?));
+        Ok(out)
+    }
+}
+
+fn meta(spec: &Spec, name: String, component: &str) -> Meta {
+    let labels = [
+        ("app.kubernetes.io/name".to_string(), "skyload".to_string()),
+        ("app.kubernetes.io/instance".to_string(), spec.name.clone()),
+        ("app.kubernetes.io/component".to_string(), component.to_string()),
+    ]
+    .into();
+    Meta { name, namespace: Some(spec.namespace.clone()), labels }
+}
+
+fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32, u32), container: Container, spread: bool) -> Object<JobBody> {
+    let claim = spec.claim.clone().unwrap_or_else(|| format!("{}-results", spec.name));
+    let mut items = vec![KeyToPath { key: SCENARIO_KEY.into(), path: SCENARIO_KEY.into() }];
+    items.extend(spec.files.iter().map(|(k, p, _)| KeyToPath { key: k.clone(), path: p.clone() }));
+    let pod_meta = Meta { namespace: None, ..meta(spec, name.clone(), component) };
+    let spread = if spread {
+        vec![serde_json::json!({
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {
+                "app.kubernetes.io/instance": spec.name, "app.kubernetes.io/component": component}},
+        })]
+    } else {
+        Vec::new()
+    };
+    Object {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        metadata: meta(spec, name, component),
+        body: JobBody {
+            spec: JobSpec {
+                completion_mode: js.0,
+                completions: js.1,
+                parallelism: js.1,
+                backoff_limit: js.2,
+                template: PodTemplate {
+                    metadata: pod_meta,
+                    spec: PodSpec {
+                        restart_policy: "Never".into(),
+                        containers: vec![container],
+                        volumes: vec![
+                            Volume {
+                                name: "scenario".into(),
+                                config_map: Some(ConfigMapSource { name: format!("{}-scenario", spec.name), items }),
+                                persistent_volume_claim: None,
+                            },
+                            Volume { name: "results".into(), config_map: None, persistent_volume_claim: Some(ClaimSource { claim_name: claim }) },
+                        ],
+                        security_context: PodSecurity { fs_group: 10001 },
+                        topology_spread_constraints: spread,
+                    },
+                },
+            },
+        },
+    }
+}
+
+fn mounts() -> Vec<VolumeMount> {
+    vec![
+        VolumeMount { name: "scenario".into(), mount_path: SCENARIO_DIR.into(), read_only: true },
+        VolumeMount { name: "results".into(), mount_path: RESULTS_DIR.into(), read_only: false },
+    ]
+}
+
+/// The shell script of the merge pod: wait for every shard's summary.json (or the deadline), then
+/// merge the shards that finished.
+pub fn merge_script(spec: &Spec) -> String {
+    let dir = format!("{RESULTS_DIR}/{}", spec.run_id);
+    format!(
+        r#"set -u
+dir={dir}; n={n}; deadline={deadline}
+while :; do
+  done=$(ls "$dir"/shard-*/summary.json 2>/dev/null | wc -l)
+  [ "$done" -ge "$n" ] && break
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "skyload: $done of $n shards finished by the deadline; merging those"; break; fi
+  sleep 5
+done
+set --
+for d in "$dir"/shard-*; do [ -f "$d/summary.json" ] && set -- "$@" "$d"; done
+[ "$#" -gt 0 ] || {{ echo "skyload: no shard finished: nothing to merge"; exit 3; }}
+exec skyload merge "$@" --out "$dir/merged"
+"#,
+        n = spec.shards,
+        deadline = spec.merge_deadline_unix,
+    )
+}
+
+pub fn build(spec: &Spec) -> Manifests {
+    let mut data = BTreeMap::from([(SCENARIO_KEY.to_string(), spec.scenario_text.clone())]);
+    for (k, _, content) in &spec.files {
+        data.insert(k.clone(), content.clone());
+    }
+    let config_map = Object {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        metadata: meta(spec, format!("{}-scenario", spec.name), "scenario"),
+        body: ConfigMapBody { data },
+    };
+    let claim = spec.claim.is_none().then(|| Object {
+        api_version: "v1".into(),
+        kind: "PersistentVolumeClaim".into(),
+        metadata: meta(spec, format!("{}-results", spec.name), "results"),
+        body: PvcBody {
+            spec: PvcSpec {
+                access_modes: vec!["ReadWriteMany".into()],
+                resources: Resources { requests: [("storage".to_string(), spec.storage.clone())].into() },
+                storage_class_name: spec.storage_class.clone(),
+            },
+        },
+    });
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        format!("{SCENARIO_DIR}/{SCENARIO_KEY}"),
+        "--shard".into(),
+        format!("$(JOB_COMPLETION_INDEX)/{}", spec.shards),
+        "--start-at".into(),
+        spec.start_at.clone(),
+        "--out".into(),
+        format!("{RESULTS_DIR}/{}/shard-$(JOB_COMPLETION_INDEX)", spec.run_id),
+        "--quiet".into(),
+    ];
+    args.extend(spec.run_args.iter().cloned());
+    let shard_container = Container {
+        name: "skyload".into(),
+        image: spec.image.clone(),
+        command: vec!["skyload".into()],
+        args,
+        // Kubernetes sets it in Indexed Jobs; declared here too so `$(JOB_COMPLETION_INDEX)` expands on any version.
+        env: vec![serde_json::json!({
+            "name": "JOB_COMPLETION_INDEX",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}},
+        })],
+        volume_mounts: mounts(),
+    };
+    // A failed shard pod is retried (up to N times in all) only while the start time is ahead; after
+    // it, `skyload run` refuses the late start and the shard stays missing (the merge says so).
+    let shards = job(
+        spec,
+        format!("{}-shards", spec.name),
+        "shard",
+        (Some("Indexed".into()), spec.shards, spec.shards),
+        shard_container,
+        true,
+    );
+    let merge_container = Container {
+        name: "merge".into(),
+        image: spec.image.clone(),
+        command: vec!["sh".into(), "-c".into(), merge_script(spec)],
+        args: Vec::new(),
+        env: Vec::new(),
+        volume_mounts: mounts(),
+    };
+    let merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1, 2), merge_container, false);
+    Manifests { config_map, claim, shards, merge }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            name: "skyload".into(),
+            namespace: "load".into(),
+            image: "registry.example/skyload:1".into(),
+            shards: 4,
+            start_at: "2026-11-21T10:00:00Z".into(),
+            run_id: "quick-20261121T100000Z".into(),
+            scenario_text: "name = \"quick\"\n".into(),
+            files: vec![("feeder-0".into(), "data/users.csv".into(), "id\n1\n".into())],
+            claim: None,
+            storage: "1Gi".into(),
+            storage_class: None,
+            run_args: vec!["--url".into(), "http://gw:8080".into()],
+            merge_deadline_unix: 1_795_255_500,
+        }
+    }
+
+    #[test]
+    fn shard_job_runs_its_index_from_the_common_start() {
+        let m = build(&spec());
+        let j = &m.shards.body.spec;
+        assert_eq!((j.completion_mode.as_deref(), j.completions, j.parallelism), (Some("Indexed"), 4, 4));
+        let c = &j.template.spec.containers[0];
+        let args = c.args.join(" ");
+        assert!(args.starts_with("run /scenario/scenario.toml --shard $(JOB_COMPLETION_INDEX)/4 --start-at 2026-11-21T10:00:00Z"), "{args}");
+        assert!(args.contains("--out /results/quick-20261121T100000Z/shard-$(JOB_COMPLETION_INDEX)") && args.ends_with("--url http://gw:8080"));
+        let items = &j.template.spec.volumes[0].config_map.as_ref().unwrap().items;
+        assert_eq!(items[1], KeyToPath { key: "feeder-0".into(), path: "data/users.csv".into() });
+        assert_eq!(m.claim.as_ref().unwrap().body.spec.access_modes, vec!["ReadWriteMany"]);
+        let with_claim = build(&Spec { claim: Some("shared".into()), ..spec() });
+        assert!(with_claim.claim.is_none());
+        let v = &with_claim.merge.body.spec.template.spec.volumes[1];
+        assert_eq!(v.persistent_volume_claim.as_ref().unwrap().claim_name, "shared");
+    }
+
+    #[test]
+    fn merge_waits_for_every_shard_then_merges() {
+        let s = merge_script(&spec());
+        assert!(s.contains("dir=/results/quick-20261121T100000Z; n=4; deadline=1795255500"), "{s}");
+        assert!(s.contains("exec skyload merge \"$@\" --out \"$dir/merged\""));
+        let yaml = build(&spec()).files().unwrap();
+        assert_eq!(yaml.len(), 4);
+        let back: Object<JobBody> = serde_yaml::from_str(&yaml[3].1).unwrap();
+        assert_eq!(back, build(&spec()).merge);
+    }
+}

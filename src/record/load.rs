@@ -1,0 +1,332 @@
+//! A Results directory read back into the data it was made from, so that it can be merged exactly
+//! and written again as a normal Results directory. Run totals come from `summary.json`'s full
+//! histograms and counters; seconds come from `timeseries.csv` (counters), `latency.hlog`
+//! (per-second histograms, so percentiles are recomputed, never averaged), `pods.csv` and
+//! `labels.csv`. Nothing here compares or merges: that is `merge`.
+//!
+//! Two figures are kept in the units the files show them in, so that sums are exact integers and
+//! merging is associative: per-second targets in tenths of a request (`target_rps` has one
+//! decimal) and per-second generator CPU in milliseconds (`generator_cpu_pct` has one decimal).
+//! The interval log has no per-request service time, so a second's whole service-time histogram is
+//! held by its first request (the files written from it are the same).
+
+use super::accum::{Interval, PodTotals, Shape, Totals};
+use super::hist::{add, decode, new_hist, CodecError, Hist};
+use super::outcome::OutcomeTable;
+use super::results::{self, ResultsWriter, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, TIMESERIES};
+use super::summary::{scenario_fingerprint, RunMeta, RunStatus, Shards, Summary};
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{dir}: cannot read {file}: {source} (is it a skyload Results directory of a finished run?)")]
+    Io { dir: PathBuf, file: &'static str, source: std::io::Error },
+    #[error("{dir}: {file}: {what}")]
+    Bad { dir: PathBuf, file: &'static str, what: String },
+    #[error("{dir}: summary.json has no `{kind}` histograms: it was written by a skyload without exact merging; re-run with this version")]
+    Missing { dir: PathBuf, kind: &'static str },
+    #[error("{dir}: {file}: {source}")]
+    Codec { dir: PathBuf, file: &'static str, source: CodecError },
+}
+
+/// What a summary says about the run besides its totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub scenario_file: Option<String>,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub start_unix_ms: u64,
+    pub planned_duration_s: f64,
+    pub duration_s: f64,
+    pub targets: BTreeSet<String>,
+    pub threads: usize,
+    pub expected: f64,
+}
+
+/// One second of the run, from all the per-second files.
+#[derive(Debug, Clone)]
+pub struct Second {
+    pub iv: Interval,
+    /// Per request: arrivals the schedule called for, in tenths.
+    pub target_tenths: Vec<u64>,
+}
+
+/// A Results directory in memory.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub info: RunInfo,
+    /// The shares of the schedule held; a run that was not sharded holds share 0 of 1.
+    pub shards: Shards,
+    pub fingerprint: String,
+    pub scenario_text: String,
+    pub shape: Shape,
+    pub totals: Totals,
+    pub seconds: BTreeMap<u64, Second>,
+    /// The run directories this was made from (just its own for a run).
+    pub sources: Vec<String>,
+}
+
+impl Results {
+    /// `summary.json` recomputed from the totals.
+    pub fn summary(&self) -> Summary {
+        let i = &self.info;
+        let meta = RunMeta {
+            scenario: i.scenario.clone(),
+            scenario_file: i.scenario_file.clone(),
+            status: i.status,
+            started_at: i.started_at.clone(),
+            start_unix_ms: i.start_unix_ms,
+            planned_duration_s: i.planned_duration_s,
+            duration_s: i.duration_s,
+            target: i.targets.iter().cloned().collect::<Vec<_>>().join(", "),
+            threads: i.threads,
+            expected: i.expected,
+            shards: (self.shards.count > 1).then(|| self.shards.clone()),
+            scenario_fingerprint: self.fingerprint.clone(),
+        };
+        let mut s = Summary::build(&meta, &self.shape, &self.totals);
+        if self.sources.len() > 1 {
+            s.merged_from = self.sources.clone();
+        }
+        let (have, of) = (self.shards.indices.len(), self.shards.count as usize);
+        if have < of {
+            let missing: Vec<String> =
+                (0..self.shards.count).filter(|k| !self.shards.indices.contains(k)).map(|k| k.to_string()).collect();
+            s.generator.notes.push(format!(
+                "holds {have} of {of} shards (missing: {}): the load offered was that share of the schedule",
+                missing.join(", ")
+            ));
+        }
+        s
+    }
+
+    /// Writes a normal Results directory: every file a run writes.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let shape = Arc::new(self.shape.clone());
+        let start = UNIX_EPOCH + Duration::from_millis(self.info.start_unix_ms);
+        let mut w = ResultsWriter::create(dir, shape.clone(), start, &self.scenario_text)?;
+        let last = self.seconds.keys().next_back().copied();
+        for k in last.map_or(0..0, |l| 0..l + 1) {
+            let empty;
+            let (iv, tenths) = match self.seconds.get(&k) {
+                Some(s) => (&s.iv, &s.target_tenths[..]),
+                None => {
+                    empty = Interval::new(k, &shape);
+                    (&empty, &[][..])
+                }
+            };
+            let targets: Vec<f64> =
+                (0..shape.requests.len()).map(|r| tenths.get(r).copied().unwrap_or(0) as f64 / 10.0).collect();
+            w.write_interval(iv, &targets)?;
+        }
+        w.write_summary(&self.summary())
+    }
+}
+
+/// Reads a Results directory.
+pub fn load(dir: &Path) -> Result<Results, LoadError> {
+    let io = |file: &'static str| move |source| LoadError::Io { dir: dir.to_path_buf(), file, source };
+    let summary = results::read_summary(dir).map_err(io(results::SUMMARY))?;
+    let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).map_err(io(SCENARIO_COPY))?;
+    let shape = Shape {
+        requests: summary.requests.iter().map(|r| r.name.clone()).collect(),
+        outcomes: OutcomeTable::from_names(summary.outcome_names.clone()),
+        labels: summary.labels.keys().cloned().collect(),
+    };
+    let totals = totals_of(dir, &summary, &shape)?;
+    let mut seconds = BTreeMap::new();
+    read_timeseries(dir, &shape, &mut seconds)?;
+    read_hlog(dir, &shape, &mut seconds)?;
+    read_counts(dir, &shape, &mut seconds)?;
+    let sources = if summary.merged_from.is_empty() { vec![dir.display().to_string()] } else { summary.merged_from.clone() };
+    Ok(Results {
+        info: RunInfo {
+            scenario: summary.scenario.clone(),
+            scenario_file: summary.scenario_file.clone(),
+            status: summary.status,
+            started_at: summary.started_at.clone(),
+            start_unix_ms: summary.start_unix_ms,
+            planned_duration_s: summary.planned_duration_s,
+            duration_s: summary.duration_s,
+            targets: summary.target.split(", ").filter(|t| !t.is_empty()).map(String::from).collect(),
+            threads: summary.generator.threads,
+            expected: summary.generator.expected,
+        },
+        shards: summary.shards.clone().unwrap_or(Shards { count: 1, indices: vec![0] }),
+        fingerprint: scenario_fingerprint(&scenario_text),
+        scenario_text,
+        shape,
+        totals,
+        seconds,
+        sources,
+    })
+}
+
+/// The run totals, rebuilt from the summary's histograms and counters.
+fn totals_of(dir: &Path, s: &Summary, shape: &Shape) -> Result<Totals, LoadError> {
+    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: results::SUMMARY, what };
+    let mut t = Totals::new(shape);
+    for (r, rs) in t.requests.iter_mut().zip(&s.requests) {
+        let o = &rs.overall;
+        (r.scheduled, r.sent, r.dropped, r.bytes_in, r.bytes_out) = (o.scheduled, o.sent, o.dropped, o.bytes_in, o.bytes_out);
+    }
+    let (mut lag, mut pod_hists) = (None, BTreeMap::new());
+    for h in &s.histograms {
+        let hist = decode(&h.data).map_err(|source| LoadError::Codec { dir: dir.to_path_buf(), file: results::SUMMARY, source })?;
+        match h.kind.as_str() {
+            "latency" | "service" => {
+                let ri = shape.requests.iter().position(|n| *n == h.request).ok_or_else(|| bad(format!("histogram of unknown request `{}`", h.request)))?;
+                let oi = shape.outcomes.id(&h.outcome).ok_or_else(|| bad(format!("histogram of unknown outcome `{}`", h.outcome)))?;
+                let slot = t.requests[ri].by_outcome[oi as usize]
+                    .get_or_insert_with(|| super::accum::OutcomeHists { latency: new_hist(), service: new_hist() });
+                add(if h.kind == "latency" { &mut slot.latency } else { &mut slot.service }, &hist);
+            }
+            "lag" => lag = Some(hist),
+            "pod" => {
+                pod_hists.insert(h.request.clone(), hist);
+            }
+            _ => {} // a kind added later: not needed to rebuild the totals
+        }
+    }
+    t.lag = lag.ok_or(LoadError::Missing { dir: dir.to_path_buf(), kind: "lag" })?;
+    for p in &s.pods {
+        let mut outcomes = vec![0; shape.outcomes.len()];
+        for (name, n) in &p.outcomes {
+            let oi = shape.outcomes.id(name).ok_or_else(|| bad(format!("pod `{}`: unknown outcome `{name}`", p.name)))?;
+            outcomes[oi as usize] = *n;
+        }
+        let latency = pod_hists.remove(&p.name).ok_or(LoadError::Missing { dir: dir.to_path_buf(), kind: "pod" })?;
+        t.pods.push(PodTotals { name: p.name.clone(), outcomes, latency });
+    }
+    for (code, n) in &s.totals.status_codes {
+        let c: u16 = code.parse().map_err(|_| bad(format!("status code `{code}`")))?;
+        t.status.insert(c, *n);
+    }
+    for (slot, h) in t.labels.iter_mut().zip(&shape.labels) {
+        *slot = s.labels.get(h).cloned().unwrap_or_default();
+    }
+    // CPU times are whole microseconds (getrusage), so rounding there undoes the f64 exactly.
+    t.cpu = Duration::from_micros((s.generator.cpu_seconds.max(0.0) * 1e6).round() as u64);
+    Ok(t)
+}
+
+fn second<'a>(seconds: &'a mut BTreeMap<u64, Second>, k: u64, shape: &Shape) -> &'a mut Second {
+    seconds
+        .entry(k)
+        .or_insert_with(|| Second { iv: Interval::new(k, shape), target_tenths: vec![0; shape.requests.len()] })
+}
+
+fn csv_reader(dir: &Path, file: &'static str) -> Result<csv::Reader<std::fs::File>, LoadError> {
+    csv::ReaderBuilder::new().flexible(true).from_path(dir.join(file)).map_err(|e| LoadError::Bad {
+        dir: dir.to_path_buf(),
+        file,
+        what: e.to_string(),
+    })
+}
+
+fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: TIMESERIES, what };
+    let mut rd = csv_reader(dir, TIMESERIES)?;
+    let head = rd.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = |name: &str| head.iter().position(|h| h == name).ok_or_else(|| bad(format!("no `{name}` column")));
+    let c = [
+        col("second")?,
+        col("request")?,
+        col("target_rps")?,
+        col("scheduled")?,
+        col("sent")?,
+        col("completed")?,
+        col("dropped")?,
+        col("bytes_in")?,
+        col("in_flight")?,
+        col("generator_cpu_pct")?,
+    ];
+    let outcome_cols: Vec<usize> = shape.outcomes.names().iter().map(|o| col(o)).collect::<Result<_, _>>()?;
+    for row in rd.records() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let field = |i: usize| row.get(i).unwrap_or("");
+        let int = |i: usize| -> Result<u64, LoadError> {
+            let f = field(i);
+            if f.is_empty() {
+                return Ok(0);
+            }
+            f.parse().map_err(|_| bad(format!("`{f}` in column {} is not a count", head.get(i).unwrap_or("?"))))
+        };
+        let tenths = |i: usize| -> Result<u64, LoadError> {
+            let f = field(i);
+            if f.is_empty() {
+                return Ok(0);
+            }
+            let x: f64 = f.parse().map_err(|_| bad(format!("`{f}` in column {} is not a number", head.get(i).unwrap_or("?"))))?;
+            Ok((x * 10.0).round().max(0.0) as u64)
+        };
+        let k = int(c[0])?;
+        let name = field(c[1]);
+        if name == ALL_REQUESTS {
+            let s = second(seconds, k, shape);
+            s.iv.in_flight = int(c[8])?;
+            s.iv.cpu = Duration::from_millis(tenths(c[9])?);
+            continue;
+        }
+        let ri = shape.requests.iter().position(|n| n == name).ok_or_else(|| bad(format!("unknown request `{name}`")))?;
+        let target = tenths(c[2])?;
+        let s = second(seconds, k, shape);
+        s.target_tenths[ri] = target;
+        let r = &mut s.iv.requests[ri];
+        (r.scheduled, r.sent, r.completed, r.dropped, r.bytes_in) = (int(c[3])?, int(c[4])?, int(c[5])?, int(c[6])?, int(c[7])?);
+        for (o, &ci) in outcome_cols.iter().enumerate() {
+            r.outcomes[o] = int(ci)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: HLOG, what };
+    let bytes = std::fs::read(dir.join(HLOG)).map_err(|source| LoadError::Io { dir: dir.to_path_buf(), file: HLOG, source })?;
+    let single = shape.requests.len() == 1;
+    for entry in IntervalLogIterator::new(&bytes) {
+        let LogEntry::Interval(e) = entry.map_err(|e| bad(format!("{e:?}")))? else { continue };
+        let h: Hist = decode(e.encoded_histogram()).map_err(|source| LoadError::Codec { dir: dir.to_path_buf(), file: HLOG, source })?;
+        let k = e.start_timestamp().as_secs_f64().round() as u64;
+        let s = second(seconds, k, shape);
+        match e.tag().map(|t| t.as_str()) {
+            None if single => add(&mut s.iv.requests[0].latency, &h),
+            None => {} // the sum of the req.<name> entries
+            Some("service") => add(&mut s.iv.requests[0].service, &h),
+            Some("lag") => add(&mut s.iv.lag, &h),
+            Some(t) => {
+                if let Some(ri) = t.strip_prefix("req.").and_then(|n| shape.requests.iter().position(|r| r == n)) {
+                    add(&mut s.iv.requests[ri].latency, &h);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `pods.csv` (second,pod,completed) and `labels.csv` (second,header,value,completed).
+fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+    for file in [PODS, LABELS] {
+        let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
+        let mut rd = csv_reader(dir, file)?;
+        for row in rd.records() {
+            let row = row.map_err(|e| bad(e.to_string()))?;
+            let f = |i: usize| row.get(i).unwrap_or("");
+            let num = |s: &str| s.parse::<u64>().map_err(|_| bad(format!("`{s}` is not a count")));
+            let k = num(f(0))?;
+            let s = second(seconds, k, shape);
+            if file == PODS {
+                *s.iv.pods.entry(f(1).to_string()).or_default() += num(f(2))?;
+            } else if let Some(h) = shape.labels.iter().position(|h| h == f(1)) {
+                *s.iv.labels[h].entry(f(2).to_string()).or_default() += num(f(3))?;
+            }
+        }
+    }
+    Ok(())
+}

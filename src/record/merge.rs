@@ -1,0 +1,228 @@
+//! Exact merging of Results: histograms add (HDR `add` is lossless), counters sum, seconds align by
+//! the shared epoch, pods and label values union by name. `merge` is a pure function of two loaded
+//! Results and is associative, so any number of shards fold in any grouping (the command folds them
+//! in parallel) and a merge of merges equals the merge of all. What must not be merged is refused:
+//! another scenario, another epoch, another shard count, or a share already held.
+
+use super::load::{Results, RunInfo};
+use super::summary::{RunStatus, Shards};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MergeError {
+    #[error(
+        "{b} ran a different scenario than {a} (scenario.toml fingerprints {fa} and {fb} differ): only shards of one scenario, run with the same flags, merge"
+    )]
+    Scenario { a: String, b: String, fa: String, fb: String },
+    #[error(
+        "{b} started its schedule at unix ms {eb}, {a} at {ea}: shards merge only with one epoch; run them all with the same --start-at"
+    )]
+    Epoch { a: String, b: String, ea: u64, eb: u64 },
+    #[error("{b} is one of {nb} shards, {a} of {na}: shards of different splits do not add up to one schedule")]
+    ShardCount { a: String, b: String, na: u32, nb: u32 },
+    #[error("{a} and {b} both hold shard {index} of {count}: merging it twice would count its requests twice")]
+    Overlap { a: String, b: String, index: u32, count: u32 },
+    #[error("{b} and {a} differ in {what} although their scenario is the same: were they written by different skyload versions?")]
+    Shape { a: String, b: String, what: &'static str },
+}
+
+/// How bad a status is; a merge has the worst of its inputs'.
+fn severity(s: RunStatus) -> u8 {
+    match s {
+        RunStatus::Completed => 0,
+        RunStatus::Interrupted => 1,
+        RunStatus::Aborted => 2,
+    }
+}
+
+fn label(r: &Results) -> String {
+    match r.sources.as_slice() {
+        [one] => one.clone(),
+        many => format!("the merge of {}", many.join(", ")),
+    }
+}
+
+/// Checks that `a` and `b` are disjoint shares of one run.
+pub fn check(a: &Results, b: &Results) -> Result<(), MergeError> {
+    let (la, lb) = (label(a), label(b));
+    if a.fingerprint != b.fingerprint {
+        return Err(MergeError::Scenario { a: la, b: lb, fa: a.fingerprint.clone(), fb: b.fingerprint.clone() });
+    }
+    if a.info.start_unix_ms != b.info.start_unix_ms {
+        return Err(MergeError::Epoch { a: la, b: lb, ea: a.info.start_unix_ms, eb: b.info.start_unix_ms });
+    }
+    if a.shards.count != b.shards.count {
+        return Err(MergeError::ShardCount { a: la, b: lb, na: a.shards.count, nb: b.shards.count });
+    }
+    if let Some(&index) = a.shards.indices.iter().find(|i| b.shards.indices.contains(i)) {
+        return Err(MergeError::Overlap { a: la, b: lb, index, count: a.shards.count });
+    }
+    let what = if a.shape.requests != b.shape.requests {
+        Some("request names")
+    } else if a.shape.outcomes != b.shape.outcomes {
+        Some("outcome names")
+    } else if a.shape.labels != b.shape.labels {
+        Some("label headers")
+    } else if a.info.planned_duration_s != b.info.planned_duration_s {
+        Some("planned duration")
+    } else {
+        None
+    };
+    match what {
+        Some(what) => Err(MergeError::Shape { a: la, b: lb, what }),
+        None => Ok(()),
+    }
+}
+
+/// The Results of `a` and `b` together, as if one machine had sent both shares.
+pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
+    check(a, b)?;
+    let mut out = a.clone();
+    let (x, y) = (&a.info, &b.info);
+    out.info = RunInfo {
+        status: if severity(y.status) > severity(x.status) { y.status } else { x.status },
+        duration_s: x.duration_s.max(y.duration_s),
+        targets: x.targets.union(&y.targets).cloned().collect(),
+        threads: x.threads + y.threads,
+        expected: x.expected + y.expected,
+        ..x.clone()
+    };
+    let mut indices: Vec<u32> = a.shards.indices.iter().chain(&b.shards.indices).copied().collect();
+    indices.sort_unstable();
+    out.shards = Shards { count: a.shards.count, indices };
+    out.totals.merge(&b.totals);
+    for (k, s) in &b.seconds {
+        match out.seconds.get_mut(k) {
+            Some(mine) => {
+                mine.iv.merge(&s.iv);
+                for (t, u) in mine.target_tenths.iter_mut().zip(&s.target_tenths) {
+                    *t += u;
+                }
+            }
+            None => {
+                out.seconds.insert(*k, s.clone());
+            }
+        }
+    }
+    out.sources.extend(b.sources.iter().cloned());
+    Ok(out)
+}
+
+/// Merges many Results in order; the first error stops it.
+pub fn merge_all(parts: &[Results]) -> Option<Result<Results, MergeError>> {
+    let (first, rest) = parts.split_first()?;
+    Some(rest.iter().try_fold(first.clone(), |acc, r| merge(&acc, r)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::accum::{Completion, Shape, ThreadRecorder, Totals};
+    use crate::record::hist::Hist;
+    use crate::record::load::Second;
+    use crate::record::outcome::{OutcomeTable, OK};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// A shard with `n` completions of latency base+i ms, one per 100 ms, on pods p0/p1.
+    fn shard(index: u32, n: u64, base: u64) -> Results {
+        let shape = Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] };
+        let t0 = Instant::now();
+        let mut rec = ThreadRecorder::new(t0, Arc::new(shape.clone()));
+        for i in 0..n {
+            let done = t0 + Duration::from_millis(100 * i + base);
+            let intended = done - Duration::from_millis(base + i);
+            let pod = format!("p{}", i % 2);
+            rec.sent(0, intended, intended, 3);
+            let c = Completion { pod: Some(pod.as_bytes()), status: 200, ..Completion::failed(0, OK, intended, intended, done) };
+            rec.completed(&c);
+        }
+        let last = (100 * n + base) / 1000;
+        let ivs = rec.take_through(last, 0, Duration::from_millis(7));
+        let (_, totals) = rec.finish(Duration::ZERO);
+        let seconds: BTreeMap<u64, Second> =
+            ivs.into_iter().map(|iv| (iv.second, Second { iv, target_tenths: vec![100] })).collect();
+        Results {
+            info: RunInfo {
+                scenario: "s".into(),
+                scenario_file: None,
+                status: RunStatus::Completed,
+                started_at: "2026-01-01T00:00:00Z".into(),
+                start_unix_ms: 1_000,
+                planned_duration_s: 3.0,
+                duration_s: 3.0,
+                targets: ["http://t".to_string()].into(),
+                threads: 1,
+                expected: n as f64,
+            },
+            shards: Shards { count: 3, indices: vec![index] },
+            fingerprint: "f".into(),
+            scenario_text: "x".into(),
+            shape,
+            totals,
+            seconds,
+            sources: vec![format!("shard-{index}")],
+        }
+    }
+
+    fn values(h: &Hist) -> Vec<(u64, u64)> {
+        h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
+    }
+
+    fn fingerprint_of(r: &Results) -> (String, Vec<(u64, Vec<(u64, u64)>, u64, Duration)>, Vec<(String, u64, Vec<(u64, u64)>)>) {
+        let mut s = r.summary();
+        s.histograms.clear();
+        let secs = r.seconds.iter().map(|(k, s)| (*k, values(&s.iv.requests[0].latency), s.target_tenths[0], s.iv.cpu)).collect();
+        let pods = r.totals.pods.iter().map(|p| (p.name.clone(), p.count(), values(&p.latency))).collect();
+        (serde_json::to_string(&s).unwrap(), secs, pods)
+    }
+
+    fn all_latency(t: &Totals) -> Hist {
+        let mut h = crate::record::hist::new_hist();
+        for o in t.requests[0].by_outcome.iter().flatten() {
+            crate::record::hist::add(&mut h, &o.latency);
+        }
+        h
+    }
+
+    #[test]
+    fn merge_adds_exactly_and_is_associative() {
+        let (a, b, c) = (shard(0, 20, 5), shard(1, 25, 40), shard(2, 10, 900));
+        let left = merge(&merge(&a, &b).unwrap(), &c).unwrap();
+        let right = merge(&a, &merge(&b, &c).unwrap()).unwrap();
+        assert_eq!(fingerprint_of(&left), fingerprint_of(&right));
+        let s = left.summary();
+        assert_eq!(s.totals.completed, 55);
+        assert_eq!(s.totals.outcomes["ok"], 55);
+        assert_eq!(s.generator.threads, 3);
+        assert_eq!(s.merged_from, vec!["shard-0", "shard-1", "shard-2"]);
+        assert_eq!(s.shards, Some(Shards { count: 3, indices: vec![0, 1, 2] }));
+        // The merged p99 is the p99 of the union of samples.
+        let mut union = all_latency(&a.totals);
+        crate::record::hist::add(&mut union, &all_latency(&b.totals));
+        crate::record::hist::add(&mut union, &all_latency(&c.totals));
+        assert_eq!(s.totals.latency.p99_us, union.value_at_quantile(0.99));
+        assert_eq!(left.seconds[&0].target_tenths[0], 300);
+        assert_eq!(left.seconds.values().map(|s| s.iv.cpu).sum::<Duration>(), Duration::from_millis(21));
+        assert_eq!(left.totals.cpu, Duration::from_millis(21));
+        let p0: u64 = left.totals.pods.iter().find(|p| p.name == "p0").unwrap().count();
+        assert_eq!(p0, 10 + 13 + 5);
+    }
+
+    #[test]
+    fn refuses_what_does_not_add_up() {
+        let a = shard(0, 5, 5);
+        let mut other = shard(1, 5, 5);
+        other.fingerprint = "g".into();
+        assert!(matches!(merge(&a, &other), Err(MergeError::Scenario { .. })));
+        let mut late = shard(1, 5, 5);
+        late.info.start_unix_ms += 1;
+        assert!(matches!(merge(&a, &late), Err(MergeError::Epoch { .. })));
+        let mut split = shard(1, 5, 5);
+        split.shards.count = 4;
+        assert!(matches!(merge(&a, &split), Err(MergeError::ShardCount { .. })));
+        assert!(matches!(merge(&a, &shard(0, 5, 5)), Err(MergeError::Overlap { index: 0, .. })));
+        let partial = merge_all(&[a, shard(2, 5, 5)]).unwrap().unwrap();
+        assert!(partial.summary().generator.notes.iter().any(|n| n.contains("2 of 3 shards (missing: 1)")), "{:?}", partial.summary().generator.notes);
+    }
+}

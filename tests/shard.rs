@@ -1,0 +1,255 @@
+//! Sharded runs end to end: four `skyload run --shard i/4 --start-at T` processes against one
+//! embedded gateway (started in this test on 127.0.0.1:0), then `skyload merge`. The merged Results
+//! must hold the whole schedule, add up exactly, equal the merge of merges (associativity), and
+//! refuse a shard of another scenario. About 3 s of load at 300 → 500 rps in all.
+
+mod common;
+
+use common::tempdir;
+use skyload::gateway::{GatewayConfig, GatewayHandle};
+use skyload::record::hist::{add, decode, new_hist, Hist};
+use skyload::record::load::load;
+use skyload::record::merge::merge;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const GATEWAY: &str = r#"
+[functions.hello]
+pods = 2
+concurrency = 16
+service_time = { dist = "fixed", mean = "1ms" }
+
+[functions.lim]
+rate_limit = { rate = 40.0, burst = 5 }
+"#;
+
+/// 300 → 500 rps over 3 s: 1200 arrivals, three quarters `hello`, a quarter rate-limited `lim`.
+fn scenario(addr: &str) -> String {
+    format!(
+        r#"name = "shards"
+seed = 11
+threads = 1
+pod_header = "x-pod"
+labels = ["x-fn-version"]
+
+[target]
+url = "http://{addr}"
+timeout = "2s"
+
+[connections]
+max = 16
+
+[[stages]]
+name = "ramp"
+from = 300
+ramp_to = 500
+duration = "3s"
+
+[[requests]]
+name = "hello"
+weight = 3
+path = "/fn/hello?n={{{{seq}}}}"
+
+[[requests]]
+name = "lim"
+weight = 1
+path = "/fn/lim"
+
+[[outcomes]]
+name = "limited"
+status = 429
+"#
+    )
+}
+
+fn skyload(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
+    c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c
+}
+
+fn ok(o: &Output) -> String {
+    format!("exit {:?}\n{}\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Every latency histogram of a summary added up: the run's samples.
+fn latency_samples(s: &serde_json::Value) -> Hist {
+    let mut h = new_hist();
+    for e in s["histograms"].as_array().unwrap().iter().filter(|e| e["kind"] == "latency") {
+        add(&mut h, &decode(e["data"].as_str().unwrap()).unwrap());
+    }
+    h
+}
+
+fn merge_cli(inputs: &[&Path], out: &Path) -> Output {
+    let mut c = skyload(&["merge"]);
+    c.args(inputs).arg("--out").arg(out);
+    c.output().unwrap()
+}
+
+/// summary.json with each histogram decoded to (value, count) pairs, so two encodings of one
+/// histogram compare equal.
+fn comparable(dir: &Path) -> serde_json::Value {
+    let mut s = summary(dir);
+    for e in s["histograms"].as_array_mut().unwrap() {
+        let h = decode(e["data"].as_str().unwrap()).unwrap();
+        let vals: Vec<(u64, u64)> = h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+        e["data"] = serde_json::json!(vals);
+    }
+    s
+}
+
+/// The interval log as (timestamp ms, tag, recorded values), independent of how each is encoded.
+fn hlog(dir: &Path) -> Vec<(u64, String, Vec<(u64, u64)>)> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let bytes = std::fs::read(dir.join("latency.hlog")).unwrap();
+    IntervalLogIterator::new(&bytes)
+        .filter_map(|e| match e.unwrap() {
+            LogEntry::Interval(i) => {
+                let h = decode(i.encoded_histogram()).unwrap();
+                let vals = h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+                Some((i.start_timestamp().as_millis() as u64, i.tag().map_or(String::new(), |t| t.as_str().to_string()), vals))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn four_shards_merge_into_the_whole_schedule() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let gw = rt
+        .block_on(GatewayHandle::start(GatewayConfig::from_toml_str(GATEWAY).unwrap(), "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let tmp = tempdir();
+    let file = tmp.path().join("shards.toml");
+    std::fs::write(&file, scenario(&gw.addr.to_string())).unwrap();
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
+    let start_at = format!("{:.3}", start.as_secs_f64());
+
+    let dirs: Vec<PathBuf> = (0..4).map(|i| tmp.path().join(format!("shard-{i}"))).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let shard = format!("{i}/4");
+            let mut c = skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--out"]);
+            c.arg(d).spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
+    }
+    rt.block_on(gw.shutdown());
+
+    let shards: Vec<serde_json::Value> = dirs.iter().map(|d| summary(d)).collect();
+    for (i, s) in shards.iter().enumerate() {
+        assert_eq!(s["start_unix_ms"], shards[0]["start_unix_ms"], "one epoch");
+        assert_eq!(s["shards"], serde_json::json!({"count": 4, "indices": [i]}));
+        let sent = s["totals"]["sent"].as_u64().unwrap();
+        assert!((290..=310).contains(&sent), "shard {i} sent {sent}: a quarter of 1200");
+    }
+
+    let merged = tmp.path().join("merged");
+    let o = merge_cli(&dirs.iter().map(|d| d.as_path()).collect::<Vec<_>>(), &merged);
+    assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
+    let m = summary(&merged);
+    let scheduled = m["totals"]["scheduled"].as_u64().unwrap();
+    assert!((1188..=1212).contains(&scheduled), "merged {scheduled} of 1200 scheduled");
+    assert_eq!(m["generator"]["threads"], 4);
+    assert_eq!(m["generator"]["expected"], 1200.0);
+    assert_eq!(m["shards"], serde_json::json!({"count": 4, "indices": [0, 1, 2, 3]}));
+    assert_eq!(m["merged_from"].as_array().unwrap().len(), 4);
+    // Counters add up: per outcome, per request, per pod.
+    let sum = |f: &dyn Fn(&serde_json::Value) -> u64| shards.iter().map(f).sum::<u64>();
+    for key in ["scheduled", "sent", "completed", "dropped", "bytes_in"] {
+        assert_eq!(m["totals"][key].as_u64().unwrap(), sum(&|s| s["totals"][key].as_u64().unwrap()), "{key}");
+    }
+    for (o, n) in m["totals"]["outcomes"].as_object().unwrap() {
+        assert_eq!(n.as_u64().unwrap(), sum(&|s| s["totals"]["outcomes"][o].as_u64().unwrap_or(0)), "outcome {o}");
+    }
+    assert!(m["totals"]["outcomes"]["limited"].as_u64().unwrap() > 0, "the rate limit showed");
+    assert_eq!(
+        m["pods"].as_array().unwrap().iter().map(|p| p["count"].as_u64().unwrap()).sum::<u64>(),
+        sum(&|s| s["pods"].as_array().unwrap().iter().map(|p| p["count"].as_u64().unwrap()).sum())
+    );
+    // The merged p99 is the p99 of the union of the shards' samples (HDR add, not an average).
+    let mut union = new_hist();
+    for s in &shards {
+        add(&mut union, &latency_samples(s));
+    }
+    assert_eq!(m["totals"]["latency"]["p99_us"].as_u64().unwrap(), union.value_at_quantile(0.99));
+    assert_eq!(m["totals"]["latency"]["count"].as_u64().unwrap(), union.len());
+    // Seconds line up: the merged `*` rows sum the shards' `*` rows.
+    let star_completed = |d: &Path| -> u64 {
+        let csv = std::fs::read_to_string(d.join("timeseries.csv")).unwrap();
+        csv.lines().filter(|l| l.split(',').nth(1) == Some("*")).map(|l| l.split(',').nth(5).unwrap().parse::<u64>().unwrap()).sum()
+    };
+    assert_eq!(star_completed(&merged), dirs.iter().map(|d| star_completed(d)).sum::<u64>());
+
+    // Associative: ((0,1),2,3) from disk equals (0,1,2,3), and in memory (a,(b,c)) equals ((a,b),c).
+    let m01 = tmp.path().join("m01");
+    assert_eq!(merge_cli(&[&dirs[0], &dirs[1]], &m01).status.code(), Some(0));
+    let again = tmp.path().join("again");
+    let o = merge_cli(&[&m01, &dirs[2], &dirs[3]], &again);
+    assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
+    assert_eq!(comparable(&again), comparable(&merged));
+    for f in ["timeseries.csv", "pods.csv", "labels.csv", "scenario.toml"] {
+        assert!(std::fs::read_to_string(again.join(f)).unwrap() == std::fs::read_to_string(merged.join(f)).unwrap(), "{f} differs");
+    }
+    assert!(hlog(&again) == hlog(&merged), "latency.hlog differs");
+    let (a, b, c) = (load(&dirs[0]).unwrap(), load(&dirs[1]).unwrap(), load(&dirs[2]).unwrap());
+    let left = merge(&merge(&a, &b).unwrap(), &c).unwrap();
+    let right = merge(&a, &merge(&b, &c).unwrap()).unwrap();
+    let (l, r) = (tmp.path().join("left"), tmp.path().join("right"));
+    left.save(&l).unwrap();
+    right.save(&r).unwrap();
+    assert_eq!(comparable(&l), comparable(&r));
+    assert_eq!(std::fs::read(l.join("timeseries.csv")).unwrap(), std::fs::read(r.join("timeseries.csv")).unwrap());
+    assert!(summary(&l)["generator"]["notes"].to_string().contains("3 of 4 shards"));
+
+    // A shard of another scenario, or the same shard twice, is refused with exit 2.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["summary.json", "timeseries.csv", "latency.hlog", "pods.csv", "labels.csv"] {
+        std::fs::copy(dirs[3].join(f), other.join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(dirs[3].join("scenario.toml")).unwrap();
+    std::fs::write(other.join("scenario.toml"), text.replace("seed = 11", "seed = 12")).unwrap();
+    let o = merge_cli(&[&dirs[0], &dirs[1], &dirs[2], &other], &tmp.path().join("refused"));
+    assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
+    assert!(ok(&o).contains("different scenario"), "{}", ok(&o));
+    let o = merge_cli(&[&dirs[0], &dirs[0]], &tmp.path().join("twice"));
+    assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
+    assert!(ok(&o).contains("both hold shard 0 of 4"), "{}", ok(&o));
+}
+
+#[test]
+fn bad_shard_and_start_values_exit_2() {
+    let tmp = tempdir();
+    let file = tmp.path().join("s.toml");
+    // Nothing listens here; every case is refused before a request is sent.
+    std::fs::write(&file, scenario("127.0.0.1:9")).unwrap();
+    let f = file.to_str().unwrap();
+    let past = (SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() - 60).to_string();
+    for (args, says) in [
+        (vec!["--shard", "4/4"], "write it as I/N"),
+        (vec!["--shard", "two"], "write it as I/N"),
+        (vec!["--start-at", "tomorrow"], "RFC 3339"),
+        (vec!["--start-at", past.as_str()], "in the past"),
+    ] {
+        let mut a = vec!["run", f, "-q", "--out", tmp.path().join("r").to_str().unwrap()].into_iter().map(String::from).collect::<Vec<_>>();
+        a.extend(args.iter().map(|s| s.to_string()));
+        let o = skyload(&a.iter().map(String::as_str).collect::<Vec<_>>()).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", ok(&o));
+        assert!(ok(&o).contains(says), "{args:?}: {}", ok(&o));
+    }
+    let o = merge_cli(&[&tmp.path().join("nowhere")], &tmp.path().join("m"));
+    assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
+}
