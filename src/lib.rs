@@ -2,10 +2,11 @@
 //! API gateway. The binary is a thin shell over this library so that tests drive exactly what users run.
 //!
 //! Data flows one way: `scenario` (file → validated Plan) → `load` (open-loop runner) → `record`
-//! (HDR histograms, Results on disk) → `report`. `gateway` is the embedded system under test.
+//! (HDR histograms, Results on disk) → `report`. `gateway` is the embedded system under test; `fault` holds the fault proxy and its client.
 
 pub mod cli;
 pub mod commands;
+pub mod fault;
 pub mod gateway;
 pub mod load;
 pub mod record;
