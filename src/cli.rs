@@ -31,6 +31,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
     Gateway(GatewayArgs),
+    /// Serve the fault proxy: TCP proxies with toxics, driven through Toxiproxy's REST API.
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -84,4 +86,17 @@ pub struct GatewayArgs {
     /// Address to listen on. Loopback by default; anything else must be asked for.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProxyArgs {
+    /// Address of the REST API (Toxiproxy's port by default). Loopback unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:8474")]
+    pub listen: String,
+    /// Proxies to create at start: a JSON array as for `POST /populate`.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Let proxies listen on non-loopback addresses (anyone who reaches such a port reaches the upstream).
+    #[arg(long)]
+    pub allow_remote: bool,
 }
