@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
@@ -66,8 +66,10 @@ enum Item {
 /// turns true (or its sender goes: the proxy was disabled or deleted).
 pub async fn run(client: TcpStream, upstream: TcpStream, chains: [watch::Receiver<Chain>; 2], mut stop: watch::Receiver<bool>) {
     let sockets = Sockets::of(&client, &upstream);
-    let (client_read, client_write) = client.into_split();
-    let (upstream_read, upstream_write) = upstream.into_split();
+    // tokio::io::split rather than into_split: an WriteHalf<TcpStream> sends FIN when dropped, which
+    // would go out before the RST of a reset_peer. Clean ends shut down explicitly instead.
+    let (client_read, client_write) = tokio::io::split(client);
+    let (upstream_read, upstream_write) = tokio::io::split(upstream);
     let (up_tx, up_rx) = mpsc::channel(QUEUE);
     let (down_tx, down_rx) = mpsc::channel(QUEUE);
     let (answer_tx, answer_rx) = mpsc::unbounded_channel();
@@ -88,7 +90,7 @@ pub async fn run(client: TcpStream, upstream: TcpStream, chains: [watch::Receive
     }
 }
 
-async fn read(mut source: OwnedReadHalf, tx: mpsc::Sender<Item>) -> Result<(), End> {
+async fn read(mut source: ReadHalf<TcpStream>, tx: mpsc::Sender<Item>) -> Result<(), End> {
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     loop {
         // Reuses the allocation once the writer has let go of earlier chunks.
@@ -166,7 +168,7 @@ struct Stage {
 
 struct Writer {
     stream: Stream,
-    sink: OwnedWriteHalf,
+    sink: WriteHalf<TcpStream>,
     chain: watch::Receiver<Chain>,
     stages: Vec<Stage>,
     /// Upstream only: where `http_abort` sends its answers (the downstream writer).
@@ -178,7 +180,7 @@ struct Writer {
 impl Writer {
     fn new(
         stream: Stream,
-        sink: OwnedWriteHalf,
+        sink: WriteHalf<TcpStream>,
         chain: watch::Receiver<Chain>,
         answers: Option<mpsc::UnboundedSender<Bytes>>,
         sockets: Sockets,
