@@ -406,10 +406,8 @@ impl Writer {
                     }
                     out.push((next, Item::Data(bytes, at)));
                 }
-                (Piece::Body(bytes), _) => {
-                    if self.stages[i].aborting.is_none() {
-                        out.push((next, Item::Data(bytes, arrived)));
-                    }
+                (Piece::Body(bytes), _) if self.stages[i].aborting.is_none() => {
+                    out.push((next, Item::Data(bytes, arrived)));
                 }
                 (Piece::End, &ToxicKind::HttpAbort { status, .. }) => {
                     if let Some(close) = self.stages[i].aborting.take() {
