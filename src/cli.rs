@@ -39,6 +39,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
     Capacity(CapacityArgs),
+    /// Serve the fault proxy: TCP proxies with toxics, driven through Toxiproxy's REST API.
+    Proxy(ProxyArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
@@ -227,4 +229,17 @@ pub struct K8sArgs {
     /// Directory to write the manifests into (created); `-` prints them all to stdout.
     #[arg(long, short = 'o', default_value = "-")]
     pub out: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProxyArgs {
+    /// Address of the REST API (Toxiproxy's port by default). Loopback unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:8474")]
+    pub listen: String,
+    /// Proxies to create at start: a JSON array as for `POST /populate`.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Let proxies listen on non-loopback addresses (anyone who reaches such a port reaches the upstream).
+    #[arg(long)]
+    pub allow_remote: bool,
 }

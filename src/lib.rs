@@ -2,7 +2,7 @@
 //! API gateway. The binary is a thin shell over this library so that tests drive exactly what users run.
 //!
 //! Data flows one way: `scenario` (file → validated Plan) → `load` (open-loop runner) → `record`
-//! (HDR histograms, Results on disk) → `report`. `gateway` is the embedded system under test.
+//! (HDR histograms, Results on disk) → `report`. `gateway` is the embedded system under test; `fault` holds the fault proxy and its client.
 
 pub mod cli;
 pub mod commands;

@@ -15,6 +15,7 @@ fn main() {
         Command::Gateway(a) => commands::gateway::run(a),
         Command::Compare(a) => commands::compare::run(a),
         Command::Capacity(a) => commands::capacity::run(a),
+        Command::Proxy(a) => commands::proxy::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -5,5 +5,6 @@ pub mod compare;
 pub mod gateway;
 pub mod k8s;
 pub mod merge;
+pub mod proxy;
 pub mod run;
 pub mod validate;

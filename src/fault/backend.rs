@@ -3,6 +3,7 @@
 //! applied or removed is reported as such and fails the run, whatever the backend.
 
 use super::http::call;
+use super::toxiproxy::{Client, Stream, Toxic};
 use crate::scenario::{ControlEndpoint, FaultAction, GatewayFault, GatewayScope, ToxicSpec};
 use http::Method;
 use std::time::Duration;
@@ -47,15 +48,15 @@ async fn control(base: &str, method: Method, path: &str, body: Option<serde_json
     }
 }
 
-/// The toxic's name on the proxy: the fault's name, so several faults on one proxy never collide.
-fn toxic_body(name: &str, t: &ToxicSpec) -> serde_json::Value {
-    serde_json::json!({
-        "name": name,
-        "type": t.kind,
-        "stream": t.stream,
-        "toxicity": t.toxicity,
-        "attributes": t.attributes,
-    })
+/// The toxic as the API takes it, named after the fault so several faults on one proxy never collide.
+fn toxic_of(name: &str, t: &ToxicSpec) -> Toxic {
+    Toxic {
+        attributes: t.attributes.clone(),
+        name: name.to_string(),
+        kind: t.kind.clone(),
+        stream: if t.stream == "upstream" { Stream::Upstream } else { Stream::Downstream },
+        toxicity: t.toxicity as f32,
+    }
 }
 
 pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
@@ -72,13 +73,13 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
             };
             gateway_call(c, scope, method, action, body, ep).await
         }
-        FaultAction::Toxic { api, proxy, toxic } => {
-            match call(api, Method::POST, &format!("/proxies/{proxy}/toxics"), Some(&toxic_body(name, toxic)), None, CONTROL_TIMEOUT).await {
-                Ok((200, _)) => StepResult::default(),
-                Ok((s, text)) => StepResult::err(format!("adding toxic to proxy `{proxy}` at {api} answered {s}: {}", text.trim())),
-                Err(e) => StepResult::err(e),
-            }
-        }
+        FaultAction::Toxic { api, proxy, toxic } => match Client::new(api) {
+            Ok(c) => match c.add_toxic(proxy, &toxic_of(name, toxic)).await {
+                Ok(_) => StepResult::default(),
+                Err(e) => StepResult::err(format!("adding toxic `{name}` to proxy `{proxy}` at {api}: {e}")),
+            },
+            Err(e) => StepResult::err(e),
+        },
         FaultAction::Exec { start, timeout, .. } => super::exec::run(start, *timeout).await,
     }
 }
@@ -93,13 +94,13 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
             };
             gateway_call(c, scope, method, action, None, ep).await
         }
-        FaultAction::Toxic { api, proxy, .. } => {
-            match call(api, Method::DELETE, &format!("/proxies/{proxy}/toxics/{name}"), None, None, CONTROL_TIMEOUT).await {
-                Ok((204, _)) => StepResult::default(),
-                Ok((s, text)) => StepResult::err(format!("removing toxic `{name}` from proxy `{proxy}` answered {s}: {}", text.trim())),
-                Err(e) => StepResult::err(e),
-            }
-        }
+        FaultAction::Toxic { api, proxy, .. } => match Client::new(api) {
+            Ok(c) => match c.remove_toxic(proxy, name).await {
+                Ok(()) => StepResult::default(),
+                Err(e) => StepResult::err(format!("removing toxic `{name}` from proxy `{proxy}` at {api}: {e}")),
+            },
+            Err(e) => StepResult::err(e),
+        },
         FaultAction::Exec { stop: Some(stop), timeout, .. } => super::exec::run(stop, *timeout).await,
         FaultAction::Exec { stop: None, .. } => StepResult::default(),
     }

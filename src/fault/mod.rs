@@ -1,7 +1,11 @@
-//! Fault drills: faults applied and removed on a timeline through the embedded gateway's control
-//! API, a Toxiproxy-API proxy, or shell commands; and what happened, for the Results.
+//! Fault drills: faults applied and removed on a timeline (`timeline`) through a backend
+//! (`backend`): the embedded gateway's control API, a Toxiproxy-API proxy, or shell commands
+//! (`exec`). `proxy` is the built-in fault proxy (`skyload proxy`) that speaks Toxiproxy's REST API,
+//! and `toxiproxy` the client that drives it or a real Toxiproxy.
 
 pub mod backend;
 pub mod exec;
 pub mod http;
+pub mod proxy;
 pub mod timeline;
+pub mod toxiproxy;

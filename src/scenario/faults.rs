@@ -190,7 +190,13 @@ fn toxic(f: &RawFault, kind: &str, proxy: String, path: &str, rep: &Reporter) ->
         }
         _ => unreachable!("kinds checked"),
     };
+    // The per-request toxics read HTTP requests, which flow client → server.
+    let per_request = toxic_type.starts_with("http_");
     let stream = match &f.stream {
+        Some(s) if per_request && s.get_ref() != "upstream" => {
+            return Err(rep.span(s.span(), format!("{path}.stream"), format!("a per-request `{kind}` fault works on the requests, so its stream is upstream; leave `stream` out")));
+        }
+        None if per_request => "upstream".to_string(),
         None => "downstream".to_string(),
         Some(s) if matches!(s.get_ref().as_str(), "upstream" | "downstream") => s.get_ref().clone(),
         Some(s) => return Err(rep.span(s.span(), format!("{path}.stream"), format!("`{}` is not a stream; allowed: upstream (client to server), downstream (server to client)", s.get_ref()))),

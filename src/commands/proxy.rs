@@ -1,0 +1,84 @@
+//! `skyload proxy`: serve the fault proxy's Toxiproxy-compatible REST API, optionally creating the
+//! proxies of a `populate` file first, until Ctrl-C or SIGTERM; then remove every proxy so nothing
+//! keeps listening.
+
+use crate::cli::ProxyArgs;
+use crate::exit;
+use crate::fault::proxy::{Options, ProxyError, ProxyHandle};
+use crate::fault::toxiproxy::NewProxy;
+use std::net::SocketAddr;
+
+/// Builds a small runtime (the proxy moves bytes; two workers are plenty), serves until a stop
+/// signal, and returns the exit code.
+pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
+    let listen: SocketAddr = match args.listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("error: --listen `{}` is not an address such as 127.0.0.1:8474", args.listen);
+            return Ok(exit::USAGE);
+        }
+    };
+    let initial: Vec<NewProxy> = match &args.config {
+        None => Vec::new(),
+        Some(path) => {
+            let parsed = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_slice(&text).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", path.display());
+                    eprintln!("  (a populate file is a JSON array of {{\"name\", \"listen\", \"upstream\"}} objects)");
+                    return Ok(exit::USAGE);
+                }
+            }
+        }
+    };
+    if !listen.ip().is_loopback() {
+        eprintln!("warning: the API listens on {listen}, not loopback: anyone who can reach it can add faults and proxies");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let options = Options { allow_remote: args.allow_remote };
+        let handle = match ProxyHandle::start(options, listen, initial).await {
+            Ok(h) => h,
+            Err(e @ ProxyError::Populate(_)) => {
+                eprintln!("error: {e}");
+                return Ok(exit::USAGE);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::RUN_FAILED);
+            }
+        };
+        println!("skyload proxy: Toxiproxy API on {}", handle.base_url());
+        for p in &handle.initial {
+            let state = if p.enabled { "" } else { " (disabled)" };
+            println!("  {}  {} -> {}{state}", p.name, p.listen, p.upstream);
+        }
+        if handle.initial.is_empty() {
+            println!("  no proxies yet: POST /proxies or /populate (e.g. with toxiproxy-cli, or skyload's fault timeline)");
+        }
+        println!("Ctrl-C to stop.");
+        stop_signal().await;
+        handle.shutdown().await;
+        println!("proxy stopped; all proxies removed");
+        Ok(exit::OK)
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what `kill PID` sends).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

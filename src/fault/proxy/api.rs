@@ -1,0 +1,141 @@
+//! The REST routes, answering as Toxiproxy 2.x does (`api.go` in Shopify/toxiproxy): the same
+//! paths and methods (POST still accepted where PATCH is meant, as Toxiproxy deprecates but keeps),
+//! 201 on proxy create and populate, 200 on toxic create and updates, 204 on deletes and reset,
+//! errors as `{"error": "...", "status": N}`. Requests from browsers (a `User-Agent` starting
+//! with `Mozilla/`) are refused with 403, as Toxiproxy refuses them, so a web page cannot drive
+//! the API of a proxy on a developer's machine.
+
+use super::registry::{ProxyPatch, Registry, ToxicBody, ToxicPatch};
+use super::ApiError;
+use crate::fault::toxiproxy::NewProxy;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+use std::convert::Infallible;
+
+pub type Resp = Response<Full<Bytes>>;
+
+/// The version `GET /version` reports: the Toxiproxy API level this server follows, with skyload's
+/// version as semver build metadata (so version checks in Toxiproxy clients still pass).
+pub const VERSION: &str = concat!("2.12.0+skyload.", env!("CARGO_PKG_VERSION"));
+
+/// Largest request body read (populate files of a few hundred proxies fit easily).
+const MAX_BODY: usize = 1024 * 1024;
+
+pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let browser = req
+        .headers()
+        .get(USER_AGENT)
+        .is_some_and(|ua| ua.as_bytes().starts_with(b"Mozilla/"));
+    if browser {
+        return Ok(plain(StatusCode::FORBIDDEN, "User agent not allowed\n"));
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return Ok(error(ApiError::bad_body(format!("larger than {MAX_BODY} bytes")))),
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let answer = route(registry, &method, &segments, &body).await;
+    Ok(answer.unwrap_or_else(error))
+}
+
+async fn route(r: &Registry, method: &Method, segments: &[&str], body: &Bytes) -> Result<Resp, ApiError> {
+    use Method as M;
+    let patch = |m: &Method| m == M::PATCH || m == M::POST;
+    match segments {
+        ["version"] if method == M::GET => Ok(respond(StatusCode::OK, Bytes::from(format!("{{\"version\": \"{VERSION}\"}}\n")))),
+        ["reset"] if method == M::POST => r.reset().await.map(|()| no_content()),
+        ["proxies"] if method == M::GET => Ok(ok(&r.list().await)),
+        ["proxies"] if method == M::POST => {
+            let input: NewProxy = parse(body)?;
+            Ok(to_json(StatusCode::CREATED, &r.create(input).await?))
+        }
+        ["populate"] if method == M::POST => {
+            let (proxies, err) = match parse::<Vec<NewProxy>>(body) {
+                Ok(input) => r.populate(input).await,
+                Err(e) => (Vec::new(), Some(e)),
+            };
+            Ok(match err {
+                None => to_json(StatusCode::CREATED, &json!({ "proxies": proxies })),
+                // Toxiproxy sends the error's fields and the proxies done before it failed.
+                Some(e) => to_json(
+                    status(e.status),
+                    &json!({ "error": e.error, "status": e.status, "proxies": proxies }),
+                ),
+            })
+        }
+        ["proxies", name] if method == M::GET => Ok(ok(&r.get(name).await?)),
+        ["proxies", name] if patch(method) => {
+            r.get(name).await?;
+            let p: ProxyPatch = parse(body)?;
+            Ok(ok(&r.update(name, p).await?))
+        }
+        ["proxies", name] if method == M::DELETE => r.delete(name).await.map(|()| no_content()),
+        ["proxies", name, "toxics"] if method == M::GET => Ok(ok(&r.toxics(name).await?)),
+        ["proxies", name, "toxics"] if method == M::POST => {
+            r.get(name).await?;
+            let t: ToxicBody = parse(body)?;
+            Ok(ok(&r.add_toxic(name, t).await?))
+        }
+        ["proxies", name, "toxics", toxic] if method == M::GET => Ok(ok(&r.toxic(name, toxic).await?)),
+        ["proxies", name, "toxics", toxic] if patch(method) => {
+            r.toxic(name, toxic).await?;
+            let t: ToxicPatch = parse(body)?;
+            Ok(ok(&r.update_toxic(name, toxic, t).await?))
+        }
+        ["proxies", name, "toxics", toxic] if method == M::DELETE => r.remove_toxic(name, toxic).await.map(|()| no_content()),
+        ["version"] | ["reset"] | ["proxies"] | ["populate"] | ["proxies", _] | ["proxies", _, "toxics"] | ["proxies", _, "toxics", _] => {
+            Err(ApiError::new(405, format!("method {method} not allowed here")))
+        }
+        _ => Err(ApiError::new(404, "not found: the API has /proxies, /populate, /reset and /version")),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    // An empty body decodes as Go's decoder sees it: end of input.
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_body(if body.is_empty() { "EOF".to_string() } else { e.to_string() }))
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn ok<T: Serialize>(v: &T) -> Resp {
+    to_json(StatusCode::OK, v)
+}
+
+fn to_json<T: Serialize>(code: StatusCode, v: &T) -> Resp {
+    respond(code, Bytes::from(serde_json::to_vec(v).expect("API values serialize")))
+}
+
+fn error(e: ApiError) -> Resp {
+    let mut body = serde_json::to_vec(&e).expect("errors serialize");
+    body.push(b'\n');
+    respond(status(e.status), Bytes::from(body))
+}
+
+fn respond(code: StatusCode, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = code;
+    r.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r
+}
+
+fn plain(code: StatusCode, text: &'static str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = code;
+    r.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn no_content() -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}

@@ -1,0 +1,131 @@
+//! The API's accept loop and the handle tests and commands hold. Like the embedded gateway, the
+//! server takes a listener and a shutdown future (mini-redis style), so tests bind port 0; on
+//! shutdown it stops accepting, lets API calls in flight finish for a bounded time, then stops and
+//! removes every proxy, so nothing keeps listening after `skyload proxy` exits.
+
+use super::api;
+use super::registry::Registry;
+use super::{Options, ProxyError};
+use crate::fault::toxiproxy::{Client, NewProxy, Proxy};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long shutdown waits for API calls in flight.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Serves the API on `listener` until `shutdown`, with `initial` proxies created first (a
+/// `populate` file); then removes every proxy.
+pub async fn serve(
+    listener: TcpListener,
+    options: Options,
+    initial: Vec<NewProxy>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
+    let registry = Arc::new(Registry::new(options));
+    populate(&registry, initial).await?;
+    run(listener, registry, shutdown).await;
+    Ok(())
+}
+
+async fn populate(registry: &Registry, initial: Vec<NewProxy>) -> Result<Vec<Proxy>, ProxyError> {
+    if initial.is_empty() {
+        return Ok(Vec::new());
+    }
+    match registry.populate(initial).await {
+        (done, None) => Ok(done),
+        (_, Some(e)) => {
+            registry.remove_all().await;
+            Err(ProxyError::Populate(e))
+        }
+    }
+}
+
+async fn run(listener: TcpListener, registry: Arc<Registry>, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!("proxy API accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let registry = registry.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let registry = registry.clone();
+                        async move { api::handle(&registry, req).await }
+                    });
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    registry.remove_all().await;
+}
+
+/// A proxy server running on the current tokio runtime.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The proxies created at start, with the addresses they got.
+    pub initial: Vec<Proxy>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    /// Binds `listen` (127.0.0.1:0 in tests), creates `initial` proxies, and spawns the server.
+    pub async fn start(options: Options, listen: SocketAddr, initial: Vec<NewProxy>) -> Result<ProxyHandle, ProxyError> {
+        let listener = TcpListener::bind(listen).await.map_err(|source| ProxyError::Bind { addr: listen, source })?;
+        let addr = listener.local_addr()?;
+        let registry = Arc::new(Registry::new(options));
+        let initial = populate(&registry, initial).await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, registry, async move {
+            let _ = rx.await;
+        }));
+        Ok(ProxyHandle { addr, initial, stop: Some(tx), task })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A Toxiproxy client for this server.
+    pub fn client(&self) -> Client {
+        Client::new(&self.addr.to_string()).expect("a socket address is a valid endpoint")
+    }
+
+    /// Stops the API and removes every proxy (their listeners are closed when this returns).
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(DRAIN + Duration::from_secs(2), &mut self.task).await.is_err() {
+            abort.abort();
+        }
+    }
+}
