@@ -184,3 +184,61 @@ fn faults_are_removed_after_ctrl_c() {
     }
     rt.block_on(gw.shutdown());
 }
+
+#[test]
+fn slow_upstream_through_the_fault_proxy() {
+    use skyload::fault::proxy::{Options, ProxyHandle};
+    use skyload::fault::toxiproxy::NewProxy;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 2\nconcurrency = 16\n").unwrap();
+    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let px = rt
+        .block_on(ProxyHandle::start(
+            Options::default(),
+            "127.0.0.1:0".parse().unwrap(),
+            vec![NewProxy { name: "gw".into(), listen: "127.0.0.1:0".into(), upstream: gw.addr.to_string(), enabled: true }],
+        ))
+        .unwrap();
+    let listen = px.initial[0].listen.clone();
+    let dir = tempdir();
+    let f = dir.path().join("slow.toml");
+    std::fs::write(
+        &f,
+        format!(
+            r#"[target]
+url = "http://{listen}"
+timeout = "1s"
+[[stages]]
+rate = 100
+duration = "8s"
+[[requests]]
+path = "/fn/hello"
+[checks]
+run = ["p99 < 300ms", "error_rate < 1%"]
+[[faults]]
+name = "slow"
+kind = "latency"
+proxy = "gw"
+api = "http://{api}"
+latency = "120ms"
+at = "2s"
+for = "3s"
+expect = ["p50 >= 120ms", "p50 < 200ms"]
+recover_within = "2s"
+"#,
+            api = px.addr
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let k = &json(&out.join("faults.json"))[0];
+    assert!(k["recovery_s"].as_f64().unwrap() <= 2.0, "{k}");
+    // The toxic is gone from the proxy after the run.
+    let toxics = rt.block_on(px.client().toxics("gw")).unwrap();
+    assert!(toxics.is_empty(), "{toxics:?}");
+    rt.block_on(px.shutdown());
+    rt.block_on(gw.shutdown());
+}
