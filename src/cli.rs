@@ -31,6 +31,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
     Gateway(GatewayArgs),
+    /// Make the HTML report again from saved results; with several directories, a comparison
+    /// (the first is the baseline, the last the current run).
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -84,4 +87,14 @@ pub struct GatewayArgs {
     /// Address to listen on. Loopback by default; anything else must be asked for.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Results directories: one for a report, several for a comparison (first = baseline).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Output file (default DIR/report.html, or CURRENT/compare.html for a comparison).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
 }

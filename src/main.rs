@@ -11,6 +11,7 @@ fn main() {
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Gateway(a) => commands::gateway::run(a),
+        Command::Report(a) => commands::report::run(a),
     };
     let code = match result {
         Ok(code) => code,

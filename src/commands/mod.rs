@@ -1,5 +1,6 @@
 //! One file per subcommand; each returns the process exit code.
 
 pub mod gateway;
+pub mod report;
 pub mod run;
 pub mod validate;

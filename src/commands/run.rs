@@ -5,7 +5,7 @@
 use crate::cli::RunArgs;
 use crate::exit;
 use crate::load::runner::{self, RunSettings, StopHandle};
-use crate::report::{progress, terminal};
+use crate::report::{html, progress, terminal};
 use crate::scenario::{self, Overrides, Plan};
 use crate::units::parse_duration;
 use anyhow::Context;
@@ -60,6 +60,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     progress.finish();
     let result = result.context("the run could not be carried out")?;
     terminal::render(&result.summary, &result.dir, &mut std::io::stdout().lock())?;
+    // The report is written for every run that has results, interrupted ones too; failing to
+    // write it does not change what the run measured, so it is a warning, not an exit code.
+    let report = result.dir.join(html::REPORT_FILE);
+    match html::write_file(std::slice::from_ref(&result.dir), &report) {
+        Ok(()) => println!("report:  {}", report.display()),
+        Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
+    }
     if result.target_unreachable {
         eprintln!(
             "error: the target {} refused every connection: is it running and is the URL right? (results kept in {})",
