@@ -10,7 +10,6 @@ pub mod charts;
 pub mod extras;
 pub mod load;
 pub mod page;
-pub mod scrub;
 pub mod view;
 
 use std::io::{self, Write};

@@ -4,7 +4,7 @@
 
 use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
 use super::load::{RunData, SecondRow};
-use super::scrub;
+use crate::record::scrub;
 use crate::record::hist::{self, add, new_hist, Hist};
 use crate::record::summary::{RunStatus, Summary};
 

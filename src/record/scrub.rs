@@ -1,14 +1,18 @@
-//! A second line of defence for secrets in the scenario text the report shows. Runs already write
-//! `scenario.toml` with secret values replaced, but a report can be made from an older or
-//! hand-edited Results directory: here every value given to a secret-looking key (`authorization
-//! = "..."`, `tokens = [...]`, `"Authorization: Bearer ..."` in a flag) is replaced again, so a
-//! credential can never reach an HTML file.
+//! Secrets in scenario text found by their key, not their value: every value given to a
+//! secret-looking key (`authorization = "..."`, `tokens = [...]`, `Authorization: Bearer ...` in
+//! a recorded flag) is replaced. `redact` replaces the values the final plan holds; this also
+//! catches those the plan no longer holds (a file's header replaced by a `-H` flag still sits in
+//! the file's text), and the HTML report applies it again to scenario text from older Results.
 
-use crate::record::redact::{is_secret_header, REDACTED};
+use super::redact::{is_secret_header, REDACTED};
 
 /// The scenario text with every value of a secret-looking key or header replaced.
 pub fn scenario(text: &str) -> String {
-    text.lines().map(line).collect::<Vec<_>>().join("\n")
+    let mut out = text.lines().map(line).collect::<Vec<_>>().join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 fn line(l: &str) -> String {
@@ -89,7 +93,7 @@ mod tests {
 
     #[test]
     fn already_redacted_and_ordinary_text_is_kept() {
-        let t = "[target]\nurl = \"http://127.0.0.1:8080\"\nauthorization = \"<redacted>\"\ntimeout = \"2s\"";
+        let t = "[target]\nurl = \"http://127.0.0.1:8080\"\nauthorization = \"<redacted>\"\ntimeout = \"2s\"\n";
         assert_eq!(scenario(t), t);
     }
 }
