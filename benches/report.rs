@@ -30,11 +30,30 @@ fn synthesize(dir: &Path) {
         for (name, share) in [("browse", 0.7), ("checkout", 0.3)] {
             let n = (rate * share) as u64;
             let fb = if fault { n / 3 } else { 0 };
-            writeln!(csv, "{s},{name},{:.1},{n},{n},{n},0,{},1,0,0,0,0,{fb},{p50:.3},{:.3},{:.3},{:.3},{},,,", rate * share, n - 1 - fb, p50 * 2.0, p50 * 4.0, p50 * 9.0, n * 200).unwrap();
+            writeln!(
+                csv,
+                "{s},{name},{:.1},{n},{n},{n},0,{},1,0,0,0,0,{fb},{p50:.3},{:.3},{:.3},{:.3},{},,,",
+                rate * share,
+                n - 1 - fb,
+                p50 * 2.0,
+                p50 * 4.0,
+                p50 * 9.0,
+                n * 200
+            )
+            .unwrap();
         }
         let n = rate as u64;
         let fb = if fault { n / 3 } else { 0 };
-        writeln!(csv, "{s},*,{rate:.1},{n},{n},{n},0,{},2,0,0,0,0,{fb},{p50:.3},{:.3},{:.3},{:.3},{},0.2,5,3.0", n - 2 - fb, p50 * 2.0, p50 * 4.0, p50 * 9.0, n * 200).unwrap();
+        writeln!(
+            csv,
+            "{s},*,{rate:.1},{n},{n},{n},0,{},2,0,0,0,0,{fb},{p50:.3},{:.3},{:.3},{:.3},{},0.2,5,3.0",
+            n - 2 - fb,
+            p50 * 2.0,
+            p50 * 4.0,
+            p50 * 9.0,
+            n * 200
+        )
+        .unwrap();
         lat.record_n((p50 * 1000.0) as u64, n / 2).unwrap();
         lat.record_n((p50 * 4000.0) as u64, n / 2).unwrap();
         svc.record_n((p50 * 900.0) as u64, n).unwrap();
@@ -71,7 +90,11 @@ fn synthesize(dir: &Path) {
         r#"{"faults":[{"name":"slow upstream","planned_start_s":1200,"planned_end_s":1500,"fallback_ratio":0.33,"recovery_s":4,"passed":true}]}"#,
     )
     .unwrap();
-    std::fs::write(dir.join("verdict.json"), r#"{"status":"pass","checks":[{"name":"p99","expected":"< 200ms","measured":"120ms","passed":true}]}"#).unwrap();
+    std::fs::write(
+        dir.join("verdict.json"),
+        r#"{"status":"pass","checks":[{"name":"p99","expected":"< 200ms","measured":"120ms","passed":true}]}"#,
+    )
+    .unwrap();
 }
 
 fn render(dirs: &[PathBuf]) -> usize {

@@ -127,7 +127,12 @@ fn the_report_renders_in_headless_chromium() {
     assert!(!dom.contains("<script>alert(1)"), "scenario text stayed text");
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 
-    browse(&bin, &tmp.path().join("profile-shot"), &[format!("--screenshot={}", shot.display()), "--window-size=1280,4000".into(), url], limit);
+    browse(
+        &bin,
+        &tmp.path().join("profile-shot"),
+        &[format!("--screenshot={}", shot.display()), "--window-size=1280,4000".into(), url],
+        limit,
+    );
     let (w, h, pixels) = decode_png(&shot);
     assert_eq!((w, h), (1280, 4000));
     let non_white = pixels.iter().filter(|p| p[0] < 240 || p[1] < 240 || p[2] < 240).count();

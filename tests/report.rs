@@ -15,7 +15,13 @@ fn skyload() -> Command {
 }
 
 fn ok(o: Output) -> Output {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -113,13 +119,7 @@ fn scenario_strings_are_escaped_and_secrets_never_written() {
     )
     .unwrap();
     let dir = out.path().join("r");
-    ok(skyload()
-        .arg("run")
-        .arg(&f)
-        .args(["-q", "-H", "Authorization: Bearer s3cr3t-flag-99", "--out"])
-        .arg(&dir)
-        .output()
-        .unwrap());
+    ok(skyload().arg("run").arg(&f).args(["-q", "-H", "Authorization: Bearer s3cr3t-flag-99", "--out"]).arg(&dir).output().unwrap());
     // A report made later, and a comparison, land in the same directory too.
     ok(skyload().arg("report").arg(&dir).output().unwrap());
     ok(skyload().arg("report").arg(&dir).arg(&dir).output().unwrap());
@@ -149,7 +149,11 @@ fn an_old_results_dir_with_a_secret_in_its_scenario_is_still_redacted() {
     let dir = out.path().join("old");
     quick_run(&server, 50, 1, &dir, &[]);
     // As if written by a version that did not redact.
-    std::fs::write(dir.join("scenario.toml"), "[target]\nurl = \"http://h\"\nheaders = { authorization = \"Bearer leaked-7\", cookie = \"sid=leaked-8\" }\n").unwrap();
+    std::fs::write(
+        dir.join("scenario.toml"),
+        "[target]\nurl = \"http://h\"\nheaders = { authorization = \"Bearer leaked-7\", cookie = \"sid=leaked-8\" }\n",
+    )
+    .unwrap();
     ok(skyload().arg("report").arg(&dir).output().unwrap());
     let html = read(&dir.join("report.html"));
     assert!(!html.contains("leaked-7") && !html.contains("leaked-8"));
@@ -244,4 +248,39 @@ fn a_directory_without_results_is_a_usage_error() {
     let o = skyload().arg("report").arg(out.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a results directory"));
+}
+
+#[test]
+fn an_interrupted_run_still_writes_its_report() {
+    let server = TestServer::start();
+    let out = tempdir();
+    let dir = out.path().join("int");
+    let mut child = skyload()
+        .args(["run", "--url", &server.url(), "--rate", "100", "--duration", "60s", "-q", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    // SAFETY: signalling the child we started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(15) {
+            child.kill().unwrap();
+            panic!("did not stop after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+    let html = read(&dir.join("report.html"));
+    assert!(
+        html.contains("class=\"banner aborted\"") && html.contains("ABORTED: interrupted after"),
+        "the banner says the run was cut short"
+    );
+    chart(&html, "chart-rate");
 }

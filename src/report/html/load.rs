@@ -93,7 +93,8 @@ pub fn parse_timeseries(r: impl Read) -> Result<(Vec<String>, Vec<SecondRow>), c
     let (Some(c_dropped), Some(c_p50)) = (col("dropped"), col("p50_ms")) else {
         return Err(csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, "missing `dropped` or `p50_ms` column")));
     };
-    let outcome_columns: Vec<String> = header.iter().skip(c_dropped + 1).take(c_p50.saturating_sub(c_dropped + 1)).map(String::from).collect();
+    let outcome_columns: Vec<String> =
+        header.iter().skip(c_dropped + 1).take(c_p50.saturating_sub(c_dropped + 1)).map(String::from).collect();
     let idx = |n: &str| col(n).unwrap_or(usize::MAX);
     let (c_sec, c_req, c_target, c_sent, c_done) = (idx("second"), idx("request"), idx("target_rps"), idx("sent"), idx("completed"));
     let (c_p90, c_p99, c_max) = (idx("p90_ms"), idx("p99_ms"), idx("max_ms"));

@@ -129,11 +129,17 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
     writeln!(out, "<section id=\"over-time\"><h2>Load and latency over time</h2>")?;
     let base_note = r.baseline().map_or(String::new(), |b| format!(" Dashed grey: the baseline run {}.", b.label));
     let fault_note = if v.faults.is_empty() { "" } else { " Shaded: fault windows." };
-    let bucket = if v.bucket_s > 1 { format!(" Each point covers {} seconds (p99 and max: the worst second).", v.bucket_s) } else { String::new() };
+    let bucket =
+        if v.bucket_s > 1 { format!(" Each point covers {} seconds (p99 and max: the worst second).", v.bucket_s) } else { String::new() };
     match (&charts.rate, &charts.latency) {
         (Some(rate), Some(latency)) => {
             figure(out, "chart-rate", rate, &format!("Offered (target) against achieved requests per second; completions stacked by outcome, dropped requests on top.{fault_note}{base_note}{bucket}"))?;
-            figure(out, "chart-latency", latency, &format!("Latency percentiles per second, from each request's intended start.{fault_note}{base_note}{bucket}"))?;
+            figure(
+                out,
+                "chart-latency",
+                latency,
+                &format!("Latency percentiles per second, from each request's intended start.{fault_note}{base_note}{bucket}"),
+            )?;
         }
         _ => writeln!(out, "<p class=\"note\">No per-second data (timeseries.csv) in this results directory.</p>")?,
     }
@@ -211,7 +217,15 @@ fn checks(out: &mut dyn Write, v: Option<&ReportVerdict>) -> io::Result<()> {
             let rows: Vec<Vec<Cell>> = v
                 .checks
                 .iter()
-                .map(|c| vec![t(&c.name), t(c.window.clone().unwrap_or_else(|| "run".into())), t(&c.expected), t(&c.measured), ok(Some(c.passed))])
+                .map(|c| {
+                    vec![
+                        t(&c.name),
+                        t(c.window.clone().unwrap_or_else(|| "run".into())),
+                        t(&c.expected),
+                        t(&c.measured),
+                        ok(Some(c.passed)),
+                    ]
+                })
                 .collect();
             table(out, &["check", "window", "expected", "measured", "result"], &rows)?;
             for note in &v.notes {
@@ -228,7 +242,13 @@ fn comparison(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     let runs: Vec<&RunView> = r.others.iter().chain([&r.current]).collect();
     let mut head: Vec<String> = vec!["metric".into()];
     for (i, run) in runs.iter().enumerate() {
-        let role = if i == 0 { "baseline" } else if i + 1 == runs.len() { "current" } else { "run" };
+        let role = if i == 0 {
+            "baseline"
+        } else if i + 1 == runs.len() {
+            "current"
+        } else {
+            "run"
+        };
         head.push(format!("{role}: {}", run.label));
         if i > 0 {
             head.push("change".into());
@@ -246,7 +266,13 @@ fn comparison(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                         None => n("–"),
                         Some(c) => {
                             let worse = (c > 0.0) == d.lower_is_better;
-                            let class = if c.abs() < 0.05 { "num" } else if worse { "num worse" } else { "num better" };
+                            let class = if c.abs() < 0.05 {
+                                "num"
+                            } else if worse {
+                                "num worse"
+                            } else {
+                                "num better"
+                            };
                             Cell(format!("{:+.1}%", c * 100.0), class)
                         }
                     });
@@ -296,7 +322,8 @@ fn pods(out: &mut dyn Write, v: &RunView, svg: Option<&str>) -> io::Result<()> {
     writeln!(out, "<section id=\"pods\"><h2>Pods</h2>")?;
     match svg {
         Some(svg) => {
-            let hidden = if v.pods_hidden > 0 { format!(" The {} least busy pods are only in the table.", v.pods_hidden) } else { String::new() };
+            let hidden =
+                if v.pods_hidden > 0 { format!(" The {} least busy pods are only in the table.", v.pods_hidden) } else { String::new() };
             figure(out, "chart-pods", svg, &format!("Completions per second and p99 latency per pod (from the pod header); uneven bars show imbalance; the dashed line is the mean rate.{hidden}"))?;
             let total: u64 = s.pods.iter().map(|p| p.count).sum();
             let rows: Vec<Vec<Cell>> = s
@@ -304,19 +331,30 @@ fn pods(out: &mut dyn Write, v: &RunView, svg: Option<&str>) -> io::Result<()> {
                 .iter()
                 .map(|p| {
                     let outcomes = p.outcomes.iter().map(|(k, c)| format!("{k} {c}")).collect::<Vec<_>>().join(", ");
-                    vec![t(&p.name), n(p.count.to_string()), n(format!("{:.1}", p.rps)), n(pct(p.count as f64 / total.max(1) as f64)), n(lat(&p.latency, p.latency.p50_us)), n(lat(&p.latency, p.latency.p99_us)), t(outcomes)]
+                    vec![
+                        t(&p.name),
+                        n(p.count.to_string()),
+                        n(format!("{:.1}", p.rps)),
+                        n(pct(p.count as f64 / total.max(1) as f64)),
+                        n(lat(&p.latency, p.latency.p50_us)),
+                        n(lat(&p.latency, p.latency.p99_us)),
+                        t(outcomes),
+                    ]
                 })
                 .collect();
             table(out, &["pod", "completed", "rate/s", "share", "p50", "p99", "outcomes"], &rows)?;
         }
-        None => writeln!(out, "<p class=\"note\">No pod was named in the responses (set <code>pod_header</code> to see per-pod rates).</p>")?,
+        None => {
+            writeln!(out, "<p class=\"note\">No pod was named in the responses (set <code>pod_header</code> to see per-pod rates).</p>")?
+        }
     }
     for (header, values) in &s.labels {
         let total: u64 = values.values().sum();
         if total == 0 {
             continue;
         }
-        let rows: Vec<Vec<Cell>> = values.iter().map(|(val, c)| vec![t(val), n(c.to_string()), n(pct(*c as f64 / total.max(1) as f64))]).collect();
+        let rows: Vec<Vec<Cell>> =
+            values.iter().map(|(val, c)| vec![t(val), n(c.to_string()), n(pct(*c as f64 / total.max(1) as f64))]).collect();
         writeln!(out, "<h3>Responses by <code>{}</code></h3>", escape(header))?;
         table(out, &["value", "responses", "share"], &rows)?;
     }
@@ -334,7 +372,12 @@ fn capacity(out: &mut dyn Write, c: Option<&CapacityData>, svg: Option<&str>) ->
             Some(false) => " Verdict: the target did NOT hold what was required.",
             None => "",
         };
-        figure(out, "chart-capacity", svg, &format!("p99 latency at each offered rate of the capacity search, with the SLO line and the knee.{verdict}"))?;
+        figure(
+            out,
+            "chart-capacity",
+            svg,
+            &format!("p99 latency at each offered rate of the capacity search, with the SLO line and the knee.{verdict}"),
+        )?;
     }
     let f = |v: Option<f64>, unit: &str| v.map_or("–".to_string(), |v| format!("{v:.1}{unit}"));
     let mut rows = vec![
@@ -353,7 +396,9 @@ fn capacity(out: &mut dyn Write, c: Option<&CapacityData>, svg: Option<&str>) ->
     let steps: Vec<Vec<Cell>> = c
         .steps
         .iter()
-        .map(|s| vec![n(format!("{:.0}", s.rate)), n(f(s.achieved_rps, "")), n(format_us(s.p99_us)), n(pct(s.error_rate)), ok(Some(s.passed))])
+        .map(|s| {
+            vec![n(format!("{:.0}", s.rate)), n(f(s.achieved_rps, "")), n(format_us(s.p99_us)), n(pct(s.error_rate)), ok(Some(s.passed))]
+        })
         .collect();
     table(out, &["offered rate", "achieved", "p99", "error rate", "result"], &steps)?;
     for note in &c.notes {
@@ -409,8 +454,21 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         ("target", s.target.clone()),
         ("skyload", s.skyload_version.clone()),
         ("host", format!("{} (where this report was made)", r.host)),
-        ("generator", format!("{} threads · {:.2} cores busy · {:.0} requests per CPU-second", g.threads, g.cpu_cores, g.requests_per_cpu_second)),
-        ("generator guard", format!("sent {:.1}/s of {:.1}/s scheduled ({}) · dropped {} · send lag p99 {}", g.send_rps, g.target_rps, pct(g.send_ratio), s.totals.dropped, lat(&g.schedule_lag, g.schedule_lag.p99_us))),
+        (
+            "generator",
+            format!("{} threads · {:.2} cores busy · {:.0} requests per CPU-second", g.threads, g.cpu_cores, g.requests_per_cpu_second),
+        ),
+        (
+            "generator guard",
+            format!(
+                "sent {:.1}/s of {:.1}/s scheduled ({}) · dropped {} · send lag p99 {}",
+                g.send_rps,
+                g.target_rps,
+                pct(g.send_ratio),
+                s.totals.dropped,
+                lat(&g.schedule_lag, g.schedule_lag.p99_us)
+            ),
+        ),
     ];
     for (k, val) in items {
         writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&val))?;
@@ -427,4 +485,18 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         writeln!(out, "<h3 id=\"scenario\">The scenario as run (secret values redacted)</h3><pre>{}</pre>", escape(text))?;
     }
     writeln!(out, "</section>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_markup_could_use() {
+        assert_eq!(escape(r#"<script>alert('x') & "y"</script>"#), "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
+        let mut out = Vec::new();
+        table(&mut out, &["<h>"], &[vec![t("<td>")]]).unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(html.contains("<th>&lt;h&gt;</th>") && html.contains("<td>&lt;td&gt;</td>"));
+    }
 }

@@ -4,8 +4,8 @@
 
 use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
 use super::load::{RunData, SecondRow};
-use crate::record::scrub;
 use crate::record::hist::{self, add, new_hist, Hist};
+use crate::record::scrub;
 use crate::record::summary::{RunStatus, Summary};
 
 /// Most points drawn per line: a one-hour run is shown in 3-second buckets.
@@ -122,12 +122,8 @@ pub fn run_view(d: RunData) -> RunView {
     let bucket_s = (d.seconds.len() as u64).div_ceil(MAX_POINTS as u64).max(1);
     let series = downsample(&d.seconds, &members, bucket_s);
     let (hdr_latency, hdr_service) = hdr_curves(&d.summary);
-    let mut pods: Vec<PodBar> = d
-        .summary
-        .pods
-        .iter()
-        .map(|p| PodBar { name: p.name.clone(), rps: p.rps, p99_ms: p.latency.p99_us as f64 / 1000.0 })
-        .collect();
+    let mut pods: Vec<PodBar> =
+        d.summary.pods.iter().map(|p| PodBar { name: p.name.clone(), rps: p.rps, p99_ms: p.latency.p99_us as f64 / 1000.0 }).collect();
     pods.sort_by(|a, b| b.rps.total_cmp(&a.rps).then_with(|| a.name.cmp(&b.name)));
     let pods_hidden = pods.len().saturating_sub(MAX_POD_BARS);
     pods.truncate(MAX_POD_BARS);
@@ -186,10 +182,7 @@ fn downsample(rows: &[SecondRow], members: &[Vec<usize>], bucket: u64) -> Vec<Po
                 sent: mean(&|r| r.sent as f64),
                 completed: mean(&|r| r.completed as f64),
                 dropped: mean(&|r| r.dropped as f64),
-                stack: members
-                    .iter()
-                    .map(|m| mean(&|r| m.iter().map(|&i| r.outcomes.get(i).copied().unwrap_or(0) as f64).sum()))
-                    .collect(),
+                stack: members.iter().map(|m| mean(&|r| m.iter().map(|&i| r.outcomes.get(i).copied().unwrap_or(0) as f64).sum())).collect(),
                 p50: avg(present(&|r| r.p50_ms)),
                 p90: avg(present(&|r| r.p90_ms)),
                 p99: top(present(&|r| r.p99_ms)),
@@ -236,7 +229,9 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
             v.checks
                 .iter()
                 .filter(|c| !c.passed)
-                .map(|c| format!("{}: expected {}, measured {}", c.name, c.expected, if c.measured.is_empty() { "nothing" } else { &c.measured }))
+                .map(|c| {
+                    format!("{}: expected {}, measured {}", c.name, c.expected, if c.measured.is_empty() { "nothing" } else { &c.measured })
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -279,11 +274,7 @@ fn diff_rows(others: &[RunView], current: &RunView) -> Vec<DiffRow> {
             DiffRow {
                 metric: name.to_string(),
                 values: vals.iter().map(|v| fmt(*v)).collect(),
-                changes: vals
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (i > 0 && base != 0.0).then(|| (v - base) / base))
-                    .collect(),
+                changes: vals.iter().enumerate().map(|(i, v)| (i > 0 && base != 0.0).then(|| (v - base) / base)).collect(),
                 lower_is_better: *lower,
             }
         })
@@ -325,7 +316,22 @@ mod tests {
 
     #[test]
     fn an_hour_is_bucketed_keeping_the_worst_tail() {
-        let rows: Vec<SecondRow> = (0..3600).map(|s| row(s, 100, 0, if s == 1801 { Some(500.0) } else if s % 7 == 0 { None } else { Some(10.0) })).collect();
+        let rows: Vec<SecondRow> = (0..3600)
+            .map(|s| {
+                row(
+                    s,
+                    100,
+                    0,
+                    if s == 1801 {
+                        Some(500.0)
+                    } else if s % 7 == 0 {
+                        None
+                    } else {
+                        Some(10.0)
+                    },
+                )
+            })
+            .collect();
         let (_, m) = outcome_groups(&cols(), &rows);
         let bucket = (rows.len() as u64).div_ceil(MAX_POINTS as u64);
         let p = downsample(&rows, &m, bucket);

@@ -73,7 +73,9 @@ pub fn pods(view: &RunView) -> Result<String, ChartError> {
         let (left, right) = root.split_horizontally(W / 2);
         let names: Vec<String> = view.pods.iter().map(|p| p.name.clone()).collect();
         let mean = view.pods.iter().map(|p| p.rps).sum::<f64>() / n as f64;
-        bars(&left, &names, &view.pods.iter().map(|p| p.rps).collect::<Vec<_>>(), "completions per second", OK, Some(mean), &|v| format!("{v:.0}"))?;
+        bars(&left, &names, &view.pods.iter().map(|p| p.rps).collect::<Vec<_>>(), "completions per second", OK, Some(mean), &|v| {
+            format!("{v:.0}")
+        })?;
         bars(&right, &names, &view.pods.iter().map(|p| p.p99_ms).collect::<Vec<_>>(), "p99 latency", P99, None, &|v| fmt_ms(*v))
     })
 }
@@ -117,17 +119,22 @@ fn bars<DB: DrawingBackend>(
         .map_err(e)?;
     chart
         .draw_series(values.iter().enumerate().map(|(i, v)| {
-            let mut r = Rectangle::new([(0.0, SegmentValue::Exact(i as i32)), (*v, SegmentValue::Exact(i as i32 + 1))], color.mix(0.85).filled());
+            let mut r =
+                Rectangle::new([(0.0, SegmentValue::Exact(i as i32)), (*v, SegmentValue::Exact(i as i32 + 1))], color.mix(0.85).filled());
             r.set_margin(4, 4, 0, 0);
             r
         }))
         .map_err(e)?;
     chart
         .draw_series(values.iter().enumerate().map(|(i, v)| {
-            Text::new(format!(" {}", fmt(v)), (*v, SegmentValue::CenterOf(i as i32)), (FONT, 12).into_font().color(&INK).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Left,
-                plotters::style::text_anchor::VPos::Center,
-            )))
+            Text::new(
+                format!(" {}", fmt(v)),
+                (*v, SegmentValue::CenterOf(i as i32)),
+                (FONT, 12).into_font().color(&INK).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Left,
+                    plotters::style::text_anchor::VPos::Center,
+                )),
+            )
         }))
         .map_err(e)?;
     if let Some(m) = mean {

@@ -22,7 +22,8 @@ const FONT: &str = "sans-serif";
 const OK: RGBColor = RGBColor(46, 160, 67);
 const ERROR: RGBColor = RGBColor(214, 39, 40);
 const DROPPED: RGBColor = RGBColor(127, 127, 127);
-const OTHER: [RGBColor; 5] = [RGBColor(255, 160, 30), RGBColor(148, 103, 189), RGBColor(23, 190, 207), RGBColor(140, 86, 75), RGBColor(227, 119, 194)];
+const OTHER: [RGBColor; 5] =
+    [RGBColor(255, 160, 30), RGBColor(148, 103, 189), RGBColor(23, 190, 207), RGBColor(140, 86, 75), RGBColor(227, 119, 194)];
 const P50: RGBColor = RGBColor(31, 119, 180);
 const P90: RGBColor = RGBColor(23, 160, 180);
 const P99: RGBColor = RGBColor(255, 127, 14);
@@ -54,7 +55,11 @@ pub fn layer_color(name: &str, index: usize) -> RGBColor {
 
 /// Renders into a string and drops the `xmlns` attribute: inline SVG in HTML needs none, and the
 /// page then holds no URL of its own at all.
-fn svg(chart: &'static str, (w, h): (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>) -> Result<String, ChartError> {
+fn svg(
+    chart: &'static str,
+    (w, h): (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> Result<String, ChartError> {
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, (w, h)).into_drawing_area();
@@ -93,7 +98,13 @@ pub fn fmt_ms(v: f64) -> String {
 }
 
 fn trim(v: f64) -> String {
-    let s = if v >= 100.0 { format!("{v:.0}") } else if v >= 10.0 { format!("{v:.1}") } else { format!("{v:.2}") };
+    let s = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
@@ -184,4 +195,17 @@ where
         .axis_desc_style((FONT, 14))
         .draw()
         .map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_labels_people_read() {
+        let labels: Vec<String> = [1.0, 2.0, 10.0, 100.0, 1000.0, 10_000.0, 200.0].map(percentile_label).to_vec();
+        assert_eq!(labels, ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.5%"]);
+        assert_eq!([0.5, 12.0, 150.0, 2500.0].map(fmt_ms), ["500us", "12ms", "150ms", "2.5s"]);
+        assert_eq!((clock(30.0, 60.0), clock(754.0, 3600.0), clock(3600.0, 3600.0)), ("30s".into(), "12:34".into(), "1:00:00".into()));
+    }
 }
