@@ -41,6 +41,9 @@ pub enum Command {
     Capacity(CapacityArgs),
     /// Serve the fault proxy: TCP proxies with toxics, driven through Toxiproxy's REST API.
     Proxy(ProxyArgs),
+    /// Make the HTML report again from saved results; with several directories, a comparison
+    /// (the first is the baseline, the last the current run).
+    Report(ReportArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
@@ -242,4 +245,14 @@ pub struct ProxyArgs {
     /// Let proxies listen on non-loopback addresses (anyone who reaches such a port reaches the upstream).
     #[arg(long)]
     pub allow_remote: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Results directories: one for a report, several for a comparison (first = baseline).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Output file (default DIR/report.html, or CURRENT/compare.html for a comparison).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
 }

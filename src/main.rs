@@ -16,6 +16,7 @@ fn main() {
         Command::Compare(a) => commands::compare::run(a),
         Command::Capacity(a) => commands::capacity::run(a),
         Command::Proxy(a) => commands::proxy::run(a),
+        Command::Report(a) => commands::report::run(a),
     };
     let code = match result {
         Ok(code) => code,

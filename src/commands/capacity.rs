@@ -16,11 +16,11 @@ use crate::verify::verdict;
 use crate::verify::window::SavedRun;
 use crate::verify::{CheckResult, Verdict};
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     pub rate: f64,
     pub hold_s: f64,
@@ -37,7 +37,7 @@ pub struct StepReport {
     pub dir: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CapacityReport {
     pub scenario: String,
     pub slo: Vec<String>,
@@ -137,9 +137,21 @@ pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
     let mut stdout = std::io::stdout().lock();
     let (report, code) = search(&plan, s, &out, &mut stdout)?;
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("capacity.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    let json = serde_json::to_string_pretty(&report)? + "\n";
+    std::fs::write(out.join("capacity.json"), &json)?;
     render(&report, &mut stdout)?;
     writeln!(stdout, "results: {}", out.display())?;
+    // The report is drawn over the highest step that kept the SLO (else the last one), with the
+    // whole search beside it.
+    let shown = report.steps.iter().filter(|s| s.verdict == StepVerdict::Pass).max_by(|a, b| a.rate.total_cmp(&b.rate)).or(report.steps.last());
+    if let Some(step) = shown {
+        let dir = PathBuf::from(&step.dir);
+        let html = out.join(crate::report::html::REPORT_FILE);
+        match std::fs::write(dir.join("capacity.json"), &json).map_err(|e| e.to_string()).and_then(|_| crate::report::html::write_file(&[dir], &html).map_err(|e| e.to_string())) {
+            Ok(()) => writeln!(stdout, "report:  {}", html.display())?,
+            Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
+        }
+    }
     let verdict = Verdict { results: report.targets.clone(), generator_notes: report.notes.clone() };
     emit(&a.gate, &verdict, &GateInfo { command: "capacity", scenario: plan.name.clone(), results_dir: Some(out.display().to_string()), seconds: report.seconds, status: None, abort_reason: None }, code)?;
     Ok(code)

@@ -6,5 +6,6 @@ pub mod gateway;
 pub mod k8s;
 pub mod merge;
 pub mod proxy;
+pub mod report;
 pub mod run;
 pub mod validate;

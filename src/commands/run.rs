@@ -6,7 +6,7 @@ use crate::cli::RunArgs;
 use crate::exit;
 use crate::load::runner::{self, RunError, RunSettings, StopHandle};
 use crate::load::shard::{self, Sharding};
-use crate::report::{progress, terminal};
+use crate::report::{html, progress, terminal};
 use crate::scenario::{self, Overrides, Plan};
 use crate::units::parse_duration;
 use super::compare as compare_cmd;
@@ -105,6 +105,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     terminal::render(&result.summary, &result.dir, &mut out)?;
     let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
+    // The report is written for every run that has results, interrupted ones too, after the
+    // verdict and faults are judged so it shows them; failing to write it does not change what the
+    // run measured, so it is a warning, not an exit code.
+    let report = result.dir.join(html::REPORT_FILE);
+    match html::write_file(std::slice::from_ref(&result.dir), &report) {
+        Ok(()) => writeln!(out, "report:  {}", report.display())?,
+        Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
+    }
     let fault_errors: Vec<String> = result.faults.iter().filter_map(|f| f.failed()).collect();
     if !fault_errors.is_empty() {
         for e in &fault_errors {

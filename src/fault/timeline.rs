@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 /// One fault as it happened, relative to the schedule's second 0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FaultRecord {
     pub name: String,
     /// What was done to what (`kill on pod hello-1`).

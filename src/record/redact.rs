@@ -66,7 +66,7 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 
 /// The scenario as run, safe to write to disk.
 pub fn scenario_text(plan: &Plan) -> String {
-    redact(&plan.source_text, &secrets(plan))
+    super::scrub::scenario(&redact(&plan.source_text, &secrets(plan)))
 }
 
 #[cfg(test)]

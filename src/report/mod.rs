@@ -1,4 +1,6 @@
-//! Rendering for people: the live progress line and the end-of-run terminal summary.
+//! Rendering for people: the live progress line, the end-of-run terminal summary and the
+//! self-contained HTML report.
 
+pub mod html;
 pub mod progress;
 pub mod terminal;

@@ -19,7 +19,8 @@ pub const RECOVERY_STREAK: usize = 3;
 const RECOVERY_HORIZON_S: f64 = 120.0;
 
 /// One fault for tables and the report: what the timeline did, and how the system took it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FaultReport {
     /// Name, action, planned and actual window, errors, command output.
     #[serde(flatten)]

@@ -1,0 +1,156 @@
+//! Charts over time: offered against achieved rate with outcomes stacked, and latency
+//! percentiles per second. Both shade the fault windows and draw a baseline under the run.
+
+use super::*;
+use crate::report::html::view::Point;
+
+/// Offered (target) against achieved rate, completions stacked by outcome with drops on top.
+pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError> {
+    svg("rate", (W, H), |root| {
+        let top = |v: &RunView| v.series.iter().map(|p| p.target.max(p.completed + p.dropped).max(p.sent)).fold(1.0, f64::max);
+        let ymax = top(view).max(base.map_or(0.0, top)) * 1.12;
+        let xmax = span(view).max(base.map_or(0.0, span));
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .x_desc("time")
+            .y_desc("requests per second")
+            .x_label_formatter(&|t| clock(*t, xmax))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(e)?;
+        shade_faults(&mut chart, view, (0.0, ymax))?;
+        let mut lower = vec![0.0; view.series.len()];
+        let layers = view.groups.iter().enumerate().map(|(i, g)| (g.as_str(), i)).chain([("dropped", usize::MAX)]);
+        for (name, i) in layers {
+            let value = |p: &Point| if i == usize::MAX { p.dropped } else { p.stack[i] };
+            if view.series.iter().all(|p| value(p) == 0.0) && name != "ok" {
+                continue;
+            }
+            let upper: Vec<f64> = view.series.iter().zip(&lower).map(|(p, l)| l + value(p)).collect();
+            let mut pts: Vec<(f64, f64)> = view.series.iter().zip(&upper).map(|(p, u)| (p.t, *u)).collect();
+            pts.extend(view.series.iter().zip(&lower).rev().map(|(p, l)| (p.t, *l)));
+            let c = layer_color(name, i);
+            chart
+                .draw_series(std::iter::once(Polygon::new(pts, c.mix(0.8).filled())))
+                .map_err(e)?
+                .label(name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.mix(0.8).filled()));
+            lower = upper;
+        }
+        if let Some(b) = base {
+            let pts: Vec<(f64, f64)> = b.series.iter().map(|p| (p.t, p.completed)).collect();
+            chart
+                .draw_series(DashedLineSeries::new(pts, 6, 4, INK.mix(0.55).stroke_width(2)))
+                .map_err(e)?
+                .label(format!("baseline achieved ({})", b.label))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.mix(0.55).stroke_width(2)));
+        }
+        let target: Vec<(f64, f64)> = view.series.iter().map(|p| (p.t, p.target)).collect();
+        chart
+            .draw_series(DashedLineSeries::new(target, 8, 4, INK.stroke_width(2)))
+            .map_err(e)?
+            .label("target (offered)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.stroke_width(2)));
+        legend(&mut chart)
+    })
+}
+
+/// Latency percentiles over time: p50, p90, p99, max (log scale when the range needs it).
+pub fn latency(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError> {
+    svg("latency", (W, H), |root| {
+        let all = |v: &RunView| v.series.iter().flat_map(|p| [p.p50, p.p90, p.p99, p.max]).flatten().collect::<Vec<f64>>();
+        let mut vals = all(view);
+        if let Some(b) = base {
+            vals.extend(all(b));
+        }
+        let (lo, hi) = bounds(vals.into_iter());
+        let (lo, hi) = if hi == 0.0 { (0.1, 1.0) } else { (lo, hi) };
+        let xmax = span(view).max(base.map_or(0.0, span));
+        let builder = |root| {
+            let mut b = ChartBuilder::on(root);
+            b.margin(12).x_label_area_size(36).y_label_area_size(64);
+            b
+        };
+        if wants_log(lo, hi) {
+            let mut chart = builder(root).build_cartesian_2d(0.0..xmax, (lo * 0.8..hi * 1.5).log_scale()).map_err(e)?;
+            latency_lines(&mut chart, view, base, xmax, (lo * 0.8, hi * 1.5), "latency (ms, log scale)")
+        } else {
+            let mut chart = builder(root).build_cartesian_2d(0.0..xmax, 0.0..hi * 1.15).map_err(e)?;
+            latency_lines(&mut chart, view, base, xmax, (0.0, hi * 1.15), "latency (ms)")
+        }
+    })
+}
+
+fn latency_lines<'a, DB: DrawingBackend + 'a, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    view: &RunView,
+    base: Option<&RunView>,
+    xmax: f64,
+    yr: (f64, f64),
+    ydesc: &str,
+) -> Result<(), String>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .x_desc("time")
+        .y_desc(ydesc)
+        .x_label_formatter(&|t| clock(*t, xmax))
+        .y_label_formatter(&|v| fmt_ms(*v))
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(e)?;
+    shade_faults(chart, view, yr)?;
+    if let Some(b) = base {
+        for (name, get) in [("p50", (|p: &Point| p.p50) as fn(&Point) -> Option<f64>), ("p99", |p: &Point| p.p99)] {
+            let mut first = true;
+            for seg in segments(&b.series, get) {
+                let s = chart.draw_series(DashedLineSeries::new(seg, 5, 4, BASE.stroke_width(2))).map_err(e)?;
+                if std::mem::take(&mut first) {
+                    s.label(format!("baseline {name}")).legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BASE.stroke_width(2)));
+                }
+            }
+        }
+    }
+    let lines: [(&str, RGBColor, fn(&Point) -> Option<f64>); 4] =
+        [("max", MAX, |p| p.max), ("p99", P99, |p| p.p99), ("p90", P90, |p| p.p90), ("p50", P50, |p| p.p50)];
+    for (name, color, get) in lines {
+        let mut first = true;
+        for seg in segments(&view.series, get) {
+            let s = chart.draw_series(LineSeries::new(seg, color.stroke_width(2))).map_err(e)?;
+            if std::mem::take(&mut first) {
+                s.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+            }
+        }
+    }
+    legend(chart)
+}
+
+/// Runs of consecutive points that have a value (a second with no completion breaks the line).
+fn segments(series: &[Point], get: fn(&Point) -> Option<f64>) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur = Vec::new();
+    for p in series {
+        match get(p).filter(|v| *v > 0.0) {
+            Some(v) => cur.push((p.t, v)),
+            None if !cur.is_empty() => out.push(std::mem::take(&mut cur)),
+            None => {}
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}

@@ -1,0 +1,147 @@
+//! Reading one Results directory for the report: `summary.json` (required), the per-second
+//! aggregate rows of `timeseries.csv`, `scenario.toml`, and the optional `verdict.json`,
+//! `faults.json` and `capacity.json`. Only the summary is required: anything else that is missing
+//! or unreadable becomes a warning shown in the report, so an old or partial directory still
+//! gives a report of what it holds.
+
+use super::extras::{self, CapacityData, FaultWindow, ReportVerdict};
+use super::ReportError;
+use crate::record::results::{self, ALL_REQUESTS, SCENARIO_COPY, TIMESERIES};
+use crate::record::summary::Summary;
+use serde::de::DeserializeOwned;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Everything the report uses from one Results directory, as read.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    pub dir: PathBuf,
+    pub summary: Summary,
+    /// Outcome column names of `timeseries.csv`, in column order.
+    pub outcome_columns: Vec<String>,
+    /// The `*` rows: every request together, one per second.
+    pub seconds: Vec<SecondRow>,
+    pub scenario_text: Option<String>,
+    pub verdict: Option<ReportVerdict>,
+    pub faults: Vec<FaultWindow>,
+    pub capacity: Option<CapacityData>,
+    /// Files that were missing or could not be read, said in the report.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecondRow {
+    pub second: u64,
+    pub target_rps: f64,
+    pub sent: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    /// Completions by outcome, aligned with `RunData::outcome_columns`.
+    pub outcomes: Vec<u64>,
+    /// Latency from the intended start, milliseconds (None: nothing completed that second).
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+pub fn load(dir: &Path) -> Result<RunData, ReportError> {
+    let summary = results::read_summary(dir).map_err(|source| ReportError::Summary { dir: dir.to_path_buf(), source })?;
+    let mut warnings = Vec::new();
+    let (outcome_columns, seconds) = match std::fs::File::open(dir.join(TIMESERIES)) {
+        Ok(f) => parse_timeseries(f).unwrap_or_else(|e| {
+            warnings.push(format!("{TIMESERIES} could not be read ({e}): charts over time are missing"));
+            (Vec::new(), Vec::new())
+        }),
+        Err(e) => {
+            warnings.push(format!("{TIMESERIES} could not be opened ({e}): charts over time are missing"));
+            (Vec::new(), Vec::new())
+        }
+    };
+    let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).ok();
+    // The files verify, the fault timeline and `skyload capacity` write, turned into the report's
+    // own view of them.
+    let verdict = optional::<crate::verify::Verdict>(dir, extras::VERDICT, &mut warnings).map(|v| extras::verdict_view(&v, summary.status));
+    let faults = optional::<Vec<crate::verify::faults::FaultReport>>(dir, extras::FAULTS, &mut warnings)
+        .map(|f| f.iter().map(extras::fault_view).collect())
+        .unwrap_or_default();
+    let capacity = optional::<crate::commands::capacity::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
+    Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, scenario_text, verdict, faults, capacity, warnings })
+}
+
+/// An optional JSON file: absent is normal, unreadable is a warning.
+fn optional<T: DeserializeOwned>(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<T> {
+    let text = match std::fs::read_to_string(dir.join(name)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            warnings.push(format!("{name} could not be read: {e}"));
+            return None;
+        }
+    };
+    match serde_json::from_str(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warnings.push(format!("{name} is not in the expected shape and was left out: {e}"));
+            None
+        }
+    }
+}
+
+/// The aggregate (`*`) rows of a `timeseries.csv`, columns found by name so files with other
+/// outcome sets (or columns added later) still read.
+pub fn parse_timeseries(r: impl Read) -> Result<(Vec<String>, Vec<SecondRow>), csv::Error> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(r);
+    let header = rdr.headers()?.clone();
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let (Some(c_dropped), Some(c_p50)) = (col("dropped"), col("p50_ms")) else {
+        return Err(csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, "missing `dropped` or `p50_ms` column")));
+    };
+    let outcome_columns: Vec<String> =
+        header.iter().skip(c_dropped + 1).take(c_p50.saturating_sub(c_dropped + 1)).map(String::from).collect();
+    let idx = |n: &str| col(n).unwrap_or(usize::MAX);
+    let (c_sec, c_req, c_target, c_sent, c_done) = (idx("second"), idx("request"), idx("target_rps"), idx("sent"), idx("completed"));
+    let (c_p90, c_p99, c_max) = (idx("p90_ms"), idx("p99_ms"), idx("max_ms"));
+    let mut rows = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec)? {
+        if rec.get(c_req) != Some(ALL_REQUESTS) {
+            continue;
+        }
+        let f = |c: usize| rec.get(c).and_then(|v| v.parse::<f64>().ok());
+        let n = |c: usize| rec.get(c).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        rows.push(SecondRow {
+            second: n(c_sec),
+            target_rps: f(c_target).unwrap_or(0.0),
+            sent: n(c_sent),
+            completed: n(c_done),
+            dropped: n(c_dropped),
+            outcomes: (0..outcome_columns.len()).map(|i| n(c_dropped + 1 + i)).collect(),
+            p50_ms: f(c_p50),
+            p90_ms: f(c_p90),
+            p99_ms: f(c_p99),
+            max_ms: f(c_max),
+        });
+    }
+    Ok((outcome_columns, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_only_aggregate_rows_by_column_name() {
+        let csv = "second,request,target_rps,scheduled,sent,completed,dropped,ok,error,fallback,p50_ms,p90_ms,p99_ms,max_ms,bytes_in,lag_p99_ms,in_flight,generator_cpu_pct\n\
+                   0,a,50.0,50,50,48,0,40,0,8,1.000,2.000,3.000,4.000,10,,,\n\
+                   0,*,100.0,100,100,97,1,80,2,15,1.100,2.200,3.300,4.400,20,0.1,3,5.0\n\
+                   1,*,100.0,100,100,0,0,0,0,0,,,,,0,0.1,0,1.0\n";
+        let (cols, rows) = parse_timeseries(csv.as_bytes()).unwrap();
+        assert_eq!(cols, ["ok", "error", "fallback"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].outcomes, [80, 2, 15]);
+        assert_eq!(rows[0].dropped, 1);
+        assert_eq!(rows[0].p99_ms, Some(3.3));
+        assert_eq!(rows[1].p50_ms, None);
+    }
+}

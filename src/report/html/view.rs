@@ -1,0 +1,361 @@
+//! The report's view model: everything the page and the charts show, computed once from the data
+//! of one or more Results directories. Pure (no I/O, no clock), so what a report says is tested
+//! here without rendering; the charts and the HTML only lay it out.
+
+use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
+use super::load::{RunData, SecondRow};
+use crate::record::hist::{self, add, new_hist, Hist};
+use crate::record::scrub;
+use crate::record::summary::{RunStatus, Summary};
+
+/// Most points drawn per line: a one-hour run is shown in 3-second buckets.
+pub const MAX_POINTS: usize = 1200;
+/// Most pods drawn as bars; the table lists them all.
+pub const MAX_POD_BARS: usize = 24;
+/// Outcomes that are failures, drawn together as `error` in the rate chart.
+const FAILURES: [&str; 5] = ["error", "timeout", "connect", "reset", "protocol"];
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub current: RunView,
+    /// Earlier runs to compare with, the first being the baseline drawn under the current run.
+    pub others: Vec<RunView>,
+    pub diff: Vec<DiffRow>,
+    /// Where the report was made, and when (RFC 3339): given by the caller so this stays pure.
+    pub host: String,
+    pub generated_at: String,
+}
+
+impl Report {
+    pub fn baseline(&self) -> Option<&RunView> {
+        self.others.first()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunView {
+    /// The directory's name, to tell runs apart in a comparison.
+    pub label: String,
+    pub summary: Summary,
+    pub banner: Banner,
+    /// Names of the stacked layers of the rate chart, bottom first (`dropped` is drawn on top).
+    pub groups: Vec<String>,
+    /// Seconds of data in each point (1 unless the run was long).
+    pub bucket_s: u64,
+    pub series: Vec<Point>,
+    /// HDR percentile curves: (1/(1-p), milliseconds).
+    pub hdr_latency: Vec<(f64, f64)>,
+    pub hdr_service: Vec<(f64, f64)>,
+    pub pods: Vec<PodBar>,
+    /// Pods left out of the bar chart (the table still has them).
+    pub pods_hidden: usize,
+    pub scenario_text: Option<String>,
+    pub verdict: Option<ReportVerdict>,
+    pub faults: Vec<FaultWindow>,
+    pub capacity: Option<CapacityData>,
+    pub warnings: Vec<String>,
+}
+
+/// One point of the time charts (a second, or a bucket of seconds in a long run): rates are per
+/// second averaged over the bucket, p50/p90 the mean and p99/max the maximum over it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Point {
+    pub t: f64,
+    pub target: f64,
+    pub sent: f64,
+    pub completed: f64,
+    pub dropped: f64,
+    /// Completions per second by layer, aligned with `RunView::groups`.
+    pub stack: Vec<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodBar {
+    pub name: String,
+    pub rps: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BannerKind {
+    Pass,
+    Fail,
+    Aborted,
+    NoChecks,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Banner {
+    pub kind: BannerKind,
+    pub title: String,
+    /// Failed checks, each as `name: expected …, measured …`.
+    pub failed: Vec<String>,
+}
+
+/// A line of the comparison table: the figure in every run and its change against the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffRow {
+    pub metric: String,
+    pub values: Vec<String>,
+    /// Relative change against the first run (None for the baseline itself or a zero baseline).
+    pub changes: Vec<Option<f64>>,
+    /// Whether a rise is bad news (latency, errors) rather than good (throughput).
+    pub lower_is_better: bool,
+}
+
+/// `runs` in the order given on the command line: the first is the baseline, the last the
+/// current run. One run gives a plain report.
+pub fn build(runs: Vec<RunData>, host: String, generated_at: String) -> Report {
+    let mut views: Vec<RunView> = runs.into_iter().map(run_view).collect();
+    let current = views.pop().expect("at least one run");
+    let diff = if views.is_empty() { Vec::new() } else { diff_rows(&views, &current) };
+    Report { current, others: views, diff, host, generated_at }
+}
+
+pub fn run_view(d: RunData) -> RunView {
+    let label = d.dir.file_name().map_or_else(|| d.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let (groups, members) = outcome_groups(&d.outcome_columns, &d.seconds);
+    let bucket_s = (d.seconds.len() as u64).div_ceil(MAX_POINTS as u64).max(1);
+    let series = downsample(&d.seconds, &members, bucket_s);
+    let (hdr_latency, hdr_service) = hdr_curves(&d.summary);
+    let mut pods: Vec<PodBar> =
+        d.summary.pods.iter().map(|p| PodBar { name: p.name.clone(), rps: p.rps, p99_ms: p.latency.p99_us as f64 / 1000.0 }).collect();
+    pods.sort_by(|a, b| b.rps.total_cmp(&a.rps).then_with(|| a.name.cmp(&b.name)));
+    let pods_hidden = pods.len().saturating_sub(MAX_POD_BARS);
+    pods.truncate(MAX_POD_BARS);
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    RunView {
+        label,
+        banner: banner(&d.summary, d.verdict.as_ref()),
+        groups,
+        bucket_s,
+        series,
+        hdr_latency,
+        hdr_service,
+        pods,
+        pods_hidden,
+        scenario_text: d.scenario_text.as_deref().map(scrub::scenario),
+        summary: d.summary,
+        verdict: d.verdict,
+        faults: d.faults,
+        capacity: d.capacity,
+        warnings: d.warnings,
+    }
+}
+
+/// Layers of the rate chart: `ok`, then the scenario's own outcomes (fallback, limited, ...), then
+/// every failure together as `error`; only those that happened (`ok` always). Returns the layer
+/// names and, per layer, the outcome columns it sums.
+fn outcome_groups(columns: &[String], rows: &[SecondRow]) -> (Vec<String>, Vec<Vec<usize>>) {
+    let seen = |i: usize| rows.iter().any(|r| r.outcomes.get(i).copied().unwrap_or(0) > 0);
+    let mut groups = vec!["ok".to_string()];
+    let mut members = vec![columns.iter().position(|c| c == "ok").into_iter().collect::<Vec<_>>()];
+    for (i, c) in columns.iter().enumerate() {
+        if c != "ok" && !FAILURES.contains(&c.as_str()) && seen(i) {
+            groups.push(c.clone());
+            members.push(vec![i]);
+        }
+    }
+    let failures: Vec<usize> = (0..columns.len()).filter(|&i| FAILURES.contains(&columns[i].as_str())).collect();
+    if failures.iter().any(|&i| seen(i)) {
+        groups.push("error".into());
+        members.push(failures);
+    }
+    (groups, members)
+}
+
+fn downsample(rows: &[SecondRow], members: &[Vec<usize>], bucket: u64) -> Vec<Point> {
+    rows.chunks(bucket as usize)
+        .map(|chunk| {
+            let n = chunk.len() as f64;
+            let mean = |f: &dyn Fn(&SecondRow) -> f64| chunk.iter().map(f).sum::<f64>() / n;
+            let present = |f: &dyn Fn(&SecondRow) -> Option<f64>| chunk.iter().filter_map(f).collect::<Vec<f64>>();
+            let avg = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            let top = |v: Vec<f64>| v.into_iter().reduce(f64::max);
+            Point {
+                t: chunk[0].second as f64,
+                target: mean(&|r| r.target_rps),
+                sent: mean(&|r| r.sent as f64),
+                completed: mean(&|r| r.completed as f64),
+                dropped: mean(&|r| r.dropped as f64),
+                stack: members.iter().map(|m| mean(&|r| m.iter().map(|&i| r.outcomes.get(i).copied().unwrap_or(0) as f64).sum())).collect(),
+                p50: avg(present(&|r| r.p50_ms)),
+                p90: avg(present(&|r| r.p90_ms)),
+                p99: top(present(&|r| r.p99_ms)),
+                max: top(present(&|r| r.max_ms)),
+            }
+        })
+        .collect()
+}
+
+/// The run's full histograms, every request and outcome together, as percentile curves.
+fn hdr_curves(s: &Summary) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    let (mut lat, mut svc) = (new_hist(), new_hist());
+    for e in &s.histograms {
+        let Ok(h) = hist::decode(&e.data) else { continue };
+        match e.kind.as_str() {
+            "latency" => add(&mut lat, &h),
+            "service" => add(&mut svc, &h),
+            _ => {}
+        }
+    }
+    (percentile_curve(&lat), percentile_curve(&svc))
+}
+
+/// Points at x = 1/(1-p), evenly spaced on a log axis from p = 0 up to the resolution the count
+/// gives (a run of 13,000 requests reaches 99.99%), ending at the maximum.
+pub fn percentile_curve(h: &Hist) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let decades = (h.len() as f64).log10().ceil().clamp(1.0, 6.0);
+    let steps = 40 * decades as usize;
+    (0..=steps)
+        .map(|k| {
+            let x = 10f64.powf(decades * k as f64 / steps as f64);
+            let p = if k == steps { 1.0 } else { 1.0 - 1.0 / x };
+            (x, h.value_at_quantile(p) as f64 / 1000.0)
+        })
+        .collect()
+}
+
+fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
+    let failed: Vec<String> = v
+        .map(|v| {
+            v.checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| {
+                    format!("{}: expected {}, measured {}", c.name, c.expected, if c.measured.is_empty() { "nothing" } else { &c.measured })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let checks = v.map_or(0, |v| v.checks.len());
+    let stopped = match s.status {
+        RunStatus::Completed => None,
+        RunStatus::Interrupted => Some(format!("ABORTED: interrupted after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
+        RunStatus::Aborted => Some(format!("ABORTED: stopped after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
+    };
+    let (kind, title) = match (stopped, v.map(|v| v.status)) {
+        (Some(t), _) => (BannerKind::Aborted, t),
+        (None, Some(VerdictStatus::Aborted)) => (BannerKind::Aborted, "ABORTED: the run was stopped by an abort condition".into()),
+        (None, Some(VerdictStatus::Fail)) => (BannerKind::Fail, format!("FAIL: {} of {checks} checks failed", failed.len())),
+        (None, Some(VerdictStatus::Pass)) => (BannerKind::Pass, format!("PASS: all {checks} checks passed")),
+        (None, Some(VerdictStatus::NoChecks) | None) => {
+            (BannerKind::NoChecks, "NO CHECKS DEFINED: the run completed; nothing was asserted".into())
+        }
+    };
+    Banner { kind, title, failed }
+}
+
+fn diff_rows(others: &[RunView], current: &RunView) -> Vec<DiffRow> {
+    let runs: Vec<&Summary> = others.iter().chain([current]).map(|v| &v.summary).collect();
+    let metrics: [(&str, bool, fn(&Summary) -> f64, fn(f64) -> String); 9] = [
+        ("completed requests", false, |s| s.totals.completed as f64, |v| format!("{v:.0}")),
+        ("achieved rate (req/s)", false, |s| s.totals.achieved_rps, |v| format!("{v:.1}")),
+        ("error rate", true, |s| s.totals.error_rate, |v| format!("{:.2}%", v * 100.0)),
+        ("dropped", true, |s| s.totals.dropped as f64, |v| format!("{v:.0}")),
+        ("p50 latency", true, |s| s.totals.latency.p50_us as f64, |v| crate::units::format_us(v as u64)),
+        ("p90 latency", true, |s| s.totals.latency.p90_us as f64, |v| crate::units::format_us(v as u64)),
+        ("p99 latency", true, |s| s.totals.latency.p99_us as f64, |v| crate::units::format_us(v as u64)),
+        ("max latency", true, |s| s.totals.latency.max_us as f64, |v| crate::units::format_us(v as u64)),
+        ("p99 service time", true, |s| s.totals.service_time.p99_us as f64, |v| crate::units::format_us(v as u64)),
+    ];
+    metrics
+        .iter()
+        .map(|(name, lower, get, fmt)| {
+            let vals: Vec<f64> = runs.iter().map(|s| get(s)).collect();
+            let base = vals[0];
+            DiffRow {
+                metric: name.to_string(),
+                values: vals.iter().map(|v| fmt(*v)).collect(),
+                changes: vals.iter().enumerate().map(|(i, v)| (i > 0 && base != 0.0).then(|| (v - base) / base)).collect(),
+                lower_is_better: *lower,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(second: u64, ok: u64, err: u64, p99: Option<f64>) -> SecondRow {
+        SecondRow {
+            second,
+            target_rps: 100.0,
+            sent: ok + err,
+            completed: ok + err,
+            dropped: 1,
+            outcomes: vec![ok, err, 0, 3, 0, 0, 0],
+            p50_ms: p99.map(|p| p / 4.0),
+            p90_ms: p99.map(|p| p / 2.0),
+            p99_ms: p99,
+            max_ms: p99.map(|p| p * 2.0),
+        }
+    }
+
+    fn cols() -> Vec<String> {
+        ["ok", "error", "timeout", "connect", "reset", "protocol", "fallback"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn failures_are_one_layer_and_silent_outcomes_are_left_out() {
+        let rows = vec![row(0, 90, 5, Some(10.0))];
+        let (g, m) = outcome_groups(&cols(), &rows);
+        assert_eq!(g, ["ok", "error"]);
+        assert_eq!(m[1], [1, 2, 3, 4, 5]);
+        let p = downsample(&rows, &m, 1);
+        assert_eq!(p[0].stack, [90.0, 8.0]);
+    }
+
+    #[test]
+    fn an_hour_is_bucketed_keeping_the_worst_tail() {
+        let rows: Vec<SecondRow> = (0..3600)
+            .map(|s| {
+                row(
+                    s,
+                    100,
+                    0,
+                    if s == 1801 {
+                        Some(500.0)
+                    } else if s % 7 == 0 {
+                        None
+                    } else {
+                        Some(10.0)
+                    },
+                )
+            })
+            .collect();
+        let (_, m) = outcome_groups(&cols(), &rows);
+        let bucket = (rows.len() as u64).div_ceil(MAX_POINTS as u64);
+        let p = downsample(&rows, &m, bucket);
+        assert_eq!(bucket, 3);
+        assert_eq!(p.len(), 1200);
+        assert_eq!(p[600].t, 1800.0);
+        assert_eq!(p[600].p99, Some(500.0), "the spike survives");
+        assert_eq!(p[600].max, Some(1000.0));
+        assert_eq!(p[0].p50, Some(2.5), "mean of the seconds that had data");
+        assert_eq!(p[0].stack[0], 100.0);
+    }
+
+    #[test]
+    fn percentile_curve_spans_the_count() {
+        let mut h = new_hist();
+        for v in 1..=10_000u64 {
+            h.record(v).unwrap();
+        }
+        let c = percentile_curve(&h);
+        assert_eq!(c[0].0, 1.0);
+        assert!((c.last().unwrap().0 - 10_000.0).abs() < 1e-6);
+        assert!((c.last().unwrap().1 - 10.0).abs() < 0.02, "ends at the max");
+        let mid = c.iter().find(|(x, _)| (*x - 100.0).abs() < 1e-6).unwrap();
+        assert!((mid.1 - 9.9).abs() < 0.02, "x=100 is p99: {}", mid.1);
+        assert!(c.windows(2).all(|w| w[0].1 <= w[1].1));
+    }
+}
