@@ -180,14 +180,7 @@ fn verdict_faults_and_capacity_files_are_shown() {
     .unwrap();
     std::fs::write(
         dir.join("capacity.json"),
-        r#"{"scenario":"cap","slo":["p99 < 50ms","error_rate < 1%"],"steps":[
-  {"rate":100,"hold_s":4,"phase":"ramp","verdict":"pass","achieved_rps":100,"p50_us":3000,"p99_us":9000,"error_rate":0,"dropped":0,"pods":2,"failed_checks":[],"notes":[],"dir":"s1"},
-  {"rate":300,"hold_s":4,"phase":"ramp","verdict":"pass","achieved_rps":299,"p50_us":4000,"p99_us":14000,"error_rate":0,"dropped":0,"pods":2,"failed_checks":[],"notes":[],"dir":"s2"},
-  {"rate":600,"hold_s":4,"phase":"ramp","verdict":"pass","achieved_rps":590,"p50_us":9000,"p99_us":48000,"error_rate":0.001,"dropped":0,"pods":2,"failed_checks":[],"notes":[],"dir":"s3"},
-  {"rate":700,"hold_s":4,"phase":"ramp","verdict":"fail","achieved_rps":610,"p50_us":90000,"p99_us":210000,"error_rate":0.04,"dropped":0,"pods":2,"failed_checks":["p99 < 50ms"],"notes":[],"dir":"s4"}],
- "stop":"converged","max_sustainable_rps":600,"first_failing_rps":700,"pods":2,"pods_from":"pod_header","per_pod_rps":300,"knee_rps":550,
- "plan":{"per_pod_rps":300,"peak_qps":5000,"headroom":1.3,"pods_needed":22,"daily_calls":51840000,"daily_calls_per_pod":25920000},
- "targets":[],"notes":[],"seconds":30}"#,
+        common::CAPACITY_JSON,
     )
     .unwrap();
     ok(skyload().arg("report").arg(&dir).output().unwrap());

@@ -2,6 +2,7 @@
 //! (wrk, curl, a browser, another skyload) can be pointed at it. Reads a bare gateway config or a
 //! scenario's `[gateway]` table, serves until Ctrl-C, and says where and what it serves.
 
+use super::signals::stop_signal;
 use crate::cli::GatewayArgs;
 use crate::exit;
 use crate::gateway::{self, GatewayConfig, GatewayError};
@@ -95,20 +96,4 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
             }
         }
     })
-}
-
-/// Ctrl-C, or SIGTERM (what `kill PID` sends, e.g. from benches/gateway_wrk.sh): both drain.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -2,6 +2,7 @@
 //! proxies of a `populate` file first, until Ctrl-C or SIGTERM; then remove every proxy so nothing
 //! keeps listening.
 
+use super::signals::stop_signal;
 use crate::cli::ProxyArgs;
 use crate::exit;
 use crate::fault::proxy::{Options, ProxyError, ProxyHandle};
@@ -65,20 +66,4 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
         println!("proxy stopped; all proxies removed");
         Ok(exit::OK)
     })
-}
-
-/// Ctrl-C, or SIGTERM (what `kill PID` sends).
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -213,19 +213,7 @@ fn install_ctrl_c(stop: StopHandle) {
         .spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                let term_recv = async {
-                    match term.as_mut() {
-                        Some(t) => {
-                            t.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term_recv => {}
-                }
+                super::signals::stop_signal().await;
                 eprintln!("\nstopping: finishing requests in flight and writing results (Ctrl-C again to quit now)");
                 stop.stop();
                 let _ = tokio::signal::ctrl_c().await;
