@@ -55,7 +55,7 @@ impl Conn {
             });
             Ok(Conn::H2(send))
         } else {
-            let (send, conn) = http1::handshake(io).await.map_err(|_| TransportFailure::Connect)?;
+            let (send, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| TransportFailure::Connect)?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
