@@ -27,23 +27,23 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario file, or a quick one-request test from flags (--url, --rate, --duration).
     Run(RunArgs),
+    /// Check a scenario file without sending anything; errors name file:line:column.
+    Validate(ValidateArgs),
+    /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
+    Capacity(CapacityArgs),
+    /// Compare two results directories; exit 1 on a regression beyond the tolerances.
+    Compare(CompareArgs),
+    /// Make the HTML report again from saved results; with several directories, a comparison
+    /// (the first is the baseline, the last the current run).
+    Report(ReportArgs),
+    /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
+    Gateway(GatewayArgs),
+    /// Serve the fault proxy: TCP proxies with toxics, driven through Toxiproxy's REST API.
+    Proxy(ProxyArgs),
     /// Merge the Results of shards (or of merges) into one Results directory, exactly.
     Merge(MergeArgs),
     /// Write Kubernetes manifests that run a scenario as N shards and merge their Results.
     K8s(K8sArgs),
-    /// Check a scenario file without sending anything; errors name file:line:column.
-    Validate(ValidateArgs),
-    /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
-    Gateway(GatewayArgs),
-    /// Compare two results directories; exit 1 on a regression beyond the tolerances.
-    Compare(CompareArgs),
-    /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
-    Capacity(CapacityArgs),
-    /// Serve the fault proxy: TCP proxies with toxics, driven through Toxiproxy's REST API.
-    Proxy(ProxyArgs),
-    /// Make the HTML report again from saved results; with several directories, a comparison
-    /// (the first is the baseline, the last the current run).
-    Report(ReportArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
