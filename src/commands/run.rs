@@ -173,7 +173,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
         if !result.faults.is_empty() {
             let (reports, results) = faults::assess(&plan.verify, &result.faults, saved)?;
             terminal::render_faults(&reports, out)?;
-            runner::write_fault_reports(&result.dir, &reports)?;
+            runner::write_faults(&result.dir, &reports)?;
             verdict.results.extend(results);
         }
     }

@@ -308,24 +308,11 @@ fn run_against(
 /// `faults.json`: what each fault did, for verify and the report.
 pub const FAULTS: &str = "faults.json";
 
-fn write_faults(dir: &Path, records: &[FaultRecord]) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(records).map_err(std::io::Error::other)?;
+/// Writes `faults.json`: the timeline's records as soon as the run ends (so they survive a failure
+/// in judging), then the judged reports over them.
+pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(faults).map_err(std::io::Error::other)?;
     std::fs::write(dir.join(FAULTS), text + "\n")
-}
-
-/// Replaces `faults.json` with the judged fault reports (any serializable list).
-pub fn write_fault_reports<T: serde::Serialize>(dir: &Path, reports: &[T]) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(reports).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join(FAULTS), text + "\n")
-}
-
-/// Reads `faults.json` back (empty when the run had no faults).
-pub fn read_faults(dir: &Path) -> std::io::Result<Vec<FaultRecord>> {
-    match std::fs::read_to_string(dir.join(FAULTS)) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
