@@ -13,7 +13,70 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A local HTTP/1.1 + HTTP/2 server that answers 200 "ok" with `x-pod: test-<n % pods>`.
+/// A hyper server (HTTP/1.1 and HTTP/2) on 127.0.0.1:0 in a thread and runtime of its own,
+/// answering every request with `handler`; it stops when dropped.
+pub struct Serving {
+    pub addr: SocketAddr,
+    /// Connections accepted.
+    pub conns: Arc<AtomicU64>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub fn serve<F, Fut>(handler: F) -> Serving
+where
+    F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let conns = Arc::new(AtomicU64::new(0));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let cn = conns.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    acc = listener.accept() => {
+                        let Ok((stream, _)) = acc else { continue };
+                        let _ = stream.set_nodelay(true);
+                        cn.fetch_add(1, Ordering::Relaxed);
+                        let handler = handler.clone();
+                        tokio::spawn(async move {
+                            let svc = service_fn(move |req| {
+                                let answer = handler(req);
+                                async move { Ok::<_, std::convert::Infallible>(answer.await) }
+                            });
+                            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        });
+                    }
+                }
+            }
+        });
+        rt.shutdown_timeout(Duration::from_millis(200));
+    });
+    let addr = addr_rx.recv().unwrap();
+    Serving { addr, conns, shutdown: Some(stop_tx), thread: Some(thread) }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A local server that answers 200 "ok" with `x-pod: test-<n % 2>`, counts requests and
+/// connections, remembers paths, and can stall on demand.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub count: Arc<AtomicU64>,
@@ -22,72 +85,38 @@ pub struct TestServer {
     /// Distinct request paths seen (with query), for template tests.
     pub paths: Arc<Mutex<std::collections::HashSet<String>>>,
     stall: Arc<Mutex<Option<(Instant, Duration)>>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Serving,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
         let count = Arc::new(AtomicU64::new(0));
-        let conns = Arc::new(AtomicU64::new(0));
         let paths: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
-        let (cn, ps) = (conns.clone(), paths.clone());
         let stall: Arc<Mutex<Option<(Instant, Duration)>>> = Arc::new(Mutex::new(None));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (c, s) = (count.clone(), stall.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stop_rx => break,
-                        acc = listener.accept() => {
-                            let Ok((stream, _)) = acc else { continue };
-                            let _ = stream.set_nodelay(true);
-                            cn.fetch_add(1, Ordering::Relaxed);
-                            let (c, s, ps) = (c.clone(), s.clone(), ps.clone());
-                            tokio::spawn(async move {
-                                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                                    let (c, s) = (c.clone(), s.clone());
-                                    if let Ok(mut p) = ps.lock() {
-                                        if p.len() < 100_000 {
-                                            p.insert(req.uri().path_and_query().map_or(String::new(), |p| p.to_string()));
-                                        }
-                                    }
-                                    async move {
-                                        let n = c.fetch_add(1, Ordering::Relaxed);
-                                        let wait = {
-                                            let g = s.lock().unwrap();
-                                            g.and_then(|(at, d)| {
-                                                let now = Instant::now();
-                                                (now >= at && now < at + d).then(|| at + d - now)
-                                            })
-                                        };
-                                        if let Some(w) = wait {
-                                            tokio::time::sleep(w).await;
-                                        }
-                                        let resp = Response::builder()
-                                            .header("x-pod", format!("test-{}", n % 2))
-                                            .body(Full::new(Bytes::from_static(b"ok")))
-                                            .unwrap();
-                                        Ok::<_, std::convert::Infallible>(resp)
-                                    }
-                                });
-                                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                                    .serve_connection(TokioIo::new(stream), svc)
-                                    .await;
-                            });
-                        }
-                    }
+        let (c, s, ps) = (count.clone(), stall.clone(), paths.clone());
+        let server = serve(move |req: Request<hyper::body::Incoming>| {
+            let (c, s) = (c.clone(), s.clone());
+            if let Ok(mut p) = ps.lock() {
+                if p.len() < 100_000 {
+                    p.insert(req.uri().path_and_query().map_or(String::new(), |p| p.to_string()));
                 }
-            });
-            rt.shutdown_timeout(Duration::from_millis(200));
+            }
+            async move {
+                let n = c.fetch_add(1, Ordering::Relaxed);
+                let wait = {
+                    let g = s.lock().unwrap();
+                    g.and_then(|(at, d)| {
+                        let now = Instant::now();
+                        (now >= at && now < at + d).then(|| at + d - now)
+                    })
+                };
+                if let Some(w) = wait {
+                    tokio::time::sleep(w).await;
+                }
+                Response::builder().header("x-pod", format!("test-{}", n % 2)).body(Full::new(Bytes::from_static(b"ok"))).unwrap()
+            }
         });
-        let addr = addr_rx.recv().unwrap();
-        TestServer { addr, count, conns, paths, stall, shutdown: Some(stop_tx), thread: Some(thread) }
+        TestServer { addr: server.addr, count, conns: server.conns.clone(), paths, stall, _server: server }
     }
 
     /// Every request that arrives in [at, at + d) is held until at + d.
@@ -101,17 +130,6 @@ impl TestServer {
 
     pub fn received(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -6,11 +6,10 @@
 //! with `x-fn-version`.
 #![allow(dead_code)]
 
+use crate::common::{serve, Serving};
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,8 +35,7 @@ impl Default for ServerCfg {
 pub struct VerifyServer {
     pub addr: SocketAddr,
     pub count: Arc<AtomicU64>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Serving,
 }
 
 impl VerifyServer {
@@ -45,73 +43,35 @@ impl VerifyServer {
         let count = Arc::new(AtomicU64::new(0));
         // Per pod: when each of its slots is next free.
         let slots: Arc<Vec<Mutex<Vec<Instant>>>> = Arc::new((0..cfg.pods).map(|_| Mutex::new(vec![Instant::now(); cfg.concurrency])).collect());
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let c = count.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stop_rx => break,
-                        acc = listener.accept() => {
-                            let Ok((stream, _)) = acc else { continue };
-                            let _ = stream.set_nodelay(true);
-                            let (c, slots, cfg) = (c.clone(), slots.clone(), cfg.clone());
-                            tokio::spawn(async move {
-                                let svc = service_fn(move |_req: Request<hyper::body::Incoming>| {
-                                    let (c, slots, cfg) = (c.clone(), slots.clone(), cfg.clone());
-                                    async move {
-                                        let n = c.fetch_add(1, Ordering::Relaxed);
-                                        let pod = (n % cfg.pods as u64) as usize;
-                                        let done = {
-                                            let mut s = slots[pod].lock().unwrap();
-                                            let (i, free) = s.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap();
-                                            let done = free.max(Instant::now()) + cfg.service;
-                                            s[i] = done;
-                                            done
-                                        };
-                                        tokio::time::sleep_until(done.into()).await;
-                                        let fail = cfg.fail_every.is_some_and(|k| n % k == 0);
-                                        let v2 = cfg.v2_every.is_some_and(|k| n % k == 0);
-                                        let resp = Response::builder()
-                                            .status(if fail { 500 } else { 200 })
-                                            .header("x-pod", format!("pod-{pod}"))
-                                            .header("x-fn-version", if v2 { "v2" } else { "v1" })
-                                            .body(Full::new(Bytes::from_static(b"ok")))
-                                            .unwrap();
-                                        Ok::<_, std::convert::Infallible>(resp)
-                                    }
-                                });
-                                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                                    .serve_connection(TokioIo::new(stream), svc)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
-            rt.shutdown_timeout(Duration::from_millis(200));
+        let server = serve(move |_req: Request<hyper::body::Incoming>| {
+            let (c, slots, cfg) = (c.clone(), slots.clone(), cfg.clone());
+            async move {
+                let n = c.fetch_add(1, Ordering::Relaxed);
+                let pod = (n % cfg.pods as u64) as usize;
+                let done = {
+                    let mut s = slots[pod].lock().unwrap();
+                    let (i, free) = s.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap();
+                    let done = free.max(Instant::now()) + cfg.service;
+                    s[i] = done;
+                    done
+                };
+                tokio::time::sleep_until(done.into()).await;
+                let fail = cfg.fail_every.is_some_and(|k| n % k == 0);
+                let v2 = cfg.v2_every.is_some_and(|k| n % k == 0);
+                Response::builder()
+                    .status(if fail { 500 } else { 200 })
+                    .header("x-pod", format!("pod-{pod}"))
+                    .header("x-fn-version", if v2 { "v2" } else { "v1" })
+                    .body(Full::new(Bytes::from_static(b"ok")))
+                    .unwrap()
+            }
         });
-        let addr = addr_rx.recv().unwrap();
-        VerifyServer { addr, count, shutdown: Some(stop_tx), thread: Some(thread) }
+        VerifyServer { addr: server.addr, count, _server: server }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for VerifyServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
