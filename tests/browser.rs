@@ -109,7 +109,12 @@ fn the_report_renders_in_headless_chromium() {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but Chromium is not installed: scripts/ci-deps.sh installs Debian's `chromium`");
         }
-        eprintln!("NOTICE: browser test skipped: no chromium found (apt-get install -y chromium, or set SKYLOAD_CHROMIUM)");
+        // Written to the process's stderr directly, not through `eprintln!`, which the test harness
+        // captures and hides for a passing test: a skip must be seen.
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(
+            b"\nSKIPPED: browser test: no chromium found (apt-get install -y chromium, or set SKYLOAD_CHROMIUM)\n",
+        );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

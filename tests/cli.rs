@@ -53,7 +53,8 @@ fn ctrl_c_keeps_results_and_marks_the_summary() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
+    // Interrupt once two seconds' worth of requests have arrived, whenever that is.
+    wait_until("200 requests at the server", Duration::from_secs(30), || server.received() >= 200);
     // SAFETY: signalling the child we started, by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let started = Instant::now();

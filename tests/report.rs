@@ -257,7 +257,7 @@ fn an_interrupted_run_still_writes_its_report() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2200));
+    common::wait_until("150 requests at the server", std::time::Duration::from_secs(30), || server.received() >= 150);
     // SAFETY: signalling the child we started, by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let started = std::time::Instant::now();

@@ -176,6 +176,16 @@ pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
     }
 }
 
+/// Polls `cond` every 20 ms until it holds, panicking with `what` after `limit`: tests wait on an
+/// observable event instead of sleeping a guessed time, which a busy machine breaks.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
