@@ -366,7 +366,7 @@ fn itoa_buf(mut n: u64) -> DecimalBuf {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tokio::io::{duplex, AsyncWriteExt};
 
@@ -519,11 +519,20 @@ mod tests {
 
     /// Counts heap allocations made on threads that opted in, so the zero-allocation claim of the
     /// steady path is checked, not asserted in a comment. Only this test binary uses it.
-    mod counting {
+    pub(crate) mod counting {
         use std::alloc::{GlobalAlloc, Layout, System};
         use std::cell::Cell;
 
         pub struct Counting;
+
+        /// Heap allocations made on this thread while `f` runs.
+        pub fn allocations_in(f: impl FnOnce()) -> u64 {
+            let before = COUNT.with(|c| c.get());
+            ON.with(|on| on.set(true));
+            f();
+            ON.with(|on| on.set(false));
+            COUNT.with(|c| c.get()) - before
+        }
         thread_local! {
             pub static ON: Cell<bool> = const { Cell::new(false) };
             pub static COUNT: Cell<u64> = const { Cell::new(0) };

@@ -25,6 +25,10 @@ struct Prepared {
     body: Option<Bytes>,
     body_template: Option<Template>,
     feeders: Vec<usize>,
+    /// HTTP/1.1 wire form for the lean client: the whole request when nothing is templated, else
+    /// the literal header block (Host included) written between the request line and the rest.
+    wire_whole: Option<Vec<u8>>,
+    wire_headers: Vec<u8>,
 }
 
 /// Why a request could not be built (a rendered value that is not valid in a URI or header).
@@ -96,6 +100,23 @@ impl RequestSet {
                     .collect();
                 feeders.sort_unstable();
                 feeders.dedup();
+                let mut wire_headers = Vec::new();
+                for (name, value) in headers.iter() {
+                    wire_headers.extend_from_slice(name.as_str().as_bytes());
+                    wire_headers.extend_from_slice(b": ");
+                    wire_headers.extend_from_slice(value.as_bytes());
+                    wire_headers.extend_from_slice(b"\r\n");
+                }
+                let wire_whole = match (&uri, &body_template, dyn_headers.is_empty()) {
+                    (Some(u), None, true) => {
+                        let mut w = Vec::new();
+                        let target = u.path_and_query().map_or("/", |pq| pq.as_str());
+                        write_head(&mut w, &r.method, target, &wire_headers);
+                        finish_wire(&mut w, &r.method, body.as_deref().unwrap_or(b""));
+                        Some(w)
+                    }
+                    _ => None,
+                };
                 Prepared {
                     method: r.method.clone(),
                     uri,
@@ -106,6 +127,8 @@ impl RequestSet {
                     body,
                     body_template,
                     feeders,
+                    wire_whole,
+                    wire_headers,
                 }
             })
             .collect();
@@ -171,14 +194,7 @@ impl RequestSet {
             row_vec.resize(self.feeders.len(), usize::MAX);
             &mut row_vec
         };
-        for &f in &p.feeders {
-            let feeder = &self.feeders[f];
-            rows[f] = match feeder.mode {
-                FeedMode::Cycle if self.rows_by_seq => (seq % feeder.rows.len() as u64) as usize,
-                FeedMode::Cycle => (self.cursors[f].fetch_add(1, Ordering::Relaxed) % feeder.rows.len() as u64) as usize,
-                FeedMode::Random => rng.gen_range(0..feeder.rows.len()),
-            };
-        }
+        self.pick_rows(p, seq, rng, rows);
         let err = |what, value: &str| BuildError { request: self.names[idx].clone(), what, value: value.to_string() };
 
         let uri = match &p.uri {
@@ -213,6 +229,80 @@ impl RequestSet {
         Ok((req, len))
     }
 
+    /// Writes request `idx` for arrival `seq` in HTTP/1.1 wire form into `out` (cleared first) for
+    /// the lean client; returns the body size. A literal request is one copy of bytes encoded at
+    /// start; a templated one renders only its placeholders. With warm buffers nothing allocates.
+    pub fn encode_h1(
+        &self,
+        idx: usize,
+        seq: u64,
+        rng: &mut SmallRng,
+        scratch: &mut String,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, BuildError> {
+        let p = &self.reqs[idx];
+        out.clear();
+        if let Some(w) = &p.wire_whole {
+            out.extend_from_slice(w);
+            return Ok(p.body.as_ref().map_or(0, |b| b.len() as u64));
+        }
+        let mut rows = [usize::MAX; 8];
+        let mut row_vec = Vec::new();
+        let rows: &mut [usize] = if self.feeders.len() <= rows.len() {
+            &mut rows[..self.feeders.len()]
+        } else {
+            row_vec.resize(self.feeders.len(), usize::MAX);
+            &mut row_vec
+        };
+        self.pick_rows(p, seq, rng, rows);
+        let err = |what, value: &str| BuildError { request: self.names[idx].clone(), what, value: value.to_string() };
+        scratch.clear();
+        match &p.uri {
+            Some(u) => scratch.push_str(u.path_and_query().map_or("/", |pq| pq.as_str())),
+            None => {
+                scratch.push_str(&p.prefix);
+                self.render(&p.path, seq, rows, rng, scratch);
+                if !valid_target(scratch) {
+                    return Err(err("path", scratch));
+                }
+            }
+        }
+        write_head(out, &p.method, scratch, &p.wire_headers);
+        for (name, t) in &p.dyn_headers {
+            scratch.clear();
+            self.render(t, seq, rows, rng, scratch);
+            if scratch.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(err("header", scratch));
+            }
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(scratch.trim().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let body: &[u8] = match (&p.body, &p.body_template) {
+            (Some(b), _) => b,
+            (None, Some(t)) => {
+                scratch.clear();
+                self.render(t, seq, rows, rng, scratch);
+                scratch.as_bytes()
+            }
+            (None, None) => b"",
+        };
+        finish_wire(out, &p.method, body);
+        Ok(body.len() as u64)
+    }
+
+    fn pick_rows(&self, p: &Prepared, seq: u64, rng: &mut SmallRng, rows: &mut [usize]) {
+        for &f in &p.feeders {
+            let feeder = &self.feeders[f];
+            rows[f] = match feeder.mode {
+                FeedMode::Cycle if self.rows_by_seq => (seq % feeder.rows.len() as u64) as usize,
+                FeedMode::Cycle => (self.cursors[f].fetch_add(1, Ordering::Relaxed) % feeder.rows.len() as u64) as usize,
+                FeedMode::Random => rng.gen_range(0..feeder.rows.len()),
+            };
+        }
+    }
+
     fn render(&self, t: &Template, seq: u64, rows: &[usize], rng: &mut SmallRng, out: &mut String) {
         for part in &t.parts {
             match part {
@@ -235,19 +325,56 @@ impl RequestSet {
 
 use http_body_util::Full;
 
-/// A random (version 4, variant 1) UUID in its usual text form.
+/// Request line and literal headers (Host among them for HTTP/1.1).
+fn write_head(out: &mut Vec<u8>, method: &Method, target: &str, headers: &[u8]) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    out.extend_from_slice(headers);
+}
+
+/// Content-Length (when there is a body, or the method expects one), the blank line, the body.
+fn finish_wire(out: &mut Vec<u8>, method: &Method, body: &[u8]) {
+    if !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        out.extend_from_slice(b"content-length: ");
+        push_decimal(out, body.len() as u64);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// What `Uri` parsing would accept as an origin-form target, checked without building one: no
+/// spaces, controls or non-ASCII bytes, starting with `/`.
+fn valid_target(t: &str) -> bool {
+    t.starts_with('/') && t.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A random (version 4, variant 1) UUID in its usual text form, written without allocating.
 fn push_uuid(out: &mut String, r: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let v = (r & !(0xF000u128 << 64) | (0x4000u128 << 64)) & !(0xC000u128 << 48) | (0x8000u128 << 48);
-    let hex = format!("{v:032x}");
-    out.push_str(&hex[0..8]);
-    out.push('-');
-    out.push_str(&hex[8..12]);
-    out.push('-');
-    out.push_str(&hex[12..16]);
-    out.push('-');
-    out.push_str(&hex[16..20]);
-    out.push('-');
-    out.push_str(&hex[20..32]);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(HEX[((v >> (124 - 4 * i)) & 0xF) as usize] as char);
+    }
 }
 
 #[cfg(test)]
@@ -264,6 +391,71 @@ mod tests {
         let mut z = String::new();
         push_uuid(&mut z, 0);
         assert_eq!(z, "00000000-0000-4000-8000-000000000000");
+    }
+
+    fn plan_with(path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Plan {
+        let mut toml = format!("[target]\nurl = \"http://127.0.0.1:9\"\n[[requests]]\nname = \"r\"\nmethod = \"POST\"\npath = \"{path}\"\n");
+        if let Some(b) = body {
+            toml.push_str(&format!("body = '{b}'\n"));
+        }
+        if !headers.is_empty() {
+            toml.push_str("[requests.headers]\n");
+            for (n, v) in headers {
+                toml.push_str(&format!("\"{n}\" = \"{v}\"\n"));
+            }
+        }
+        toml.push_str("[[stages]]\nduration = \"1s\"\nrate = 1\n");
+        crate::scenario::load_str(&toml, std::path::Path::new("t.toml")).expect("plan")
+    }
+
+    /// The lean client's bytes say what hyper would send for the same request (method, target,
+    /// headers, body), so switching transports changes nothing at the target.
+    #[test]
+    fn wire_form_matches_the_built_request() {
+        for (path, hdrs, body) in [
+            ("/fn/a?x=1", vec![("x-k", "v")], Some("{\"a\":1}")),
+            ("/fn/{{seq}}", vec![("x-id", "{{seq}}")], Some("n={{seq}}")),
+            ("/fn/b", vec![], None),
+        ] {
+            let plan = plan_with(path, &hdrs, body);
+            let set = RequestSet::new(&plan, "127.0.0.1:9", "", false);
+            let mut rng = rand::SeedableRng::seed_from_u64(1);
+            let (mut scratch, mut out) = (String::new(), Vec::new());
+            let n = set.encode_h1(0, 42, &mut rng, &mut scratch, &mut out).unwrap();
+            let mut rng2: SmallRng = rand::SeedableRng::seed_from_u64(1);
+            let (req, len) = set.build(0, 42, &mut rng2, &mut scratch).unwrap();
+            assert_eq!(n, len);
+            let mut h = [httparse::EMPTY_HEADER; 16];
+            let mut parsed = httparse::Request::new(&mut h);
+            let head_len = match parsed.parse(&out).unwrap() {
+                httparse::Status::Complete(l) => l,
+                _ => panic!("incomplete: {}", String::from_utf8_lossy(&out)),
+            };
+            assert_eq!(parsed.method, Some(req.method().as_str()));
+            assert_eq!(parsed.path, Some(req.uri().path_and_query().unwrap().as_str()));
+            for (name, value) in req.headers() {
+                let found = parsed.headers.iter().find(|x| x.name.eq_ignore_ascii_case(name.as_str())).expect("header");
+                assert_eq!(found.value, value.as_bytes(), "{name}");
+            }
+            assert_eq!(out.len() - head_len, len as usize);
+        }
+    }
+
+    #[test]
+    fn templated_wire_encoding_allocates_nothing_once_warm() {
+        let plan = plan_with("/fn/{{seq}}?u={{uuid}}", &[("x-id", "{{seq}}")], Some("n={{seq}}"));
+        let set = RequestSet::new(&plan, "127.0.0.1:9", "", false);
+        let mut rng = rand::SeedableRng::seed_from_u64(1);
+        let (mut scratch, mut out) = (String::new(), Vec::new());
+        for seq in 0..100 {
+            set.encode_h1(0, seq, &mut rng, &mut scratch, &mut out).unwrap();
+        }
+        let n = crate::load::h1::tests::counting::allocations_in(|| {
+            for seq in 100..1_100 {
+                set.encode_h1(0, seq, &mut rng, &mut scratch, &mut out).unwrap();
+            }
+        });
+        assert_eq!(n, 0, "allocations in 1,000 templated encodings");
     }
 
     #[test]
