@@ -21,7 +21,7 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            skyload::errln!("error: {e:#}");
             exit::RUN_FAILED
         }
     };

@@ -24,7 +24,7 @@ pub fn run(args: &K8sArgs) -> anyhow::Result<i32> {
     match spec_from_args(args) {
         Ok(spec) => write(args, &spec),
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             Ok(exit::USAGE)
         }
     }
@@ -140,9 +140,9 @@ fn write(args: &K8sArgs, spec: &Spec) -> anyhow::Result<i32> {
         for (name, yaml) in &files {
             std::fs::write(dir.join(name), yaml).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
         }
-        eprintln!("wrote {} manifests to {}", files.len(), dir.display());
+        crate::errln!("wrote {} manifests to {}", files.len(), dir.display());
     }
-    eprintln!(
+    crate::errln!(
         "shards start at {} ({} shards, Results in {}/{}); apply before then: kubectl apply -f {}",
         spec.start_at,
         spec.shards,

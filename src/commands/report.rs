@@ -9,11 +9,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     let path = args.out.clone().unwrap_or_else(|| html::default_path(&args.dirs));
     match html::write_file(&args.dirs, &path) {
         Ok(()) => {
-            println!("{}", path.display());
+            crate::outln!("{}", path.display());
             Ok(exit::OK)
         }
         Err(e @ ReportError::Summary { .. }) => {
-            eprintln!("error: {e}: give the directory a run wrote (it holds summary.json)");
+            crate::errln!("error: {e}: give the directory a run wrote (it holds summary.json)");
             Ok(exit::USAGE)
         }
         Err(e) => Err(e.into()),

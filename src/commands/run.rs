@@ -50,7 +50,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let plan = match plan_from_args(args) {
         Ok(p) => p,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             return Ok(exit::USAGE);
         }
     };
@@ -58,14 +58,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let baseline = match baseline(&plan, args) {
         Ok(b) => b,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             return Ok(exit::USAGE);
         }
     };
     let sharding = match sharding_from_args(args) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(exit::USAGE);
         }
     };
@@ -73,7 +73,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let stop = StopHandle::new();
     install_ctrl_c(stop.clone());
     let planned = crate::load::schedule::Schedule::new(&plan.stages).duration();
-    eprintln!(
+    crate::errln!(
         "skyload: running `{}` for {:.0}s against {} → {}",
         plan.name,
         planned.as_secs_f64(),
@@ -81,11 +81,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         out_dir.display()
     );
     if let Some(s) = sharding.shard {
-        eprintln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
+        crate::errln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
             if s.drives_faults() { "are driven by this shard" } else { "are left to shard 0" });
     }
     if let Some(at) = sharding.start_at {
-        eprintln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
+        crate::errln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
     }
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
     let result = {
@@ -98,11 +98,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     };
     progress.finish();
     if let Err(RunError::Shard(e)) = &result {
-        eprintln!("error: {e}");
+        crate::errln!("error: {e}");
         return Ok(exit::USAGE);
     }
     let result = result.context("the run could not be carried out")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&result.summary, &result.dir, &mut out)?;
     let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
     // The report is written for every run that has results, interrupted ones too, after the
@@ -111,27 +111,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let report = result.dir.join(html::REPORT_FILE);
     match html::write_file(std::slice::from_ref(&result.dir), &report) {
         Ok(()) => writeln!(out, "report:  {}", report.display())?,
-        Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
+        Err(e) => crate::errln!("warning: the HTML report could not be written: {e}"),
     }
     let fault_errors: Vec<String> = result.faults.iter().filter_map(|f| f.failed()).collect();
-    if !fault_errors.is_empty() {
+    if let Some(cause) = &result.summary.failure {
+        crate::errln!("error: the run failed: {cause}; this is a skyload bug, not the target's (what was recorded is in {})", result.dir.display());
+        code = exit::RUN_FAILED;
+    } else if !fault_errors.is_empty() {
         for e in &fault_errors {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
         }
-        eprintln!("the drill did not happen as planned: check the fault's target and backend (results kept in {})", result.dir.display());
+        crate::errln!("the drill did not happen as planned: check the fault's target and backend (results kept in {})", result.dir.display());
         code = exit::RUN_FAILED;
     } else if let Some(reason) = &result.summary.abort_reason {
-        eprintln!("aborted: {reason}; everything up to then is in {} (exit code {})", result.dir.display(), exit::RUN_FAILED);
+        crate::errln!("aborted: {reason}; everything up to then is in {} (exit code {})", result.dir.display(), exit::RUN_FAILED);
         code = exit::RUN_FAILED;
     } else if result.target_unreachable {
-        eprintln!(
+        crate::errln!(
             "error: the target {} refused every connection: is it running and is the URL right? (results kept in {})",
             result.summary.target,
             result.dir.display()
         );
         code = exit::RUN_FAILED;
     } else if stop.is_stopped() {
-        eprintln!("interrupted: results up to the interruption are in {}", result.dir.display());
+        crate::errln!("interrupted: results up to the interruption are in {}", result.dir.display());
         code = exit::RUN_FAILED;
     }
     let info = GateInfo {
@@ -214,7 +217,7 @@ fn install_ctrl_c(stop: StopHandle) {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 super::signals::stop_signal().await;
-                eprintln!("\nstopping: finishing requests in flight and writing results (Ctrl-C again to quit now)");
+                crate::errln!("\nstopping: finishing requests in flight and writing results (Ctrl-C again to quit now)");
                 stop.stop();
                 let _ = tokio::signal::ctrl_c().await;
                 std::process::exit(130);

@@ -17,7 +17,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
             Err(e) => {
                 ok = false;
                 out.flush()?;
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
             }
         }
     }

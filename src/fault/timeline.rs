@@ -79,12 +79,17 @@ impl FaultDriver {
                 rt.block_on(async move {
                     let tasks: Vec<_> = faults
                         .into_iter()
-                        .map(|f| tokio::spawn(drive(f, t0, endpoints.clone(), rx.clone())))
+                        .map(|f| (FaultRecord::planned(&f), tokio::spawn(drive(f, t0, endpoints.clone(), rx.clone()))))
                         .collect();
                     let mut out = Vec::new();
-                    for t in tasks {
-                        if let Ok(r) = t.await {
-                            out.push(r);
+                    for (planned, t) in tasks {
+                        match t.await {
+                            Ok(r) => out.push(r),
+                            // A fault whose driver died may still be applied: say so, fail the run.
+                            Err(e) => out.push(FaultRecord {
+                                apply_error: Some(format!("its driver failed ({e}); check the target for a leftover fault")),
+                                ..planned
+                            }),
                         }
                     }
                     out

@@ -240,6 +240,8 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
         RunStatus::Completed => None,
         RunStatus::Interrupted => Some(format!("ABORTED: interrupted after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
         RunStatus::Aborted => Some(format!("ABORTED: stopped after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
+        RunStatus::Failed => Some(format!("FAILED: {}", s.failure.as_deref().unwrap_or("the generator broke"))),
+        RunStatus::Incomplete => Some(format!("INCOMPLETE: the run was killed after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
     };
     let (kind, title) = match (stopped, v.map(|v| v.status)) {
         (Some(t), _) => (BannerKind::Aborted, t),
