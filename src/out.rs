@@ -5,33 +5,58 @@
 
 use std::io::Write;
 
-/// `println!` that ignores a closed or broken stdout.
+/// `println!` that ignores a closed or broken stdout and passes the line through
+/// [`redact::text`](crate::record::redact::text).
 #[macro_export]
 macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($t)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::record::redact::text(&format!($($t)*)));
     }};
 }
 
-/// `eprintln!` that ignores a closed or broken stderr.
+/// `eprintln!` that ignores a closed or broken stderr; errors and notes are redacted, since they
+/// echo what the user gave (a URL with credentials, a header).
 #[macro_export]
 macro_rules! errln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($t)*);
+        let _ = writeln!(std::io::stderr(), "{}", $crate::record::redact::text(&format!($($t)*)));
     }};
 }
 
-/// `eprint!` that ignores a closed or broken stderr.
+/// `eprint!` that ignores a closed or broken stderr (redacted like `errln!`).
 #[macro_export]
 macro_rules! err {
     ($($t:tt)*) => {{
         use std::io::Write as _;
         let mut e = std::io::stderr();
-        let _ = write!(e, $($t)*);
+        let _ = write!(e, "{}", $crate::record::redact::text(&format!($($t)*)));
         let _ = e.flush();
     }};
+}
+
+/// Log lines (tracing) to stderr, redacted and lenient like `errln!`.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = crate::record::redact::text(&String::from_utf8_lossy(buf));
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// A writer that reports success for what it could not write: the terminal summary goes to

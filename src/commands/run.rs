@@ -70,6 +70,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         }
     };
     let out_dir = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&plan));
+    // Never mix two runs in one directory, nor write over the user's own files.
+    if let Err(e) = crate::record::outdir::prepare(&out_dir, args.force) {
+        crate::errln!("error: {e}");
+        return Ok(exit::USAGE);
+    }
     let stop = StopHandle::new();
     install_ctrl_c(stop.clone());
     let planned = crate::load::schedule::Schedule::new(&plan.stages).duration();
@@ -188,7 +193,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
     }
     verdict::render(&verdict, out)?;
     if !verdict.results.is_empty() {
-        std::fs::write(result.dir.join(VERDICT_FILE), serde_json::to_string_pretty(&verdict)? + "\n")?;
+        crate::record::outdir::write_atomic(&result.dir.join(VERDICT_FILE), (serde_json::to_string_pretty(&verdict)? + "\n").as_bytes())?;
     }
     let code = if verdict.passed() { exit::OK } else { exit::CHECK_FAILED };
     Ok((verdict, code))
@@ -209,7 +214,12 @@ fn describe_target(plan: &Plan) -> String {
     }
 }
 
-/// First Ctrl-C (or SIGTERM) stops the schedule and keeps the results; a second one exits at once.
+/// How long a second signal waits for faults to be removed before the process exits anyway.
+const FAULT_CLEANUP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// First Ctrl-C (or SIGTERM, SIGHUP) stops the schedule and keeps the results. A second one no
+/// longer exits at once (that left toxics and killed pods behind): it gives the run
+/// `FAULT_CLEANUP` to remove its faults and finish, and only a third signal quits immediately.
 fn install_ctrl_c(stop: StopHandle) {
     std::thread::Builder::new()
         .name("skyload-signals".into())
@@ -217,9 +227,11 @@ fn install_ctrl_c(stop: StopHandle) {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 super::signals::stop_signal().await;
-                crate::errln!("\nstopping: finishing requests in flight and writing results (Ctrl-C again to quit now)");
+                crate::errln!("\nstopping: finishing requests in flight, removing faults and writing results");
                 stop.stop();
-                let _ = tokio::signal::ctrl_c().await;
+                super::signals::stop_signal().await;
+                crate::errln!("quitting: removing applied faults first (at most {}s; a third Ctrl-C quits at once)", FAULT_CLEANUP.as_secs());
+                let _ = tokio::time::timeout(FAULT_CLEANUP, super::signals::stop_signal()).await;
                 std::process::exit(130);
             });
         })

@@ -318,7 +318,7 @@ pub const FAULTS: &str = "faults.json";
 /// in judging), then the judged reports over them.
 pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(faults).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join(FAULTS), text + "\n")
+    crate::record::outdir::write_atomic(&dir.join(FAULTS), (text + "\n").as_bytes())
 }
 
 pub fn rfc3339(t: SystemTime) -> String {

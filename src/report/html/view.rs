@@ -5,7 +5,7 @@
 use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
 use super::load::{RunData, SecondRow};
 use crate::record::hist::{self, add, new_hist, Hist};
-use crate::record::scrub;
+use crate::record::redact;
 use crate::record::summary::{RunStatus, Summary};
 
 /// Most points drawn per line: a one-hour run is shown in 3-second buckets.
@@ -138,7 +138,7 @@ pub fn run_view(d: RunData) -> RunView {
         hdr_service,
         pods,
         pods_hidden,
-        scenario_text: d.scenario_text.as_deref().map(scrub::scenario),
+        scenario_text: d.scenario_text.as_deref().map(redact::text),
         summary: d.summary,
         verdict: d.verdict,
         faults: d.faults,
