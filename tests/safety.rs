@@ -57,9 +57,10 @@ fn broken_pipes_do_not_crash_a_run() {
 }
 
 /// The same through the binary, as the issue reproduced it: an absurd connection count made every
-/// thread panic and the run exit 0 as `completed`.
+/// thread panic and the run exit 0 as `completed`. Now it is refused before the run (exit 2), and
+/// so are the other absurd inputs of the issue.
 #[test]
-fn a_crash_exits_3_with_its_cause() {
+fn absurd_inputs_are_refused_before_the_run() {
     let server = TestServer::start();
     let out = tempdir();
     let dir = out.path().join("crash");
@@ -69,10 +70,18 @@ fn a_crash_exits_3_with_its_cause() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("the run failed") && stderr.contains("panicked"), "{stderr}");
-    assert_eq!(summary(&dir)["status"], "failed");
-    assert!(summary(&dir)["failure"].as_str().unwrap().contains("panicked"));
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("connections.max") && !dir.exists(), "{stderr}");
+    for (flags, needle) in [
+        (&["--rate", "1e300", "--duration", "1s"][..], "rate"),
+        (&["-c", "50000000", "--rate", "1", "--duration", "1s"][..], "connections.max"),
+        (&["--duration", "100000h", "--rate", "1"][..], ""),
+    ] {
+        let o = skyload().args(["run", "--url", &server.url(), "-q", "--out"]).arg(out.path().join("x")).args(flags).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(needle), "{flags:?}: {stderr}");
+    }
 }
 
 fn quick_run(server: &TestServer, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {

@@ -36,14 +36,16 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         connections: args.connections,
         http2: args.http2,
     };
-    match &args.scenario {
+    let plan = match &args.scenario {
         Some(path) => {
             let mut plan = scenario::load_file(path).map_err(|e| e.to_string())?;
             ov.apply(&mut plan).map_err(|e| e.to_string())?;
-            Ok(plan)
+            plan
         }
-        None => ov.to_plan().map_err(|e| e.to_string()),
-    }
+        None => ov.to_plan().map_err(|e| e.to_string())?,
+    };
+    scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit())?;
+    Ok(plan)
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
