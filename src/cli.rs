@@ -106,6 +106,9 @@ pub struct RunArgs {
     pub tolerances: Vec<String>,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Empty a non-empty --out directory first (only one that holds nothing but an earlier run).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -27,3 +27,4 @@ pub mod exit {
     /// The run could not be carried out (target unreachable at start, aborted).
     pub const RUN_FAILED: i32 = 3;
 }
+pub mod out;

@@ -21,7 +21,7 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            skyload::errln!("error: {e:#}");
             exit::RUN_FAILED
         }
     };
@@ -37,7 +37,7 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| skyload::out::LogWriter).with_target(false).init();
 }
 
 /// mimalloc: the hot path allocates a little per request (hyper's request/response plumbing), and

@@ -86,11 +86,11 @@ path = "/fn/hello?u={{user_id}}"
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let all = docs(&String::from_utf8(o.stdout.clone()).unwrap());
     let kinds: Vec<&str> = all.iter().map(|d| str_at(d, "kind")).collect();
-    assert_eq!(kinds, ["ConfigMap", "PersistentVolumeClaim", "Job", "Job"]);
+    assert_eq!(kinds, ["Secret", "PersistentVolumeClaim", "Job", "Job"]);
     all.iter().for_each(check_object);
     let (cm, pvc, shards, merge) = (&all[0], &all[1], &all[2], &all[3]);
-    assert!(cm["data"]["scenario.toml"].as_str().unwrap().contains("name = \"launch\""));
-    assert_eq!(cm["data"]["feeder-0"].as_str().unwrap(), "user_id\n1\n2\n");
+    assert!(cm["stringData"]["scenario.toml"].as_str().unwrap().contains("name = \"launch\""));
+    assert_eq!(cm["stringData"]["feeder-0"].as_str().unwrap(), "user_id\n1\n2\n");
     assert_eq!(str_at(pvc, "spec.accessModes.0"), "ReadWriteMany");
     assert_eq!(str_at(pvc, "spec.resources.requests.storage"), "1Gi");
 
@@ -107,7 +107,7 @@ path = "/fn/hello?u={{user_id}}"
     assert!(out.starts_with("/results/launch-") && out.ends_with("/shard-$(JOB_COMPLETION_INDEX)"), "{out}");
     assert!(args.ends_with(&["--connections", "50"]));
     assert_eq!(str_at(c, "env.0.name"), "JOB_COMPLETION_INDEX");
-    let items = s(shards, "spec.template.spec.volumes.0.configMap.items").as_sequence().unwrap();
+    let items = s(shards, "spec.template.spec.volumes.0.secret.items").as_sequence().unwrap();
     assert!(items.iter().any(|i| str_at(i, "key") == "feeder-0" && str_at(i, "path") == "data/users.csv"));
     assert_eq!(str_at(shards, "spec.template.spec.volumes.1.persistentVolumeClaim.claimName"), str_at(pvc, "metadata.name"));
 
@@ -125,7 +125,7 @@ path = "/fn/hello?u={{user_id}}"
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["00-configmap.yaml", "02-shards-job.yaml", "03-merge-job.yaml"]);
+    assert_eq!(names, ["00-secret.yaml", "02-shards-job.yaml", "03-merge-job.yaml"]);
     let job = &docs(&std::fs::read_to_string(dir.join("02-shards-job.yaml")).unwrap())[0];
     check_object(job);
     assert_eq!(str_at(job, "spec.template.spec.volumes.1.persistentVolumeClaim.claimName"), "shared-results");
@@ -162,7 +162,7 @@ fn deploy_example_is_current() {
         "--start-at", "2030-01-01T00:00:00Z", "-o", out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    for f in ["00-configmap.yaml", "01-results-pvc.yaml", "02-shards-job.yaml", "03-merge-job.yaml"] {
+    for f in ["00-secret.yaml", "01-results-pvc.yaml", "02-shards-job.yaml", "03-merge-job.yaml"] {
         let want = std::fs::read_to_string(std::path::Path::new("deploy/k8s").join(f)).unwrap();
         assert!(std::fs::read_to_string(out.join(f)).unwrap() == want, "deploy/k8s/{f} is stale: regenerate it (see deploy/launch.toml)");
     }

@@ -14,7 +14,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     let tolerances = match tolerances(&args.tolerances, args.scenario.as_deref()) {
         Ok(t) => t,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             return Ok(exit::USAGE);
         }
     };
@@ -23,7 +23,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
         match read_summary(dir) {
             Ok(s) => sums.push(s),
             Err(e) => {
-                eprintln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join("summary.json").display());
+                crate::errln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join("summary.json").display());
                 return Ok(exit::USAGE);
             }
         }

@@ -14,8 +14,8 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
     let config = match GatewayConfig::from_file(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!(
+            crate::errln!("error: {e}");
+            crate::errln!(
                 "  (in {}; see the README's 'The embedded gateway' for the format)",
                 args.config.display()
             );
@@ -25,7 +25,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(_) => {
-            eprintln!(
+            crate::errln!(
                 "error: --listen `{}` is not an address such as 127.0.0.1:8080",
                 args.listen
             );
@@ -33,7 +33,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         }
     };
     if !listen.ip().is_loopback() {
-        eprintln!(
+        crate::errln!(
             "warning: listening on {listen}, not loopback: anyone who can reach it can call the functions{}",
             if config.control && config.control_token.is_none() {
                 " and drive the control API (set control_token)"
@@ -51,7 +51,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
             Err(source) => {
-                eprintln!(
+                crate::errln!(
                     "error: {}",
                     GatewayError::Bind {
                         addr: listen,
@@ -62,15 +62,15 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
             }
         };
         let addr = listener.local_addr()?;
-        println!("skyload gateway listening on http://{addr} ({threads} worker thread(s))");
+        crate::outln!("skyload gateway listening on http://{addr} ({threads} worker thread(s))");
         for line in gateway::describe(&config) {
-            println!("  {line}");
+            crate::outln!("  {line}");
         }
         if config.metrics {
-            println!("  metrics:  http://{addr}/metrics");
+            crate::outln!("  metrics:  http://{addr}/metrics");
         }
         if config.control {
-            println!(
+            crate::outln!(
                 "  control:  http://{addr}/_control/functions{}",
                 if config.control_token.is_some() {
                     " (bearer token required)"
@@ -79,19 +79,19 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
                 }
             );
         }
-        println!("Ctrl-C to stop.");
+        crate::outln!("Ctrl-C to stop.");
         let shutdown = stop_signal();
         match gateway::serve(listener, config, shutdown).await {
             Ok(()) => {
-                println!("gateway stopped");
+                crate::outln!("gateway stopped");
                 Ok(exit::OK)
             }
             Err(e @ GatewayError::Config { .. }) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 Ok(exit::USAGE)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 Ok(exit::RUN_FAILED)
             }
         }

@@ -1,6 +1,6 @@
 //! `skyload k8s FILE --shards N --image IMAGE`: writes the manifests of a sharded run (see
 //! `k8s`). The scenario is validated with the same flags the shards will get (`--run-arg`), so a
-//! mistake shows here and not in N pods; its feeder files travel in the ConfigMap beside it.
+//! mistake shows here and not in N pods; its feeder files travel in the Secret beside it.
 
 use crate::cli::{Cli, Command, K8sArgs};
 use crate::commands::run::plan_from_args;
@@ -15,7 +15,7 @@ use clap::Parser;
 use std::path::{Component, Path};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// ConfigMaps hold at most 1 MiB; leave room for the object around the data.
+/// Secrets hold at most 1 MiB; leave room for the object around the data.
 const CONFIG_MAP_LIMIT: usize = 1_000_000;
 /// How long after the planned end the merge waits for a shard that has not finished.
 const MERGE_GRACE: Duration = Duration::from_secs(300);
@@ -24,7 +24,7 @@ pub fn run(args: &K8sArgs) -> anyhow::Result<i32> {
     match spec_from_args(args) {
         Ok(spec) => write(args, &spec),
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             Ok(exit::USAGE)
         }
     }
@@ -89,7 +89,7 @@ pub fn spec_from_args(args: &K8sArgs) -> Result<Spec, String> {
     let size = text.len() + files.iter().map(|f| f.2.len()).sum::<usize>();
     if size > CONFIG_MAP_LIMIT {
         return Err(format!(
-            "the scenario and its feeder files are {size} bytes; a ConfigMap holds at most about 1 MB: bake large feeders into the image instead"
+            "the scenario and its feeder files are {size} bytes; a Secret holds at most about 1 MB: bake large feeders into the image instead"
         ));
     }
     Ok(Spec {
@@ -140,9 +140,9 @@ fn write(args: &K8sArgs, spec: &Spec) -> anyhow::Result<i32> {
         for (name, yaml) in &files {
             std::fs::write(dir.join(name), yaml).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
         }
-        eprintln!("wrote {} manifests to {}", files.len(), dir.display());
+        crate::errln!("wrote {} manifests to {}", files.len(), dir.display());
     }
-    eprintln!(
+    crate::errln!(
         "shards start at {} ({} shards, Results in {}/{}); apply before then: kubectl apply -f {}",
         spec.start_at,
         spec.shards,

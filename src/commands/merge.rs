@@ -11,12 +11,16 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
-    let out_abs = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
     for d in &args.dirs {
-        if std::path::absolute(d).unwrap_or_else(|_| d.clone()) == out_abs {
-            eprintln!("error: --out {} is also an input: write the merge to a new directory", args.out.display());
+        // Canonical: `y/../y`, `./y` and a symlink to `y` are all `y`.
+        if crate::record::outdir::same(d, &args.out) {
+            crate::errln!("error: --out {} is also an input: write the merge to a new directory", args.out.display());
             return Ok(exit::USAGE);
         }
+    }
+    if let Err(e) = crate::record::outdir::prepare(&args.out, false) {
+        crate::errln!("error: {e}");
+        return Ok(exit::USAGE);
     }
     let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| load(d)).collect();
     let mut parts = Vec::with_capacity(loaded.len());
@@ -24,7 +28,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
         match r {
             Ok(r) => parts.push(r),
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return Ok(exit::USAGE);
             }
         }
@@ -34,14 +38,14 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     let merged = match merged {
         Some(Ok(m)) => m,
         Some(Err(e)) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(exit::USAGE);
         }
         None => unreachable!("clap requires at least one directory"),
     };
     merged.save(&args.out).with_context(|| format!("cannot write the merged Results to {}", args.out.display()))?;
     let summary = merged.summary();
-    eprintln!(
+    crate::errln!(
         "skyload: merged {} Results ({} of {} shards) into {}",
         merged.sources.len(),
         merged.shards.indices.len(),

@@ -15,7 +15,7 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(_) => {
-            eprintln!("error: --listen `{}` is not an address such as 127.0.0.1:8474", args.listen);
+            crate::errln!("error: --listen `{}` is not an address such as 127.0.0.1:8474", args.listen);
             return Ok(exit::USAGE);
         }
     };
@@ -28,15 +28,15 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
             match parsed {
                 Ok(p) => p,
                 Err(e) => {
-                    eprintln!("error: {}: {e}", path.display());
-                    eprintln!("  (a populate file is a JSON array of {{\"name\", \"listen\", \"upstream\"}} objects)");
+                    crate::errln!("error: {}: {e}", path.display());
+                    crate::errln!("  (a populate file is a JSON array of {{\"name\", \"listen\", \"upstream\"}} objects)");
                     return Ok(exit::USAGE);
                 }
             }
         }
     };
     if !listen.ip().is_loopback() {
-        eprintln!("warning: the API listens on {listen}, not loopback: anyone who can reach it can add faults and proxies");
+        crate::errln!("warning: the API listens on {listen}, not loopback: anyone who can reach it can add faults and proxies");
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
@@ -44,26 +44,26 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
         let handle = match ProxyHandle::start(options, listen, initial).await {
             Ok(h) => h,
             Err(e @ ProxyError::Populate(_)) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return Ok(exit::USAGE);
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return Ok(exit::RUN_FAILED);
             }
         };
-        println!("skyload proxy: Toxiproxy API on {}", handle.base_url());
+        crate::outln!("skyload proxy: Toxiproxy API on {}", handle.base_url());
         for p in &handle.initial {
             let state = if p.enabled { "" } else { " (disabled)" };
-            println!("  {}  {} -> {}{state}", p.name, p.listen, p.upstream);
+            crate::outln!("  {}  {} -> {}{state}", p.name, p.listen, p.upstream);
         }
         if handle.initial.is_empty() {
-            println!("  no proxies yet: POST /proxies or /populate (e.g. with toxiproxy-cli, or skyload's fault timeline)");
+            crate::outln!("  no proxies yet: POST /proxies or /populate (e.g. with toxiproxy-cli, or skyload's fault timeline)");
         }
-        println!("Ctrl-C to stop.");
+        crate::outln!("Ctrl-C to stop.");
         stop_signal().await;
         handle.shutdown().await;
-        println!("proxy stopped; all proxies removed");
+        crate::outln!("proxy stopped; all proxies removed");
         Ok(exit::OK)
     })
 }

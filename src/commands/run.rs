@@ -36,21 +36,23 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         connections: args.connections,
         http2: args.http2,
     };
-    match &args.scenario {
+    let plan = match &args.scenario {
         Some(path) => {
             let mut plan = scenario::load_file(path).map_err(|e| e.to_string())?;
             ov.apply(&mut plan).map_err(|e| e.to_string())?;
-            Ok(plan)
+            plan
         }
-        None => ov.to_plan().map_err(|e| e.to_string()),
-    }
+        None => ov.to_plan().map_err(|e| e.to_string())?,
+    };
+    scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit())?;
+    Ok(plan)
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let plan = match plan_from_args(args) {
         Ok(p) => p,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             return Ok(exit::USAGE);
         }
     };
@@ -58,22 +60,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let baseline = match baseline(&plan, args) {
         Ok(b) => b,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            crate::errln!("error: {msg}");
             return Ok(exit::USAGE);
         }
     };
     let sharding = match sharding_from_args(args) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(exit::USAGE);
         }
     };
     let out_dir = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&plan));
+    // Never mix two runs in one directory, nor write over the user's own files.
+    if let Err(e) = crate::record::outdir::prepare(&out_dir, args.force) {
+        crate::errln!("error: {e}");
+        return Ok(exit::USAGE);
+    }
     let stop = StopHandle::new();
     install_ctrl_c(stop.clone());
     let planned = crate::load::schedule::Schedule::new(&plan.stages).duration();
-    eprintln!(
+    crate::errln!(
         "skyload: running `{}` for {:.0}s against {} → {}",
         plan.name,
         planned.as_secs_f64(),
@@ -81,11 +88,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         out_dir.display()
     );
     if let Some(s) = sharding.shard {
-        eprintln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
+        crate::errln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
             if s.drives_faults() { "are driven by this shard" } else { "are left to shard 0" });
     }
     if let Some(at) = sharding.start_at {
-        eprintln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
+        crate::errln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
     }
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
     let result = {
@@ -98,11 +105,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     };
     progress.finish();
     if let Err(RunError::Shard(e)) = &result {
-        eprintln!("error: {e}");
+        crate::errln!("error: {e}");
         return Ok(exit::USAGE);
     }
     let result = result.context("the run could not be carried out")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&result.summary, &result.dir, &mut out)?;
     let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
     // The report is written for every run that has results, interrupted ones too, after the
@@ -111,27 +118,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let report = result.dir.join(html::REPORT_FILE);
     match html::write_file(std::slice::from_ref(&result.dir), &report) {
         Ok(()) => writeln!(out, "report:  {}", report.display())?,
-        Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
+        Err(e) => crate::errln!("warning: the HTML report could not be written: {e}"),
     }
     let fault_errors: Vec<String> = result.faults.iter().filter_map(|f| f.failed()).collect();
-    if !fault_errors.is_empty() {
+    if let Some(cause) = &result.summary.failure {
+        crate::errln!("error: the run failed: {cause}; this is a skyload bug, not the target's (what was recorded is in {})", result.dir.display());
+        code = exit::RUN_FAILED;
+    } else if !fault_errors.is_empty() {
         for e in &fault_errors {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
         }
-        eprintln!("the drill did not happen as planned: check the fault's target and backend (results kept in {})", result.dir.display());
+        crate::errln!("the drill did not happen as planned: check the fault's target and backend (results kept in {})", result.dir.display());
         code = exit::RUN_FAILED;
     } else if let Some(reason) = &result.summary.abort_reason {
-        eprintln!("aborted: {reason}; everything up to then is in {} (exit code {})", result.dir.display(), exit::RUN_FAILED);
+        crate::errln!("aborted: {reason}; everything up to then is in {} (exit code {})", result.dir.display(), exit::RUN_FAILED);
         code = exit::RUN_FAILED;
     } else if result.target_unreachable {
-        eprintln!(
+        crate::errln!(
             "error: the target {} refused every connection: is it running and is the URL right? (results kept in {})",
             result.summary.target,
             result.dir.display()
         );
         code = exit::RUN_FAILED;
     } else if stop.is_stopped() {
-        eprintln!("interrupted: results up to the interruption are in {}", result.dir.display());
+        crate::errln!("interrupted: results up to the interruption are in {}", result.dir.display());
         code = exit::RUN_FAILED;
     }
     let info = GateInfo {
@@ -185,7 +195,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
     }
     verdict::render(&verdict, out)?;
     if !verdict.results.is_empty() {
-        std::fs::write(result.dir.join(VERDICT_FILE), serde_json::to_string_pretty(&verdict)? + "\n")?;
+        crate::record::outdir::write_atomic(&result.dir.join(VERDICT_FILE), (serde_json::to_string_pretty(&verdict)? + "\n").as_bytes())?;
     }
     let code = if verdict.passed() { exit::OK } else { exit::CHECK_FAILED };
     Ok((verdict, code))
@@ -206,7 +216,12 @@ fn describe_target(plan: &Plan) -> String {
     }
 }
 
-/// First Ctrl-C (or SIGTERM) stops the schedule and keeps the results; a second one exits at once.
+/// How long a second signal waits for faults to be removed before the process exits anyway.
+const FAULT_CLEANUP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// First Ctrl-C (or SIGTERM, SIGHUP) stops the schedule and keeps the results. A second one no
+/// longer exits at once (that left toxics and killed pods behind): it gives the run
+/// `FAULT_CLEANUP` to remove its faults and finish, and only a third signal quits immediately.
 fn install_ctrl_c(stop: StopHandle) {
     std::thread::Builder::new()
         .name("skyload-signals".into())
@@ -214,9 +229,11 @@ fn install_ctrl_c(stop: StopHandle) {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 super::signals::stop_signal().await;
-                eprintln!("\nstopping: finishing requests in flight and writing results (Ctrl-C again to quit now)");
+                crate::errln!("\nstopping: finishing requests in flight, removing faults and writing results");
                 stop.stop();
-                let _ = tokio::signal::ctrl_c().await;
+                super::signals::stop_signal().await;
+                crate::errln!("quitting: removing applied faults first (at most {}s; a third Ctrl-C quits at once)", FAULT_CLEANUP.as_secs());
+                let _ = tokio::time::timeout(FAULT_CLEANUP, super::signals::stop_signal()).await;
                 std::process::exit(130);
             });
         })

@@ -13,11 +13,17 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
     let mut out = stdout.lock();
     for file in &args.files {
         match scenario::load_file(file) {
-            Ok(plan) => writeln!(out, "ok  {}  ({})", file.display(), summary(&plan))?,
+            Ok(plan) => match scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit()) {
+                Ok(()) => writeln!(out, "ok  {}  ({})", file.display(), summary(&plan))?,
+                Err(msg) => {
+                    ok = false;
+                    crate::errln!("error: {}: {msg}", file.display());
+                }
+            },
             Err(e) => {
                 ok = false;
                 out.flush()?;
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
             }
         }
     }

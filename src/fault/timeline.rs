@@ -45,6 +45,20 @@ impl FaultRecord {
         }
     }
 
+    /// The record with exec commands, their output and errors redacted (tokens on a `kubectl`
+    /// line, a password a script echoed): faults.json, the report and the terminal show this.
+    pub fn redacted(self) -> FaultRecord {
+        let r = |s: String| crate::record::redact::command(&s);
+        FaultRecord {
+            action: r(self.action),
+            apply_error: self.apply_error.map(r),
+            remove_error: self.remove_error.map(r),
+            start_output: self.start_output.map(r),
+            stop_output: self.stop_output.map(r),
+            ..self
+        }
+    }
+
     /// A fault that could not be applied or removed: the run must fail loudly.
     pub fn failed(&self) -> Option<String> {
         match (&self.apply_error, &self.remove_error) {
@@ -79,12 +93,17 @@ impl FaultDriver {
                 rt.block_on(async move {
                     let tasks: Vec<_> = faults
                         .into_iter()
-                        .map(|f| tokio::spawn(drive(f, t0, endpoints.clone(), rx.clone())))
+                        .map(|f| (FaultRecord::planned(&f), tokio::spawn(drive(f, t0, endpoints.clone(), rx.clone()))))
                         .collect();
                     let mut out = Vec::new();
-                    for t in tasks {
-                        if let Ok(r) = t.await {
-                            out.push(r);
+                    for (planned, t) in tasks {
+                        match t.await {
+                            Ok(r) => out.push(r.redacted()),
+                            // A fault whose driver died may still be applied: say so, fail the run.
+                            Err(e) => out.push(FaultRecord {
+                                apply_error: Some(format!("its driver failed ({e}); check the target for a leftover fault")),
+                                ..planned
+                            }),
                         }
                     }
                     out

@@ -1,6 +1,6 @@
 //! Kubernetes manifests for a sharded run, as typed serde structs (only the fields used), so the
 //! output is well-formed by construction and tests can read it back. A run is four objects: a
-//! ConfigMap with the scenario (and its feeder files), a ReadWriteMany PersistentVolumeClaim for
+//! Secret with the scenario (and its feeder files), a ReadWriteMany PersistentVolumeClaim for
 //! Results (unless an existing claim is named), an Indexed Job whose pod k runs shard k/N from the
 //! common start time, and a merge Job that waits for the shards' `summary.json` files (or a
 //! deadline) on the shared volume and merges them. Everything can be applied at once.
@@ -31,6 +31,9 @@ pub struct Object<B> {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConfigMapBody {
+    /// A Secret's plain-text data: the scenario holds tokens and feeders hold user data, which a
+    /// ConfigMap shows to anyone allowed to read the namespace's config.
+    #[serde(rename = "stringData")]
     pub data: BTreeMap<String, String>,
 }
 
@@ -120,7 +123,7 @@ pub struct VolumeMount {
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "secret")]
     pub config_map: Option<ConfigMapSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume_claim: Option<ClaimSource>,
@@ -128,6 +131,7 @@ pub struct Volume {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConfigMapSource {
+    #[serde(rename = "secretName")]
     pub name: String,
     pub items: Vec<KeyToPath>,
 }
@@ -183,7 +187,7 @@ pub struct Manifests {
 impl Manifests {
     /// (file name, YAML) per object.
     pub fn files(&self) -> Result<Vec<(String, String)>, serde_yaml::Error> {
-        let mut out = vec![("00-configmap.yaml".to_string(), serde_yaml::to_string(&self.config_map)?)];
+        let mut out = vec![("00-secret.yaml".to_string(), serde_yaml::to_string(&self.config_map)?)];
         if let Some(c) = &self.claim {
             out.push(("01-results-pvc.yaml".into(), serde_yaml::to_string(c)?));
         }
@@ -288,7 +292,7 @@ pub fn build(spec: &Spec) -> Manifests {
     }
     let config_map = Object {
         api_version: "v1".into(),
-        kind: "ConfigMap".into(),
+        kind: "Secret".into(),
         metadata: meta(spec, format!("{}-scenario", spec.name), "scenario"),
         body: ConfigMapBody { data },
     };

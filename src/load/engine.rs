@@ -155,6 +155,11 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
         tracing::debug!("thread {idx}: {} requests still in flight at the end were not recorded", in_flight.get());
     }
     ticker.abort();
+    if let Err(e) = ticker.await {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
     // Abandoned workers may still hold the recorder; take its contents rather than wait for them.
     let rec = rec.replace(ThreadRecorder::new(ctx.t0, ctx.shape.clone()));
     let (rest, totals) = rec.finish(cpu.lap());
@@ -164,7 +169,12 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
 
 async fn futures_join_all(handles: Vec<JoinHandle<()>>) {
     for h in handles {
-        let _ = h.await;
+        // A worker's panic is the thread's: the runner makes the run `failed` with its message.
+        if let Err(e) = h.await {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
     }
 }
 

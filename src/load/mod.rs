@@ -8,3 +8,4 @@ pub mod runner;
 pub mod shard;
 pub mod queue;
 pub mod h1;
+pub mod guard;

@@ -3,7 +3,7 @@
 //! goes. A stop signal (Ctrl-C in the CLI, a handle in tests) ends the schedule early; what was
 //! recorded up to then is written, and the summary is marked interrupted.
 
-use super::engine::{run_thread, EngineCtx, Msg};
+use super::engine::{EngineCtx, Msg};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::shard::{epoch_instant, ShardError, Sharding};
@@ -238,12 +238,14 @@ fn run_against(
     let drives_faults = sharding.shard.is_none_or(|s| s.drives_faults());
     let faults = (drives_faults && !plan.faults.is_empty()).then(|| FaultDriver::start(plan.faults.clone(), t0, endpoints));
     let (tx, rx) = mpsc::channel();
+    let failures = super::guard::Failures::default();
     let handles: Vec<_> = (0..threads)
         .map(|i| {
             let (ctx, tx, stop) = (ctx.clone(), tx.clone(), settings.stop.subscribe());
+            let (failures, handle) = (failures.clone(), settings.stop.clone());
             std::thread::Builder::new()
                 .name(format!("skyload-gen-{i}"))
-                .spawn(move || run_thread(ctx, i, tx, stop))
+                .spawn(move || super::guard::generator(i, ctx, tx, stop, &failures, || handle.stop()))
                 .expect("spawn generator thread")
         })
         .collect();
@@ -262,8 +264,10 @@ fn run_against(
             observer.second(&iv, target_rps, &shape);
         }
     }
-    for h in handles {
-        let _ = h.join();
+    for (i, h) in handles.into_iter().enumerate() {
+        if let Err(p) = h.join() {
+            failures.record(format!("generator thread {i} panicked: {}", crate::out::panic_cause(&*p)));
+        }
     }
     let ended = Instant::now();
     let fault_records = faults.map(FaultDriver::finish).unwrap_or_default();
@@ -281,6 +285,7 @@ fn run_against(
         scenario: plan.name.clone(),
         scenario_file: plan.source_path.as_ref().map(|p| p.display().to_string()),
         status: match (interrupted, settings.stop.abort_reason()) {
+            _ if failures.first().is_some() => RunStatus::Failed,
             (true, Some(_)) => RunStatus::Aborted,
             (true, None) => RunStatus::Interrupted,
             (false, _) => RunStatus::Completed,
@@ -297,6 +302,7 @@ fn run_against(
     };
     let mut summary = Summary::build(&meta, &shape, &totals);
     summary.abort_reason = settings.stop.abort_reason();
+    summary.failure = failures.first();
     writer.write_summary(&summary).map_err(results_err)?;
     if let Some(e) = write_error {
         return Err(results_err(e));
@@ -312,7 +318,7 @@ pub const FAULTS: &str = "faults.json";
 /// in judging), then the judged reports over them.
 pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(faults).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join(FAULTS), text + "\n")
+    crate::record::outdir::write_atomic(&dir.join(FAULTS), (text + "\n").as_bytes())
 }
 
 pub fn rfc3339(t: SystemTime) -> String {

@@ -31,6 +31,8 @@ fn severity(s: RunStatus) -> u8 {
         RunStatus::Completed => 0,
         RunStatus::Interrupted => 1,
         RunStatus::Aborted => 2,
+        RunStatus::Incomplete => 3,
+        RunStatus::Failed => 4,
     }
 }
 

@@ -9,4 +9,4 @@ pub mod outcome;
 pub mod results;
 pub mod summary;
 pub mod redact;
-pub mod scrub;
+pub mod outdir;

@@ -1,23 +1,80 @@
-//! Secrets never leave the process: header values that carry credentials (Authorization, cookies,
-//! tokens, API keys) and the embedded gateway's tokens are replaced before anything is written.
+//! Secrets never leave the process. One function, [`text`], is what every writer passes its text
+//! through: scenario copies, the HTML report, faults.json (exec commands and their output), error
+//! messages. It works by *pattern*, so a secret the plan does not know as one is still caught:
+//!
+//! - the value of any key or header whose name looks secret ([`is_secret_name`]: auth, token,
+//!   key, secret, password, cookie, session, signature, credential, … in any case and with any
+//!   separator), written `name = value` (TOML, query strings, env assignments, `--flag=value`),
+//!   `name: value` (headers, JSON), or `--name value` (command arguments);
+//! - URL user-info (`scheme://user:password@host`);
+//! - TOML stays valid: a quoted value becomes `"<redacted>"`, an array keeps its length, a
+//!   multi-line string is replaced whole.
+//!
+//! On top of the patterns, [`text_with`] replaces values known to be secret wherever they appear
+//! (a token from the plan's headers echoed by a command).
 
 use crate::scenario::{Plan, Target};
 
 pub const REDACTED: &str = "<redacted>";
 
-/// Whether a header with this name carries a credential.
-pub fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie" | "set-cookie")
-        || ["token", "secret", "api-key", "apikey", "password", "session"].iter().any(|k| n.contains(k))
+/// Name fragments that mark a credential wherever they appear in a name (separators removed).
+const SECRET_PARTS: [&str; 15] = [
+    "auth", "token", "key", "secret", "passw", "cookie", "session", "signature", "credential", "bearer", "private",
+    "csrf", "xsrf", "jwt", "apim",
+];
+/// Short names that mark a credential only as a whole word (`sig`, but not `design`).
+const SECRET_WORDS: [&str; 6] = ["sig", "sid", "pwd", "pass", "sas", "otp"];
+
+/// Whether a header, query parameter, TOML key, flag or environment variable with this name
+/// carries a credential. Case and separators (`-`, `_`, `.`, camelCase) do not matter.
+pub fn is_secret_name(name: &str) -> bool {
+    let flat: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    if flat.is_empty() {
+        return false;
+    }
+    if SECRET_PARTS.iter().any(|p| flat.contains(p)) {
+        return true;
+    }
+    words(name).iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
 }
 
-/// Every secret value the plan holds.
+/// The same test, under the name header code knows it by.
+pub fn is_secret_header(name: &str) -> bool {
+    is_secret_name(name)
+}
+
+/// `x-amz-Sig`, `sigValue`, `SIG` → lower-case words split at separators and camelCase humps.
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Every secret value the plan holds (literal parts of secret headers, the embedded gateway's
+/// tokens), longest first so a secret that contains another is replaced whole.
 pub fn secrets(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     for r in &plan.requests {
         for (name, t) in &r.headers {
-            if is_secret_header(name.as_str()) {
+            if is_secret_name(name.as_str()) {
                 for p in &t.parts {
                     if let crate::scenario::Part::Lit(s) = p {
                         // "Bearer abc": the credential is the last word; keep the scheme visible.
@@ -35,9 +92,19 @@ pub fn secrets(plan: &Plan) -> Vec<String> {
             collect_secret_strings(&v, false, &mut out);
         }
     }
+    out.extend(env_secrets());
+    tidy(out)
+}
+
+/// Values of this process's environment variables whose names look secret (`API_TOKEN`,
+/// `SKYLOAD_CONTROL_TOKEN`): a command run by an exec fault may echo them.
+pub fn env_secrets() -> Vec<String> {
+    std::env::vars().filter(|(k, v)| is_secret_name(k) && v.len() >= 4).map(|(_, v)| v).collect()
+}
+
+fn tidy(mut out: Vec<String>) -> Vec<String> {
     out.sort();
     out.dedup();
-    // Longest first, so a secret that contains another is replaced whole.
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out
 }
@@ -48,14 +115,14 @@ fn collect_secret_strings(v: &toml::Value, secret_key: bool, out: &mut Vec<Strin
         toml::Value::Array(a) => a.iter().for_each(|x| collect_secret_strings(x, secret_key, out)),
         toml::Value::Table(t) => {
             for (k, x) in t {
-                collect_secret_strings(x, secret_key || is_secret_header(k), out);
+                collect_secret_strings(x, secret_key || is_secret_name(k), out);
             }
         }
         _ => {}
     }
 }
 
-/// `text` with every secret replaced.
+/// `text` with every known secret value replaced.
 pub fn redact(text: &str, secrets: &[String]) -> String {
     let mut s = text.to_string();
     for sec in secrets {
@@ -66,7 +133,188 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 
 /// The scenario as run, safe to write to disk.
 pub fn scenario_text(plan: &Plan) -> String {
-    super::scrub::scenario(&redact(&plan.source_text, &secrets(plan)))
+    text_with(&plan.source_text, &secrets(plan))
+}
+
+/// Any text made safe to show or write: known values, then patterns.
+pub fn text_with(s: &str, known: &[String]) -> String {
+    text(&redact(s, known))
+}
+
+/// Any text made safe to show or write, by pattern (see the module doc).
+pub fn text(s: &str) -> String {
+    let s = userinfo(s);
+    let s = pairs(&s);
+    flag_args(&s)
+}
+
+/// A shell command (exec fault) made safe: patterns plus the values of secret-looking
+/// environment variables it might expand.
+pub fn command(s: &str) -> String {
+    text_with(s, &tidy(env_secrets()))
+}
+
+/// `scheme://user:pass@host` → `scheme://<redacted>@host`.
+fn userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find("://") {
+        let (head, tail) = rest.split_at(p + 3);
+        out.push_str(head);
+        let auth_end = tail.find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
+        match tail[..auth_end].rfind('@') {
+            Some(at) if tail[..at] != *REDACTED => {
+                out.push_str(REDACTED);
+                rest = &tail[at..];
+            }
+            _ => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `--password hunter2`, `-token abc`: a secret-looking flag without `=` takes the next word.
+fn flag_args(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut redact_next = false;
+    for piece in s.split_inclusive([' ', '\n', '\t']) {
+        let word = piece.trim_end_matches([' ', '\n', '\t']);
+        let sep = &piece[word.len()..];
+        if redact_next && !word.is_empty() && !word.starts_with('-') && word != REDACTED && word.trim_matches(['"', '\'']) != REDACTED {
+            out.push_str(REDACTED);
+            out.push_str(sep);
+            redact_next = false;
+            continue;
+        }
+        redact_next = false;
+        if let Some(flag) = word.strip_prefix("--").or_else(|| word.strip_prefix('-')) {
+            if !flag.is_empty() && !flag.contains(['=', '/', ':']) && flag.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && is_secret_name(flag) {
+                redact_next = sep.starts_with(' ') || sep.starts_with('\t');
+            }
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// Values of `name = value` and `name: value` pairs whose name looks secret.
+fn pairs(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'=' || b[i] == b':' {
+            let line_start = s[..i].rfind('\n').map_or(0, |p| p + 1);
+            let key = key_before(&s[line_start..i]);
+            let colon = b[i] == b':';
+            // `==`, `://` and `:=`-less `a:b` inside a word are not pairs.
+            let not_pair = (b[i] == b'=' && b.get(i + 1) == Some(&b'='))
+                || (colon && b.get(i + 1) == Some(&b'/'))
+                || (colon && i > 0 && b[i - 1] == b':');
+            if !not_pair && !key.is_empty() && is_secret_name(key) {
+                let start = value_start(b, i + 1);
+                if let Some((end, repl)) = value(s, start, colon) {
+                    out.push_str(&s[copied..start]);
+                    out.push_str(&repl);
+                    copied = end;
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+/// The name written just before `=` or `:`, without quotes or spaces; empty when it is part of a
+/// file name (`dir/other-key.pem`) or a longer word.
+fn key_before(s: &str) -> &str {
+    let t = s.trim_end_matches([' ', '\t']).trim_end_matches(['"', '\'']);
+    let start = t.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).map_or(0, |p| p + 1);
+    if start > 0 && matches!(t.as_bytes()[start - 1], b'/' | b'\\') {
+        return "";
+    }
+    &t[start..]
+}
+
+fn value_start(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Where the value starting at `start` ends and what replaces it; None when there is nothing to
+/// replace (empty, or already redacted).
+fn value(s: &str, start: usize, colon: bool) -> Option<(usize, String)> {
+    let b = s.as_bytes();
+    if start >= b.len() {
+        return None;
+    }
+    let rest = &s[start..];
+    let quoted = |q: &str| format!("{q}{REDACTED}{q}");
+    let (end, repl) = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+        let q = &rest[..3];
+        let close = rest[3..].find(q).map_or(s.len(), |p| start + 3 + p + 3);
+        (close, quoted("\""))
+    } else if b[start] == b'"' || b[start] == b'\'' {
+        let q = b[start];
+        let mut j = start + 1;
+        while j < b.len() && b[j] != q && b[j] != b'\n' {
+            j += if b[j] == b'\\' && q == b'"' { 2 } else { 1 };
+        }
+        (if j < b.len() && b[j] == q { j + 1 } else { j.min(b.len()) }, quoted(if q == b'"' { "\"" } else { "'" }))
+    } else if b[start] == b'[' {
+        return array(s, start);
+    } else if b[start] == b'{' {
+        // An inline table: its own keys are looked at one by one.
+        return None;
+    } else {
+        let stop: &[u8] = if colon { b"\"'\n\r" } else { b"&,}]#\"' \t\n\r;" };
+        let end = b[start..].iter().position(|c| stop.contains(c)).map_or(b.len(), |p| start + p);
+        (end, REDACTED.to_string())
+    };
+    let v = &s[start..end];
+    if end <= start || v == REDACTED || v.trim_matches(['"', '\'']) == REDACTED {
+        return None;
+    }
+    Some((end, repl))
+}
+
+/// An array of secrets: each string in it becomes `"<redacted>"`, so the count and the TOML stay.
+fn array(s: &str, start: usize) -> Option<(usize, String)> {
+    let b = s.as_bytes();
+    let mut out = String::from("[");
+    let mut j = start + 1;
+    let mut depth = 1;
+    while j < b.len() && depth > 0 {
+        match b[j] {
+            b'"' | b'\'' => {
+                let q = b[j];
+                let mut k = j + 1;
+                while k < b.len() && b[k] != q {
+                    k += if b[k] == b'\\' && q == b'"' { 2 } else { 1 };
+                }
+                out.push('"');
+                out.push_str(REDACTED);
+                out.push('"');
+                j = (k + 1).min(b.len());
+                continue;
+            }
+            b'[' => depth += 1,
+            b']' => depth -= 1,
+            _ => {}
+        }
+        out.push(b[j] as char);
+        j += 1;
+    }
+    if s[start..j] == *out {
+        return None;
+    }
+    Some((j, out))
 }
 
 #[cfg(test)]
@@ -75,11 +323,15 @@ mod tests {
 
     #[test]
     fn names_that_carry_credentials() {
-        for n in ["Authorization", "cookie", "X-Api-Key", "x-auth-token", "x-session-id"] {
-            assert!(is_secret_header(n), "{n}");
+        for n in [
+            "Authorization", "cookie", "Set-Cookie", "X-Api-Key", "x-auth-token", "x-session-id", "x-auth", "x-auth-key",
+            "ocp-apim-subscription-key", "api_key", "sig", "X-Amz-Signature", "client_secret", "PASSWORD", "apiKey",
+            "x_csrf_token", "SKYLOAD_CONTROL_TOKEN", "credentials", "pwd", "private_key", "sid", "AccessKeyId",
+        ] {
+            assert!(is_secret_name(n), "{n}");
         }
-        for n in ["content-type", "x-pod", "accept"] {
-            assert!(!is_secret_header(n), "{n}");
+        for n in ["content-type", "x-pod", "accept", "x-fn-version", "x-cold-start", "design", "rate", "duration", "url", "host"] {
+            assert!(!is_secret_name(n), "{n}");
         }
     }
 
@@ -87,5 +339,50 @@ mod tests {
     fn replaces_longest_first() {
         let s = redact("a=abcdef b=abc", &["abcdef".into(), "abc".into()]);
         assert_eq!(s, "a=<redacted> b=<redacted>");
+    }
+
+    #[test]
+    fn secret_values_go_whatever_the_form() {
+        let t = "authorization = \"Bearer s3cr3t\"\n\
+                 headers = { Authorization = \"Bearer s3cr3t\", accept = \"*/*\" }\n\
+                 tokens = [\"s3cr3t\", \"other-s3cr3t\"]\n\
+                 # flags: -H 'Authorization: Bearer s3cr3t' --rate 5\n\
+                 x-api-key: s3cr3t\n\
+                 path = \"/v1/items?api_key=s3cr3t&page=2&sig=s3cr3t\"\n\
+                 url = \"http://user:s3cr3t@example.test/x\"\n\
+                 body = '{\"password\": \"s3cr3t\", \"n\": 1}'\n\
+                 start = \"kubectl --token s3cr3t delete pod x; API_TOKEN=s3cr3t curl --password=s3cr3t http://h\"\n\
+                 name = \"token-less\"\n";
+        let s = text(t);
+        assert!(!s.contains("s3cr3t"), "{s}");
+        assert!(s.contains("accept = \"*/*\"") && s.contains("--rate 5") && s.contains("page=2"), "{s}");
+        assert!(s.contains("headers = { Authorization = \"<redacted>\", accept"), "{s}");
+        assert!(s.contains("tokens = [\"<redacted>\", \"<redacted>\"]"), "{s}");
+        assert!(s.contains("delete pod x"), "{s}");
+    }
+
+    #[test]
+    fn toml_stays_valid() {
+        let t = "[target]\nurl = \"http://127.0.0.1:8080\"\ntoken = \"\"\"\nline one\nline two\n\"\"\"\n\
+                 secrets = [\"a\", 'b', [\"c\"]]\nkey = 'x'\n[target.headers]\n\"X-Api-Key\" = \"abc\"\nx-session = 'tok'\n";
+        let s = text(t);
+        let v: toml::Value = toml::from_str(&s).unwrap_or_else(|e| panic!("{e}\n{s}"));
+        assert_eq!(v["target"]["token"].as_str(), Some(REDACTED), "{s}");
+        assert!(!s.contains("line one") && !s.contains("abc") && !s.contains("tok'"), "{s}");
+        assert_eq!(v["target"]["secrets"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn already_redacted_and_ordinary_text_is_kept() {
+        let t = "[target]\nurl = \"http://127.0.0.1:8080\"\nauthorization = \"<redacted>\"\ntimeout = \"2s\"\n\
+                 tls_cert = \"dir/other-key.pem\"\ncmd = \"cat dir/other-key.pem: x\"\n";
+        assert_eq!(text(t), t);
+        assert_eq!(text(&text("a x-api-key: v")), "a x-api-key: <redacted>");
+    }
+
+    #[test]
+    fn url_user_info() {
+        assert_eq!(text("cannot reach http://bob:pw@h:8/x"), "cannot reach http://<redacted>@h:8/x");
+        assert_eq!(text("http://h:8/x"), "http://h:8/x");
     }
 }

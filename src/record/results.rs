@@ -152,10 +152,8 @@ impl ResultsWriter {
 }
 
 pub fn write_summary(dir: &Path, s: &Summary) -> io::Result<()> {
-    let tmp = dir.join(".summary.json.tmp");
     let text = serde_json::to_string_pretty(s).map_err(io::Error::other)?;
-    fs::write(&tmp, text + "\n")?;
-    fs::rename(&tmp, dir.join(SUMMARY))
+    super::outdir::write_atomic(&dir.join(SUMMARY), (text + "\n").as_bytes())
 }
 
 pub fn read_summary(dir: &Path) -> io::Result<Summary> {

@@ -19,6 +19,10 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped by an abort condition or a fatal error.
     Aborted,
+    /// The generator itself broke (a thread panicked): the figures are not to be trusted.
+    Failed,
+    /// The run never finished writing (killed): rebuilt from its per-second files.
+    Incomplete,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +35,9 @@ pub struct Summary {
     /// Why an aborted run was stopped (the abort condition that held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abort_reason: Option<String>,
+    /// What broke in a `failed` run (a panic's message, with the thread it happened in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// RFC 3339, UTC.
     pub started_at: String,
     /// Unix epoch milliseconds of second 0 of the schedule.
@@ -303,6 +310,7 @@ impl Summary {
             scenario_file: meta.scenario_file.clone(),
             status: meta.status,
             abort_reason: None,
+            failure: None,
             started_at: meta.started_at.clone(),
             start_unix_ms: meta.start_unix_ms,
             planned_duration_s: meta.planned_duration_s,

@@ -45,7 +45,7 @@ impl Progress {
     /// Ends the live line so what follows starts on a fresh one.
     pub fn finish(&mut self) {
         if self.dirty {
-            eprintln!();
+            crate::errln!();
             self.dirty = false;
         }
     }
@@ -96,7 +96,7 @@ impl Observer for Progress {
             }
             Mode::Plain { every } => {
                 if (iv.second + 1) % every == 0 {
-                    eprintln!("{}", line(iv, target_rps, self.planned));
+                    crate::errln!("{}", line(iv, target_rps, self.planned));
                 }
             }
         }

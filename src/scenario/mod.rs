@@ -6,6 +6,7 @@
 //! defaults. `syntax` turns TOML/serde errors into located ones; `overrides` applies the
 //! `skyload run` flags. The format is documented in the README's "Scenario reference".
 
+pub mod bounds;
 mod error;
 mod faults;
 mod feeder;

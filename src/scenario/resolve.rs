@@ -44,6 +44,10 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
 
     let pod_header = match &raw.pod_header {
         Some(h) if h.get_ref().is_empty() => None,
+        // Pod names are written to pods.csv and the report: a credential header would leak there.
+        Some(h) if crate::record::redact::is_secret_name(h.get_ref()) => {
+            return Err(rep.span(h.span(), "pod_header", format!("`{}` carries credentials and would be written to pods.csv; name the header that says which pod served", h.get_ref())))
+        }
         Some(h) => Some(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
             rep.span(
                 h.span(),
@@ -68,6 +72,13 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
             }
             let mut out = Vec::new();
             for (i, h) in list.get_ref().iter().enumerate() {
+                if crate::record::redact::is_secret_name(h.get_ref()) {
+                    return Err(rep.span(
+                        h.span(),
+                        format!("labels[{i}]"),
+                        format!("`{}` carries credentials and its values would be written to labels.csv; count a header that does not", h.get_ref()),
+                    ));
+                }
                 out.push(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
                     rep.span(
                         h.span(),

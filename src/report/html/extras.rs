@@ -126,7 +126,7 @@ pub struct CapacityStep {
 
 /// A verdict as the report shows it; the run's status decides `aborted`.
 pub fn verdict_view(v: &crate::verify::Verdict, status: crate::record::summary::RunStatus) -> ReportVerdict {
-    let status = if status == crate::record::summary::RunStatus::Aborted {
+    let status = if status != crate::record::summary::RunStatus::Completed && status != crate::record::summary::RunStatus::Interrupted {
         VerdictStatus::Aborted
     } else if v.results.is_empty() {
         VerdictStatus::NoChecks

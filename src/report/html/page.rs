@@ -442,6 +442,8 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         RunStatus::Completed => "completed",
         RunStatus::Interrupted => "interrupted",
         RunStatus::Aborted => "aborted",
+        RunStatus::Failed => "failed",
+        RunStatus::Incomplete => "incomplete",
     };
     writeln!(out, "<section id=\"environment\"><h2>Scenario and environment</h2><dl class=\"env\">")?;
     let items = [

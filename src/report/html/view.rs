@@ -5,7 +5,7 @@
 use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
 use super::load::{RunData, SecondRow};
 use crate::record::hist::{self, add, new_hist, Hist};
-use crate::record::scrub;
+use crate::record::redact;
 use crate::record::summary::{RunStatus, Summary};
 
 /// Most points drawn per line: a one-hour run is shown in 3-second buckets.
@@ -138,7 +138,7 @@ pub fn run_view(d: RunData) -> RunView {
         hdr_service,
         pods,
         pods_hidden,
-        scenario_text: d.scenario_text.as_deref().map(scrub::scenario),
+        scenario_text: d.scenario_text.as_deref().map(redact::text),
         summary: d.summary,
         verdict: d.verdict,
         faults: d.faults,
@@ -240,6 +240,8 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
         RunStatus::Completed => None,
         RunStatus::Interrupted => Some(format!("ABORTED: interrupted after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
         RunStatus::Aborted => Some(format!("ABORTED: stopped after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
+        RunStatus::Failed => Some(format!("FAILED: {}", s.failure.as_deref().unwrap_or("the generator broke"))),
+        RunStatus::Incomplete => Some(format!("INCOMPLETE: the run was killed after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
     };
     let (kind, title) = match (stopped, v.map(|v| v.status)) {
         (Some(t), _) => (BannerKind::Aborted, t),

@@ -1,0 +1,319 @@
+//! Issue 15: nothing left behind, leaked or overwritten. Each test reproduces a finding: failures
+//! that read as success, broken pipes, mixed Results, leaked secrets, missing bounds.
+
+mod common;
+
+use common::*;
+use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::record::summary::RunStatus;
+use std::process::{Command, Stdio};
+
+fn skyload() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Every generator thread panicking (a connection count the engine cannot allocate) used to give a
+/// `completed` run with 0 requests.
+#[test]
+fn a_panicking_generator_fails_the_run() {
+    let server = TestServer::start();
+    let out = tempdir();
+    let mut plan = constant_plan(server.addr, 50.0, 1.0);
+    plan.threads = Some(1);
+    plan.connections.max = usize::MAX;
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert_eq!(r.summary.status, RunStatus::Failed);
+    let cause = r.summary.failure.as_deref().unwrap_or_default();
+    assert!(cause.contains("generator thread 0 panicked") && cause.contains("capacity overflow"), "{cause}");
+    // The cause is in the saved summary too.
+    assert_eq!(summary(&out.path().join("r"))["status"], "failed");
+}
+
+/// Both streams closed by the reader (`| head`, a vanished log collector): the run still ends
+/// normally, with its Results.
+#[test]
+fn broken_pipes_do_not_crash_a_run() {
+    let server = TestServer::start();
+    let out = tempdir();
+    let dir = out.path().join("pipes");
+    let mut child = skyload()
+        .args(["run", "--url", &server.url(), "--rate", "20", "--duration", "1s", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(summary(&dir)["status"], "completed");
+}
+
+/// The same through the binary, as the issue reproduced it: an absurd connection count made every
+/// thread panic and the run exit 0 as `completed`. Now it is refused before the run (exit 2), and
+/// so are the other absurd inputs of the issue.
+#[test]
+fn absurd_inputs_are_refused_before_the_run() {
+    let server = TestServer::start();
+    let out = tempdir();
+    let dir = out.path().join("crash");
+    let o = skyload()
+        .args(["run", "--url", &server.url(), "--rate", "20", "--duration", "1s", "-q", "-c", "9223372036854775807", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("connections.max") && !dir.exists(), "{stderr}");
+    for (flags, needle) in [
+        (&["--rate", "1e300", "--duration", "1s"][..], "rate"),
+        (&["-c", "50000000", "--rate", "1", "--duration", "1s"][..], "connections.max"),
+        (&["--duration", "100000h", "--rate", "1"][..], ""),
+    ] {
+        let o = skyload().args(["run", "--url", &server.url(), "-q", "--out"]).arg(out.path().join("x")).args(flags).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(needle), "{flags:?}: {stderr}");
+    }
+}
+
+fn quick_run(server: &TestServer, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    skyload()
+        .args(["run", "--url", &server.url(), "--rate", "20", "--duration", "1s", "-q", "--out"])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// `--out` into an earlier run kept its verdict.json (the new report showed the old verdict);
+/// `--out .` overwrote the user's scenario.toml.
+#[test]
+fn results_are_never_mixed_or_overwritten() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let dir = tmp.path().join("r");
+    assert_eq!(quick_run(&server, &dir, &[]).status.code(), Some(0));
+    std::fs::write(dir.join("verdict.json"), "{\"old\": true}").unwrap();
+    let o = quick_run(&server, &dir, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert!(dir.join("verdict.json").exists(), "a refused run touches nothing");
+    let o = quick_run(&server, &dir, &["--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dir.join("verdict.json").exists(), "--force starts from an empty directory");
+
+    // The user's own directory: refused, with or without --force, and their file untouched.
+    let mine = tmp.path().join("project");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("scenario.toml"), "# mine\n").unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let o = skyload()
+            .current_dir(&mine)
+            .args(["run", "--url", &server.url(), "--rate", "5", "--duration", "1s", "-q", "--out", "."])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read_to_string(mine.join("scenario.toml")).unwrap(), "# mine\n");
+    }
+
+    // merge y --out y/../y is the input itself.
+    let same = dir.join("..").join("r");
+    let o = skyload().arg("merge").arg(&dir).arg("--out").arg(&same).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("also an input"));
+
+    // report -o DIR/summary.json would replace the summary it reads.
+    let before = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    let o = skyload().arg("report").arg(&dir).arg("-o").arg(dir.join("summary.json")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("summary.json")).unwrap(), before);
+    // No temporary files are left beside the atomically written ones.
+    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+fn secret(n: usize) -> String {
+    format!("zq{n:02}Hush")
+}
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Twenty kinds of secret in one scenario, its flags, its exec fault and the environment: none
+/// reaches any file written or either output stream, and the scenario copy is still valid TOML.
+#[test]
+fn twenty_kinds_of_secret_never_reach_any_output() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let s = secret;
+    let scenario = format!(
+        r#"name = "secrets"
+[target]
+url = "{url}"
+[target.headers]
+Authorization = "Bearer {s1}"
+X-Api-Key = "{s2}"
+x-auth = "{s3}"
+x-auth-key = "{s4}"
+Ocp-Apim-Subscription-Key = "{s5}"
+Cookie = "session={s6}"
+X-Session-Id = "{s7}"
+X-CSRF-Token = "{s8}"
+X-Refresh-Token = '''{s19}'''
+[[stages]]
+rate = 20
+duration = "2s"
+[[requests]]
+name = "get"
+method = "POST"
+path = "/x?api_key={s9}&sig={s10}&key={s11}&X-Amz-Signature={s12}&page=1"
+body = '{{"password":"{s13}","note":"client_secret={s14}"}}'
+[checks]
+run = ["error_rate < 50%"]
+[[faults]]
+kind = "exec"
+at = "500ms"
+for = "500ms"
+start = "API_TOKEN={s15} sh -c 'echo token=$API_TOKEN'; echo --password {s16}; echo http://user:{s17}@example.test/"
+stop = "echo $DEPLOY_PASSWORD"
+"#,
+        url = server.url(),
+        s1 = s(1), s2 = s(2), s3 = s(3), s4 = s(4), s5 = s(5), s6 = s(6), s7 = s(7), s8 = s(8), s9 = s(9), s10 = s(10),
+        s11 = s(11), s12 = s(12), s13 = s(13), s14 = s(14), s15 = s(15), s16 = s(16), s17 = s(17), s19 = s(19),
+    );
+    let f = tmp.path().join("secrets.toml");
+    std::fs::write(&f, &scenario).unwrap();
+    let dir = tmp.path().join("r");
+    let (junit, json) = (tmp.path().join("junit.xml"), tmp.path().join("gate.json"));
+    let o = skyload()
+        .arg("run")
+        .arg(&f)
+        .args(["-q", "-H", &format!("X-Private-Token: {}", s(18)), "--out"])
+        .arg(&dir)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--summary-json")
+        .arg(&json)
+        .env("DEPLOY_PASSWORD", s(20))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let mut files = vec![junit, json];
+    files_under(&dir, &mut files);
+    assert!(files.len() >= 9, "{files:?}");
+    let mut texts: Vec<(String, String)> = vec![("stdout".into(), stdout.into_owned()), ("stderr".into(), stderr.into_owned())];
+    for p in &files {
+        texts.push((p.display().to_string(), String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()));
+    }
+    for n in 1..=20 {
+        for (name, text) in &texts {
+            assert!(!text.contains(&s(n)), "secret {n} leaked into {name}:\n{text}");
+        }
+    }
+    // The redacted copy is still a scenario file: valid TOML with the secret keys in place.
+    let copy: toml::Value = toml::from_str(&std::fs::read_to_string(dir.join("scenario.toml")).unwrap()).unwrap();
+    assert_eq!(copy["target"]["headers"]["X-Api-Key"].as_str(), Some("<redacted>"));
+    // The exec fault's output is kept, minus its secrets.
+    let faults = std::fs::read_to_string(dir.join("faults.json")).unwrap();
+    assert!(faults.contains("example.test") && faults.contains("token="), "{faults}");
+    // The target got the real values.
+    assert!(server.received() > 0);
+}
+
+/// A label or pod header that names a credential header would write its values to labels.csv.
+#[test]
+fn label_and_pod_headers_cannot_name_secret_headers() {
+    let tmp = tempdir();
+    for (line, field) in [("labels = [\"set-cookie\"]", "labels[0]"), ("pod_header = \"x-session-token\"", "pod_header")] {
+        let f = tmp.path().join("l.toml");
+        std::fs::write(&f, format!("{line}\n[target]\nurl = \"http://127.0.0.1:9\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n")).unwrap();
+        let o = skyload().arg("validate").arg(&f).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(field) && stderr.contains("credentials"), "{stderr}");
+    }
+}
+
+/// A `--url` with credentials was echoed in the error.
+#[test]
+fn credentials_in_a_url_are_not_echoed() {
+    let o = skyload().args(["run", "--url", "http://bob:zqUrlHush@127.0.0.1:9/", "--rate", "1", "--duration", "1s", "-q"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("zqUrlHush") && stderr.contains("credentials"), "{stderr}");
+}
+
+/// A second Ctrl-C called `exit(130)` and left a slowed function and a dead pod behind; SIGHUP
+/// was not heard at all. Both now stop the run and remove its faults before the process ends.
+#[test]
+fn second_ctrl_c_and_sighup_still_remove_faults() {
+    use skyload::gateway::{GatewayConfig, GatewayHandle};
+    use std::time::{Duration, Instant};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cfg: GatewayConfig = GatewayConfig::from_toml_str("[functions.hello]\npods = 2\n").unwrap();
+    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let base = gw.base_url();
+    let dir = tempdir();
+    let f = dir.path().join("drill.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"{base}\"\n[[stages]]\nrate = 20\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"50ms\"\nat = \"500ms\"\nfor = \"50s\"\n\
+             [[faults]]\nname = \"kill\"\nkind = \"pod_kill\"\npod = \"hello-2\"\nat = \"500ms\"\nfor = \"50s\"\n"
+        ),
+    )
+    .unwrap();
+    let state = |pod: &str| -> serde_json::Value {
+        let (_, body) = rt
+            .block_on(skyload::fault::http::call(&base, http::Method::GET, &format!("/_control/pods/{pod}"), None, None, Duration::from_secs(2)))
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
+    };
+    let faulty = || state("hello-1")["added_latency"] == "50.0ms" && state("hello-2")["healthy"] == false;
+    for (i, signals) in [&[libc::SIGINT, libc::SIGINT][..], &[libc::SIGHUP][..]].into_iter().enumerate() {
+        let mut child = skyload()
+            .arg("run")
+            .arg(&f)
+            .arg("-q")
+            .arg("--out")
+            .arg(dir.path().join(format!("r{i}")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !faulty() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(faulty(), "faults in place before the signal");
+        for s in signals {
+            // SAFETY: signalling the child we started, by its pid.
+            unsafe { libc::kill(child.id() as i32, *s) };
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let status = child.wait().unwrap();
+        assert!(matches!(status.code(), Some(3) | Some(130)), "{status:?}");
+        assert_ne!(state("hello-1")["added_latency"], "50.0ms", "latency removed after {signals:?}");
+        assert_eq!(state("hello-2")["healthy"], true, "pod revived after {signals:?}");
+    }
+    rt.block_on(gw.shutdown());
+}
