@@ -35,13 +35,11 @@ fn expected_exit(text: &str) -> Option<i32> {
 /// when dropped.
 struct Spawned {
     child: Child,
-    /// stdout lines up to and including the one that carried the address.
-    banner: Vec<String>,
 }
 
 impl Spawned {
-    /// Starts `cmd` and reads stdout until a line contains `marker`; returns the `http://...` or
-    /// `host:port` word that follows it.
+    /// Starts `cmd` and reads stdout until a line contains `marker`; returns the process and the
+    /// lines read (the banner, which names the addresses).
     fn start(mut cmd: Command, marker: &str) -> (Spawned, Vec<String>) {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -53,8 +51,7 @@ impl Spawned {
             if line.contains(marker) {
                 // Keep the pipe drained so the server never blocks writing to it.
                 std::thread::spawn(move || for _ in lines.by_ref() {});
-                let b = banner.clone();
-                return (Spawned { child, banner }, b);
+                return (Spawned { child }, banner);
             }
         }
         let _ = child.kill();
@@ -95,7 +92,7 @@ fn run(args: &[String], cwd: &Path) -> Outcome {
 fn extra_args(name: &str, out: &Path) -> Vec<String> {
     let mut a = vec!["-q".to_string(), "--out".into(), out.join(name).display().to_string()];
     match name {
-        "examples-feeders" | "quickstart" => a.extend(["--duration".into(), "8s".into()]),
+        "examples-feeders" => a.extend(["--duration".into(), "8s".into()]),
         // The README's CI recipes: JUnit and the machine verdict must be written too.
         "ci-gate" => a.extend([
             "--junit".into(),
@@ -157,6 +154,20 @@ fn every_scenario_exits_as_its_header_says() {
         println!("{name}: exit {:?} in {:.1}s", o.code, started.elapsed().as_secs_f64());
         if o.code != Some(want) {
             failures.push(format!("{name}: exit {:?}, its header promises {want}\n{}", o.code, o.text));
+        }
+        // The report is titled after the run, as the terminal names it.
+        let report = std::fs::read_to_string(tmp.path().join(&name).join("report.html")).unwrap_or_default();
+        let kind = if text.contains("[[faults]]") { "drill" } else { "load test" };
+        if !report.contains(&format!("<span class=\"sub\">{kind}</span>")) {
+            failures.push(format!("{name}: report.html is not titled `{kind}`"));
+        }
+        // The quickstart states its answer: the saturation point of 2 pods x 300 qps.
+        if name == "quickstart" {
+            let line = o.text.lines().find(|l| l.starts_with("saturation: ~")).unwrap_or_default();
+            let rate: f64 = line.trim_start_matches("saturation: ~").split_whitespace().next().and_then(|w| w.parse().ok()).unwrap_or(0.0);
+            if !(400.0..=700.0).contains(&rate) || !o.text.contains("skyload capacity ") || !o.text.contains("peak sustained per pod: hello-1") {
+                failures.push(format!("quickstart: no saturation answer near 600 rps (found {rate})\n{}", o.text));
+            }
         }
         if name == "ci-gate" {
             for f in ["junit.xml", "verdict.json"] {
