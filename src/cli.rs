@@ -169,6 +169,21 @@ pub struct CapacityArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Holds of the answer that must all keep the SLO before it is reported (0: report it unconfirmed).
+    #[arg(long)]
+    pub confirm: Option<u32>,
+    /// Length of each confirmation hold (e.g. 30s).
+    #[arg(long)]
+    pub confirm_hold: Option<String>,
+    /// How many times the first failing rate is run again before the boundary is believed.
+    #[arg(long)]
+    pub retests: Option<u32>,
+    /// Sub-window length each step is also judged over (whole seconds, e.g. 1s).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Share of a step's sub-windows that must keep the SLO (1 = every one).
+    #[arg(long)]
+    pub consistency: Option<f64>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -26,5 +26,7 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The run could not be carried out (target unreachable at start, aborted).
     pub const RUN_FAILED: i32 = 3;
+    /// `skyload capacity` only: the search's tries disagreed, so it reports a band, not a number.
+    pub const UNSTABLE: i32 = 4;
 }
 pub mod out;

@@ -11,6 +11,7 @@ use crate::load::runner::{self, RunSettings, Silent, StopHandle};
 use crate::scenario::{self, Overrides, Plan, Stage, StageShape};
 use crate::units::parse_duration;
 use crate::verify::capacity::{self as cap, Phase, Search, Stop, StepVerdict};
+use crate::verify::window::Span;
 use crate::verify::spec::{CapacitySettings, Growth, Scope};
 use crate::verify::verdict;
 use crate::verify::window::SavedRun;
@@ -35,6 +36,15 @@ pub struct StepReport {
     pub failed_checks: Vec<String>,
     pub notes: Vec<String>,
     pub dir: String,
+    /// Sub-windows of the step that kept the SLO, of how many.
+    #[serde(default)]
+    pub windows_passed: usize,
+    #[serde(default)]
+    pub windows: usize,
+    /// For a failing step: the first sub-window that broke, the check, the outcomes that were
+    /// not ok (with status codes), and whether the time was the target's or spent before sending.
+    #[serde(default)]
+    pub broke_first: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,10 +53,13 @@ pub struct CapacityReport {
     pub slo: Vec<String>,
     pub steps: Vec<StepReport>,
     pub stop: Option<Stop>,
-    /// Highest rate that kept the SLO (None: none did).
+    /// Highest rate that kept the SLO and was confirmed by holding it (None: none was).
     pub max_sustainable_rps: Option<f64>,
-    /// Lowest rate that broke it.
+    /// Lowest rate from which every try failed.
     pub first_failing_rps: Option<f64>,
+    /// When tries disagreed: the band (low, high) in which the verdict depends on the moment.
+    #[serde(default)]
+    pub unstable_band: Option<(f64, f64)>,
     pub pods: usize,
     /// `declared` ([capacity] pods / --pods) or `pod_header`.
     pub pods_from: String,
@@ -77,7 +90,7 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
     if let Some(v) = a.max {
         s.max = pos(v, "--max")?;
     }
-    for (v, slot, flag) in [(&a.hold, &mut s.hold, "--hold"), (&a.bisect_hold, &mut s.bisect_hold, "--bisect-hold")] {
+    for (v, slot, flag) in [(&a.hold, &mut s.hold, "--hold"), (&a.bisect_hold, &mut s.bisect_hold, "--bisect-hold"), (&a.confirm_hold, &mut s.confirm_hold, "--confirm-hold"), (&a.window, &mut s.window, "--window")] {
         if let Some(v) = v {
             let d = parse_duration(v).map_err(|e| format!("{flag}: {e}"))?;
             if d.as_secs_f64() < 1.0 {
@@ -91,6 +104,20 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
             return Err(format!("--precision: {v} is not allowed: a fraction such as 0.05"));
         }
         s.precision = v;
+    }
+    if let Some(v) = a.consistency {
+        if !(v > 0.0 && v <= 1.0) {
+            return Err(format!("--consistency: {v} is not allowed: a share > 0 and <= 1 (1 = every sub-window)"));
+        }
+        s.consistency = v;
+    }
+    for (v, slot, flag, max) in [(a.confirm, &mut s.confirm, "--confirm", 20), (a.retests, &mut s.retests, "--retests", 10)] {
+        if let Some(v) = v {
+            if v > max {
+                return Err(format!("{flag}: {v} is not allowed: a count from 0 to {max}"));
+            }
+            *slot = v;
+        }
     }
     if let Some(v) = a.pods {
         s.pods = Some(v.max(1));
@@ -157,7 +184,8 @@ pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Runs the steps and builds the report; the exit code follows the targets.
+/// Runs the steps and builds the report; the exit code follows the targets (1 when one is missed),
+/// or is `exit::UNSTABLE` when the search's tries disagreed.
 pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut dyn Write) -> anyhow::Result<(CapacityReport, i32)> {
     let started = std::time::Instant::now();
     let mut vp = plan.verify.clone();
@@ -171,6 +199,15 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
     let mut search = Search::new(s.clone());
     let mut steps: Vec<StepReport> = Vec::new();
     writeln!(log, "capacity search on `{}`: SLO {}", plan.name, vp.checks.iter().map(|c| c.source.as_str()).collect::<Vec<_>>().join(", "))?;
+    writeln!(
+        log,
+        "  each step judged as a whole and over {}s sub-windows ({:.0}% must keep the SLO); boundary retested up to {}x; answer confirmed by {} hold(s) of {}s",
+        s.window.as_secs_f64(),
+        s.consistency * 100.0,
+        s.retests,
+        s.confirm,
+        s.confirm_hold.as_secs_f64()
+    )?;
     while let Some((rate, hold, phase)) = search.next() {
         let mut p = plan.clone();
         p.stages = vec![Stage { name: format!("capacity-{rate}"), duration: hold, shape: StageShape::Constant { rate }, arrivals }];
@@ -181,9 +218,20 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         }
         let saved = SavedRun::load(&dir)?;
         let v = verdict::evaluate(&vp, &p.stages, &saved)?;
-        let checks_ok = v.results.iter().filter(|c| c.scope != "generator").all(|c| c.passed);
-        let (sv, step_notes) = cap::judge_step(checks_ok, &r.summary);
+        let whole_ok = v.results.iter().filter(|c| c.scope != "generator").all(|c| c.passed);
+        let subs = sub_windows(&vp, &saved, hold, s.window)?;
+        let windows: Vec<bool> = subs.iter().map(|w| w.failed.is_none()).collect();
+        let consistent = cap::consistent(&windows, s.consistency);
+        let (sv, mut step_notes) = cap::judge_step(whole_ok && consistent, &r.summary);
         let t = &r.summary.totals;
+        let mut failed_checks: Vec<String> = v.results.iter().filter(|c| !c.passed && c.scope != "generator").map(|c| format!("{} `{}`: measured {}", c.scope, c.check, c.measured)).collect();
+        if whole_ok && !consistent {
+            failed_checks.push(format!("only {} of {} sub-windows kept the SLO (needed {:.0}%)", windows.iter().filter(|w| **w).count(), windows.len(), s.consistency * 100.0));
+        }
+        let broke_first = (sv == StepVerdict::Fail).then(|| cap::diagnose(&subs, &r.summary));
+        if let Some(b) = &broke_first {
+            step_notes.push(format!("broke first: {b}"));
+        }
         let step = StepReport {
             rate,
             hold_s: hold.as_secs_f64(),
@@ -195,13 +243,16 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             error_rate: t.error_rate,
             dropped: t.dropped,
             pods: r.summary.pods.len(),
-            failed_checks: v.results.iter().filter(|c| !c.passed && c.scope != "generator").map(|c| format!("{} `{}`: measured {}", c.scope, c.check, c.measured)).collect(),
+            failed_checks,
             notes: step_notes,
             dir: dir.display().to_string(),
+            windows_passed: windows.iter().filter(|w| **w).count(),
+            windows: windows.len(),
+            broke_first,
         };
         writeln!(
             log,
-            "  step {:>2} {:<6}  {:>8.1} rps for {:.0}s  achieved {:>8.1}/s  p50 {:>8}  p99 {:>8}  {}{}",
+            "  step {:>2} {:<7}  {:>8.1} rps for {:.0}s  achieved {:>8.1}/s  p50 {:>8}  p99 {:>8}  {}/{} windows  {}{}",
             steps.len() + 1,
             format!("{phase:?}").to_lowercase(),
             rate,
@@ -209,8 +260,10 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             step.achieved_rps,
             crate::units::format_us(step.p50_us),
             crate::units::format_us(step.p99_us),
+            step.windows_passed,
+            step.windows,
             match sv { StepVerdict::Pass => "PASS", StepVerdict::Fail => "FAIL", StepVerdict::Inconclusive => "INCONCLUSIVE (generator-limited)" },
-            if step.failed_checks.is_empty() { String::new() } else { format!("  [{}]", step.failed_checks.join("; ")) }
+            match &step.broke_first { Some(b) => format!("  [broke first: {b}]"), None => String::new() }
         )?;
         search.record(rate, sv);
         steps.push(step);
@@ -218,9 +271,10 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             std::thread::sleep(s.cooldown);
         }
     }
-    let good = search.good;
-    // Pods: declared, else those seen in the best passing step.
-    let best = steps.iter().filter(|x| x.verdict == StepVerdict::Pass).max_by(|a, b| a.rate.total_cmp(&b.rate));
+    let answer = search.answer();
+    let good = answer.sustainable;
+    // Pods: declared, else those seen in the steps at the answer.
+    let best = steps.iter().filter(|x| x.verdict == StepVerdict::Pass && Some(x.rate) == good).max_by(|a, b| a.rate.total_cmp(&b.rate));
     let (pods, pods_from) = match (s.pods, best.map(|b| b.pods).filter(|n| *n > 0)) {
         (Some(n), _) => (n, "declared".to_string()),
         (None, Some(n)) => (n, "pod_header".to_string()),
@@ -230,10 +284,17 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
     let knee = cap::knee(&judged);
     let cplan = good.map(|g| cap::plan(g, pods, s.peak_qps, s.headroom));
     match search.stop {
-        Some(Stop::GeneratorLimited) => notes.push(format!("the generator, not the target, may have been the limit: the capacity is at least {:.1} rps, the true maximum was not reached", good.unwrap_or(0.0))),
+        Some(Stop::GeneratorLimited) => notes.push(format!("the generator, not the target, may have been the limit: the capacity is at least {:.1} rps, the true maximum was not reached", search.bracket().0.unwrap_or(0.0))),
         Some(Stop::ReachedMax) => notes.push(format!("every step up to the maximum {:.1} rps passed: the capacity is at least that", s.max)),
         Some(Stop::NothingSustainable) => notes.push("no rate tried kept the SLO".into()),
+        Some(Stop::Unstable) => notes.push(cap::describe_unstable(&answer)),
         _ => {}
+    }
+    if !answer.noisy_below.is_empty() {
+        notes.push(format!(
+            "noisy: {} failed once below the answer and passed when run again",
+            answer.noisy_below.iter().map(|r| format!("{r:.1} rps")).collect::<Vec<_>>().join(", ")
+        ));
     }
     let mut targets = Vec::new();
     for (src, e) in &s.targets {
@@ -242,7 +303,7 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             crate::verify::expr::Metric::KneeRps => knee,
             _ => cplan.as_ref().map(|p| p.per_pod_rps),
         };
-        let mut r = CheckResult { scope: "capacity".into(), check: src.clone(), expected: e.expected(), measured: "no data".into(), passed: false, note: Some("no data: no rate kept the SLO".into()) };
+        let mut r = CheckResult { scope: "capacity".into(), check: src.clone(), expected: e.expected(), measured: "no data".into(), passed: false, note: Some("no data: no rate was confirmed to keep the SLO".into()) };
         if let Some(v) = value {
             r.measured = crate::verify::expr::format_value(e.metric.kind(), v);
             r.passed = e.op.holds(v, e.value);
@@ -253,14 +314,21 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         }
         targets.push(r);
     }
-    let code = if targets.iter().all(|t| t.passed) && good.is_some() { exit::OK } else { exit::CHECK_FAILED };
+    let code = if search.stop == Some(Stop::Unstable) {
+        exit::UNSTABLE
+    } else if targets.iter().all(|t| t.passed) && good.is_some() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    };
     let report = CapacityReport {
         scenario: plan.name.clone(),
         slo: vp.checks.iter().map(|c| c.source.clone()).collect(),
         steps,
         stop: search.stop,
         max_sustainable_rps: good,
-        first_failing_rps: search.bad,
+        first_failing_rps: answer.fails_from,
+        unstable_band: answer.unstable,
         pods,
         pods_from,
         per_pod_rps: cplan.as_ref().map(|p| p.per_pod_rps),
@@ -273,16 +341,48 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
     Ok((report, code))
 }
 
+/// Judges the SLO over each `window`-long stretch of a step's `hold` (whole windows only).
+fn sub_windows(vp: &crate::verify::spec::VerifyPlan, saved: &SavedRun, hold: std::time::Duration, window: std::time::Duration) -> anyhow::Result<Vec<cap::SubWindow>> {
+    let w = window.as_secs_f64().max(1.0);
+    let n = (hold.as_secs_f64() / w).floor() as usize;
+    let mut out = Vec::with_capacity(n);
+    for k in 0..n {
+        let span = Span { from: k as f64 * w, to: Some((k + 1) as f64 * w) };
+        let mut failed = None;
+        for c in &vp.checks {
+            let request = match &c.scope {
+                Scope::Request(r) => Some(r.as_str()),
+                _ => None,
+            };
+            let scope = request.map_or("run".to_string(), |r| format!("request {r}"));
+            let res = verdict::judge(&scope, &c.source, &c.expr, saved.data(span, request).map_err(|e| e.to_string()));
+            if !res.passed {
+                failed = Some(format!("`{}` measured {}", res.check, res.measured));
+                break;
+            }
+        }
+        out.push(cap::SubWindow { from_s: span.from, failed });
+    }
+    Ok(out)
+}
+
 pub fn render(r: &CapacityReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
-    match r.max_sustainable_rps {
-        Some(g) => writeln!(out, "maximum sustainable rate: {g:.1} rps{} (SLO: {})", r.first_failing_rps.map_or(String::new(), |b| format!(", first failing {b:.1} rps")), r.slo.join(", "))?,
-        None => writeln!(out, "maximum sustainable rate: none (no rate tried kept the SLO: {})", r.slo.join(", "))?,
+    let confirm = r.steps.iter().filter(|s| s.phase == Phase::Confirm && s.verdict == StepVerdict::Pass && Some(s.rate) == r.max_sustainable_rps).count();
+    let how = if confirm > 0 { format!(", confirmed by {confirm} hold(s)") } else { String::new() };
+    match (r.stop, r.max_sustainable_rps) {
+        (Some(Stop::Unstable), _) => {
+            let a = cap::Answer { sustainable: r.max_sustainable_rps, fails_from: r.first_failing_rps, unstable: r.unstable_band, noisy_below: vec![] };
+            writeln!(out, "capacity: {} (SLO: {}; exit {})", cap::describe_unstable(&a), r.slo.join(", "), exit::UNSTABLE)?;
+        }
+        (_, Some(g)) => writeln!(out, "capacity: {g:.1} rps sustainable{how}{} (SLO: {})", r.first_failing_rps.map_or(String::new(), |b| format!("; fails from {b:.1} rps")), r.slo.join(", "))?,
+        (_, None) => writeln!(out, "capacity: none (no rate was confirmed to keep the SLO: {})", r.slo.join(", "))?,
     }
     if let Some(p) = &r.plan {
         writeln!(out, "per pod: {:.1} rps over {} pods ({})", p.per_pod_rps, r.pods, r.pods_from)?;
-        if let Some(k) = r.knee_rps {
-            writeln!(out, "knee: latency bends above {k:.1} rps (p99 more than {}x the p99 at the lowest rate)", cap::KNEE_FACTOR)?;
+        match r.knee_rps {
+            Some(k) => writeln!(out, "knee: latency bends above {k:.1} rps (p99 more than {}x the p99 at the lowest rate)", cap::KNEE_FACTOR)?,
+            None => writeln!(out, "knee: none (p99 stayed within {}x of the lowest rate's at every rate tried)", cap::KNEE_FACTOR)?,
         }
         if let (Some(peak), Some(n)) = (p.peak_qps, p.pods_needed) {
             writeln!(out, "plan: a peak of {peak:.0} qps with headroom {:.2} needs {n} pods", p.headroom)?;

@@ -111,6 +111,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let result = result.context("the run could not be carried out")?;
     let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&result.summary, &result.dir, &mut out)?;
+    crate::report::saturation::print(&plan, &result.dir, args.scenario.as_deref(), &mut out)?;
     let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
     // The report is written for every run that has results, interrupted ones too, after the
     // verdict and faults are judged so it shows them; failing to write it does not change what the

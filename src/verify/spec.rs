@@ -51,6 +51,11 @@ pub struct RawCapacity {
     pub peak_qps: Option<S<f64>>,
     pub headroom: Option<S<f64>>,
     pub targets: Option<S<Vec<S<String>>>>,
+    pub window: Option<S<HumanDuration>>,
+    pub consistency: Option<S<f64>>,
+    pub retests: Option<S<i64>>,
+    pub confirm: Option<S<i64>>,
+    pub confirm_hold: Option<S<HumanDuration>>,
 }
 
 /// Everything verify needs from a scenario. Empty (no checks) by default.
@@ -135,6 +140,15 @@ pub struct CapacitySettings {
     pub peak_qps: Option<f64>,
     pub headroom: f64,
     pub targets: Vec<(String, Expr)>,
+    /// Each step is also judged over sub-windows of this length (whole seconds)...
+    pub window: Duration,
+    /// ...and passes only when at least this fraction of them keep the SLO.
+    pub consistency: f64,
+    /// How many times the first failing rate is run again before the boundary is believed.
+    pub retests: u32,
+    /// Holds of the answer that must all pass before it is reported (0: report unconfirmed).
+    pub confirm: u32,
+    pub confirm_hold: Duration,
 }
 
 impl Default for CapacitySettings {
@@ -151,6 +165,11 @@ impl Default for CapacitySettings {
             peak_qps: None,
             headroom: 1.3,
             targets: Vec::new(),
+            window: Duration::from_secs(1),
+            consistency: 1.0,
+            retests: 1,
+            confirm: 3,
+            confirm_hold: Duration::from_secs(30),
         }
     }
 }
@@ -387,7 +406,7 @@ fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecErr
     if let Some(v) = &raw.max {
         c.max = positive(v, "max", "the highest rate to try")?;
     }
-    for (v, slot, field) in [(&raw.hold, &mut c.hold, "hold"), (&raw.bisect_hold, &mut c.bisect_hold, "bisect_hold")] {
+    for (v, slot, field) in [(&raw.hold, &mut c.hold, "hold"), (&raw.bisect_hold, &mut c.bisect_hold, "bisect_hold"), (&raw.confirm_hold, &mut c.confirm_hold, "confirm_hold"), (&raw.window, &mut c.window, "window")] {
         if let Some(d) = v {
             if d.get_ref().get() < Duration::from_secs(1) {
                 return Err(at(d, format!("capacity.{field}"), format!("{} is too short: a step is judged on whole seconds, give at least 1s", d.get_ref())));
@@ -417,6 +436,18 @@ fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecErr
             return Err(at(v, "capacity.headroom", format!("{x} is not allowed: headroom multiplies the peak, so it is >= 1 (e.g. 1.3 for 30% spare)")));
         }
         c.headroom = x;
+    }
+    if let Some(p) = &raw.consistency {
+        let x = *p.get_ref();
+        if !(x > 0.0 && x <= 1.0) {
+            return Err(at(p, "capacity.consistency", format!("{x} is not allowed: the share of a step's sub-windows that must keep the SLO, > 0 and <= 1 (1 = every one)")));
+        }
+        c.consistency = x;
+    }
+    for (v, slot, field, max) in [(&raw.retests, &mut c.retests, "retests", 10), (&raw.confirm, &mut c.confirm, "confirm", 20)] {
+        if let Some(n) = v {
+            *slot = u32::try_from(*n.get_ref()).ok().filter(|x| *x <= max).ok_or_else(|| at(n, format!("capacity.{field}"), format!("{} is not allowed: a count from 0 to {max}", n.get_ref())))?;
+        }
     }
     for (i, s) in raw.targets.as_ref().map(|l| l.get_ref().as_slice()).unwrap_or_default().iter().enumerate() {
         let field = format!("capacity.targets[{i}]");

@@ -96,10 +96,24 @@ fn lat(p: &crate::record::hist::Percentiles, v: u64) -> String {
     }
 }
 
+/// The report's title follows the run it shows, as the terminal names it.
+pub fn run_kind(r: &Report) -> &'static str {
+    let v = &r.current;
+    if !r.others.is_empty() {
+        "comparison report"
+    } else if v.capacity.is_some() {
+        "capacity search"
+    } else if !v.faults.is_empty() {
+        "drill"
+    } else {
+        "load test"
+    }
+}
+
 pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()> {
     let v = &r.current;
     let s = &v.summary;
-    let title = if r.others.is_empty() { "capacity report" } else { "comparison report" };
+    let title = run_kind(r);
     writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")?;
     writeln!(out, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")?;
     writeln!(out, "<title>{} · skyload {title}</title>\n<style>\n{CSS}</style></head>\n<body><main>", escape(&s.scenario))?;

@@ -1,0 +1,128 @@
+//! The answer a ramp run was for: its saturation point, read from the per-second data — the highest
+//! offered rate at which `ok` completions still followed the target (at least `FOLLOW` of it, two
+//! seconds in a row, so one lucky second does not count) with p99 inside the SLO — the pods' rates
+//! at that point, each pod's peak sustained rate, and what to run next. A run whose target did not
+//! rise by at least half has no saturation point to find, and prints nothing.
+
+use crate::record::hist::{add, new_hist};
+use crate::record::load::Results;
+use crate::scenario::Plan;
+use crate::verify::expr::{Metric, Op, Stat};
+use crate::verify::spec::Scope;
+use std::io::Write;
+use std::path::Path;
+
+/// Completions must reach this share of the target for a second to follow it.
+pub const FOLLOW: f64 = 0.95;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saturation {
+    /// Offered rate (target) of the last second that followed; None when even the first did not.
+    pub rate: Option<f64>,
+    /// `ok` completions per second of each pod in that second, by name.
+    pub per_pod: Vec<(String, f64)>,
+    /// Each pod's highest `ok`-following per-second rate over the run.
+    pub pod_peaks: Vec<(String, f64)>,
+    /// The p99 bound used: the SLO's, or 2x the first seconds' p99 (+1 ms) when there is none.
+    pub p99_limit_us: u64,
+    pub from_slo: bool,
+    /// Requests no pod answered (the gateway's own 401/429/503, pod `none`).
+    pub gateway_answered: u64,
+}
+
+/// The run's `p99 <` / `p99 <=` check over the whole run, in microseconds.
+pub fn slo_p99(plan: &Plan) -> Option<u64> {
+    plan.verify.checks.iter().filter(|c| matches!(c.scope, Scope::Run)).find_map(|c| match (&c.expr.metric, c.expr.op) {
+        (Metric::Latency { stat: Stat::Quantile(q), service: false }, Op::Lt | Op::Le) if (*q - 0.99).abs() < 1e-9 => Some(c.expr.value as u64),
+        _ => None,
+    })
+}
+
+pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
+    let ok = r.shape.outcomes.names().iter().position(|n| n == "ok")?;
+    struct Sec {
+        target: f64,
+        ok: f64,
+        p99: u64,
+        pods: Vec<(String, u64)>,
+    }
+    let secs: Vec<Sec> = r
+        .seconds
+        .values()
+        .map(|s| {
+            let mut h = new_hist();
+            for q in &s.iv.requests {
+                add(&mut h, &q.latency);
+            }
+            Sec {
+                target: s.target_tenths.iter().sum::<u64>() as f64 / 10.0,
+                ok: s.iv.requests.iter().map(|q| q.outcomes.get(ok).copied().unwrap_or(0)).sum::<u64>() as f64,
+                p99: if h.is_empty() { 0 } else { h.value_at_quantile(0.99) },
+                pods: s.iv.pods.iter().map(|(p, n)| (p.clone(), *n)).collect(),
+            }
+        })
+        .collect();
+    let targets: Vec<f64> = secs.iter().map(|s| s.target).filter(|t| *t > 0.0).collect();
+    let (lo, hi) = targets.iter().fold((f64::MAX, 0.0f64), |(a, b), t| (a.min(*t), b.max(*t)));
+    if targets.len() < 4 || hi < lo * 1.5 {
+        return None;
+    }
+    let (limit, from_slo) = match slo_p99_us {
+        Some(v) => (v, true),
+        None => {
+            let base = secs.iter().filter(|s| s.p99 > 0).take(3).map(|s| s.p99).min().unwrap_or(0);
+            ((base * 2).max(base + 1000), false)
+        }
+    };
+    let follows = |s: &Sec| s.target > 0.0 && s.ok >= FOLLOW * s.target && s.p99 > 0 && s.p99 <= limit;
+    let mut best: Option<usize> = None;
+    for i in 1..secs.len() {
+        if follows(&secs[i]) && follows(&secs[i - 1]) && best.is_none_or(|b| secs[i].target >= secs[b].target) {
+            best = Some(i);
+        }
+    }
+    let is_pod = |p: &str| p != "none";
+    let per_pod = best.map(|b| secs[b].pods.iter().filter(|(p, _)| is_pod(p)).map(|(p, n)| (p.clone(), *n as f64)).collect()).unwrap_or_default();
+    let mut pod_peaks: Vec<(String, f64)> = Vec::new();
+    for (i, s) in secs.iter().enumerate() {
+        if !(follows(s) && i > 0 && follows(&secs[i - 1])) {
+            continue;
+        }
+        for (p, n) in s.pods.iter().filter(|(p, _)| is_pod(p)) {
+            match pod_peaks.iter_mut().find(|(q, _)| q == p) {
+                Some(e) => e.1 = e.1.max(*n as f64),
+                None => pod_peaks.push((p.clone(), *n as f64)),
+            }
+        }
+    }
+    pod_peaks.sort_by(|a, b| a.0.cmp(&b.0));
+    let gateway_answered = secs.iter().flat_map(|s| s.pods.iter()).filter(|(p, _)| !is_pod(p)).map(|(_, n)| n).sum();
+    Some(Saturation { rate: best.map(|b| secs[b].target), per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered })
+}
+
+/// Prints the saturation answer of a ramp run (nothing for other runs).
+pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Write) -> std::io::Result<()> {
+    let Ok(r) = crate::record::load::load(dir) else { return Ok(()) };
+    let Some(s) = find(&r, slo_p99(plan)) else { return Ok(()) };
+    writeln!(out)?;
+    let bound = format!("p99 <= {}{}", crate::units::format_us(s.p99_limit_us), if s.from_slo { ", the SLO" } else { ", 2x the first seconds' p99: no p99 SLO in the scenario" });
+    match s.rate {
+        Some(rate) => {
+            let pods = s.per_pod.len().max(1);
+            writeln!(out, "saturation: ~{rate:.0} rps offered is the most this run's completions followed ({:.0}% of target, {bound})", FOLLOW * 100.0)?;
+            if !s.per_pod.is_empty() {
+                writeln!(out, "  at that point: {} (~{:.0} rps per pod over {pods} pods)", s.per_pod.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "), rate / pods as f64)?;
+            }
+        }
+        None => writeln!(out, "saturation: completions never followed the target ({:.0}% of it, {bound})", FOLLOW * 100.0)?,
+    }
+    if !s.pod_peaks.is_empty() {
+        writeln!(out, "  peak sustained per pod: {}", s.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
+    }
+    if s.gateway_answered > 0 {
+        writeln!(out, "  {} requests were answered by the gateway itself, not a pod (shed 503, 401, 429: pod `none`)", s.gateway_answered)?;
+    }
+    let file = scenario.map_or("SCENARIO".to_string(), |p| p.display().to_string());
+    writeln!(out, "  a ramp estimates; to confirm a capacity by holding it: skyload capacity {file}")?;
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! The capacity search as a state machine over step verdicts, with no clock and no I/O, so a test
+//! drives it with a simulated system and a seed. One noisy step must not decide the answer, so:
+//!
+//! 1. **ramp** up by a factor or a step until a step fails;
+//! 2. **bisect** between the last good and the first bad rate (shorter holds) until they are
+//!    within the precision;
+//! 3. **retest** the first bad rate: a real limit fails again; if it passes, the failure was noise,
+//!    and the search goes on above it (at most `retests` times);
+//! 4. **confirm** the answer by holding it `confirm` times for `confirm_hold`; if a hold fails the
+//!    candidate is lowered by twice the precision and confirmed again (at most `MAX_DESCENTS`
+//!    times).
+//!
+//! The answer is read from every try together (`Search::answer`): the highest confirmed rate, the
+//! lowest rate from which every try failed, and, when tries between them disagree, the unstable
+//! band between the two — a search that cannot give one number says so instead of guessing.
+
+use super::{Phase, StepVerdict, Stop};
+use crate::verify::spec::{CapacitySettings, Growth};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How many times a failed confirmation may lower the candidate before the search gives up.
+pub const MAX_DESCENTS: u32 = 3;
+
+/// One step as the search saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Try {
+    pub rate: f64,
+    pub phase: Phase,
+    pub verdict: StepVerdict,
+}
+
+/// What the tries add up to.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Answer {
+    /// The highest rate that passed every hold of its confirmation (and every try at or below it
+    /// that was not noise, see `noisy_below`).
+    pub sustainable: Option<f64>,
+    /// The lowest rate from which every try, at it and above, failed.
+    pub fails_from: Option<f64>,
+    /// Set when tries between `sustainable` and `fails_from` disagree (a rate passed once and
+    /// failed once, or a lower rate failed where a higher one passed): the band in which the
+    /// system's answer depends on the moment, (sustainable or 0, fails_from or the highest rate tried).
+    pub unstable: Option<(f64, f64)>,
+    /// Rates below the answer that failed once and passed another time: noise the retests absorbed.
+    pub noisy_below: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Search {
+    s: CapacitySettings,
+    pub tries: Vec<Try>,
+    lo: Option<f64>,
+    hi: Option<f64>,
+    next: Option<(f64, Phase)>,
+    pub stop: Option<Stop>,
+    retests: u32,
+    confirm_passed: u32,
+    descents: u32,
+    confirmed: Option<f64>,
+}
+
+/// Rates are tried at 0.1 rps resolution.
+fn round(r: f64) -> f64 {
+    (r * 10.0).round() / 10.0
+}
+
+impl Search {
+    pub fn new(s: CapacitySettings) -> Search {
+        let start = round(s.start.min(s.max));
+        Search { s, tries: Vec::new(), lo: None, hi: None, next: Some((start, Phase::Ramp)), stop: None, retests: 0, confirm_passed: 0, descents: 0, confirmed: None }
+    }
+
+    /// The next rate, its hold and its phase; None once the search is over.
+    pub fn next(&self) -> Option<(f64, Duration, Phase)> {
+        self.next.map(|(r, p)| {
+            let hold = match p {
+                Phase::Ramp => self.s.hold,
+                Phase::Bisect | Phase::Retest => self.s.bisect_hold,
+                Phase::Confirm => self.s.confirm_hold,
+            };
+            (r, hold, p)
+        })
+    }
+
+    /// The last good and first bad rate of the current bracket.
+    pub fn bracket(&self) -> (Option<f64>, Option<f64>) {
+        (self.lo, self.hi)
+    }
+
+    pub fn record(&mut self, rate: f64, v: StepVerdict) {
+        let Some((_, phase)) = self.next else { return };
+        self.tries.push(Try { rate, phase, verdict: v });
+        if v == StepVerdict::Inconclusive {
+            return self.finish(Stop::GeneratorLimited);
+        }
+        let pass = v == StepVerdict::Pass;
+        match (phase, pass) {
+            (Phase::Ramp, true) => {
+                self.lo = Some(self.lo.map_or(rate, |g| g.max(rate)));
+                if rate >= self.s.max {
+                    return self.start_confirm(rate);
+                }
+                self.ramp_from(rate);
+            }
+            (Phase::Ramp | Phase::Bisect, false) => {
+                self.hi = Some(self.hi.map_or(rate, |b| b.min(rate)));
+                self.bisect_or_confirm();
+            }
+            (Phase::Bisect, true) => {
+                self.lo = Some(self.lo.map_or(rate, |g| g.max(rate)));
+                self.bisect_or_confirm();
+            }
+            // The limit failed again: it is real.
+            (Phase::Retest, false) => self.start_confirm(self.lo.expect("a retest follows a good rate")),
+            // The first failure was noise: search above it, bounded by the next rate that never passed.
+            (Phase::Retest, true) => {
+                self.lo = Some(rate);
+                self.hi = self.lowest_never_passed_above(rate);
+                match self.hi {
+                    Some(_) => self.bisect_or_confirm(),
+                    None if rate >= self.s.max => self.start_confirm(rate),
+                    None => self.ramp_from(rate),
+                }
+            }
+            (Phase::Confirm, true) => {
+                self.confirm_passed += 1;
+                if self.confirm_passed >= self.s.confirm {
+                    self.confirmed = Some(rate);
+                    let a = self.answer();
+                    let stop = if a.unstable.is_some() {
+                        Stop::Unstable
+                    } else if a.fails_from.is_none() {
+                        Stop::ReachedMax
+                    } else {
+                        Stop::Converged
+                    };
+                    self.finish(stop);
+                }
+            }
+            (Phase::Confirm, false) => {
+                self.hi = Some(self.hi.map_or(rate, |b| b.min(rate)));
+                self.descents += 1;
+                let lower = round(rate * (1.0 - 2.0 * self.s.precision));
+                if self.descents > MAX_DESCENTS || lower <= 0.0 {
+                    return self.finish(Stop::Unstable);
+                }
+                self.lo = Some(lower);
+                self.start_confirm(lower);
+            }
+        }
+    }
+
+    fn ramp_from(&mut self, rate: f64) {
+        let up = match self.s.growth {
+            Growth::Factor(f) => rate * f,
+            Growth::Step(s) => rate + s,
+        };
+        self.next = Some((round(up.min(self.s.max)), Phase::Ramp));
+    }
+
+    fn bisect_or_confirm(&mut self) {
+        let hi = self.hi.expect("a step failed");
+        let Some(lo) = self.lo else {
+            if hi <= (self.s.start * self.s.precision).max(1.0) {
+                return self.finish(Stop::NothingSustainable);
+            }
+            self.next = Some((round(hi / 2.0), Phase::Bisect));
+            return;
+        };
+        let mid = round((lo + hi) / 2.0);
+        if (hi - lo) / lo <= self.s.precision || mid <= lo || mid >= hi {
+            if self.retests < self.s.retests {
+                self.retests += 1;
+                self.next = Some((hi, Phase::Retest));
+            } else {
+                self.start_confirm(lo);
+            }
+            return;
+        }
+        self.next = Some((mid, Phase::Bisect));
+    }
+
+    fn start_confirm(&mut self, rate: f64) {
+        self.confirm_passed = 0;
+        if self.s.confirm == 0 {
+            self.confirmed = Some(rate);
+            let stop = if self.answer().fails_from.is_none() { Stop::ReachedMax } else { Stop::Converged };
+            return self.finish(stop);
+        }
+        self.next = Some((rate, Phase::Confirm));
+    }
+
+    fn lowest_never_passed_above(&self, rate: f64) -> Option<f64> {
+        self.tries
+            .iter()
+            .filter(|t| t.rate > rate && t.verdict == StepVerdict::Fail)
+            .map(|t| t.rate)
+            .filter(|r| !self.tries.iter().any(|t| t.rate == *r && t.verdict == StepVerdict::Pass))
+            .min_by(f64::total_cmp)
+    }
+
+    fn finish(&mut self, stop: Stop) {
+        self.stop = Some(stop);
+        self.next = None;
+    }
+
+    /// The answer the tries so far support (see `Answer`).
+    pub fn answer(&self) -> Answer {
+        let judged: Vec<&Try> = self.tries.iter().filter(|t| t.verdict != StepVerdict::Inconclusive).collect();
+        // Lowest rate from which every try at it and above failed.
+        let mut rates: Vec<f64> = judged.iter().map(|t| t.rate).collect();
+        rates.sort_by(f64::total_cmp);
+        rates.dedup();
+        let mut fails_from = None;
+        for r in rates.iter().rev() {
+            if judged.iter().filter(|t| t.rate >= *r).all(|t| t.verdict == StepVerdict::Fail) {
+                fails_from = Some(*r);
+            } else {
+                break;
+            }
+        }
+        let sustainable = self.confirmed;
+        let floor = sustainable.unwrap_or(0.0);
+        let ceiling = fails_from.or(rates.last().copied()).unwrap_or(0.0);
+        let between = judged.iter().any(|t| t.rate > floor && t.rate < ceiling);
+        // A search that stopped on a failed confirmation has no sustainable rate but may still have
+        // bracketed the limit cleanly; only disagreeing tries make the band unstable.
+        let mixed = |r: f64| judged.iter().any(|t| t.rate == r && t.verdict == StepVerdict::Pass) && judged.iter().any(|t| t.rate == r && t.verdict == StepVerdict::Fail);
+        let unstable = (between || (sustainable.is_none() && judged.iter().any(|t| mixed(t.rate)))).then_some((floor, ceiling));
+        let mut noisy_below: Vec<f64> = judged.iter().filter(|t| t.rate < floor && t.verdict == StepVerdict::Fail).map(|t| t.rate).collect();
+        noisy_below.sort_by(f64::total_cmp);
+        noisy_below.dedup();
+        Answer { sustainable, fails_from, unstable, noisy_below }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CapacitySettings {
+        CapacitySettings { start: 200.0, growth: Growth::Factor(1.5), max: 5000.0, precision: 0.05, confirm: 3, retests: 1, ..CapacitySettings::default() }
+    }
+
+    /// A system that holds `capacity` rps; each second of a step passes when the rate is under
+    /// the capacity moved by ±`noise` (drawn per second), and stalls (fails) with probability
+    /// `stall`. A step passes when every one of its seconds does, as `consistent` demands.
+    struct Simulated {
+        capacity: f64,
+        noise: f64,
+        stall: f64,
+        state: u64,
+    }
+
+    impl Simulated {
+        fn new(capacity: f64, noise: f64, stall: f64, seed: u64) -> Simulated {
+            Simulated { capacity, noise, stall, state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+        }
+        /// xorshift64*: uniform in [0, 1).
+        fn uniform(&mut self) -> f64 {
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn step(&mut self, rate: f64, hold: Duration) -> StepVerdict {
+            let seconds = hold.as_secs().max(1);
+            let mut ok = true;
+            for _ in 0..seconds {
+                let cap = self.capacity * (1.0 + self.noise * (2.0 * self.uniform() - 1.0));
+                let stalled = self.uniform() < self.stall;
+                ok &= rate <= cap && !stalled;
+            }
+            if ok { StepVerdict::Pass } else { StepVerdict::Fail }
+        }
+    }
+
+    fn drive(s: CapacitySettings, sys: &mut Simulated) -> Search {
+        let mut search = Search::new(s);
+        while let Some((r, hold, _)) = search.next() {
+            let v = sys.step(r, hold);
+            search.record(r, v);
+            assert!(search.tries.len() < 60, "search does not end: {:?}", search.tries);
+        }
+        search
+    }
+
+    fn exact(cap: f64) -> Search {
+        drive(settings(), &mut Simulated::new(cap, 0.0, 0.0, 1))
+    }
+
+    #[test]
+    fn ramps_bisects_retests_and_confirms() {
+        let s = exact(600.0);
+        let rates: Vec<(f64, Phase)> = s.tries.iter().map(|t| (t.rate, t.phase)).collect();
+        assert_eq!(&rates[..4], &[(200.0, Phase::Ramp), (300.0, Phase::Ramp), (450.0, Phase::Ramp), (675.0, Phase::Ramp)]);
+        let phases: Vec<Phase> = rates.iter().map(|r| r.1).collect();
+        let retest = phases.iter().position(|p| *p == Phase::Retest).expect("the boundary is retested");
+        assert!(phases[4..retest].iter().all(|p| *p == Phase::Bisect), "{rates:?}");
+        assert_eq!(&phases[retest + 1..], &[Phase::Confirm; 3], "{rates:?}");
+        assert_eq!(s.stop, Some(Stop::Converged));
+        let a = s.answer();
+        let (lo, hi) = (a.sustainable.unwrap(), a.fails_from.unwrap());
+        assert!(lo <= 600.0 && hi > 600.0 && (hi - lo) / lo <= 0.05, "{lo}..{hi}");
+        assert_eq!((a.unstable, a.noisy_below.len()), (None, 0));
+    }
+
+    #[test]
+    fn table_of_outcomes() {
+        for (cap, stop, good) in [(10_000.0, Stop::ReachedMax, Some(5000.0)), (0.0, Stop::NothingSustainable, None), (150.0, Stop::Converged, Some(150.0))] {
+            let s = exact(cap);
+            assert_eq!(s.stop, Some(stop), "cap {cap}: {:?}", s.tries);
+            match good {
+                Some(g) => assert!((s.answer().sustainable.unwrap() - g).abs() / g <= 0.05, "cap {cap}: {:?}", s.answer()),
+                None => assert_eq!(s.answer().sustainable, None),
+            }
+        }
+        let mut s = Search::new(CapacitySettings { growth: Growth::Step(100.0), ..settings() });
+        s.record(200.0, StepVerdict::Pass);
+        assert_eq!(s.next().map(|n| n.0), Some(300.0));
+        s.record(300.0, StepVerdict::Inconclusive);
+        assert_eq!((s.next(), s.stop, s.bracket().0), (None, Some(Stop::GeneratorLimited), Some(200.0)));
+    }
+
+    #[test]
+    fn a_failure_that_does_not_repeat_is_searched_past() {
+        // 450 fails once (a stall), passes on the retest: the search goes on up to the real limit.
+        let mut s = Search::new(settings());
+        let script = |r: f64, n: usize| if r == 450.0 && n == 0 { StepVerdict::Fail } else if r <= 1000.0 { StepVerdict::Pass } else { StepVerdict::Fail };
+        let mut seen450 = 0;
+        while let Some((r, _, _)) = s.next() {
+            let v = script(r, if r == 450.0 { seen450 } else { 1 });
+            if r == 450.0 {
+                seen450 += 1;
+            }
+            s.record(r, v);
+        }
+        let a = s.answer();
+        assert!(a.sustainable.unwrap() > 900.0 && a.sustainable.unwrap() <= 1000.0, "{a:?} {:?}", s.tries);
+        assert_eq!(a.noisy_below, vec![450.0]);
+        assert_eq!(s.stop, Some(Stop::Converged));
+    }
+
+    #[test]
+    fn a_flipping_boundary_is_reported_as_a_band() {
+        // Everything up to 500 holds; 500..800 passes and fails by turns; 800 and above fail.
+        let mut s = Search::new(CapacitySettings { retests: 2, ..settings() });
+        let mut flip = false;
+        while let Some((r, _, _)) = s.next() {
+            let v = if r <= 500.0 {
+                StepVerdict::Pass
+            } else if r < 800.0 {
+                flip = !flip;
+                if flip { StepVerdict::Fail } else { StepVerdict::Pass }
+            } else {
+                StepVerdict::Fail
+            };
+            s.record(r, v);
+            assert!(s.tries.len() < 40);
+        }
+        let a = s.answer();
+        assert_eq!(s.stop, Some(Stop::Unstable), "{:?}", s.tries);
+        let (lo, hi) = a.unstable.unwrap();
+        assert!(lo <= 800.0 && hi >= 500.0, "{a:?}");
+        if let Some(sus) = a.sustainable {
+            assert!(sus <= 800.0);
+        }
+    }
+
+    /// Five searches on a noisy simulated system (capacity ±3% per second, 0.5% of seconds stall)
+    /// agree within 5%, or say they cannot (an unstable band).
+    #[test]
+    fn noisy_searches_agree_or_say_they_cannot() {
+        let s = CapacitySettings { confirm_hold: Duration::from_secs(10), retests: 2, ..settings() };
+        let mut answers = Vec::new();
+        for seed in 1..=5 {
+            let search = drive(s.clone(), &mut Simulated::new(1000.0, 0.03, 0.005, seed));
+            let a = search.answer();
+            println!("seed {seed}: {:?} {a:?} after {} steps", search.stop, search.tries.len());
+            match search.stop {
+                Some(Stop::Unstable) => assert!(a.unstable.is_some(), "seed {seed}: {a:?}"),
+                Some(Stop::Converged) => answers.push(a.sustainable.unwrap()),
+                other => panic!("seed {seed}: {other:?} {a:?}"),
+            }
+        }
+        assert!(answers.len() >= 3, "most searches confirm an answer: {answers:?}");
+        let (min, max) = answers.iter().fold((f64::MAX, 0.0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+        assert!((max - min) / min <= 0.05, "answers {answers:?}");
+        assert!(max <= 1030.0, "never above what the system holds at its best: {answers:?}");
+    }
+}
