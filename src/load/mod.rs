@@ -7,3 +7,6 @@ pub mod engine;
 pub mod runner;
 pub mod shard;
 pub mod queue;
+pub mod tls;
+pub mod connect;
+pub mod probe;

@@ -4,3 +4,4 @@
 pub mod html;
 pub mod progress;
 pub mod terminal;
+pub mod tls;
