@@ -62,7 +62,13 @@ pub fn prepare(plan: &Plan, target: &TargetUrl) -> Result<Prepared, ProbeError> 
         other => ProbeError::Resolve { host: target.host.clone(), reason: other.to_string() },
     })?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProbeError::Runtime)?;
-    let probe = rt.block_on(async { tokio::time::timeout(PROBE_TIMEOUT, dialer.dial()).await });
+    let probe = rt.block_on(async {
+        let d = tokio::time::timeout(PROBE_TIMEOUT, dialer.dial()).await;
+        match d {
+            Ok(Ok(d)) if d.tls.is_some() => Ok(verdict_after_handshake(d, dialer.tls.as_ref()).await),
+            other => other,
+        }
+    });
     let (reachable, info) = match probe {
         Ok(Ok(d)) => (true, d.tls.map(|(_, i)| i)),
         Ok(Err(DialError::Tls(msg))) => return Err(ProbeError::Tls(msg)),
@@ -87,6 +93,20 @@ pub fn prepare(plan: &Plan, target: &TargetUrl) -> Result<Prepared, ProbeError> 
     // A fresh dialer for the run: counts start at zero, and only the agreed protocol is offered.
     let run_dialer = if https { dialer.with_alpn(if http2 { Alpn::H2 } else { Alpn::Http1 }) } else { dialer };
     Ok(Prepared { endpoint: Endpoint { dialer: Arc::new(run_dialer), http2 }, reachable, http2, tls: info })
+}
+
+/// In TLS 1.3 the client finishes its handshake before the server has judged the client's
+/// certificate (or its absence): a refusal arrives as an alert on the first read. So the probe
+/// listens briefly; silence means accepted. No request is sent, so the server counts only the run's.
+async fn verdict_after_handshake(mut d: super::connect::Dialed, tls: Option<&TlsClient>) -> Result<super::connect::Dialed, DialError> {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(300), d.stream.read(&mut byte)).await {
+        Ok(Err(e)) if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+            Err(DialError::Tls(super::tls::describe(&e, tls.map_or("the server", |t| t.name.as_str()))))
+        }
+        _ => Ok(d),
+    }
 }
 
 impl Prepared {

@@ -146,6 +146,10 @@ pub fn classify(e: &hyper::Error) -> TransportFailure {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<io::Error>() {
+            // A TLS alert after the handshake (a client certificate refused in TLS 1.3).
+            if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+                return TransportFailure::Tls;
+            }
             return match io.kind() {
                 io::ErrorKind::TimedOut => TransportFailure::Timeout,
                 _ => TransportFailure::Reset,
