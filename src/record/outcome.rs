@@ -193,7 +193,8 @@ mod tests {
     fn user_names_reuse_fixed_ids() {
         let t = OutcomeTable::new(["ok", "limited", "limited"]);
         assert_eq!(t.id("ok"), Some(OK));
-        assert_eq!(t.len(), 7);
+        assert_eq!(t.len(), 8);
+        assert!(OutcomeTable::is_failure(TLS));
         assert_eq!(TransportFailure::Reset.outcome(), RESET);
         assert!(OutcomeTable::is_failure(TIMEOUT) && !OutcomeTable::is_failure(OK));
     }
