@@ -44,6 +44,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Write Kubernetes manifests that run a scenario as N shards and merge their Results.
     K8s(K8sArgs),
+    /// One request (or -n in sequence), shown in full: status, headers, body, pod and a timing
+    /// breakdown (DNS, connect, TLS, first byte). Exit 0 for 2xx/3xx, 1 otherwise, 3 if it could not connect.
+    Invoke(InvokeArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
@@ -82,7 +85,7 @@ pub struct RunArgs {
     /// Maximum number of connections to the target.
     #[arg(long, short = 'c')]
     pub connections: Option<usize>,
-    /// Use HTTP/2 (prior knowledge over cleartext).
+    /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]
     pub http2: bool,
     /// Results directory (default reports/<scenario>-<UTC timestamp>/).
@@ -109,6 +112,8 @@ pub struct RunArgs {
     /// Empty a non-empty --out directory first (only one that holds nothing but an earlier run).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -273,4 +278,79 @@ pub struct ReportArgs {
     /// Output file (default DIR/report.html, or CURRENT/compare.html for a comparison).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+}
+
+/// TLS and connection flags (curl's names), shared by run and invoke.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Trust the CAs in this PEM bundle instead of the system's roots (https:// targets).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify the server's certificate (printed loudly and recorded in the Results).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// Client certificate chain (PEM) for mutual TLS; needs --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Name to send in SNI and to check in the certificate, when the URL has an address or another name.
+    #[arg(long, visible_alias = "server-name", value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Use HTTP/1.1 only (over TLS, offer only http/1.1 in ALPN).
+    #[arg(long = "http1.1")]
+    pub http1: bool,
+    /// Use these addresses for host:port instead of DNS, as curl: host:port:addr[,addr...]; repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+}
+
+impl TlsArgs {
+    pub fn to_flags(&self) -> crate::scenario::tls::ConnectFlags {
+        crate::scenario::tls::ConnectFlags {
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            servername: self.servername.clone(),
+            http1: self.http1,
+            resolve: self.resolve.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct InvokeArgs {
+    /// The URL to call, http:// or https://.
+    pub url: String,
+    /// HTTP method (default GET, or POST with -d).
+    #[arg(long = "request", short = 'X', value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Header "Name: value"; repeatable.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Request body; @FILE reads it from a file.
+    #[arg(long = "data", short = 'd', visible_alias = "data-binary", value_name = "DATA")]
+    pub data: Option<String>,
+    /// Send the request this many times in sequence (on one connection when it is kept alive).
+    #[arg(short = 'n', default_value_t = 1)]
+    pub count: u32,
+    /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
+    #[arg(long)]
+    pub http2: bool,
+    /// Response header naming the pod that answered.
+    #[arg(long, default_value = "x-pod")]
+    pub pod_header: String,
+    /// Show at most this many bytes of the body.
+    #[arg(long, default_value_t = 4096)]
+    pub max_body: usize,
+    /// Give up on a request after this long (e.g. 10s).
+    #[arg(long, default_value = "10s")]
+    pub timeout: String,
+    /// Print one JSON object (per request) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }

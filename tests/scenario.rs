@@ -125,8 +125,8 @@ fn unknown_template_variable_points_inside_the_string() {
 fn bad_urls() {
     let with = |url: &str| format!("[target]\nurl = \"{url}\"\n{STAGE}{REQUEST}");
     assert_error(
-        &with("https://api.example.com"),
-        "bad.toml:2:7: target.url: `https://api.example.com`: https is not supported yet",
+        &with("ftp://api.example.com"),
+        "bad.toml:2:7: target.url: `ftp://api.example.com`: the scheme `ftp` is not supported; only http:// or https://",
         &[],
     );
     assert_error(&with("http://"), "bad.toml:2:7: target.url: `http://` is not a URL", &[]);

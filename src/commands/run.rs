@@ -36,7 +36,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         connections: args.connections,
         http2: args.http2,
     };
-    let plan = match &args.scenario {
+    let mut plan = match &args.scenario {
         Some(path) => {
             let mut plan = scenario::load_file(path).map_err(|e| e.to_string())?;
             ov.apply(&mut plan).map_err(|e| e.to_string())?;
@@ -44,6 +44,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         }
         None => ov.to_plan().map_err(|e| e.to_string())?,
     };
+    args.tls.to_flags().apply(&mut plan).map_err(|e| e.to_string())?;
     scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit())?;
     Ok(plan)
 }
@@ -94,6 +95,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if let Some(at) = sharding.start_at {
         crate::errln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
     }
+    crate::report::tls::warn_insecure(&plan);
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
     let result = {
         // Abort conditions are judged by shard 0 only (faults likewise, in the runner): one shard

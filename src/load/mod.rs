@@ -9,3 +9,6 @@ pub mod shard;
 pub mod queue;
 pub mod h1;
 pub mod guard;
+pub mod tls;
+pub mod connect;
+pub mod probe;

@@ -64,7 +64,11 @@ pub fn mix(seed: u64, seq: u64) -> u64 {
 
 impl RequestSet {
     pub fn new(plan: &Plan, authority: &str, base_path: &str, http2: bool) -> RequestSet {
-        let prefix = if http2 { format!("http://{authority}{base_path}") } else { base_path.to_string() };
+        let scheme = match &plan.target {
+            crate::scenario::Target::Url(u) => u.scheme.as_str(),
+            crate::scenario::Target::Embedded(_) => "http",
+        };
+        let prefix = if http2 { format!("{scheme}://{authority}{base_path}") } else { base_path.to_string() };
         let host = HeaderValue::from_str(authority).ok();
         let mut acc = 0;
         let mut cumulative = Vec::new();

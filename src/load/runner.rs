@@ -7,7 +7,6 @@ use super::engine::{EngineCtx, Msg};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::shard::{epoch_instant, ShardError, Sharding};
-use super::transport::Endpoint;
 use crate::fault::backend::Endpoints;
 use crate::fault::timeline::{FaultDriver, FaultRecord};
 use crate::gateway::{GatewayError, GatewayHandle};
@@ -18,7 +17,7 @@ use crate::record::results::ResultsWriter;
 use crate::record::summary::{scenario_fingerprint, RunMeta, RunStatus, Shards, Summary};
 use crate::scenario::{Plan, Target, TargetUrl};
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
@@ -37,6 +36,9 @@ pub enum RunError {
     /// A bad `--start-at` (the usage is wrong, not the run).
     #[error(transparent)]
     Shard(#[from] ShardError),
+    /// The pre-run probe's finding (a certificate refused, a protocol mismatch, ...).
+    #[error(transparent)]
+    Probe(#[from] super::probe::ProbeError),
 }
 
 /// Ends a run early from outside (Ctrl-C handler, tests, abort conditions). An abort carries its
@@ -153,21 +155,6 @@ pub fn run_sharded(
     result
 }
 
-fn resolve(t: &TargetUrl) -> Result<Vec<SocketAddr>, RunError> {
-    let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
-        .to_socket_addrs()
-        .map_err(|e| RunError::Resolve { host: t.host.clone(), reason: e.to_string() })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(RunError::Resolve { host: t.host.clone(), reason: "no addresses".into() });
-    }
-    Ok(addrs)
-}
-
-fn probe(addrs: &[SocketAddr]) -> bool {
-    addrs.iter().any(|a| std::net::TcpStream::connect_timeout(a, Duration::from_secs(2)).is_ok())
-}
-
 fn run_against(
     plan: &Plan,
     target: &TargetUrl,
@@ -176,12 +163,12 @@ fn run_against(
     sharding: Sharding,
     observer: &mut dyn Observer,
 ) -> Result<RunResult, RunError> {
-    let addrs = resolve(target)?;
-    let reachable = probe(&addrs);
+    let prepared = super::probe::prepare(plan, target)?;
+    let reachable = prepared.reachable;
     if !reachable {
         tracing::warn!("{} does not accept connections: requests will be recorded as `connect` failures", target.to_url());
     }
-    let http2 = plan.connections.http2;
+    let http2 = prepared.http2;
     let shard = sharding.shard();
     let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2).with_rows_by_seq(sharding.shard.is_some());
     let classifier = Classifier::new(&plan.matchers);
@@ -219,8 +206,8 @@ fn run_against(
         schedule: schedule.clone(),
         requests,
         classifier,
-        endpoint: Endpoint { addrs, http2 },
-        conns: plan.connections.clone(),
+        endpoint: prepared.endpoint.clone(),
+        conns: crate::scenario::ConnectionPlan { http2, ..plan.connections.clone() },
         timeout: plan.timeout,
         max_lag: plan.max_lag,
         max_in_flight: plan.max_in_flight,
@@ -303,6 +290,7 @@ fn run_against(
     let mut summary = Summary::build(&meta, &shape, &totals);
     summary.abort_reason = settings.stop.abort_reason();
     summary.failure = failures.first();
+    summary.tls = prepared.tls_run();
     writer.write_summary(&summary).map_err(results_err)?;
     if let Some(e) = write_error {
         return Err(results_err(e));

@@ -10,16 +10,14 @@ use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 pub type Body = Full<Bytes>;
 
-/// Where and how to connect.
-#[derive(Debug, Clone)]
+/// Where and how to connect: the dialer (addresses, TLS) and whether connections speak HTTP/2.
+#[derive(Clone)]
 pub struct Endpoint {
-    pub addrs: Vec<SocketAddr>,
+    pub dialer: std::sync::Arc<super::connect::Dialer>,
     pub http2: bool,
 }
 
@@ -30,21 +28,22 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// Opens a connection, trying each resolved address in turn.
+    /// Opens a connection to the next address in turn (TLS included for `https://`).
     pub async fn open(ep: &Endpoint) -> Result<Conn, TransportFailure> {
-        let mut last = TransportFailure::Connect;
-        for addr in &ep.addrs {
-            match Self::open_one(*addr, ep.http2).await {
-                Ok(c) => return Ok(c),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        let d = ep.dialer.dial().await.map_err(|e| match e {
+            super::connect::DialError::Tls(_) => TransportFailure::Tls,
+            _ => TransportFailure::Connect,
+        })?;
+        // ALPN decides over TLS; the runner offers only the protocol its probe agreed on.
+        let h2 = match &d.tls {
+            Some((_, info)) => info.is_h2() || (ep.http2 && info.alpn.is_none()),
+            None => ep.http2,
+        };
+        Self::handshake(d.stream, h2).await
     }
 
-    async fn open_one(addr: SocketAddr, h2: bool) -> Result<Conn, TransportFailure> {
-        let stream = TcpStream::connect(addr).await.map_err(|_| TransportFailure::Connect)?;
-        let _ = stream.set_nodelay(true);
+    /// Speaks HTTP over an open stream.
+    pub async fn handshake(stream: super::connect::Stream, h2: bool) -> Result<Conn, TransportFailure> {
         let io = TokioIo::new(stream);
         if h2 {
             let (send, conn) = http2::handshake(TokioExecutor::new(), io)
@@ -147,6 +146,10 @@ pub fn classify(e: &hyper::Error) -> TransportFailure {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<io::Error>() {
+            // A TLS alert after the handshake (a client certificate refused in TLS 1.3).
+            if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+                return TransportFailure::Tls;
+            }
             return match io.kind() {
                 io::ErrorKind::TimedOut => TransportFailure::Timeout,
                 _ => TransportFailure::Reset,

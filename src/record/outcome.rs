@@ -14,7 +14,9 @@ pub const TIMEOUT: OutcomeId = 2;
 pub const CONNECT: OutcomeId = 3;
 pub const RESET: OutcomeId = 4;
 pub const PROTOCOL: OutcomeId = 5;
-const FIXED: [&str; 6] = ["ok", "error", "timeout", "connect", "reset", "protocol"];
+/// The TLS handshake failed mid-run (the pre-run probe stops a run that could never handshake).
+pub const TLS: OutcomeId = 6;
+const FIXED: [&str; 7] = ["ok", "error", "timeout", "connect", "reset", "protocol", "tls"];
 
 /// Why a request got no HTTP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub enum TransportFailure {
     Reset,
     /// The peer spoke something that is not valid HTTP.
     Protocol,
+    /// The TLS handshake failed (certificate refused, alert, not TLS).
+    Tls,
 }
 
 impl TransportFailure {
@@ -36,6 +40,7 @@ impl TransportFailure {
             TransportFailure::Connect => CONNECT,
             TransportFailure::Reset => RESET,
             TransportFailure::Protocol => PROTOCOL,
+            TransportFailure::Tls => TLS,
         }
     }
 }
@@ -76,7 +81,7 @@ impl OutcomeTable {
     }
     /// Outcomes that count as failures in an error rate: `error` and the transport failures.
     pub fn is_failure(id: OutcomeId) -> bool {
-        (ERROR..=PROTOCOL).contains(&id)
+        (ERROR..=TLS).contains(&id)
     }
 }
 
@@ -188,7 +193,8 @@ mod tests {
     fn user_names_reuse_fixed_ids() {
         let t = OutcomeTable::new(["ok", "limited", "limited"]);
         assert_eq!(t.id("ok"), Some(OK));
-        assert_eq!(t.len(), 7);
+        assert_eq!(t.len(), 8);
+        assert!(OutcomeTable::is_failure(TLS));
         assert_eq!(TransportFailure::Reset.outcome(), RESET);
         assert!(OutcomeTable::is_failure(TIMEOUT) && !OutcomeTable::is_failure(OK));
     }

@@ -63,6 +63,9 @@ pub struct Summary {
     /// The Results directories a merge was made from (empty for a run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// How an `https://` target was reached (absent for cleartext and merged runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::tls::TlsRun>,
 }
 
 /// Shares of an interleaved split of the schedule: a shard run holds one index of `count`, a merge
@@ -326,6 +329,7 @@ impl Summary {
             shards: meta.shards.clone(),
             scenario_fingerprint: meta.scenario_fingerprint.clone(),
             merged_from: Vec::new(),
+            tls: None,
         }
     }
 }

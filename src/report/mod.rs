@@ -5,3 +5,4 @@ pub mod html;
 pub mod progress;
 pub mod terminal;
 pub mod saturation;
+pub mod tls;

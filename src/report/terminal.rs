@@ -72,6 +72,7 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  WARNING the generator may have been the limit: {n}")?;
         }
     }
+    super::tls::render(s, out)?;
     writeln!(out, "results: {}", dir.display())?;
     Ok(())
 }

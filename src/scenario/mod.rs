@@ -18,6 +18,7 @@ mod resolve;
 mod stages;
 mod syntax;
 pub mod template;
+pub mod tls;
 
 pub use error::{did_you_mean, line_col, Located, ScenarioError};
 pub use overrides::Overrides;

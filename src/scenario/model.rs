@@ -54,6 +54,8 @@ pub struct RawTarget {
     pub embedded: Option<S<bool>>,
     pub timeout: Option<S<HumanDuration>>,
     pub headers: Option<RawHeaders>,
+    /// `tls = { cacert = "ca.pem", insecure = false, cert = "...", key = "...", server_name = "..." }`.
+    pub tls: Option<S<super::tls::RawTls>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -325,7 +325,7 @@ mod tests {
             (Overrides { rate: None, ..quick() }, "--rate"),
             (Overrides { duration: None, ..quick() }, "--duration"),
             (Overrides { rate: Some(-1.0), ..quick() }, "--rate"),
-            (Overrides { url: Some("https://x".into()), ..quick() }, "--url"),
+            (Overrides { url: Some("ftp://x".into()), ..quick() }, "--url"),
             (Overrides { headers: vec!["nocolon".into()], ..quick() }, "--header"),
             (Overrides { method: Some("GTE".into()), ..quick() }, "--method"),
             (Overrides { body: Some("{{user}}".into()), ..quick() }, "--body"),

@@ -56,7 +56,7 @@ pub enum Target {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetUrl {
-    /// Only `http` is supported (cleartext HTTP/1.1 and HTTP/2 prior knowledge).
+    /// `http` (cleartext HTTP/1.1 or HTTP/2 prior knowledge) or `https` (TLS, ALPN).
     pub scheme: String,
     pub host: String,
     pub port: u16,
@@ -85,6 +85,35 @@ pub struct ConnectionPlan {
     pub max_age: Option<Duration>,
     /// A new connection for every request (no keep-alive).
     pub per_request: bool,
+    /// Force HTTP/1.1 (`--http1.1`): over TLS only `http/1.1` is offered in ALPN.
+    pub http1: bool,
+    /// How an `https://` target is verified and who we are to it (`[target] tls`, `--cacert`, ...).
+    pub tls: TlsSettings,
+    /// `--resolve host:port:addr`: addresses used instead of asking DNS, as curl does.
+    pub resolve: Vec<ResolveOverride>,
+}
+
+/// TLS settings of an `https://` target. Paths are already checked to hold what they should.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM bundle of CAs to trust instead of the system roots (curl's `--cacert`).
+    pub cacert: Option<PathBuf>,
+    /// Skip verification of the server certificate (recorded in the Results, shown loudly).
+    pub insecure: bool,
+    /// Client certificate chain and key for mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// SNI and the name the certificate must carry, when it is not the URL's host (testing a
+    /// gateway by address or before DNS is switched).
+    pub server_name: Option<String>,
+}
+
+/// One `--resolve host:port:addr[,addr...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveOverride {
+    pub host: String,
+    pub port: u16,
+    pub addrs: Vec<std::net::IpAddr>,
 }
 
 impl Default for ConnectionPlan {
@@ -96,6 +125,9 @@ impl Default for ConnectionPlan {
             max_requests: None,
             max_age: None,
             per_request: false,
+            http1: false,
+            tls: TlsSettings::default(),
+            resolve: Vec::new(),
         }
     }
 }

@@ -34,7 +34,8 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     };
 
     let (target, timeout, default_headers) = resolve_target(raw.target.as_ref(), raw.gateway, rep)?;
-    let connections = resolve_connections(raw.connections.as_ref(), rep)?;
+    let mut connections = resolve_connections(raw.connections.as_ref(), rep)?;
+    connections.tls = super::tls::resolve(raw.target.as_ref(), &target, rep, base_dir)?;
     let stages = stages::resolve(raw.stages.as_ref(), rep)?;
     let feeders = resolve_feeders(&raw.feeders, rep, base_dir)?;
     let requests = requests::resolve(raw.requests.as_ref(), default_headers, &feeders, rep)?;
@@ -290,15 +291,12 @@ fn gateway_span(text: &str) -> std::ops::Range<usize> {
 
 /// Parses a target URL: `http://host[:port][/base]`, no query, no credentials.
 pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
-    let example = "e.g. http://127.0.0.1:8080 or http://api.internal/base";
-    if s.starts_with("https://") {
-        return Err(format!("`{s}`: https is not supported yet; use an http:// URL (cleartext HTTP/1.1 or HTTP/2 prior knowledge)"));
-    }
+    let example = "e.g. http://127.0.0.1:8080 or https://api.internal/base";
     let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e}); {example}"))?;
     match uri.scheme_str() {
-        Some("http") => {}
+        Some("http") | Some("https") => {}
         Some(other) => {
-            return Err(format!("`{s}`: the scheme `{other}` is not supported; only http:// ({example})"))
+            return Err(format!("`{s}`: the scheme `{other}` is not supported; only http:// or https:// ({example})"))
         }
         None => return Err(format!("`{s}` has no scheme: write http://{s}")),
     }
@@ -315,10 +313,11 @@ pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
     if uri.query().is_some() {
         return Err(format!("`{s}`: a target URL has no query; put the query in each request's path"));
     }
+    let https = uri.scheme_str() == Some("https");
     Ok(TargetUrl {
-        scheme: "http".to_string(),
+        scheme: if https { "https" } else { "http" }.to_string(),
         host: host.to_string(),
-        port: authority.port_u16().unwrap_or(80),
+        port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
         authority: authority.as_str().to_string(),
         base_path: uri.path().trim_end_matches('/').to_string(),
     })
@@ -426,9 +425,10 @@ mod tests {
         let u = parse_target_url("http://api.internal").unwrap();
         assert_eq!((u.port, u.base_path.as_str()), (80, ""));
         assert_eq!(parse_target_url("http://[::1]:9/").unwrap().host, "::1");
+        let u = parse_target_url("https://api.example").unwrap();
+        assert_eq!((u.scheme.as_str(), u.port), ("https", 443));
         for (bad, needle) in [
-            ("https://x", "https is not supported yet"),
-            ("ftp://x", "only http://"),
+            ("ftp://x", "only http:// or https://"),
             ("localhost:8080", "scheme"),
             ("/just/a/path", "no scheme"),
             ("http://u:p@h", "credentials"),

@@ -35,7 +35,7 @@ pub enum Measured {
 }
 
 /// Outcomes that count as failures in an error rate.
-pub const FAILURES: [&str; 5] = ["error", "timeout", "connect", "reset", "protocol"];
+pub const FAILURES: [&str; 6] = ["error", "timeout", "connect", "reset", "protocol", "tls"];
 
 pub fn measure(m: &Metric, d: &Data) -> Measured {
     use Measured::{NoData, Value};

@@ -13,7 +13,7 @@ pub const MAX_POINTS: usize = 1200;
 /// Most pods drawn as bars; the table lists them all.
 pub const MAX_POD_BARS: usize = 24;
 /// Outcomes that are failures, drawn together as `error` in the rate chart.
-const FAILURES: [&str; 5] = ["error", "timeout", "connect", "reset", "protocol"];
+const FAILURES: [&str; 6] = ["error", "timeout", "connect", "reset", "protocol", "tls"];
 
 #[derive(Debug, Clone)]
 pub struct Report {

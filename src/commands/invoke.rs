@@ -1,0 +1,454 @@
+//! `skyload invoke URL`: one request (or `-n N` in sequence) shown in full, the "quick call, debug"
+//! of a function platform: status, headers (secrets redacted), body (pretty JSON, truncated with a
+//! note), the pod that answered, and where the time went (DNS, TCP connect, TLS handshake, request
+//! sent, first byte, body done), as curl's `-w` or httpstat show. Exit 0 for 2xx/3xx, 1 for any
+//! other status, 3 when no response came (could not resolve, connect or handshake, or the
+//! connection failed mid-request).
+
+use crate::cli::InvokeArgs;
+use crate::exit;
+use crate::load::connect::{Dialer, Stream, TlsInfo};
+use crate::load::tls::{Alpn, TlsClient};
+use crate::record::redact::{is_secret_header, REDACTED};
+use crate::scenario::tls::ConnectFlags;
+use crate::scenario::TlsSettings;
+use anyhow::Context as _;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// What one call found, for text or JSON.
+#[derive(Debug, serde::Serialize)]
+pub struct Call {
+    pub url: String,
+    pub address: Option<String>,
+    pub protocol: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub body_bytes: usize,
+    pub body_truncated: bool,
+    pub pod: Option<String>,
+    pub tls: Option<TlsInfo>,
+    /// Milliseconds per step; `dns`/`connect`/`tls` are absent when a kept-alive connection was reused.
+    pub timing_ms: Timing,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Timing {
+    pub dns: Option<f64>,
+    pub connect: Option<f64>,
+    pub tls: Option<f64>,
+    pub sent: f64,
+    pub first_byte: f64,
+    pub done: f64,
+    pub total: f64,
+}
+
+struct Target {
+    uri: Uri,
+    https: bool,
+    host: String,
+    port: u16,
+    authority: String,
+    path: String,
+}
+
+fn parse_url(s: &str) -> Result<Target, String> {
+    let uri: Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e}); e.g. https://127.0.0.1:8443/fn/hello"))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        Some(o) => return Err(format!("`{s}`: the scheme `{o}` is not supported; http:// or https://")),
+        None => return Err(format!("`{s}` has no scheme: write https://{s} or http://{s}")),
+    };
+    let a = uri.authority().ok_or_else(|| format!("`{s}` has no host"))?.clone();
+    if a.as_str().contains('@') {
+        return Err(format!("`{s}`: credentials in the URL are not supported; send them with -H"));
+    }
+    let host = a.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = a.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
+    Ok(Target { https, host, port, authority: a.as_str().to_string(), path, uri })
+}
+
+pub fn run(args: &InvokeArgs) -> anyhow::Result<i32> {
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        Ok(exit::USAGE)
+    };
+    let t = match parse_url(&args.url) {
+        Ok(t) => t,
+        Err(m) => return usage(m),
+    };
+    let method = match &args.method {
+        Some(m) => match Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return usage(format!("-X: `{m}` is not an HTTP method")),
+        },
+        None if args.data.is_some() => Method::POST,
+        None => Method::GET,
+    };
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let Some((n, v)) = h.split_once(':') else { return usage(format!("-H `{h}`: write \"Name: value\"")) };
+        match (HeaderName::from_bytes(n.trim().as_bytes()), HeaderValue::from_str(v.trim())) {
+            (Ok(n), Ok(v)) => headers.push((n, v)),
+            _ => return usage(format!("-H `{h}`: not a valid header name and value")),
+        }
+    }
+    let body = match &args.data {
+        Some(d) if d.starts_with('@') => match std::fs::read(&d[1..]) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return usage(format!("-d {d}: cannot read {}: {e}", &d[1..])),
+        },
+        Some(d) => Bytes::from(d.clone()),
+        None => Bytes::new(),
+    };
+    let timeout = match crate::units::parse_duration(&args.timeout) {
+        Ok(d) if !d.is_zero() => d,
+        _ => return usage(format!("--timeout `{}`: give a duration such as 10s", args.timeout)),
+    };
+    if args.count == 0 {
+        return usage("-n 0 would send nothing; give 1 or more".into());
+    }
+    let flags: ConnectFlags = args.tls.to_flags();
+    let mut resolves = Vec::new();
+    for r in &flags.resolve {
+        match crate::scenario::tls::parse_resolve(r) {
+            Ok(o) => resolves.push(o),
+            Err(m) => return usage(format!("--resolve: {m}")),
+        }
+    }
+    let settings = TlsSettings { cacert: flags.cacert.clone(), insecure: flags.insecure, cert: flags.cert.clone(), key: flags.key.clone(), server_name: flags.servername.clone() };
+    if !t.https && settings != TlsSettings::default() {
+        return usage("--cacert/--insecure/--cert/--key/--servername apply to https:// URLs only".into());
+    }
+    if args.http2 && flags.http1 {
+        return usage("--http2 and --http1.1 ask for different protocols; give one".into());
+    }
+    let alpn = match (args.http2, flags.http1) {
+        (true, _) => Alpn::H2,
+        (_, true) => Alpn::Http1,
+        _ => Alpn::Negotiate,
+    };
+    let tls = if t.https {
+        match TlsClient::new(&settings, &t.host, alpn) {
+            Ok(c) => Some(c),
+            Err(e) => return usage(e.to_string()),
+        }
+    } else {
+        None
+    };
+    if settings.insecure && !args.json {
+        eprintln!("skyload: WARNING --insecure: the server's certificate is NOT verified");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start a runtime")?;
+    let pod_header = HeaderName::from_bytes(args.pod_header.as_bytes()).ok();
+    let req = ReqParts { method, headers, body };
+    let mut out = std::io::stdout().lock();
+    let dns_start = Instant::now();
+    let dialer = match Dialer::new(&t.host, t.port, &resolves, tls) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::RUN_FAILED);
+        }
+    };
+    let mut dns = (dialer.stats.lookups.load(std::sync::atomic::Ordering::Relaxed) > 0).then(|| dns_start.elapsed());
+    let mut conn: Option<(Sender, Arc<Marks>, Option<String>)> = None;
+    let mut code = exit::OK;
+    for i in 0..args.count {
+        let dns_now = dns.take();
+        let result = rt.block_on(async { tokio::time::timeout(timeout, one(&t, &dialer, &req, &mut conn, dns_now, pod_header.as_ref(), args.max_body, args.http2)).await });
+        let call = match result {
+            Ok(Ok(c)) => c,
+            Ok(Err(m)) => {
+                eprintln!("error: {m}");
+                return Ok(exit::RUN_FAILED);
+            }
+            Err(_) => {
+                eprintln!("error: no response from {} within {}", t.uri, args.timeout);
+                return Ok(exit::RUN_FAILED);
+            }
+        };
+        if !(200..400).contains(&call.status) {
+            code = exit::CHECK_FAILED;
+        }
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(&call)?)?;
+        } else {
+            if args.count > 1 {
+                writeln!(out, "── request {} of {} ──", i + 1, args.count)?;
+            }
+            print_call(&call, &mut out)?;
+        }
+    }
+    Ok(code)
+}
+
+struct ReqParts {
+    method: Method,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+}
+
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one(
+    t: &Target,
+    dialer: &Dialer,
+    req: &ReqParts,
+    conn: &mut Option<(Sender, Arc<Marks>, Option<String>)>,
+    dns: Option<Duration>,
+    pod_header: Option<&HeaderName>,
+    max_body: usize,
+    force_h2: bool,
+) -> Result<Call, String> {
+    let mut timing = Timing { dns: dns.map(ms), ..Timing::default() };
+    let start = Instant::now();
+    let mut tls_info = None;
+    let reusable = match conn.as_mut() {
+        Some((Sender::H1(s), ..)) => s.ready().await.is_ok(),
+        Some((Sender::H2(s), ..)) => s.ready().await.is_ok(),
+        None => false,
+    };
+    if !reusable {
+        let d = dialer.dial().await.map_err(|e| e.to_string())?;
+        timing.connect = Some(ms(d.connect));
+        let h2 = match &d.tls {
+            Some((took, info)) => {
+                timing.tls = Some(ms(*took));
+                tls_info = Some(info.clone());
+                info.is_h2()
+            }
+            None => force_h2,
+        };
+        let marks = Arc::new(Marks::default());
+        let io = TokioIo::new(Timed { inner: d.stream, marks: marks.clone() });
+        let sender = if h2 {
+            let (s, c) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.map_err(|e| format!("HTTP/2 handshake with {}: {e}", d.addr))?;
+            tokio::spawn(async move {
+                let _ = c.await;
+            });
+            Sender::H2(s)
+        } else {
+            let (s, c) = hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP/1.1 handshake with {}: {e}", d.addr))?;
+            tokio::spawn(async move {
+                let _ = c.await;
+            });
+            Sender::H1(s)
+        };
+        *conn = Some((sender, marks, Some(d.addr.to_string())));
+    }
+    let (sender, marks, addr) = conn.as_mut().expect("connection set above");
+    let is_h2 = matches!(sender, Sender::H2(_));
+    let mut b = Request::builder().method(req.method.clone());
+    b = if is_h2 { b.uri(t.uri.clone()) } else { b.uri(t.path.as_str()).header(http::header::HOST, t.authority.as_str()) };
+    for (n, v) in &req.headers {
+        b = b.header(n, v);
+    }
+    let request = b.body(Full::new(req.body.clone())).map_err(|e| format!("cannot build the request: {e}"))?;
+    marks.reset();
+    let before_send = Instant::now();
+    let resp = match sender {
+        Sender::H1(s) => s.send_request(request).await,
+        Sender::H2(s) => s.send_request(request).await,
+    };
+    let resp = resp.map_err(|e| format!("no response from {}: {e}", t.uri))?;
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.map_err(|e| format!("the response body from {} broke off: {e}", t.uri))?.to_bytes();
+    let done = Instant::now();
+    let (sent_at, first_at) = marks.get();
+    let sent_at = sent_at.unwrap_or(before_send).max(before_send);
+    let first_at = first_at.unwrap_or(done).max(sent_at);
+    timing.sent = ms(sent_at - before_send);
+    timing.first_byte = ms(first_at - sent_at);
+    timing.done = ms(done - first_at);
+    timing.total = ms(done - start) + timing.dns.unwrap_or(0.0);
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let v = if is_secret_header(n.as_str()) { REDACTED.to_string() } else { String::from_utf8_lossy(v.as_bytes()).into_owned() };
+            (n.as_str().to_string(), v)
+        })
+        .collect();
+    let pod = pod_header.and_then(|h| parts.headers.get(h)).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let is_json = parts.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.to_str().unwrap_or("").contains("json"));
+    let (body, truncated) = show_body(&bytes, is_json, max_body);
+    let protocol = match parts.version {
+        http::Version::HTTP_2 => "h2",
+        http::Version::HTTP_10 => "http/1.0",
+        _ => "http/1.1",
+    };
+    Ok(Call {
+        url: t.uri.to_string(),
+        address: addr.clone(),
+        protocol: protocol.into(),
+        status: parts.status.as_u16(),
+        headers,
+        body,
+        body_bytes: bytes.len(),
+        body_truncated: truncated,
+        pod,
+        tls: tls_info,
+        timing_ms: timing,
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// The body as text: pretty JSON when it parses as JSON, cut at `max` bytes with a note.
+pub fn show_body(b: &[u8], is_json: bool, max: usize) -> (String, bool) {
+    let text = match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => return (format!("({} bytes of binary data, not shown)", b.len()), b.len() > 0),
+    };
+    let pretty = if is_json || text.trim_start().starts_with(['{', '[']) {
+        serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| serde_json::to_string_pretty(&v).ok())
+    } else {
+        None
+    };
+    let s = pretty.unwrap_or(text);
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (format!("{}\n… ({} more bytes not shown; --max-body N shows more)", &s[..cut], s.len() - cut), true)
+}
+
+fn print_call(c: &Call, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{} {} {}", c.protocol.to_uppercase(), c.status, http::StatusCode::from_u16(c.status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""))?;
+    for (n, v) in &c.headers {
+        writeln!(out, "{n}: {v}")?;
+    }
+    writeln!(out)?;
+    if !c.body.is_empty() {
+        writeln!(out, "{}", c.body)?;
+        writeln!(out)?;
+    }
+    if let Some(p) = &c.pod {
+        writeln!(out, "pod:            {p}")?;
+    }
+    if let Some(a) = &c.address {
+        writeln!(out, "address:        {a}")?;
+    }
+    let t = &c.timing_ms;
+    let mut acc = 0.0;
+    let mut line = |name: &str, v: Option<f64>, note: String, out: &mut dyn Write| -> std::io::Result<()> {
+        match v {
+            Some(v) => {
+                acc += v;
+                writeln!(out, "  {name:<15} {v:>9.3} ms   (at {acc:>9.3} ms)  {note}")
+            }
+            None => writeln!(out, "  {name:<15} {:>9}      {note}", "-"),
+        }
+    };
+    writeln!(out, "timing:")?;
+    line("dns lookup", t.dns, if t.dns.is_none() { "(an address, --resolve, or reused)".into() } else { String::new() }, out)?;
+    line("tcp connect", t.connect, if t.connect.is_none() { "(connection reused)".into() } else { String::new() }, out)?;
+    let tls_note = match &c.tls {
+        Some(i) => format!("{} {} alpn {}{}", i.version, i.cipher, i.alpn.as_deref().unwrap_or("none"), if i.resumed { " (resumed)" } else { "" }),
+        None if t.connect.is_some() => "(cleartext)".into(),
+        None => String::new(),
+    };
+    line("tls handshake", t.tls, tls_note, out)?;
+    line("request sent", Some(t.sent), String::new(), out)?;
+    line("first byte", Some(t.first_byte), String::new(), out)?;
+    line("body done", Some(t.done), format!("{} bytes", c.body_bytes), out)?;
+    writeln!(out, "  {:<15} {:>9.3} ms", "total", t.total)?;
+    Ok(())
+}
+
+/// When the request's last byte was written and the response's first byte read (per request).
+#[derive(Default)]
+struct Marks {
+    m: Mutex<(Option<Instant>, Option<Instant>)>,
+}
+
+impl Marks {
+    fn reset(&self) {
+        *self.m.lock().unwrap_or_else(|e| e.into_inner()) = (None, None);
+    }
+    fn get(&self) -> (Option<Instant>, Option<Instant>) {
+        *self.m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn wrote(&self) {
+        let mut g = self.m.lock().unwrap_or_else(|e| e.into_inner());
+        if g.1.is_none() {
+            g.0 = Some(Instant::now());
+        }
+    }
+    fn read(&self) {
+        let mut g = self.m.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0.is_some() && g.1.is_none() {
+            g.1 = Some(Instant::now());
+        }
+    }
+}
+
+/// A stream that notes the write and read times `Marks` keeps.
+struct Timed {
+    inner: Stream,
+    marks: Arc<Marks>,
+}
+
+impl AsyncRead for Timed {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut me.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            me.marks.read();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Timed {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            me.marks.wrote();
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies() {
+        let (s, cut) = show_body(br#"{"a":1}"#, true, 100);
+        assert_eq!((s.as_str(), cut), ("{\n  \"a\": 1\n}", false));
+        let (s, cut) = show_body(&[b'x'; 50], false, 10);
+        assert!(cut && s.starts_with("xxxxxxxxxx\n… (40 more bytes"), "{s}");
+        assert!(show_body(&[0xff, 0xfe], false, 10).0.contains("binary"));
+    }
+}

@@ -1,0 +1,228 @@
+//! The TLS client configuration (rustls with the `ring` provider: it builds with a C compiler alone,
+//! while `aws-lc-rs` needs cmake and takes minutes more on two cores) and the one-sentence causes of
+//! handshake failures. One `ClientConfig` is shared by every connection of a run, so its session
+//! cache makes replaced connections (churn) resume instead of doing a full handshake.
+
+use crate::scenario::tls::{CheckError, Field};
+use crate::scenario::TlsSettings;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// Which application protocols are offered in ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alpn {
+    /// `h2` and `http/1.1`: the server picks.
+    Negotiate,
+    H2,
+    Http1,
+}
+
+impl Alpn {
+    fn protocols(self) -> Vec<Vec<u8>> {
+        match self {
+            Alpn::Negotiate => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            Alpn::H2 => vec![b"h2".to_vec()],
+            Alpn::Http1 => vec![b"http/1.1".to_vec()],
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{message}")]
+    Settings { field: Field, message: String },
+    #[error("`{0}` is not a valid TLS server name (a DNS name or an IP address)")]
+    ServerName(String),
+}
+
+impl From<CheckError> for TlsError {
+    fn from(e: CheckError) -> Self {
+        TlsError::Settings { field: e.field, message: e.message }
+    }
+}
+
+/// A client ready to connect to one server name.
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    pub config: Arc<ClientConfig>,
+    pub server_name: ServerName<'static>,
+    /// The name as the user knows it, for messages.
+    pub name: String,
+    pub insecure: bool,
+    pub alpn: Alpn,
+}
+
+impl TlsClient {
+    /// `host` is the URL's host; `settings.server_name` replaces it for SNI and verification.
+    pub fn new(settings: &TlsSettings, host: &str, alpn: Alpn) -> Result<TlsClient, TlsError> {
+        let mut config = client_config(settings)?;
+        config.alpn_protocols = alpn.protocols();
+        let name = settings.server_name.clone().unwrap_or_else(|| host.to_string());
+        let server_name = ServerName::try_from(name.clone()).map_err(|_| TlsError::ServerName(name.clone()))?;
+        Ok(TlsClient { config: Arc::new(config), server_name, name, insecure: settings.insecure, alpn })
+    }
+
+    /// The same client offering other protocols (keeps roots and client certificate).
+    pub fn with_alpn(&self, alpn: Alpn) -> TlsClient {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn.protocols();
+        TlsClient { config: Arc::new(config), alpn, ..self.clone() }
+    }
+}
+
+/// Checks what the settings name, for the scenario and flag validation.
+pub fn check_settings(s: &TlsSettings) -> Result<(), CheckError> {
+    client_config(s).map(|_| ()).map_err(|e| match e {
+        TlsError::Settings { field, message } => CheckError { field, message },
+        TlsError::ServerName(n) => CheckError { field: Field::ServerName, message: format!("`{n}` is not a valid TLS server name") },
+    })?;
+    if let Some(n) = &s.server_name {
+        ServerName::try_from(n.clone()).map_err(|_| CheckError {
+            field: Field::ServerName,
+            message: format!("`{n}` is not a valid TLS server name (a DNS name or an IP address)"),
+        })?;
+    }
+    Ok(())
+}
+
+fn err(field: Field, message: String) -> CheckError {
+    CheckError { field, message }
+}
+
+fn read_certs(path: &Path, field: Field) -> Result<Vec<CertificateDer<'static>>, CheckError> {
+    std::fs::metadata(path).map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?;
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(field, format!("{} is not a readable PEM file: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(err(field, format!("{} holds no certificate (expected PEM blocks `-----BEGIN CERTIFICATE-----`)", path.display())));
+    }
+    Ok(certs)
+}
+
+/// The system's trust store, read once per process (it is a few hundred files).
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut store = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::debug!("system trust store: {e}");
+            }
+            let (added, ignored) = store.add_parsable_certificates(found.certs);
+            tracing::debug!("system trust store: {added} roots ({ignored} unusable)");
+            Arc::new(store)
+        })
+        .clone()
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsError> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions");
+    let builder = if s.insecure {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
+    } else {
+        let roots = match &s.cacert {
+            Some(path) => {
+                let mut store = RootCertStore::empty();
+                for c in read_certs(path, Field::Cacert)? {
+                    store.add(c).map_err(|e| err(Field::Cacert, format!("{}: a certificate in it cannot be used as a CA: {e}", path.display())))?;
+                }
+                Arc::new(store)
+            }
+            None => system_roots(),
+        };
+        builder.with_root_certificates(roots)
+    };
+    let config = match (&s.cert, &s.key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(_), None) => return Err(err(Field::Key, "a client certificate (--cert, tls.cert) needs its private key (--key, tls.key)".into()).into()),
+        (None, Some(_)) => return Err(err(Field::Cert, "a private key (--key, tls.key) needs its client certificate (--cert, tls.cert)".into()).into()),
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert, Field::Cert)?;
+            let k = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| err(Field::Key, format!("{} holds no readable private key (PEM PKCS#8, PKCS#1 or SEC1): {e}", key.display())))?;
+            builder.with_client_auth_cert(chain, k).map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => err(Field::Key, format!("the key in {} does not match the certificate in {}", key.display(), cert.display())),
+                other => err(Field::Key, format!("{} cannot be used with {}: {other}", key.display(), cert.display())),
+            })?
+        }
+    };
+    Ok(config)
+}
+
+/// `--insecure`: accepts any certificate, but still checks the handshake signatures so the
+/// connection is a real TLS connection with a real cipher (only who is at the other end is unknown).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Why a handshake failed, as one sentence that says what to do. `name` is the server name checked.
+pub fn describe(e: &std::io::Error, name: &str) -> String {
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    let Some(r) = inner else {
+        return match e.kind() {
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
+                format!("the server at {name} closed the connection during the TLS handshake (does it speak TLS on this port, and does it want a client certificate? see --cert/--key)")
+            }
+            _ => format!("the TLS handshake with {name} failed: {e}"),
+        };
+    };
+    use rustls::Error as E;
+    match r {
+        E::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => format!("certificate for {name} is signed by an unknown issuer; pass --cacert FILE (the CA's PEM) or, to skip verification, --insecure"),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!("certificate is not valid for the name {name} (name mismatch); connect by a name it carries or pass --servername NAME"),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!("certificate for {name} has expired; renew it on the server or pass --insecure to test anyway"),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!("certificate for {name} is not valid yet (check the clocks); or pass --insecure"),
+            CertificateError::Revoked => format!("certificate for {name} has been revoked"),
+            CertificateError::BadSignature | CertificateError::BadEncoding => format!("certificate for {name} is malformed or badly signed ({c:?})"),
+            other => format!("certificate for {name} was refused: {other:?}; pass --cacert FILE or --insecure"),
+        },
+        E::NoApplicationProtocol | E::AlertReceived(AlertDescription::NoApplicationProtocol) => {
+            format!("protocol mismatch: the server at {name} speaks none of the protocols offered in ALPN; drop --http2/--http1.1 or pick the other")
+        }
+        E::AlertReceived(AlertDescription::CertificateRequired) => format!("the server at {name} requires a client certificate; pass --cert FILE and --key FILE"),
+        E::AlertReceived(a @ (AlertDescription::BadCertificate | AlertDescription::UnknownCA | AlertDescription::AccessDenied)) => {
+            format!("the server at {name} refused our client certificate (alert {a:?}); check --cert/--key against the CA it trusts")
+        }
+        E::AlertReceived(AlertDescription::ProtocolVersion) => format!("protocol mismatch: the server at {name} speaks no TLS version we offer (TLS 1.2, 1.3)"),
+        E::AlertReceived(a) => format!("the server at {name} ended the TLS handshake with alert {a:?}"),
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            format!("the server at {name} did not answer in TLS (is it plain http://?)")
+        }
+        other => format!("the TLS handshake with {name} failed: {other}"),
+    }
+}

@@ -1,0 +1,35 @@
+//! The TLS lines of the terminal summary (protocol, handshakes, resumptions) and the `--insecure`
+//! warning, kept out of `terminal.rs` so the summary's owner and this one do not collide.
+
+use crate::record::summary::Summary;
+use crate::scenario::{Plan, Target};
+use crate::units::format_us;
+use std::io::{self, Write};
+
+/// Says loudly, before anything is sent, that the server's identity will not be checked.
+pub fn warn_insecure(plan: &Plan) {
+    if matches!(&plan.target, Target::Url(u) if u.scheme == "https") && plan.connections.tls.insecure {
+        eprintln!("skyload: WARNING --insecure: the server's certificate is NOT verified; anyone on the path could answer. This is recorded in the Results.");
+    }
+}
+
+pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    let Some(t) = &s.tls else { return Ok(()) };
+    writeln!(
+        out,
+        "tls: {} over {} ({}) · {} handshakes ({} resumed) · handshake p50 {} p99 {} · server name {} · {}",
+        t.protocol,
+        t.version,
+        t.cipher,
+        t.handshakes,
+        t.resumed,
+        format_us(t.handshake_p50_us),
+        format_us(t.handshake_p99_us),
+        t.server_name,
+        t.addresses.join(", ")
+    )?;
+    if t.insecure {
+        writeln!(out, "  WARNING certificate NOT verified (--insecure)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! HTTPS end to end: a local rustls server (h2 + http/1.1, optionally demanding a client
+//! certificate) with a CA made by rcgen here, driven through the `skyload` binary so exit codes and
+//! messages are what a user sees.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_skyload");
+
+/// A CA, a server certificate for localhost/127.0.0.1/::1 and a client certificate, as PEM files.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new(server_expired: bool) -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "skyload test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf = |names: Vec<String>, expired: bool| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(names).unwrap();
+            if expired {
+                p.not_before = rcgen::date_time_ymd(2019, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2020, 1, 1);
+            }
+            let cert = p.signed_by(&key, &issuer).unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        let (srv, srv_key) = leaf(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()], server_expired);
+        let (cli, cli_key) = leaf(vec!["client.test".into()], false);
+        let (_, other_key) = leaf(vec!["other.test".into()], false);
+        let w = |n: &str, s: &str| std::fs::write(dir.path().join(n), s).unwrap();
+        w("ca.pem", &ca_cert.pem());
+        w("server.pem", &srv);
+        w("server.key", &srv_key);
+        w("client.pem", &cli);
+        w("client.key", &cli_key);
+        w("other.key", &other_key);
+        Pki { dir }
+    }
+    fn path(&self, n: &str) -> PathBuf {
+        self.dir.path().join(n)
+    }
+    fn p(&self, n: &str) -> String {
+        self.path(n).display().to_string()
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    requests: AtomicU64,
+    h2: AtomicU64,
+}
+
+struct Server {
+    port: u16,
+    /// Requests per listener, in the order of `bind`.
+    counts: Vec<Arc<Counts>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.requests.load(Ordering::SeqCst)).sum()
+    }
+    fn h2(&self) -> u64 {
+        self.counts.iter().map(|c| c.h2.load(Ordering::SeqCst)).sum()
+    }
+}
+
+struct Opts {
+    client_auth: bool,
+    alpn: Vec<&'static [u8]>,
+    /// Bind 127.0.0.1 and also ::1 on the same port.
+    both_families: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts { client_auth: false, alpn: vec![b"h2", b"http/1.1"], both_families: false }
+    }
+}
+
+fn serve(pki: &Pki, o: Opts) -> Option<Server> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.pem")).unwrap().map(|c| c.unwrap()).collect();
+    let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
+    let b = rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
+    let b = if o.client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap()).unwrap();
+        let v = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+        b.with_client_cert_verifier(v)
+    } else {
+        b.with_no_client_auth()
+    };
+    let mut cfg = b.with_single_cert(certs, key).unwrap();
+    cfg.alpn_protocols = o.alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+
+    let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = v4.local_addr().unwrap().port();
+    let mut listeners = vec![v4];
+    if o.both_families {
+        listeners.push(std::net::TcpListener::bind(("::1", port)).ok()?);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut counts = Vec::new();
+    for l in listeners {
+        l.set_nonblocking(true).unwrap();
+        let c = Arc::new(Counts::default());
+        counts.push(c.clone());
+        let acceptor = acceptor.clone();
+        rt.spawn(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            loop {
+                let Ok((tcp, _)) = l.accept().await else { continue };
+                let (acceptor, c) = (acceptor.clone(), c.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let c = c.clone();
+                        async move {
+                            c.requests.fetch_add(1, Ordering::SeqCst);
+                            if req.version() == hyper::Version::HTTP_2 {
+                                c.h2.fetch_add(1, Ordering::SeqCst);
+                            }
+                            let status = if req.uri().path() == "/fail" { 500 } else { 200 };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .header("x-pod", "pod-7")
+                                    .header("set-cookie", "session=hunter2secret")
+                                    .body(Full::new(Bytes::from_static(br#"{"hello":"world","n":[1,2]}"#)))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+    }
+    Some(Server { port, counts, _rt: rt })
+}
+
+fn skyload(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run skyload")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// `skyload run` at `rate` for 1 s against the URL with extra flags; the results dir is returned.
+fn run(url: &str, rate: u32, extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    let rate = rate.to_string();
+    let mut args = vec!["run", "--url", url, "--rate", &rate, "--duration", "1s", "-q", "-o", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    (skyload(&args), out)
+}
+
+#[test]
+fn verified_with_cacert_counted_exactly_and_negotiates_h2() {
+    let pki = Pki::new(false);
+    let s = serve(&pki, Opts::default()).unwrap();
+    let url = format!("https://127.0.0.1:{}/fn/hello", s.port);
+    let (o, out) = run(&url, 50, &["--cacert", &pki.p("ca.pem"), "-c", "4"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sum = summary(&out.path().join("r"));
+    assert_eq!(sum["totals"]["outcomes"]["ok"], 50);
+    assert_eq!(s.total(), 50, "every scheduled request reached the server once");
+    assert_eq!(s.h2(), 50, "ALPN chose h2");
+    assert_eq!(sum["tls"]["protocol"], "h2");
+    assert_eq!(sum["tls"]["insecure"], false);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tls: h2 over TLSv1_3"), "{}", String::from_utf8_lossy(&o.stdout));
+
+    // --http1.1 forces http/1.1 over the same server.
+    let (o, out) = run(&url, 20, &["--cacert", &pki.p("ca.pem"), "--http1.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(summary(&out.path().join("r"))["tls"]["protocol"], "http/1.1");
+    assert_eq!(s.h2(), 50, "no more h2 requests");
+    assert_eq!(s.total(), 70);
+}
+
+#[test]
+fn refused_without_cacert_and_insecure_is_recorded() {
+    let pki = Pki::new(false);
+    let s = serve(&pki, Opts::default()).unwrap();
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let (o, _out) = run(&url, 10, &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let e = stderr(&o);
+    assert!(e.contains("certificate for 127.0.0.1 is signed by an unknown issuer; pass --cacert FILE"), "{e}");
+    assert_eq!(s.total(), 0);
+
+    let (o, out) = run(&url, 10, &["--insecure"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("WARNING --insecure"), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("certificate NOT verified"));
+    let sum = summary(&out.path().join("r"));
+    assert_eq!(sum["tls"]["insecure"], true);
+    assert_eq!(s.total(), 10);
+}
+
+#[test]
+fn name_mismatch_expired_and_protocol_mismatch_stop_the_run() {
+    let pki = Pki::new(false);
+    let s = serve(&pki, Opts { alpn: vec![b"http/1.1"], ..Opts::default() }).unwrap();
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let ca = pki.p("ca.pem");
+    let (o, _d) = run(&url, 10, &["--cacert", &ca, "--servername", "api.example"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("not valid for the name api.example"), "{}", stderr(&o));
+
+    let (o, _d) = run(&url, 10, &["--cacert", &ca, "--http2"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("protocol mismatch"), "{}", stderr(&o));
+    assert_eq!(s.total(), 0);
+
+    let old = Pki::new(true);
+    let s = serve(&old, Opts::default()).unwrap();
+    let (o, _d) = run(&format!("https://localhost:{}/", s.port), 10, &["--cacert", &old.p("ca.pem")]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("certificate for localhost has expired"), "{}", stderr(&o));
+}
+
+#[test]
+fn mutual_tls() {
+    let pki = Pki::new(false);
+    let s = serve(&pki, Opts { client_auth: true, ..Opts::default() }).unwrap();
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let ca = pki.p("ca.pem");
+    let (o, _d) = run(&url, 10, &["--cacert", &ca]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("client certificate"), "{}", stderr(&o));
+
+    let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", &pki.p("client.pem"), "--key", &pki.p("client.key")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(s.total(), 10);
+
+    // A key that is not the certificate's is a usage error, found before any connection.
+    let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", &pki.p("client.pem"), "--key", &pki.p("other.key")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not match the certificate"), "{}", stderr(&o));
+}
+
+#[test]
+fn scenario_tls_table_errors_name_file_and_line() {
+    let pki = Pki::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.toml");
+    let text = format!(
+        "[target]\nurl = \"https://127.0.0.1:1\"\ntls = {{ cacert = \"{}\", cert = \"{}\", key = \"{}\" }}\n\n[[stages]]\nrate = 1\nduration = \"1s\"\n\n[[requests]]\npath = \"/\"\n",
+        pki.p("ca.pem"),
+        pki.p("client.pem"),
+        pki.p("other.key")
+    );
+    std::fs::write(&f, &text).unwrap();
+    let o = skyload(&["validate", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
+    assert!(e.contains("s.toml:3:") && e.contains("target.tls.key") && e.contains("does not match"), "{e}");
+
+    std::fs::write(&f, text.replace(&pki.p("ca.pem"), "missing.pem")).unwrap();
+    let o = skyload(&["validate", f.to_str().unwrap()]);
+    let e = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(e.contains("s.toml:3:") && e.contains("target.tls.cacert") && e.contains("missing.pem"), "{e}");
+}
+
+#[test]
+fn localhost_spreads_over_both_addresses() {
+    let pki = Pki::new(false);
+    let Some(s) = serve(&pki, Opts { both_families: true, ..Opts::default() }) else {
+        eprintln!("no ::1 on this machine; skipped");
+        return;
+    };
+    use std::net::ToSocketAddrs;
+    let found: Vec<SocketAddr> = ("localhost", s.port).to_socket_addrs().unwrap().collect();
+    let both = found.iter().any(|a| a.is_ipv4()) && found.iter().any(|a| a.is_ipv6());
+    // Without ::1 in /etc/hosts, curl's --resolve says the same thing explicitly.
+    let resolve = format!("localhost:{}:127.0.0.1,::1", s.port);
+    // A new connection per request (churn): round robin alternates the two addresses exactly, and
+    // every connection after the first resumes its TLS session.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("spread.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"https://localhost:{}\"\ntls = {{ cacert = \"{}\" }}\n\n[connections]\nmax = 1\nper_request = true\n\n[[stages]]\nrate = 40\nduration = \"1s\"\n\n[[requests]]\npath = \"/\"\n",
+            s.port,
+            pki.p("ca.pem")
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("r");
+    let mut args = vec!["run", f.to_str().unwrap(), "-q", "-o", results.to_str().unwrap(), "--http1.1"];
+    if !both {
+        args.extend(["--resolve", &resolve]);
+    }
+    let o = skyload(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (v4, v6) = (s.counts[0].requests.load(Ordering::SeqCst), s.counts[1].requests.load(Ordering::SeqCst));
+    assert_eq!((v4, v6), (20, 20), "round robin over 127.0.0.1 and ::1");
+    let sum = summary(&results);
+    let addrs = sum["tls"]["addresses"].to_string();
+    assert!(addrs.contains("127.0.0.1") && addrs.contains("[::1]"), "{addrs}");
+    assert_eq!(sum["tls"]["handshakes"], 40);
+    assert!(sum["tls"]["resumed"].as_u64().unwrap() >= 30, "churned connections resume: {}", sum["tls"]);
+}
+
+#[test]
+fn invoke_shows_the_call_and_exits_by_status() {
+    let pki = Pki::new(false);
+    let s = serve(&pki, Opts::default()).unwrap();
+    let url = format!("https://localhost:{}/fn/hello", s.port);
+    let ca = pki.p("ca.pem");
+    let o = skyload(&["invoke", &url, "--cacert", &ca, "-H", "authorization: Bearer abc"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{}{out}", stderr(&o));
+    for needle in ["H2 200 OK", "x-pod: pod-7", "set-cookie: <redacted>", "\"hello\": \"world\"", "pod:            pod-7", "tls handshake", "TLSv1_3", "alpn h2", "first byte", "body done"] {
+        assert!(out.contains(needle), "missing `{needle}` in:\n{out}");
+    }
+    assert!(!out.contains("hunter2secret"));
+
+    let o = skyload(&["invoke", &url.replace("hello", "x").replace("/fn/x", "/fail"), "--cacert", &ca, "--json", "-n", "2", "--http1.1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["status"], 500);
+    assert_eq!(lines[0]["protocol"], "http/1.1");
+    assert!(lines[0]["timing_ms"]["tls"].is_number());
+    assert!(lines[1]["timing_ms"]["tls"].is_null(), "the second request reuses the connection");
+
+    let o = skyload(&["invoke", &url]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("unknown issuer"), "{}", stderr(&o));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = skyload(&["invoke", &format!("http://127.0.0.1:{closed}/")]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
+}
