@@ -106,6 +106,16 @@ pub struct RunArgs {
     pub tolerances: Vec<String>,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run lasts: host:port, or a
+    /// port alone for loopback (overrides `[metrics] listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// After the run, keep serving metrics until a scrape has read the final values, at most this long (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub metrics_linger: Option<String>,
+    /// Send a W3C `traceparent` with every request and keep the slowest and first failed ones in slow.csv.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -9,6 +9,7 @@
 mod error;
 mod faults;
 mod feeder;
+pub mod metrics;
 mod model;
 mod overrides;
 pub mod plan;
