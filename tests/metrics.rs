@@ -93,7 +93,7 @@ fn prometheus_sees_the_target_rate_and_the_runs_p99() {
     let mut plan = constant_plan(server.addr, rate, 14.0);
     plan.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
     let out = tempdir();
-    let metrics = start_for(&plan, None, SystemTime::now()).unwrap().expect("metrics asked for");
+    let metrics = start_for(&plan, None).unwrap().expect("metrics asked for");
     let Some(prom) = start_prometheus(out.path(), metrics.addr) else {
         eprintln!("SKIPPED: Prometheus is not installed (Debian package `prometheus`; scripts/ci-deps.sh installs it)");
         return;

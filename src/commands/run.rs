@@ -50,7 +50,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
     })
 }
 
-/// `--metrics-listen`, `--metrics-linger` and `--trace` on top of the scenario's `[metrics]`.
+/// `--metrics-listen` and `--metrics-linger` on top of the scenario's `[metrics]`.
 fn metrics_flags(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
     if let Some(l) = &args.metrics_listen {
         plan.metrics.listen = Some(scenario::metrics::parse_listen(l).map_err(|e| format!("--metrics-listen: {e}"))?);
@@ -58,7 +58,6 @@ fn metrics_flags(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
     if let Some(d) = &args.metrics_linger {
         plan.metrics.linger = parse_duration(d).map_err(|e| format!("--metrics-linger: {e}"))?;
     }
-    plan.metrics.trace |= args.trace;
     Ok(())
 }
 
@@ -103,7 +102,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if let Some(at) = sharding.start_at {
         eprintln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
     }
-    let metrics = match crate::metrics::server::start_for(&plan, sharding.shard, sharding.start_at.unwrap_or_else(std::time::SystemTime::now)) {
+    let metrics = match crate::metrics::server::start_for(&plan, sharding.shard) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");

@@ -9,7 +9,7 @@ use crate::record::accum::Interval;
 use crate::record::outcome::Classifier;
 use crate::scenario::{FaultAction, GatewayFault, Plan};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Counters and histograms of one request name in one stage.
 #[derive(Debug, Clone)]
@@ -52,10 +52,6 @@ pub struct Live {
     /// Planned fault windows; empty on a shard that does not drive faults.
     faults: Vec<FaultWindow>,
     finished: bool,
-    /// Unix time of second 0, for exemplar timestamps.
-    start_unix: f64,
-    /// Slow-request exemplars waiting to be attached, by request name: (bucket, exemplar).
-    exemplars: Vec<Vec<(usize, super::expo::Exemplar)>>,
 }
 
 /// Stage labels: the stage's name, made unique with its position when two share one.
@@ -79,8 +75,8 @@ fn fault_kind(a: &FaultAction) -> String {
 }
 
 impl Live {
-    /// `shard` is None for an unsharded run. `start` is second 0 of the schedule, wall clock.
-    pub fn new(plan: &Plan, shard: Option<Shard>, start: SystemTime) -> Live {
+    /// `shard` is None for an unsharded run.
+    pub fn new(plan: &Plan, shard: Option<Shard>) -> Live {
         let requests: Vec<String> = plan.requests.iter().map(|r| r.name.clone()).collect();
         let outcomes = Classifier::new(&plan.matchers).table().names().to_vec();
         let stages = stage_labels(plan);
@@ -109,7 +105,6 @@ impl Live {
         Live {
             scenario: plan.name.clone(),
             shard: shard.map_or("0".into(), |s| s.index.to_string()),
-            exemplars: vec![Vec::new(); requests.len()],
             requests,
             outcomes,
             stages,
@@ -123,7 +118,6 @@ impl Live {
             pods: BTreeMap::new(),
             faults,
             finished: false,
-            start_unix: start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
         }
     }
 
@@ -164,17 +158,6 @@ impl Live {
         self.finished
     }
 
-    /// An exemplar for the latency bucket a slow request fell in (OpenMetrics only).
-    pub fn exemplar(&mut self, request: usize, trace_id: &str, latency: Duration, done_s: f64) {
-        let Some(list) = self.exemplars.get_mut(request) else { return };
-        let slot = Buckets::slot(latency.as_micros() as u64);
-        let e = super::expo::Exemplar { label: "trace_id", id: trace_id.to_string(), value_s: latency.as_secs_f64(), at_unix: self.start_unix + done_s };
-        match list.iter_mut().find(|(s, _)| *s == slot) {
-            Some(x) => x.1 = e,
-            None => list.push((slot, e)),
-        }
-    }
-
     pub fn render(&self, format: Format) -> String {
         let mut out = String::with_capacity(16 * 1024);
         let mut w = Writer::new(&mut out, format);
@@ -208,12 +191,8 @@ impl Live {
             "Latency from each request's intended send time to its answer (open loop, no coordinated omission).",
         );
         for (st, row) in self.stages.iter().zip(&self.series) {
-            for (i, (req, s)) in self.requests.iter().zip(row).enumerate() {
-                let mut b = s.latency.clone();
-                for (slot, e) in &self.exemplars[i] {
-                    b.exemplars[*slot] = Some(e.clone());
-                }
-                w.histogram("skyload_request_latency_seconds", &[base[0], base[1], ("stage", st), ("request", req)], &b);
+            for (req, s) in self.requests.iter().zip(row) {
+                w.histogram("skyload_request_latency_seconds", &[base[0], base[1], ("stage", st), ("request", req)], &s.latency);
             }
         }
         w.family("skyload_request_service_seconds", Kind::Histogram, "Service time: from the actual send to the answer.");
@@ -267,7 +246,7 @@ mod tests {
     #[test]
     fn seconds_fold_into_their_stage() {
         let p = plan();
-        let mut live = Live::new(&p, None, SystemTime::UNIX_EPOCH);
+        let mut live = Live::new(&p, None);
         let shape = Shape { requests: vec!["get".into()], outcomes: Classifier::new(&p.matchers).table().clone(), labels: vec![] };
         for k in 0..4u64 {
             let mut iv = Interval::new(k, &shape);

@@ -140,10 +140,9 @@ fn respond<B>(req: &Request<B>, live: &Mutex<Live>, final_scraped: &AtomicBool) 
 pub fn start_for(
     plan: &crate::scenario::Plan,
     shard: Option<crate::load::shard::Shard>,
-    start: std::time::SystemTime,
 ) -> Result<Option<MetricsServer>, MetricsError> {
     let Some(addr) = plan.metrics.listen else { return Ok(None) };
-    MetricsServer::start(addr, Live::new(plan, shard, start)).map(Some)
+    MetricsServer::start(addr, Live::new(plan, shard)).map(Some)
 }
 
 impl MetricsServer {

@@ -1,5 +1,5 @@
-//! `[metrics]`: where the live Prometheus endpoint listens, how long it stays up after the run, and
-//! whether requests carry a W3C `traceparent`. Parsed and resolved here like every other section,
+//! `[metrics]`: where the live Prometheus endpoint listens and how long it stays up after the run.
+//! Parsed and resolved here like every other section,
 //! so a bad address names the file, line and column.
 
 use super::error::{Reporter, ScenarioError};
@@ -14,7 +14,6 @@ use std::time::Duration;
 pub struct RawMetrics {
     pub listen: Option<S<String>>,
     pub linger: Option<S<HumanDuration>>,
-    pub trace: Option<S<bool>>,
 }
 
 /// The resolved `[metrics]` section (all off by default).
@@ -24,8 +23,6 @@ pub struct MetricsPlan {
     pub listen: Option<SocketAddr>,
     /// After the run, keep serving until a scrape has read the final values or this long has passed.
     pub linger: Duration,
-    /// Send a W3C `traceparent` header with every request.
-    pub trace: bool,
 }
 
 /// `host:port`, `:port` or a bare port; the last two listen on loopback, so nothing is exposed
@@ -57,7 +54,6 @@ pub fn resolve(raw: &Option<S<RawMetrics>>, rep: &Reporter) -> Result<MetricsPla
     Ok(MetricsPlan {
         listen,
         linger: raw.linger.as_ref().map_or(Duration::ZERO, |l| l.get_ref().get()),
-        trace: raw.trace.as_ref().is_some_and(|t| *t.get_ref()),
     })
 }
 
@@ -79,8 +75,8 @@ mod tests {
         let text = "name = \"m\"\n[target]\nurl = \"http://127.0.0.1:1\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n[metrics]\nlisten = \"nowhere\"\n";
         let e = crate::scenario::load_str(text, std::path::Path::new("m.toml")).unwrap_err().to_string();
         assert!(e.contains("m.toml:10") && e.contains("metrics.listen"), "{e}");
-        let ok = text.replace("\"nowhere\"", "\"9464\"\nlinger = \"3s\"\ntrace = true");
+        let ok = text.replace("\"nowhere\"", "\"9464\"\nlinger = \"3s\"");
         let p = crate::scenario::load_str(&ok, std::path::Path::new("m.toml")).unwrap();
-        assert_eq!(p.metrics, MetricsPlan { listen: Some("127.0.0.1:9464".parse().unwrap()), linger: Duration::from_secs(3), trace: true });
+        assert_eq!(p.metrics, MetricsPlan { listen: Some("127.0.0.1:9464".parse().unwrap()), linger: Duration::from_secs(3) });
     }
 }
