@@ -114,6 +114,13 @@ pub struct RunArgs {
     pub force: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run lasts: host:port, or a
+    /// port alone for loopback (overrides `[metrics] listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// After the run, keep serving metrics until a scrape has read the final values, at most this long (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub metrics_linger: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

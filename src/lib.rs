@@ -15,6 +15,7 @@ pub mod report;
 pub mod scenario;
 pub mod units;
 pub mod verify;
+pub mod metrics;
 
 /// Exit codes: the CI contract from ARCHITECTURE.md.
 pub mod exit {

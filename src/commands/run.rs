@@ -45,8 +45,20 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         None => ov.to_plan().map_err(|e| e.to_string())?,
     };
     args.tls.to_flags().apply(&mut plan).map_err(|e| e.to_string())?;
+    metrics_flags(args, &mut plan)?;
     scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit())?;
     Ok(plan)
+}
+
+/// `--metrics-listen` and `--metrics-linger` on top of the scenario's `[metrics]`.
+fn metrics_flags(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
+    if let Some(l) = &args.metrics_listen {
+        plan.metrics.listen = Some(scenario::metrics::parse_listen(l).map_err(|e| format!("--metrics-listen: {e}"))?);
+    }
+    if let Some(d) = &args.metrics_linger {
+        plan.metrics.linger = parse_duration(d).map_err(|e| format!("--metrics-linger: {e}"))?;
+    }
+    Ok(())
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
@@ -96,6 +108,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         crate::errln!("skyload: second 0 of the schedule is {}", runner::rfc3339(at));
     }
     crate::report::tls::warn_insecure(&plan);
+    let metrics = match crate::metrics::server::start_for(&plan, sharding.shard) {
+        Ok(m) => m,
+        Err(e) => {
+            crate::errln!("error: {e}");
+            return Ok(exit::RUN_FAILED);
+        }
+    };
+    if let Some(m) = &metrics {
+        crate::errln!("skyload: metrics at http://{}/metrics", m.addr);
+    }
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
     let result = {
         // Abort conditions are judged by shard 0 only (faults likewise, in the runner): one shard
@@ -103,9 +125,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         let drives = sharding.shard.is_none_or(|s| s.drives_faults());
         let rules = if drives { plan.verify.abort.as_slice() } else { &[] };
         let mut watch = AbortWatch::new(rules, stop.clone(), &mut progress);
-        runner::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut watch)
+        let mut publish = crate::metrics::server::Publish::new(&mut watch, metrics.as_ref());
+        runner::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut publish)
     };
     progress.finish();
+    if let Some(m) = &metrics {
+        m.mark_final();
+    }
     if let Err(RunError::Shard(e)) = &result {
         crate::errln!("error: {e}");
         return Ok(exit::USAGE);
@@ -156,6 +182,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         abort_reason: result.summary.abort_reason.clone(),
     };
     emit(&args.gate, &verdict, &info, code)?;
+    if let Some(m) = metrics {
+        m.finish(plan.metrics.linger);
+    }
     Ok(code)
 }
 

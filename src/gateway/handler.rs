@@ -42,16 +42,16 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Result<Resp, In
     }
     if path == "/metrics" && gw.metrics {
         let mut text = String::with_capacity(16 * 1024);
+        let accept = req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok());
+        let format = crate::metrics::expo::Format::from_accept(accept);
         super::metrics::render(
             &gw.series(),
             gw.not_found.load(std::sync::atomic::Ordering::Relaxed),
+            format,
             &mut text,
         );
         let mut r = Response::new(Full::new(Bytes::from(text)));
-        r.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        );
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
         r.headers_mut().insert(X_POD, NONE);
         return Ok(r);
     }

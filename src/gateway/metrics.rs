@@ -2,7 +2,7 @@
 //! answers no pod gave), rendered as Prometheus text on demand. Nothing here takes a lock, so
 //! recording costs a few relaxed increments on the hot path.
 
-use std::fmt::Write;
+use crate::metrics::expo::{Buckets, Format, Kind, Writer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -53,11 +53,9 @@ impl Outcome {
     }
 }
 
-/// Upper bounds of the latency buckets, in microseconds (Prometheus `le` in seconds).
-pub const BUCKETS_US: [u64; 16] = [
-    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
-    2_500_000, 5_000_000, 10_000_000, 30_000_000,
-];
+/// Upper bounds of the latency buckets, in microseconds: the same as the run's live metrics, so
+/// the gateway's and the generator's histograms line up on one dashboard.
+pub use crate::metrics::expo::LATENCY_BUCKETS_US as BUCKETS_US;
 
 /// Requests by outcome and their latency (from the gateway receiving the request to its answer).
 #[derive(Debug, Default)]
@@ -105,70 +103,35 @@ pub struct Series<'a> {
     pub stats: &'a Stats,
 }
 
-/// Renders the Prometheus text exposition format (version 0.0.4).
-pub fn render(series: &[Series<'_>], not_found: u64, out: &mut String) {
-    out.push_str(
-        "# HELP skyload_gateway_requests_total Requests answered, by function, pod and outcome.\n",
-    );
-    out.push_str("# TYPE skyload_gateway_requests_total counter\n");
+/// Renders the Prometheus text exposition (0.0.4) or OpenMetrics, through the writer the run's
+/// live endpoint uses, so both follow one set of conventions (escaped labels, seconds, `_total`).
+pub fn render(series: &[Series<'_>], not_found: u64, format: Format, out: &mut String) {
+    let mut w = Writer::new(out, format);
+    w.family("skyload_gateway_requests", Kind::Counter, "Requests answered, by function, pod and outcome.");
     for s in series {
         for o in Outcome::ALL {
             let n = s.stats.count(o);
             if n > 0 || o == Outcome::Ok {
-                let _ = writeln!(
-                    out,
-                    "skyload_gateway_requests_total{{function=\"{}\",version=\"{}\",pod=\"{}\",outcome=\"{}\"}} {n}",
-                    s.function, s.version, s.pod, o.as_str()
-                );
+                w.counter("skyload_gateway_requests", &[("function", s.function), ("version", s.version), ("pod", s.pod), ("outcome", o.as_str())], n as f64);
             }
         }
     }
-    out.push_str("# HELP skyload_gateway_cold_starts_total Requests that paid a cold start.\n");
-    out.push_str("# TYPE skyload_gateway_cold_starts_total counter\n");
+    w.family("skyload_gateway_cold_starts", Kind::Counter, "Requests that paid a cold start.");
     for s in series.iter().filter(|s| s.pod != "none") {
-        let _ = writeln!(
-            out,
-            "skyload_gateway_cold_starts_total{{function=\"{}\",version=\"{}\",pod=\"{}\"}} {}",
-            s.function,
-            s.version,
-            s.pod,
-            s.stats.cold()
-        );
+        w.counter("skyload_gateway_cold_starts", &[("function", s.function), ("version", s.version), ("pod", s.pod)], s.stats.cold() as f64);
     }
-    out.push_str("# HELP skyload_gateway_request_duration_seconds Time from request received to answer sent.\n");
-    out.push_str("# TYPE skyload_gateway_request_duration_seconds histogram\n");
+    w.family("skyload_gateway_request_duration_seconds", Kind::Histogram, "Time from request received to answer sent.");
     for s in series {
-        let labels = format!(
-            "function=\"{}\",version=\"{}\",pod=\"{}\"",
-            s.function, s.version, s.pod
-        );
-        let mut cum = 0u64;
-        for (i, b) in s.stats.buckets.iter().enumerate() {
-            cum += b.load(Ordering::Relaxed);
-            let le = match BUCKETS_US.get(i) {
-                Some(us) => format!("{}", *us as f64 / 1e6),
-                None => "+Inf".to_string(),
-            };
-            let _ = writeln!(
-                out,
-                "skyload_gateway_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cum}"
-            );
-        }
-        let sum = s.stats.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "skyload_gateway_request_duration_seconds_sum{{{labels}}} {sum}"
-        );
-        let _ = writeln!(
-            out,
-            "skyload_gateway_request_duration_seconds_count{{{labels}}} {cum}"
-        );
+        let b = Buckets {
+            counts: s.stats.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+            sum_us: s.stats.sum_us.load(Ordering::Relaxed) as f64,
+            exemplars: Vec::new(),
+        };
+        w.histogram("skyload_gateway_request_duration_seconds", &[("function", s.function), ("version", s.version), ("pod", s.pod)], &b);
     }
-    out.push_str(
-        "# HELP skyload_gateway_not_found_total Requests for no known function or path.\n",
-    );
-    out.push_str("# TYPE skyload_gateway_not_found_total counter\n");
-    let _ = writeln!(out, "skyload_gateway_not_found_total {not_found}");
+    w.family("skyload_gateway_not_found", Kind::Counter, "Requests for no known function or path.");
+    w.counter("skyload_gateway_not_found", &[], not_found as f64);
+    w.finish();
 }
 
 #[cfg(test)]
@@ -191,9 +154,10 @@ mod tests {
                 stats: &s,
             }],
             2,
+            Format::Text,
             &mut out,
         );
-        assert!(out.contains("le=\"0.00025\"} 2\n"), "{out}");
+        assert!(out.contains("le=\"0.0002\"} 1\n") && out.contains("le=\"0.0005\"} 2\n"), "{out}");
         assert!(out.contains("le=\"0.005\"} 3\n"));
         assert!(out.contains("le=\"30\"} 3\n"));
         assert!(out.contains("le=\"+Inf\"} 4\n"));
@@ -203,5 +167,9 @@ mod tests {
             "skyload_gateway_cold_starts_total{function=\"f\",version=\"v1\",pod=\"f-1\"} 1\n"
         ));
         assert_eq!(s.total(), 4);
+        crate::metrics::promtool::check(&out);
+        let mut om = String::new();
+        render(&[Series { function: "f", version: "v1", pod: "f-1", stats: &s }], 2, Format::OpenMetrics, &mut om);
+        assert!(om.contains("# TYPE skyload_gateway_requests counter\n") && om.ends_with("# EOF\n"), "{om}");
     }
 }

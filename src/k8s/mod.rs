@@ -16,6 +16,8 @@ pub struct Meta {
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Any top-level object: `apiVersion`, `kind`, `metadata` and its body.
@@ -108,6 +110,8 @@ pub struct Container {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<serde_json::Value>,
     pub volume_mounts: Vec<VolumeMount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -204,7 +208,7 @@ fn meta(spec: &Spec, name: String, component: &str) -> Meta {
         ("app.kubernetes.io/component".to_string(), component.to_string()),
     ]
     .into();
-    Meta { name, namespace: Some(spec.namespace.clone()), labels }
+    Meta { name, namespace: Some(spec.namespace.clone()), labels, annotations: BTreeMap::new() }
 }
 
 fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32, u32), container: Container, spread: bool) -> Object<JobBody> {
@@ -285,6 +289,9 @@ exec skyload merge "$@" --out "$dir/merged"
     )
 }
 
+/// Where each shard pod serves its live metrics (the OpenTelemetry Prometheus exporter's port).
+pub const METRICS_PORT: u16 = 9464;
+
 pub fn build(spec: &Spec) -> Manifests {
     let mut data = BTreeMap::from([(SCENARIO_KEY.to_string(), spec.scenario_text.clone())]);
     for (k, _, content) in &spec.files {
@@ -318,6 +325,12 @@ pub fn build(spec: &Spec) -> Manifests {
         "--out".into(),
         format!("{RESULTS_DIR}/{}/shard-$(JOB_COMPLETION_INDEX)", spec.run_id),
         "--quiet".into(),
+        // Live metrics on every shard pod, scraped through the annotations below; the linger lets
+        // the last scrape read the final values before the pod exits.
+        "--metrics-listen".into(),
+        format!("0.0.0.0:{METRICS_PORT}"),
+        "--metrics-linger".into(),
+        "30s".into(),
     ];
     args.extend(spec.run_args.iter().cloned());
     let shard_container = Container {
@@ -331,10 +344,11 @@ pub fn build(spec: &Spec) -> Manifests {
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}},
         })],
         volume_mounts: mounts(),
+        ports: vec![serde_json::json!({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})],
     };
     // A failed shard pod is retried (up to N times in all) only while the start time is ahead; after
     // it, `skyload run` refuses the late start and the shard stays missing (the merge says so).
-    let shards = job(
+    let mut shards = job(
         spec,
         format!("{}-shards", spec.name),
         "shard",
@@ -342,6 +356,12 @@ pub fn build(spec: &Spec) -> Manifests {
         shard_container,
         true,
     );
+    shards.body.spec.template.metadata.annotations = [
+        ("prometheus.io/scrape".to_string(), "true".to_string()),
+        ("prometheus.io/port".to_string(), METRICS_PORT.to_string()),
+        ("prometheus.io/path".to_string(), "/metrics".to_string()),
+    ]
+    .into();
     let merge_container = Container {
         name: "merge".into(),
         image: spec.image.clone(),
@@ -349,6 +369,7 @@ pub fn build(spec: &Spec) -> Manifests {
         args: Vec::new(),
         env: Vec::new(),
         volume_mounts: mounts(),
+        ports: Vec::new(),
     };
     let merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1, 2), merge_container, false);
     Manifests { config_map, claim, shards, merge }
@@ -385,6 +406,10 @@ mod tests {
         let args = c.args.join(" ");
         assert!(args.starts_with("run /scenario/scenario.toml --shard $(JOB_COMPLETION_INDEX)/4 --start-at 2026-11-21T10:00:00Z"), "{args}");
         assert!(args.contains("--out /results/quick-20261121T100000Z/shard-$(JOB_COMPLETION_INDEX)") && args.ends_with("--url http://gw:8080"));
+        assert!(args.contains("--metrics-listen 0.0.0.0:9464"), "{args}");
+        assert_eq!(c.ports[0]["containerPort"], 9464);
+        let ann = &j.template.metadata.annotations;
+        assert_eq!((ann["prometheus.io/scrape"].as_str(), ann["prometheus.io/port"].as_str()), ("true", "9464"));
         let items = &j.template.spec.volumes[0].config_map.as_ref().unwrap().items;
         assert_eq!(items[1], KeyToPath { key: "feeder-0".into(), path: "data/users.csv".into() });
         assert_eq!(m.claim.as_ref().unwrap().body.spec.access_modes, vec!["ReadWriteMany"]);

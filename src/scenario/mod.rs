@@ -10,6 +10,7 @@ pub mod bounds;
 mod error;
 mod faults;
 mod feeder;
+pub mod metrics;
 mod model;
 mod overrides;
 pub mod plan;

@@ -45,6 +45,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub windows: Vec<S<crate::verify::spec::RawWindow>>,
     pub capacity: Option<S<crate::verify::spec::RawCapacity>>,
+    /// `[metrics]`: resolved by `scenario::metrics`.
+    pub metrics: Option<S<super::metrics::RawMetrics>>,
 }
 
 #[derive(Debug, Deserialize)]

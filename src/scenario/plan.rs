@@ -45,6 +45,8 @@ pub struct Plan {
     pub faults: Vec<FaultPlan>,
     /// Checks, windows, abort rules, tolerances and capacity settings (`[checks]`, ...).
     pub verify: crate::verify::VerifyPlan,
+    /// `[metrics]`: live Prometheus endpoint and tracing.
+    pub metrics: super::metrics::MetricsPlan,
 }
 
 #[derive(Debug, Clone)]

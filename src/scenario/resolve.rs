@@ -139,6 +139,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         threads,
         faults,
         verify,
+        metrics: super::metrics::resolve(&raw.metrics, rep)?,
     })
 }
 

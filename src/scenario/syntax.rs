@@ -46,7 +46,7 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
 /// (kept in step with `RawScenario` by a test).
-pub const TOP_LEVEL_FIELDS: [&str; 19] = [
+pub const TOP_LEVEL_FIELDS: [&str; 20] = [
     "name",
     "description",
     "seed",
@@ -66,6 +66,7 @@ pub const TOP_LEVEL_FIELDS: [&str; 19] = [
     "checks",
     "windows",
     "capacity",
+    "metrics",
 ];
 
 /// One step of a field path.

@@ -173,6 +173,7 @@ pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
         threads: None,
         faults: vec![],
         verify: Default::default(),
+        metrics: Default::default(),
     }
 }
 

@@ -1,0 +1,82 @@
+//! `[metrics]`: where the live Prometheus endpoint listens and how long it stays up after the run.
+//! Parsed and resolved here like every other section,
+//! so a bad address names the file, line and column.
+
+use super::error::{Reporter, ScenarioError};
+use super::model::S;
+use crate::units::HumanDuration;
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<S<String>>,
+    pub linger: Option<S<HumanDuration>>,
+}
+
+/// The resolved `[metrics]` section (all off by default).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsPlan {
+    /// Serve Prometheus metrics here while the run lasts.
+    pub listen: Option<SocketAddr>,
+    /// After the run, keep serving until a scrape has read the final values or this long has passed.
+    pub linger: Duration,
+}
+
+/// `host:port`, `:port` or a bare port; the last two listen on loopback, so nothing is exposed
+/// beyond the machine unless an address says so.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    let port_only = s.strip_prefix(':').unwrap_or(s);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Some(port) = s.strip_prefix("localhost:").and_then(|p| p.parse::<u16>().ok()) {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    Err(format!(
+        "`{s}` is not an address to listen on: give host:port with a numeric IP (127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464) or a port (9464, loopback)"
+    ))
+}
+
+pub fn resolve(raw: &Option<S<RawMetrics>>, rep: &Reporter) -> Result<MetricsPlan, ScenarioError> {
+    let Some(raw) = raw else { return Ok(MetricsPlan::default()) };
+    let raw = raw.get_ref();
+    let listen = match &raw.listen {
+        Some(l) => Some(parse_listen(l.get_ref()).map_err(|m| rep.span(l.span(), "metrics.listen", m))?),
+        None => None,
+    };
+    Ok(MetricsPlan {
+        listen,
+        linger: raw.linger.as_ref().map_or(Duration::ZERO, |l| l.get_ref().get()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen("9464").unwrap(), "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(parse_listen(":9464").unwrap(), "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(parse_listen("0.0.0.0:9").unwrap(), "0.0.0.0:9".parse().unwrap());
+        assert_eq!(parse_listen("[::1]:9").unwrap(), "[::1]:9".parse().unwrap());
+        assert!(parse_listen("example.com:9").unwrap_err().contains("numeric IP"));
+    }
+
+    #[test]
+    fn section_resolves_with_located_errors() {
+        let text = "name = \"m\"\n[target]\nurl = \"http://127.0.0.1:1\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n[metrics]\nlisten = \"nowhere\"\n";
+        let e = crate::scenario::load_str(text, std::path::Path::new("m.toml")).unwrap_err().to_string();
+        assert!(e.contains("m.toml:10") && e.contains("metrics.listen"), "{e}");
+        let ok = text.replace("\"nowhere\"", "\"9464\"\nlinger = \"3s\"");
+        let p = crate::scenario::load_str(&ok, std::path::Path::new("m.toml")).unwrap();
+        assert_eq!(p.metrics, MetricsPlan { listen: Some("127.0.0.1:9464".parse().unwrap()), linger: Duration::from_secs(3) });
+    }
+}

@@ -1,0 +1,137 @@
+//! Live metrics scraped by a real Prometheus (Debian's `prometheus`, installed in CI by
+//! scripts/ci-deps.sh): a run on loopback with `--metrics-listen`, Prometheus scraping it every
+//! second, and its HTTP API asked afterwards what a dashboard would ask. Skipped, loudly, only
+//! when the prometheus binary is not there.
+
+mod common;
+
+use common::*;
+use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::metrics::expo::{Buckets, LATENCY_BUCKETS_US};
+use skyload::metrics::server::{start_for, Publish};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A Prometheus server with its own data directory, killed (by pid) when dropped.
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    (head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")).then(|| body.to_string())
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// One scalar from an instant query at unix time `at`.
+fn query(p: &Prometheus, q: &str, at: f64) -> Option<f64> {
+    let body = get(p.addr, &format!("/api/v1/query?query={}&time={at:.3}", encode(q)))?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+fn start_prometheus(dir: &std::path::Path, target: SocketAddr) -> Option<Prometheus> {
+    let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].into_iter().find(|b| std::path::Path::new(b).exists())?;
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: skyload\n    static_configs:\n      - targets: ['{target}']\n"),
+    )
+    .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .ok()?;
+    let p = Prometheus { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if get(addr, "/-/ready").is_some() {
+            return Some(p);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("prometheus did not become ready in 30 s: see {}", dir.join("prometheus.log").display());
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+#[test]
+fn prometheus_sees_the_target_rate_and_the_runs_p99() {
+    let server = TestServer::start();
+    let rate = 200.0;
+    let mut plan = constant_plan(server.addr, rate, 14.0);
+    plan.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    let out = tempdir();
+    let metrics = start_for(&plan, None).unwrap().expect("metrics asked for");
+    let Some(prom) = start_prometheus(out.path(), metrics.addr) else {
+        eprintln!("SKIPPED: Prometheus is not installed (Debian package `prometheus`; scripts/ci-deps.sh installs it)");
+        return;
+    };
+    // Prometheus applies its targets a few seconds after start: wait for its first scrape, so the
+    // whole run is in its database.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query(&prom, "up{job=\"skyload\"}", now_unix()) != Some(1.0) {
+        assert!(Instant::now() < deadline, "Prometheus never scraped {}: see {}", metrics.addr, out.path().join("prometheus.log").display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let started = now_unix();
+    let r = {
+        let mut silent = Silent;
+        let mut publish = Publish::new(&mut silent, Some(&metrics));
+        run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut publish).unwrap()
+    };
+    metrics.mark_final();
+    // Keep serving until Prometheus has scraped the final values (it scrapes every second).
+    metrics.finish(Duration::from_secs(10));
+
+    // The completed rate over 10 s windows inside the steady part of the run, at a few instants
+    // (a window's edges can catch one published second more or less): the median is within 5%.
+    let q = "sum(rate(skyload_requests_completed_total[10s]))";
+    let mut rates: Vec<f64> = [11.5, 12.5, 13.5].iter().filter_map(|t| query(&prom, q, started + t)).collect();
+    assert_eq!(rates.len(), 3, "Prometheus returned no rate: see {}", out.path().join("prometheus.log").display());
+    rates.sort_by(f64::total_cmp);
+    let median = rates[1];
+    assert!((median - rate).abs() <= rate * 0.05, "rate(completed[10s]) = {rates:?}, target {rate}");
+
+    // The whole run's p99 from the cumulative buckets lands in the bucket of the run's own p99,
+    // or the next one over.
+    let q = "histogram_quantile(0.99, sum by (le) (skyload_request_latency_seconds_bucket))";
+    let prom_p99 = query(&prom, q, now_unix()).expect("histogram_quantile answered");
+    let run_p99_us = r.summary.requests[0].overall.latency.p99_us;
+    let (a, b) = (Buckets::slot((prom_p99 * 1e6).round() as u64), Buckets::slot(run_p99_us));
+    assert!(a.abs_diff(b) <= 1, "Prometheus p99 {prom_p99}s (bucket {a}) vs run p99 {run_p99_us}µs (bucket {b}); bounds {LATENCY_BUCKETS_US:?}");
+    eprintln!("prometheus: rate(completed[10s]) {rates:?} (target {rate}); p99 {:.0}µs vs run {run_p99_us}µs", prom_p99 * 1e6);
+    let completed = query(&prom, "sum(skyload_requests_completed_total)", now_unix()).unwrap();
+    assert_eq!(completed as u64, r.summary.totals.completed, "the final scrape holds the final count");
+}
