@@ -44,6 +44,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Write Kubernetes manifests that run a scenario as N shards and merge their Results.
     K8s(K8sArgs),
+    /// Faults left behind by runs that did not finish (kill -9, OOM, lost runner): list or clear.
+    Faults(FaultsArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
@@ -258,4 +260,22 @@ pub struct ReportArgs {
     /// Output file (default DIR/report.html, or CURRENT/compare.html for a comparison).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FaultsArgs {
+    #[command(subcommand)]
+    pub action: FaultsAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum FaultsAction {
+    /// Show the fault journals in the state directory (runs still going are marked).
+    List,
+    /// Remove the faults of runs that are no longer running; exit 1 when some could not be removed.
+    Clear {
+        /// Bearer token for a gateway's control API (else $SKYLOAD_CONTROL_TOKEN).
+        #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
+        control_token: Option<String>,
+    },
 }

@@ -17,6 +17,7 @@ fn main() {
         Command::Capacity(a) => commands::capacity::run(a),
         Command::Proxy(a) => commands::proxy::run(a),
         Command::Report(a) => commands::report::run(a),
+        Command::Faults(a) => commands::faults::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -10,3 +10,4 @@ pub mod report;
 pub mod run;
 pub mod validate;
 pub mod signals;
+pub mod faults;

@@ -55,6 +55,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
             return r;
         }
     }
+    let lease_ns = lease_ns(req.headers());
     let method = req.method().clone();
     let path = req
         .uri()
@@ -95,7 +96,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
             }
         }
         (_, ["pods", name, action]) => match gw.pod(name) {
-            Some(p) => pod_action(gw, &method, action, &body, std::slice::from_ref(p)),
+            Some(p) => pod_action(gw, &method, action, &body, std::slice::from_ref(p), lease_ns),
             None => error(StatusCode::NOT_FOUND, &format!("no pod `{name}`; GET /_control/pods lists them")),
         },
         (&Method::GET, ["pods", name]) => match gw.pod(name) {
@@ -108,7 +109,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
         (_, ["functions", name, action]) => match gw.function(name) {
             Some(f) => {
                 let pods: Vec<Arc<Pod>> = f.pods().cloned().collect();
-                pod_action(gw, &method, action, &body, &pods)
+                pod_action(gw, &method, action, &body, &pods, lease_ns)
             }
             None => no_function(name),
         },
@@ -133,9 +134,18 @@ fn pod_action(
     action: &str,
     body: &Bytes,
     pods: &[Arc<Pod>],
+    lease_ns: Option<u64>,
 ) -> Resp {
     let now = gw.clock.now_ns();
     match (method, action) {
+        (&Method::POST, "lease") => {
+            let Some(ns) = lease_ns else {
+                return error(StatusCode::BAD_REQUEST, "send the lease as x-skyload-lease-ms: 1000..3600000");
+            };
+            if !pods.iter().fold(false, |any, p| p.renew(now, ns) | any) {
+                return error(StatusCode::NOT_FOUND, "no leased fault here: it lapsed and was undone, or was never leased");
+            }
+        }
         (&Method::POST, "kill") => pods.iter().for_each(|p| p.kill(now)),
         (&Method::POST, "revive") => pods
             .iter()
@@ -180,9 +190,14 @@ fn pod_action(
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
-                "pod actions: POST kill, POST revive, POST/DELETE latency, POST/DELETE errors",
+                "pod actions: POST kill, POST revive, POST/DELETE latency, POST/DELETE errors, POST lease",
             )
         }
+    }
+    match (method, action, lease_ns) {
+        (&Method::POST, "kill" | "latency" | "errors", Some(ns)) => pods.iter().for_each(|p| p.lease(now, ns)),
+        (&Method::POST, "revive", _) | (&Method::DELETE, _, _) => pods.iter().for_each(|p| p.settle()),
+        _ => {}
     }
     let states: Vec<Value> = pods
         .iter()
@@ -195,6 +210,24 @@ fn pod_action(
         })
         .collect();
     ok(json!({ "pods": states }))
+}
+
+/// The fault lease a skyload run asks for, in ns; absent or outside 1 s..1 h: none.
+fn lease_ns(h: &hyper::HeaderMap) -> Option<u64> {
+    let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
+    (1_000..=3_600_000).contains(&ms).then_some(ms * 1_000_000)
+}
+
+/// Undoes the faults of every pod whose lease lapsed; run every fraction of a second.
+pub fn expire_leases(gw: &Gateway) {
+    let now = gw.clock.now_ns();
+    for f in &gw.functions {
+        for p in f.pods() {
+            if p.expire(now) {
+                tracing::warn!("pod `{}`: faults undone, their lease lapsed (the run that applied them stopped renewing it)", p.name);
+            }
+        }
+    }
 }
 
 fn function_state(gw: &Gateway, f: &Function) -> Value {
