@@ -465,3 +465,42 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     rt.block_on(px.shutdown());
     rt.block_on(gw.shutdown());
 }
+
+/// A web page could kill pods with a "simple" cross-site POST (text/plain, no preflight); and
+/// `skyload gateway --listen 0.0.0.0:…` served an open control API.
+#[test]
+fn control_api_refuses_cross_site_requests_and_open_remote_control() {
+    use std::io::{Read, Write};
+    use skyload::gateway::{GatewayConfig, GatewayHandle};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 1\n").unwrap();
+    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let raw = |headers: &str| -> String {
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        write!(s, "POST /_control/pods/hello-1/kill HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{headers}content-length: 2\r\n\r\n{{}}").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let simple = raw("content-type: text/plain\r\norigin: http://evil.example\r\n");
+    assert!(simple.starts_with("HTTP/1.1 403"), "{simple}");
+    let healthy = || {
+        let (_, b) = rt
+            .block_on(skyload::fault::http::call(&gw.base_url(), http::Method::GET, "/_control/pods/hello-1", None, None, std::time::Duration::from_secs(2)))
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&b).unwrap()["healthy"] == true
+    };
+    assert!(healthy(), "a refused request changed nothing");
+    let json = raw("content-type: application/json\r\n");
+    assert!(json.starts_with("HTTP/1.1 200"), "{json}");
+    assert!(!healthy());
+    rt.block_on(gw.shutdown());
+
+    let dir = tempdir();
+    let f = dir.path().join("gw.toml");
+    std::fs::write(&f, "[functions.hello]\npods = 1\n").unwrap();
+    let o = skyload().args(["gateway", "--listen", "0.0.0.0:0", "-c"]).arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("control_token"), "{err}");
+}

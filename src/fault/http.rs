@@ -76,9 +76,9 @@ pub async fn call_with(
             .method(method.clone())
             .uri(format!("{base_path}{path}"))
             .header(http::header::HOST, authority.as_str());
-        if body.is_some() {
-            req = req.header(http::header::CONTENT_TYPE, "application/json");
-        }
+        // Always JSON, even without a body: the gateway refuses changes without it (or a token),
+        // which is what keeps web pages from driving it.
+        req = req.header(http::header::CONTENT_TYPE, "application/json");
         if let Some(t) = token {
             req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
         }

@@ -38,11 +38,14 @@ fn default_status() -> u16 {
 }
 
 pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
+    if !cross_site_safe(req.method(), req.headers()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "changes need Content-Type: application/json or an Authorization header (so a web page cannot send them)",
+        );
+    }
     if let Some(want) = &gw.control_auth {
-        let ok = req
-            .headers()
-            .get(AUTHORIZATION)
-            .is_some_and(|h| h.as_bytes() == want.as_slice());
+        let ok = req.headers().get(AUTHORIZATION).is_some_and(|h| constant_time_eq(h.as_bytes(), want));
         if !ok {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
@@ -212,6 +215,30 @@ fn pod_action(
     ok(json!({ "pods": states }))
 }
 
+/// Whether a request cannot be a browser's "simple" cross-site request: reads are harmless (the
+/// answer is not readable cross-site), and a change must carry a header a page cannot send
+/// without a CORS preflight, which this API never grants.
+fn cross_site_safe(method: &Method, h: &hyper::HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return true;
+    }
+    let json = h
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    json || h.contains_key(AUTHORIZATION) || h.contains_key(crate::fault::http::LEASE_HEADER)
+}
+
+/// Compares a presented token without stopping at the first differing byte, so response time
+/// does not tell an attacker how much of a guess was right (the length may show; it is public).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 /// The fault lease a skyload run asks for, in ns; absent or outside 1 s..1 h: none.
 fn lease_ns(h: &hyper::HeaderMap) -> Option<u64> {
     let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
@@ -280,4 +307,30 @@ fn no_function(name: &str) -> Resp {
         StatusCode::NOT_FOUND,
         &format!("no function `{name}`; GET /_control/functions lists them"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_cross_site_requests_are_refused() {
+        let mut h = hyper::HeaderMap::new();
+        assert!(cross_site_safe(&Method::GET, &h));
+        assert!(!cross_site_safe(&Method::POST, &h));
+        h.insert(hyper::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!cross_site_safe(&Method::POST, &h));
+        h.insert(hyper::header::CONTENT_TYPE, "Application/JSON; charset=utf-8".parse().unwrap());
+        assert!(cross_site_safe(&Method::POST, &h));
+        let mut h = hyper::HeaderMap::new();
+        h.insert(AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert!(cross_site_safe(&Method::DELETE, &h));
+    }
+
+    #[test]
+    fn token_compare() {
+        assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer abd", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer ab", b"Bearer abc"));
+    }
 }
