@@ -47,6 +47,8 @@ pub enum Command {
     /// One request (or -n in sequence), shown in full: status, headers, body, pod and a timing
     /// breakdown (DNS, connect, TLS, first byte). Exit 0 for 2xx/3xx, 1 otherwise, 3 if it could not connect.
     Invoke(InvokeArgs),
+    /// Faults left behind by runs that did not finish (kill -9, OOM, lost runner): list or clear.
+    Faults(FaultsArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
@@ -360,4 +362,22 @@ pub struct InvokeArgs {
     pub json: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FaultsArgs {
+    #[command(subcommand)]
+    pub action: FaultsAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum FaultsAction {
+    /// Show the fault journals in the state directory (runs still going are marked).
+    List,
+    /// Remove the faults of runs that are no longer running; exit 1 when some could not be removed.
+    Clear {
+        /// Bearer token for a gateway's control API (else $SKYLOAD_CONTROL_TOKEN).
+        #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
+        control_token: Option<String>,
+    },
 }

@@ -18,6 +18,7 @@ fn main() {
         Command::Proxy(a) => commands::proxy::run(a),
         Command::Report(a) => commands::report::run(a),
         Command::Invoke(a) => commands::invoke::run(a),
+        Command::Faults(a) => commands::faults::run(a),
     };
     let code = match result {
         Ok(code) => code,

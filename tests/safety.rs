@@ -317,3 +317,190 @@ fn second_ctrl_c_and_sighup_still_remove_faults() {
     }
     rt.block_on(gw.shutdown());
 }
+
+/// A gateway and a fault proxy in front of it, for the lease and journal tests.
+fn gateway_and_proxy(
+    rt: &tokio::runtime::Runtime,
+) -> (skyload::gateway::GatewayHandle, skyload::fault::proxy::ProxyHandle, String) {
+    use skyload::fault::proxy::{Options, ProxyHandle};
+    use skyload::fault::toxiproxy::NewProxy;
+    use skyload::gateway::{GatewayConfig, GatewayHandle};
+    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 1\n").unwrap();
+    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let px = rt
+        .block_on(ProxyHandle::start(
+            Options::default(),
+            "127.0.0.1:0".parse().unwrap(),
+            vec![NewProxy { name: "gw".into(), listen: "127.0.0.1:0".into(), upstream: gw.addr.to_string(), enabled: true }],
+        ))
+        .unwrap();
+    let listen = px.initial[0].listen.clone();
+    (gw, px, listen)
+}
+
+fn poll(deadline: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    done()
+}
+
+/// `kill -9` during a drill used to leave the latency on the pod and the toxic on the proxy for
+/// good. Now both servers undo a fault whose lease lapsed, and the journal names what was left.
+#[test]
+fn faults_of_a_killed_run_heal_themselves() {
+    use std::time::Duration;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (gw, px, listen) = gateway_and_proxy(&rt);
+    let base = gw.base_url();
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let f = dir.path().join("drill.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"http://{listen}\"\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"podslow\"\nkind = \"latency\"\nfunction = \"hello\"\ncontrol_url = \"{base}\"\nlatency = \"50ms\"\nat = \"0s\"\nfor = \"50s\"\n\
+             [[faults]]\nname = \"wire\"\nkind = \"latency\"\nproxy = \"gw\"\napi = \"http://{api}\"\nlatency = \"30ms\"\nat = \"0s\"\nfor = \"50s\"\n",
+            api = px.addr
+        ),
+    )
+    .unwrap();
+    let pod_slow = || {
+        let (_, body) = rt
+            .block_on(skyload::fault::http::call(&base, http::Method::GET, "/_control/pods/hello-1", None, None, Duration::from_secs(2)))
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["added_latency"] == "50.0ms"
+    };
+    let toxics = || rt.block_on(px.client().toxics("gw")).unwrap().len();
+    let mut child = skyload()
+        .arg("run")
+        .arg(&f)
+        .arg("-q")
+        .arg("--out")
+        .arg(dir.path().join("r"))
+        .env("XDG_STATE_HOME", &state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = state.join("skyload/faults").join(format!("{}.json", child.id()));
+    let in_place = poll(Duration::from_secs(15), || pod_slow() && toxics() == 1 && journal.exists());
+    // Past one renewal at least, so the lease is known to be kept alive by the run.
+    std::thread::sleep(Duration::from_secs(4));
+    let still = pod_slow() && toxics() == 1;
+    child.kill().unwrap(); // SIGKILL, by the pid we started
+    child.wait().unwrap();
+    assert!(in_place, "both faults applied and journalled");
+    assert!(still, "renewed leases keep the faults while the run lives");
+    assert!(poll(Duration::from_secs(20), || !pod_slow() && toxics() == 0), "faults undone after the lease lapsed");
+    // The journal still names both; clearing finds them gone or removes them, and says so.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("\"wire\"") && text.contains("/_control/functions/hello/latency"), "{text}");
+    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(out.matches("removed leftover").count(), 2, "{out}");
+    assert!(!journal.exists());
+    rt.block_on(px.shutdown());
+    rt.block_on(gw.shutdown());
+}
+
+/// A stock Toxiproxy has no leases: a killed run's toxic used to stay, and the next run failed on
+/// "toxic already exists (HTTP 409)". Now `faults clear` and the next run remove journalled
+/// leftovers, and a 409 on apply takes the toxic over.
+#[test]
+fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
+    use skyload::fault::toxiproxy::{Stream, Toxic};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (gw, px, listen) = gateway_and_proxy(&rt);
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    // A run that is surely dead: its pid is that of a process we started and waited for.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let leave = |name: &str| {
+        // Added as a stock client would: no lease, so nothing undoes it.
+        rt.block_on(px.client().add_toxic("gw", &Toxic::latency(Stream::Downstream, 40, 0).named(name))).unwrap();
+        let j = serde_json::json!({"pid": dead, "faults": [{"kind": "toxic", "api": px.addr.to_string(), "proxy": "gw", "name": name}]});
+        std::fs::create_dir_all(state.join("skyload/faults")).unwrap();
+        std::fs::write(state.join(format!("skyload/faults/{dead}.json")), j.to_string()).unwrap();
+    };
+    let names = || rt.block_on(px.client().toxics("gw")).unwrap().into_iter().map(|t| t.name).collect::<Vec<_>>();
+
+    leave("old");
+    let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("run pid {dead} (not running")) && out.contains("toxic `old` on proxy `gw`"), "{out}");
+    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("removed leftover toxic `old`"), "{out}");
+    assert!(names().is_empty(), "{:?}", names());
+
+    // The next run removes a journalled leftover first, and takes over an unjournalled one.
+    leave("old");
+    rt.block_on(px.client().add_toxic("gw", &Toxic::latency(Stream::Downstream, 40, 0).named("slow"))).unwrap();
+    let f = dir.path().join("drill.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"http://{listen}\"\n[[stages]]\nrate = 5\nduration = \"2s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nproxy = \"gw\"\napi = \"http://{api}\"\nlatency = \"30ms\"\nat = \"0s\"\nfor = \"1s\"\n",
+            api = px.addr
+        ),
+    )
+    .unwrap();
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(dir.path().join("r")).env("XDG_STATE_HOME", &state).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("removed leftover toxic `old`"), "{err}");
+    assert!(err.contains("toxic `slow` on proxy `gw`") && err.contains("taken over"), "{err}");
+    assert!(names().is_empty(), "{:?}", names());
+    rt.block_on(px.shutdown());
+    rt.block_on(gw.shutdown());
+}
+
+/// A web page could kill pods with a "simple" cross-site POST (text/plain, no preflight); and
+/// `skyload gateway --listen 0.0.0.0:…` served an open control API.
+#[test]
+fn control_api_refuses_cross_site_requests_and_open_remote_control() {
+    use std::io::{Read, Write};
+    use skyload::gateway::{GatewayConfig, GatewayHandle};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 1\n").unwrap();
+    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let raw = |headers: &str| -> String {
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        write!(s, "POST /_control/pods/hello-1/kill HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{headers}content-length: 2\r\n\r\n{{}}").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let simple = raw("content-type: text/plain\r\norigin: http://evil.example\r\n");
+    assert!(simple.starts_with("HTTP/1.1 403"), "{simple}");
+    let healthy = || {
+        let (_, b) = rt
+            .block_on(skyload::fault::http::call(&gw.base_url(), http::Method::GET, "/_control/pods/hello-1", None, None, std::time::Duration::from_secs(2)))
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&b).unwrap()["healthy"] == true
+    };
+    assert!(healthy(), "a refused request changed nothing");
+    let json = raw("content-type: application/json\r\n");
+    assert!(json.starts_with("HTTP/1.1 200"), "{json}");
+    assert!(!healthy());
+    rt.block_on(gw.shutdown());
+
+    let dir = tempdir();
+    let f = dir.path().join("gw.toml");
+    std::fs::write(&f, "[functions.hello]\npods = 1\n").unwrap();
+    let o = skyload().args(["gateway", "--listen", "0.0.0.0:0", "-c"]).arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("control_token"), "{err}");
+}

@@ -32,6 +32,14 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
             return Ok(exit::USAGE);
         }
     };
+    if !listen.ip().is_loopback() && config.control && config.control_token.is_none() {
+        crate::errln!(
+            "error: --listen {listen} is reachable beyond this machine, and the control API (kill pods, inject faults) \
+             would be open to anyone: set control_token in {}, or control = false, or listen on 127.0.0.1",
+            args.config.display()
+        );
+        return Ok(exit::USAGE);
+    }
     if !listen.ip().is_loopback() {
         crate::errln!(
             "warning: listening on {listen}, not loopback: anyone who can reach it can call the functions{}",

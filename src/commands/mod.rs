@@ -11,3 +11,4 @@ pub mod run;
 pub mod validate;
 pub mod signals;
 pub mod invoke;
+pub mod faults;

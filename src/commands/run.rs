@@ -90,6 +90,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         crate::errln!("error: {e}");
         return Ok(exit::USAGE);
     }
+    // A run that was killed may have left toxics on a server without leases: remove them first.
+    if !plan.faults.is_empty() && sharding.shard.is_none_or(|s| s.drives_faults()) {
+        let ep = crate::fault::backend::Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok() };
+        for line in crate::fault::journal::clear_blocking(&ep) {
+            crate::errln!("skyload: {line}");
+        }
+    }
     let stop = StopHandle::new();
     install_ctrl_c(stop.clone());
     let planned = crate::load::schedule::Schedule::new(&plan.stages).duration();

@@ -2,14 +2,19 @@
 //! proxy, or a pair of shell commands. Each returns a plain error string: a fault that could not be
 //! applied or removed is reported as such and fails the run, whatever the backend.
 
-use super::http::call;
-use super::toxiproxy::{Client, Stream, Toxic};
+use super::http::call_with;
+use super::toxiproxy::{Client, ClientError, Stream, Toxic};
 use crate::scenario::{ControlEndpoint, FaultAction, GatewayFault, GatewayScope, ToxicSpec};
 use http::Method;
 use std::time::Duration;
 
 /// Control calls should answer at once; anything slower is a problem worth reporting.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a skyload gateway or proxy keeps a fault whose run stopped renewing it (killed, OOM,
+/// lost CI runner). Renewed every `RENEW_EVERY`, so two renewals may fail before it lapses.
+pub const LEASE: Duration = Duration::from_secs(10);
+pub const RENEW_EVERY: Duration = Duration::from_secs(3);
 
 /// How to reach backends whose address is only known at run time.
 #[derive(Debug, Clone, Default)]
@@ -40,8 +45,15 @@ fn gateway_path(scope: &GatewayScope, action: &str) -> String {
     }
 }
 
-async fn control(base: &str, method: Method, path: &str, body: Option<serde_json::Value>, token: Option<&str>) -> StepResult {
-    match call(base, method.clone(), path, body.as_ref(), token, CONTROL_TIMEOUT).await {
+async fn control(
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    token: Option<&str>,
+    lease: Option<Duration>,
+) -> StepResult {
+    match call_with(base, method.clone(), path, body.as_ref(), token, lease, CONTROL_TIMEOUT).await {
         Ok((s, _)) if (200..300).contains(&s) => StepResult::default(),
         Ok((s, text)) => StepResult::err(format!("{method} {path} answered {s}: {}", text.trim())),
         Err(e) => StepResult::err(e),
@@ -71,13 +83,26 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
                 ),
                 GatewayFault::Errors { rate, status } => (Method::POST, "errors", Some(serde_json::json!({"rate": rate, "status": status}))),
             };
-            gateway_call(c, scope, method, action, body, ep).await
+            gateway_call(c, scope, method, action, body, ep, Some(LEASE)).await
         }
         FaultAction::Toxic { api, proxy, toxic } => match Client::new(api) {
-            Ok(c) => match c.add_toxic(proxy, &toxic_of(name, toxic)).await {
-                Ok(_) => StepResult::default(),
-                Err(e) => StepResult::err(format!("adding toxic `{name}` to proxy `{proxy}` at {api}: {e}")),
-            },
+            Ok(c) => {
+                let c = c.with_lease(LEASE);
+                let t = toxic_of(name, toxic);
+                match c.add_toxic(proxy, &t).await {
+                    Ok(_) => StepResult::default(),
+                    // A leftover of a run that never removed it (stock Toxiproxy has no leases):
+                    // take it over with this run's settings, and remove it at the end as ours.
+                    Err(e) if e.status() == Some(409) => match c.update_toxic(proxy, name, Some(t.toxicity), t.attributes.clone()).await {
+                        Ok(_) => {
+                            crate::errln!("note: toxic `{name}` on proxy `{proxy}` at {api} was a leftover of an earlier run; taken over");
+                            StepResult::default()
+                        }
+                        Err(e2) => StepResult::err(format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}) and taking it over failed: {e2}")),
+                    },
+                    Err(e) => StepResult::err(format!("adding toxic `{name}` to proxy `{proxy}` at {api}: {e}")),
+                }
+            }
             Err(e) => StepResult::err(e),
         },
         FaultAction::Exec { start, timeout, .. } => super::exec::run(start, *timeout).await,
@@ -92,11 +117,14 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
                 GatewayFault::Latency { .. } => (Method::DELETE, "latency"),
                 GatewayFault::Errors { .. } => (Method::DELETE, "errors"),
             };
-            gateway_call(c, scope, method, action, None, ep).await
+            gateway_call(c, scope, method, action, None, ep, None).await
         }
         FaultAction::Toxic { api, proxy, .. } => match Client::new(api) {
             Ok(c) => match c.remove_toxic(proxy, name).await {
                 Ok(()) => StepResult::default(),
+                // Gone already: its lease lapsed (a stalled driver), or an earlier attempt whose
+                // answer was lost removed it.
+                Err(ClientError::Api { status: 404, message, .. }) if message.contains("toxic not found") => StepResult::default(),
                 Err(e) => StepResult::err(format!("removing toxic `{name}` from proxy `{proxy}` at {api}: {e}")),
             },
             Err(e) => StepResult::err(e),
@@ -104,6 +132,49 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
         FaultAction::Exec { stop: Some(stop), timeout, .. } => super::exec::run(stop, *timeout).await,
         FaultAction::Exec { stop: None, .. } => StepResult::default(),
     }
+}
+
+/// What undoes `action` after this process is gone, for the journal; None when nothing would
+/// outlive the run (the embedded gateway) or it must not be written down (commands).
+pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Leftover> {
+    use super::journal::Leftover;
+    match action {
+        FaultAction::Gateway { control: ControlEndpoint::Url(base), scope, fault } => {
+            let (method, action) = match fault {
+                GatewayFault::Kill => ("POST", "revive"),
+                GatewayFault::Latency { .. } => ("DELETE", "latency"),
+                GatewayFault::Errors { .. } => ("DELETE", "errors"),
+            };
+            Some(Leftover::Gateway { base: base.clone(), method: method.into(), path: gateway_path(scope, action) })
+        }
+        FaultAction::Toxic { api, proxy, .. } => Some(Leftover::Toxic { api: api.clone(), proxy: proxy.clone(), name: name.to_string() }),
+        _ => None,
+    }
+}
+
+/// One control call from the journal (`skyload faults clear`); Err says why it failed.
+pub async fn raw_control(base: &str, method: Method, path: &str, token: Option<&str>) -> Result<(), String> {
+    control(base, method, path, None, token, None).await.error.map_or(Ok(()), Err)
+}
+
+/// Keeps a leased fault alive. Commands have no lease; nothing to renew.
+pub async fn renew(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
+    match action {
+        FaultAction::Gateway { control: c, scope, .. } => gateway_call(c, scope, Method::POST, "lease", None, ep, Some(LEASE)).await,
+        FaultAction::Toxic { api, proxy, .. } => match Client::new(api) {
+            Ok(c) => match c.with_lease(LEASE).update_toxic(proxy, name, None, serde_json::json!({})).await {
+                Ok(_) => StepResult::default(),
+                Err(e) => StepResult::err(format!("renewing toxic `{name}` on proxy `{proxy}` at {api}: {e}")),
+            },
+            Err(e) => StepResult::err(e),
+        },
+        FaultAction::Exec { .. } => StepResult::default(),
+    }
+}
+
+/// Whether removal is worth retrying: control APIs are idempotent; a command may not be.
+pub fn retryable(action: &FaultAction) -> bool {
+    !matches!(action, FaultAction::Exec { .. })
 }
 
 /// One call to the gateway's control API for a pod or a function.
@@ -114,6 +185,7 @@ async fn gateway_call(
     action: &str,
     body: Option<serde_json::Value>,
     ep: &Endpoints,
+    lease: Option<Duration>,
 ) -> StepResult {
     let base = match c {
         ControlEndpoint::Embedded => match &ep.embedded {
@@ -122,5 +194,5 @@ async fn gateway_call(
         },
         ControlEndpoint::Url(u) => u.clone(),
     };
-    control(&base, method, &gateway_path(scope, action), body, ep.control_token.as_deref()).await
+    control(&base, method, &gateway_path(scope, action), body, ep.control_token.as_deref(), lease).await
 }

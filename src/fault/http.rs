@@ -43,6 +43,23 @@ pub async fn call(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(u16, String), HttpError> {
+    call_with(base, method, path, body, token, None, timeout).await
+}
+
+/// Header asking a skyload gateway or proxy to undo the fault on its own unless renewed within
+/// this many milliseconds; stock servers ignore it.
+pub const LEASE_HEADER: &str = "x-skyload-lease-ms";
+
+/// `call`, with an optional fault lease (`LEASE_HEADER`).
+pub async fn call_with(
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+    lease: Option<Duration>,
+    timeout: Duration,
+) -> Result<(u16, String), HttpError> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
     let work = async {
         let (authority, base_path) = split(base)?;
@@ -59,11 +76,14 @@ pub async fn call(
             .method(method.clone())
             .uri(format!("{base_path}{path}"))
             .header(http::header::HOST, authority.as_str());
-        if body.is_some() {
-            req = req.header(http::header::CONTENT_TYPE, "application/json");
-        }
+        // Always JSON, even without a body: the gateway refuses changes without it (or a token),
+        // which is what keeps web pages from driving it.
+        req = req.header(http::header::CONTENT_TYPE, "application/json");
         if let Some(t) = token {
             req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(l) = lease {
+            req = req.header(LEASE_HEADER, l.as_millis().to_string());
         }
         let req = req.body(Full::new(bytes)).map_err(|e| exchange(e.to_string()))?;
         let resp = send.send_request(req).await.map_err(|e| exchange(e.to_string()))?;

@@ -4,7 +4,8 @@
 //! What actually happened (planned and actual times, errors, command output) is returned as records
 //! for `faults.json`.
 
-use super::backend::{apply, remove, Endpoints};
+use super::backend::{apply, remove, renew, retryable, Endpoints, RENEW_EVERY};
+use super::journal;
 use crate::scenario::FaultPlan;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -168,8 +169,23 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
             tracing::info!("fault `{}` applied: {}", f.name, f.action.describe());
         }
     }
-    wait(t0 + f.end(), &mut cancel).await;
-    let r = remove(&f.name, &f.action, &ep).await;
+    let leftover = rec.apply_error.is_none().then(|| super::backend::leftover(&f.name, &f.action)).flatten();
+    if let Some(l) = &leftover {
+        journal::record(l.clone());
+    }
+    // Renew the lease until the window ends: a run that dies stops renewing, and a skyload
+    // gateway or proxy undoes the fault about `LEASE` later on its own.
+    let end = t0 + f.end();
+    loop {
+        let next = (Instant::now() + RENEW_EVERY).min(end);
+        if wait(next, &mut cancel).await || next >= end {
+            break;
+        }
+        if let Some(e) = renew(&f.name, &f.action, &ep).await.error {
+            tracing::warn!("fault `{}`: lease renewal failed ({e}); it will be undone if this persists", f.name);
+        }
+    }
+    let r = remove_with_retries(&f, &ep).await;
     rec.stop_output = r.output;
     match r.error {
         Some(e) => {
@@ -179,9 +195,32 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         None => {
             rec.removed_at_s = Some(secs(t0));
             tracing::info!("fault `{}` removed", f.name);
+            if let Some(l) = &leftover {
+                journal::forget(l);
+            }
         }
     }
     rec
+}
+
+/// Waits between removal attempts: 4 tries within about 1.5 s plus call timeouts, so a second
+/// Ctrl-C's few seconds still cover them.
+const REMOVE_BACKOFF: [u64; 3] = [200, 400, 800];
+
+/// Removes a fault, retrying a control API that failed (a restarting proxy, a dropped
+/// connection); a command runs once, as it may not be safe to repeat.
+async fn remove_with_retries(f: &FaultPlan, ep: &Endpoints) -> super::backend::StepResult {
+    let mut r = remove(&f.name, &f.action, ep).await;
+    if !retryable(&f.action) {
+        return r;
+    }
+    for ms in REMOVE_BACKOFF {
+        let Some(e) = &r.error else { break };
+        tracing::warn!("fault `{}` could not be removed ({e}); retrying in {ms} ms", f.name);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        r = remove(&f.name, &f.action, ep).await;
+    }
+    r
 }
 
 /// Time until the system is back inside its SLO after a fault ends: the first second after the

@@ -6,7 +6,7 @@
 //! so the wire format is defined once. Each call opens its own HTTP/1.1 connection: the API is
 //! called a few times per drill, never on a hot path.
 
-use super::http::{call, HttpError};
+use super::http::{call_with, HttpError};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -152,6 +152,9 @@ impl ClientError {
 pub struct Client {
     /// `host:port`
     authority: String,
+    /// Sent with every call (`LEASE_HEADER`): toxics added or updated undo themselves on a
+    /// skyload proxy unless renewed in time. Stock Toxiproxy ignores it.
+    lease: Option<Duration>,
 }
 
 impl Client {
@@ -161,7 +164,13 @@ impl Client {
         if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
             return Err(ClientError::BadEndpoint(endpoint.to_string()));
         }
-        Ok(Client { authority: authority.to_string() })
+        Ok(Client { authority: authority.to_string(), lease: None })
+    }
+
+    /// The same client, asking for a lease on what it adds or updates.
+    pub fn with_lease(mut self, lease: Duration) -> Client {
+        self.lease = Some(lease);
+        self
     }
 
     /// `http://host:port`
@@ -276,7 +285,8 @@ impl Client {
     /// One request on its own connection; any status other than `want` becomes an error (with the
     /// server's `{"error": ...}` text when it sent one).
     async fn call(&self, method: Method, path: &str, body: Option<Value>, want: StatusCode) -> Result<Bytes, ClientError> {
-        let (status, text) = call(&self.base_url(), method.clone(), path, body.as_ref(), None, CALL_TIMEOUT).await?;
+        let lease = self.lease;
+        let (status, text) = call_with(&self.base_url(), method.clone(), path, body.as_ref(), None, lease, CALL_TIMEOUT).await?;
         let bytes = Bytes::from(text);
         if status == want.as_u16() {
             return Ok(bytes);

@@ -38,11 +38,14 @@ fn default_status() -> u16 {
 }
 
 pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
+    if !cross_site_safe(req.method(), req.headers()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "changes need Content-Type: application/json or an Authorization header (so a web page cannot send them)",
+        );
+    }
     if let Some(want) = &gw.control_auth {
-        let ok = req
-            .headers()
-            .get(AUTHORIZATION)
-            .is_some_and(|h| h.as_bytes() == want.as_slice());
+        let ok = req.headers().get(AUTHORIZATION).is_some_and(|h| constant_time_eq(h.as_bytes(), want));
         if !ok {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
@@ -55,6 +58,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
             return r;
         }
     }
+    let lease_ns = lease_ns(req.headers());
     let method = req.method().clone();
     let path = req
         .uri()
@@ -95,7 +99,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
             }
         }
         (_, ["pods", name, action]) => match gw.pod(name) {
-            Some(p) => pod_action(gw, &method, action, &body, std::slice::from_ref(p)),
+            Some(p) => pod_action(gw, &method, action, &body, std::slice::from_ref(p), lease_ns),
             None => error(StatusCode::NOT_FOUND, &format!("no pod `{name}`; GET /_control/pods lists them")),
         },
         (&Method::GET, ["pods", name]) => match gw.pod(name) {
@@ -108,7 +112,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
         (_, ["functions", name, action]) => match gw.function(name) {
             Some(f) => {
                 let pods: Vec<Arc<Pod>> = f.pods().cloned().collect();
-                pod_action(gw, &method, action, &body, &pods)
+                pod_action(gw, &method, action, &body, &pods, lease_ns)
             }
             None => no_function(name),
         },
@@ -133,9 +137,18 @@ fn pod_action(
     action: &str,
     body: &Bytes,
     pods: &[Arc<Pod>],
+    lease_ns: Option<u64>,
 ) -> Resp {
     let now = gw.clock.now_ns();
     match (method, action) {
+        (&Method::POST, "lease") => {
+            let Some(ns) = lease_ns else {
+                return error(StatusCode::BAD_REQUEST, "send the lease as x-skyload-lease-ms: 1000..3600000");
+            };
+            if !pods.iter().fold(false, |any, p| p.renew(now, ns) | any) {
+                return error(StatusCode::NOT_FOUND, "no leased fault here: it lapsed and was undone, or was never leased");
+            }
+        }
         (&Method::POST, "kill") => pods.iter().for_each(|p| p.kill(now)),
         (&Method::POST, "revive") => pods
             .iter()
@@ -180,9 +193,14 @@ fn pod_action(
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
-                "pod actions: POST kill, POST revive, POST/DELETE latency, POST/DELETE errors",
+                "pod actions: POST kill, POST revive, POST/DELETE latency, POST/DELETE errors, POST lease",
             )
         }
+    }
+    match (method, action, lease_ns) {
+        (&Method::POST, "kill" | "latency" | "errors", Some(ns)) => pods.iter().for_each(|p| p.lease(now, ns)),
+        (&Method::POST, "revive", _) | (&Method::DELETE, _, _) => pods.iter().for_each(|p| p.settle()),
+        _ => {}
     }
     let states: Vec<Value> = pods
         .iter()
@@ -195,6 +213,48 @@ fn pod_action(
         })
         .collect();
     ok(json!({ "pods": states }))
+}
+
+/// Whether a request cannot be a browser's "simple" cross-site request: reads are harmless (the
+/// answer is not readable cross-site), and a change must carry a header a page cannot send
+/// without a CORS preflight, which this API never grants.
+fn cross_site_safe(method: &Method, h: &hyper::HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return true;
+    }
+    let json = h
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    json || h.contains_key(AUTHORIZATION) || h.contains_key(crate::fault::http::LEASE_HEADER)
+}
+
+/// Compares a presented token without stopping at the first differing byte, so response time
+/// does not tell an attacker how much of a guess was right (the length may show; it is public).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// The fault lease a skyload run asks for, in ns; absent or outside 1 s..1 h: none.
+fn lease_ns(h: &hyper::HeaderMap) -> Option<u64> {
+    let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
+    (1_000..=3_600_000).contains(&ms).then_some(ms * 1_000_000)
+}
+
+/// Undoes the faults of every pod whose lease lapsed; run every fraction of a second.
+pub fn expire_leases(gw: &Gateway) {
+    let now = gw.clock.now_ns();
+    for f in &gw.functions {
+        for p in f.pods() {
+            if p.expire(now) {
+                tracing::warn!("pod `{}`: faults undone, their lease lapsed (the run that applied them stopped renewing it)", p.name);
+            }
+        }
+    }
 }
 
 fn function_state(gw: &Gateway, f: &Function) -> Value {
@@ -247,4 +307,30 @@ fn no_function(name: &str) -> Resp {
         StatusCode::NOT_FOUND,
         &format!("no function `{name}`; GET /_control/functions lists them"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_cross_site_requests_are_refused() {
+        let mut h = hyper::HeaderMap::new();
+        assert!(cross_site_safe(&Method::GET, &h));
+        assert!(!cross_site_safe(&Method::POST, &h));
+        h.insert(hyper::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!cross_site_safe(&Method::POST, &h));
+        h.insert(hyper::header::CONTENT_TYPE, "Application/JSON; charset=utf-8".parse().unwrap());
+        assert!(cross_site_safe(&Method::POST, &h));
+        let mut h = hyper::HeaderMap::new();
+        h.insert(AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert!(cross_site_safe(&Method::DELETE, &h));
+    }
+
+    #[test]
+    fn token_compare() {
+        assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer abd", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer ab", b"Bearer abc"));
+    }
 }

@@ -73,6 +73,9 @@ pub struct Pod {
     jitter_us: AtomicU64,
     error_ppm: AtomicU32,
     error_status: AtomicU32,
+    /// Gateway-clock ns at which injected faults undo themselves unless renewed (0: no lease):
+    /// a drill whose driver was killed never leaves the pod dead or slow.
+    lease_until_ns: AtomicU64,
     status: StatusCode,
     body: Bytes,
     content_type: HeaderValue,
@@ -140,6 +143,7 @@ impl Pod {
             jitter_us: AtomicU64::new(0),
             error_ppm: AtomicU32::new(0),
             error_status: AtomicU32::new(500),
+            lease_until_ns: AtomicU64::new(0),
             status: StatusCode::from_u16(spec.response.status).expect("validated status"),
             body,
             content_type: HeaderValue::from_str(&spec.response.content_type)
@@ -346,6 +350,39 @@ impl Pod {
             (rate.clamp(0.0, 1.0) * 1e6).round() as u32,
             Ordering::Relaxed,
         );
+    }
+
+    /// Starts or extends the fault lease to `now + ns`.
+    pub fn lease(&self, now: u64, ns: u64) {
+        self.lease_until_ns.store(now.saturating_add(ns).max(1), Ordering::Release);
+    }
+
+    /// Extends a running lease only (a renewal after expiry must not bring a lease back).
+    pub fn renew(&self, now: u64, ns: u64) -> bool {
+        let cur = self.lease_until_ns.load(Ordering::Acquire);
+        cur != 0 && self.lease_until_ns.compare_exchange(cur, now.saturating_add(ns).max(1), Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Whether a fault is in place (killed, slowed or failing).
+    pub fn faulty(&self) -> bool {
+        self.is_killed() || self.add_latency_us.load(Ordering::Acquire) != 0 || self.error_ppm.load(Ordering::Acquire) != 0
+    }
+
+    /// Drops the lease once no fault is left (the driver removed them all itself).
+    pub fn settle(&self) {
+        if !self.faulty() {
+            self.lease_until_ns.store(0, Ordering::Release);
+        }
+    }
+
+    /// Undoes every fault when the lease lapsed before `now`; true when it did.
+    pub fn expire(&self, now: u64) -> bool {
+        let until = self.lease_until_ns.load(Ordering::Acquire);
+        if until == 0 || until > now || self.lease_until_ns.compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return false;
+        }
+        self.reset();
+        true
     }
 
     /// Clears injected faults and revives the pod if it was killed.

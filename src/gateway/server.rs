@@ -38,6 +38,17 @@ async fn run(
     gw: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let sweeper = {
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                super::control::expire_leases(&gw);
+            }
+        })
+    };
+    let _sweeper = AbortOnDrop(sweeper);
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     tokio::pin!(shutdown);
@@ -124,5 +135,14 @@ impl GatewayHandle {
     /// `http://127.0.0.1:PORT`
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+/// Stops the lease sweeper when the server returns.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

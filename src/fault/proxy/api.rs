@@ -36,16 +36,32 @@ pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp,
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let lease = lease_of(req.headers());
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => return Ok(error(ApiError::bad_body(format!("larger than {MAX_BODY} bytes")))),
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let answer = route(registry, &method, &segments, &body).await;
+    let answer = route(registry, &method, &segments, &body, lease).await;
     Ok(answer.unwrap_or_else(error))
 }
 
-async fn route(r: &Registry, method: &Method, segments: &[&str], body: &Bytes) -> Result<Resp, ApiError> {
+/// Shortest and longest lease accepted: shorter would expire between two renewals, longer is no lease.
+const LEASE_MS: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
+
+/// The fault lease a skyload run asks for (`x-skyload-lease-ms`); absent or out of range: none.
+fn lease_of(h: &hyper::HeaderMap) -> Option<std::time::Duration> {
+    let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
+    LEASE_MS.contains(&ms).then(|| std::time::Duration::from_millis(ms))
+}
+
+async fn route(
+    r: &Registry,
+    method: &Method,
+    segments: &[&str],
+    body: &Bytes,
+    lease: Option<std::time::Duration>,
+) -> Result<Resp, ApiError> {
     use Method as M;
     let patch = |m: &Method| m == M::PATCH || m == M::POST;
     match segments {
@@ -80,13 +96,15 @@ async fn route(r: &Registry, method: &Method, segments: &[&str], body: &Bytes) -
         ["proxies", name, "toxics"] if method == M::GET => Ok(ok(&r.toxics(name).await?)),
         ["proxies", name, "toxics"] if method == M::POST => {
             r.get(name).await?;
-            let t: ToxicBody = parse(body)?;
+            let mut t: ToxicBody = parse(body)?;
+            t.lease = lease;
             Ok(ok(&r.add_toxic(name, t).await?))
         }
         ["proxies", name, "toxics", toxic] if method == M::GET => Ok(ok(&r.toxic(name, toxic).await?)),
         ["proxies", name, "toxics", toxic] if patch(method) => {
             r.toxic(name, toxic).await?;
-            let t: ToxicPatch = parse(body)?;
+            let mut t: ToxicPatch = parse(body)?;
+            t.lease = lease;
             Ok(ok(&r.update_toxic(name, toxic, t).await?))
         }
         ["proxies", name, "toxics", toxic] if method == M::DELETE => r.remove_toxic(name, toxic).await.map(|()| no_content()),

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -50,6 +51,8 @@ struct ToxicRec {
     kind: ToxicKind,
     uid: u64,
     rev: u64,
+    /// When a leased toxic removes itself (its driver died without removing it).
+    lease_until: Option<Instant>,
 }
 
 struct Running {
@@ -78,6 +81,9 @@ pub struct ToxicBody {
     pub toxicity: Option<f32>,
     #[serde(default)]
     pub attributes: Value,
+    /// From the lease header, not the body: the toxic removes itself unless renewed in time.
+    #[serde(skip)]
+    pub lease: Option<Duration>,
 }
 
 /// `PATCH /proxies/{name}/toxics/{toxic}`: only attributes and toxicity change.
@@ -86,6 +92,9 @@ pub struct ToxicPatch {
     #[serde(default)]
     pub attributes: Value,
     pub toxicity: Option<f32>,
+    /// From the lease header: renews (or starts) the toxic's lease.
+    #[serde(skip)]
+    pub lease: Option<Duration>,
 }
 
 impl Registry {
@@ -237,7 +246,8 @@ impl Registry {
         }
         let kind = ToxicKind::parse(&body.kind, stream, &body.attributes)?.expect("type checked above");
         let toxicity = check_toxicity(body.toxicity.unwrap_or(1.0))?;
-        let rec = ToxicRec { name, stream, toxicity, kind, uid, rev: 0 };
+        let lease_until = body.lease.map(|l| Instant::now() + l);
+        let rec = ToxicRec { name, stream, toxicity, kind, uid, rev: 0, lease_until };
         let view = rec.view();
         entry.toxics.push(rec);
         entry.publish();
@@ -255,9 +265,33 @@ impl Registry {
         rec.kind = kind;
         rec.toxicity = toxicity;
         rec.rev += 1;
+        if let Some(l) = patch.lease {
+            rec.lease_until = Some(Instant::now() + l);
+        }
         let view = rec.view();
         entry.publish();
         Ok(view)
+    }
+
+    /// Removes every leased toxic whose lease lapsed before `now` (the run that added it was killed
+    /// or lost its way here); returns `(proxy, toxic)` for each, to log.
+    pub async fn expire(&self, now: Instant) -> Vec<(String, String)> {
+        let mut inner = self.inner.lock().await;
+        let mut gone = Vec::new();
+        for entry in inner.proxies.values_mut() {
+            let before = entry.toxics.len();
+            entry.toxics.retain(|t| {
+                let lapsed = t.lease_until.is_some_and(|u| u <= now);
+                if lapsed {
+                    gone.push((entry.name.clone(), t.name.clone()));
+                }
+                !lapsed
+            });
+            if entry.toxics.len() != before {
+                entry.publish();
+            }
+        }
+        gone
     }
 
     /// `DELETE /proxies/{name}/toxics/{toxic}`

@@ -49,7 +49,23 @@ async fn populate(registry: &Registry, initial: Vec<NewProxy>) -> Result<Vec<Pro
     }
 }
 
+/// How often lapsed fault leases are looked for; a lapsed toxic lives at most this much longer.
+const SWEEP: Duration = Duration::from_millis(500);
+
 async fn run(listener: TcpListener, registry: Arc<Registry>, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let sweeper = {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP);
+            loop {
+                tick.tick().await;
+                for (proxy, toxic) in registry.expire(tokio::time::Instant::now()).await {
+                    tracing::warn!("removed toxic `{toxic}` from proxy `{proxy}`: its lease lapsed (the run that added it stopped renewing it)");
+                }
+            }
+        })
+    };
+    let _sweeper = AbortOnDrop(sweeper);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -127,5 +143,14 @@ impl ProxyHandle {
         if tokio::time::timeout(DRAIN + Duration::from_secs(2), &mut self.task).await.is_err() {
             abort.abort();
         }
+    }
+}
+
+/// Stops a background task when the server that owns it returns.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -1,0 +1,42 @@
+//! `skyload faults list|clear`: the faults that runs which never finished left on servers without
+//! leases (stock Toxiproxy, or an older skyload), from the journal in the state directory.
+
+use crate::cli::{FaultsAction, FaultsArgs};
+use crate::exit;
+use crate::fault::backend::Endpoints;
+use crate::fault::journal;
+
+pub fn run(args: &FaultsArgs) -> anyhow::Result<i32> {
+    match &args.action {
+        FaultsAction::List => {
+            let found = journal::list();
+            if found.is_empty() {
+                crate::outln!("no fault journals in {}", where_());
+            }
+            for f in found {
+                let state = if f.running { "running" } else { "not running: leftovers" };
+                crate::outln!("run pid {} ({state}), {}:", f.pid, f.file.display());
+                for l in f.faults {
+                    crate::outln!("  {l}");
+                }
+            }
+            Ok(exit::OK)
+        }
+        FaultsAction::Clear { control_token } => {
+            let ep = Endpoints { embedded: None, control_token: control_token.clone() };
+            let lines = journal::clear_blocking(&ep);
+            if lines.is_empty() {
+                crate::outln!("no leftover faults (journals in {})", where_());
+            }
+            let failed = lines.iter().any(|l| !l.starts_with("removed "));
+            for l in lines {
+                crate::outln!("{l}");
+            }
+            Ok(if failed { exit::CHECK_FAILED } else { exit::OK })
+        }
+    }
+}
+
+fn where_() -> String {
+    journal::state_dir().map_or("(no state directory: neither XDG_STATE_HOME nor HOME is set)".into(), |d| d.join("faults").display().to_string())
+}

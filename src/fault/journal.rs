@@ -1,0 +1,208 @@
+//! The journal of faults a run applied that could outlive it. A skyload gateway or proxy undoes a
+//! fault whose lease lapsed on its own; a stock Toxiproxy (or an older skyload) does not, so after
+//! `kill -9`, an OOM kill or a lost CI runner its toxic would stay forever. Each run writes what it
+//! applied, and crosses off what it removed, in its own file under the state directory
+//! (`$XDG_STATE_HOME/skyload/faults/<pid>.json`, else `~/.local/state/skyload/faults/`); one file
+//! per process, so concurrent runs never race on it. The next run with faults, and
+//! `skyload faults clear`, remove what a dead process left and say so.
+//!
+//! Faults of the embedded gateway die with the run and are not journalled. Exec faults are not
+//! either: their stop command may hold secrets, which must not sit in a file nobody cleans.
+
+use super::backend::{self, Endpoints};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// What undoes one applied fault, as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Leftover {
+    /// `DELETE /proxies/{proxy}/toxics/{name}` on the Toxiproxy API at `api`.
+    Toxic { api: String, proxy: String, name: String },
+    /// `method base + path` on a gateway's control API.
+    Gateway { base: String, method: String, path: String },
+}
+
+impl std::fmt::Display for Leftover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Leftover::Toxic { api, proxy, name } => write!(f, "toxic `{name}` on proxy `{proxy}` at {api}"),
+            Leftover::Gateway { base, method, path } => write!(f, "gateway fault at {base} (undone by {method} {path})"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RunJournal {
+    pid: u32,
+    faults: Vec<Leftover>,
+}
+
+/// This process's entries (a process runs at most one timeline at a time, but its tasks overlap).
+static MINE: Mutex<Vec<Leftover>> = Mutex::new(Vec::new());
+
+/// `$XDG_STATE_HOME/skyload`, else `~/.local/state/skyload`; None without either variable.
+pub fn state_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let base = xdg.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("skyload"))
+}
+
+fn journal_dir() -> Option<PathBuf> {
+    state_dir().map(|d| d.join("faults"))
+}
+
+/// Notes that `l` is in place. Failing to write the journal is reported, never fatal: the lease
+/// still protects skyload servers.
+pub fn record(l: Leftover) {
+    let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
+    if !mine.contains(&l) {
+        mine.push(l);
+    }
+    save(&mine);
+}
+
+/// Notes that `l` was removed.
+pub fn forget(l: &Leftover) {
+    let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
+    mine.retain(|x| x != l);
+    save(&mine);
+}
+
+fn save(entries: &[Leftover]) {
+    let Some(dir) = journal_dir() else { return };
+    let path = dir.join(format!("{}.json", std::process::id()));
+    if entries.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    let j = RunJournal { pid: std::process::id(), faults: entries.to_vec() };
+    let text = serde_json::to_vec_pretty(&j).expect("journal serializes");
+    let r = std::fs::create_dir_all(&dir).and_then(|()| crate::record::outdir::write_atomic(&path, &text));
+    if let Err(e) = r {
+        tracing::warn!("cannot write the fault journal {}: {e}; a leftover after a crash would not be found", path.display());
+    }
+}
+
+/// Whether process `pid` still runs (a journal of a live run is not a leftover).
+fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        // Our own pid in an old file: a dead process had it before us.
+        return false;
+    }
+    let Ok(p) = i32::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let r = unsafe { libc::kill(p, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// One journal file found on disk.
+#[derive(Debug)]
+pub struct Found {
+    pub file: PathBuf,
+    pub pid: u32,
+    /// The run is still going: its faults are not leftovers.
+    pub running: bool,
+    pub faults: Vec<Leftover>,
+}
+
+/// Every journal in the state directory (unreadable files are skipped with a warning).
+pub fn list() -> Vec<Found> {
+    let Some(dir) = journal_dir() else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(&dir) else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let file = e.path();
+        if file.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        match std::fs::read(&file).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<RunJournal>(&b).map_err(|e| e.to_string())) {
+            Ok(j) => out.push(Found { running: alive(j.pid), pid: j.pid, faults: j.faults, file }),
+            Err(e) => tracing::warn!("skipping fault journal {}: {e}", file.display()),
+        }
+    }
+    out.sort_by_key(|f| f.pid);
+    out
+}
+
+/// Removes what dead runs left; one line per fault, saying what was done. Faults that could not
+/// be removed stay in their journal for the next attempt.
+pub async fn clear(ep: &Endpoints) -> Vec<String> {
+    let mut lines = Vec::new();
+    for found in list().into_iter().filter(|f| !f.running) {
+        let mut left = Vec::new();
+        for l in found.faults {
+            match undo(&l, ep).await {
+                Ok(()) => lines.push(format!("removed leftover {l} (from run pid {}, which did not finish)", found.pid)),
+                Err(e) => {
+                    lines.push(format!("could not remove leftover {l} (from run pid {}): {e}", found.pid));
+                    left.push(l);
+                }
+            }
+        }
+        let r = if left.is_empty() {
+            std::fs::remove_file(&found.file)
+        } else {
+            let text = serde_json::to_vec_pretty(&RunJournal { pid: found.pid, faults: left }).expect("journal serializes");
+            crate::record::outdir::write_atomic(&found.file, &text)
+        };
+        if let Err(e) = r {
+            lines.push(format!("cannot update the fault journal {}: {e}", found.file.display()));
+        }
+    }
+    lines
+}
+
+/// `clear` from synchronous code (the `run` and `faults` commands), on a small runtime of its own.
+pub fn clear_blocking(ep: &Endpoints) -> Vec<String> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(clear(ep)),
+        Err(e) => vec![format!("cannot look for leftover faults: {e}")],
+    }
+}
+
+async fn undo(l: &Leftover, ep: &Endpoints) -> Result<(), String> {
+    match l {
+        Leftover::Toxic { api, proxy, name } => {
+            let c = super::toxiproxy::Client::new(api).map_err(|e| e.to_string())?;
+            match c.remove_toxic(proxy, name).await {
+                Ok(()) => Ok(()),
+                // Removed meanwhile (by hand, by a lease, or the proxy is gone with it).
+                Err(super::toxiproxy::ClientError::Api { status: 404, .. }) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Leftover::Gateway { base, method, path } => {
+            let m = http::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+            backend::raw_control(base, m, path, ep.control_token.as_deref()).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_entries_round_trip() {
+        let j = RunJournal {
+            pid: 7,
+            faults: vec![
+                Leftover::Toxic { api: "127.0.0.1:8474".into(), proxy: "api".into(), name: "slow".into() },
+                Leftover::Gateway { base: "http://127.0.0.1:1".into(), method: "DELETE".into(), path: "/_control/pods/p/latency".into() },
+            ],
+        };
+        let text = serde_json::to_string(&j).unwrap();
+        assert!(text.contains("\"kind\":\"toxic\""), "{text}");
+        let back: RunJournal = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.faults, j.faults);
+    }
+
+    #[test]
+    fn own_pid_in_an_old_file_is_a_leftover_and_pid_1_is_alive() {
+        assert!(!alive(std::process::id()));
+        assert!(alive(1));
+        assert!(!alive(u32::MAX));
+    }
+}
