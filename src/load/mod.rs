@@ -7,3 +7,4 @@ pub mod engine;
 pub mod runner;
 pub mod shard;
 pub mod queue;
+pub mod pacer;

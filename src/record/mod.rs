@@ -10,3 +10,4 @@ pub mod results;
 pub mod summary;
 pub mod redact;
 pub mod scrub;
+pub mod guard;
