@@ -190,7 +190,7 @@ fn full_example_resolves_to_the_expected_plan() {
     assert!(matches!(plan.target, Target::Embedded(_)));
     assert_eq!(plan.timeout, Duration::from_secs(5));
     assert_eq!(plan.pod_header, Some(HeaderName::from_static("x-pod")), "embedded targets default to x-pod");
-    assert_eq!((plan.max_in_flight, plan.max_lag, plan.threads), (10_000, Duration::from_secs(1), None));
+    assert_eq!((plan.max_in_flight, plan.max_lag, plan.threads), (1_000_000, Duration::MAX, None));
     assert_eq!(plan.connections.max, 50);
     assert!(plan.source_text.starts_with("# examples-feeders"));
 

@@ -1,6 +1,8 @@
-//! One generator thread: a pacer that hands each arrival to the connection workers at its intended
-//! time (or counts it dropped), workers that send on kept-alive connections, and a ticker that ships
-//! each closed second to the collector. Each thread runs its own single-threaded runtime over an
+//! One generator thread: a precise pacer (see `pacer`) that hands each arrival to the connection
+//! workers at its intended time, workers that send on kept-alive connections (more are opened when
+//! all are busy, up to the connection cap), and a ticker that ships each closed second to the
+//! collector. Every arrival ends in exactly one outcome: answered, failed, `timeout` (also when
+//! still unanswered a timeout after the schedule's end), or `dropped` (the in-flight cap only). Each thread runs its own single-threaded runtime over an
 //! interleaved share of the schedule (every n-th arrival), as wrk2 gives each thread its own
 //! connections and rate share: no locks or cross-thread wake-ups on the hot path.
 
@@ -10,7 +12,8 @@ use super::schedule::Schedule;
 use super::shard::Shard;
 use super::transport::{exchange, Conn, Endpoint};
 use crate::record::accum::{Completion, Interval, Shape, ThreadRecorder, Totals, MAX_LABELS};
-use crate::record::outcome::{Classifier, OutcomeId, TransportFailure, PROTOCOL};
+use crate::record::outcome::{Classifier, OutcomeId, TransportFailure, PROTOCOL, TIMEOUT};
+use super::pacer::{Pacer, PacerKind};
 use crate::scenario::ConnectionPlan;
 use http::HeaderName;
 use rand::rngs::SmallRng;
@@ -31,6 +34,7 @@ pub struct EngineCtx {
     pub endpoint: Endpoint,
     pub conns: ConnectionPlan,
     pub timeout: Duration,
+    /// Opt-in: a request that would leave later than this is dropped (`Duration::MAX`: never).
     pub max_lag: Duration,
     pub max_in_flight: usize,
     pub pod_header: Option<HeaderName>,
@@ -53,10 +57,16 @@ pub enum Msg {
     Done(usize, Box<Totals>),
 }
 
+/// One arrival on its way: the schedule's instant and when the pacer handed it over. Copy, so the
+/// worker holding it can be asked what it held if the run ends before it is answered.
+#[derive(Clone, Copy)]
 struct Job {
     seq: u64,
     request: usize,
     intended: Instant,
+    /// When the pacer pushed it to the workers: `handed - intended` is the pacer's own lateness,
+    /// `sent - handed` the wait for a connection.
+    handed: Instant,
 }
 
 /// Runs thread `idx` of `ctx.threads` to the end of the schedule or until `stop` turns true.
@@ -78,28 +88,107 @@ fn share(total: usize, idx: usize, n: usize) -> usize {
     (total / n + usize::from(idx < total % n)).max(1)
 }
 
+/// The workers of one thread, one per connection (per stream for HTTP/2), started as arrivals find
+/// every worker busy, up to the thread's share of `connections.max`: the load stays open-loop
+/// instead of queueing behind a stalled connection.
+struct Pool {
+    ctx: Arc<EngineCtx>,
+    idx: usize,
+    jobs: LocalQueue<Job>,
+    rec: Rc<RefCell<ThreadRecorder>>,
+    in_flight: Rc<Cell<usize>>,
+    stopping: Rc<Cell<bool>>,
+    slots: Vec<Rc<Slot>>,
+    workers: Vec<(JoinHandle<()>, Rc<Cell<Option<Job>>>)>,
+    max_workers: usize,
+    per_conn: usize,
+}
+
+impl Pool {
+    /// Hands a job to an idle worker, or a new one; false when the connection cap made it wait.
+    fn hand(&mut self, job: Job) -> bool {
+        let free = self.jobs.idle() > 0 || self.workers.len() < self.max_workers;
+        if self.jobs.idle() == 0 && free {
+            self.spawn();
+        }
+        self.jobs.push(job);
+        free
+    }
+
+    fn spawn(&mut self) {
+        let w = self.workers.len();
+        let s = w / self.per_conn;
+        if s == self.slots.len() {
+            self.slots.push(Rc::new(Slot::default()));
+        }
+        let current = Rc::new(Cell::new(None));
+        let worker = Worker {
+            ctx: self.ctx.clone(),
+            slot: self.slots[s].clone(),
+            rec: self.rec.clone(),
+            in_flight: self.in_flight.clone(),
+            stopping: self.stopping.clone(),
+            current: current.clone(),
+            rng: SmallRng::seed_from_u64(self.ctx.seed ^ ((self.idx as u64) << 32) ^ w as u64),
+        };
+        self.workers.push((tokio::task::spawn_local(worker.run(self.jobs.clone())), current));
+    }
+
+    /// Waits up to `grace` for every job to end; what is still queued or unanswered then ends as
+    /// `timeout` (or `dropped` if the run was interrupted before it left), so none goes uncounted.
+    async fn finish(mut self, grace: Duration) {
+        self.jobs.close();
+        let all = async {
+            for (h, _) in self.workers.iter_mut() {
+                // A worker's panic is the thread's: the runner makes the run `failed` with its message.
+                if let Err(e) = h.await {
+                    if e.is_panic() {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+            }
+        };
+        let timed_out = tokio::time::timeout(grace, all).await.is_err();
+        if !timed_out {
+            return;
+        }
+        let now = Instant::now();
+        let mut rec = self.rec.borrow_mut();
+        for (h, current) in &self.workers {
+            h.abort();
+            if let Some(job) = current.take() {
+                rec.completed(&Completion::failed(job.request, TIMEOUT, job.intended, job.handed, now));
+            }
+        }
+        let interrupted = self.stopping.get();
+        for job in self.jobs.drain() {
+            if interrupted {
+                rec.dropped(job.request, job.intended, now);
+            } else {
+                rec.completed(&Completion::failed(job.request, TIMEOUT, job.intended, job.handed, now));
+            }
+        }
+    }
+}
+
 async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut stop: watch::Receiver<bool>) {
     let rec = Rc::new(RefCell::new(ThreadRecorder::new(ctx.t0, ctx.shape.clone())));
     let in_flight = Rc::new(Cell::new(0usize));
     let stopping = Rc::new(Cell::new(false));
     let cpu = Rc::new(CpuClock::new());
-    let jobs: LocalQueue<Job> = LocalQueue::default();
-
-    let n_conns = share(ctx.conns.max, idx, ctx.threads);
-    let mut workers: Vec<JoinHandle<()>> = Vec::new();
-    let slots: Vec<Rc<Slot>> = (0..n_conns).map(|_| Rc::new(Slot::default())).collect();
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
-    for w in 0..n_conns * per_conn {
-        let worker = Worker {
-            ctx: ctx.clone(),
-            slot: slots[w % n_conns].clone(),
-            rec: rec.clone(),
-            in_flight: in_flight.clone(),
-            stopping: stopping.clone(),
-            rng: SmallRng::seed_from_u64(ctx.seed ^ ((idx as u64) << 32) ^ w as u64),
-        };
-        workers.push(tokio::task::spawn_local(worker.run(jobs.clone())));
-    }
+    let mut pool = Pool {
+        ctx: ctx.clone(),
+        idx,
+        jobs: LocalQueue::default(),
+        rec: rec.clone(),
+        in_flight: in_flight.clone(),
+        stopping: stopping.clone(),
+        slots: Vec::new(),
+        workers: Vec::new(),
+        max_workers: share(ctx.conns.max, idx, ctx.threads) * per_conn,
+        per_conn,
+    };
 
     let ticker = {
         let (rec, tx, in_flight, cpu, t0) = (rec.clone(), tx.clone(), in_flight.clone(), cpu.clone(), ctx.t0);
@@ -118,6 +207,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
         })
     };
 
+    let mut pacer = Pacer::new(PacerKind::from_env());
     let cap = share(ctx.max_in_flight, idx, ctx.threads);
     let mut interrupted = *stop.borrow();
     for a in ctx.schedule.arrivals(ctx.seed, ctx.shard.thread_slice(idx, ctx.threads)) {
@@ -125,57 +215,42 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, mut
             break;
         }
         let at = ctx.t0 + a.at;
-        if at > Instant::now() {
-            tokio::select! {
-                _ = tokio::time::sleep_until(at.into()) => {}
-                _ = stop.changed() => { interrupted = true; break; }
+        tokio::select! {
+            biased;
+            _ = stop.changed() => { interrupted = true; break; }
+            _ = pacer.wait_until(at) => {}
+        }
+        let handed = Instant::now();
+        let request = ctx.requests.pick(a.seq);
+        {
+            let mut r = rec.borrow_mut();
+            r.scheduled(request, at);
+            r.handed(at, handed);
+            if in_flight.get() >= cap {
+                r.dropped(request, at, handed);
+                continue;
             }
         }
-        if matches!(stop.has_changed(), Ok(true) | Err(_)) && *stop.borrow() {
-            interrupted = true;
-            break;
-        }
-        let request = ctx.requests.pick(a.seq);
-        let mut r = rec.borrow_mut();
-        r.scheduled(request, at);
-        if in_flight.get() >= cap {
-            r.dropped(request, Instant::now());
-            continue;
-        }
         in_flight.set(in_flight.get() + 1);
-        jobs.push(Job { seq: a.seq, request, intended: at });
+        if !pool.hand(Job { seq: a.seq, request, intended: at, handed }) {
+            rec.borrow_mut().conn_limited(handed);
+        }
     }
-    jobs.close();
 
     // Let what is in flight finish: up to the request timeout, or briefly when interrupted.
     stopping.set(interrupted);
     let grace = if interrupted { ctx.timeout.min(Duration::from_secs(2)) } else { ctx.timeout + Duration::from_millis(500) };
-    let all = futures_join_all(workers);
-    if tokio::time::timeout(grace, all).await.is_err() {
-        tracing::debug!("thread {idx}: {} requests still in flight at the end were not recorded", in_flight.get());
-    }
+    pool.finish(grace).await;
     ticker.abort();
     if let Err(e) = ticker.await {
         if e.is_panic() {
             std::panic::resume_unwind(e.into_panic());
         }
     }
-    // Abandoned workers may still hold the recorder; take its contents rather than wait for them.
     let rec = rec.replace(ThreadRecorder::new(ctx.t0, ctx.shape.clone()));
     let (rest, totals) = rec.finish(cpu.lap());
     let _ = tx.send(Msg::Intervals(idx, rest));
     let _ = tx.send(Msg::Done(idx, Box::new(totals)));
-}
-
-async fn futures_join_all(handles: Vec<JoinHandle<()>>) {
-    for h in handles {
-        // A worker's panic is the thread's: the runner makes the run `failed` with its message.
-        if let Err(e) = h.await {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
-        }
-    }
 }
 
 /// A connection shared by the workers of one slot: taken exclusively for HTTP/1.1 (one worker per
@@ -266,6 +341,8 @@ struct Worker {
     rec: Rc<RefCell<ThreadRecorder>>,
     in_flight: Rc<Cell<usize>>,
     stopping: Rc<Cell<bool>>,
+    /// The job this worker holds, for the end-of-run accounting of what never came back.
+    current: Rc<Cell<Option<Job>>>,
     rng: SmallRng,
 }
 
@@ -275,7 +352,9 @@ impl Worker {
         let mut body = Vec::new();
         let keep_body = self.ctx.classifier.needs_body();
         while let Some(job) = jobs.pop().await {
+            self.current.set(Some(job));
             self.one(job, &mut scratch, keep_body.then_some(&mut body)).await;
+            self.current.set(None);
             self.in_flight.set(self.in_flight.get() - 1);
         }
     }
@@ -283,11 +362,20 @@ impl Worker {
     async fn one(&mut self, job: Job, scratch: &mut String, mut body: Option<&mut Vec<u8>>) {
         let ctx = self.ctx.clone();
         let now = Instant::now();
+        // Opt-in censoring only: by default a request is sent however late, so a stall shows at
+        // its true size.
         if self.stopping.get() || now.saturating_duration_since(job.intended) > ctx.max_lag {
-            self.rec.borrow_mut().dropped(job.request, now);
+            self.rec.borrow_mut().dropped(job.request, job.intended, now);
             return;
         }
-        let deadline = tokio::time::Instant::from_std(now + ctx.timeout);
+        // The timeout runs from the hand-over, so queueing for a connection counts against it and
+        // every job ends within `timeout` of leaving the pacer.
+        let deadline_std = job.handed + ctx.timeout;
+        if now >= deadline_std {
+            self.rec.borrow_mut().completed(&Completion::failed(job.request, TIMEOUT, job.intended, now, now));
+            return;
+        }
+        let deadline = tokio::time::Instant::from_std(deadline_std);
         let (req, bytes_out) = match ctx.requests.build(job.request, job.seq, &mut self.rng, scratch) {
             Ok(r) => r,
             Err(e) => {
@@ -304,7 +392,7 @@ impl Worker {
             }
         };
         let sent = Instant::now();
-        self.rec.borrow_mut().sent(job.request, job.intended, sent, bytes_out);
+        self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
         if let Some(b) = body.as_deref_mut() {
             b.clear();
         }
@@ -345,7 +433,7 @@ impl Worker {
     /// counts as sent at `at` and completes now with `outcome`, so error rates include it.
     fn failed(&self, job: &Job, outcome: OutcomeId, at: Instant) {
         let mut rec = self.rec.borrow_mut();
-        rec.sent(job.request, job.intended, at, 0);
+        rec.sent(job.request, job.handed, at, 0);
         rec.completed(&Completion::failed(job.request, outcome, job.intended, at, Instant::now()));
     }
 }

@@ -12,3 +12,4 @@ pub mod guard;
 pub mod tls;
 pub mod connect;
 pub mod probe;
+pub mod pacer;

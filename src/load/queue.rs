@@ -52,6 +52,16 @@ impl<T> LocalQueue<T> {
         }
     }
 
+    /// Workers parked waiting for a job: each push hands its job to one of them.
+    pub fn idle(&self) -> usize {
+        self.0.borrow().idle.len()
+    }
+
+    /// Takes every job still queued (what is left when the run's grace period is over).
+    pub fn drain(&self) -> Vec<T> {
+        self.0.borrow_mut().jobs.drain(..).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.0.borrow().jobs.len()
     }

@@ -15,7 +15,7 @@ use crate::record::outcome::{Classifier, CONNECT};
 use crate::record::redact;
 use crate::record::results::ResultsWriter;
 use crate::record::summary::{scenario_fingerprint, RunMeta, RunStatus, Shards, Summary};
-use crate::scenario::{Plan, Target, TargetUrl};
+use crate::scenario::{ConnectionPlan, Plan, Target, TargetUrl};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -207,7 +207,7 @@ fn run_against(
         requests,
         classifier,
         endpoint: prepared.endpoint.clone(),
-        conns: crate::scenario::ConnectionPlan { http2, ..plan.connections.clone() },
+        conns: ConnectionPlan { http2, max: fit_open_files(plan.connections.max), ..plan.connections.clone() },
         timeout: plan.timeout,
         max_lag: plan.max_lag,
         max_in_flight: plan.max_in_flight,
@@ -242,6 +242,7 @@ fn run_against(
     let mut write_error = None;
     for msg in rx {
         for iv in collector.accept(msg) {
+            collector.totals.guard.judge(&iv, threads);
             let secs = iv.second as f64;
             let target_rps = schedule.due_between(secs, secs + 1.0) * share;
             let per_req: Vec<f64> = weights.iter().map(|w| w * target_rps).collect();
@@ -268,6 +269,7 @@ fn run_against(
         schedule.duration()
     };
     let totals = collector.totals;
+    writer.write_accounting(&totals.by_intended).map_err(results_err)?;
     let meta = RunMeta {
         scenario: plan.name.clone(),
         scenario_file: plan.source_path.as_ref().map(|p| p.display().to_string()),
@@ -297,6 +299,35 @@ fn run_against(
     }
     let all_connect = summary.totals.completed > 0 && summary.totals.outcomes.get(shape.outcomes.name(CONNECT)) == Some(&summary.totals.completed);
     Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect, faults: fault_records })
+}
+
+/// File descriptors kept free for everything that is not a target connection (Results files, the
+/// embedded gateway's listener and its own connections are counted separately by the OS).
+const FD_RESERVE: u64 = 256;
+
+/// The connection cap, lowered to what the open-file limit allows (the soft limit is raised to
+/// the hard one first), so a slow target meets more connections, never EMFILE.
+fn fit_open_files(max: usize) -> usize {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return max;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    // An embedded gateway shares the process: it needs one descriptor per accepted connection too.
+    let budget = (lim.rlim_cur.saturating_sub(FD_RESERVE) / 2).max(1);
+    let fit = max.min(usize::try_from(budget).unwrap_or(usize::MAX));
+    if fit < max {
+        tracing::info!("connections.max lowered from {max} to {fit} to fit the open-file limit ({})", lim.rlim_cur);
+    }
+    fit
 }
 
 /// `faults.json`: what each fault did, for verify and the report.

@@ -114,8 +114,13 @@ impl ReqInterval {
 pub struct Interval {
     pub second: u64,
     pub requests: Vec<ReqInterval>,
-    /// Send lag: actual send minus intended send.
+    /// Pacer lag: handed to a worker minus intended send (the generator's own lateness).
     pub lag: Hist,
+    /// Waiting for a connection: actual send minus hand-over (pool wait, connect). Part of the
+    /// latency, but the target's or the connection cap's, not the pacer's.
+    pub conn_wait: Hist,
+    /// Arrivals that found every connection busy and the connection cap reached.
+    pub conn_limited: u64,
     /// Requests in flight when the interval was shipped.
     pub in_flight: u64,
     /// CPU time the generator threads used in this second.
@@ -135,6 +140,8 @@ impl Interval {
             second,
             requests: (0..shape.requests.len()).map(|_| ReqInterval::new(shape.outcomes.len())).collect(),
             lag: new_hist(),
+            conn_wait: new_hist(),
+            conn_limited: 0,
             in_flight: 0,
             cpu: Duration::ZERO,
             pods: BTreeMap::new(),
@@ -152,6 +159,8 @@ impl Interval {
             a.merge(b);
         }
         add(&mut self.lag, &o.lag);
+        add(&mut self.conn_wait, &o.conn_wait);
+        self.conn_limited += o.conn_limited;
         self.in_flight += o.in_flight;
         self.cpu += o.cpu;
     }
@@ -170,6 +179,8 @@ pub struct ReqTotals {
     pub scheduled: u64,
     pub sent: u64,
     pub dropped: u64,
+    /// How late dropped arrivals were when they were given up (intended → dropped).
+    pub dropped_wait: Hist,
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// By outcome id; None where the outcome never happened.
@@ -193,7 +204,17 @@ impl PodTotals {
 #[derive(Debug, Clone)]
 pub struct Totals {
     pub requests: Vec<ReqTotals>,
+    /// Pacer lag (intended → handed to a worker).
     pub lag: Hist,
+    /// Connection wait (handed → on the wire).
+    pub conn_wait: Hist,
+    /// Arrivals held back by the connection cap.
+    pub conn_limited: u64,
+    /// `[scheduled, completed, dropped]` by intended second: every arrival of second k ends in
+    /// exactly one outcome, whenever that happens. 24 bytes per second of run.
+    pub by_intended: Vec<[u64; 3]>,
+    /// Seconds the generator guard flagged (judged on merged seconds by the collector).
+    pub guard: super::guard::SecondsGuard,
     pub status: BTreeMap<u16, u64>,
     pub pods: Vec<PodTotals>,
     /// Completions per value, one map per label header.
@@ -211,12 +232,17 @@ impl Totals {
                     scheduled: 0,
                     sent: 0,
                     dropped: 0,
+                    dropped_wait: new_hist(),
                     bytes_in: 0,
                     bytes_out: 0,
                     by_outcome: vec![None; shape.outcomes.len()],
                 })
                 .collect(),
             lag: new_hist(),
+            conn_wait: new_hist(),
+            conn_limited: 0,
+            by_intended: Vec::new(),
+            guard: Default::default(),
             status: BTreeMap::new(),
             pods: Vec::new(),
             labels: vec![BTreeMap::new(); shape.labels.len()],
@@ -229,6 +255,7 @@ impl Totals {
             a.scheduled += b.scheduled;
             a.sent += b.sent;
             a.dropped += b.dropped;
+            add(&mut a.dropped_wait, &b.dropped_wait);
             a.bytes_in += b.bytes_in;
             a.bytes_out += b.bytes_out;
             for (x, y) in a.by_outcome.iter_mut().zip(&b.by_outcome) {
@@ -240,6 +267,17 @@ impl Totals {
             }
         }
         add(&mut self.lag, &o.lag);
+        add(&mut self.conn_wait, &o.conn_wait);
+        self.conn_limited += o.conn_limited;
+        self.guard.merge(&o.guard);
+        if self.by_intended.len() < o.by_intended.len() {
+            self.by_intended.resize(o.by_intended.len(), [0; 3]);
+        }
+        for (a, b) in self.by_intended.iter_mut().zip(&o.by_intended) {
+            for i in 0..3 {
+                a[i] += b[i];
+            }
+        }
         for (code, n) in &o.status {
             *self.status.entry(*code).or_default() += n;
         }
@@ -338,32 +376,62 @@ impl ThreadRecorder {
         &mut self.open[(sec - self.shipped) as usize]
     }
 
-    /// An arrival was handed to the engine (it will be sent or dropped).
+    /// Counts one more `[scheduled, completed, dropped]` (slot `i`) for the second of `intended`.
+    fn account(&mut self, intended: Instant, i: usize) {
+        let sec = intended.saturating_duration_since(self.t0).as_secs() as usize;
+        if self.totals.by_intended.len() <= sec {
+            self.totals.by_intended.resize(sec + 1, [0; 3]);
+        }
+        self.totals.by_intended[sec][i] += 1;
+    }
+
+    /// An arrival was handed to the engine (it will end completed or dropped).
     pub fn scheduled(&mut self, request: usize, at: Instant) {
         self.interval(at).requests[request].scheduled += 1;
         self.totals.requests[request].scheduled += 1;
+        self.account(at, 0);
     }
 
-    pub fn sent(&mut self, request: usize, intended: Instant, sent: Instant, bytes_out: u64) {
+    /// The pacer handed an arrival over at `handed`: its own lateness.
+    pub fn handed(&mut self, intended: Instant, handed: Instant) {
+        let lag = handed.saturating_duration_since(intended);
+        record_us(&mut self.interval(handed).lag, lag);
+        record_us(&mut self.totals.lag, lag);
+    }
+
+    /// An arrival found every connection busy and no room for another.
+    pub fn conn_limited(&mut self, at: Instant) {
+        self.interval(at).conn_limited += 1;
+        self.totals.conn_limited += 1;
+    }
+
+    /// On the wire at `sent`, after waiting for a connection since `handed`.
+    pub fn sent(&mut self, request: usize, handed: Instant, sent: Instant, bytes_out: u64) {
+        let wait = sent.saturating_duration_since(handed);
         let iv = self.interval(sent);
         iv.requests[request].sent += 1;
         iv.requests[request].bytes_out += bytes_out;
-        record_us(&mut iv.lag, sent.saturating_duration_since(intended));
-        record_us(&mut self.totals.lag, sent.saturating_duration_since(intended));
+        record_us(&mut iv.conn_wait, wait);
+        record_us(&mut self.totals.conn_wait, wait);
         self.totals.requests[request].sent += 1;
         self.totals.requests[request].bytes_out += bytes_out;
     }
 
-    /// A request that was not sent: in-flight cap reached, or it would have left later than max_lag.
-    pub fn dropped(&mut self, request: usize, at: Instant) {
+    /// An arrival given up at `at`: the in-flight cap was reached, the opt-in `max_lag` passed, or
+    /// the run was interrupted before it left.
+    pub fn dropped(&mut self, request: usize, intended: Instant, at: Instant) {
         self.interval(at).requests[request].dropped += 1;
-        self.totals.requests[request].dropped += 1;
+        let t = &mut self.totals.requests[request];
+        t.dropped += 1;
+        record_us(&mut t.dropped_wait, at.saturating_duration_since(intended));
+        self.account(intended, 2);
     }
 
     pub fn completed(&mut self, c: &Completion) {
         let latency = c.done.saturating_duration_since(c.intended);
         let service = c.done.saturating_duration_since(c.sent);
         let n_outcomes = self.shape.outcomes.len();
+        self.account(c.intended, 1);
         let iv = self.interval(c.done);
         let r = &mut iv.requests[c.request];
         r.completed += 1;
@@ -480,7 +548,7 @@ mod tests {
         let mut r = ThreadRecorder::new(t0, shape());
         r.completed(&done(t0, 0, OK, 100, 10, Some(b"p1")));
         r.completed(&done(t0, 1, RESET, 2_500, 40, Some(b"p2")));
-        r.dropped(0, t0 + Duration::from_millis(2_600));
+        r.dropped(0, t0 + Duration::from_millis(2_590), t0 + Duration::from_millis(2_600));
         let first = r.take_through(2, 3, Duration::from_millis(5));
         assert_eq!(first.iter().map(|i| i.second).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(first[0].requests[0].completed, 1);

@@ -187,6 +187,12 @@ fn totals_of(dir: &Path, s: &Summary, shape: &Shape) -> Result<Totals, LoadError
                 add(if h.kind == "latency" { &mut slot.latency } else { &mut slot.service }, &hist);
             }
             "lag" => lag = Some(hist),
+            "conn_wait" => t.conn_wait = hist,
+            "dropped_wait" => {
+                if let Some(ri) = shape.requests.iter().position(|n| *n == h.request) {
+                    t.requests[ri].dropped_wait = hist;
+                }
+            }
             "pod" => {
                 pod_hists.insert(h.request.clone(), hist);
             }
@@ -211,6 +217,8 @@ fn totals_of(dir: &Path, s: &Summary, shape: &Shape) -> Result<Totals, LoadError
         *slot = s.labels.get(h).cloned().unwrap_or_default();
     }
     // CPU times are whole microseconds (getrusage), so rounding there undoes the f64 exactly.
+    t.guard = s.generator.seconds.clone();
+    t.conn_limited = s.generator.connection_limited;
     t.cpu = Duration::from_micros((s.generator.cpu_seconds.max(0.0) * 1e6).round() as u64);
     Ok(t)
 }

@@ -135,6 +135,7 @@ mod tests {
             let done = t0 + Duration::from_millis(100 * i + base);
             let intended = done - Duration::from_millis(base + i);
             let pod = format!("p{}", i % 2);
+            rec.handed(intended, intended);
             rec.sent(0, intended, intended, 3);
             let c = Completion { pod: Some(pod.as_bytes()), status: 200, ..Completion::failed(0, OK, intended, intended, done) };
             rec.completed(&c);

@@ -11,3 +11,4 @@ pub mod summary;
 pub mod redact;
 pub mod outdir;
 pub mod tls;
+pub mod guard;

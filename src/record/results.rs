@@ -20,6 +20,9 @@ pub const HLOG: &str = "latency.hlog";
 pub const SCENARIO_COPY: &str = "scenario.toml";
 pub const PODS: &str = "pods.csv";
 pub const LABELS: &str = "labels.csv";
+/// Every intended second's arrivals and how many of them ended completed or dropped (written at
+/// the end, once each arrival has ended): the no-censoring invariant, checkable per second.
+pub const ACCOUNTING: &str = "accounting.csv";
 
 /// The request column value of the per-second row that sums every request.
 pub const ALL_REQUESTS: &str = "*";
@@ -144,6 +147,16 @@ impl ResultsWriter {
     }
 
     /// Writes `summary.json` atomically (temp file + rename), so a reader never sees half of it.
+    /// `accounting.csv` from `Totals::by_intended`.
+    pub fn write_accounting(&self, by_intended: &[[u64; 3]]) -> io::Result<()> {
+        use std::fmt::Write as _;
+        let mut s = String::from("second,scheduled,completed,dropped\n");
+        for (k, [a, b, c]) in by_intended.iter().enumerate() {
+            let _ = writeln!(s, "{k},{a},{b},{c}");
+        }
+        std::fs::write(self.dir().join(ACCOUNTING), s)
+    }
+
     pub fn write_summary(&mut self, s: &Summary) -> io::Result<()> {
         self.csv.flush()?;
         self.hlog.flush()?;

@@ -4,6 +4,7 @@
 
 use super::accum::{Shape, Totals};
 use super::hist::{self, add, new_hist, Hist, Percentiles};
+use super::guard::SecondsGuard;
 use super::outcome::OutcomeTable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,7 +47,12 @@ pub struct Summary {
     pub duration_s: f64,
     pub target: String,
     pub outcome_names: Vec<String>,
+    /// The headline: every completed request, whatever its outcome, from its intended start.
     pub totals: Overall,
+    /// Latency of all requests split by outcome (`ok` alone, each error outcome alone): a fast 503
+    /// or a refused connection does not pull the successes' percentiles down here.
+    #[serde(default)]
+    pub by_outcome: BTreeMap<String, OutcomeSummary>,
     pub requests: Vec<RequestSummary>,
     pub pods: Vec<PodSummary>,
     /// Completions per value of each label header (`x-fn-version` → {v1: n, v2: m}).
@@ -91,8 +97,9 @@ pub struct Overall {
     pub scheduled: u64,
     pub sent: u64,
     pub completed: u64,
+    /// Arrivals given up (in-flight cap, opt-in `max_lag`, interrupted): failures too.
     pub dropped: u64,
-    /// Failures (`error` + transport failures) over completed requests.
+    /// Failures (`error`, transport failures, dropped) over completed + dropped.
     pub error_rate: f64,
     /// Completed requests per second of run time.
     pub achieved_rps: f64,
@@ -104,6 +111,9 @@ pub struct Overall {
     pub latency: Percentiles,
     /// From the actual send.
     pub service_time: Percentiles,
+    /// How late dropped arrivals were when given up.
+    #[serde(default)]
+    pub dropped_wait: Percentiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,10 +148,21 @@ pub struct GeneratorHealth {
     pub expected: f64,
     pub target_rps: f64,
     pub send_rps: f64,
-    /// Sent over expected.
+    /// Arrivals the pacer produced that were not dropped, over those produced (for Poisson stages
+    /// the produced count, not the schedule's mean, is the reference).
     pub send_ratio: f64,
-    /// Actual send minus intended send.
+    /// The pacer's own lateness: handed to a worker minus intended send.
     pub schedule_lag: Percentiles,
+    /// Waiting for a connection (pool wait, TCP connect): handed minus on the wire. Part of the
+    /// latency, caused by the target or the connection cap, not by the pacer.
+    #[serde(default)]
+    pub connection_wait: Percentiles,
+    /// Arrivals held back by the connection cap (`connections.max`).
+    #[serde(default)]
+    pub connection_limited: u64,
+    /// Seconds flagged by the per-second guard.
+    #[serde(default)]
+    pub seconds: SecondsGuard,
     pub cpu_seconds: f64,
     /// Mean CPU cores busy in the generator threads.
     pub cpu_cores: f64,
@@ -184,6 +205,7 @@ impl Overall {
         counts: &[u64],
         latency: &Hist,
         service: &Hist,
+        dropped_wait: &Hist,
         (scheduled, sent, dropped, bytes_in, bytes_out): (u64, u64, u64, u64, u64),
         duration_s: f64,
     ) -> Overall {
@@ -199,7 +221,7 @@ impl Overall {
             sent,
             completed,
             dropped,
-            error_rate: ratio(failed, completed),
+            error_rate: ratio(failed + dropped, completed + dropped),
             achieved_rps: if duration_s > 0.0 { completed as f64 / duration_s } else { 0.0 },
             outcomes: counts
                 .iter()
@@ -212,6 +234,7 @@ impl Overall {
             bytes_out,
             latency: Percentiles::of(latency),
             service_time: Percentiles::of(service),
+            dropped_wait: Percentiles::of(dropped_wait),
         }
     }
 }
@@ -230,7 +253,8 @@ impl Summary {
         let d = meta.duration_s;
         let mut requests = Vec::new();
         let mut histograms = Vec::new();
-        let (mut all_lat, mut all_svc) = (new_hist(), new_hist());
+        let (mut all_lat, mut all_svc, mut all_dw) = (new_hist(), new_hist(), new_hist());
+        let mut outcome_hists: Vec<Option<(Hist, Hist)>> = vec![None; table.len()];
         let mut all_counts = vec![0u64; table.len()];
         let mut all_parts = (0, 0, 0, 0, 0);
         for (name, r) in shape.requests.iter().zip(&totals.requests) {
@@ -241,6 +265,9 @@ impl Summary {
                 let Some(h) = h else { continue };
                 let oname = table.name(i as u16).to_string();
                 counts[i] = h.latency.len();
+                let (ol, os) = outcome_hists[i].get_or_insert_with(|| (new_hist(), new_hist()));
+                add(ol, &h.latency);
+                add(os, &h.service);
                 add(&mut lat, &h.latency);
                 add(&mut svc, &h.service);
                 by_outcome.insert(
@@ -270,17 +297,34 @@ impl Summary {
             }
             add(&mut all_lat, &lat);
             add(&mut all_svc, &svc);
+            add(&mut all_dw, &r.dropped_wait);
+            if !r.dropped_wait.is_empty() {
+                if let Ok(data) = hist::encode(&r.dropped_wait) {
+                    histograms.push(EncodedHist { request: name.clone(), outcome: "*".into(), kind: "dropped_wait".into(), data });
+                }
+            }
             requests.push(RequestSummary {
                 name: name.clone(),
-                overall: Overall::from_parts(table, &counts, &lat, &svc, parts, d),
+                overall: Overall::from_parts(table, &counts, &lat, &svc, &r.dropped_wait, parts, d),
                 by_outcome,
             });
         }
-        let mut overall = Overall::from_parts(table, &all_counts, &all_lat, &all_svc, all_parts, d);
+        let mut overall = Overall::from_parts(table, &all_counts, &all_lat, &all_svc, &all_dw, all_parts, d);
+        let by_outcome = outcome_hists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|h| (i, h)))
+            .map(|(i, (l, s))| {
+                (table.name(i as u16).to_string(), OutcomeSummary { count: l.len(), latency: Percentiles::of(l), service_time: Percentiles::of(s) })
+            })
+            .collect();
         overall.status_codes = totals.status.iter().map(|(k, v)| (k.to_string(), *v)).collect();
 
         if let Ok(data) = hist::encode(&totals.lag) {
             histograms.push(EncodedHist { request: "*".into(), outcome: "*".into(), kind: "lag".into(), data });
+        }
+        if let Ok(data) = hist::encode(&totals.conn_wait) {
+            histograms.push(EncodedHist { request: "*".into(), outcome: "*".into(), kind: "conn_wait".into(), data });
         }
         for p in &totals.pods {
             if let Ok(data) = hist::encode(&p.latency) {
@@ -321,6 +365,7 @@ impl Summary {
             target: meta.target.clone(),
             outcome_names: table.names().to_vec(),
             totals: overall,
+            by_outcome,
             requests,
             pods,
             labels: shape.labels.iter().cloned().zip(totals.labels.iter().cloned()).collect(),
@@ -335,32 +380,46 @@ impl Summary {
 }
 
 impl GeneratorHealth {
-    /// The generator fell behind when it dropped requests, sent less than 99% of what the schedule
-    /// called for, or its threads were nearly saturated: in any of these the target may not be
-    /// what limited the run.
+    /// The generator (not the target) may have limited the run when it dropped arrivals, when in
+    /// some second its threads were saturated or its pacer ran late while connections were free,
+    /// or when the connection cap held arrivals back. A target that stops answering raises
+    /// latency, in-flight and connection wait, none of which is the generator's: it is not
+    /// blamed. The send ratio is judged against the arrivals the pacer actually produced, never
+    /// a Poisson schedule's mean (which a healthy run misses by chance).
     fn assess(meta: &RunMeta, overall: &Overall, totals: &Totals) -> GeneratorHealth {
         let d = meta.duration_s.max(1e-9);
         let cpu = totals.cpu.as_secs_f64();
         let cpu_cores = cpu / d;
-        let send_ratio = if meta.expected > 0.0 { overall.sent as f64 / meta.expected } else { 1.0 };
+        let g = &totals.guard;
         let mut notes = Vec::new();
         if overall.dropped > 0 {
             notes.push(format!(
-                "{} requests were dropped (in-flight cap or max_lag reached): the offered load was lower than planned",
+                "{} requests were dropped (in-flight cap, max_lag or interrupted): the offered load was lower than planned",
                 overall.dropped
             ));
         }
-        if meta.expected >= 100.0 && send_ratio < 0.99 {
+        if g.cpu_saturated.count > 0 {
             notes.push(format!(
-                "sent {:.1}% of the {:.0} requests the schedule called for",
-                send_ratio * 100.0,
-                meta.expected
+                "generator threads were over {:.0}% busy in {} second(s) ({}): add threads or machines (shards)",
+                super::guard::CPU_SATURATED * 100.0,
+                g.cpu_saturated.count,
+                g.cpu_saturated.list()
             ));
         }
-        if meta.threads > 0 && cpu_cores / meta.threads as f64 > 0.9 {
+        if g.pacer_late.count > 0 {
             notes.push(format!(
-                "generator threads were {:.0}% busy: add threads or machines (shards)",
-                100.0 * cpu_cores / meta.threads as f64
+                "the pacer sent late (lag median over {} ms with connections free) in {} second(s) ({})",
+                super::guard::PACER_LATE_US / 1000,
+                g.pacer_late.count,
+                g.pacer_late.list()
+            ));
+        }
+        if g.connection_limited.count > 0 {
+            notes.push(format!(
+                "connection-limited: every connection was busy and connections.max reached in {} second(s) ({}); {} arrivals waited for a connection, so the load was not open-loop there: raise connections.max",
+                g.connection_limited.count,
+                g.connection_limited.list(),
+                totals.conn_limited
             ));
         }
         GeneratorHealth {
@@ -368,8 +427,11 @@ impl GeneratorHealth {
             expected: meta.expected.round(),
             target_rps: meta.expected / d,
             send_rps: overall.sent as f64 / d,
-            send_ratio,
+            send_ratio: if overall.scheduled > 0 { (overall.scheduled - overall.dropped.min(overall.scheduled)) as f64 / overall.scheduled as f64 } else { 1.0 },
             schedule_lag: Percentiles::of(&totals.lag),
+            connection_wait: Percentiles::of(&totals.conn_wait),
+            connection_limited: totals.conn_limited,
+            seconds: g.clone(),
             cpu_seconds: cpu,
             cpu_cores,
             requests_per_cpu_second: if cpu > 0.0 { overall.completed as f64 / cpu } else { 0.0 },

@@ -39,7 +39,8 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
         rows.push(row("all", &s.totals));
     }
     table(out, &rows)?;
-    writeln!(out, "  latency is measured from each request's intended start (corrected for coordinated omission);")?;
+    writeln!(out, "  latency is measured from each request's intended start (corrected for coordinated omission), over every outcome;")?;
+    render_by_outcome(s, out)?;
     let sv = &s.totals.service_time;
     if sv.count > 0 {
         writeln!(out, "  service time (from the actual send): p50 {}  p99 {}  max {}", format_us(sv.p50_us), format_us(sv.p99_us), format_us(sv.max_us))?;
@@ -58,15 +59,30 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "generator: {} threads · sent {:.1}% of schedule ({:.1}/s of {:.1}/s) · send lag p99 {} · {:.2} cores · {:.0} requests per CPU-second",
+        "generator: {} threads · {:.1}% of arrivals not dropped ({:.1}/s sent of {:.1}/s planned) · pacer lag p50 {} p99 {} max {} · {:.2} cores · {:.0} requests per CPU-second",
         g.threads,
         g.send_ratio * 100.0,
         g.send_rps,
         g.target_rps,
+        format_us(g.schedule_lag.p50_us),
         format_us(g.schedule_lag.p99_us),
+        format_us(g.schedule_lag.max_us),
         g.cpu_cores,
         g.requests_per_cpu_second
     )?;
+    let w = &g.connection_wait;
+    if w.count > 0 {
+        writeln!(
+            out,
+            "  waiting for a connection (pool + connect, the target's or the cap's): p50 {}  p99 {}  max {}",
+            format_us(w.p50_us),
+            format_us(w.p99_us),
+            format_us(w.max_us)
+        )?;
+    }
+    if g.seconds.connection_limited.count > 0 {
+        writeln!(out, "  connection-limited seconds: {}", g.seconds.connection_limited.list())?;
+    }
     if g.fell_behind {
         for n in &g.notes {
             writeln!(out, "  WARNING the generator may have been the limit: {n}")?;
@@ -74,6 +90,54 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
     }
     super::tls::render(s, out)?;
     writeln!(out, "results: {}", dir.display())?;
+    Ok(())
+}
+
+/// Latency per outcome (all requests): `ok` alone, and each failure alone with its status codes, so
+/// fast errors cannot hide slow successes.
+fn render_by_outcome(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    let failing = s.by_outcome.keys().any(|k| k != "ok") || s.totals.dropped > 0;
+    if !failing {
+        return Ok(());
+    }
+    let errors: Vec<String> = s
+        .totals
+        .status_codes
+        .iter()
+        .filter(|(c, _)| !c.starts_with('2') && !c.starts_with('3'))
+        .map(|(c, n)| format!("{c}×{n}"))
+        .collect();
+    let mut rows = vec![["outcome", "count", "p50", "p90", "p99", "max", "service p99"].map(String::from).to_vec()];
+    for name in &s.outcome_names {
+        let Some(o) = s.by_outcome.get(name) else { continue };
+        let l = &o.latency;
+        rows.push(vec![
+            name.clone(),
+            o.count.to_string(),
+            format_us(l.p50_us),
+            format_us(l.p90_us),
+            format_us(l.p99_us),
+            format_us(l.max_us),
+            format_us(o.service_time.p99_us),
+        ]);
+    }
+    let d = &s.totals.dropped_wait;
+    if s.totals.dropped > 0 {
+        rows.push(vec![
+            "dropped (wait)".into(),
+            s.totals.dropped.to_string(),
+            format_us(d.p50_us),
+            format_us(d.p90_us),
+            format_us(d.p99_us),
+            format_us(d.max_us),
+            "-".into(),
+        ]);
+    }
+    writeln!(out)?;
+    table(out, &rows)?;
+    if !errors.is_empty() {
+        writeln!(out, "  error status codes: {}", errors.join(", "))?;
+    }
     Ok(())
 }
 

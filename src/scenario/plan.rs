@@ -35,7 +35,8 @@ pub struct Plan {
     pub labels: Vec<HeaderName>,
     /// Requests waiting for or holding a connection; an arrival beyond this is dropped.
     pub max_in_flight: usize,
-    /// A request that would be sent later than this after its intended time is dropped instead.
+    /// Opt-in: a request that would be sent later than this after its intended time is dropped
+    /// instead. `Duration::MAX` (the default) never drops.
     pub max_lag: Duration,
     /// Seed for Poisson arrivals, `{{rand_int}}`, `{{uuid}}`, random feeders and the request mix.
     pub seed: u64,
@@ -118,10 +119,15 @@ pub struct ResolveOverride {
     pub addrs: Vec<std::net::IpAddr>,
 }
 
+/// Connections are opened only as arrivals find every one busy, so a high cap costs nothing until
+/// the target slows down; then it keeps the load open-loop. The runner lowers it to fit the
+/// open-file limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 impl Default for ConnectionPlan {
     fn default() -> Self {
         ConnectionPlan {
-            max: 100,
+            max: DEFAULT_MAX_CONNECTIONS,
             http2: false,
             h2_streams: 100,
             max_requests: None,

@@ -168,7 +168,7 @@ pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
         pod_header: Some(http::HeaderName::from_static("x-pod")),
         labels: vec![],
         max_in_flight: 10_000,
-        max_lag: Duration::from_secs(1),
+        max_lag: Duration::MAX,
         seed: 1,
         threads: None,
         faults: vec![],

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Pacing precision: pacer lag p50/p99/max at 100, 2,000 and 20,000 requests per second against
+# nginx on loopback, and the gap between latency p50 and service-time p50 (what pacing adds to the
+# reported latency), for each pacer (`SKYLOAD_PACER=timerfd|spin|tokio`; tokio is the old 1 ms
+# wait, kept as the baseline), with requests per CPU-second to compare their cost.
+#
+#   bash benches/lag.sh                 # 5 s per rate and pacer
+#   DURATION=10 PACERS="timerfd" RATES="2000" bash benches/lag.sh
+#
+# Needs nginx (Debian nginx-light; installed if missing, as root). Reads summary.json with python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-5}
+RATES=${RATES:-"100 2000 20000"}
+PACERS=${PACERS:-"timerfd spin tokio"}
+
+command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+cargo build --release --quiet
+BIN=target/release/skyload
+
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/logs"
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$port; location / { return 200 'ok'; } }
+}
+CONF
+nginx -p "$work" -c "$work/nginx.conf" &
+nginx_pid=$!
+trap 'kill $nginx_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+
+printf '%-8s %7s %10s %10s %10s %14s %12s %10s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s dropped
+for pacer in $PACERS; do
+  for rate in $RATES; do
+    out="$work/r-$pacer-$rate"
+    SKYLOAD_PACER=$pacer "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" -q -o "$out" >/dev/null 2>&1 || true
+    python3 - "$out/summary.json" "$pacer" "$rate" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+g, t = s["generator"], s["totals"]
+lag = g["schedule_lag"]
+gap = t["latency"]["p50_us"] - t["service_time"]["p50_us"]
+print(f'{sys.argv[2]:<8} {sys.argv[3]:>7} {lag["p50_us"]:>8}us {lag["p99_us"]:>8}us {lag["max_us"]:>8}us {gap:>12}us {g["requests_per_cpu_second"]:>12.0f} {t["dropped"]:>10}')
+PY
+  done
+done

@@ -1,0 +1,204 @@
+//! Waiting for an arrival's intended instant, to the microsecond. tokio's timer wheel rounds every
+//! deadline up to its next 1 ms tick, which made each request leave 0.5–1 ms late on average and
+//! charged that to the target. Two precise waits are offered:
+//!
+//! - `timerfd` (the default on Linux): one timerfd per generator thread, armed with the absolute
+//!   CLOCK_MONOTONIC instant (the clock `Instant` reads) and polled through the runtime's epoll via
+//!   `AsyncFd`, with the thread's timer slack set to 1 ns. The thread sleeps in the kernel until the
+//!   instant, so precision costs no CPU.
+//! - `spin`: tokio's sleep to ~1.2 ms before the instant (the tick rounding), then `yield_now` until
+//!   it has passed: workers keep running while the pacer waits, but the thread never idles.
+//!
+//! `SKYLOAD_PACER=spin|timerfd|tokio` picks one (for the lag benchmark); `tokio` is the old
+//! millisecond wait, kept only as the comparison baseline.
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacerKind {
+    Timerfd,
+    Spin,
+    Tokio,
+}
+
+impl PacerKind {
+    pub fn from_env() -> PacerKind {
+        match std::env::var("SKYLOAD_PACER").as_deref() {
+            Ok("spin") => PacerKind::Spin,
+            Ok("tokio") => PacerKind::Tokio,
+            _ => PacerKind::Timerfd,
+        }
+    }
+}
+
+/// The spin pacer hands over to spinning this long before the instant (tokio's tick is 1 ms and
+/// rounds up, so a sleep to `at - 1.2 ms` wakes between `at - 1.2 ms` and `at - 0.2 ms`).
+const SPIN_MARGIN: Duration = Duration::from_micros(1_200);
+
+pub struct Pacer {
+    kind: PacerKind,
+    #[cfg(target_os = "linux")]
+    timer: Option<timerfd::TimerFd>,
+}
+
+impl Pacer {
+    /// Must be called on the generator thread, inside its runtime.
+    pub fn new(kind: PacerKind) -> Pacer {
+        #[cfg(target_os = "linux")]
+        {
+            let timer = if kind == PacerKind::Timerfd {
+                match timerfd::TimerFd::new() {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!("timerfd unavailable ({e}); pacing with the spin wait");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let kind = if kind == PacerKind::Timerfd && timer.is_none() { PacerKind::Spin } else { kind };
+            Pacer { kind, timer }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let kind = if kind == PacerKind::Timerfd { PacerKind::Spin } else { kind };
+            Pacer { kind }
+        }
+    }
+
+    pub fn kind(&self) -> PacerKind {
+        self.kind
+    }
+
+    /// Returns at `at` or as soon after as the machine allows (at once if `at` has passed).
+    pub async fn wait_until(&mut self, at: Instant) {
+        if Instant::now() >= at {
+            return;
+        }
+        match self.kind {
+            #[cfg(target_os = "linux")]
+            PacerKind::Timerfd => {
+                if let Some(t) = self.timer.as_mut() {
+                    if t.wait_until(at).await.is_ok() {
+                        return;
+                    }
+                }
+                spin_until(at).await
+            }
+            #[cfg(not(target_os = "linux"))]
+            PacerKind::Timerfd => spin_until(at).await,
+            PacerKind::Spin => spin_until(at).await,
+            PacerKind::Tokio => tokio::time::sleep_until(at.into()).await,
+        }
+    }
+}
+
+async fn spin_until(at: Instant) {
+    if let Some(early) = at.checked_sub(SPIN_MARGIN) {
+        if early > Instant::now() {
+            tokio::time::sleep_until(early.into()).await;
+        }
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod timerfd {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::time::Instant;
+    use tokio::io::unix::AsyncFd;
+
+    pub struct TimerFd {
+        fd: AsyncFd<OwnedFd>,
+        /// CLOCK_MONOTONIC reading and the `Instant` taken with it: `Instant` is CLOCK_MONOTONIC on
+        /// Linux but hides its value, so instants are converted through this pair.
+        base: (libc::timespec, Instant),
+    }
+
+    fn mono_now() -> libc::timespec {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts
+    }
+
+    impl TimerFd {
+        pub fn new() -> io::Result<TimerFd> {
+            // SAFETY: plain syscalls; the fd is owned by OwnedFd from here on.
+            let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+            // The default 50 µs timer slack would let the kernel coalesce our wake-ups that late.
+            // SAFETY: prctl on the calling (generator) thread only.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+            let base = (mono_now(), Instant::now());
+            // SAFETY: OwnedFd's raw fd is valid, open and unchanging for as long as the AsyncFd owns it.
+            let fd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }.map_err(|e| e.into_parts().1)?;
+            Ok(TimerFd { fd, base })
+        }
+
+        fn arm(&self, at: Instant) -> io::Result<()> {
+            let (ts, inst) = self.base;
+            let ns = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+                + if at >= inst { at.duration_since(inst).as_nanos() as i128 } else { -(inst.duration_since(at).as_nanos() as i128) };
+            let ns = ns.max(1);
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+                it_value: libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long },
+            };
+            // SAFETY: the fd is a live timerfd; spec is a valid itimerspec.
+            let rc = unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+
+        pub async fn wait_until(&mut self, at: Instant) -> io::Result<()> {
+            self.arm(at)?;
+            loop {
+                let mut guard = self.fd.readable().await?;
+                let mut buf = [0u8; 8];
+                // SAFETY: reads 8 bytes (the expiry count) into our buffer.
+                let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+                if n == 8 {
+                    return Ok(());
+                }
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::WouldBlock {
+                    guard.clear_ready();
+                    continue;
+                }
+                return Err(err);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind returns no earlier than asked (how much later is measured by benches/lag.sh, not
+    /// asserted: this machine is shared).
+    #[test]
+    fn never_early() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            for kind in [PacerKind::Timerfd, PacerKind::Spin, PacerKind::Tokio] {
+                let mut p = Pacer::new(kind);
+                for i in 0..20u64 {
+                    let at = Instant::now() + Duration::from_micros(137 * i);
+                    p.wait_until(at).await;
+                    assert!(Instant::now() >= at, "{kind:?} woke early");
+                }
+            }
+        });
+    }
+}
