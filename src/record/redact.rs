@@ -212,7 +212,7 @@ fn pairs(s: &str) -> String {
             let not_pair = (b[i] == b'=' && b.get(i + 1) == Some(&b'='))
                 || (colon && b.get(i + 1) == Some(&b'/'))
                 || (colon && i > 0 && b[i - 1] == b':');
-            if !not_pair && !key.is_empty() && is_secret_name(key) {
+            if !not_pair && !key.is_empty() && is_secret_name(key) && !names_a_file(&s[value_start(b, i + 1)..]) {
                 let start = value_start(b, i + 1);
                 if let Some((end, repl)) = value(s, start, colon) {
                     out.push_str(&s[copied..start]);
@@ -227,6 +227,24 @@ fn pairs(s: &str) -> String {
     }
     out.push_str(&s[copied..]);
     out
+}
+
+/// Whether a value is the path of a key or certificate file (`key = "certs/client.key"`,
+/// `--key: /etc/tls/client.key does not match`): the file holds the secret, its name does not, and
+/// an error that hid it would not say which file is wrong.
+fn names_a_file(v: &str) -> bool {
+    const EXT: [&str; 8] = [".pem", ".key", ".crt", ".cer", ".der", ".p12", ".pfx", ".csr"];
+    let v = v.trim_start_matches(['"', '\'']);
+    let end = v.find(|c: char| !(c.is_ascii_alphanumeric() || "._-/~+".contains(c))).unwrap_or(v.len());
+    let is_file = |t: &str| EXT.iter().any(|e| t.len() > e.len() && t.to_ascii_lowercase().ends_with(e));
+    if is_file(&v[..end]) {
+        return true;
+    }
+    // A sentence about such a file (`--key: the key in /etc/tls/a.key does not match …`): secrets
+    // are one or two words, never prose of four or more that names a key or certificate file.
+    let line = v.lines().next().unwrap_or("");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.len() >= 4 && words.iter().any(|w| is_file(w.trim_end_matches([',', ';', ':', '.', ')'])))
 }
 
 /// The name written just before `=` or `:`, without quotes or spaces; empty when it is part of a
@@ -378,6 +396,16 @@ mod tests {
                  tls_cert = \"dir/other-key.pem\"\ncmd = \"cat dir/other-key.pem: x\"\n";
         assert_eq!(text(t), t);
         assert_eq!(text(&text("a x-api-key: v")), "a x-api-key: <redacted>");
+    }
+
+    #[test]
+    fn key_file_names_are_not_secrets() {
+        assert_eq!(text("error: --key: /tmp/x/other.key does not match the certificate"), "error: --key: /tmp/x/other.key does not match the certificate");
+        assert_eq!(text("key = \"certs/client.pem\""), "key = \"certs/client.pem\"");
+        assert_eq!(text("api_key: s3cr3tvalue"), format!("api_key: {REDACTED}"));
+        let prose = "--key: the key in /tmp/x/other.key does not match the certificate in /tmp/x/c.pem";
+        assert_eq!(text(prose), prose);
+        assert_eq!(text("token: abc /x/a.pem"), format!("token: {REDACTED}"));
     }
 
     #[test]

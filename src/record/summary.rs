@@ -140,6 +140,25 @@ pub struct PodSummary {
     pub latency: Percentiles,
 }
 
+impl GeneratorHealth {
+    /// Whether the generator limited a run of `seconds`, for verdicts. Every flagged second is a
+    /// warning in `notes`; the verdict fails only when more than max(1, 5% of the seconds) were
+    /// flagged (or on drops / a low sent share, which are not per second): one late second — a
+    /// scheduler hiccup on a shared machine, the last second's wind-down — is not a limited run.
+    pub fn limited(&self, seconds: f64) -> bool {
+        if !self.fell_behind {
+            return false;
+        }
+        let g = &self.seconds;
+        if !g.any() {
+            return true;
+        }
+        let flagged = g.cpu_saturated.count.max(g.pacer_late.count).max(g.connection_limited.count);
+        let per_second_only = self.notes.len() as u64 <= [g.cpu_saturated.count, g.pacer_late.count, g.connection_limited.count].iter().filter(|c| **c > 0).count() as u64;
+        !per_second_only || flagged as f64 > (seconds * 0.05).max(1.0)
+    }
+}
+
 /// Whether the generator, not the target, may have been the limit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GeneratorHealth {

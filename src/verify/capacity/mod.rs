@@ -62,7 +62,8 @@ pub fn judge_step(checks_passed: bool, s: &Summary) -> (StepVerdict, Vec<String>
     let g = &s.generator;
     let saturated = g.threads > 0 && g.cpu_cores / g.threads as f64 > 0.9;
     let mut notes = g.notes.clone();
-    let v = match (checks_passed, g.fell_behind) {
+    let fell_behind = g.limited(s.duration_s);
+    let v = match (checks_passed, fell_behind) {
         (true, false) => StepVerdict::Pass,
         (true, true) => StepVerdict::Inconclusive,
         (false, _) if saturated => StepVerdict::Inconclusive,
