@@ -7,16 +7,6 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn skyload() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
-    c.stdin(Stdio::null());
-    c
-}
-
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn quick_run_from_flags() {
     let server = TestServer::start();

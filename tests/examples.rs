@@ -7,19 +7,13 @@
 
 mod common;
 
-use common::tempdir;
+use common::{skyload, tempdir};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skyload() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
-    c.stdin(Stdio::null());
-    c
 }
 
 /// The exit code a scenario's header promises: a comment line `# Expected exit code: N`.

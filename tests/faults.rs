@@ -3,17 +3,11 @@
 
 mod common;
 
-use common::tempdir;
+use common::{skyload, tempdir};
 use skyload::gateway::{GatewayConfig, GatewayHandle};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn skyload() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
-    c.stdin(Stdio::null());
-    c
-}
 
 fn drill(fallback: bool) -> String {
     format!(

@@ -8,12 +8,6 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn skyload() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
-    c.stdin(Stdio::null());
-    c
-}
-
 fn ok(o: Output) -> Output {
     assert_eq!(
         o.status.code(),

@@ -8,16 +8,6 @@ use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
 use skyload::record::summary::RunStatus;
 use std::process::{Command, Stdio};
 
-fn skyload() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_skyload"));
-    c.stdin(Stdio::null());
-    c
-}
-
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 /// Every generator thread panicking used to give a `completed` run with 0 requests. (The first
 /// reproduction, `connections.max = usize::MAX`, no longer panics: the cap is fitted to the
 /// open-file limit. A feeder with no rows, which validation refuses but a Plan built in code can

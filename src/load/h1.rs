@@ -1,6 +1,7 @@
 //! A lean HTTP/1.1 client connection for the generator's hot path: the request goes out as bytes
-//! the caller encoded (one `write_all`), the response is parsed with `httparse` in a buffer the
-//! connection owns and reuses, and nothing on the steady path allocates. hyper stays for HTTP/2
+//! the caller encoded (`RequestSet::encode_h1`, one `write_all`), the response is parsed with
+//! `httparse` in a buffer the connection owns and reuses, and nothing on the steady path
+//! allocates. hyper stays for HTTP/2
 //! and for the servers; this exists because hyper's client builds a `Request`, a `HeaderMap` and a
 //! boxed body per request, which is most of what separates a generator from wrk per CPU-second.
 //!
@@ -313,58 +314,6 @@ fn last_token_is(v: &[u8], token: &[u8]) -> bool {
     tokens(v).last().is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
-/// Writes a request head into `out` (cleared first), for callers that encode once per template.
-/// `headers` must not contain Host or Content-Length; they are written from `host` and `body`.
-pub fn encode_request(out: &mut Vec<u8>, method: &str, path: &str, host: &str, headers: &[(&str, &str)], body: &[u8]) {
-    out.clear();
-    out.extend_from_slice(method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(host.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (n, v) in headers {
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
-        out.extend_from_slice(b"content-length: ");
-        let n = itoa_buf(body.len() as u64);
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-}
-
-/// A decimal rendering on the stack (no `format!` on the encode path).
-struct DecimalBuf {
-    bytes: [u8; 20],
-    from: usize,
-}
-
-impl DecimalBuf {
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.from..]
-    }
-}
-
-fn itoa_buf(mut n: u64) -> DecimalBuf {
-    let mut bytes = [0u8; 20];
-    let mut i = 20;
-    loop {
-        i -= 1;
-        bytes[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    DecimalBuf { bytes, from: i }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -389,9 +338,8 @@ pub(crate) mod tests {
             let mut conn = H1Conn::new(client);
             let mut caps: Vec<Capture> = capture.iter().map(|n| Capture::new(n)).collect();
             let mut body = Vec::new();
-            let mut req = Vec::new();
-            encode_request(&mut req, if head { "HEAD" } else { "GET" }, "/x", "h", &[], b"");
-            let r = conn.exchange(&req, head, &mut caps, Some((&mut body, 1024))).await;
+            let req: &[u8] = if head { b"HEAD /x HTTP/1.1\r\nhost: h\r\n\r\n" } else { b"GET /x HTTP/1.1\r\nhost: h\r\n\r\n" };
+            let r = conn.exchange(req, head, &mut caps, Some((&mut body, 1024))).await;
             drop(peer.await.unwrap());
             (r, conn.reusable(), caps, body)
         })
@@ -508,15 +456,6 @@ pub(crate) mod tests {
         assert_eq!(body.len(), 1024);
     }
 
-    #[test]
-    fn encoded_request_has_host_and_length() {
-        let mut out = Vec::new();
-        encode_request(&mut out, "POST", "/fn/a?x=1", "example:80", &[("x-id", "7")], b"{}");
-        assert_eq!(out, b"POST /fn/a?x=1 HTTP/1.1\r\nhost: example:80\r\nx-id: 7\r\ncontent-length: 2\r\n\r\n{}");
-        let mut h = [httparse::EMPTY_HEADER; 8];
-        assert!(httparse::Request::new(&mut h).parse(&out).unwrap().is_complete());
-    }
-
     /// Counts heap allocations made on threads that opted in, so the zero-allocation claim of the
     /// steady path is checked, not asserted in a comment. Only this test binary uses it.
     pub(crate) mod counting {
@@ -586,14 +525,13 @@ pub(crate) mod tests {
             stream.set_nodelay(true).unwrap();
             let mut conn = H1Conn::new(stream);
             let mut caps = [Capture::new("x-pod")];
-            let mut req = Vec::new();
-            encode_request(&mut req, "GET", "/fn/hello", "127.0.0.1", &[("x-request-id", "42")], b"");
+            let req: &[u8] = b"GET /fn/hello HTTP/1.1\r\nhost: 127.0.0.1\r\nx-request-id: 42\r\n\r\n";
             let warm = 100;
             for i in 0..N {
                 if i == warm {
                     counting::ON.with(|on| on.set(true));
                 }
-                let h = conn.exchange(&req, false, &mut caps, None).await.unwrap();
+                let h = conn.exchange(req, false, &mut caps, None).await.unwrap();
                 assert_eq!(h, Head { status: 200, body_bytes: 5 });
             }
             counting::ON.with(|on| on.set(false));

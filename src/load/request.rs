@@ -106,10 +106,7 @@ impl RequestSet {
                 feeders.dedup();
                 let mut wire_headers = Vec::new();
                 for (name, value) in headers.iter() {
-                    wire_headers.extend_from_slice(name.as_str().as_bytes());
-                    wire_headers.extend_from_slice(b": ");
-                    wire_headers.extend_from_slice(value.as_bytes());
-                    wire_headers.extend_from_slice(b"\r\n");
+                    push_header(&mut wire_headers, name, value.as_bytes());
                 }
                 let wire_whole = match (&uri, &body_template, dyn_headers.is_empty()) {
                     (Some(u), None, true) => {
@@ -190,15 +187,8 @@ impl RequestSet {
         scratch: &mut String,
     ) -> Result<(Request<Body>, u64), BuildError> {
         let p = &self.reqs[idx];
-        let mut rows = [usize::MAX; 8];
-        let mut row_vec = Vec::new();
-        let rows: &mut [usize] = if self.feeders.len() <= rows.len() {
-            &mut rows[..self.feeders.len()]
-        } else {
-            row_vec.resize(self.feeders.len(), usize::MAX);
-            &mut row_vec
-        };
-        self.pick_rows(p, seq, rng, rows);
+        let (mut stack, mut heap) = ([usize::MAX; 8], Vec::new());
+        let rows = self.pick_rows(p, seq, rng, &mut stack, &mut heap);
         let err = |what, value: &str| BuildError { request: self.names[idx].clone(), what, value: value.to_string() };
 
         let uri = match &p.uri {
@@ -250,15 +240,8 @@ impl RequestSet {
             out.extend_from_slice(w);
             return Ok(p.body.as_ref().map_or(0, |b| b.len() as u64));
         }
-        let mut rows = [usize::MAX; 8];
-        let mut row_vec = Vec::new();
-        let rows: &mut [usize] = if self.feeders.len() <= rows.len() {
-            &mut rows[..self.feeders.len()]
-        } else {
-            row_vec.resize(self.feeders.len(), usize::MAX);
-            &mut row_vec
-        };
-        self.pick_rows(p, seq, rng, rows);
+        let (mut stack, mut heap) = ([usize::MAX; 8], Vec::new());
+        let rows = self.pick_rows(p, seq, rng, &mut stack, &mut heap);
         let err = |what, value: &str| BuildError { request: self.names[idx].clone(), what, value: value.to_string() };
         scratch.clear();
         match &p.uri {
@@ -278,10 +261,7 @@ impl RequestSet {
             if scratch.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                 return Err(err("header", scratch));
             }
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(scratch.trim().as_bytes());
-            out.extend_from_slice(b"\r\n");
+            push_header(out, name, scratch.trim().as_bytes());
         }
         let body: &[u8] = match (&p.body, &p.body_template) {
             (Some(b), _) => b,
@@ -296,7 +276,22 @@ impl RequestSet {
         Ok(body.len() as u64)
     }
 
-    fn pick_rows(&self, p: &Prepared, seq: u64, rng: &mut SmallRng, rows: &mut [usize]) {
+    /// The feeder row each feeder of `p` gives this arrival: on the stack for up to 8 feeders,
+    /// so the steady path does not allocate.
+    fn pick_rows<'a>(
+        &self,
+        p: &Prepared,
+        seq: u64,
+        rng: &mut SmallRng,
+        stack: &'a mut [usize; 8],
+        heap: &'a mut Vec<usize>,
+    ) -> &'a [usize] {
+        let rows: &mut [usize] = if self.feeders.len() <= stack.len() {
+            &mut stack[..self.feeders.len()]
+        } else {
+            heap.resize(self.feeders.len(), usize::MAX);
+            heap
+        };
         for &f in &p.feeders {
             let feeder = &self.feeders[f];
             rows[f] = match feeder.mode {
@@ -305,6 +300,7 @@ impl RequestSet {
                 FeedMode::Random => rng.gen_range(0..feeder.rows.len()),
             };
         }
+        rows
     }
 
     fn render(&self, t: &Template, seq: u64, rows: &[usize], rng: &mut SmallRng, out: &mut String) {
@@ -336,6 +332,13 @@ fn write_head(out: &mut Vec<u8>, method: &Method, target: &str, headers: &[u8]) 
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     out.extend_from_slice(headers);
+}
+
+fn push_header(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Content-Length (when there is a body, or the method expects one), the blank line, the body.

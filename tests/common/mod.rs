@@ -187,6 +187,18 @@ pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The skyload binary under test, with no stdin (a test never types at it).
+pub fn skyload() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_skyload"));
+    c.stdin(std::process::Stdio::null());
+    c
+}
+
+/// A Results directory's summary.json as JSON.
+pub fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
