@@ -18,25 +18,8 @@ command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noni
 cargo build --release --quiet
 BIN=target/release/skyload
 
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/logs"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$port; location / { return 200 'ok'; } }
-}
-CONF
-nginx -p "$work" -c "$work/nginx.conf" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+. benches/nginx.sh
+start_nginx ""
 
 printf '%-8s %7s %10s %10s %10s %14s %12s %10s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s dropped
 for pacer in $PACERS; do

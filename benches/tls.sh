@@ -22,55 +22,40 @@ need nginx nginx-light || need nginx nginx
 
 cargo build --release --quiet
 BIN=$PWD/target/release/skyload
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. benches/nginx.sh
+tport=$(free_port)
+certs=$(mktemp -d)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-mkdir -p "$work/logs"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  ssl_session_cache shared:tls:1m;
-  server { listen 127.0.0.1:$port; location / { return 200 'ok'; } }
-  server { listen 127.0.0.1:$tport ssl; http2 on; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
-           ssl_protocols TLSv1.2 TLSv1.3; location / { return 200 'ok'; } }
-}
-CONF
-taskset -c 0 nginx -p "$work" -c "$work/nginx.conf" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-sleep 0.5
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" -keyout "$certs/key.pem" -out "$certs/cert.pem" 2>/dev/null
+start_nginx "taskset -c 0" "ssl_session_cache shared:tls:1m;
+  server { listen 127.0.0.1:$tport ssl http2; ssl_certificate $certs/cert.pem; ssl_certificate_key $certs/key.pem;
+           ssl_protocols TLSv1.2 TLSv1.3; location / { return 200 'ok'; } }"
+trap 'kill $nginx_pid 2>/dev/null || true; rm -rf "$work" "$certs"' EXIT
 
 cpu_of() { awk '{print $1 + $2}' "$1"; }
 
 # skyload NAME URL [flags...]: one open-loop run on core 1; prints requests per CPU-second.
 sky() {
     local name=$1 url=$2; shift 2
-    /usr/bin/env time -f "%U %S" -o "$work/$name.time" taskset -c 1 "$BIN" run --url "$url" --rate "$RATE" \
-        --duration "${DURATION}s" -c "$CONNS" --quiet --out "$work/$name" "$@" > "$work/$name.out"
+    local run="$work/${name//[^A-Za-z0-9]/_}"   # a file name: "http/1.1" is not one
+    /usr/bin/env time -f "%U %S" -o "$run.time" taskset -c 1 "$BIN" run --url "$url" --rate "$RATE" \
+        --duration "${DURATION}s" -c "$CONNS" --quiet --out "$run" "$@" > "$run.out"
     local reqs cpu
-    reqs=$(python3 -c "import json; print(json.load(open('$work/$name/summary.json'))['totals']['outcomes'].get('ok', 0))")
-    cpu=$(cpu_of "$work/$name.time")
+    reqs=$(python3 -c "import json; print(json.load(open('$run/summary.json'))['totals']['outcomes'].get('ok', 0))")
+    cpu=$(cpu_of "$run.time")
     printf "  %-28s %8d  (%d ok, %.2f CPU-s)\n" "$name" "$(python3 -c "print(round($reqs / $cpu))")" "$reqs" "$cpu"
-    grep '^tls:' "$work/$name.out" | sed 's/^/      /' || true
+    grep '^tls:' "$run.out" | sed 's/^/      /' || true
 }
 
 echo "requests per CPU-second at $RATE rps for ${DURATION}s, $CONNS connections (higher is better)"
 sky "skyload http"               "http://127.0.0.1:$port/"
-sky "skyload https http/1.1"     "https://127.0.0.1:$tport/" --cacert "$work/cert.pem" --http1.1
-sky "skyload https h2"           "https://127.0.0.1:$tport/" --cacert "$work/cert.pem"
+sky "skyload https http/1.1"     "https://127.0.0.1:$tport/" --cacert "$certs/cert.pem" --http1.1
+sky "skyload https h2"           "https://127.0.0.1:$tport/" --cacert "$certs/cert.pem"
 cat > "$work/churn.toml" <<TOML
 name = "churn"
 [target]
 url = "https://127.0.0.1:$tport"
-tls = { cacert = "$work/cert.pem" }
+tls = { cacert = "$certs/cert.pem" }
 [connections]
 max = $CONNS
 per_request = true

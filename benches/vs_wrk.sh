@@ -20,25 +20,8 @@ need nginx nginx-light || need nginx nginx
 cargo build --release --quiet
 BIN=target/release/skyload
 
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/logs"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$port; location / { return 200 'ok'; } }
-}
-CONF
-taskset -c 0 nginx -p "$work" -c "$work/nginx.conf" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-sleep 0.5
+. benches/nginx.sh
+start_nginx "taskset -c 0"
 
 # CPU seconds (user+sys) of a command, from GNU time's output in a file.
 cpu_of() { awk '{print $1 + $2}' "$1"; }
