@@ -23,11 +23,6 @@ fn constant_rate_sends_exactly_the_schedule() {
     assert_accounted(&r);
 }
 
-fn latency_hist(r: &skyload::load::runner::RunResult, kind: &str) -> skyload::record::hist::Hist {
-    let e = r.summary.histograms.iter().find(|h| h.outcome == "ok" && h.kind == kind).expect("ok histogram");
-    skyload::record::hist::decode(&e.data).unwrap()
-}
-
 /// Every intended second's arrivals ended in exactly one outcome (`accounting.csv`), and the
 /// totals add up: scheduled = completed + dropped.
 fn assert_accounted(r: &skyload::load::runner::RunResult) {
@@ -68,7 +63,11 @@ fn a_3s_stall_shows_at_its_true_size() {
         let err = (got as f64 - want).abs() / want;
         assert!(err < 0.05, "p{}: {got} us, analytic {want:.0} us", 100.0 * (1.0 - q));
     }
-    assert!(!r.summary.generator.fell_behind, "a stalled target is not the generator's fault: {:?}", r.summary.generator.notes);
+    // The stall is the target's: the generator is not judged limited (a single late second on a
+    // busy CI machine is a warning, as the verdict treats it), and no second waited on the cap.
+    let g = &r.summary.generator;
+    assert!(!g.limited(r.summary.duration_s), "a stalled target is not the generator's fault: {:?}", g.notes);
+    assert!(g.seconds.pacer_late.count <= 1, "the stall made the pacer late: {:?}", g.notes);
     assert_eq!(r.summary.generator.connection_limited, 0);
 }
 

@@ -6,7 +6,7 @@ mod common;
 use common::{skyload, tempdir};
 use skyload::gateway::{GatewayConfig, GatewayHandle};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn drill(fallback: bool) -> String {
