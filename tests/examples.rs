@@ -234,9 +234,19 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
+/// The README and every page under docs/, as (file, text): the README is the front door and the
+/// docs pages hold the rest, so both are held to the same rules.
+fn documents() -> Vec<(PathBuf, String)> {
+    let mut files = vec![root().join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "md")).collect();
+    docs.sort();
+    files.extend(docs);
+    files.into_iter().map(|f| (f.clone(), std::fs::read_to_string(&f).unwrap())).collect()
+}
+
 #[test]
 fn readme_quick_runs_answer_200() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme: String = documents().into_iter().map(|(_, t)| t).collect::<Vec<_>>().join("\n");
     let tmp = tempdir();
     let (gw, addr) = demo_gateway(tmp.path());
     let mut ran = 0;
@@ -293,33 +303,39 @@ fn readme_quick_runs_answer_200() {
     assert!(tmp.path().join("reports/gateway-access.log").exists(), "demo.toml's access log belongs under reports/");
 }
 
-/// Every repository path the README names (in backquotes, links or commands) exists; paths of
-/// generated output (`reports/...`, `k8s/`, `r/...`) and placeholders are left out.
+/// Every repository path the README and the docs pages name (in backquotes, links or commands)
+/// exists; paths of generated output (`reports/...`, `k8s/`, `r/...`) and placeholders are left out.
+/// A docs page's `../x` is the repository's `x`; a `#anchor` is checked by `readme_and_docs_links_resolve`.
 #[test]
 fn readme_paths_exist() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let prefixes = ["scenarios/", "benches/", "scripts/", "docs/", "deploy/", "src/", "tests/", ".ci/", "../"];
     let mut missing = Vec::new();
     let mut seen = 0;
-    for raw in readme.split(|c: char| c.is_whitespace() || "`()[]'\",;".contains(c)) {
-        let word = raw.trim_end_matches([':', '.', '/']).trim_start_matches("./");
-        if !prefixes.iter().any(|p| word.starts_with(p)) || word.contains(['<', '*', '{', '$']) || word.contains("...") {
-            continue;
+    for (file, text) in documents() {
+        let in_docs = file.parent() != Some(root().as_path());
+        for raw in text.split(|c: char| c.is_whitespace() || "`()[]'\",;".contains(c)) {
+            let mut word = raw.split(['#']).next().unwrap_or("").split("::").next().unwrap_or("").trim_end_matches([':', '.', '/']).trim_start_matches("./");
+            if in_docs {
+                word = word.strip_prefix("../").unwrap_or(word);
+            }
+            if !prefixes.iter().any(|p| word.starts_with(p)) || word.contains(['<', '*', '{', '$']) || word.contains("...") {
+                continue;
+            }
+            seen += 1;
+            if !root().join(word).exists() {
+                missing.push(format!("{word} (in {})", file.display()));
+            }
         }
-        seen += 1;
-        if !root().join(word).exists() {
-            missing.push(word.to_string());
-        }
-    }
-    for word in readme.split(|c: char| c.is_whitespace() || "`()'\"".contains(c)) {
-        if word.ends_with(".toml") && !word.contains(['/', '<', '*', '$']) && !["Cargo.toml", "scenario.toml", "bad.toml", "ci.toml"].contains(&word) && !word.starts_with("gateway-") {
-            missing.push(format!("{word} (a scenario named without its directory)"));
+        for word in text.split(|c: char| c.is_whitespace() || "`()'\"".contains(c)) {
+            if word.ends_with(".toml") && !word.contains(['/', '<', '*', '$']) && !["Cargo.toml", "scenario.toml", "bad.toml", "ci.toml"].contains(&word) && !word.starts_with("gateway-") {
+                missing.push(format!("{word} (a scenario named without its directory, in {})", file.display()));
+            }
         }
     }
     missing.sort();
     missing.dedup();
     assert!(seen > 10, "only {seen} paths found");
-    assert!(missing.is_empty(), "the README names paths that do not exist: {missing:?}");
+    assert!(missing.is_empty(), "the README or docs name paths that do not exist: {missing:?}");
 }
 
 #[test]
@@ -327,4 +343,50 @@ fn header_parser() {
     assert_eq!(expected_exit("# a\n#\n# Expected exit code: 1 (a drill that fails)\nname = \"x\""), Some(1));
     assert_eq!(expected_exit("name = \"x\"\n# Expected exit code: 1"), None, "only the header counts");
     assert_eq!(shell_words("skyload run -H 'a: b' -d '{\"a\":1}' x # comment"), ["skyload", "run", "-H", "a: b", "-d", "{\"a\":1}", "x"]);
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes.
+fn slug(heading: &str) -> String {
+    heading.trim().to_lowercase().chars().filter_map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { Some(c) } else if c == ' ' { Some('-') } else { None }).collect()
+}
+
+/// Every relative link in the README and in docs/ (`[text](path#anchor)`) points at a file that
+/// exists, and an anchor at a heading of that file: the README is a front door to docs/ pages, so a
+/// moved section must not leave a dead link behind.
+#[test]
+fn readme_and_docs_links_resolve() {
+    let anchors = |p: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let mut in_code = false;
+        text.lines()
+            .filter(|l| {
+                if l.starts_with("```") {
+                    in_code = !in_code;
+                }
+                !in_code && l.starts_with('#')
+            })
+            .map(|l| slug(l.trim_start_matches('#')))
+            .collect()
+    };
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for (file, text) in documents() {
+        let file = &file;
+        for part in text.split("](").skip(1) {
+            let Some(target) = part.split(')').next() else { continue };
+            if target.starts_with("http://") || target.starts_with("https://") || target.contains(' ') {
+                continue;
+            }
+            seen += 1;
+            let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if path.is_empty() { file.clone() } else { file.parent().unwrap().join(path) };
+            if !linked.exists() {
+                bad.push(format!("{}: {target}: no such file", file.display()));
+            } else if !anchor.is_empty() && linked.extension().is_some_and(|e| e == "md") && !anchors(&linked).contains(&anchor.to_string()) {
+                bad.push(format!("{}: {target}: no heading with that anchor", file.display()));
+            }
+        }
+    }
+    assert!(seen > 20, "only {seen} links found");
+    assert!(bad.is_empty(), "dead links:\n{}", bad.join("\n"));
 }

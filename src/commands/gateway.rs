@@ -16,7 +16,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         Err(e) => {
             crate::errln!("error: {e}");
             crate::errln!(
-                "  (in {}; see the README's 'The embedded gateway' for the format)",
+                "  (in {}; see docs/gateway.md for the format)",
                 args.config.display()
             );
             return Ok(exit::USAGE);

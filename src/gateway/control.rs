@@ -125,7 +125,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
         }
         _ => error(
             StatusCode::NOT_FOUND,
-            "unknown control endpoint; see the README's 'Control API' (GET /_control/functions lists functions and pods)",
+            "unknown control endpoint; see docs/gateway.md, 'Control API' (GET /_control/functions lists functions and pods)",
         ),
     }
 }

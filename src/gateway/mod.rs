@@ -5,7 +5,7 @@
 //! to one of its routable pods (round robin or least in flight), served by the pod's capacity model
 //! (concurrency slots, bounded queue, service-time distribution, cold start), and turned into the
 //! fallback answer when the pod fails. `/_control/` changes pods and weights at run time; `/metrics`
-//! exposes Prometheus text. The README ("The embedded gateway") documents the file format and the API.
+//! exposes Prometheus text. docs/gateway.md documents the file format and the API.
 
 mod accesslog;
 mod balance;

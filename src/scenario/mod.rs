@@ -4,7 +4,7 @@
 //! Two stages, as ripgrep does with its arguments: `model` parses (serde structs with spans and no
 //! opinions), `resolve` (with `stages`, `requests`, `template`, `feeder`) decides and applies
 //! defaults. `syntax` turns TOML/serde errors into located ones; `overrides` applies the
-//! `skyload run` flags. The format is documented in the README's "Scenario reference".
+//! `skyload run` flags. The format is documented in docs/scenarios.md.
 
 pub mod bounds;
 mod error;

@@ -1,6 +1,6 @@
 //! The `skyload run` flags (`--url`, `--rate`, `--duration`, ...): a whole one-request plan when no
 //! file is given (as oha and vegeta do), or overrides on a file's plan. The rules are the ones a
-//! person would guess from the flag names; the README's "Command-line flags" states them:
+//! person would guess from the flag names; docs/scenarios.md ("Command-line flags") states them:
 //! --url replaces the target; --rate replaces all stages with one constant stage (lasting
 //! --duration, else the scenario's total); --duration alone cuts or extends the schedule to that
 //! length; --header/--method/--body apply to every request; --connections/--http2 set the pool.

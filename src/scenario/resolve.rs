@@ -1,7 +1,7 @@
 //! Resolution: the raw model → a validated `Plan`. Every rule of the format lives here or in the
 //! two files beside it (`stages`, `requests`); each check reports the field path and the span of
 //! the value it refuses, so the message points where the fix goes. Defaults are applied here too,
-//! in one place, matching the README's scenario reference.
+//! in one place, matching the scenario reference (docs/scenarios.md).
 
 use super::error::{Reporter, ScenarioError};
 use super::feeder;
