@@ -2,7 +2,9 @@
 //! API gateway. The binary is a thin shell over this library so that tests drive exactly what users run.
 //!
 //! Data flows one way: `scenario` (file → validated Plan) → `load` (open-loop runner) → `record`
-//! (HDR histograms, Results on disk) → `report`. `gateway` is the embedded system under test; `fault` holds the fault proxy and its client.
+//! (HDR histograms, Results on disk) → `verify` / `report` → `commands`. `gateway` is the embedded
+//! system under test; `fault` holds the fault proxy and its client. The layer order is
+//! `layers::ORDER`, and a test holds every import to it.
 
 pub mod cli;
 pub mod commands;
@@ -31,3 +33,4 @@ pub mod exit {
     pub const UNSTABLE: i32 = 4;
 }
 pub mod out;
+pub mod layers;
