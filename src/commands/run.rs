@@ -55,6 +55,7 @@ fn metrics_flags(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
     if let Some(l) = &args.metrics_listen {
         plan.metrics.listen = Some(scenario::metrics::parse_listen(l).map_err(|e| format!("--metrics-listen: {e}"))?);
     }
+    plan.metrics.trace |= args.trace;
     if let Some(d) = &args.metrics_linger {
         plan.metrics.linger = parse_duration(d).map_err(|e| format!("--metrics-linger: {e}"))?;
     }

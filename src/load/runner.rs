@@ -170,7 +170,7 @@ fn run_against(
     }
     let http2 = prepared.http2;
     let shard = sharding.shard();
-    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2).with_rows_by_seq(sharding.shard.is_some());
+    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2).with_rows_by_seq(sharding.shard.is_some()).with_trace(plan.metrics.trace);
     let classifier = Classifier::new(&plan.matchers);
     let labels: Vec<http::HeaderName> = plan.labels.iter().take(MAX_LABELS).cloned().collect();
     let shape = Arc::new(Shape {
