@@ -53,6 +53,8 @@ pub struct RequestSet {
     rows_by_seq: bool,
     /// `trace = true`: every request carries a `traceparent` derived from (seed, seq).
     trace: bool,
+    /// When tracing: slowest requests kept per name (and first failures per outcome).
+    keep_slow: usize,
 }
 
 /// A fixed bijective mix of the sequence number (splitmix64), so picks look random but are a pure
@@ -144,6 +146,7 @@ impl RequestSet {
             cursors: Arc::new(plan.feeders.iter().map(|_| AtomicU64::new(0)).collect()),
             rows_by_seq: false,
             trace: false,
+            keep_slow: 0,
         }
     }
 
@@ -155,9 +158,11 @@ impl RequestSet {
 
     /// Adds a W3C `traceparent` to every request (see `trace_id`); the prebuilt whole-request
     /// wire forms are given up, since each request now differs.
-    pub fn with_trace(mut self, yes: bool) -> RequestSet {
-        self.trace = yes;
-        if yes {
+    /// `keep`: Some(requests kept per name, see `record::slow`) turns tracing on.
+    pub fn with_trace(mut self, keep: Option<usize>) -> RequestSet {
+        self.trace = keep.is_some();
+        self.keep_slow = keep.unwrap_or(0);
+        if self.trace {
             self.reqs.iter_mut().for_each(|p| p.wire_whole = None);
         }
         self
@@ -165,6 +170,11 @@ impl RequestSet {
 
     pub fn traced(&self) -> bool {
         self.trace
+    }
+
+    /// How many slow requests per name the recorder keeps; None when not tracing.
+    pub fn keep_slow(&self) -> Option<usize> {
+        self.trace.then_some(self.keep_slow)
     }
 
     pub fn names(&self) -> &[String] {

@@ -121,7 +121,7 @@ mod tests {
     fn set(trace: bool) -> (crate::load::request::RequestSet, u64) {
         let toml = "name = \"t\"\nseed = 11\n[target]\nurl = \"http://127.0.0.1:9\"\n[[requests]]\nname = \"a\"\npath = \"/fn/a\"\n[requests.headers]\n\"x-request-id\" = \"req-{{seq}}\"\n[[stages]]\nduration = \"1s\"\nrate = 1\n";
         let plan = crate::scenario::load_str(toml, std::path::Path::new("t.toml")).expect("plan");
-        (crate::load::request::RequestSet::new(&plan, "127.0.0.1:9", "", false).with_trace(trace), plan.seed)
+        (crate::load::request::RequestSet::new(&plan, "127.0.0.1:9", "", false).with_trace(trace.then_some(20)), plan.seed)
     }
 
     /// Both request paths carry the same header, next to the scenario's own request id; the lean

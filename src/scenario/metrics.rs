@@ -84,6 +84,21 @@ pub fn resolve(raw: &Option<S<RawMetrics>>, rep: &Reporter) -> Result<MetricsPla
     })
 }
 
+/// With tracing on skyload writes the `traceparent` itself; a request that sets its own would
+/// send two, which a receiver may read either way.
+pub fn check_trace(plan: &super::Plan) -> Result<(), String> {
+    if !plan.metrics.trace {
+        return Ok(());
+    }
+    match plan.requests.iter().find(|r| r.headers.iter().any(|(h, _)| h.as_str() == "traceparent")) {
+        Some(r) => Err(format!(
+            "request `{}` sets its own `traceparent` header and tracing is on (trace = true or --trace): remove the header, or turn tracing off",
+            r.name
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +124,10 @@ mod tests {
         assert!(traced.metrics.trace && traced.metrics.slow == 5);
         let e = crate::scenario::load_str(&ok.replace("linger", "slow = 0\nlinger"), std::path::Path::new("m.toml")).unwrap_err().to_string();
         assert!(e.contains("m.toml:11") && e.contains("metrics.slow") && e.contains("1 to 1000"), "{e}");
+        let own = ok.replace("path = \"/\"", "path = \"/\"\n[requests.headers]\ntraceparent = \"x\"");
+        let mut p = crate::scenario::load_str(&own, std::path::Path::new("m.toml")).unwrap();
+        assert!(check_trace(&p).is_ok(), "no tracing, the scenario's header is just a header");
+        p.metrics.trace = true;
+        assert!(check_trace(&p).unwrap_err().contains("request `") );
     }
 }
