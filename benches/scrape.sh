@@ -6,6 +6,7 @@
 #
 #   bash benches/scrape.sh                   # 2,000 rps for 15 s
 #   RATE=5000 DURATION=20 bash benches/scrape.sh
+#   BIN=target/release/skyload bash benches/scrape.sh   # an already built binary, no cargo
 #
 # Needs nginx (Debian nginx-light; installed if missing, as root), curl and python3.
 set -euo pipefail
@@ -13,8 +14,7 @@ cd "$(dirname "$0")/.."
 RATE=${RATE:-2000}
 DURATION=${DURATION:-15}
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
-cargo build --release --quiet
-BIN=target/release/skyload
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=target/release/skyload; fi
 
 . benches/nginx.sh
 start_nginx ""
