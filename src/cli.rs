@@ -123,6 +123,10 @@ pub struct RunArgs {
     /// After the run, keep serving metrics until a scrape has read the final values, at most this long (e.g. 30s).
     #[arg(long, value_name = "DURATION")]
     pub metrics_linger: Option<String>,
+    /// Send a W3C traceparent with every request and keep the slowest and first failed requests
+    /// with their trace ids (slow.csv, the report, metrics exemplars); same as `[metrics] trace = true`.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -67,6 +67,7 @@ fn start_prometheus(dir: &std::path::Path, target: SocketAddr) -> Option<Prometh
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address={addr}"))
+        .arg("--enable-feature=exemplar-storage")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
         .spawn()
@@ -92,6 +93,7 @@ fn prometheus_sees_the_target_rate_and_the_runs_p99() {
     let rate = 200.0;
     let mut plan = constant_plan(server.addr, rate, 14.0);
     plan.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    plan.metrics.trace = true;
     let out = tempdir();
     let metrics = start_for(&plan, None).unwrap().expect("metrics asked for");
     let Some(prom) = start_prometheus(out.path(), metrics.addr) else {
@@ -134,4 +136,94 @@ fn prometheus_sees_the_target_rate_and_the_runs_p99() {
     eprintln!("prometheus: rate(completed[10s]) {rates:?} (target {rate}); p99 {:.0}µs vs run {run_p99_us}µs", prom_p99 * 1e6);
     let completed = query(&prom, "sum(skyload_requests_completed_total)", now_unix()).unwrap();
     assert_eq!(completed as u64, r.summary.totals.completed, "the final scrape holds the final count");
+
+    // Traced: Prometheus stored the buckets' exemplars, each naming a trace id the run sent, with
+    // a latency inside the run's range.
+    let body = get(prom.addr, &format!("/api/v1/query_exemplars?query={}&start={started:.3}&end={:.3}", encode("skyload_request_latency_seconds_bucket"), now_unix()))
+        .expect("exemplar query answered");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let exemplars: Vec<&serde_json::Value> = v["data"].as_array().unwrap().iter().flat_map(|s| s["exemplars"].as_array().unwrap()).collect();
+    assert!(exemplars.len() >= 3, "Prometheus stored {} exemplars: {body}", exemplars.len());
+    let max_s = r.summary.totals.latency.max_us as f64 / 1e6;
+    for e in &exemplars {
+        let id = e["labels"]["trace_id"].as_str().unwrap();
+        assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "trace_id {id}");
+        let value: f64 = e["value"].as_str().unwrap().parse().unwrap();
+        assert!(value > 0.0 && value <= max_s * 1.001 + 1e-6, "exemplar {value}s, run max {max_s}s");
+    }
+    eprintln!("prometheus: {} exemplars stored", exemplars.len());
+}
+
+/// `--trace`: a server that records every `traceparent` it receives (and the scenario's own request
+/// id next to it) and holds one request for 1.5 s. Every request carries a valid, unique
+/// traceparent; slow.csv names only ids the server saw, and its slowest is the held one; the
+/// terminal and the report show it.
+#[test]
+fn traced_run_names_the_request_the_server_delayed() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    const HELD: u64 = 120;
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let held: Arc<Mutex<Option<String>>> = Arc::default();
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (s2, h2, n2) = (seen.clone(), held.clone(), n.clone());
+    let server = serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        let header = |name: &str| req.headers().get(name).map_or(String::new(), |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let (tp, id) = (header("traceparent"), header("x-request-id"));
+        let k = n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        s2.lock().unwrap().push((tp.clone(), id));
+        if k == HELD {
+            *h2.lock().unwrap() = Some(tp);
+        }
+        async move {
+            if k == HELD {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"ok")))
+        }
+    });
+    let dir = tempdir();
+    let scenario = dir.path().join("traced.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"traced\"\nseed = 42\n[target]\nurl = \"http://{}\"\n[[stages]]\nrate = 100\nduration = \"3s\"\n[[requests]]\nname = \"get\"\npath = \"/t\"\n[requests.headers]\n\"x-request-id\" = \"req-{{{{seq}}}}\"\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("res");
+    let o = skyload().arg("run").arg(&scenario).args(["--trace", "-q", "--out"]).arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+
+    let seen = seen.lock().unwrap().clone();
+    let completed = summary(&out)["totals"]["completed"].as_u64().unwrap();
+    assert_eq!(seen.len() as u64, completed, "every completed request reached the server once");
+    let mut ids = HashSet::new();
+    for (tp, req_id) in &seen {
+        let trace = skyload::load::trace_id::parse(tp.as_bytes()).unwrap_or_else(|| panic!("invalid traceparent `{tp}`"));
+        assert!(ids.insert(trace.to_string()), "trace id {trace} sent twice");
+        assert!(req_id.starts_with("req-"), "the scenario's request id is still sent: `{req_id}`");
+    }
+    let held = held.lock().unwrap().clone().expect("the server held one request");
+    let held_trace = skyload::load::trace_id::parse(held.as_bytes()).unwrap().to_string();
+
+    let csv = std::fs::read_to_string(out.join("slow.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let head = rows.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {head:?}"));
+    let (tid, lat, kept) = (col("trace_id"), col("latency_ms"), col("kept_as"));
+    let records: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert!(!records.is_empty() && records.len() <= 20, "{} rows kept with the default of 20 per name:\n{csv}", records.len());
+    for r in &records {
+        assert!(ids.contains(&r[tid]), "slow.csv names {} which the server never saw", &r[tid]);
+        assert_eq!(&r[kept], "slowest");
+    }
+    let slowest = records.iter().max_by(|a, b| a[lat].parse::<f64>().unwrap().total_cmp(&b[lat].parse::<f64>().unwrap())).unwrap();
+    assert_eq!(&slowest[tid], held_trace, "the slowest kept request is the one the server held:\n{csv}");
+    assert!(slowest[lat].parse::<f64>().unwrap() >= 1500.0, "{csv}");
+    assert!(stdout.contains("slowest requests") && stdout.contains(&held_trace), "{stdout}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("id=\"slow-requests\"") && report.contains(&held_trace));
 }

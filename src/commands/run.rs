@@ -55,10 +55,11 @@ fn metrics_flags(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
     if let Some(l) = &args.metrics_listen {
         plan.metrics.listen = Some(scenario::metrics::parse_listen(l).map_err(|e| format!("--metrics-listen: {e}"))?);
     }
+    plan.metrics.trace |= args.trace;
     if let Some(d) = &args.metrics_linger {
         plan.metrics.linger = parse_duration(d).map_err(|e| format!("--metrics-linger: {e}"))?;
     }
-    Ok(())
+    scenario::metrics::check_trace(plan)
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
@@ -147,6 +148,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&result.summary, &result.dir, &mut out)?;
     crate::report::saturation::print(&plan, &result.dir, args.scenario.as_deref(), &mut out)?;
+    crate::report::slow::print(&result.summary, &result.dir, &mut out)?;
     let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
     // The report is written for every run that has results, interrupted ones too, after the
     // verdict and faults are judged so it shows them; failing to write it does not change what the

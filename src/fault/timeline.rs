@@ -166,6 +166,7 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         }
         None => {
             rec.applied_at_s = Some(secs(t0));
+            crate::metrics::live::fault_event(&f.name, true);
             tracing::info!("fault `{}` applied: {}", f.name, f.action.describe());
         }
     }
@@ -194,6 +195,7 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         }
         None => {
             rec.removed_at_s = Some(secs(t0));
+            crate::metrics::live::fault_event(&f.name, false);
             tracing::info!("fault `{}` removed", f.name);
             if let Some(l) = &leftover {
                 journal::forget(l);

@@ -354,6 +354,7 @@ impl Worker {
         while let Some(job) = jobs.pop().await {
             self.current.set(Some(job));
             self.one(job, &mut scratch, keep_body.then_some(&mut body)).await;
+            crate::record::slow::after(&mut self.rec.borrow_mut(), self.ctx.requests.keep_slow(), job.seq, job.intended, job.request);
             self.current.set(None);
             self.in_flight.set(self.in_flight.get() - 1);
         }

@@ -51,6 +51,10 @@ pub struct RequestSet {
     /// Sharded runs take a `cycle` row from the sequence number instead (row = seq mod rows), so
     /// shards on different machines spread over the rows as one machine would, not all from row 0.
     rows_by_seq: bool,
+    /// `trace = true`: every request carries a `traceparent` derived from (seed, seq).
+    trace: bool,
+    /// When tracing: slowest requests kept per name (and first failures per outcome).
+    keep_slow: usize,
 }
 
 /// A fixed bijective mix of the sequence number (splitmix64), so picks look random but are a pure
@@ -141,6 +145,8 @@ impl RequestSet {
             feeders: plan.feeders.clone(),
             cursors: Arc::new(plan.feeders.iter().map(|_| AtomicU64::new(0)).collect()),
             rows_by_seq: false,
+            trace: false,
+            keep_slow: 0,
         }
     }
 
@@ -148,6 +154,27 @@ impl RequestSet {
     pub fn with_rows_by_seq(mut self, yes: bool) -> RequestSet {
         self.rows_by_seq = yes;
         self
+    }
+
+    /// Adds a W3C `traceparent` to every request (see `trace_id`); the prebuilt whole-request
+    /// wire forms are given up, since each request now differs.
+    /// `keep`: Some(requests kept per name, see `record::slow`) turns tracing on.
+    pub fn with_trace(mut self, keep: Option<usize>) -> RequestSet {
+        self.trace = keep.is_some();
+        self.keep_slow = keep.unwrap_or(0);
+        if self.trace {
+            self.reqs.iter_mut().for_each(|p| p.wire_whole = None);
+        }
+        self
+    }
+
+    pub fn traced(&self) -> bool {
+        self.trace
+    }
+
+    /// How many slow requests per name the recorder keeps; None when not tracing.
+    pub fn keep_slow(&self) -> Option<usize> {
+        self.trace.then_some(self.keep_slow)
     }
 
     pub fn names(&self) -> &[String] {
@@ -220,6 +247,7 @@ impl RequestSet {
             let v = HeaderValue::from_str(scratch).map_err(|_| err("header", scratch))?;
             req.headers_mut().insert(name.clone(), v);
         }
+        super::trace_id::insert(self.trace.then_some(self.seed), seq, req.headers_mut());
         Ok((req, len))
     }
 
@@ -255,6 +283,7 @@ impl RequestSet {
             }
         }
         write_head(out, &p.method, scratch, &p.wire_headers);
+        super::trace_id::push_h1(self.trace.then_some(self.seed), seq, out);
         for (name, t) in &p.dyn_headers {
             scratch.clear();
             self.render(t, seq, rows, rng, scratch);

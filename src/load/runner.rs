@@ -170,7 +170,7 @@ fn run_against(
     }
     let http2 = prepared.http2;
     let shard = sharding.shard();
-    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2).with_rows_by_seq(sharding.shard.is_some());
+    let requests = RequestSet::new(plan, &target.authority, &target.base_path, http2).with_rows_by_seq(sharding.shard.is_some()).with_trace(plan.metrics.trace.then_some(plan.metrics.slow));
     let classifier = Classifier::new(&plan.matchers);
     let labels: Vec<http::HeaderName> = plan.labels.iter().take(MAX_LABELS).cloned().collect();
     let shape = Arc::new(Shape {
@@ -270,6 +270,9 @@ fn run_against(
     };
     let totals = collector.totals;
     writer.write_accounting(&totals.by_intended).map_err(results_err)?;
+    if plan.metrics.trace {
+        crate::record::slow::write_csv(&dir, &crate::record::slow::rows(&totals.slow, &shape, plan.seed, start_wall)).map_err(results_err)?;
+    }
     let meta = RunMeta {
         scenario: plan.name.clone(),
         scenario_file: plan.source_path.as_ref().map(|p| p.display().to_string()),

@@ -2,14 +2,13 @@
 //! merged seconds, once a second, on the collector's thread. The generator threads never see any
 //! of this, so publishing costs the hot path nothing beyond the per-second shipping it already does.
 
-use super::expo::{Buckets, Format, Kind, Writer};
+use super::expo::{Buckets, Exemplar, Format, Kind, Writer};
 use crate::load::schedule::Schedule;
 use crate::load::shard::Shard;
 use crate::record::accum::Interval;
 use crate::record::outcome::Classifier;
 use crate::scenario::{FaultAction, GatewayFault, Plan};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Counters and histograms of one request name in one stage.
 #[derive(Debug, Clone)]
@@ -24,11 +23,9 @@ struct ReqSeries {
 }
 
 #[derive(Debug, Clone)]
-struct FaultWindow {
+struct FaultSeries {
     name: String,
     kind: String,
-    at: Duration,
-    end: Duration,
 }
 
 /// Everything the endpoint serves, updated once a second.
@@ -50,8 +47,24 @@ pub struct Live {
     seconds: u64,
     pods: BTreeMap<String, u64>,
     /// Planned fault windows; empty on a shard that does not drive faults.
-    faults: Vec<FaultWindow>,
+    faults: Vec<FaultSeries>,
     finished: bool,
+    /// The seed that names trace ids, when tracing (exemplars on the latency histograms).
+    trace_seed: Option<u64>,
+    /// Wall-clock time of second 0, fixed when the first second is folded in.
+    t0_unix: Option<f64>,
+}
+
+/// Faults the driver has really applied (true) or removed (false), by name: the gauge follows
+/// these, not the planned window, so a fault that applied late or failed to apply shows as it was.
+/// One process runs one timeline at a time (`Live::new` forgets the previous run's entries).
+static FAULTS_ACTUAL: std::sync::Mutex<BTreeMap<String, bool>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// The fault driver's hook: fault `name` was just applied (`on`) or removed.
+pub fn fault_event(name: &str, on: bool) {
+    if let Ok(mut m) = FAULTS_ACTUAL.lock() {
+        m.insert(name.to_string(), on);
+    }
 }
 
 /// Stage labels: the stage's name, made unique with its position when two share one.
@@ -97,8 +110,11 @@ impl Live {
             })
             .collect();
         let drives_faults = shard.is_none_or(|s| s.drives_faults());
+        if let Ok(mut m) = FAULTS_ACTUAL.lock() {
+            plan.faults.iter().for_each(|f| _ = m.remove(&f.name));
+        }
         let faults = if drives_faults {
-            plan.faults.iter().map(|f| FaultWindow { name: f.name.clone(), kind: fault_kind(&f.action), at: f.at, end: f.end() }).collect()
+            plan.faults.iter().map(|f| FaultSeries { name: f.name.clone(), kind: fault_kind(&f.action) }).collect()
         } else {
             Vec::new()
         };
@@ -118,6 +134,8 @@ impl Live {
             pods: BTreeMap::new(),
             faults,
             finished: false,
+            trace_seed: plan.metrics.trace.then_some(plan.seed),
+            t0_unix: None,
         }
     }
 
@@ -135,6 +153,23 @@ impl Live {
                 }
                 s.latency.add_hist(&r.latency);
                 s.service.add_hist(&r.service);
+            }
+        }
+        if let (Some(seed), Some(row)) = (self.trace_seed, self.series.get_mut(stage)) {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+            // Shipped a little after the second closed; near enough for an exemplar's timestamp.
+            let t0 = *self.t0_unix.get_or_insert(now - (iv.second + 1) as f64);
+            for (s, by_bucket) in row.iter_mut().zip(&iv.slow.by_request) {
+                for (slot, e) in by_bucket.iter().enumerate() {
+                    if let Some(e) = e {
+                        s.latency.exemplars[slot] = Some(Exemplar {
+                            label: "trace_id",
+                            id: String::from_utf8_lossy(&crate::load::trace_id::trace_id_hex(seed, e.seq)).into_owned(),
+                            value_s: e.latency_ns as f64 / 1e9,
+                            at_unix: t0 + e.done_ns as f64 / 1e9,
+                        });
+                    }
+                }
             }
         }
         self.lag.add_hist(&iv.lag);
@@ -214,10 +249,10 @@ impl Live {
         w.family("skyload_run_finished", Kind::Gauge, "1 once the run has ended and these values are final.");
         w.sample("skyload_run_finished", &base, if self.finished { 1.0 } else { 0.0 });
         if !self.faults.is_empty() {
-            w.family("skyload_fault_active", Kind::Gauge, "1 while a fault's planned window is open.");
-            let now = Duration::from_secs(self.seconds);
+            w.family("skyload_fault_active", Kind::Gauge, "1 while a fault is applied: from the driver's apply until its removal.");
+            let actual = FAULTS_ACTUAL.lock().map(|m| m.clone()).unwrap_or_default();
             for f in &self.faults {
-                let on = !self.finished && f.at <= now && now < f.end;
+                let on = actual.get(&f.name).copied().unwrap_or(false);
                 w.sample("skyload_fault_active", &[base[0], base[1], ("fault", &f.name), ("kind", &f.kind)], if on { 1.0 } else { 0.0 });
             }
         }
@@ -237,6 +272,7 @@ mod tests {
     use super::*;
     use crate::record::accum::Shape;
     use crate::record::hist::record_us;
+    use std::time::Duration;
 
     fn plan() -> Plan {
         let text = "name = \"live\"\n[target]\nurl = \"http://127.0.0.1:1\"\n[[stages]]\nname = \"warm\"\nrate = 10\nduration = \"2s\"\n[[stages]]\nname = \"hold\"\nrate = 20\nduration = \"2s\"\n[[requests]]\nname = \"get\"\npath = \"/\"\n";
@@ -270,4 +306,51 @@ mod tests {
         assert!(om.ends_with("# EOF\n") && om.contains("# TYPE skyload_requests_completed counter\n"));
         crate::metrics::promtool::check(&s);
     }
+
+    /// A traced run's latency buckets carry the slowest request of each bucket as an exemplar
+    /// (OpenMetrics only), named by the trace id it was sent with.
+    #[test]
+    fn traced_seconds_give_exemplars() {
+        let mut p = plan();
+        p.metrics.trace = true;
+        let mut live = Live::new(&p, None);
+        let shape = Shape { requests: vec!["get".into()], outcomes: Classifier::new(&p.matchers).table().clone(), labels: vec![] };
+        let mut iv = Interval::new(0, &shape);
+        record_us(&mut iv.requests[0].latency, Duration::from_millis(3));
+        let mut slots = [None; crate::record::slow::SLOTS];
+        slots[6] = Some(crate::record::slow::Exemplar { seq: 17, latency_ns: 3_000_000, done_ns: 500_000_000 });
+        iv.slow.by_request = vec![slots];
+        live.second(&iv, 10.0);
+        let om = live.render(Format::OpenMetrics);
+        let id = String::from_utf8(crate::load::trace_id::trace_id_hex(p.seed, 17).to_vec()).unwrap();
+        let line = om.lines().find(|l| l.contains("le=\"0.005\"") && l.contains("skyload_request_latency_seconds_bucket")).unwrap();
+        assert!(line.contains(&format!(" 1 # {{trace_id=\"{id}\"}} 0.003 ")), "{line}");
+        assert!(!live.render(Format::Text).contains("trace_id"));
+        p.metrics.trace = false;
+        let mut plain = Live::new(&p, None);
+        plain.second(&iv, 10.0);
+        assert!(!plain.render(Format::OpenMetrics).contains("trace_id"));
+    }
+
+    /// The fault gauge follows the driver's apply and remove, not the planned window.
+    #[test]
+    fn fault_gauge_follows_the_driver() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drill-pod-kill.toml");
+        let mut p = crate::scenario::load_file(&path).unwrap();
+        p.faults[0].name = "gauge-test-kill".into();
+        let live = Live::new(&p, None);
+        let gauge = |live: &Live| {
+            let s = live.render(Format::Text);
+            s.lines().find(|l| l.starts_with("skyload_fault_active{") && l.contains("gauge-test-kill")).map(|l| l.rsplit(' ').next().unwrap().to_string()).unwrap()
+        };
+        assert_eq!(gauge(&live), "0");
+        fault_event("gauge-test-kill", true);
+        assert_eq!(gauge(&live), "1");
+        fault_event("gauge-test-kill", false);
+        assert_eq!(gauge(&live), "0");
+        fault_event("gauge-test-kill", true);
+        let next = Live::new(&p, None);
+        assert_eq!(gauge(&next), "0", "a new run forgets the previous run's state");
+    }
 }
+

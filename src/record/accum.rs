@@ -132,6 +132,8 @@ pub struct Interval {
     /// Per-thread counts by pod / label slot, turned into the named maps when shipped.
     pod_slots: Vec<u64>,
     label_slots: Vec<Vec<u64>>,
+    /// When tracing: the slowest request of each latency bucket (exemplars).
+    pub slow: super::slow::SecondSlow,
 }
 
 impl Interval {
@@ -148,6 +150,7 @@ impl Interval {
             labels: vec![BTreeMap::new(); shape.labels.len()],
             pod_slots: Vec::new(),
             label_slots: vec![Vec::new(); shape.labels.len()],
+            slow: Default::default(),
         }
     }
     pub fn merge(&mut self, o: &Interval) {
@@ -161,6 +164,7 @@ impl Interval {
         add(&mut self.lag, &o.lag);
         add(&mut self.conn_wait, &o.conn_wait);
         self.conn_limited += o.conn_limited;
+        self.slow.merge(&o.slow);
         self.in_flight += o.in_flight;
         self.cpu += o.cpu;
     }
@@ -220,6 +224,8 @@ pub struct Totals {
     /// Completions per value, one map per label header.
     pub labels: Vec<BTreeMap<String, u64>>,
     pub cpu: Duration,
+    /// When tracing: the slowest and first failed requests (`slow.csv`).
+    pub slow: super::slow::SlowTotals,
 }
 
 impl Totals {
@@ -247,6 +253,7 @@ impl Totals {
             pods: Vec::new(),
             labels: vec![BTreeMap::new(); shape.labels.len()],
             cpu: Duration::ZERO,
+            slow: Default::default(),
         }
     }
 
@@ -294,6 +301,7 @@ impl Totals {
             merge_named(a, b);
         }
         self.cpu += o.cpu;
+        self.slow.merge(&o.slow);
     }
 }
 
@@ -356,13 +364,14 @@ pub struct ThreadRecorder {
     totals: Totals,
     pods: Slots,
     labels: Vec<Slots>,
+    pub slow: super::slow::SlowKeeper,
 }
 
 impl ThreadRecorder {
     pub fn new(t0: Instant, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels }
+        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(t0) }
     }
 
     /// The interval an event at `at` belongs to. An event for a second already shipped (a thread
@@ -427,7 +436,12 @@ impl ThreadRecorder {
         self.account(intended, 2);
     }
 
+    pub fn requests(&self) -> usize {
+        self.shape.requests.len()
+    }
+
     pub fn completed(&mut self, c: &Completion) {
+        self.slow.stage(c);
         let latency = c.done.saturating_duration_since(c.intended);
         let service = c.done.saturating_duration_since(c.sent);
         let n_outcomes = self.shape.outcomes.len();
@@ -504,6 +518,7 @@ impl ThreadRecorder {
         if let Some(last) = out.last_mut() {
             last.in_flight = in_flight;
             last.cpu = cpu;
+            last.slow = self.slow.take_second();
         }
         self.totals.cpu += cpu;
         out
@@ -513,6 +528,7 @@ impl ThreadRecorder {
     pub fn finish(mut self, cpu: Duration) -> (Vec<Interval>, Totals) {
         let last = (self.shipped + self.open.len() as u64).saturating_sub(1).max(self.shipped);
         let rest = if self.open.is_empty() && cpu.is_zero() { Vec::new() } else { self.take_through(last, 0, cpu) };
+        self.totals.slow = std::mem::take(&mut self.slow.total);
         (rest, self.totals)
     }
 }

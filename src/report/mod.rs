@@ -6,3 +6,4 @@ pub mod progress;
 pub mod terminal;
 pub mod saturation;
 pub mod tls;
+pub mod slow;

@@ -14,15 +14,33 @@ use std::time::Duration;
 pub struct RawMetrics {
     pub listen: Option<S<String>>,
     pub linger: Option<S<HumanDuration>>,
+    pub trace: Option<S<bool>>,
+    pub slow: Option<S<usize>>,
 }
 
 /// The resolved `[metrics]` section (all off by default).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricsPlan {
     /// Serve Prometheus metrics here while the run lasts.
     pub listen: Option<SocketAddr>,
     /// After the run, keep serving until a scrape has read the final values or this long has passed.
     pub linger: Duration,
+    /// `trace = true`: a W3C `traceparent` on every request, and the slowest and first failed
+    /// requests kept with their trace ids (`slow.csv`, the report, histogram exemplars).
+    pub trace: bool,
+    /// Slowest requests kept per request name (and first failures per outcome) when tracing.
+    pub slow: usize,
+}
+
+/// Default for `slow`: enough to see a pattern in the tail, few enough to read.
+pub const DEFAULT_SLOW: usize = 20;
+/// Upper bound for `slow`: the keeper's memory is this × request names × threads.
+pub const MAX_SLOW: usize = 1000;
+
+impl Default for MetricsPlan {
+    fn default() -> MetricsPlan {
+        MetricsPlan { listen: None, linger: Duration::ZERO, trace: false, slow: DEFAULT_SLOW }
+    }
 }
 
 /// `host:port`, `:port` or a bare port; the last two listen on loopback, so nothing is exposed
@@ -51,10 +69,34 @@ pub fn resolve(raw: &Option<S<RawMetrics>>, rep: &Reporter) -> Result<MetricsPla
         Some(l) => Some(parse_listen(l.get_ref()).map_err(|m| rep.span(l.span(), "metrics.listen", m))?),
         None => None,
     };
+    let slow = match &raw.slow {
+        Some(n) if !(1..=MAX_SLOW).contains(n.get_ref()) => {
+            return Err(rep.span(n.span(), "metrics.slow", format!("{} requests kept per name: allowed is 1 to {MAX_SLOW}", n.get_ref())))
+        }
+        Some(n) => *n.get_ref(),
+        None => DEFAULT_SLOW,
+    };
     Ok(MetricsPlan {
         listen,
         linger: raw.linger.as_ref().map_or(Duration::ZERO, |l| l.get_ref().get()),
+        trace: raw.trace.as_ref().is_some_and(|t| *t.get_ref()),
+        slow,
     })
+}
+
+/// With tracing on skyload writes the `traceparent` itself; a request that sets its own would
+/// send two, which a receiver may read either way.
+pub fn check_trace(plan: &super::Plan) -> Result<(), String> {
+    if !plan.metrics.trace {
+        return Ok(());
+    }
+    match plan.requests.iter().find(|r| r.headers.iter().any(|(h, _)| h.as_str() == "traceparent")) {
+        Some(r) => Err(format!(
+            "request `{}` sets its own `traceparent` header and tracing is on (trace = true or --trace): remove the header, or turn tracing off",
+            r.name
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +119,15 @@ mod tests {
         assert!(e.contains("m.toml:10") && e.contains("metrics.listen"), "{e}");
         let ok = text.replace("\"nowhere\"", "\"9464\"\nlinger = \"3s\"");
         let p = crate::scenario::load_str(&ok, std::path::Path::new("m.toml")).unwrap();
-        assert_eq!(p.metrics, MetricsPlan { listen: Some("127.0.0.1:9464".parse().unwrap()), linger: Duration::from_secs(3) });
+        assert_eq!(p.metrics, MetricsPlan { listen: Some("127.0.0.1:9464".parse().unwrap()), linger: Duration::from_secs(3), ..Default::default() });
+        let traced = crate::scenario::load_str(&ok.replace("linger", "trace = true\nslow = 5\nlinger"), std::path::Path::new("m.toml")).unwrap();
+        assert!(traced.metrics.trace && traced.metrics.slow == 5);
+        let e = crate::scenario::load_str(&ok.replace("linger", "slow = 0\nlinger"), std::path::Path::new("m.toml")).unwrap_err().to_string();
+        assert!(e.contains("m.toml:11") && e.contains("metrics.slow") && e.contains("1 to 1000"), "{e}");
+        let own = ok.replace("path = \"/\"", "path = \"/\"\n[requests.headers]\ntraceparent = \"x\"");
+        let mut p = crate::scenario::load_str(&own, std::path::Path::new("m.toml")).unwrap();
+        assert!(check_trace(&p).is_ok(), "no tracing, the scenario's header is just a header");
+        p.metrics.trace = true;
+        assert!(check_trace(&p).unwrap_err().contains("request `") );
     }
 }

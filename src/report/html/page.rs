@@ -165,6 +165,7 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
         None => writeln!(out, "<p class=\"note\">No request completed: there is no latency distribution.</p>")?,
     }
     requests(out, s)?;
+    super::slow::section(out, v.slow.as_ref(), s)?;
     writeln!(out, "</section>")?;
 
     pods(out, v, charts.pods.as_deref())?;

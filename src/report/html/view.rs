@@ -54,6 +54,8 @@ pub struct RunView {
     pub faults: Vec<FaultWindow>,
     pub capacity: Option<CapacityData>,
     pub warnings: Vec<String>,
+    /// `slow.csv` of a traced run.
+    pub slow: Option<super::slow::SlowView>,
 }
 
 /// One point of the time charts (a second, or a bucket of seconds in a long run): rates are per
@@ -129,6 +131,7 @@ pub fn run_view(d: RunData) -> RunView {
     pods.truncate(MAX_POD_BARS);
     pods.sort_by(|a, b| a.name.cmp(&b.name));
     RunView {
+        slow: super::slow::read(&d.dir),
         label,
         banner: banner(&d.summary, d.verdict.as_ref()),
         groups,

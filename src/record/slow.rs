@@ -1,0 +1,431 @@
+//! The requests behind the percentiles, kept by name when tracing: per generator thread the
+//! slowest N of each request name and the first N of each outcome other than `ok`, with the
+//! sequence number that gives their trace id (`load::trace_id`), merged over threads at the end
+//! (`slow.csv`, the terminal, the report); and per second the slowest request in each latency
+//! bucket, shipped with the interval as the histogram's OpenMetrics exemplars.
+//!
+//! Memory is flat: every list is capped at N and preallocated on first use, the per-second part is
+//! 21 slots per request name. A completion is staged (`ThreadRecorder::completed` sees the numbers,
+//! the worker knows the sequence number) in a small ring and offered right after the worker's
+//! `one()` returns, matched by (intended instant, request).
+
+use super::accum::Completion;
+use super::outcome::{OutcomeId, OK};
+use crate::metrics::expo::{Buckets, LATENCY_BUCKETS_US};
+use std::cmp::Reverse;
+use std::time::Instant;
+
+/// Pod names longer than this are cut (Kubernetes pod names are at most 63 bytes).
+pub const POD_BYTES: usize = 64;
+/// Latency buckets plus the one above the highest bound.
+pub const SLOTS: usize = LATENCY_BUCKETS_US.len() + 1;
+/// Completions staged between `ThreadRecorder::completed` and the worker's offer.
+const RING: usize = 8;
+
+/// One kept request. Times are nanoseconds since second 0 of the schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    pub seq: u64,
+    pub request: usize,
+    pub outcome: OutcomeId,
+    /// HTTP status, 0 when the request failed below HTTP.
+    pub status: u16,
+    pub intended_ns: u64,
+    pub sent_ns: u64,
+    pub latency_ns: u64,
+    pod: [u8; POD_BYTES],
+    pod_len: u8,
+}
+
+impl Kept {
+    pub fn pod(&self) -> &str {
+        std::str::from_utf8(&self.pod[..self.pod_len as usize]).unwrap_or("")
+    }
+    pub fn done_ns(&self) -> u64 {
+        self.intended_ns + self.latency_ns
+    }
+}
+
+/// The slowest request of one bucket in one second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exemplar {
+    pub seq: u64,
+    pub latency_ns: u64,
+    pub done_ns: u64,
+}
+
+/// One second's exemplars: `[request][bucket]`; empty when nothing was kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecondSlow {
+    pub by_request: Vec<[Option<Exemplar>; SLOTS]>,
+}
+
+impl SecondSlow {
+    fn offer(&mut self, requests: usize, k: &Kept) {
+        if self.by_request.len() < requests {
+            self.by_request.resize(requests, [None; SLOTS]);
+        }
+        let slot = Buckets::slot(k.latency_ns.div_ceil(1_000));
+        let e = &mut self.by_request[k.request][slot];
+        if e.is_none_or(|e| e.latency_ns < k.latency_ns) {
+            *e = Some(Exemplar { seq: k.seq, latency_ns: k.latency_ns, done_ns: k.done_ns() });
+        }
+    }
+
+    pub fn merge(&mut self, o: &SecondSlow) {
+        if self.by_request.len() < o.by_request.len() {
+            self.by_request.resize(o.by_request.len(), [None; SLOTS]);
+        }
+        for (a, b) in self.by_request.iter_mut().zip(&o.by_request) {
+            for (x, y) in a.iter_mut().zip(b) {
+                if let Some(y) = y {
+                    if x.is_none_or(|x| x.latency_ns < y.latency_ns) {
+                        *x = Some(*y);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the run kept in total: per request name its slowest, per outcome its first failures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlowTotals {
+    /// `[request]`, each at most `n`, in no particular order until `sorted`.
+    pub slowest: Vec<Vec<Kept>>,
+    /// `[outcome]` (`ok` stays empty), each at most `n`.
+    pub failed: Vec<Vec<Kept>>,
+    pub n: usize,
+}
+
+impl SlowTotals {
+    fn offer(&mut self, k: &Kept, n: usize) {
+        self.n = n;
+        let grow = |v: &mut Vec<Vec<Kept>>, i: usize| {
+            if v.len() <= i {
+                v.resize_with(i + 1, Vec::new);
+            }
+        };
+        grow(&mut self.slowest, k.request);
+        let list = &mut self.slowest[k.request];
+        if list.len() < n {
+            if list.capacity() == 0 {
+                list.reserve_exact(n);
+            }
+            list.push(*k);
+        } else if let Some((i, min)) = list.iter().enumerate().min_by_key(|(_, m)| m.latency_ns) {
+            if k.latency_ns > min.latency_ns {
+                list[i] = *k;
+            }
+        }
+        if k.outcome != OK {
+            grow(&mut self.failed, k.outcome as usize);
+            let list = &mut self.failed[k.outcome as usize];
+            if list.len() < n {
+                if list.capacity() == 0 {
+                    list.reserve_exact(n);
+                }
+                list.push(*k);
+            }
+        }
+    }
+
+    /// Merges another thread's (or shard's) lists: the slowest stay the slowest, the first
+    /// failures the earliest by intended time.
+    pub fn merge(&mut self, o: &SlowTotals) {
+        self.n = self.n.max(o.n);
+        let n = self.n;
+        let join = |a: &mut Vec<Vec<Kept>>, b: &[Vec<Kept>], slowest: bool| {
+            if a.len() < b.len() {
+                a.resize_with(b.len(), Vec::new);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                x.extend_from_slice(y);
+                if slowest {
+                    x.sort_by_key(|k| (Reverse(k.latency_ns), k.seq));
+                } else {
+                    x.sort_by_key(|k| (k.intended_ns, k.seq));
+                }
+                x.truncate(n);
+            }
+        };
+        join(&mut self.slowest, &o.slowest, true);
+        join(&mut self.failed, &o.failed, false);
+    }
+
+    /// Every kept request once (a slow failure is in both lists), slowest lists first, each
+    /// slowest first, then the failures by intended time.
+    pub fn rows(&self) -> Vec<Kept> {
+        let mut out: Vec<Kept> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut slow: Vec<Kept> = self.slowest.iter().flatten().copied().collect();
+        slow.sort_by_key(|k| (k.request, Reverse(k.latency_ns), k.seq));
+        let mut failed: Vec<Kept> = self.failed.iter().flatten().copied().collect();
+        failed.sort_by_key(|k| (k.outcome, k.intended_ns, k.seq));
+        for k in slow.into_iter().chain(failed) {
+            if seen.insert(k.seq) {
+                out.push(k);
+            }
+        }
+        out
+    }
+
+    /// The slowest kept request of all names.
+    pub fn slowest(&self) -> Option<&Kept> {
+        self.slowest.iter().flatten().max_by_key(|k| (k.latency_ns, Reverse(k.seq)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slowest.iter().all(Vec::is_empty) && self.failed.iter().all(Vec::is_empty)
+    }
+}
+
+/// One generator thread's keeper (lives in its `ThreadRecorder`).
+#[derive(Debug)]
+pub struct SlowKeeper {
+    t0: Instant,
+    ring: [Option<(Instant, Kept)>; RING],
+    next: usize,
+    pub total: SlowTotals,
+    pub second: SecondSlow,
+}
+
+impl SlowKeeper {
+    pub fn new(t0: Instant) -> SlowKeeper {
+        SlowKeeper { t0, ring: [None; RING], next: 0, total: SlowTotals::default(), second: SecondSlow::default() }
+    }
+
+    /// Stages a completion until the worker says which arrival it was (`offer`). No allocation.
+    pub fn stage(&mut self, c: &Completion) {
+        let ns = |t: Instant| t.saturating_duration_since(self.t0).as_nanos() as u64;
+        let pod = c.pod.unwrap_or(b"");
+        let len = pod.len().min(POD_BYTES);
+        let mut k = Kept {
+            seq: 0,
+            request: c.request,
+            outcome: c.outcome,
+            status: c.status,
+            intended_ns: ns(c.intended),
+            sent_ns: ns(c.sent),
+            latency_ns: c.done.saturating_duration_since(c.intended).as_nanos() as u64,
+            pod: [0; POD_BYTES],
+            pod_len: len as u8,
+        };
+        k.pod[..len].copy_from_slice(&pod[..len]);
+        self.ring[self.next] = Some((c.intended, k));
+        self.next = (self.next + 1) % RING;
+    }
+
+    /// The staged completion of the arrival (`seq`, `intended`, `request`) is kept if it is among
+    /// the slowest or first failures. `n`: how many per list; `requests`: names in the run.
+    pub fn offer(&mut self, seq: u64, intended: Instant, request: usize, n: usize, requests: usize) {
+        let Some(entry) = self.ring.iter_mut().find(|e| e.is_some_and(|(at, k)| at == intended && k.request == request)) else {
+            return;
+        };
+        let (_, mut k) = entry.take().expect("found above");
+        k.seq = seq;
+        self.total.offer(&k, n);
+        self.second.offer(requests, &k);
+    }
+
+    pub fn take_second(&mut self) -> SecondSlow {
+        std::mem::take(&mut self.second)
+    }
+}
+
+/// The worker's hook, called right after an arrival ended: `keep` is `RequestSet::keep_slow()`
+/// (None when not tracing, and then this does nothing).
+pub fn after(rec: &mut super::accum::ThreadRecorder, keep: Option<usize>, seq: u64, intended: Instant, request: usize) {
+    if let Some(n) = keep {
+        let requests = rec.requests();
+        rec.slow.offer(seq, intended, request, n, requests);
+    }
+}
+
+/// `slow.csv` in the Results.
+pub const SLOW_CSV: &str = "slow.csv";
+
+/// One row of `slow.csv`: what a person needs to find the request in the gateway's logs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SlowRow {
+    /// The W3C trace id the request carried in its `traceparent`.
+    pub trace_id: String,
+    pub request: String,
+    /// `slowest` (among its name's slowest), `failure` (among its outcome's first), or `both`.
+    pub kept_as: String,
+    /// Intended send time: seconds after second 0, and as a UTC time for log searches.
+    pub intended_s: f64,
+    pub intended_utc: String,
+    /// Actual send time, seconds after second 0.
+    pub sent_s: f64,
+    /// From the intended send time (what the percentiles measure).
+    pub latency_ms: f64,
+    /// HTTP status; 0 when the request failed below HTTP.
+    pub status: u16,
+    pub outcome: String,
+    pub pod: String,
+    /// The arrival's sequence number in the schedule.
+    pub seq: u64,
+}
+
+/// The rows of `slow.csv` for the kept requests; `start` is second 0's wall-clock time.
+pub fn rows(t: &SlowTotals, shape: &super::accum::Shape, seed: u64, start: std::time::SystemTime) -> Vec<SlowRow> {
+    let in_slowest = |seq| t.slowest.iter().flatten().any(|k| k.seq == seq);
+    let in_failed = |seq| t.failed.iter().flatten().any(|k| k.seq == seq);
+    t.rows()
+        .iter()
+        .map(|k| SlowRow {
+            trace_id: String::from_utf8_lossy(&crate::load::trace_id::trace_id_hex(seed, k.seq)).into_owned(),
+            request: shape.requests.get(k.request).cloned().unwrap_or_default(),
+            kept_as: match (in_slowest(k.seq), in_failed(k.seq)) {
+                (true, true) => "both",
+                (true, false) => "slowest",
+                _ => "failure",
+            }
+            .into(),
+            intended_s: round3(k.intended_ns as f64 / 1e9),
+            intended_utc: crate::load::runner::rfc3339(start + std::time::Duration::from_nanos(k.intended_ns)),
+            sent_s: round3(k.sent_ns as f64 / 1e9),
+            latency_ms: (k.latency_ns as f64 / 1e3).round() / 1e3,
+            status: k.status,
+            outcome: shape.outcomes.name(k.outcome).to_string(),
+            pod: k.pod().to_string(),
+            seq: k.seq,
+        })
+        .collect()
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1e3).round() / 1e3
+}
+
+/// Writes `slow.csv` (atomically: it is written once, at the end).
+pub fn write_csv(dir: &std::path::Path, rows: &[SlowRow]) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if rows.is_empty() {
+        w.write_record(["trace_id", "request", "kept_as", "intended_s", "intended_utc", "sent_s", "latency_ms", "status", "outcome", "pod", "seq"])?;
+    }
+    for r in rows {
+        w.serialize(r)?;
+    }
+    let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    super::outdir::write_atomic(&dir.join(SLOW_CSV), &bytes)
+}
+
+/// Reads `slow.csv`; None when the run was not traced (no file).
+pub fn read_csv(dir: &std::path::Path) -> Option<Result<Vec<SlowRow>, String>> {
+    let path = dir.join(SLOW_CSV);
+    let file = std::fs::File::open(&path).ok()?;
+    let rows = csv::Reader::from_reader(file).deserialize().collect::<Result<Vec<SlowRow>, _>>();
+    Some(rows.map_err(|e| format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::outcome::{ERROR, TIMEOUT};
+    use std::time::Duration;
+
+    fn done(t0: Instant, request: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: &'static [u8]) -> Completion<'static> {
+        let intended = t0 + Duration::from_millis(at_ms);
+        let mut c = Completion::failed(request, outcome, intended, intended, intended + Duration::from_millis(lat_ms));
+        c.status = if outcome == OK { 200 } else { 500 };
+        c.pod = Some(pod);
+        c
+    }
+
+    fn feed(k: &mut SlowKeeper, t0: Instant, seq: u64, request: usize, outcome: OutcomeId, lat_ms: u64) {
+        let c = done(t0, request, outcome, seq * 10, lat_ms, b"pod-a");
+        k.stage(&c);
+        k.offer(seq, c.intended, request, 3, 2);
+    }
+
+    #[test]
+    fn keeps_the_slowest_per_name_and_the_first_failures() {
+        let t0 = Instant::now();
+        let mut k = SlowKeeper::new(t0);
+        for seq in 0..100 {
+            let outcome = if seq % 10 == 3 { ERROR } else { OK };
+            feed(&mut k, t0, seq, (seq % 2) as usize, outcome, seq % 37);
+        }
+        let t = &k.total;
+        assert!(t.slowest.iter().all(|l| l.len() == 3) && t.slowest[0].capacity() == 3);
+        let mut lat0: Vec<u64> = t.slowest[0].iter().map(|x| x.latency_ns / 1_000_000).collect();
+        lat0.sort();
+        // even seqs: latencies seq % 37; the three largest are 36 (seq 36), 35 (72), 34 (34).
+        assert_eq!(lat0, vec![34, 35, 36]);
+        assert_eq!(t.failed[ERROR as usize].iter().map(|x| x.seq).collect::<Vec<_>>(), vec![3, 13, 23]);
+        assert!(t.failed[OK as usize].is_empty());
+        assert_eq!(t.slowest().unwrap().pod(), "pod-a");
+        assert_eq!(t.slowest().unwrap().latency_ns, 36_000_000);
+    }
+
+    #[test]
+    fn an_offer_without_a_staged_completion_is_ignored_and_staging_is_matched() {
+        let t0 = Instant::now();
+        let mut k = SlowKeeper::new(t0);
+        let a = done(t0, 0, OK, 5, 50, b"p");
+        let b = done(t0, 0, OK, 6, 1, b"q");
+        k.stage(&a);
+        k.stage(&b);
+        // offered in the other order: each finds its own numbers
+        k.offer(2, b.intended, 0, 3, 1);
+        k.offer(1, a.intended, 0, 3, 1);
+        k.offer(9, t0 + Duration::from_secs(9), 0, 3, 1);
+        let by_seq = |s| k.total.slowest[0].iter().find(|x| x.seq == s).copied().unwrap();
+        assert_eq!(by_seq(1).latency_ns, 50_000_000);
+        assert_eq!(by_seq(2).pod(), "q");
+        assert_eq!(k.total.slowest[0].len(), 2);
+    }
+
+    #[test]
+    fn merge_keeps_the_slowest_and_earliest_and_exemplars_are_the_bucket_maximum() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = (SlowKeeper::new(t0), SlowKeeper::new(t0));
+        for seq in 0..20 {
+            feed(&mut a, t0, seq * 2, 0, if seq == 7 { TIMEOUT } else { OK }, seq);
+            feed(&mut b, t0, seq * 2 + 1, 0, if seq == 2 { TIMEOUT } else { OK }, seq + 100);
+        }
+        let mut t = a.total.clone();
+        t.merge(&b.total);
+        assert_eq!(t.slowest[0].iter().map(|x| x.latency_ns / 1_000_000).collect::<Vec<_>>(), vec![119, 118, 117]);
+        assert_eq!(t.failed[TIMEOUT as usize].iter().map(|x| x.seq).collect::<Vec<_>>(), vec![5, 14]);
+        let rows = t.rows();
+        assert_eq!(rows.len(), 5);
+        let mut s = a.take_second();
+        s.merge(&b.take_second());
+        assert!(a.second.by_request.is_empty());
+        // bucket 10..20 ms (slot 8) holds a's 10..19 ms requests; its exemplar is the 19 ms one.
+        let e = s.by_request[0][8].unwrap();
+        assert_eq!((e.seq, e.latency_ns), (38, 19_000_000));
+        // 100..119 ms: bucket 100..200 ms, all b's; the slowest is 119 ms.
+        assert_eq!(s.by_request[0][11].unwrap().latency_ns, 119_000_000);
+    }
+
+    #[test]
+    fn csv_round_trips_with_trace_ids() {
+        let t0 = Instant::now();
+        let mut k = SlowKeeper::new(t0);
+        for seq in 0..6 {
+            feed(&mut k, t0, seq, 0, if seq == 4 { TIMEOUT } else { OK }, seq + 1);
+        }
+        let shape = crate::record::accum::Shape {
+            requests: vec!["get, \"quoted\"".into()],
+            outcomes: crate::record::outcome::OutcomeTable::new([]),
+            labels: vec![],
+        };
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let rows = rows(&k.total, &shape, 9, start);
+        let dir = std::env::temp_dir().join(format!("skyload-slow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_csv(&dir, &rows).unwrap();
+        let back = read_csv(&dir).unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(rows[0].latency_ms, 6.0);
+        assert_eq!(rows[0].trace_id.as_bytes(), &crate::load::trace_id::trace_id_hex(9, 5));
+        let t = rows.iter().find(|r| r.outcome == "timeout").unwrap();
+        assert_eq!((t.kept_as.as_str(), t.seq, t.intended_s), ("both", 4, 0.04));
+        assert!(t.intended_utc.starts_with("2023-11-14T22:13:20.04"), "{}", t.intended_utc);
+    }
+}
