@@ -12,3 +12,4 @@ pub mod redact;
 pub mod outdir;
 pub mod tls;
 pub mod guard;
+pub mod rebuild;
