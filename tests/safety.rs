@@ -770,3 +770,31 @@ fn proxy_api_token_and_cross_site_refusal() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// `merge` of a summary claiming 4,294,967,295 shards allocated gigabytes, and a feeder of
+/// /dev/zero ate memory until killed: both are refused up front now, naming what is wrong.
+#[test]
+fn absurd_results_and_feeder_files_are_refused_up_front() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let dir = tmp.path().join("r");
+    assert_eq!(quick_run(&server, &dir, &[]).status.code(), Some(0));
+    let mut s = summary(&dir);
+    s["shards"] = serde_json::json!({"count": 4_294_967_295u32, "indices": [0]});
+    std::fs::write(dir.join("summary.json"), s.to_string()).unwrap();
+    let o = skyload().arg("merge").arg(&dir).arg("--out").arg(tmp.path().join("m")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("shards.count") && err.contains("4294967295"), "{err}");
+
+    let f = tmp.path().join("zero.toml");
+    std::fs::write(
+        &f,
+        format!("[target]\nurl = \"{}\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/{{{{id}}}}\"\n[[feeders]]\nname = \"z\"\nfile = \"/dev/zero\"\n", server.url()),
+    )
+    .unwrap();
+    let o = skyload().arg("validate").arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("zero.toml:10:8:") && err.contains("feeders[0].file") && err.contains("not a regular file"), "{err}");
+}
