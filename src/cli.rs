@@ -281,6 +281,10 @@ pub struct ProxyArgs {
     /// Let proxies listen on non-loopback addresses (anyone who reaches such a port reaches the upstream).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Require `Authorization: Bearer TOKEN` on every API call (stock Toxiproxy clients send none,
+    /// so it is off unless given; skyload runs send $SKYLOAD_CONTROL_TOKEN).
+    #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -180,6 +180,9 @@ path = "/x?api_key={s9}&sig={s10}&key={s11}&X-Amz-Signature={s12}&page=1"
 body = '{{"password":"{s13}","note":"client_secret={s14}"}}'
 [checks]
 run = ["error_rate < 50%"]
+# What is checked here is what reaches the outputs, not the pace: a busy machine's late pacer
+# (the generator guard) must not fail this run.
+generator_guard = "warn"
 [[faults]]
 kind = "exec"
 at = "500ms"
@@ -394,6 +397,12 @@ fn faults_of_a_killed_run_heal_themselves() {
     // The journal still names both; clearing finds them gone or removes them, and says so.
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(text.contains("\"wire\"") && text.contains("/_control/functions/hello/latency"), "{text}");
+    // The killed run's Results say the same: both faults were still in place when it died.
+    let copy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/faults.state.json")).unwrap()).unwrap();
+    let entries = copy["faults"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{copy}");
+    assert!(entries.iter().all(|e| e["in_place"] == true), "{copy}");
+    assert!(entries.iter().any(|e| e["kind"] == "toxic" && e["name"] == "wire"), "{copy}");
     let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}");
@@ -455,6 +464,14 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     assert!(err.contains("removed leftover toxic `old`"), "{err}");
     assert!(err.contains("toxic `slow` on proxy `gw`") && err.contains("taken over"), "{err}");
     assert!(names().is_empty(), "{:?}", names());
+    // The Results record what was applied and that its removal was confirmed.
+    let r = dir.path().join("r");
+    let faults: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("faults.json")).unwrap()).unwrap();
+    let slow = faults.as_array().unwrap().iter().find(|f| f["name"] == "slow").unwrap_or_else(|| panic!("{faults}"));
+    assert_eq!((slow["removal_confirmed"].as_bool(), slow["undo"]["kind"].as_str()), (Some(true), Some("toxic")), "{slow}");
+    let copy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("faults.state.json")).unwrap()).unwrap();
+    assert_eq!(copy["faults"].as_array().map(Vec::len), Some(1), "{copy}");
+    assert_eq!(copy["faults"][0]["in_place"], false, "{copy}");
     rt.block_on(px.shutdown());
     rt.block_on(gw.shutdown());
 }
@@ -496,4 +513,288 @@ fn control_api_refuses_cross_site_requests_and_open_remote_control() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("control_token"), "{err}");
+}
+
+/// Whole seconds (`*` rows) in a timeseries.csv, and the completions they hold.
+fn whole_seconds(dir: &std::path::Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap_or_default();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let completed = head.iter().position(|h| *h == "completed").unwrap_or(5);
+    let rows: Vec<Vec<&str>> = lines.filter(|l| text.ends_with('\n') || !text.ends_with(l)).map(|l| l.split(',').collect()).collect();
+    let all: Vec<&Vec<&str>> = rows.iter().filter(|r| r.get(1) == Some(&"*")).collect();
+    (all.len() as u64, all.iter().filter_map(|r| r.get(completed)?.parse::<u64>().ok()).sum())
+}
+
+/// A `kill -9`'d run keeps its per-second data but never writes summary.json: `report`, `merge`
+/// and `compare` refused the directory. Now they rebuild a summary (status `incomplete`), say so
+/// on stderr, and a gate over it never passes.
+#[test]
+fn a_killed_runs_results_are_rebuilt_as_incomplete() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let dir = tmp.path().join("killed");
+    let mut child = skyload()
+        .args(["run", "--url", &server.url(), "--rate", "40", "--duration", "5m", "-q", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Poll the Results directory (not the clock) until three seconds are on disk.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while whole_seconds(&dir).0 < 3 {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run wrote no 3 seconds within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SIGKILL by pid: no handler runs, nothing is finished.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    let _ = child.wait();
+    assert!(!dir.join("summary.json").exists(), "a killed run cannot have written its summary");
+    let (secs, completed) = whole_seconds(&dir);
+    assert!(secs >= 3 && completed > 0);
+
+    // The library's reader rebuilds it; the counts are those of the whole seconds on disk.
+    let s = skyload::record::results::read_summary(&dir).unwrap();
+    assert_eq!(s.status, RunStatus::Incomplete);
+    assert!(s.failure.as_deref().unwrap_or_default().contains("rebuilt"));
+    assert!(s.duration_s >= 3.0 && s.duration_s <= secs as f64, "{} of {secs}", s.duration_s);
+    assert!(s.totals.completed > 0 && s.totals.completed <= completed, "{} of {completed}", s.totals.completed);
+    assert_eq!(s.totals.latency.count, s.totals.completed, "every completion has its latency");
+    assert!(!dir.join("summary.json").exists(), "reading does not write into the evidence");
+
+    // report: works, and says so loudly.
+    let html = tmp.path().join("killed.html");
+    let o = skyload().arg("report").arg(&dir).arg("-o").arg(&html).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("INCOMPLETE"), "{err}");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("INCOMPLETE"));
+
+    // compare: the table is shown, but the gate fails (even against itself).
+    let junit = tmp.path().join("junit.xml");
+    let o = skyload().arg("compare").arg(&dir).arg(&dir).arg("--junit").arg(&junit).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}\n{}", String::from_utf8_lossy(&o.stdout));
+    assert!(err.contains("INCOMPLETE"), "{err}");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("incomplete"));
+
+    // merge: a normal Results directory comes out, still marked incomplete.
+    let merged = tmp.path().join("merged");
+    let o = skyload().arg("merge").arg(&dir).arg("--out").arg(&merged).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("INCOMPLETE"), "{err}");
+    assert_eq!(summary(&merged)["status"], "incomplete");
+    assert_eq!(summary(&merged)["totals"]["completed"], s.totals.completed);
+
+    // A run gated on it as --baseline fails too.
+    let o = skyload()
+        .args(["run", "--url", &server.url(), "--rate", "10", "--duration", "1s", "-q", "--baseline"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(tmp.path().join("after"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// One HTTP/1.1 exchange as a given client writes it; (status, body).
+fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" || method == "PATCH" {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    // A chunked answer: keep the JSON between the chunk sizes.
+    let body = if out.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body.lines().filter(|l| !l.chars().all(|c| c.is_ascii_hexdigit())).collect::<Vec<_>>().join("")
+    } else {
+        body
+    };
+    (status, body)
+}
+
+/// The issue asks that `skyload proxy` stays usable by stock Toxiproxy clients. Two of them drive
+/// it here: the exact requests Toxiproxy's own Go client (`toxiproxy-cli` and the Go library)
+/// sends — its headers, its JSON as Go marshals it (`"toxics": null` on create, `toxicity` as a
+/// float32), the statuses Toxiproxy documents (201 create, 200 toxic add/update, 204 deletes, 404
+/// and 409 as `{"error","status"}`) — and PyPI's `toxiproxy-python` (installed by
+/// scripts/ci-deps.sh; required under CI, skipped with a note elsewhere when missing).
+#[test]
+fn stock_toxiproxy_clients_drive_our_proxy() {
+    use skyload::fault::proxy::{Options, ProxyHandle};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = TestServer::start();
+    let px = rt.block_on(ProxyHandle::start(Options::default(), "127.0.0.1:0".parse().unwrap(), Vec::new())).unwrap();
+    let api = px.addr.to_string();
+    let go = [("User-Agent", "toxiproxy-cli"), ("Content-Type", "application/json"), ("Accept-Encoding", "gzip")];
+    let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or_else(|e| panic!("{e}: {s}"));
+
+    // client.CreateProxy → proxy.Save(): POST /proxies with the marshalled struct.
+    let create = format!(r#"{{"name":"redis","listen":"127.0.0.1:0","upstream":"{}","enabled":true,"toxics":null}}"#, server.addr);
+    let (st, body) = exchange(&api, "POST", "/proxies", &go, &create);
+    assert_eq!(st, 201, "{body}");
+    let p = json(&body);
+    assert_eq!((p["name"].as_str(), p["enabled"].as_bool()), (Some("redis"), Some(true)), "{body}");
+    assert!(p["toxics"].as_array().is_some_and(|t| t.is_empty()), "{body}");
+    let listen = p["listen"].as_str().unwrap().to_string();
+    assert!(!listen.ends_with(":0"), "the answer names the port it got: {listen}");
+    let (st, body) = exchange(&api, "POST", "/proxies", &go, &create);
+    assert_eq!((st, json(&body)["status"].as_u64()), (409, Some(409)), "{body}");
+
+    // client.AddToxic: GET the proxy, then POST the toxic (Go's field order; float32 toxicity).
+    assert_eq!(exchange(&api, "GET", "/proxies/redis", &go, "").0, 200);
+    let toxic = r#"{"name":"latency_downstream","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":100,"jitter":10}}"#;
+    let (st, body) = exchange(&api, "POST", "/proxies/redis/toxics", &go, toxic);
+    assert_eq!(st, 200, "{body}");
+    let t = json(&body);
+    assert_eq!((t["name"].as_str(), t["type"].as_str(), t["attributes"]["latency"].as_u64()), (Some("latency_downstream"), Some("latency"), Some(100)), "{body}");
+
+    // Listing: every proxy with its toxics, and one proxy's toxics.
+    let (st, body) = exchange(&api, "GET", "/proxies", &go, "");
+    assert_eq!(st, 200);
+    assert_eq!(json(&body)["redis"]["toxics"][0]["name"], "latency_downstream", "{body}");
+    let (st, body) = exchange(&api, "GET", "/proxies/redis/toxics", &go, "");
+    assert_eq!((st, json(&body).as_array().map(Vec::len)), (200, Some(1)), "{body}");
+    // The proxy carries traffic with the toxic on.
+    let (st, _) = exchange(&listen, "GET", "/through", &[], "");
+    assert_eq!(st, 200);
+
+    // proxy.UpdateToxic: PATCH with only attributes (toxicity -1 = unchanged is left out).
+    let (st, body) = exchange(&api, "PATCH", "/proxies/redis/toxics/latency_downstream", &go, r#"{"attributes":{"latency":50}}"#);
+    assert_eq!((st, json(&body)["attributes"]["latency"].as_u64()), (200, Some(50)), "{body}");
+
+    // proxy.RemoveToxic, proxy.Delete: 204 with no body; then 404 as Toxiproxy words it.
+    assert_eq!(exchange(&api, "DELETE", "/proxies/redis/toxics/latency_downstream", &go, "").0, 204);
+    let (st, body) = exchange(&api, "DELETE", "/proxies/redis/toxics/latency_downstream", &go, "");
+    assert_eq!((st, json(&body)["error"].as_str()), (404, Some("toxic not found")), "{body}");
+    assert_eq!(exchange(&api, "DELETE", "/proxies/redis", &go, "").0, 204);
+    let (st, body) = exchange(&api, "GET", "/proxies/redis", &go, "");
+    assert_eq!((st, json(&body)["error"].as_str()), (404, Some("proxy not found")), "{body}");
+
+    // PyPI's toxiproxy-python, as a user's test suite would call it.
+    let script = format!(
+        r#"
+from toxiproxy import Toxiproxy
+t = Toxiproxy()
+t.update_api_consumer("127.0.0.1", {port})
+p = t.create(upstream="{up}", name="py")
+p.add_toxic(type="latency", attributes={{"latency": 100}})
+names = sorted(p.toxics().keys())
+assert names == ["latency_downstream"], names
+assert "py" in t.proxies()
+p.destroy_toxic("latency_downstream")
+assert p.toxics() == {{}}
+p.destroy()
+assert t.proxies() == {{}}
+print("stock client ok")
+"#,
+        port = px.addr.port(),
+        up = server.addr
+    );
+    let have = Command::new("python3").args(["-c", "import toxiproxy, requests"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if have {
+        let o = Command::new("python3").args(["-c", &script]).output().unwrap();
+        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("stock client ok"), "{}", String::from_utf8_lossy(&o.stderr));
+    } else {
+        assert!(std::env::var_os("CI").is_none(), "CI must have toxiproxy-python (scripts/ci-deps.sh installs it)");
+        eprintln!("note: python3 with toxiproxy-python not found: its half of this test was skipped (pip install toxiproxy-python future)");
+    }
+    rt.block_on(px.shutdown());
+}
+
+/// The proxy API had no token, and its only guard against web pages was the browser's user agent.
+/// Now `--control-token` (or $SKYLOAD_CONTROL_TOKEN) is required when given, compared in constant
+/// time, a change carrying `Origin` or a cross-site `Sec-Fetch-Site` is refused, and skyload's own
+/// fault client presents the token.
+#[test]
+fn proxy_api_token_and_cross_site_refusal() {
+    use std::io::BufRead;
+    let server = TestServer::start();
+    let mut child = skyload()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--control-token", "t0ken-Zq"])
+        .env_remove("SKYLOAD_CONTROL_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let api = first.trim().rsplit("http://").next().unwrap().to_string();
+    assert!(api.contains(':'), "{first}");
+    let bearer = [("Content-Type", "application/json"), ("Authorization", "Bearer t0ken-Zq")];
+    let create = format!(r#"{{"name":"p","listen":"127.0.0.1:0","upstream":"{}"}}"#, server.addr);
+
+    let (st, body) = exchange(&api, "GET", "/proxies", &[], "");
+    assert_eq!(st, 401, "{body}");
+    assert!(body.contains("token") && !body.contains("t0ken-Zq"), "{body}");
+    assert_eq!(exchange(&api, "POST", "/proxies", &[("Authorization", "Bearer t0ken-Zz")], &create).0, 401);
+    // Cross-site changes are refused even with the token (a page may have it from a leaked URL);
+    // so are browsers, as Toxiproxy refuses them.
+    for extra in [("Origin", "http://evil.example"), ("Sec-Fetch-Site", "cross-site"), ("User-Agent", "Mozilla/5.0")] {
+        let (st, body) = exchange(&api, "POST", "/proxies", &[bearer[0], bearer[1], extra], &create);
+        assert_eq!(st, 403, "{extra:?}: {body}");
+    }
+    let (st, body) = exchange(&api, "GET", "/proxies", &bearer, "");
+    assert_eq!((st, body.trim()), (200, "{}"), "refused calls changed nothing");
+    assert_eq!(exchange(&api, "POST", "/proxies", &bearer, &create).0, 201);
+
+    // skyload's own client: with the token it works, without it the API's answer is the error.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = skyload::fault::toxiproxy::Client::new(&api).unwrap();
+    let e = rt.block_on(client.clone().toxics("p")).unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e}");
+    let c = client.with_token(Some("t0ken-Zq".into()));
+    rt.block_on(c.add_toxic("p", &skyload::fault::toxiproxy::Toxic::latency(skyload::fault::toxiproxy::Stream::Downstream, 10, 0))).unwrap();
+    assert_eq!(rt.block_on(c.toxics("p")).unwrap().len(), 1);
+
+    // SAFETY: stopping the child we started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// `merge` of a summary claiming 4,294,967,295 shards allocated gigabytes, and a feeder of
+/// /dev/zero ate memory until killed: both are refused up front now, naming what is wrong.
+#[test]
+fn absurd_results_and_feeder_files_are_refused_up_front() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let dir = tmp.path().join("r");
+    assert_eq!(quick_run(&server, &dir, &[]).status.code(), Some(0));
+    let mut s = summary(&dir);
+    s["shards"] = serde_json::json!({"count": 4_294_967_295u32, "indices": [0]});
+    std::fs::write(dir.join("summary.json"), s.to_string()).unwrap();
+    let o = skyload().arg("merge").arg(&dir).arg("--out").arg(tmp.path().join("m")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("shards.count") && err.contains("4294967295"), "{err}");
+
+    let f = tmp.path().join("zero.toml");
+    std::fs::write(
+        &f,
+        format!("[target]\nurl = \"{}\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/{{{{id}}}}\"\n[[feeders]]\nname = \"z\"\nfile = \"/dev/zero\"\n", server.url()),
+    )
+    .unwrap();
+    let o = skyload().arg("validate").arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("zero.toml:10:8:") && err.contains("feeders[0].file") && err.contains("not a regular file"), "{err}");
 }

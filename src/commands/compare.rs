@@ -21,7 +21,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     let mut sums = Vec::new();
     for dir in [&args.baseline, &args.current] {
         match read_summary(dir) {
-            Ok(s) => sums.push(s),
+            Ok(s) => {
+                crate::record::rebuild::warn(dir, &s);
+                sums.push(s)
+            }
             Err(e) => {
                 crate::errln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join("summary.json").display());
                 return Ok(exit::USAGE);
@@ -33,8 +36,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     use std::io::Write;
     writeln!(out, "compare {} → {}", args.baseline.display(), args.current.display())?;
     compare::render(&c, &mut out)?;
-    let verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
-    let code = if c.regressions() > 0 { exit::CHECK_FAILED } else { exit::OK };
+    let mut verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
+    // A rebuilt (killed) run is evidence, not a measurement to gate on.
+    verdict.results.extend(crate::record::rebuild::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]));
+    let code = if c.regressions() > 0 || !verdict.passed() { exit::CHECK_FAILED } else { exit::OK };
     emit(&args.gate, &verdict, &GateInfo { command: "compare", scenario: sums[1].scenario.clone(), results_dir: Some(args.current.display().to_string()), seconds: sums[1].duration_s, status: None, abort_reason: None }, code)?;
     Ok(code)
 }

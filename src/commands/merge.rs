@@ -23,6 +23,13 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
         return Ok(exit::USAGE);
     }
     let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| load(d)).collect();
+    for (d, r) in args.dirs.iter().zip(&loaded) {
+        if let Ok(r) = r {
+            if r.info.status == crate::record::summary::RunStatus::Incomplete {
+                crate::record::rebuild::warn(d, &r.summary());
+            }
+        }
+    }
     let mut parts = Vec::with_capacity(loaded.len());
     for r in loaded {
         match r {

@@ -35,12 +35,16 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    if !listen.ip().is_loopback() {
-        crate::errln!("warning: the API listens on {listen}, not loopback: anyone who can reach it can add faults and proxies");
+    if args.control_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        crate::errln!("error: --control-token is empty: give a token, or leave it out for an open API (as Toxiproxy's)");
+        return Ok(exit::USAGE);
+    }
+    if !listen.ip().is_loopback() && args.control_token.is_none() {
+        crate::errln!("warning: the API listens on {listen}, not loopback, with no --control-token: anyone who can reach it can add faults and proxies");
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        let options = Options { allow_remote: args.allow_remote };
+        let options = Options { allow_remote: args.allow_remote, control_token: args.control_token.clone() };
         let handle = match ProxyHandle::start(options, listen, initial).await {
             Ok(h) => h,
             Err(e @ ProxyError::Populate(_)) => {

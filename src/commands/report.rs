@@ -15,6 +15,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
         crate::errln!("error: -o {}: that is part of the Results being reported on; write the report to a new .html file", path.display());
         return Ok(exit::USAGE);
     }
+    for d in &args.dirs {
+        if let Ok(s) = crate::record::results::read_summary(d) {
+            crate::record::rebuild::warn(d, &s);
+        }
+    }
     match html::write_file(&args.dirs, &path) {
         Ok(()) => {
             crate::outln!("{}", path.display());

@@ -17,7 +17,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
                 Ok(()) => writeln!(out, "ok  {}  ({})", file.display(), summary(&plan))?,
                 Err(msg) => {
                     ok = false;
-                    crate::errln!("error: {}: {msg}", file.display());
+                    // The message starts with the file and line of the field.
+                    crate::errln!("error: {msg}");
                 }
             },
             Err(e) => {

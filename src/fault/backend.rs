@@ -85,7 +85,7 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
             };
             gateway_call(c, scope, method, action, body, ep, Some(LEASE)).await
         }
-        FaultAction::Toxic { api, proxy, toxic } => match Client::new(api) {
+        FaultAction::Toxic { api, proxy, toxic } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone())) {
             Ok(c) => {
                 let c = c.with_lease(LEASE);
                 let t = toxic_of(name, toxic);
@@ -119,7 +119,7 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
             };
             gateway_call(c, scope, method, action, None, ep, None).await
         }
-        FaultAction::Toxic { api, proxy, .. } => match Client::new(api) {
+        FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone())) {
             Ok(c) => match c.remove_toxic(proxy, name).await {
                 Ok(()) => StepResult::default(),
                 // Gone already: its lease lapsed (a stalled driver), or an earlier attempt whose
@@ -161,7 +161,7 @@ pub async fn raw_control(base: &str, method: Method, path: &str, token: Option<&
 pub async fn renew(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
     match action {
         FaultAction::Gateway { control: c, scope, .. } => gateway_call(c, scope, Method::POST, "lease", None, ep, Some(LEASE)).await,
-        FaultAction::Toxic { api, proxy, .. } => match Client::new(api) {
+        FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone())) {
             Ok(c) => match c.with_lease(LEASE).update_toxic(proxy, name, None, serde_json::json!({})).await {
                 Ok(_) => StepResult::default(),
                 Err(e) => StepResult::err(format!("renewing toxic `{name}` on proxy `{proxy}` at {api}: {e}")),

@@ -33,6 +33,17 @@ impl std::fmt::Display for Leftover {
     }
 }
 
+impl Leftover {
+    /// The entry as Results show it: a URL's user-info and secret-looking query values redacted.
+    pub fn redacted(&self) -> Leftover {
+        let r = |s: &str| crate::record::redact::text(s);
+        match self {
+            Leftover::Toxic { api, proxy, name } => Leftover::Toxic { api: r(api), proxy: proxy.clone(), name: name.clone() },
+            Leftover::Gateway { base, method, path } => Leftover::Gateway { base: r(base), method: method.clone(), path: r(path) },
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RunJournal {
     pid: u32,
@@ -41,6 +52,51 @@ struct RunJournal {
 
 /// This process's entries (a process runs at most one timeline at a time, but its tasks overlap).
 static MINE: Mutex<Vec<Leftover>> = Mutex::new(Vec::new());
+
+/// The copy in the Results of the run in progress (`faults.state.json`): every entry this run
+/// journalled, and whether its removal was confirmed. Written as the state file is, so a killed
+/// run's Results still say what it left in place.
+static RESULTS_COPY: Mutex<Option<(PathBuf, Vec<CopyEntry>)>> = Mutex::new(None);
+
+/// The Results file that mirrors the journal.
+pub const RESULTS_FILE: &str = "faults.state.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CopyEntry {
+    #[serde(flatten)]
+    pub fault: Leftover,
+    /// Still in place (not yet removed, or its removal failed): `skyload faults clear` removes it.
+    pub in_place: bool,
+}
+
+/// Starts the Results copy for a run writing to `dir` (an earlier run's entries are not carried over).
+pub fn copy_into(dir: &std::path::Path) {
+    let mut c = RESULTS_COPY.lock().unwrap_or_else(|e| e.into_inner());
+    *c = Some((dir.to_path_buf(), Vec::new()));
+}
+
+fn update_copy(l: &Leftover, in_place: bool) {
+    let mut c = RESULTS_COPY.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((dir, entries)) = c.as_mut() else { return };
+    match entries.iter_mut().find(|e| e.fault == *l) {
+        Some(e) => e.in_place = in_place,
+        None => entries.push(CopyEntry { fault: l.clone(), in_place }),
+    }
+    #[derive(Serialize)]
+    struct Copy {
+        about: &'static str,
+        faults: Vec<CopyEntry>,
+    }
+    let shown: Vec<CopyEntry> = entries.iter().map(|e| CopyEntry { fault: e.fault.redacted(), in_place: e.in_place }).collect();
+    let doc = Copy {
+        about: "faults this run applied that could outlive it; in_place = false: removal confirmed. After a killed run, `skyload faults clear` removes what is still in place",
+        faults: shown,
+    };
+    let text = serde_json::to_vec_pretty(&doc).expect("journal serializes");
+    if let Err(e) = crate::record::outdir::write_atomic(&dir.join(RESULTS_FILE), &text) {
+        tracing::warn!("cannot write {}: {e}", dir.join(RESULTS_FILE).display());
+    }
+}
 
 /// `$XDG_STATE_HOME/skyload`, else `~/.local/state/skyload`; None without either variable.
 pub fn state_dir() -> Option<PathBuf> {
@@ -58,9 +114,10 @@ fn journal_dir() -> Option<PathBuf> {
 pub fn record(l: Leftover) {
     let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
     if !mine.contains(&l) {
-        mine.push(l);
+        mine.push(l.clone());
     }
     save(&mine);
+    update_copy(&l, true);
 }
 
 /// Notes that `l` was removed.
@@ -68,6 +125,7 @@ pub fn forget(l: &Leftover) {
     let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
     mine.retain(|x| x != l);
     save(&mine);
+    update_copy(l, false);
 }
 
 fn save(entries: &[Leftover]) {
@@ -165,7 +223,7 @@ pub fn clear_blocking(ep: &Endpoints) -> Vec<String> {
 async fn undo(l: &Leftover, ep: &Endpoints) -> Result<(), String> {
     match l {
         Leftover::Toxic { api, proxy, name } => {
-            let c = super::toxiproxy::Client::new(api).map_err(|e| e.to_string())?;
+            let c = super::toxiproxy::Client::new(api).map_err(|e| e.to_string())?.with_token(ep.control_token.clone());
             match c.remove_toxic(proxy, name).await {
                 Ok(()) => Ok(()),
                 // Removed meanwhile (by hand, by a lease, or the proxy is gone with it).

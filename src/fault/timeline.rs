@@ -31,6 +31,12 @@ pub struct FaultRecord {
     pub stop_output: Option<String>,
     pub expect: Vec<String>,
     pub recover_within_s: Option<f64>,
+    /// What undoes this fault if the run dies first (the journal entry, also in
+    /// `faults.state.json`); None for the embedded gateway (dies with the run) and commands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<journal::Leftover>,
+    /// Whether removal was confirmed by the API or the stop command (None: never applied).
+    pub removal_confirmed: Option<bool>,
 }
 
 impl FaultRecord {
@@ -56,6 +62,7 @@ impl FaultRecord {
             remove_error: self.remove_error.map(r),
             start_output: self.start_output.map(r),
             stop_output: self.stop_output.map(r),
+            undo: self.undo.map(|u| u.redacted()),
             ..self
         }
     }
@@ -174,6 +181,7 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     if let Some(l) = &leftover {
         journal::record(l.clone());
     }
+    rec.undo = leftover.clone();
     // Renew the lease until the window ends: a run that dies stops renewing, and a skyload
     // gateway or proxy undoes the fault about `LEASE` later on its own.
     let end = t0 + f.end();
@@ -192,10 +200,12 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         Some(e) => {
             tracing::error!("fault `{}` could not be removed: {e}", f.name);
             rec.remove_error = Some(e);
+            rec.removal_confirmed = Some(false);
         }
         None => {
             rec.removed_at_s = Some(secs(t0));
             crate::metrics::live::fault_event(&f.name, false);
+            rec.removal_confirmed = Some(true);
             tracing::info!("fault `{}` removed", f.name);
             if let Some(l) = &leftover {
                 journal::forget(l);

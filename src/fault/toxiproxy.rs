@@ -155,6 +155,8 @@ pub struct Client {
     /// Sent with every call (`LEASE_HEADER`): toxics added or updated undo themselves on a
     /// skyload proxy unless renewed in time. Stock Toxiproxy ignores it.
     lease: Option<Duration>,
+    /// `Authorization: Bearer` for a `skyload proxy --control-token` (stock Toxiproxy ignores it).
+    token: Option<String>,
 }
 
 impl Client {
@@ -164,12 +166,18 @@ impl Client {
         if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
             return Err(ClientError::BadEndpoint(endpoint.to_string()));
         }
-        Ok(Client { authority: authority.to_string(), lease: None })
+        Ok(Client { authority: authority.to_string(), lease: None, token: None })
     }
 
     /// The same client, asking for a lease on what it adds or updates.
     pub fn with_lease(mut self, lease: Duration) -> Client {
         self.lease = Some(lease);
+        self
+    }
+
+    /// The same client, presenting `token` (if any) on every call.
+    pub fn with_token(mut self, token: Option<String>) -> Client {
+        self.token = token;
         self
     }
 
@@ -286,7 +294,7 @@ impl Client {
     /// server's `{"error": ...}` text when it sent one).
     async fn call(&self, method: Method, path: &str, body: Option<Value>, want: StatusCode) -> Result<Bytes, ClientError> {
         let lease = self.lease;
-        let (status, text) = call_with(&self.base_url(), method.clone(), path, body.as_ref(), None, lease, CALL_TIMEOUT).await?;
+        let (status, text) = call_with(&self.base_url(), method.clone(), path, body.as_ref(), self.token.as_deref(), lease, CALL_TIMEOUT).await?;
         let bytes = Bytes::from(text);
         if status == want.as_u16() {
             return Ok(bytes);

@@ -297,6 +297,24 @@ pub fn build(spec: &Spec) -> Manifests {
     for (k, _, content) in &spec.files {
         data.insert(k.clone(), content.clone());
     }
+    // A run argument that holds a secret (`-H 'Authorization: Bearer …'`, a URL with a password)
+    // would be readable in the Job's spec by anyone who may list Jobs: it goes into the Secret and
+    // reaches the container as an environment variable that Kubernetes expands in `args`.
+    let mut secret_env = Vec::new();
+    let mut run_args = Vec::with_capacity(spec.run_args.len());
+    for (i, a) in spec.run_args.iter().enumerate() {
+        if crate::record::redact::text(a) == *a {
+            run_args.push(a.clone());
+            continue;
+        }
+        let key = format!("run-arg-{i}");
+        data.insert(key.clone(), a.clone());
+        secret_env.push(serde_json::json!({
+            "name": format!("SKYLOAD_RUN_ARG_{i}"),
+            "valueFrom": {"secretKeyRef": {"name": format!("{}-scenario", spec.name), "key": key}},
+        }));
+        run_args.push(format!("$(SKYLOAD_RUN_ARG_{i})"));
+    }
     let config_map = Object {
         api_version: "v1".into(),
         kind: "Secret".into(),
@@ -332,17 +350,19 @@ pub fn build(spec: &Spec) -> Manifests {
         "--metrics-linger".into(),
         "30s".into(),
     ];
-    args.extend(spec.run_args.iter().cloned());
+    args.extend(run_args);
     let shard_container = Container {
         name: "skyload".into(),
         image: spec.image.clone(),
         command: vec!["skyload".into()],
         args,
         // Kubernetes sets it in Indexed Jobs; declared here too so `$(JOB_COMPLETION_INDEX)` expands on any version.
-        env: vec![serde_json::json!({
+        env: std::iter::once(serde_json::json!({
             "name": "JOB_COMPLETION_INDEX",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}},
-        })],
+        }))
+        .chain(secret_env)
+        .collect(),
         volume_mounts: mounts(),
         ports: vec![serde_json::json!({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})],
     };
@@ -417,6 +437,20 @@ mod tests {
         assert!(with_claim.claim.is_none());
         let v = &with_claim.merge.body.spec.template.spec.volumes[1];
         assert_eq!(v.persistent_volume_claim.as_ref().unwrap().claim_name, "shared");
+    }
+
+    #[test]
+    fn secret_run_args_go_to_the_secret_not_the_job_spec() {
+        let s = Spec { run_args: vec!["--url".into(), "http://gw:8080".into(), "-H".into(), "Authorization: Bearer zq-k8s-Hush".into()], ..spec() };
+        let m = build(&s);
+        let yaml = m.files().unwrap();
+        let job = &yaml.iter().find(|(n, _)| n.contains("shard")).unwrap().1;
+        assert!(!job.contains("zq-k8s-Hush") && job.contains("$(SKYLOAD_RUN_ARG_3)") && job.contains("run-arg-3"), "{job}");
+        assert!(m.config_map.body.data["run-arg-3"].contains("zq-k8s-Hush"));
+        let c = &m.shards.body.spec.template.spec.containers[0];
+        assert!(c.args.ends_with(&["--url".into(), "http://gw:8080".into(), "-H".into(), "$(SKYLOAD_RUN_ARG_3)".into()]), "{:?}", c.args);
+        // The secret's env var is declared after the index one, so $(…) expands in args.
+        assert_eq!(c.env[1]["valueFrom"]["secretKeyRef"]["key"], "run-arg-3");
     }
 
     #[test]

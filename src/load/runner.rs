@@ -223,6 +223,9 @@ fn run_against(
     // driver removes whatever is still applied, however the run ends.
     // In a sharded run only shard 0 drives faults, so each fault happens once.
     let drives_faults = sharding.shard.is_none_or(|s| s.drives_faults());
+    if drives_faults && !plan.faults.is_empty() {
+        crate::fault::journal::copy_into(&dir);
+    }
     let faults = (drives_faults && !plan.faults.is_empty()).then(|| FaultDriver::start(plan.faults.clone(), t0, endpoints));
     let (tx, rx) = mpsc::channel();
     let failures = super::guard::Failures::default();

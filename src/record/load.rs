@@ -132,6 +132,10 @@ impl Results {
 pub fn load(dir: &Path) -> Result<Results, LoadError> {
     let io = |file: &'static str| move |source| LoadError::Io { dir: dir.to_path_buf(), file, source };
     let summary = results::read_summary(dir).map_err(io(results::SUMMARY))?;
+    if let Some(s) = &summary.shards {
+        crate::scenario::bounds::shards(s.count, &s.indices)
+            .map_err(|what| LoadError::Bad { dir: dir.to_path_buf(), file: results::SUMMARY, what })?;
+    }
     let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).map_err(io(SCENARIO_COPY))?;
     let shape = Shape {
         requests: summary.requests.iter().map(|r| r.name.clone()).collect(),
@@ -229,15 +233,21 @@ fn second<'a>(seconds: &'a mut BTreeMap<u64, Second>, k: u64, shape: &Shape) -> 
         .or_insert_with(|| Second { iv: Interval::new(k, shape), target_tenths: vec![0; shape.requests.len()] })
 }
 
-fn csv_reader(dir: &Path, file: &'static str) -> Result<csv::Reader<std::fs::File>, LoadError> {
-    csv::ReaderBuilder::new().flexible(true).from_path(dir.join(file)).map_err(|e| LoadError::Bad {
-        dir: dir.to_path_buf(),
-        file,
-        what: e.to_string(),
-    })
+/// A per-second file without a line cut off by a killed writer (the files are appended and
+/// flushed a second at a time, so only the last line can be partial).
+pub(super) fn csv_reader(dir: &Path, file: &'static str) -> Result<csv::Reader<std::io::Cursor<Vec<u8>>>, LoadError> {
+    let bytes = std::fs::read(dir.join(file)).map_err(|source| LoadError::Io { dir: dir.to_path_buf(), file, source })?;
+    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(std::io::Cursor::new(complete_lines(bytes))))
 }
 
-fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+/// The bytes up to and including the last newline.
+pub(super) fn complete_lines(mut bytes: Vec<u8>) -> Vec<u8> {
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(keep);
+    bytes
+}
+
+pub(super) fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
     let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: TIMESERIES, what };
     let mut rd = csv_reader(dir, TIMESERIES)?;
     let head = rd.headers().map_err(|e| bad(e.to_string()))?.clone();
@@ -274,6 +284,7 @@ fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second
             Ok((x * 10.0).round().max(0.0) as u64)
         };
         let k = int(c[0])?;
+        crate::scenario::bounds::results_second(k).map_err(bad)?;
         let name = field(c[1]);
         if name == ALL_REQUESTS {
             let s = second(seconds, k, shape);
@@ -294,14 +305,15 @@ fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second
     Ok(())
 }
 
-fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+pub(super) fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
     let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: HLOG, what };
-    let bytes = std::fs::read(dir.join(HLOG)).map_err(|source| LoadError::Io { dir: dir.to_path_buf(), file: HLOG, source })?;
+    let bytes = complete_lines(std::fs::read(dir.join(HLOG)).map_err(|source| LoadError::Io { dir: dir.to_path_buf(), file: HLOG, source })?);
     let single = shape.requests.len() == 1;
     for entry in IntervalLogIterator::new(&bytes) {
         let LogEntry::Interval(e) = entry.map_err(|e| bad(format!("{e:?}")))? else { continue };
         let h: Hist = decode(e.encoded_histogram()).map_err(|source| LoadError::Codec { dir: dir.to_path_buf(), file: HLOG, source })?;
         let k = e.start_timestamp().as_secs_f64().round() as u64;
+        crate::scenario::bounds::results_second(k).map_err(bad)?;
         let s = second(seconds, k, shape);
         match e.tag().map(|t| t.as_str()) {
             None if single => add(&mut s.iv.requests[0].latency, &h),
@@ -319,7 +331,7 @@ fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> 
 }
 
 /// `pods.csv` (second,pod,completed) and `labels.csv` (second,header,value,completed).
-fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
     for file in [PODS, LABELS] {
         let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
         let mut rd = csv_reader(dir, file)?;
@@ -328,6 +340,7 @@ fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -
             let f = |i: usize| row.get(i).unwrap_or("");
             let num = |s: &str| s.parse::<u64>().map_err(|_| bad(format!("`{s}` is not a count")));
             let k = num(f(0))?;
+            crate::scenario::bounds::results_second(k).map_err(bad)?;
             let s = second(seconds, k, shape);
             if file == PODS {
                 *s.iv.pods.entry(f(1).to_string()).or_default() += num(f(2))?;

@@ -13,3 +13,4 @@ pub mod outdir;
 pub mod tls;
 pub mod guard;
 pub mod slow;
+pub mod rebuild;

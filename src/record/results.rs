@@ -169,7 +169,12 @@ pub fn write_summary(dir: &Path, s: &Summary) -> io::Result<()> {
     super::outdir::write_atomic(&dir.join(SUMMARY), (text + "\n").as_bytes())
 }
 
+/// `summary.json`, or for a run killed before writing it one rebuilt from its per-second files
+/// (status `incomplete`; see `rebuild`).
 pub fn read_summary(dir: &Path) -> io::Result<Summary> {
+    if super::rebuild::is_killed_run(dir) {
+        return super::rebuild::rebuild(dir).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
+    }
     let text = fs::read_to_string(dir.join(SUMMARY))?;
     serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }

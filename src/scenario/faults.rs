@@ -126,7 +126,7 @@ fn gateway(f: &RawFault, kind: &str, path: &str, target: &Target, rep: &Reporter
         "pod_kill" => GatewayFault::Kill,
         "latency" => GatewayFault::Latency {
             add: required_duration(&f.latency, "latency", path, f, rep)?,
-            jitter: f.jitter.as_ref().map_or(Duration::ZERO, |j| j.get_ref().get()),
+            jitter: jitter(f, path, rep)?,
         },
         "error" => GatewayFault::Errors { rate: percent(f, path, rep)? / 100.0, status: status(f, path, rep)? },
         other => {
@@ -145,6 +145,14 @@ fn gateway(f: &RawFault, kind: &str, path: &str, target: &Target, rep: &Reporter
     Ok(FaultAction::Gateway { control, scope, fault })
 }
 
+/// `jitter`, zero when not given.
+fn jitter(f: &RawFault, path: &str, rep: &Reporter) -> Result<Duration, ScenarioError> {
+    let Some(j) = &f.jitter else { return Ok(Duration::ZERO) };
+    let v = j.get_ref().get();
+    super::bounds::fault_time(v).map_err(|m| rep.span(j.span(), format!("{path}.jitter"), m))?;
+    Ok(v)
+}
+
 fn required_duration(
     d: &Option<S<crate::units::HumanDuration>>,
     field: &str,
@@ -153,7 +161,11 @@ fn required_duration(
     rep: &Reporter,
 ) -> Result<Duration, ScenarioError> {
     match d {
-        Some(d) => positive(d, &format!("{path}.{field}"), field, rep),
+        Some(d) => {
+            let v = positive(d, &format!("{path}.{field}"), field, rep)?;
+            super::bounds::fault_time(v).map_err(|m| rep.span(d.span(), format!("{path}.{field}"), m))?;
+            Ok(v)
+        }
         None => Err(rep.span(f.kind.span(), format!("{path}.{field}"), format!("a `{}` fault needs {field} = \"...\" (e.g. \"200ms\")", f.kind.get_ref()))),
     }
 }
@@ -168,15 +180,17 @@ fn toxic(f: &RawFault, kind: &str, proxy: String, path: &str, rep: &Reporter) ->
             ("http_delay", serde_json::json!({"delay": ms(required_duration(&f.latency, "latency", path, f, rep)?), "percentage": pct}))
         }
         "latency" => {
-            let jitter = f.jitter.as_ref().map_or(Duration::ZERO, |j| j.get_ref().get());
+            let jitter = jitter(f, path, rep)?;
             ("latency", serde_json::json!({"latency": ms(required_duration(&f.latency, "latency", path, f, rep)?), "jitter": ms(jitter)}))
         }
         "error" => ("http_abort", serde_json::json!({"status": status(f, path, rep)?, "percentage": pct})),
         "reset" => ("reset_peer", serde_json::json!({"timeout": 0})),
         "timeout" | "blackhole" => ("timeout", serde_json::json!({"timeout": 0})),
         "bandwidth" => match &f.rate_kbps {
-            Some(r) if *r.get_ref() >= 0 => ("bandwidth", serde_json::json!({"rate": r.get_ref()})),
-            Some(r) => return Err(rep.span(r.span(), format!("{path}.rate_kbps"), "a bandwidth in KB/s, >= 0")),
+            Some(r) => match super::bounds::bandwidth_kbps(*r.get_ref()) {
+                Ok(()) => ("bandwidth", serde_json::json!({"rate": r.get_ref()})),
+                Err(m) => return Err(rep.span(r.span(), format!("{path}.rate_kbps"), m)),
+            },
             None => return Err(rep.span(f.kind.span(), format!("{path}.rate_kbps"), "a `bandwidth` fault needs rate_kbps = N (KB/s)")),
         },
         "slow_close" => ("slow_close", serde_json::json!({"delay": ms(required_duration(&f.delay, "delay", path, f, rep)?)})),

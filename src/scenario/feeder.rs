@@ -7,7 +7,7 @@ use std::path::Path;
 /// Reads a feeder's CSV. The error is a sentence about the file (the caller adds where in the
 /// scenario the file was named).
 pub fn load(name: &str, shown: &str, path: &Path, mode: FeedMode) -> Result<Feeder, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = super::bounds::read_bounded(path, super::bounds::MAX_FEEDER_BYTES, "feeder").map_err(|e| {
         let looked = if path == Path::new(shown) {
             String::new()
         } else {
@@ -45,6 +45,17 @@ pub fn parse(name: &str, shown: &str, bytes: &[u8], mode: FeedMode) -> Result<Fe
             Some(p) => format!("`{shown}` line {}: {}", p.line(), csv_reason(&e)),
             None => format!("`{shown}`: {e}"),
         })?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.as_slice().len() > super::bounds::MAX_FEEDER_ROW_BYTES {
+            return Err(format!(
+                "`{shown}` line {line}: a row of {} bytes; at most {} (its values go into URLs, headers and bodies)",
+                record.as_slice().len(),
+                super::bounds::MAX_FEEDER_ROW_BYTES
+            ));
+        }
+        if rows.len() == super::bounds::MAX_FEEDER_ROWS {
+            return Err(format!("`{shown}` line {line}: more than {} rows; split the file or sample it", super::bounds::MAX_FEEDER_ROWS));
+        }
         rows.push(record.iter().map(str::to_string).collect());
     }
     if rows.is_empty() {

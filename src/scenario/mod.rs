@@ -31,8 +31,12 @@ use std::path::Path;
 
 /// Reads a scenario file and its feeders (feeder paths are relative to the file's directory).
 pub fn load_file(path: &Path) -> Result<Plan, ScenarioError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|err| ScenarioError::Read { path: path.to_path_buf(), err })?;
+    let bytes = bounds::read_bounded(path, bounds::MAX_SCENARIO_BYTES, "scenario file")
+        .map_err(|err| ScenarioError::Read { path: path.to_path_buf(), err })?;
+    let text = String::from_utf8(bytes).map_err(|_| ScenarioError::Read {
+        path: path.to_path_buf(),
+        err: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })?;
     load_str(&text, path)
 }
 

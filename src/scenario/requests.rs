@@ -110,6 +110,9 @@ pub fn resolve(
                 hs.push((name, value));
             }
         }
+        if let Some(b) = raw.body.as_ref().filter(|b| b.get_ref().len() > super::bounds::MAX_BODY_BYTES) {
+            return Err(rep.span(b.span(), f("body"), format!("a body of {} bytes; at most {}", b.get_ref().len(), super::bounds::MAX_BODY_BYTES)));
+        }
         let body = raw.body.as_ref().map(|b| compile(b, &f("body"), feeders, rep)).transpose()?;
         out.push(RequestPlan { name, weight, method, path, headers: hs, body });
     }
@@ -134,6 +137,16 @@ fn headers(
 ) -> Result<Vec<(HeaderName, Template)>, ScenarioError> {
     let mut out: Vec<(HeaderName, Template)> = Vec::new();
     for (k, v) in raw {
+        if out.len() == super::bounds::MAX_HEADERS {
+            return Err(rep.span(k.span(), format!("{field}.{}", k.get_ref()), format!("more than {} headers; servers refuse far fewer", super::bounds::MAX_HEADERS)));
+        }
+        if v.get_ref().len() > super::bounds::MAX_HEADER_VALUE_BYTES {
+            return Err(rep.span(
+                v.span(),
+                format!("{field}.{}", k.get_ref()),
+                format!("a value of {} bytes; at most {} bytes per header", v.get_ref().len(), super::bounds::MAX_HEADER_VALUE_BYTES),
+            ));
+        }
         let name = HeaderName::from_bytes(k.get_ref().as_bytes()).map_err(|_| {
             rep.span(
                 k.span(),

@@ -34,6 +34,18 @@ pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp,
     if browser {
         return Ok(plain(StatusCode::FORBIDDEN, "User agent not allowed\n"));
     }
+    if cross_site(req.method(), req.headers()) {
+        return Ok(error(ApiError::new(403, "cross-site request refused: a change sent by a web page (Origin or Sec-Fetch-Site cross-site) is never accepted")));
+    }
+    if let Some(want) = registry.control_token() {
+        let presented = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+        let expected = format!("Bearer {want}");
+        if !constant_time_eq(presented, expected.as_bytes()) {
+            let mut r = error(ApiError::new(401, "this proxy API needs a token: send Authorization: Bearer <token> (skyload: --control-token or $SKYLOAD_CONTROL_TOKEN)"));
+            r.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
+            return Ok(r);
+        }
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let lease = lease_of(req.headers());
@@ -44,6 +56,29 @@ pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp,
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let answer = route(registry, &method, &segments, &body, lease).await;
     Ok(answer.unwrap_or_else(error))
+}
+
+/// Whether a change comes from a web page. Browsers mark every cross-origin change with `Origin`
+/// (and newer ones with `Sec-Fetch-Site`); Toxiproxy's clients and curl send neither, so refusing
+/// these keeps stock clients working while a page — even one that rebinds its DNS name to
+/// 127.0.0.1, which makes it same-origin but still sends `Origin` — cannot add or remove faults.
+/// Reads stay open: a page cannot read the answer without CORS, which this API never grants.
+fn cross_site(method: &Method, h: &hyper::HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let fetch_site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    h.contains_key(hyper::header::ORIGIN) || !matches!(fetch_site, "none" | "same-origin")
+}
+
+/// Compares a presented token without stopping at the first differing byte (as the gateway's
+/// control API does), so response time does not tell how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 /// Shortest and longest lease accepted: shorter would expire between two renewals, longer is no lease.

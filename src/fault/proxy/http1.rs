@@ -283,6 +283,35 @@ mod tests {
     }
 
     const GET: &str = "GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
+
+    /// Seeded random streams (request-ish fragments, hostile lengths, raw bytes) at random chunking:
+    /// the splitter returns pieces or `NotHttp`, never panics and never loops. Longer run:
+    /// `SKYLOAD_FUZZ_CASES=200000 cargo test --release --lib fuzz`.
+    #[test]
+    fn fuzz_random_streams_never_panic() {
+        use rand::{Rng, SeedableRng};
+        const FRAGS: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\n", b"POST /x HTTP/1.1\r\n", b"host: x\r\n", b"content-length: 5\r\n", b"Content-Length: 18446744073709551616\r\n",
+            b"content-length: -1\r\n", b"content-length: 3\r\ncontent-length: 4\r\n", b"transfer-encoding: chunked\r\n", b"connection: close\r\n",
+            b"\r\n", b"\n", b"\r", b"hello", b"5\r\nhello\r\n", b"0\r\n\r\n", b"ffffffffffffffffff\r\n", b"zz\r\n", b"3;ext=1\r\nabc\r\n",
+            b"trailer: x\r\n", b"\x00\xff", b" ", b":",
+        ];
+        let cases = std::env::var("SKYLOAD_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000u64);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5eed_15 ^ 0x4771);
+        for case in 0..cases {
+            let mut stream = Vec::new();
+            for _ in 0..rng.gen_range(0..12) {
+                if rng.gen_bool(0.9) {
+                    stream.extend_from_slice(FRAGS[rng.gen_range(0..FRAGS.len())]);
+                } else {
+                    stream.extend((0..rng.gen_range(0..64)).map(|_| rng.gen::<u8>()));
+                }
+            }
+            let step = rng.gen_range(1..=stream.len().max(1));
+            let r = std::panic::catch_unwind(|| split(&stream, step));
+            assert!(r.is_ok(), "case {case} panicked on {:?} (step {step})", String::from_utf8_lossy(&stream));
+        }
+    }
     const POST: &str = "POST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
 
     #[test]

@@ -25,11 +25,14 @@ pub use server::{serve, ProxyHandle};
 use serde::Serialize;
 
 /// Server-wide settings.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Let proxies listen on addresses other than loopback. Off by default: a proxy forwards to its
     /// upstream for anyone who can reach its port.
     pub allow_remote: bool,
+    /// When set, every API call must carry `Authorization: Bearer <token>` (401 otherwise). Off by
+    /// default, as in Toxiproxy, whose stock clients send no token.
+    pub control_token: Option<String>,
 }
 
 /// An API error as Toxiproxy sends it (`ApiError` in `api.go`): `{"error": "...", "status": 404}`.

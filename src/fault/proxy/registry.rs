@@ -102,6 +102,11 @@ impl Registry {
         Registry { options, inner: Mutex::new(Inner::default()) }
     }
 
+    /// The token API calls must present, if the server was started with one.
+    pub fn control_token(&self) -> Option<&str> {
+        self.options.control_token.as_deref()
+    }
+
     pub async fn list(&self) -> BTreeMap<String, Proxy> {
         let inner = self.inner.lock().await;
         inner.proxies.iter().map(|(k, e)| (k.clone(), e.view())).collect()

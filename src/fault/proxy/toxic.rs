@@ -117,11 +117,19 @@ impl ToxicKind {
 }
 
 fn uint(attrs: &Map<String, Value>, key: &str) -> Result<u64, ApiError> {
+    let max = match key {
+        // Milliseconds: a day at most (deadlines far beyond overflow the clock).
+        "latency" | "jitter" | "delay" | "timeout" => crate::scenario::bounds::MAX_FAULT_TIME.as_millis() as u64,
+        // KB/s: beyond this the per-slice byte budget overflowed and the link stalled.
+        "rate" => crate::scenario::bounds::MAX_BANDWIDTH_KBPS,
+        _ => u64::MAX,
+    };
     match attrs.get(key) {
         None | Some(Value::Null) => Ok(0),
         Some(v) => v
             .as_u64()
-            .ok_or_else(|| ApiError::bad_body(format!("attribute `{key}` must be a whole number >= 0, not {v}"))),
+            .filter(|n| *n <= max)
+            .ok_or_else(|| ApiError::bad_body(format!("attribute `{key}` must be a whole number from 0 to {max}, not {v}"))),
     }
 }
 
@@ -157,10 +165,50 @@ mod tests {
         let e = ToxicKind::parse("latency", Stream::Upstream, &json!({"latency": -1})).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.error.starts_with("bad request body: attribute `latency`"), "{}", e.error);
+        // Huge values once panicked a link task (jitter) or stalled it (bandwidth wrapping).
+        for (t, a) in [("latency", json!({"latency": 1, "jitter": u64::MAX})), ("bandwidth", json!({"rate": 1u64 << 62})), ("slow_close", json!({"delay": 86_400_001}))] {
+            let e = ToxicKind::parse(t, Stream::Downstream, &a).unwrap_err();
+            assert!(e.status == 400 && e.error.contains("from 0 to"), "{t}: {}", e.error);
+        }
+        assert!(ToxicKind::parse("latency", Stream::Downstream, &json!({"latency": 86_400_000, "jitter": 86_400_000})).is_ok());
         assert!(ToxicKind::parse("http_abort", Stream::Upstream, &json!({"status": 99})).is_err());
         assert!(ToxicKind::parse("http_abort", Stream::Upstream, &json!({"status": 503, "percentage": 101})).is_err());
         let e = ToxicKind::parse("http_delay", Stream::Downstream, &json!({"delay": 5})).unwrap_err();
         assert!(e.error.contains("must be `upstream`"), "{}", e.error);
+    }
+
+    /// Seeded random API bodies (any JSON in any attribute, any type name, any stream): a toxic
+    /// parses, or the answer is a 400 naming the attribute; no panic, and an update of a parsed
+    /// toxic with random attributes behaves the same.
+    #[test]
+    fn fuzz_random_toxic_bodies_never_panic() {
+        use rand::{Rng, SeedableRng};
+        const VALUES: &[&str] = &[
+            "0", "1", "-1", "1.5", "1e300", "-1e300", "18446744073709551615", "18446744073709551616", "9223372036854775807", "86400000",
+            "86400001", "1000000000", "1000000001", "null", "true", "\"x\"", "[]", "{}", "[1]", "{\"a\":1}", "100", "101", "599", "600",
+        ];
+        const KEYS: &[&str] = &["latency", "jitter", "rate", "delay", "timeout", "bytes", "status", "percentage", "other"];
+        let types: Vec<&str> = TYPES.split(", ").chain(["slicer", ""]).collect();
+        let cases = std::env::var("SKYLOAD_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000u64);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5eed_15 ^ 0x7081c);
+        for case in 0..cases {
+            let pairs: Vec<String> = (0..rng.gen_range(0..5))
+                .map(|_| format!("\"{}\": {}", KEYS[rng.gen_range(0..KEYS.len())], VALUES[rng.gen_range(0..VALUES.len())]))
+                .collect();
+            let text = format!("{{{}}}", pairs.join(", "));
+            let attrs: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let t = types[rng.gen_range(0..types.len())];
+            let stream = if rng.gen_bool(0.5) { Stream::Upstream } else { Stream::Downstream };
+            let r = std::panic::catch_unwind(|| match ToxicKind::parse(t, stream, &attrs) {
+                Ok(Some(k)) => {
+                    let _ = k.merged(stream, &attrs);
+                    let _ = k.attributes();
+                }
+                Ok(None) => {}
+                Err(e) => assert!(e.status == 400 && !e.error.is_empty()),
+            });
+            assert!(r.is_ok(), "case {case} panicked on {t} {text}");
+        }
     }
 
     #[test]

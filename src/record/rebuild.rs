@@ -1,0 +1,385 @@
+//! A killed run's summary, rebuilt from what it wrote as it went. `kill -9`, an OOM kill or a lost
+//! CI runner stop a run before it writes `summary.json`, but every finished second is already on
+//! disk (`timeseries.csv`, `latency.hlog`, `pods.csv`, `labels.csv` are flushed per second). This
+//! turns those seconds back into a summary with status `incomplete`, so `report`, `merge` and
+//! `compare` can read the directory, and so nothing gates on it: an incomplete run never passes.
+//!
+//! What the per-second files do not hold is said in the summary's notes rather than guessed:
+//! status codes, connection wait and per-pod latency are absent; latency by outcome is exact only
+//! in seconds where a request had one outcome (in the others it is counted under the most frequent
+//! outcome, while the outcome *counts* stay exact, from `timeseries.csv`); the second that was being
+//! written when the run died is dropped.
+
+use super::accum::{OutcomeHists, Shape, Totals};
+use super::hist::{add, new_hist};
+use super::load::{self, LoadError, Second};
+use super::outcome::{OutcomeId, OutcomeTable};
+use super::results::{ALL_REQUESTS, HLOG, LABELS, SCENARIO_COPY, SUMMARY, TIMESERIES};
+use super::summary::{ratio, scenario_fingerprint, RunMeta, RunStatus, Summary};
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// What `failure` says in a rebuilt summary; readers print it.
+pub const REBUILT: &str = "the run ended without writing summary.json (killed?): this summary was rebuilt from the per-second files, with status `incomplete`; it never passes a check or a comparison";
+
+/// Whether `dir` looks like a run that died before writing its summary.
+pub fn is_killed_run(dir: &Path) -> bool {
+    !dir.join(SUMMARY).exists() && dir.join(TIMESERIES).is_file() && dir.join(HLOG).is_file()
+}
+
+/// The summary of a killed run, from its per-second files.
+pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
+    let bad = |file: &'static str, what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
+    let io = |file: &'static str| move |source| LoadError::Io { dir: dir.to_path_buf(), file, source };
+    let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).map_err(io(SCENARIO_COPY))?;
+    let shape = shape_of(dir)?;
+    let mut seconds = BTreeMap::new();
+    load::read_timeseries(dir, &shape, &mut seconds)?;
+    load::read_hlog(dir, &shape, &mut seconds)?;
+    load::read_counts(dir, &shape, &mut seconds)?;
+    // A second is whole once its last interval-log entry is (that log is written after the CSVs).
+    let hlog = load::complete_lines(std::fs::read(dir.join(HLOG)).map_err(io(HLOG))?);
+    let last_tag = if shape.requests.len() > 1 { format!("req.{}", shape.requests[shape.requests.len() - 1]) } else { "lag".into() };
+    let mut whole: Option<u64> = None;
+    for e in IntervalLogIterator::new(&hlog) {
+        let LogEntry::Interval(e) = e.map_err(|e| bad(HLOG, format!("{e:?}")))? else { continue };
+        if e.tag().map(|t| t.as_str()) == Some(last_tag.as_str()) {
+            whole = Some(whole.unwrap_or(0).max(e.start_timestamp().as_secs_f64().round() as u64));
+        }
+    }
+    seconds.retain(|k, _| whole.is_some_and(|w| *k <= w));
+    let start_s = start_time(&hlog).unwrap_or(0.0);
+    let (totals, mixed) = totals_of(&shape, &seconds);
+    let duration_s = whole.map_or(0.0, |w| (w + 1) as f64);
+    let expected: f64 = seconds.values().flat_map(|s| s.target_tenths.iter()).sum::<u64>() as f64 / 10.0;
+
+    let raw: Option<toml::Value> = toml::from_str(&scenario_text).ok();
+    let name = raw.as_ref().and_then(|v| v.get("name")).and_then(|v| v.as_str()).map(String::from);
+    let target = raw.as_ref().and_then(|v| v.get("target")).and_then(|t| t.as_str().or_else(|| t.get("url").and_then(|u| u.as_str())));
+    let plan = crate::scenario::load_str(&scenario_text, &dir.join(SCENARIO_COPY)).ok();
+    let start_ms = (start_s * 1000.0).round().max(0.0) as u64;
+    let meta = RunMeta {
+        scenario: name
+            .or_else(|| plan.as_ref().map(|p| p.name.clone()))
+            .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+        scenario_file: None,
+        status: RunStatus::Incomplete,
+        started_at: crate::load::runner::rfc3339(UNIX_EPOCH + Duration::from_millis(start_ms)),
+        start_unix_ms: start_ms,
+        planned_duration_s: plan.as_ref().map_or(duration_s, |p| p.total_duration().as_secs_f64()),
+        duration_s,
+        target: target.map(String::from).unwrap_or_default(),
+        threads: 0,
+        expected,
+        shards: None,
+        scenario_fingerprint: scenario_fingerprint(&scenario_text),
+    };
+    let mut s = Summary::build(&meta, &shape, &totals);
+    exact_counts(&mut s, &shape, &seconds);
+    s.failure = Some(REBUILT.to_string());
+    let g = &mut s.generator.notes;
+    g.insert(0, format!("INCOMPLETE: rebuilt from {} whole second(s) of per-second files; the run did not end normally (no summary.json)", seconds.len()));
+    g.push("not in the per-second files, so absent here: HTTP status codes, connection wait, per-pod totals (pods.csv has the per-second counts), generator threads, the per-second guard".into());
+    if shape.requests.len() > 1 {
+        g.push("service time is kept per second for all requests together: it is shown under the first request".into());
+    }
+    if mixed > 0 {
+        g.push(format!(
+            "in {mixed} request-second(s) several outcomes occurred: their latency is counted under the most frequent outcome there (outcome counts are exact)"
+        ));
+    }
+    s.generator.fell_behind = true;
+    Ok(s)
+}
+
+/// Request names (in order of first appearance), outcome columns and label headers, from the files.
+fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
+    let bad = |file: &'static str, what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
+    let mut rd = load::csv_reader(dir, TIMESERIES)?;
+    let head = rd.headers().map_err(|e| bad(TIMESERIES, e.to_string()))?.clone();
+    let from = head.iter().position(|h| h == "dropped").ok_or_else(|| bad(TIMESERIES, "no `dropped` column".into()))?;
+    let to = head.iter().position(|h| h == "p50_ms").ok_or_else(|| bad(TIMESERIES, "no `p50_ms` column".into()))?;
+    if to <= from {
+        return Err(bad(TIMESERIES, "the outcome columns are not between `dropped` and `p50_ms`".into()));
+    }
+    let outcomes: Vec<String> = head.iter().skip(from + 1).take(to - from - 1).map(String::from).collect();
+    if outcomes.is_empty() || outcomes.len() > u16::MAX as usize {
+        return Err(bad(TIMESERIES, format!("{} outcome columns; 1 to 65535 are allowed", outcomes.len())));
+    }
+    let mut requests: Vec<String> = Vec::new();
+    for row in rd.records() {
+        let Ok(row) = row else { continue };
+        if let Some(n) = row.get(1).filter(|n| *n != ALL_REQUESTS && !n.is_empty()) {
+            if !requests.iter().any(|r| r == n) {
+                requests.push(n.to_string());
+            }
+        }
+    }
+    if requests.is_empty() {
+        return Err(bad(TIMESERIES, "no whole second was written before the run ended: nothing to rebuild".into()));
+    }
+    let mut labels: Vec<String> = Vec::new();
+    if let Ok(mut rd) = load::csv_reader(dir, LABELS) {
+        for row in rd.records().flatten() {
+            if let Some(h) = row.get(1) {
+                if !labels.iter().any(|l| l == h) && labels.len() < super::accum::MAX_LABELS {
+                    labels.push(h.to_string());
+                }
+            }
+        }
+    }
+    Ok(Shape { requests, outcomes: OutcomeTable::from_names(outcomes), labels })
+}
+
+/// `#[StartTime: 1700000000.123 (seconds since epoch)]`.
+fn start_time(hlog: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(&hlog[..hlog.len().min(4096)]).ok()?;
+    let rest = text.lines().find_map(|l| l.strip_prefix("#[StartTime: "))?;
+    rest.split_whitespace().next()?.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e11)
+}
+
+/// Totals summed from the seconds; the number of request-seconds with more than one outcome.
+fn totals_of(shape: &Shape, seconds: &BTreeMap<u64, Second>) -> (Totals, u64) {
+    let mut t = Totals::new(shape);
+    let mut mixed = 0;
+    for s in seconds.values() {
+        let iv = &s.iv;
+        let mut service_slot: Option<(usize, usize, u64)> = None;
+        for (ri, r) in iv.requests.iter().enumerate() {
+            let tr = &mut t.requests[ri];
+            tr.scheduled += r.scheduled;
+            tr.sent += r.sent;
+            tr.dropped += r.dropped;
+            tr.bytes_in += r.bytes_in;
+            let present = r.outcomes.iter().filter(|n| **n > 0).count();
+            let Some((oi, _)) = r.outcomes.iter().enumerate().max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i))) else { continue };
+            if present > 1 {
+                mixed += 1;
+            }
+            if r.latency.is_empty() && present == 0 {
+                continue;
+            }
+            let slot = tr.by_outcome[oi].get_or_insert_with(|| OutcomeHists { latency: new_hist(), service: new_hist() });
+            add(&mut slot.latency, &r.latency);
+            if service_slot.is_none_or(|(_, _, n)| r.latency.len() > n) {
+                service_slot = Some((ri, oi, r.latency.len()));
+            }
+        }
+        // Service time of all requests together is held by request 0 (see `load`).
+        if let (Some((ri, oi, _)), false) = (service_slot, iv.requests[0].service.is_empty()) {
+            if let Some(slot) = t.requests[ri].by_outcome[oi].as_mut() {
+                add(&mut slot.service, &iv.requests[0].service);
+            }
+        }
+        add(&mut t.lag, &iv.lag);
+        t.cpu += iv.cpu;
+        for (a, b) in t.labels.iter_mut().zip(&iv.labels) {
+            for (v, n) in b {
+                *a.entry(v.clone()).or_default() += n;
+            }
+        }
+    }
+    // pods.csv has counts per pod but not their outcomes or latency: totals per pod would have to
+    // invent those, so they are left out (pods.csv itself still holds the per-second counts).
+    (t, mixed)
+}
+
+/// The outcome counts and error rates from `timeseries.csv`, which are exact where the histograms
+/// (lumped by second) are not.
+fn exact_counts(s: &mut Summary, shape: &Shape, seconds: &BTreeMap<u64, Second>) {
+    let n = shape.outcomes.len();
+    let d = s.duration_s;
+    let mut all = vec![0u64; n];
+    for (ri, rs) in s.requests.iter_mut().enumerate() {
+        let mut counts = vec![0u64; n];
+        for sec in seconds.values() {
+            for (c, x) in counts.iter_mut().zip(&sec.iv.requests[ri].outcomes) {
+                *c += x;
+            }
+        }
+        for (a, c) in all.iter_mut().zip(&counts) {
+            *a += c;
+        }
+        fix(&mut rs.overall, &counts, shape, d);
+        for (name, o) in rs.by_outcome.iter_mut() {
+            if let Some(id) = shape.outcomes.id(name) {
+                o.count = counts[id as usize];
+            }
+        }
+    }
+    fix(&mut s.totals, &all, shape, d);
+    for (name, o) in s.by_outcome.iter_mut() {
+        if let Some(id) = shape.outcomes.id(name) {
+            o.count = all[id as usize];
+        }
+    }
+}
+
+fn fix(o: &mut super::summary::Overall, counts: &[u64], shape: &Shape, duration_s: f64) {
+    let completed: u64 = counts.iter().sum();
+    let failed: u64 = counts.iter().enumerate().filter(|(i, _)| OutcomeTable::is_failure(*i as OutcomeId)).map(|(_, n)| n).sum();
+    o.completed = completed;
+    o.outcomes = counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (shape.outcomes.name(i as OutcomeId).to_string(), *n)).collect();
+    o.error_rate = ratio(failed + o.dropped, completed + o.dropped);
+    o.achieved_rps = if duration_s > 0.0 { completed as f64 / duration_s } else { 0.0 };
+}
+
+/// One loud line for a reader of a rebuilt summary (stderr).
+pub fn warn(dir: &Path, s: &Summary) {
+    if s.status == RunStatus::Incomplete {
+        crate::errln!(
+            "skyload: WARNING: {}: INCOMPLETE run: no summary.json (the run was killed?); rebuilt from {:.0} second(s) of per-second files; it never passes a check or a comparison",
+            dir.display(),
+            s.duration_s
+        );
+    }
+}
+
+/// One failed check per incomplete run, for every gate that reads saved Results (`compare`,
+/// `run --baseline`): such a run never passes.
+pub fn gate_results(runs: &[(&Path, &Summary)]) -> Vec<crate::verify::CheckResult> {
+    runs.iter()
+        .filter(|(_, s)| s.status == RunStatus::Incomplete)
+        .map(|(dir, s)| crate::verify::CheckResult {
+            scope: "run".into(),
+            check: format!("{} is a whole run", dir.display()),
+            expected: "a run that wrote summary.json".into(),
+            measured: format!("incomplete ({:.0} s rebuilt from per-second files)", s.duration_s),
+            passed: false,
+            note: Some(REBUILT.into()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::accum::Interval;
+    use crate::record::hist::record_us;
+    use crate::record::outcome::{ERROR, OK};
+    use crate::record::results::ResultsWriter;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    /// Three seconds written as a run writes them, then a fourth cut off mid-line in both files
+    /// (what `kill -9` during a flush leaves).
+    #[test]
+    fn a_killed_run_is_rebuilt_from_its_whole_seconds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("r");
+        let shape = Arc::new(Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] });
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut w = ResultsWriter::create(&dir, shape.clone(), start, "name = \"killme\"\ntarget = \"http://127.0.0.1:9\"\n").unwrap();
+        for k in 0..3u64 {
+            let mut iv = Interval::new(k, &shape);
+            let r = &mut iv.requests[0];
+            r.scheduled = 10;
+            r.sent = 10;
+            r.completed = 10;
+            r.outcomes[OK as usize] = if k == 1 { 7 } else { 10 };
+            r.outcomes[ERROR as usize] = if k == 1 { 3 } else { 0 };
+            for i in 0..10 {
+                record_us(&mut r.latency, Duration::from_millis(1 + i));
+                record_us(&mut r.service, Duration::from_millis(1 + i));
+            }
+            w.write_interval(&iv, &[10.0]).unwrap();
+        }
+        drop(w);
+        for f in [TIMESERIES, HLOG] {
+            let mut file = std::fs::OpenOptions::new().append(true).open(dir.join(f)).unwrap();
+            file.write_all(b"3,get,10.0,1").unwrap();
+        }
+        assert!(is_killed_run(&dir));
+        let s = crate::record::results::read_summary(&dir).unwrap();
+        assert_eq!(s.status, RunStatus::Incomplete);
+        assert_eq!(s.scenario, "killme");
+        assert_eq!(s.target, "http://127.0.0.1:9");
+        assert_eq!(s.start_unix_ms, 1_700_000_000_000);
+        assert_eq!(s.duration_s, 3.0);
+        assert_eq!((s.totals.scheduled, s.totals.completed), (30, 30));
+        assert_eq!(s.totals.outcomes.get("ok"), Some(&27));
+        assert_eq!(s.totals.outcomes.get("error"), Some(&3));
+        assert!((s.totals.error_rate - 0.1).abs() < 1e-9);
+        assert_eq!(s.totals.latency.count, 30);
+        assert!(s.generator.notes.iter().any(|n| n.contains("1 request-second")), "{:?}", s.generator.notes);
+        // The Results loader (merge, verify, report) reads it as well.
+        let r = crate::record::load::load(&dir).unwrap();
+        assert_eq!(r.info.status, RunStatus::Incomplete);
+        assert_eq!(gate_results(&[(dir.as_path(), &s)]).len(), 1);
+        assert!(!gate_results(&[(dir.as_path(), &s)])[0].passed);
+    }
+
+    /// Seeded random damage to a Results directory (bytes changed, cut, inserted in one file, with
+    /// and without summary.json): the loader and the rebuild answer or refuse, never panic, and
+    /// never allocate for a second or shard count a file merely claims. Longer run:
+    /// `SKYLOAD_FUZZ_CASES=200000 cargo test --release --lib fuzz`.
+    #[test]
+    fn fuzz_damaged_results_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let tmp = tempfile::tempdir().unwrap();
+        let clean = tmp.path().join("clean");
+        let shape = Arc::new(Shape { requests: vec!["a".into(), "b".into()], outcomes: OutcomeTable::new([]), labels: vec!["x-v".into()] });
+        let mut w = ResultsWriter::create(&clean, shape.clone(), UNIX_EPOCH, "name = \"f\"\n").unwrap();
+        for k in 0..4u64 {
+            let mut iv = Interval::new(k, &shape);
+            for (ri, r) in iv.requests.iter_mut().enumerate() {
+                r.scheduled = 5;
+                r.completed = 5;
+                r.outcomes[ri] = 5;
+                for i in 0..5 {
+                    record_us(&mut r.latency, Duration::from_micros(100 + i * 7 + k));
+                }
+            }
+            iv.pods.insert("p,1".into(), 3);
+            iv.labels[0].insert("v\"2".into(), 4);
+            w.write_interval(&iv, &[5.0, 5.0]).unwrap();
+        }
+        drop(w);
+        let rebuilt = crate::record::results::read_summary(&clean).unwrap();
+        let files = [TIMESERIES, HLOG, "pods.csv", "labels.csv", SCENARIO_COPY, SUMMARY];
+        const BYTES: &[u8] = b"0123456789,*\n\"-.e{}:[]a \t";
+        let cases = (crate::scenario::bounds::fuzz_tests::cases() / 10).max(50);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(crate::scenario::bounds::fuzz_tests::seed() ^ 0x2e5);
+        for case in 0..cases {
+            let dir = tmp.path().join(format!("c{case}"));
+            std::fs::create_dir(&dir).unwrap();
+            for f in &files[..5] {
+                std::fs::copy(clean.join(f), dir.join(f)).unwrap();
+            }
+            let with_summary = rng.gen_bool(0.5);
+            if with_summary {
+                crate::record::results::write_summary(&dir, &rebuilt).unwrap();
+            }
+            let target = files[rng.gen_range(0..if with_summary { 6 } else { 5 })];
+            let mut b = std::fs::read(dir.join(target)).unwrap();
+            for _ in 0..rng.gen_range(1..5) {
+                let at = rng.gen_range(0..=b.len());
+                match rng.gen_range(0..4) {
+                    0 if at < b.len() => b[at] = BYTES[rng.gen_range(0..BYTES.len())],
+                    1 => b.truncate(at),
+                    2 => b.splice(at..at, b"99999999999999,".iter().copied()).for_each(drop),
+                    _ => b.insert(at, BYTES[rng.gen_range(0..BYTES.len())]),
+                }
+            }
+            std::fs::write(dir.join(target), &b).unwrap();
+            let r = std::panic::catch_unwind(|| {
+                let _ = crate::record::results::read_summary(&dir);
+                let _ = crate::record::load::load(&dir);
+            });
+            assert!(r.is_ok(), "case {case}: damaging {target} panicked:\n{}", String::from_utf8_lossy(&b));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_run_killed_before_its_first_second_says_there_is_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shape = Arc::new(Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] });
+        let w = ResultsWriter::create(tmp.path(), shape, UNIX_EPOCH, "").unwrap();
+        drop(w);
+        let e = crate::record::results::read_summary(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("nothing to rebuild"), "{e}");
+    }
+}
