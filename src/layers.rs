@@ -18,7 +18,12 @@ pub const ORDER: [&str; 13] =
 ///   logic staying where it is;
 /// - load → fault/gateway: the runner boots the embedded gateway and drives faults; that
 ///   orchestration belongs to a layer above both (`commands::run` or a session module);
-/// - report → commands: `CapacityReport` belongs to `verify::capacity`.
+/// - report → commands: `CapacityReport` belongs to `verify::capacity`;
+/// - record/rebuild.rs (a killed run's summary) → load/out/verify: `rfc3339` belongs in `units`,
+///   its warning and the gate check to its callers in `commands`;
+/// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
+///   functions/constants that belong in `record` (or `units`);
+/// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`.
 pub const UPWARD: &[(&str, &str)] = &[
     ("load/runner.rs", "fault"),
     ("load/runner.rs", "gateway"),
@@ -32,6 +37,12 @@ pub const UPWARD: &[(&str, &str)] = &[
     ("scenario/resolve.rs", "record"),
     ("scenario/resolve.rs", "verify"),
     ("scenario/tls.rs", "load"),
+    ("record/rebuild.rs", "load"),
+    ("record/rebuild.rs", "out"),
+    ("record/rebuild.rs", "verify"),
+    ("record/slow.rs", "load"),
+    ("record/slow.rs", "metrics"),
+    ("scenario/fuzz_tests.rs", "verify"),
 ];
 
 /// The top-level modules a source text names through `crate::x` or `crate::{x, y::z}`; the
