@@ -102,7 +102,7 @@ for i in $(seq 1 "$RUNS"); do
     rps=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$out/capacity.json" 2>/dev/null | grep -o '[0-9.]*$' || true)
     echo "search $i: exit $code · $line"
     if [ -n "$rps" ]; then
-        answers+=("$rps")
+        answers+=("$rps $code")
     else
         # No rate kept the SLO: show the steps, so a stall in the first step is seen as such.
         grep -E '^ *step ' "$work/run$i.log" | head -n 4 | sed 's/^/    /' || true
@@ -114,9 +114,13 @@ if [ "${#answers[@]}" -lt 2 ]; then
     exit 1
 fi
 printf '%s\n' "${answers[@]}" | awk '
-    { v[NR] = $1; s += $1; if (NR == 1 || $1 < lo) lo = $1; if (NR == 1 || $1 > hi) hi = $1 }
+    { v[NR] = $1; s += $1; if (NR == 1 || $1 < lo) lo = $1; if (NR == 1 || $1 > hi) hi = $1
+      if ($2 == 0) { nc++; if (nc == 1 || $1 < clo) clo = $1; if (nc == 1 || $1 > chi) chi = $1 }
+      if ($2 == 4) nu++ }
     END {
         m = s / NR
         printf "answers (rps): "; for (i = 1; i <= NR; i++) printf "%.1f ", v[i]; printf "\n"
         printf "min %.1f  max %.1f  mean %.1f  spread (max-min)/mean %.1f%%  within 5%%: %s\n", lo, hi, m, 100 * (hi - lo) / m, (hi - lo) / m <= 0.05 ? "yes" : "no"
+        if (nc > 1) printf "confident answers (exit 0) only: min %.1f  max %.1f  spread %.1f%%\n", clo, chi, 200 * (chi - clo) / (chi + clo)
+        if (nu > 0) printf "%d search(es) said they cannot (exit 4, unstable band; their confirmed lower end is counted above)\n", nu
     }'
