@@ -75,14 +75,14 @@ pub struct RunArgs {
     /// Run duration such as 30s or 2m (overrides the scenario's stages' duration).
     #[arg(long)]
     pub duration: Option<String>,
-    /// HTTP method for a quick run.
-    #[arg(long, short = 'm')]
+    /// HTTP method for a quick run (-X as in curl and `skyload invoke`; -m still works).
+    #[arg(long, short = 'X', short_alias = 'm', visible_alias = "request")]
     pub method: Option<String>,
     /// Extra header "Name: value"; repeatable.
     #[arg(long = "header", short = 'H')]
     pub headers: Vec<String>,
-    /// Request body for a quick run.
-    #[arg(long, short = 'd')]
+    /// Request body for a quick run (--data, as in curl and `skyload invoke`).
+    #[arg(long, short = 'd', visible_alias = "data")]
     pub body: Option<String>,
     /// Maximum number of connections to the target.
     #[arg(long, short = 'c')]
@@ -214,7 +214,8 @@ pub struct ValidateArgs {
 #[derive(Debug, Args, Clone)]
 pub struct GatewayArgs {
     /// Gateway configuration file (TOML); a scenario file with a [gateway] table also works.
-    #[arg(long, short = 'c')]
+    /// (-f: `-c` is the connection count everywhere, as in wrk and hey.)
+    #[arg(long, short = 'f')]
     pub config: PathBuf,
     /// Address to listen on. Loopback by default; anything else must be asked for.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -275,8 +276,8 @@ pub struct ProxyArgs {
     /// Address of the REST API (Toxiproxy's port by default). Loopback unless told otherwise.
     #[arg(long, default_value = "127.0.0.1:8474")]
     pub listen: String,
-    /// Proxies to create at start: a JSON array as for `POST /populate`.
-    #[arg(long, short = 'c')]
+    /// Proxies to create at start: a JSON array as for `POST /populate` (-f, as for the gateway).
+    #[arg(long, short = 'f')]
     pub config: Option<PathBuf>,
     /// Let proxies listen on non-loopback addresses (anyone who reaches such a port reaches the upstream).
     #[arg(long)]

@@ -39,7 +39,9 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| skyload::out::LogWriter).with_target(false).init();
+    // Colour codes only for a person at a terminal: in CI logs and files they are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| skyload::out::LogWriter).with_target(false).with_ansi(ansi).init();
 }
 
 /// mimalloc: the hot path allocates a little per request (hyper's request/response plumbing), and

@@ -96,6 +96,28 @@ fn a_dead_target_exits_3_with_results_on_disk() {
 }
 
 #[test]
+fn a_dead_target_stops_within_seconds_not_at_the_planned_end() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = tempdir();
+    let dir = out.path().join("dead");
+    let o = skyload()
+        .args(["run", "--url", &format!("http://127.0.0.1:{port}"), "--rate", "20", "--duration", "120s", "-q", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("refused every connection for the first 3 seconds"), "{stderr}");
+    // stderr is a pipe here: its log lines carry no colour codes.
+    assert!(stderr.contains("does not accept connections") && !stderr.contains('\x1b'), "{stderr:?}");
+    let s = summary(&dir);
+    assert_eq!(s["status"], "aborted");
+    // Stopped after the third refused second, far from the 120 s planned (the bound leaves room
+    // for a slow machine; what matters is that it did not run to the end).
+    assert!(s["duration_s"].as_f64().unwrap() < 30.0, "{s}");
+}
+
+#[test]
 fn embedded_gateway_scenario_reports_pods() {
     let dir = tempdir();
     let f = dir.path().join("emb.toml");
@@ -121,4 +143,33 @@ fn embedded_gateway_scenario_reports_pods() {
         let text = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!String::from_utf8_lossy(&text).contains("s3cr3t-token"));
     }
+}
+
+/// One short flag means one thing in every command: `-c` is the connection count (as in wrk and
+/// hey), `-o` the output, `-X` the method and `-d` the body (as in curl), `-f` a configuration file.
+/// Two flags mean the same when they share a long name or alias.
+#[test]
+fn short_flags_mean_the_same_in_every_command() {
+    use clap::CommandFactory;
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut seen: BTreeMap<char, (BTreeSet<String>, String)> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for sub in skyload::cli::Cli::command().get_subcommands() {
+        for a in sub.get_arguments() {
+            let names: BTreeSet<String> =
+                a.get_long().into_iter().chain(a.get_all_aliases().unwrap_or_default()).map(String::from).chain([a.get_id().to_string()]).collect();
+            for c in a.get_short().into_iter().chain(a.get_all_short_aliases().unwrap_or_default()) {
+                match seen.get(&c) {
+                    Some((n, cmd)) if n.is_disjoint(&names) => clashes.push(format!("-{c}: {n:?} in `{cmd}`, {names:?} in `{}`", sub.get_name())),
+                    Some(_) => {}
+                    None => {
+                        seen.insert(c, (names.clone(), sub.get_name().to_string()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "{clashes:#?}");
+    assert!(seen[&'c'].0.contains("connections"), "{:?}", seen[&'c']);
+    assert!(seen[&'X'].0.contains("request"), "{:?}", seen[&'X']);
 }

@@ -140,6 +140,7 @@ fn faults_are_removed_after_ctrl_c() {
         &f,
         format!(
             "[target]\nurl = \"{base}\"\n[[stages]]\nrate = 50\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [checks]\nrun = [\"error_rate < 90%\"]\n\
              [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"50ms\"\nat = \"1s\"\nfor = \"50s\"\n\
              [[faults]]\nname = \"kill\"\nkind = \"pod_kill\"\npod = \"hello-2\"\nat = \"1s\"\nfor = \"50s\"\n"
         ),
@@ -175,6 +176,9 @@ fn faults_are_removed_after_ctrl_c() {
     let faults = json(&dir.path().join("r/faults.json"));
     for fault in faults.as_array().unwrap() {
         assert!(fault["removed_at_s"].as_f64().unwrap() < 30.0, "removed at Ctrl-C, not at the planned end: {fault}");
+        // The run stopped with the fault: recovery could not be seen, which is not "not recovered".
+        assert_eq!(fault["recovery"], "not measured", "{fault}");
+        assert!(fault["recovery_note"].as_str().unwrap().contains("interrupted"), "{fault}");
     }
     rt.block_on(gw.shutdown());
 }
@@ -235,4 +239,73 @@ recover_within = "2s"
     assert!(toxics.is_empty(), "{toxics:?}");
     rt.block_on(px.shutdown());
     rt.block_on(gw.shutdown());
+}
+
+/// Both pods down, a fallback answering fast 200s: the first fault "ends" at 4 s while the second
+/// keeps hello-2 down until 7 s. Inside the SLO the whole time, so judged on the SLO alone the first
+/// fault "recovered in 0.0 s"; judged on its own fallback ratio it recovers only once hello-2 is back.
+#[test]
+fn a_fallback_still_serving_is_not_recovered() {
+    let dir = tempdir();
+    let f = dir.path().join("both.toml");
+    std::fs::write(
+        &f,
+        r#"name = "both-down"
+[target]
+embedded = true
+[[stages]]
+rate = 200
+duration = "12s"
+[[requests]]
+name = "hello"
+path = "/fn/hello"
+[[outcomes]]
+name = "fallback"
+header = "x-fallback"
+equals = "1"
+[checks]
+run = ["p99 < 500ms", "error_rate < 1%"]
+[[faults]]
+name = "kill1"
+kind = "pod_kill"
+pod = "hello-1"
+at = "2s"
+for = "2s"
+expect = ["ratio(fallback) > 0.9"]
+[[faults]]
+name = "kill2"
+kind = "pod_kill"
+pod = "hello-2"
+at = "2s"
+for = "5s"
+recovered_when = ["error_rate < 1%"]
+[gateway]
+detect_after = "60s"
+[gateway.functions.hello]
+pods = 2
+concurrency = 8
+service_time = { dist = "fixed", mean = "2ms" }
+[gateway.functions.hello.fallback]
+body = "cached"
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let faults = json(&out.join("faults.json"));
+    let k1 = &faults[0];
+    assert_eq!(k1["recovery"], "recovered", "{k1}");
+    // hello-2 is back at ~7 s, 3 s after kill1 ended; the seconds around the edges may go either way.
+    let rec = k1["recovery_s"].as_f64().unwrap();
+    assert!((2.0..=4.5).contains(&rec), "kill1 recovered {rec}s after its end, not when hello-2 came back: {k1}");
+    assert!(k1["recovered_when"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("ratio(fallback) back to")), "{k1}");
+    // Latency before and inside the window, for the table.
+    assert!(k1["latency_before"]["p99_us"].as_u64().unwrap() > 0 && k1["latency_inside"]["p50_us"].as_u64().is_some(), "{k1}");
+    // kill2 named its own criterion: error rate only, which the fallback keeps low throughout.
+    let k2 = &faults[1];
+    assert_eq!(k2["recovered_when"][0], "error_rate < 1%", "{k2}");
+    assert_eq!(k2["recovery_s"].as_f64(), Some(0.0), "{k2}");
+    assert!(stdout.contains("before → inside") && stdout.contains("recovered when"), "{stdout}");
 }

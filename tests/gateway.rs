@@ -122,7 +122,7 @@ async fn auth_refuses_without_a_token_and_serves_with_one() {
     let gw = start("[auth]\ntokens = [\"t1\", \"t2\"]\n[functions.f]\n[functions.open]\nauth = { enabled = false }\n").await;
     let r = get(gw.addr, "/fn/f", &[]).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.header("x-pod"), Some("none"));
+    assert_eq!(r.header("x-pod"), Some("gateway"));
     let err: serde_json::Value = serde_json::from_slice(&r.body).expect("401 body is JSON");
     assert_eq!(err["error"], "unauthorized");
     assert_eq!(
@@ -229,7 +229,7 @@ async fn fallback_answers_after_a_pod_is_killed_through_the_control_api() {
     let after = get(gw.addr, "/fn/f", &[]).await;
     assert_eq!(after.status, 200);
     assert_eq!(after.header("x-fallback"), Some("1"));
-    assert_eq!(after.header("x-pod"), Some("none"));
+    assert_eq!(after.header("x-pod"), Some("gateway"));
     assert_eq!(&after.body[..], b"{\"cached\":true}");
 
     // No fallback configured: 503.
@@ -561,7 +561,7 @@ async fn metrics_parse_as_prometheus_text_and_count_requests() {
         samples[&format!("skyload_gateway_requests_total{{function=\"f\",version=\"v1\",pod=\"{pod}\",outcome=\"ok\"}}")]
     };
     assert_eq!(ok("f-1") + ok("f-2"), 10.0);
-    assert_eq!(samples["skyload_gateway_requests_total{function=\"f\",version=\"\",pod=\"none\",outcome=\"unauthorized\"}"], 1.0);
+    assert_eq!(samples["skyload_gateway_requests_total{function=\"f\",version=\"\",pod=\"gateway\",outcome=\"unauthorized\"}"], 1.0);
     let count = samples["skyload_gateway_request_duration_seconds_count{function=\"f\",version=\"v1\",pod=\"f-1\"}"];
     let inf = samples["skyload_gateway_request_duration_seconds_bucket{function=\"f\",version=\"v1\",pod=\"f-1\",le=\"+Inf\"}"];
     assert_eq!((count, inf), (5.0, 5.0));

@@ -181,7 +181,8 @@ fn verdict_faults_and_capacity_files_are_shown() {
     let html = read(&dir.join("report.html"));
     assert_self_contained(&html);
     assert!(html.contains("class=\"banner fail\"") && html.contains("FAIL: 1 of 2 checks failed"));
-    let banner = &html[html.find("id=\"verdict\"").unwrap()..html.find("id=\"figures\"").unwrap()];
+    let at = html.find("id=\"verdict\"").unwrap();
+    let banner = &html[at..at + html[at..].find("</section>").unwrap()];
     assert!(banner.contains("ratio(fallback) &gt;= 95%: expected &gt;= 95%, measured 61.0%"), "{banner}");
     assert!(!banner.contains("p99 &lt; 50ms"), "only failed checks in the banner");
     let checks = &html[html.find("id=\"checks\"").unwrap()..];
@@ -196,6 +197,10 @@ fn verdict_faults_and_capacity_files_are_shown() {
     assert!(cap.contains("SLO: p99 &lt; 50ms") && cap.contains("knee 550 rps"));
     let plan = &html[html.find("id=\"capacity\"").unwrap()..];
     assert!(plan.contains(">22<") && plan.contains("51840000") && plan.contains("300.0 req/s"));
+    // A capacity report leads with its answer, before the last step's figures.
+    let answer = html.find("id=\"answer\"").expect("an answer section");
+    assert!(answer < html.find("id=\"figures\"").unwrap() && html.find("id=\"capacity\"").unwrap() < html.find("id=\"figures\"").unwrap());
+    assert!(html[answer..].starts_with("id=\"answer\" class=\"answer\">\n<p><strong>Capacity: 600.0 req/s"), "{}", &html[answer..answer + 200]);
 
     // A file in the wrong shape is left out with a warning, not a broken report.
     std::fs::write(dir.join("verdict.json"), r#"{"results":"typo"}"#).unwrap();
@@ -268,7 +273,7 @@ fn an_interrupted_run_still_writes_its_report() {
     assert_eq!(status.code(), Some(3));
     let html = read(&dir.join("report.html"));
     assert!(
-        html.contains("class=\"banner aborted\"") && html.contains("ABORTED: interrupted after"),
+        html.contains("class=\"banner aborted\"") && html.contains("INTERRUPTED after"),
         "the banner says the run was cut short"
     );
     chart(&html, "chart-rate");

@@ -509,7 +509,7 @@ fn control_api_refuses_cross_site_requests_and_open_remote_control() {
     let dir = tempdir();
     let f = dir.path().join("gw.toml");
     std::fs::write(&f, "[functions.hello]\npods = 1\n").unwrap();
-    let o = skyload().args(["gateway", "--listen", "0.0.0.0:0", "-c"]).arg(&f).output().unwrap();
+    let o = skyload().args(["gateway", "--listen", "0.0.0.0:0", "--config"]).arg(&f).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("control_token"), "{err}");

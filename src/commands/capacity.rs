@@ -349,7 +349,8 @@ fn sub_windows(vp: &crate::verify::spec::VerifyPlan, saved: &SavedRun, hold: std
     for k in 0..n {
         let span = Span { from: k as f64 * w, to: Some((k + 1) as f64 * w) };
         let mut failed = None;
-        for c in &vp.checks {
+        // Latency of one outcome is kept per step, not per second: judged over the whole step only.
+        for c in vp.checks.iter().filter(|c| c.expr.metric.outcome().is_none()) {
             let request = match &c.scope {
                 Scope::Request(r) => Some(r.as_str()),
                 _ => None,

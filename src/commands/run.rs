@@ -236,7 +236,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
         verdict.results.extend(c.results());
         verdict.results.extend(crate::record::rebuild::gate_results(&[(dir.as_path(), base)]));
     }
-    verdict::render(&verdict, out)?;
+    verdict::render_for(&verdict, result.summary.status, out)?;
     if !verdict.results.is_empty() {
         crate::record::outdir::write_atomic(&result.dir.join(VERDICT_FILE), (serde_json::to_string_pretty(&verdict)? + "\n").as_bytes())?;
     }

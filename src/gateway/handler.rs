@@ -25,7 +25,8 @@ pub const X_COLD_START: HeaderName = HeaderName::from_static("x-cold-start");
 pub const X_FALLBACK: HeaderName = HeaderName::from_static("x-fallback");
 pub const X_GATEWAY_ERROR: HeaderName = HeaderName::from_static("x-gateway-error");
 pub const X_FAILED_POD: HeaderName = HeaderName::from_static("x-failed-pod");
-const NONE: HeaderValue = HeaderValue::from_static("none");
+/// `x-pod` of answers no pod gave (401, 429, 404, fallback, shed 503): the gateway's own.
+const NONE: HeaderValue = HeaderValue::from_static("gateway");
 const ONE: HeaderValue = HeaderValue::from_static("1");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -121,7 +122,7 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
         );
         r.headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return finish(r, Outcome::Unauthorized, &f.none_stats, "", "none", false);
+        return finish(r, Outcome::Unauthorized, &f.none_stats, "", "gateway", false);
     }
     if let Some(limiter) = &f.limiter {
         if let Err(limited) = limiter.try_acquire(gw.clock.now_ns()) {
@@ -131,7 +132,7 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
             );
             r.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(limited.retry_after_secs()));
-            return finish(r, Outcome::Limited, &f.none_stats, "", "none", false);
+            return finish(r, Outcome::Limited, &f.none_stats, "", "gateway", false);
         }
     }
     let body = match Limited::new(req.into_body(), gw.max_body).collect().await {
@@ -141,7 +142,7 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Bytes::from_static(b"{\"error\":\"body_too_large\",\"message\":\"the request body is larger than max_body_bytes, or was cut off\"}"),
             );
-            return finish(r, Outcome::Error, &f.none_stats, "", "none", false);
+            return finish(r, Outcome::Error, &f.none_stats, "", "gateway", false);
         }
     };
 
@@ -159,7 +160,7 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
         } else {
             Outcome::Unavailable
         };
-        return finish(r, outcome, &f.none_stats, &version.name, "none", false);
+        return finish(r, outcome, &f.none_stats, &version.name, "gateway", false);
     };
     let call = pod.call(&gw.clock, body);
     let reply = match f.timeout {
@@ -271,7 +272,7 @@ fn not_found(gw: &Gateway, message: &str) -> Resp {
     )
 }
 
-/// A JSON answer with `x-pod: none`.
+/// A JSON answer with `x-pod: gateway` (no pod gave it).
 pub fn json(status: StatusCode, body: Bytes) -> Resp {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;

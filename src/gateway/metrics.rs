@@ -95,7 +95,8 @@ impl Stats {
     }
 }
 
-/// One labelled set of stats for rendering: function, version ("" when none), pod ("none").
+/// One labelled set of stats for rendering: function, version ("" when none), pod ("gateway" for
+/// answers no pod gave).
 pub struct Series<'a> {
     pub function: &'a str,
     pub version: &'a str,
@@ -117,7 +118,7 @@ pub fn render(series: &[Series<'_>], not_found: u64, format: Format, out: &mut S
         }
     }
     w.family("skyload_gateway_cold_starts", Kind::Counter, "Requests that paid a cold start.");
-    for s in series.iter().filter(|s| s.pod != "none") {
+    for s in series.iter().filter(|s| s.pod != "gateway") {
         w.counter("skyload_gateway_cold_starts", &[("function", s.function), ("version", s.version), ("pod", s.pod)], s.stats.cold() as f64);
     }
     w.family("skyload_gateway_request_duration_seconds", Kind::Histogram, "Time from request received to answer sent.");

@@ -195,7 +195,7 @@ impl Gateway {
             out.push(Series {
                 function: &f.name,
                 version: "",
-                pod: "none",
+                pod: "gateway",
                 stats: &f.none_stats,
             });
             for v in &f.versions {

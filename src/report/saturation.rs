@@ -26,14 +26,14 @@ pub struct Saturation {
     /// The p99 bound used: the SLO's, or 2x the first seconds' p99 (+1 ms) when there is none.
     pub p99_limit_us: u64,
     pub from_slo: bool,
-    /// Requests no pod answered (the gateway's own 401/429/503, pod `none`).
+    /// Requests no pod answered (the gateway's own 401/429/503, pod `gateway`).
     pub gateway_answered: u64,
 }
 
 /// The run's `p99 <` / `p99 <=` check over the whole run, in microseconds.
 pub fn slo_p99(plan: &Plan) -> Option<u64> {
     plan.verify.checks.iter().filter(|c| matches!(c.scope, Scope::Run)).find_map(|c| match (&c.expr.metric, c.expr.op) {
-        (Metric::Latency { stat: Stat::Quantile(q), service: false }, Op::Lt | Op::Le) if (*q - 0.99).abs() < 1e-9 => Some(c.expr.value as u64),
+        (Metric::Latency { stat: Stat::Quantile(q), service: false, outcome: None }, Op::Lt | Op::Le) if (*q - 0.99).abs() < 1e-9 => Some(c.expr.value as u64),
         _ => None,
     })
 }
@@ -81,7 +81,8 @@ pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
             best = Some(i);
         }
     }
-    let is_pod = |p: &str| p != "none";
+    // `gateway` (`none` in Results of older versions): answers no pod gave.
+    let is_pod = |p: &str| p != "gateway" && p != "none";
     let per_pod = best.map(|b| secs[b].pods.iter().filter(|(p, _)| is_pod(p)).map(|(p, n)| (p.clone(), *n as f64)).collect()).unwrap_or_default();
     let mut pod_peaks: Vec<(String, f64)> = Vec::new();
     for (i, s) in secs.iter().enumerate() {
@@ -120,7 +121,7 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
         writeln!(out, "  peak sustained per pod: {}", s.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
     }
     if s.gateway_answered > 0 {
-        writeln!(out, "  {} requests were answered by the gateway itself, not a pod (shed 503, 401, 429: pod `none`)", s.gateway_answered)?;
+        writeln!(out, "  {} requests were answered by the gateway itself, not a pod (shed 503, 401, 429: pod `gateway`)", s.gateway_answered)?;
     }
     let file = scenario.map_or("SCENARIO".to_string(), |p| p.display().to_string());
     writeln!(out, "  a ramp estimates; to confirm a capacity by holding it: skyload capacity {file}")?;

@@ -166,7 +166,7 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
     }
     writeln!(out)?;
     writeln!(out, "faults:")?;
-    let mut rows = vec![["fault", "window (planned → actual)", "action", "inside: outcomes", "fallback", "error rate", "recovery", "result"].map(String::from).to_vec()];
+    let mut rows = vec![["fault", "window (planned → actual)", "action", "inside: outcomes", "fallback", "error rate", "p50/p99 before → inside", "recovery", "result"].map(String::from).to_vec()];
     for f in reports {
         let actual = match (f.fault.applied_at_s, f.fault.removed_at_s) {
             (Some(a), Some(r)) => format!("{a:.1}–{r:.1}s"),
@@ -175,11 +175,11 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
         };
         let outcomes = f.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", ");
         let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
-        let recovery = match (f.recovery_s, &f.recovery_note) {
-            (Some(t), _) => format!("{t:.1}s"),
-            (None, Some(_)) => "n/a".to_string(),
-            (None, None) => "-".to_string(),
+        let recovery = match (f.recovery, f.recovery_s) {
+            (crate::verify::faults::Recovery::Recovered, Some(t)) => format!("{t:.1}s"),
+            (r, _) => r.as_str().to_string(),
         };
+        let lat = |p: Option<crate::verify::faults::LatencyPair>| p.map_or("-".to_string(), |p| format!("{}/{}", format_us(p.p50_us), format_us(p.p99_us)));
         rows.push(vec![
             f.fault.name.clone(),
             format!("{:.1}–{:.1}s → {actual}", f.fault.planned_start_s, f.fault.planned_end_s),
@@ -187,6 +187,7 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
             if outcomes.is_empty() { "-".into() } else { outcomes },
             pct(f.fallback_ratio),
             pct(f.error_rate),
+            format!("{} → {}", lat(f.latency_before), lat(f.latency_inside)),
             recovery,
             if f.passed { "PASS".into() } else { "FAIL".into() },
         ]);
@@ -197,7 +198,10 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
             writeln!(out, "  ERROR {e}")?;
         }
         if let (None, Some(note)) = (f.recovery_s, &f.recovery_note) {
-            writeln!(out, "  {}: recovery not measured: {note}", f.fault.name)?;
+            writeln!(out, "  {}: {}: {note}", f.fault.name, f.recovery.as_str())?;
+        }
+        if !f.recovered_when.is_empty() {
+            writeln!(out, "  {}: recovered when, {} seconds in a row: {}", f.fault.name, crate::verify::faults::RECOVERY_STREAK, f.recovered_when.join(", "))?;
         }
     }
     Ok(())

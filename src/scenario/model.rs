@@ -191,4 +191,5 @@ pub struct RawFault {
     pub command_timeout: Option<S<HumanDuration>>,
     pub expect: Option<S<Vec<S<String>>>>,
     pub recover_within: Option<S<HumanDuration>>,
+    pub recovered_when: Option<S<Vec<S<String>>>>,
 }

@@ -104,7 +104,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         .faults
         .iter()
         .zip(&faults)
-        .map(|(r, f)| crate::verify::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref() })
+        .map(|(r, f)| crate::verify::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref(), recovered_when: r.get_ref().recovered_when.as_ref() })
         .collect();
     let verify = resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), fault_sources, &stages, &requests, &matchers, pod_header.is_some(), &mut labels, rep)?;
 

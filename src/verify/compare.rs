@@ -116,6 +116,20 @@ pub struct Row {
     pub change: Option<f64>,
     pub tolerance: Option<String>,
     pub regression: bool,
+    /// The change as people read it: relative, in percentage points for ratios, or from zero.
+    pub change_text: String,
+}
+
+/// The change from `b` to `k`: ratios (error rate, a fallback share) in percentage points, so
+/// 0% → 10% reads `+10.0pp`; other metrics relative, and from a zero baseline as the new value.
+pub fn change_text(kind: super::expr::Kind, b: Option<f64>, k: Option<f64>) -> String {
+    match (b, k) {
+        (Some(b), Some(k)) if kind == super::expr::Kind::Ratio => format!("{:+.1}pp", (k - b) * 100.0),
+        (Some(b), Some(k)) if b == 0.0 && k == 0.0 => "±0".into(),
+        (Some(b), Some(k)) if b == 0.0 => format!("+{} (from 0)", format_value(kind, k)),
+        (Some(b), Some(k)) => format!("{:+.1}%", (k - b) / b * 100.0),
+        _ => "-".into(),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -139,7 +153,7 @@ impl Comparison {
                     scope: "baseline".into(),
                     check: format!("{} {t}", r.metric),
                     expected: format!("{} {t}", r.baseline),
-                    measured: format!("{}{}", r.current, r.change.map_or(String::new(), |c| format!(" ({:+.1}%)", c * 100.0))),
+                    measured: if r.change_text == "-" { r.current.clone() } else { format!("{} ({})", r.current, r.change_text) },
                     passed: !r.regression,
                     note: None,
                 })
@@ -195,6 +209,7 @@ pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance]) -> Compa
             },
             tolerance: (!applicable.is_empty()).then(|| applicable.iter().map(|t| t.describe()).collect::<Vec<_>>().join(", ")),
             regression,
+            change_text: change_text(m.kind(), b, k),
         });
     }
     c
@@ -208,7 +223,7 @@ pub fn render(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
             r.metric.clone(),
             r.baseline.clone(),
             r.current.clone(),
-            r.change.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0)),
+            r.change_text.clone(),
             r.tolerance.clone().unwrap_or_default(),
             status.into(),
         ]);
@@ -245,6 +260,17 @@ mod tests {
             let e = parse_tolerance(s).unwrap_err();
             assert!(e.message.contains(msg), "{s}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn changes_from_zero_and_of_ratios_are_shown() {
+        use super::super::expr::Kind;
+        assert_eq!(change_text(Kind::Ratio, Some(0.0), Some(0.1)), "+10.0pp");
+        assert_eq!(change_text(Kind::Ratio, Some(0.02), Some(0.01)), "-1.0pp");
+        assert_eq!(change_text(Kind::Count, Some(0.0), Some(5.0)), "+5 (from 0)");
+        assert_eq!(change_text(Kind::Count, Some(0.0), Some(0.0)), "±0");
+        assert_eq!(change_text(Kind::Latency, Some(20_000.0), Some(30_000.0)), "+50.0%");
+        assert_eq!(change_text(Kind::Latency, None, Some(1.0)), "-");
     }
 
     #[test]

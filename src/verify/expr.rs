@@ -1,5 +1,5 @@
 //! The check language: `p99 < 50ms`, `ratio(fallback) >= 95%`, `split(x-fn-version=v2) <= 12%`,
-//! `error_rate > 50% for 5s`. A small hand-written parser so every mistake points at the column
+//! `error_rate > 50% for 5s`, `p99(ok) < 50ms` (latency of one outcome). A small hand-written parser so every mistake points at the column
 //! inside the string where it is (the caller adds the string's own position in the file), and a
 //! bad unit or unknown metric gets a "did you mean". Pure: no I/O, no knowledge of a run.
 
@@ -9,8 +9,10 @@ use std::fmt;
 /// What a check measures.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
-    /// Latency from the intended start (`service == false`) or from the actual send.
-    Latency { stat: Stat, service: bool },
+    /// Latency from the intended start (`service == false`) or from the actual send; of every
+    /// completion (the headline), or of one outcome only (`p99(ok)`): fast 503s then neither hide
+    /// slow successes nor pass a check for them.
+    Latency { stat: Stat, service: bool, outcome: Option<String> },
     /// Completed requests per second.
     Rate,
     /// Sent requests per second.
@@ -73,6 +75,13 @@ impl Metric {
     pub fn needs_pods(&self) -> bool {
         matches!(self, Metric::PodQpsMin | Metric::PodQpsMean | Metric::PodImbalance | Metric::Pods)
     }
+    /// Latency of one outcome: kept for the whole run and per request, not per second.
+    pub fn outcome(&self) -> Option<&str> {
+        match self {
+            Metric::Latency { outcome: Some(o), .. } => Some(o),
+            _ => None,
+        }
+    }
     /// Results of a capacity search, not of one run.
     pub fn is_capacity_only(&self) -> bool {
         matches!(self, Metric::CapacityRps | Metric::KneeRps)
@@ -82,17 +91,22 @@ impl Metric {
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Metric::Latency { stat, service } => {
+            Metric::Latency { stat, service, outcome } => {
                 if *service {
                     f.write_str("service_")?;
                 }
-                match stat {
+                let written = match stat {
                     Stat::Max => f.write_str("max"),
                     Stat::Mean => f.write_str("mean"),
                     Stat::Quantile(q) => match (q * 1000.0).round() as u32 {
                         999 => f.write_str("p99.9"),
                         m => write!(f, "p{}", m / 10),
                     },
+                };
+                written?;
+                match outcome {
+                    Some(o) => write!(f, "({o})"),
+                    None => Ok(()),
                 }
             }
             Metric::Rate => f.write_str("rate"),
@@ -325,13 +339,30 @@ fn parse_expr(c: &mut Cursor) -> Result<Expr, ParseError> {
                 Metric::Split { header: h, value: v }
             }
         }
-        _ => metric_by_name(name).ok_or_else(|| ParseError {
+        _ => match metric_by_name(name).ok_or_else(|| ParseError {
             at: name_at,
             message: format!(
                 "unknown metric `{name}`{}; metrics: p50 p90 p95 p99 p99.9 max mean (and service_*), rate, send_rate, error_rate, dropped, ratio(OUTCOME), ratio(OUTCOME, HEADER), split(HEADER=VALUE), per_pod_qps, per_pod_qps_mean, pod_imbalance, pods",
                 did_you_mean(name, METRIC_NAMES.iter().copied()).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"))
             ),
-        })?,
+        })? {
+            // `p99(ok)`: the latency of one outcome.
+            Metric::Latency { stat, service, .. } if c.s[c.i..].trim_start().starts_with('(') => {
+                c.ws();
+                c.eat("(");
+                c.ws();
+                arg_at = c.i;
+                let arg = c.take_while(|ch| ch != ')').trim_end();
+                if !c.eat(")") {
+                    return err(c.s.len(), "missing `)`");
+                }
+                if arg.is_empty() || !arg.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
+                    return err(arg_at, format!("`{arg}` is not an outcome name (lower-case letters, digits, `_`): write {name}(ok), {name}(error), ..."));
+                }
+                Metric::Latency { stat, service, outcome: Some(arg.to_string()) }
+            }
+            m => m,
+        },
     };
     c.ws();
     let op_at = c.i;
@@ -383,7 +414,7 @@ fn metric_by_name(name: &str) -> Option<Metric> {
         _ => None,
     };
     if let Some(stat) = stat {
-        return Some(Metric::Latency { stat, service });
+        return Some(Metric::Latency { stat, service, outcome: None });
     }
     Some(match name {
         "rate" => Metric::Rate,
@@ -432,14 +463,16 @@ mod tests {
 
     #[test]
     fn parses_each_metric_and_unit() {
-        let lat = |q| Metric::Latency { stat: Stat::Quantile(q), service: false };
+        let lat = |q| Metric::Latency { stat: Stat::Quantile(q), service: false, outcome: None };
         let cases: Vec<(&str, Metric, Op, f64)> = vec![
             ("p99 < 50ms", lat(0.99), Op::Lt, 50_000.0),
             ("  p50<=2s", lat(0.5), Op::Le, 2e6),
             ("p99.9 < 800us", lat(0.999), Op::Lt, 800.0),
             ("p999 < 1.5ms", lat(0.999), Op::Lt, 1500.0),
-            ("service_max <= 1s", Metric::Latency { stat: Stat::Max, service: true }, Op::Le, 1e6),
-            ("mean < 3ms", Metric::Latency { stat: Stat::Mean, service: false }, Op::Lt, 3000.0),
+            ("service_max <= 1s", Metric::Latency { stat: Stat::Max, service: true, outcome: None }, Op::Le, 1e6),
+            ("mean < 3ms", Metric::Latency { stat: Stat::Mean, service: false, outcome: None }, Op::Lt, 3000.0),
+            ("p99(ok) < 50ms", Metric::Latency { stat: Stat::Quantile(0.99), service: false, outcome: Some("ok".into()) }, Op::Lt, 50_000.0),
+            ("service_p50 ( error ) <= 2ms", Metric::Latency { stat: Stat::Quantile(0.5), service: true, outcome: Some("error".into()) }, Op::Le, 2000.0),
             ("error_rate < 0.1%", Metric::ErrorRate, Op::Lt, 0.001),
             ("error_rate < 0.01", Metric::ErrorRate, Op::Lt, 0.01),
             ("rate >= 99.5 rps", Metric::Rate, Op::Ge, 99.5),
@@ -477,6 +510,8 @@ mod tests {
             ("dropped < 1%", 11, "not a unit for dropped"),
             ("p99 < 5ms for 5s", 10, "belongs to abort_when"),
             ("", 0, "found nothing"),
+            ("p99(OK) < 5ms", 4, "not an outcome name"),
+            ("p99(ok < 5ms", 12, "missing `)`"),
         ];
         for (s, at, msg) in cases {
             let e = parse(s).unwrap_err();
@@ -503,6 +538,7 @@ mod tests {
 
     #[test]
     fn expected_reads_like_the_source() {
+        assert_eq!(parse("p99( ok ) < 5ms").unwrap().metric.to_string(), "p99(ok)");
         for (s, want) in [("p99 < 50ms", "< 50ms"), ("p99 < 1.5s", "< 1.5s"), ("p50 < 800us", "< 800us"), ("error_rate <= 0.1%", "<= 0.1%"), ("per_pod_qps >= 300", ">= 300 rps"), ("dropped == 0", "== 0")] {
             assert_eq!(parse(s).unwrap().expected(), want);
         }

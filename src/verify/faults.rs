@@ -1,15 +1,23 @@
 //! Fault drills judged from the Results: what happened inside each fault's window (outcomes,
-//! fallback ratio, error rate), how long the system took to come back inside the run's SLO after
-//! the fault ended (3 good seconds in a row), and whether the fault was applied and removed at all.
-//! The window's own `expect` checks are ordinary window checks (see `spec`); this adds the rest.
+//! fallback ratio, error rate, latency before and inside), how long the system took to come back
+//! after the fault ended, and whether the fault was applied and removed at all. The window's own
+//! `expect` checks are ordinary window checks (see `spec`); this adds the rest.
+//!
+//! "Recovered" must mean what an operator means: latency and errors inside the SLO is not enough
+//! when a fallback keeps answering fast 200s while every upstream is still broken. So a fault has
+//! recovered when, for `RECOVERY_STREAK` seconds in a row, its `recovered_when` checks hold, or by
+//! default: the run's SLO holds *and* every outcome ratio its `expect` names (a fallback share, an
+//! error rate) is back at its level before the fault. A run that stopped before recovery could be
+//! seen, or a fault that never happened, is "not measured", never "not recovered".
 
 use super::expr::{Expr, Metric};
-use super::metrics::{measure, Measured};
+use super::metrics::{measure, Data, Measured};
 use super::spec::{Scope, VerifyPlan};
 use super::verdict::CheckResult;
 use super::window::{SavedRun, Span};
 use super::VerifyError;
 use crate::fault::timeline::{recovery_time, FaultRecord};
+use crate::record::summary::RunStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -17,6 +25,76 @@ use std::collections::BTreeMap;
 pub const RECOVERY_STREAK: usize = 3;
 /// How far past a fault's end recovery is looked for when no `recover_within` bounds it.
 const RECOVERY_HORIZON_S: f64 = 120.0;
+/// How much of the time before a fault gives the level its ratios must come back to.
+const BEFORE_S: f64 = 10.0;
+
+/// Whether the system came back after a fault.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recovery {
+    #[serde(rename = "recovered")]
+    Recovered,
+    /// The data after the fault was long enough and recovery was not in it.
+    #[serde(rename = "not recovered")]
+    NotRecovered,
+    /// Nothing to judge: the fault never happened, the run stopped too soon, or no criterion.
+    #[default]
+    #[serde(rename = "not measured")]
+    NotMeasured,
+}
+
+impl Recovery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::Recovered => "recovered",
+            Recovery::NotRecovered => "not recovered",
+            Recovery::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// Latency percentiles of one stretch, µs (None: nothing completed in it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPair {
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+/// One thing that must hold in a second for it to count towards recovery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// A check as written (`recovered_when`, or the run's SLO).
+    Check(Expr),
+    /// A ratio back at its level before the fault, within what chance allows in a second of `n`
+    /// completions: 3 binomial standard deviations plus one request or 2%, whichever is more.
+    BackTo { metric: Metric, level: f64 },
+}
+
+impl Criterion {
+    /// Whether it holds in one second's data (None: the second says nothing, e.g. no completion).
+    pub fn holds(&self, d: &Data) -> Option<bool> {
+        match self {
+            Criterion::Check(e) => match measure(&e.metric, d) {
+                Measured::Value(v) => Some(e.op.holds(v, e.value)),
+                Measured::NoData(_) => None,
+            },
+            Criterion::BackTo { metric, level } => match measure(metric, d) {
+                Measured::Value(v) => {
+                    let n = d.completed as f64;
+                    let allowed = 3.0 * (n * level * (1.0 - level)).max(0.0).sqrt() + (0.02 * n).max(1.0);
+                    Some((v - level).abs() * n <= allowed)
+                }
+                Measured::NoData(_) => None,
+            },
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Criterion::Check(e) => format!("{} {}", e.metric, e.expected()),
+            Criterion::BackTo { metric, level } => format!("{metric} back to {:.1}% (before the fault)", level * 100.0),
+        }
+    }
+}
 
 /// One fault for tables and the report: what the timeline did, and how the system took it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,11 +110,17 @@ pub struct FaultReport {
     /// Share of `fallback` answers among the requests a failed pod affected (`x-failed-pod`), or
     /// among all requests in the window when that header is not counted.
     pub fallback_ratio: Option<f64>,
-    /// Seconds from the fault's end until 3 consecutive seconds inside the SLO; None: not measured
-    /// (no SLO) or not recovered within the data.
+    /// Seconds from the fault's end until `RECOVERY_STREAK` consecutive good seconds; None unless
+    /// `recovery` is `recovered`.
     pub recovery_s: Option<f64>,
-    /// Why recovery could not be measured, when it could not.
+    pub recovery: Recovery,
+    /// What recovery was judged on, as people read it.
+    pub recovered_when: Vec<String>,
+    /// Why recovery is not measured or not recovered, when it is not recovered.
     pub recovery_note: Option<String>,
+    /// Latency in the seconds before the fault (up to 10 s) and inside its window.
+    pub latency_before: Option<LatencyPair>,
+    pub latency_inside: Option<LatencyPair>,
     /// The fault could not be applied or removed.
     pub error: Option<String>,
     /// Every check about this fault (its `expect`, recovery, apply/remove) passed.
@@ -47,25 +131,80 @@ pub struct FaultReport {
 fn slo(vp: &VerifyPlan) -> Vec<&Expr> {
     vp.checks
         .iter()
-        .filter(|c| c.scope == Scope::Run && matches!(c.expr.metric, Metric::Latency { service: false, .. } | Metric::ErrorRate))
+        .filter(|c| c.scope == Scope::Run && matches!(c.expr.metric, Metric::Latency { service: false, outcome: None, .. } | Metric::ErrorRate))
         .map(|c| &c.expr)
         .collect()
 }
 
-/// Whether each second from 0 to `until` was inside the SLO (None: nothing completed in it).
-fn good_seconds(run: &SavedRun, slo: &[&Expr], until: f64) -> Result<Vec<Option<bool>>, VerifyError> {
+/// Whether each second from 0 to `until` met every criterion (None: nothing completed in it, or
+/// no criterion could be measured in it).
+fn good_seconds(run: &SavedRun, criteria: &[Criterion], until: f64) -> Result<Vec<Option<bool>>, VerifyError> {
     let last = until.min(run.summary.duration_s).ceil() as u64;
     let mut out = Vec::new();
     for k in 0..last {
         let d = run.data(Span { from: k as f64, to: Some(k as f64 + 1.0) }, None)?;
-        if d.completed == 0 {
-            out.push(None);
-            continue;
-        }
-        let ok = slo.iter().all(|e| matches!(measure(&e.metric, &d), Measured::Value(v) if e.op.holds(v, e.value)));
-        out.push(Some(ok));
+        out.push(second_good(criteria, &d));
     }
     Ok(out)
+}
+
+/// One second against every criterion: bad if any fails, unknown if none could be measured.
+pub fn second_good(criteria: &[Criterion], d: &Data) -> Option<bool> {
+    if d.completed == 0 {
+        return None;
+    }
+    let mut any = false;
+    for c in criteria {
+        match c.holds(d) {
+            Some(false) => return Some(false),
+            Some(true) => any = true,
+            None => {}
+        }
+    }
+    any.then_some(true)
+}
+
+/// The ratios a fault's `expect` names, as plain per-second ratios (a share among the requests a
+/// failed pod affected is, after the fault, a share of all requests: the header is gone).
+fn expect_ratios(vp: &VerifyPlan, fault: &str) -> Vec<Metric> {
+    let window = super::spec::fault_window_name(fault);
+    let mut out: Vec<Metric> = Vec::new();
+    for c in vp.checks.iter().filter(|c| matches!(c.scope, Scope::Window(i) if vp.windows[i].name == window)) {
+        let m = match &c.expr.metric {
+            Metric::Ratio(o) | Metric::RatioAmong { outcome: o, .. } => Metric::Ratio(o.clone()),
+            m @ (Metric::ErrorRate | Metric::Split { .. }) => m.clone(),
+            _ => continue,
+        };
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// From the good seconds, the data's end and how the run ended: the verdict on recovery.
+pub fn judge_recovery(good: &[Option<bool>], end_s: f64, data_end_s: f64, status: RunStatus) -> (Recovery, Option<f64>, Option<String>) {
+    if let Some(t) = recovery_time(good, end_s, RECOVERY_STREAK) {
+        return (Recovery::Recovered, Some(t), None);
+    }
+    let after = (data_end_s - end_s).max(0.0);
+    if status != RunStatus::Completed {
+        let how = match status {
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Aborted => "aborted",
+            _ => "stopped early",
+        };
+        return (Recovery::NotMeasured, None, Some(format!("the run was {how} {after:.1}s after the fault ended, before {RECOVERY_STREAK} good seconds in a row")));
+    }
+    if after < RECOVERY_STREAK as f64 {
+        return (Recovery::NotMeasured, None, Some(format!("the run ended {after:.1}s after the fault; {RECOVERY_STREAK} good seconds in a row are needed to see recovery")));
+    }
+    (Recovery::NotRecovered, None, Some(format!("not {RECOVERY_STREAK} good seconds in a row in the {after:.1}s after the fault")))
+}
+
+fn latency_pair(d: &Data) -> Option<LatencyPair> {
+    let h = d.latency.as_ref().filter(|h| !h.is_empty())?;
+    Some(LatencyPair { p50_us: h.value_at_quantile(0.5), p99_us: h.value_at_quantile(0.99) })
 }
 
 /// Judges every fault; returns the reports and their verdict lines (recovery and apply/remove;
@@ -106,18 +245,38 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
             });
         }
 
-        let (recovery_s, recovery_note) = if slo.is_empty() {
-            (None, Some("no SLO to recover to: add latency or error_rate checks to [checks] run".to_string()))
-        } else if r.applied_at_s.is_none() {
-            (None, Some("the fault was never applied".to_string()))
-        } else {
-            let horizon = to + r.recover_within_s.map_or(RECOVERY_HORIZON_S, |w| w + RECOVERY_STREAK as f64 + 1.0);
-            let good = good_seconds(run, &slo, horizon)?;
-            match recovery_time(&good, to, RECOVERY_STREAK) {
-                Some(t) => (Some(t), None),
-                None => (None, Some(format!("not back inside the SLO for {RECOVERY_STREAK} seconds in a row before the data ends"))),
+        let before = Span { from: (from - BEFORE_S).max(0.0), to: Some(from) };
+        let pre = run.data(before, None)?;
+        let latency_before = latency_pair(&pre);
+        let latency_inside = latency_pair(&d);
+        let mut notes = Vec::new();
+        let criteria: Vec<Criterion> = match vp.recovered_when.iter().find(|(n, _)| *n == r.name) {
+            Some((_, checks)) => checks.iter().map(|c| Criterion::Check(c.expr.clone())).collect(),
+            None => {
+                let mut c: Vec<Criterion> = slo.iter().map(|e| Criterion::Check((*e).clone())).collect();
+                for m in expect_ratios(vp, &r.name) {
+                    match measure(&m, &pre) {
+                        Measured::Value(level) => c.push(Criterion::BackTo { metric: m, level }),
+                        Measured::NoData(_) => notes.push(format!("{m}: no second before the fault to compare with")),
+                    }
+                }
+                c
             }
         };
+        let (recovery, recovery_s, mut recovery_note) = if criteria.is_empty() {
+            (Recovery::NotMeasured, None, Some("nothing to recover to: add latency or error_rate checks to [checks] run, or recovered_when to the fault".to_string()))
+        } else if r.applied_at_s.is_none() {
+            (Recovery::NotMeasured, None, Some("the fault was never applied".to_string()))
+        } else {
+            let horizon = to + r.recover_within_s.map_or(RECOVERY_HORIZON_S, |w| w + RECOVERY_STREAK as f64 + 1.0);
+            let good = good_seconds(run, &criteria, horizon)?;
+            let data_end = run.summary.duration_s.min(horizon);
+            judge_recovery(&good, to, data_end, run.summary.status)
+        };
+        if !notes.is_empty() {
+            let n = notes.join("; ");
+            recovery_note = Some(recovery_note.map_or(n.clone(), |x| format!("{x}; {n}")));
+        }
         if let Some(within) = r.recover_within_s {
             let ok = recovery_s.is_some_and(|t| t <= within);
             passed &= ok;
@@ -125,7 +284,7 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
                 scope: scope.clone(),
                 check: format!("recovery <= {within}s"),
                 expected: format!("<= {within}s"),
-                measured: recovery_s.map_or("not recovered".to_string(), |t| format!("{t:.1}s")),
+                measured: recovery_s.map_or(recovery.as_str().to_string(), |t| format!("{t:.1}s")),
                 passed: ok,
                 note: recovery_note.clone(),
             });
@@ -145,10 +304,98 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
             error_rate,
             fallback_ratio,
             recovery_s,
+            recovery,
+            recovered_when: criteria.iter().map(Criterion::describe).collect(),
             recovery_note,
+            latency_before,
+            latency_inside,
             error: r.failed(),
             passed,
         });
     }
     Ok((reports, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::hist::new_hist;
+    use crate::verify::expr::parse;
+
+    /// One second: `ok` and `fallback` completions, every one answered in `ms`.
+    fn second(ok: u64, fallback: u64, ms: u64) -> Data {
+        let mut h = new_hist();
+        for _ in 0..ok + fallback {
+            h.record(ms * 1000).unwrap();
+        }
+        Data {
+            seconds: 1.0,
+            completed: ok + fallback,
+            outcomes: [("ok".to_string(), ok), ("fallback".to_string(), fallback)].into_iter().filter(|(_, n)| *n > 0).collect(),
+            latency: Some(h),
+            ..Data::default()
+        }
+    }
+
+    fn default_criteria(level: f64) -> Vec<Criterion> {
+        vec![
+            Criterion::Check(parse("p99 < 200ms").unwrap()),
+            Criterion::Check(parse("error_rate < 1%").unwrap()),
+            Criterion::BackTo { metric: Metric::Ratio("fallback".into()), level },
+        ]
+    }
+
+    #[test]
+    fn a_fallback_still_answering_is_not_recovered() {
+        // Fault ends at 4 s; the fallback keeps answering fast 200s (inside the SLO) until 8 s.
+        let c = default_criteria(0.0);
+        let mut seconds: Vec<Data> = (0..2).map(|_| second(200, 0, 2)).collect();
+        seconds.extend((2..8).map(|_| second(0, 200, 1)));
+        seconds.extend((8..12).map(|_| second(200, 0, 2)));
+        let good: Vec<Option<bool>> = seconds.iter().map(|d| second_good(&c, d)).collect();
+        let (r, t, _) = judge_recovery(&good, 4.0, 12.0, RunStatus::Completed);
+        assert_eq!((r, t), (Recovery::Recovered, Some(4.0)));
+        // Judged on the SLO alone, as before, the same run "recovered in 0.0 s".
+        let slo_only = &c[..2];
+        let good: Vec<Option<bool>> = seconds.iter().map(|d| second_good(slo_only, d)).collect();
+        assert_eq!(judge_recovery(&good, 4.0, 12.0, RunStatus::Completed).1, Some(0.0));
+    }
+
+    #[test]
+    fn a_ratio_is_back_within_what_chance_allows() {
+        let c = [Criterion::BackTo { metric: Metric::Ratio("fallback".into()), level: 0.02 }];
+        // 1,000 requests at a 2% level: 30 (3%) is chance, 100 (10%) is not.
+        assert_eq!(second_good(&c, &second(970, 30, 1)), Some(true));
+        assert_eq!(second_good(&c, &second(900, 100, 1)), Some(false));
+        // A level of zero allows one stray request in a small second, not five.
+        let z = [Criterion::BackTo { metric: Metric::Ratio("fallback".into()), level: 0.0 }];
+        assert_eq!(second_good(&z, &second(19, 1, 1)), Some(true));
+        assert_eq!(second_good(&z, &second(15, 5, 1)), Some(false));
+        // Nothing completed: the second says nothing.
+        assert_eq!(second_good(&z, &second(0, 0, 1)), None);
+    }
+
+    #[test]
+    fn not_measured_is_not_not_recovered() {
+        let bad = vec![Some(false); 10];
+        // Interrupted 2 s after the fault: not measured, and it says why.
+        let (r, t, note) = judge_recovery(&bad, 8.0, 10.0, RunStatus::Interrupted);
+        assert_eq!((r, t), (Recovery::NotMeasured, None));
+        assert!(note.unwrap().contains("interrupted"));
+        // Ended normally, but too soon after the fault to see three good seconds.
+        assert_eq!(judge_recovery(&bad, 8.0, 10.0, RunStatus::Completed).0, Recovery::NotMeasured);
+        // Long enough and never good: not recovered.
+        let bad = vec![Some(false); 20];
+        assert_eq!(judge_recovery(&bad, 8.0, 20.0, RunStatus::Completed).0, Recovery::NotRecovered);
+        // Recovered even in an interrupted run, when the recovery is in the data.
+        let mut g = vec![Some(false); 9];
+        g.extend([Some(true); 3]);
+        assert_eq!(judge_recovery(&g, 8.0, 12.0, RunStatus::Interrupted), (Recovery::Recovered, Some(1.0), None));
+    }
+
+    #[test]
+    fn recovery_serializes_as_people_read_it() {
+        assert_eq!(serde_json::to_string(&Recovery::NotMeasured).unwrap(), "\"not measured\"");
+        assert_eq!(serde_json::from_str::<FaultReport>("{}").unwrap().recovery, Recovery::NotMeasured);
+    }
 }

@@ -23,6 +23,9 @@ pub struct Data {
     pub outcomes: BTreeMap<String, u64>,
     pub latency: Option<Hist>,
     pub service: Option<Hist>,
+    /// Latency and service time by outcome; kept for the whole run and per request only (None
+    /// for a stretch of seconds).
+    pub by_outcome: Option<BTreeMap<String, (Hist, Hist)>>,
     pub pods: Option<BTreeMap<String, u64>>,
     pub labels: Option<BTreeMap<String, BTreeMap<String, u64>>>,
 }
@@ -45,8 +48,22 @@ pub fn measure(m: &Metric, d: &Data) -> Measured {
     let none_completed = || NoData("no data: no request completed in this window".into());
     let ratio = |n: u64| if d.completed == 0 { none_completed() } else { Value(n as f64 / d.completed as f64) };
     match m {
-        Metric::Latency { stat, service } => {
-            let h = if *service { &d.service } else { &d.latency };
+        Metric::Latency { stat, service, outcome } => {
+            let one;
+            let h = match outcome {
+                None if *service => &d.service,
+                None => &d.latency,
+                Some(o) => match &d.by_outcome {
+                    None => return NoData(format!("not recorded: latency of `{o}` alone is kept for the whole run and per request, not per second")),
+                    Some(m) => match m.get(o) {
+                        None => return NoData(format!("no data: no request ended as `{o}`")),
+                        Some((l, sv)) => {
+                            one = Some(if *service { sv.clone() } else { l.clone() });
+                            &one
+                        }
+                    },
+                },
+            };
             match h {
                 None => NoData(format!("not recorded: {} is kept for all requests together, not per request, in a window", if *service { "service time" } else { "latency" })),
                 Some(h) if h.is_empty() => none_completed(),
@@ -109,11 +126,19 @@ impl Data {
             None => (&s.totals, false),
         };
         let (mut latency, mut service) = (new_hist(), new_hist());
+        let mut by_outcome: BTreeMap<String, (Hist, Hist)> = BTreeMap::new();
         for h in s.histograms.iter().filter(|h| request.map_or(true, |r| h.request == r)) {
             if let Ok(x) = decode(&h.data) {
+                let slot = || (new_hist(), new_hist());
                 match h.kind.as_str() {
-                    "latency" => add(&mut latency, &x),
-                    "service" => add(&mut service, &x),
+                    "latency" => {
+                        add(&mut latency, &x);
+                        add(&mut by_outcome.entry(h.outcome.clone()).or_insert_with(slot).0, &x);
+                    }
+                    "service" => {
+                        add(&mut service, &x);
+                        add(&mut by_outcome.entry(h.outcome.clone()).or_insert_with(slot).1, &x);
+                    }
                     _ => {}
                 }
             }
@@ -127,6 +152,7 @@ impl Data {
             outcomes: overall.outcomes.clone(),
             latency: Some(latency),
             service: Some(service),
+            by_outcome: Some(by_outcome),
             pods: (!by_request).then(|| s.pods.iter().map(|p| (p.name.clone(), p.count)).collect()),
             labels: (!by_request).then(|| s.labels.clone()),
         }
@@ -163,6 +189,10 @@ mod tests {
         for us in 1..=100u64 {
             lat.record(us * 1000).unwrap();
         }
+        let mut fast = new_hist();
+        for us in 1..=100u64 {
+            fast.record(us * 10).unwrap();
+        }
         Data {
             seconds: 10.0,
             scheduled: 1000,
@@ -171,7 +201,8 @@ mod tests {
             dropped: 10,
             outcomes: [("ok", 90), ("fallback", 5), ("error", 3), ("timeout", 2)].map(|(k, v)| (k.to_string(), v)).into(),
             latency: Some(lat.clone()),
-            service: Some(lat),
+            service: Some(lat.clone()),
+            by_outcome: Some([("ok".to_string(), (fast.clone(), fast)), ("error".to_string(), (lat.clone(), lat))].into()),
             pods: Some([("a", 600), ("b", 400)].map(|(k, v)| (k.to_string(), v)).into()),
             labels: Some([("x-fn-version".to_string(), [("v1", 75), ("v2", 25)].map(|(k, v)| (k.to_string(), v)).into())].into()),
         }
@@ -205,6 +236,17 @@ mod tests {
         near("per_pod_qps_mean > 1", 50.0);
         near("pod_imbalance < 1%", 0.4);
         near("pods == 2", 2.0);
+        // One outcome's latency, apart from the rest.
+        near("p99(ok) < 1s", 990.0);
+        near("service_p50(error) < 1s", 50_000.0);
+    }
+
+    #[test]
+    fn latency_of_an_outcome_is_never_a_silent_pass() {
+        let d = data();
+        assert!(matches!(value("p99(timeout) < 1s", &d), Measured::NoData(m) if m.contains("no request ended as `timeout`")));
+        let per_second = Data { by_outcome: None, ..data() };
+        assert!(matches!(value("p99(ok) < 1s", &per_second), Measured::NoData(m) if m.contains("not per second")));
     }
 
     #[test]

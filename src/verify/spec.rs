@@ -67,6 +67,9 @@ pub struct VerifyPlan {
     pub tolerances: Vec<Tolerance>,
     pub guard: GuardMode,
     pub capacity: CapacitySettings,
+    /// `recovered_when` of the faults that have one, by fault name (the others recover by default
+    /// to the run's SLO and their `expect` ratios' level before the fault).
+    pub recovered_when: Vec<(String, Vec<Check>)>,
 }
 
 /// What happens when the generator may have been the limit (dropped, or sent < 99%).
@@ -210,6 +213,7 @@ pub struct FaultSource<'a> {
     pub from: Duration,
     pub to: Duration,
     pub expect: Option<&'a S<Vec<S<String>>>>,
+    pub recovered_when: Option<&'a S<Vec<S<String>>>>,
 }
 
 /// The window name a fault's expectations are reported under.
@@ -244,6 +248,9 @@ impl Ctx<'_> {
     fn check(&mut self, s: &S<String>, field: &str, scope: &Scope, request_filter: bool) -> Result<Expr, SpecError> {
         let e = expr::parse(s.get_ref()).map_err(|e| self.located(s, field, e))?;
         self.names_in(&e.metric, scope, request_filter).map_err(|m| self.located(s, field, ParseError { at: e.arg_at, message: m }))?;
+        if let (Some(o), Scope::Stage(_) | Scope::Window(_)) = (e.metric.outcome(), scope) {
+            return Err(self.located(s, field, ParseError { at: e.arg_at, message: per_second_outcome(o) }));
+        }
         if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &e.metric {
             if !self.split_headers.contains(header) {
                 self.split_headers.push(header.clone());
@@ -255,6 +262,11 @@ impl Ctx<'_> {
     fn names_in(&self, metric: &Metric, scope: &Scope, request_filter: bool) -> Result<(), String> {
         let per_request = matches!(scope, Scope::Request(_)) || request_filter;
         match metric {
+            Metric::Latency { outcome: Some(o), .. } if o == "dropped" => return Err("`dropped` is not an outcome (dropped requests never completed): their waiting time is `dropped_wait` in summary.json; check `dropped == 0`".into()),
+            Metric::Latency { outcome: Some(o), .. } if !self.names.outcomes.contains(o) => {
+                let hint = did_you_mean(o, self.names.outcomes.iter().map(String::as_str)).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+                return Err(format!("no outcome is named `{o}`{hint}; outcomes: {} (name more with [[outcomes]])", self.names.outcomes.join(", ")));
+            }
             Metric::Ratio(o) | Metric::RatioAmong { outcome: o, .. } if o == "dropped" => return Err("`dropped` is not an outcome (dropped requests never completed): use the `dropped` metric, e.g. `dropped == 0`".into()),
             Metric::Ratio(o) | Metric::RatioAmong { outcome: o, .. } if !self.names.outcomes.contains(o) => {
                 let hint = did_you_mean(o, self.names.outcomes.iter().map(String::as_str)).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
@@ -277,6 +289,12 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// Latency by outcome is kept for the whole run and each request, not per second (that would cost
+/// a histogram per outcome per second on the hot path), so stretches of seconds cannot select one.
+fn per_second_outcome(o: &str) -> String {
+    format!("latency of `{o}` alone is kept for the whole run and per request, not per second: use it in [checks] run or a request's checks (stage, window, fault, abort and recovery checks use the latency of every outcome)")
 }
 
 fn valid_name(s: &str) -> bool {
@@ -307,6 +325,9 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
             let field = format!("checks.abort_when[{i}]");
             let rule = expr::parse_abort(s.get_ref()).map_err(|e| cx.located(s, &field, e))?;
             cx.names_in(&rule.expr.metric, &Scope::Run, false).map_err(|m| cx.located(s, &field, ParseError { at: rule.expr.arg_at, message: m }))?;
+            if let Some(o) = rule.expr.metric.outcome() {
+                return Err(cx.located(s, &field, ParseError { at: rule.expr.arg_at, message: per_second_outcome(o) }));
+            }
             if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &rule.expr.metric {
                 cx.split_headers.push(header.clone());
             }
@@ -374,6 +395,18 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
         let idx = plan.windows.len();
         plan.windows.push(Window { name: fault_window_name(&f.name), range: WindowRange::Time { from: f.from, to: Some(f.to) }, request: None });
         cx.list(Some(list), &format!("faults[{i}].expect"), Scope::Window(idx), false, &mut checks)?;
+    }
+    for (i, f) in src.faults.iter().enumerate() {
+        let Some(list) = f.recovered_when else { continue };
+        if list.get_ref().is_empty() {
+            return Err(at(list, format!("faults[{i}].recovered_when"), "an empty list would make every second count as recovered: name the checks (e.g. [\"ratio(fallback) < 1%\", \"p99 < 200ms\"]) or remove recovered_when for the default"));
+        }
+        let mut when = Vec::new();
+        cx.list(Some(list), &format!("faults[{i}].recovered_when"), Scope::Run, false, &mut when)?;
+        if let Some((c, s)) = when.iter().zip(list.get_ref()).find(|(c, _)| c.expr.metric.outcome().is_some()) {
+            return Err(cx.located(s, &format!("faults[{i}].recovered_when"), ParseError { at: c.expr.arg_at, message: per_second_outcome(c.expr.metric.outcome().unwrap_or_default()) }));
+        }
+        plan.recovered_when.push((f.name.clone(), when));
     }
     plan.checks = checks;
     if let Some(c) = src.capacity {

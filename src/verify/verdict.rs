@@ -122,7 +122,24 @@ pub fn guard(s: &Summary, mode: GuardMode, v: &mut Verdict) {
 
 /// The checks table for the terminal.
 pub fn render(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
+    render_for(v, crate::record::summary::RunStatus::Completed, out)
+}
+
+/// The verdict of a run that ended as `status`: a run stopped early never reads "PASS", since its
+/// checks saw only part of what was planned.
+pub fn render_for(v: &Verdict, status: crate::record::summary::RunStatus, out: &mut dyn Write) -> io::Result<()> {
+    use crate::record::summary::RunStatus;
+    let stopped = match status {
+        RunStatus::Completed => None,
+        RunStatus::Interrupted => Some("INTERRUPTED"),
+        RunStatus::Aborted => Some("ABORTED"),
+        RunStatus::Failed => Some("FAILED"),
+        RunStatus::Incomplete => Some("INCOMPLETE"),
+    };
     if v.results.is_empty() {
+        if let Some(word) = stopped {
+            writeln!(out, "verdict: {word} (the run did not complete; nothing was checked)")?;
+        }
         return Ok(());
     }
     writeln!(out)?;
@@ -145,7 +162,9 @@ pub fn render(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  {tag} {} `{}`: {}", r.scope, r.check, r.note.as_deref().unwrap_or_default())?;
     }
     let failed = v.failed();
-    if failed == 0 {
+    if let Some(word) = stopped {
+        writeln!(out, "verdict: {word} (the run did not complete; {failed} of {} checks failed on the part that ran)", v.results.len())?;
+    } else if failed == 0 {
         writeln!(out, "verdict: PASS ({} checks)", v.results.len())?;
     } else {
         writeln!(out, "verdict: FAIL ({failed} of {} checks failed)", v.results.len())?;
@@ -157,6 +176,24 @@ pub fn render(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::verify::expr::parse;
+
+    #[test]
+    fn a_run_stopped_early_never_reads_pass() {
+        use crate::record::summary::RunStatus;
+        let pass = CheckResult { scope: "run".into(), check: "p99 < 50ms".into(), expected: "< 50ms".into(), measured: "3ms".into(), passed: true, note: None };
+        let v = Verdict { results: vec![pass], generator_notes: vec![] };
+        let text = |status| {
+            let mut out = Vec::new();
+            render_for(&v, status, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(text(RunStatus::Completed).contains("verdict: PASS (1 checks)"));
+        let t = text(RunStatus::Interrupted);
+        assert!(t.contains("verdict: INTERRUPTED") && !t.contains("PASS ("), "{t}");
+        let mut out = Vec::new();
+        render_for(&Verdict::default(), RunStatus::Interrupted, &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("verdict: INTERRUPTED"));
+    }
 
     #[test]
     fn judging_states_expected_measured_and_why() {

@@ -65,6 +65,16 @@ pub struct FaultWindow {
     /// The fault's expectations, when it had any.
     #[serde(default)]
     pub passed: Option<bool>,
+    /// `recovered`, `not recovered` or `not measured`, and why when not recovered.
+    #[serde(default)]
+    pub recovery: Option<String>,
+    #[serde(default)]
+    pub recovery_note: Option<String>,
+    /// Latency p50/p99 (µs) in the seconds before the fault and inside its window.
+    #[serde(default)]
+    pub latency_before: Option<(u64, u64)>,
+    #[serde(default)]
+    pub latency_inside: Option<(u64, u64)>,
 }
 
 impl FaultWindow {
@@ -163,6 +173,10 @@ pub fn fault_view(f: &crate::verify::faults::FaultReport) -> FaultWindow {
         fallback_ratio: f.fallback_ratio,
         recovery_s: f.recovery_s,
         passed: Some(f.passed),
+        recovery: Some(f.recovery.as_str().to_string()),
+        recovery_note: f.recovery_note.clone(),
+        latency_before: f.latency_before.map(|p| (p.p50_us, p.p99_us)),
+        latency_inside: f.latency_inside.map(|p| (p.p50_us, p.p99_us)),
     }
 }
 
@@ -170,7 +184,7 @@ pub fn fault_view(f: &crate::verify::faults::FaultReport) -> FaultWindow {
 pub fn capacity_view(c: &crate::commands::capacity::CapacityReport) -> CapacityData {
     use crate::verify::expr::{parse, Metric, Stat};
     let slo_p99_us = c.slo.iter().filter_map(|s| parse(s.rsplit(": ").next().unwrap_or(s)).ok()).find_map(|e| match e.metric {
-        Metric::Latency { stat: Stat::Quantile(q), service: false } if (q - 0.99).abs() < 1e-9 => Some(e.value as u64),
+        Metric::Latency { stat: Stat::Quantile(q), service: false, .. } if (q - 0.99).abs() < 1e-9 => Some(e.value as u64),
         _ => None,
     });
     let plan = c.plan.as_ref();

@@ -25,6 +25,8 @@ pub struct RunData {
     pub verdict: Option<ReportVerdict>,
     pub faults: Vec<FaultWindow>,
     pub capacity: Option<CapacityData>,
+    /// A ramp run's saturation point, read from its per-second data (None: not a ramp).
+    pub saturation: Option<crate::report::saturation::Saturation>,
     /// Files that were missing or could not be read, said in the report.
     pub warnings: Vec<String>,
 }
@@ -66,7 +68,17 @@ pub fn load(dir: &Path) -> Result<RunData, ReportError> {
         .map(|f| f.iter().map(extras::fault_view).collect())
         .unwrap_or_default();
     let capacity = optional::<crate::commands::capacity::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
-    Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, scenario_text, verdict, faults, capacity, warnings })
+    // The same answer the terminal printed after the run, from the same data and SLO.
+    let saturation = if capacity.is_some() {
+        None
+    } else {
+        let slo = scenario_text
+            .as_deref()
+            .and_then(|t| crate::scenario::load_str(t, &dir.join(SCENARIO_COPY)).ok())
+            .and_then(|p| crate::report::saturation::slo_p99(&p));
+        crate::record::load::load(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo))
+    };
+    Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, scenario_text, verdict, faults, capacity, saturation, warnings })
 }
 
 /// An optional JSON file: absent is normal, unreadable is a warning.

@@ -131,6 +131,12 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
         escape(&s.skyload_version)
     )?;
     banner(out, v)?;
+    answer(out, v)?;
+    if let Some(c) = &v.capacity {
+        // A capacity report leads with its answer; the figures below are its last step's.
+        capacity(out, Some(c), charts.capacity.as_deref())?;
+        writeln!(out, "<p class=\"note\">The figures, checks and charts below are of the search's last step only, not of the search.</p>")?;
+    }
     tiles(out, s)?;
     for w in r.others.iter().chain([v]).flat_map(|x| x.warnings.iter().map(move |w| (x, w))) {
         writeln!(out, "<p class=\"warning\">{}: {}</p>", escape(&w.0.label), escape(w.1))?;
@@ -165,11 +171,14 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
         None => writeln!(out, "<p class=\"note\">No request completed: there is no latency distribution.</p>")?,
     }
     requests(out, s)?;
+    by_outcome(out, s)?;
     super::slow::section(out, v.slow.as_ref(), s)?;
     writeln!(out, "</section>")?;
 
     pods(out, v, charts.pods.as_deref())?;
-    capacity(out, v.capacity.as_ref(), charts.capacity.as_deref())?;
+    if v.capacity.is_none() {
+        capacity(out, None, None)?;
+    }
     faults(out, &v.faults)?;
     environment(out, r)?;
     writeln!(
@@ -205,6 +214,81 @@ fn banner(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
         writeln!(out, "</ul>")?;
     }
     writeln!(out, "</section>")
+}
+
+/// The answer the run was for, first: a capacity search's sustainable rate, or a ramp's
+/// saturation point with the pods' rates there and what to run next.
+fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(c) = &v.capacity {
+        match c.max_rps {
+            Some(r) => lines.push(format!(
+                "Capacity: {r:.1} req/s sustainable{}{}.",
+                c.slo_p99_us.map_or(String::new(), |u| format!(" with p99 < {}", format_us(u))),
+                c.per_pod_rps.zip(c.pods).map_or(String::new(), |(p, n)| format!(", {p:.1} per pod over {n} pods"))
+            )),
+            None => lines.push("Capacity: no rate tried kept the SLO.".into()),
+        }
+        if let (Some(n), Some(peak)) = (c.pods_needed, c.peak_qps) {
+            lines.push(format!("A peak of {peak:.0} req/s with {} headroom needs {n} pods.", c.headroom.map_or("–".into(), pct)));
+        }
+    } else if let Some(sat) = &v.saturation {
+        let bound = format!("p99 ≤ {}{}", format_us(sat.p99_limit_us), if sat.from_slo { ", the SLO" } else { ", 2× the first seconds' p99 (no p99 SLO)" });
+        match sat.rate {
+            Some(r) => {
+                let pods = sat.per_pod.len();
+                let per = if pods > 0 { format!(" (~{:.0} per pod over {pods} pods)", r / pods as f64) } else { String::new() };
+                lines.push(format!("Saturates at ~{r:.0} req/s offered{per}: the highest rate whose ok completions followed the target ({:.0}%, {bound}).", crate::report::saturation::FOLLOW * 100.0));
+            }
+            None => lines.push(format!("Completions never followed the target ({bound}).")),
+        }
+        if !sat.pod_peaks.is_empty() {
+            lines.push(format!("Peak sustained per pod: {}.", sat.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", ")));
+        }
+        if sat.gateway_answered > 0 {
+            lines.push(format!("{} requests were answered by the gateway itself, not a pod (shed 503, 401, 429).", sat.gateway_answered));
+        }
+        let file = v.summary.scenario_file.clone().unwrap_or_else(|| "SCENARIO".into());
+        lines.push(format!("A ramp estimates; to confirm a capacity by holding it: skyload capacity {file}"));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "<section id=\"answer\" class=\"answer\">")?;
+    for (i, l) in lines.iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "<p><strong>{}</strong></p>", escape(l))?;
+        } else {
+            writeln!(out, "<p>{}</p>", escape(l))?;
+        }
+    }
+    writeln!(out, "</section>")
+}
+
+/// Latency of each outcome alone: fast failures neither hide slow successes nor flatter them.
+fn by_outcome(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.by_outcome.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "<h3 id=\"by-outcome\">Latency by outcome</h3>")?;
+    let rows: Vec<Vec<Cell>> = s
+        .by_outcome
+        .iter()
+        .map(|(name, o)| {
+            let l = &o.latency;
+            vec![
+                t(name),
+                n(o.count.to_string()),
+                n(lat(l, l.p50_us)),
+                n(lat(l, l.p90_us)),
+                n(lat(l, l.p99_us)),
+                n(lat(l, l.max_us)),
+                n(lat(&o.service_time, o.service_time.p99_us)),
+            ]
+        })
+        .collect();
+    table(out, &["outcome", "completed", "p50", "p90", "p99", "max", "service p99"], &rows)?;
+    writeln!(out, "<p class=\"note\">Checks can select one outcome: <code>p99(ok) &lt; 50ms</code>.</p>")
 }
 
 fn tiles(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -432,6 +516,7 @@ fn faults(out: &mut dyn Write, faults: &[FaultWindow]) -> io::Result<()> {
         (Some(a), None) => format!("{a:.1}s – ?"),
         _ => "not applied".into(),
     };
+    let lat = |p: Option<(u64, u64)>| p.map_or("–".to_string(), |(a, b)| format!("{} / {}", crate::units::format_us(a), crate::units::format_us(b)));
     let rows: Vec<Vec<Cell>> = faults
         .iter()
         .map(|f| {
@@ -440,12 +525,19 @@ fn faults(out: &mut dyn Write, faults: &[FaultWindow]) -> io::Result<()> {
                 n(w(Some(f.planned_start_s), Some(f.planned_end_s))),
                 n(w(f.actual_start_s, f.actual_end_s)),
                 n(f.fallback_ratio.map_or("–".into(), pct)),
-                n(f.recovery_s.map_or("–".into(), |r| format!("{r:.1}s"))),
+                n(lat(f.latency_before)),
+                n(lat(f.latency_inside)),
+                t(&match (f.recovery_s, &f.recovery, &f.recovery_note) {
+                    (Some(r), _, _) => format!("{r:.1}s"),
+                    (None, Some(status), Some(note)) => format!("{status}: {note}"),
+                    (None, Some(status), None) => status.clone(),
+                    (None, None, _) => "–".into(),
+                }),
                 ok(f.passed),
             ]
         })
         .collect();
-    table(out, &["fault", "planned", "applied", "fallback ratio", "recovery", "result"], &rows)?;
+    table(out, &["fault", "planned", "applied", "fallback ratio", "p50 / p99 before", "p50 / p99 inside", "recovery", "result"], &rows)?;
     writeln!(out, "</section>")
 }
 
@@ -478,12 +570,18 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         (
             "generator guard",
             format!(
-                "sent {:.1}/s of {:.1}/s scheduled ({}) · dropped {} · send lag p99 {}",
+                "sent {:.1}/s of {:.1}/s scheduled ({}) · dropped {} · pacer lag p99 {} (the generator's own lateness) · waiting for a connection p99 {} (pool and connect: the target's or the cap's) · connection-limited seconds: {}",
                 g.send_rps,
                 g.target_rps,
                 pct(g.send_ratio),
                 s.totals.dropped,
-                lat(&g.schedule_lag, g.schedule_lag.p99_us)
+                lat(&g.schedule_lag, g.schedule_lag.p99_us),
+                lat(&g.connection_wait, g.connection_wait.p99_us),
+                if g.seconds.connection_limited.count == 0 {
+                    "none".to_string()
+                } else {
+                    format!("{} ({} arrivals waited for a connection)", g.seconds.connection_limited.list(), g.connection_limited)
+                }
             ),
         ),
     ];

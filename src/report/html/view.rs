@@ -53,6 +53,7 @@ pub struct RunView {
     pub verdict: Option<ReportVerdict>,
     pub faults: Vec<FaultWindow>,
     pub capacity: Option<CapacityData>,
+    pub saturation: Option<crate::report::saturation::Saturation>,
     pub warnings: Vec<String>,
     /// `slow.csv` of a traced run.
     pub slow: Option<super::slow::SlowView>,
@@ -133,7 +134,7 @@ pub fn run_view(d: RunData) -> RunView {
     RunView {
         slow: super::slow::read(&d.dir),
         label,
-        banner: banner(&d.summary, d.verdict.as_ref()),
+        banner: banner(&d.summary, d.verdict.as_ref(), d.capacity.as_ref()),
         groups,
         bucket_s,
         series,
@@ -146,6 +147,7 @@ pub fn run_view(d: RunData) -> RunView {
         verdict: d.verdict,
         faults: d.faults,
         capacity: d.capacity,
+        saturation: d.saturation,
         warnings: d.warnings,
     }
 }
@@ -226,7 +228,7 @@ pub fn percentile_curve(h: &Hist) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
+fn banner(s: &Summary, v: Option<&ReportVerdict>, cap: Option<&CapacityData>) -> Banner {
     let failed: Vec<String> = v
         .map(|v| {
             v.checks
@@ -241,7 +243,7 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
     let checks = v.map_or(0, |v| v.checks.len());
     let stopped = match s.status {
         RunStatus::Completed => None,
-        RunStatus::Interrupted => Some(format!("ABORTED: interrupted after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
+        RunStatus::Interrupted => Some(format!("INTERRUPTED after {:.0}s of {:.0}s: the figures cover only that part of the run", s.duration_s, s.planned_duration_s)),
         RunStatus::Aborted => Some(format!("ABORTED: stopped after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
         RunStatus::Failed => Some(format!("FAILED: {}", s.failure.as_deref().unwrap_or("the generator broke"))),
         RunStatus::Incomplete => Some(format!("INCOMPLETE: the run was killed after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
@@ -251,6 +253,16 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>) -> Banner {
         (None, Some(VerdictStatus::Aborted)) => (BannerKind::Aborted, "ABORTED: the run was stopped by an abort condition".into()),
         (None, Some(VerdictStatus::Fail)) => (BannerKind::Fail, format!("FAIL: {} of {checks} checks failed", failed.len())),
         (None, Some(VerdictStatus::Pass)) => (BannerKind::Pass, format!("PASS: all {checks} checks passed")),
+        // A capacity search without checks of its own is judged by its answer (its SLO), not
+        // called unchecked: the directory's own run is only its last step.
+        (None, Some(VerdictStatus::NoChecks) | None) if cap.is_some() => {
+            let c = cap.expect("checked");
+            match (c.max_rps, c.passed) {
+                (Some(r), Some(true) | None) => (BannerKind::Pass, format!("CAPACITY: {r:.1} req/s sustainable within the SLO")),
+                (Some(r), Some(false)) => (BannerKind::Fail, format!("FAIL: {r:.1} req/s sustainable, short of the scenario's capacity targets")),
+                (None, _) => (BannerKind::Fail, "FAIL: no rate kept the SLO".into()),
+            }
+        }
         (None, Some(VerdictStatus::NoChecks) | None) => {
             (BannerKind::NoChecks, "NO CHECKS DEFINED: the run completed; nothing was asserted".into())
         }

@@ -185,8 +185,11 @@ fn capacity_on<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
         chart.draw_series(std::iter::once(Text::new(format!(" knee {k:.0} rps"), (k, y1), small.clone()))).map_err(e)?;
     }
     let pts: Vec<(f64, f64)> = c.steps.iter().map(|s| (s.rate, (s.p99_us as f64 / 1000.0).max(1e-3))).collect();
+    // The line joins the steps by rate, not in search order (a bisection would zig-zag).
+    let mut by_rate = pts.clone();
+    by_rate.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     chart
-        .draw_series(LineSeries::new(pts.clone(), P50.stroke_width(2)))
+        .draw_series(LineSeries::new(by_rate, P50.stroke_width(2)))
         .map_err(e)?
         .label("p99 at each step (green: passed, red: failed)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], P50.stroke_width(2)));
