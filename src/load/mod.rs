@@ -13,3 +13,4 @@ pub mod tls;
 pub mod connect;
 pub mod probe;
 pub mod pacer;
+pub mod memory;
