@@ -26,7 +26,7 @@ need wrk wrk
 need time time
 need nginx nginx-light || need nginx nginx
 
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=target/release/skyload
 
 . benches/nginx.sh
@@ -70,7 +70,7 @@ for i in $(seq "$REPEAT"); do run_wrk; done
 wrk_rate=$(python3 -c "
 import statistics; r=[float(l.split()[2]) for l in open('$rows')]
 print(int(statistics.median(r) / $DURATION))")
-HOLD=${HOLD:-$(python3 -c "print(int($wrk_rate * 0.9))")}
+HOLD=${HOLD:-${RATE:-$(python3 -c "print(int($wrk_rate * 0.9))")}}
 OVER=${OVER:-$(python3 -c "print(int($wrk_rate * 3))")}
 for i in $(seq "$REPEAT"); do run_sky "hold@$HOLD/s" "$HOLD"; run_sky "over@$OVER/s" "$OVER"; done
 
