@@ -15,7 +15,7 @@ RATES=${RATES:-"100 2000 20000"}
 PACERS=${PACERS:-"timerfd spin tokio"}
 
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=target/release/skyload
 
 . benches/nginx.sh

@@ -1,43 +1,50 @@
 #!/usr/bin/env bash
-# Generator throughput in requests per CPU-second, skyload side by side with wrk, against the same
-# nginx on loopback. The server gets core 0, the load generator core 1 (both with one thread), so
-# neither steals from the other; CPU time is the generator process's user+sys time.
+# Generator cost in requests per CPU-second and memory (max RSS), skyload side by side with wrk,
+# against the same nginx on loopback. The server gets core 0, the load generator core 1 (both one
+# thread), so neither steals from the other; CPU time is the generator process's user+sys time,
+# RSS its peak resident set (GNU time). Only answered (`ok`) requests count for skyload.
 #
-#   bash benches/vs_wrk.sh            # 10 s each
-#   DURATION=20 RATE=30000 bash benches/vs_wrk.sh
+# Two skyload rows: a rate it can hold (HOLD, default 90% of the rate wrk reached, open loop, full
+# recording) and overload (OVER, default 3x wrk's rate: the generator and server saturate; arrivals
+# more than 1 s late are dropped, as wrk never sends them either). Each figure is the median of
+# REPEAT runs (default 3), because a shared machine disturbs single runs; the load average is
+# printed with the table so a noisy run can be told apart.
+#
+#   bash benches/vs_wrk.sh                       # 10 s per run, 3 runs each
+#   DURATION=5 REPEAT=1 bash benches/vs_wrk.sh   # quick look
+#   HOLD=50000 OVER=200000 CONNS=64 bash benches/vs_wrk.sh
 #
 # Needs wrk and nginx (Debian packages; installed if missing, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
+REPEAT=${REPEAT:-3}
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
 need time time
 need nginx nginx-light || need nginx nginx
 
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=target/release/skyload
 
 . benches/nginx.sh
 start_nginx "taskset -c 0"
 
-# CPU seconds (user+sys) of a command, from GNU time's output in a file.
-cpu_of() { awk '{print $1 + $2}' "$1"; }
+# One line per run: tool row requests cpu_s rss_kib
+rows="$work/rows"
+: > "$rows"
 
-echo "== wrk: 1 thread, $CONNS connections, ${DURATION}s, core 1"
-/usr/bin/env time -f "%U %S" -o "$work/wrk.time" taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port/" > "$work/wrk.out"
-cat "$work/wrk.out"
-wrk_reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
-wrk_cpu=$(cpu_of "$work/wrk.time")
-wrk_rate=$(python3 -c "print(round($wrk_reqs / $DURATION))")
-wrk_eff=$(python3 -c "print(round($wrk_reqs / $wrk_cpu))")
+run_wrk() {
+    /usr/bin/env time -f "%U %S %M" -o "$work/wrk.time" taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port/" > "$work/wrk.out"
+    local reqs; reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+    read -r u s m < "$work/wrk.time"
+    echo "wrk closed-loop $reqs $(python3 -c "print($u + $s)") $m" >> "$rows"
+}
 
-# skyload is open loop: give it a rate wrk has shown the server can serve (default 90% of wrk's).
-RATE=${RATE:-$(python3 -c "print(int($wrk_rate * 0.9))")}
-echo "== skyload: 1 thread, $CONNS connections, $RATE rps open loop, ${DURATION}s, core 1"
-cat > "$work/bench.toml" <<TOML
+run_sky() { # label rate
+    cat > "$work/bench.toml" <<TOML
 name = "bench"
 threads = 1
 max_lag = "1s"
@@ -46,20 +53,43 @@ url = "http://127.0.0.1:$port"
 [connections]
 max = $CONNS
 [[stages]]
-rate = $RATE
+rate = $2
 duration = "${DURATION}s"
 [[requests]]
 name = "get"
 path = "/"
 TOML
-/usr/bin/env time -f "%U %S" -o "$work/sky.time" taskset -c 1 "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out"
-tail -n 12 "$work/sky.out"
-sky_reqs=$(python3 -c "import json; print(json.load(open('$work/results/summary.json'))['totals']['completed'])")
-sky_cpu=$(cpu_of "$work/sky.time")
-sky_eff=$(python3 -c "print(round($sky_reqs / $sky_cpu))")
+    rm -rf "$work/results"
+    /usr/bin/env time -f "%U %S %M" -o "$work/sky.time" taskset -c 1 "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
+    local ok; ok=$(python3 -c "import json; print(json.load(open('$work/results/summary.json'))['totals']['outcomes'].get('ok', 0))")
+    read -r u s m < "$work/sky.time"
+    echo "skyload $1 $ok $(python3 -c "print($u + $s)") $m" >> "$rows"
+}
 
-echo
-echo "requests per CPU-second (higher is better)"
-printf "  wrk      %8d  (%d requests, %.2f CPU-s, closed loop at max rate)\n" "$wrk_eff" "$wrk_reqs" "$wrk_cpu"
-printf "  skyload  %8d  (%d requests, %.2f CPU-s, open loop at %d rps, whole process)\n" "$sky_eff" "$sky_reqs" "$sky_cpu" "$RATE"
-python3 -c "print('  skyload / wrk = %.0f%%' % (100.0 * $sky_eff / $wrk_eff))"
+for i in $(seq "$REPEAT"); do run_wrk; done
+wrk_rate=$(python3 -c "
+import statistics; r=[float(l.split()[2]) for l in open('$rows')]
+print(int(statistics.median(r) / $DURATION))")
+HOLD=${HOLD:-${RATE:-$(python3 -c "print(int($wrk_rate * 0.9))")}}
+OVER=${OVER:-$(python3 -c "print(int($wrk_rate * 3))")}
+for i in $(seq "$REPEAT"); do run_sky "hold@$HOLD/s" "$HOLD"; run_sky "over@$OVER/s" "$OVER"; done
+
+echo "vs_wrk: $CONNS connections, ${DURATION}s per run, median of $REPEAT; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$rows" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    tool, row, n, cpu, rss = line.split()
+    rows.setdefault((tool, row), []).append((int(n), float(cpu), int(rss)))
+wrk = None
+print(f"{'tool':<8} {'load':<16} {'req/CPU-s':>10} {'x wrk':>6} {'answered':>9} {'CPU-s':>6} {'max RSS':>9}")
+for (tool, row), runs in rows.items():
+    eff = statistics.median(n / max(c, 1e-9) for n, c, _ in runs)
+    if tool == "wrk":
+        wrk = eff
+    n = statistics.median(r[0] for r in runs)
+    cpu = statistics.median(r[1] for r in runs)
+    rss = statistics.median(r[2] for r in runs) / 1024
+    ratio = f"{eff / wrk:.2f}" if wrk else "-"
+    print(f"{tool:<8} {row:<16} {eff:>10.0f} {ratio:>6} {n:>9.0f} {cpu:>6.2f} {rss:>7.1f}MiB")
+PY

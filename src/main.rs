@@ -5,6 +5,7 @@ use skyload::cli::{Cli, Command};
 use skyload::{commands, exit};
 
 fn main() {
+    skyload::load::memory::no_huge_pages();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match &cli.command {

@@ -232,3 +232,84 @@ fn templates_and_feeders_render_per_request() {
     }
     assert!(paths.iter().all(|p| ["?n=1", "?n=2", "?n=3"].iter().any(|q| p.ends_with(q))));
 }
+
+/// The lean HTTP/1.1 client inside a run, against a raw server that answers with every framing a
+/// client must get right: chunked (with an extension and a trailer), HEAD with a Content-Length,
+/// a 100 Continue before the final answer, `Connection: close`, and a keep-alive connection the
+/// server drops silently after two answers (the idle-close race: the request is sent again once
+/// on a new connection). Every request must end `ok` with the body bytes counted exactly.
+#[test]
+fn http1_framings_and_closes_end_ok_through_the_engine() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let c2 = conns.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            c2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                for _answered in 0..2 {
+                    let head = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                            buf.drain(..i + 4);
+                            break head;
+                        }
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let (close, reply): (bool, &[u8]) = if head.starts_with("HEAD ") {
+                        (false, b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+                    } else if head.contains("/chunked") {
+                        (false, b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nx-trailer: t\r\n\r\n")
+                    } else if head.contains("/continue") {
+                        (false, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nabcdefgh")
+                    } else {
+                        (true, b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 8\r\n\r\nabcdefgh")
+                    };
+                    if s.write_all(reply).is_err() || close {
+                        return;
+                    }
+                }
+                // Two answered: the connection is dropped without a word, as an idle timeout does.
+            });
+        }
+    });
+    let mut plan = constant_plan(addr, 400.0, 1.0);
+    plan.connections.max = 4;
+    let req = |name: &str, method: http::Method, path: &str| skyload::scenario::RequestPlan {
+        name: name.into(),
+        weight: 1,
+        method,
+        path: skyload::scenario::Template::literal(path),
+        headers: vec![],
+        body: None,
+    };
+    plan.requests = vec![
+        req("chunked", http::Method::GET, "/chunked"),
+        req("head", http::Method::HEAD, "/head"),
+        req("continue", http::Method::GET, "/continue"),
+        req("close", http::Method::GET, "/close"),
+    ];
+    plan.pod_header = None;
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    let t = &r.summary.totals;
+    assert_eq!(t.outcomes.get("ok"), Some(&400), "outcomes {:?}", t.outcomes);
+    assert_accounted(&r);
+    let by = |name: &str| &r.summary.requests.iter().find(|q| q.name == name).unwrap().overall;
+    let (ch, hd, co, cl) = (by("chunked"), by("head"), by("continue"), by("close"));
+    assert_eq!(ch.bytes_in, 8 * ch.completed, "chunked bodies are 8 bytes");
+    assert_eq!(hd.bytes_in, 0, "HEAD answers have no body");
+    assert_eq!(co.bytes_in, 8 * co.completed);
+    assert_eq!(cl.bytes_in, 8 * cl.completed);
+    // Every `close` answer and every second answer closes its connection.
+    let opened = conns.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(opened >= cl.completed + 1, "{opened} connections for {} closes", cl.completed);
+}

@@ -6,13 +6,17 @@
 //! interleaved share of the schedule (every n-th arrival), as wrk2 gives each thread its own
 //! connections and rate share: no locks or cross-thread wake-ups on the hot path.
 
-use super::queue::LocalQueue;
+use super::h1::Capture;
+use super::queue::{LocalQueue, Parked};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::shard::Shard;
-use super::transport::{exchange, Conn, Endpoint};
+use super::transport::{exchange, Conn, Endpoint, BODY_KEEP};
 use crate::record::accum::{Completion, Interval, Shape, ThreadRecorder, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, OutcomeId, TransportFailure, PROTOCOL, TIMEOUT};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use super::pacer::{Pacer, PacerKind};
 use crate::scenario::ConnectionPlan;
 use http::HeaderName;
@@ -350,17 +354,19 @@ impl Worker {
     async fn run(mut self, jobs: LocalQueue<Job>) {
         let mut scratch = String::new();
         let mut body = Vec::new();
+        let mut lean = Lean::new(&self.ctx);
+        let parked = Parked::default();
         let keep_body = self.ctx.classifier.needs_body();
-        while let Some(job) = jobs.pop().await {
+        while let Some(job) = jobs.pop_as(&parked).await {
             self.current.set(Some(job));
-            self.one(job, &mut scratch, keep_body.then_some(&mut body)).await;
+            self.one(job, &mut scratch, keep_body.then_some(&mut body), &mut lean).await;
             crate::record::slow::after(&mut self.rec.borrow_mut(), self.ctx.requests.keep_slow(), job.seq, job.intended, job.request);
             self.current.set(None);
             self.in_flight.set(self.in_flight.get() - 1);
         }
     }
 
-    async fn one(&mut self, job: Job, scratch: &mut String, mut body: Option<&mut Vec<u8>>) {
+    async fn one(&mut self, job: Job, scratch: &mut String, mut body: Option<&mut Vec<u8>>, lean: &mut Lean) {
         let ctx = self.ctx.clone();
         let now = Instant::now();
         // Opt-in censoring only: by default a request is sent however late, so a stall shows at
@@ -377,14 +383,6 @@ impl Worker {
             return;
         }
         let deadline = tokio::time::Instant::from_std(deadline_std);
-        let (req, bytes_out) = match ctx.requests.build(job.request, job.seq, &mut self.rng, scratch) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("{e}");
-                self.failed(&job, PROTOCOL, now);
-                return;
-            }
-        };
         let mut conn = match self.slot.acquire(&ctx, deadline).await {
             Ok(c) => c,
             Err(f) => {
@@ -392,11 +390,23 @@ impl Worker {
                 return;
             }
         };
-        let sent = Instant::now();
-        self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
         if let Some(b) = body.as_deref_mut() {
             b.clear();
         }
+        if matches!(conn, Conn::Lean(_)) {
+            return self.one_lean(job, conn, scratch, body, lean, deadline).await;
+        }
+        let (req, bytes_out) = match ctx.requests.build(job.request, job.seq, &mut self.rng, scratch) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.slot.release(conn, true, &ctx.conns);
+                self.failed(&job, PROTOCOL, now);
+                return;
+            }
+        };
+        let sent = Instant::now();
+        self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
         match exchange(&mut conn, req, body.as_deref_mut(), deadline).await {
             Ok(ans) => {
                 let done = Instant::now();
@@ -430,6 +440,98 @@ impl Worker {
         }
     }
 
+    /// The HTTP/1.1 path: the request encoded into this worker's buffer, one exchange on the lean
+    /// connection, headers looked up in its captures; nothing here allocates once warm.
+    async fn one_lean(
+        &mut self,
+        job: Job,
+        mut conn: Conn,
+        scratch: &mut String,
+        mut body: Option<&mut Vec<u8>>,
+        lean: &mut Lean,
+        deadline: tokio::time::Instant,
+    ) {
+        let ctx = self.ctx.clone();
+        let bytes_out = match ctx.requests.encode_h1(job.request, job.seq, &mut self.rng, scratch, &mut lean.wire) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.slot.release(conn, true, &ctx.conns);
+                self.failed(&job, PROTOCOL, Instant::now());
+                return;
+            }
+        };
+        let head = ctx.requests.is_head(job.request);
+        let sent = Instant::now();
+        self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
+        let mut retried = false;
+        let result = loop {
+            let Conn::Lean(c) = &mut conn else { unreachable!("one_lean is called with a lean connection") };
+            let keep = body.as_deref_mut().map(|b| (b, BODY_KEEP));
+            let r = within(&mut lean.timer, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await;
+            match r {
+                // The server had closed the kept-alive connection before this request reached it:
+                // send it once more on a new connection, as HTTP clients do.
+                Some(Err(TransportFailure::Reset)) if c.stale() && !retried => {
+                    retried = true;
+                    self.slot.release(conn, false, &ctx.conns);
+                    if let Some(b) = body.as_deref_mut() {
+                        b.clear();
+                    }
+                    conn = match self.slot.acquire(&ctx, deadline).await {
+                        Ok(c) if matches!(c, Conn::Lean(_)) => c,
+                        Ok(c) => {
+                            // ALPN chose HTTP/2 on the new connection: not a case a run meets
+                            // (the probe fixed the protocol); count it as the reset it followed.
+                            conn = c;
+                            break Err(TransportFailure::Reset);
+                        }
+                        Err(f) => {
+                            let done = Instant::now();
+                            self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
+                            return;
+                        }
+                    };
+                }
+                Some(r) => break r,
+                None => break Err(TransportFailure::Timeout),
+            }
+        };
+        let done = Instant::now();
+        let reusable = match &conn {
+            Conn::Lean(c) => c.reusable(),
+            _ => false,
+        };
+        match result {
+            Ok(h) => {
+                let caps = &lean.caps;
+                let get = |name: &HeaderName| caps.iter().zip(&lean.names).find(|(_, n)| *n == name).and_then(|(c, _)| c.value());
+                let outcome = ctx.classifier.classify_with(h.status, get, body.as_deref().map_or(&[], |b| b));
+                let pod = lean.pod.and_then(|i| caps[i].value());
+                let mut labels = [None; MAX_LABELS];
+                for (slot, &i) in labels.iter_mut().zip(&lean.labels) {
+                    *slot = caps[i].value();
+                }
+                self.rec.borrow_mut().completed(&Completion {
+                    request: job.request,
+                    outcome,
+                    status: h.status,
+                    intended: job.intended,
+                    sent,
+                    done,
+                    bytes_in: h.body_bytes,
+                    bytes_out,
+                    pod,
+                    labels,
+                });
+            }
+            Err(f) => {
+                self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
+            }
+        }
+        self.slot.release(conn, reusable, &ctx.conns);
+    }
+
     /// A request that failed before it was on the wire (could not be built, no connection): it
     /// counts as sent at `at` and completes now with `outcome`, so error rates include it.
     fn failed(&self, job: &Job, outcome: OutcomeId, at: Instant) {
@@ -437,6 +539,64 @@ impl Worker {
         rec.sent(job.request, job.handed, at, 0);
         rec.completed(&Completion::failed(job.request, outcome, job.intended, at, Instant::now()));
     }
+}
+
+/// A worker's state for the lean HTTP/1.1 path: the encoded request, the response headers the run
+/// looks at (captured by the connection into reused buffers), and one deadline timer re-armed
+/// lazily instead of a timer registered per request.
+struct Lean {
+    wire: Vec<u8>,
+    caps: Vec<Capture>,
+    /// The header each capture is for.
+    names: Vec<HeaderName>,
+    pod: Option<usize>,
+    labels: Vec<usize>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Lean {
+    fn new(ctx: &EngineCtx) -> Lean {
+        let mut names: Vec<HeaderName> = Vec::new();
+        let mut index = |h: &HeaderName| match names.iter().position(|n| n == h) {
+            Some(i) => i,
+            None => {
+                names.push(h.clone());
+                names.len() - 1
+            }
+        };
+        let pod = ctx.pod_header.as_ref().map(&mut index);
+        let labels = ctx.labels.iter().map(&mut index).collect();
+        for h in ctx.classifier.header_names() {
+            index(h);
+        }
+        let caps = names.iter().map(|n| Capture::new(n.as_str())).collect();
+        Lean { wire: Vec::with_capacity(512), caps, names, pod, labels, timer: None }
+    }
+
+}
+
+/// Runs `work` until it ends or `deadline` passes (None). The timer is armed at the first deadline
+/// and, when it fires before the current one (deadlines move forward with every request), moved
+/// to it then: one timer registration per timeout period and worker, not one per request.
+async fn within<F: Future>(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>, deadline: tokio::time::Instant, work: F) -> Option<F::Output> {
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        while timer.as_mut().poll(cx).is_ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return Poll::Ready(None);
+            }
+            timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// CPU time of the calling thread, in laps (each lap since the previous one).

@@ -55,6 +55,11 @@ pub struct H1Conn<S> {
     start: usize,
     end: usize,
     reusable: bool,
+    /// Exchanges completed on this connection.
+    served: u64,
+    /// The last exchange failed on a kept-alive connection before any byte of its response came
+    /// back: the server had most likely closed the idle connection (the keep-alive race).
+    stale: bool,
 }
 
 enum Framing {
@@ -66,12 +71,19 @@ enum Framing {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     pub fn new(io: S) -> H1Conn<S> {
-        H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true }
+        H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true, served: 0, stale: false }
     }
 
     /// Whether another request may be sent on this connection.
     pub fn reusable(&self) -> bool {
         self.reusable
+    }
+
+    /// Whether the last exchange failed the way a server's close of an idle kept-alive connection
+    /// looks (nothing of the response read, the connection had served before): the caller may send
+    /// the request again on a new connection, as HTTP clients do (RFC 9112 §9.3.1).
+    pub fn stale(&self) -> bool {
+        self.stale
     }
 
     /// The underlying stream (for TLS details, peer address).
@@ -88,18 +100,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         request: &[u8],
         head_request: bool,
         captures: &mut [Capture],
-        mut keep_body: Option<(&mut Vec<u8>, usize)>,
+        keep_body: Option<(&mut Vec<u8>, usize)>,
     ) -> Result<Head, TransportFailure> {
         if !self.reusable {
             return Err(TransportFailure::Reset);
         }
         // Until the whole response is read the connection is in an unknown state.
         self.reusable = false;
+        self.stale = false;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
         }
-        self.io.write_all(request).await.map_err(|_| TransportFailure::Reset)?;
+        let r = self.exchange_inner(request, head_request, captures, keep_body).await;
+        match r {
+            Ok(_) => self.served += 1,
+            Err(TransportFailure::Reset) => self.stale = self.served > 0 && self.end == 0,
+            Err(_) => {}
+        }
+        r
+    }
+
+    async fn exchange_inner(
+        &mut self,
+        request: &[u8],
+        head_request: bool,
+        captures: &mut [Capture],
+        mut keep_body: Option<(&mut Vec<u8>, usize)>,
+    ) -> Result<Head, TransportFailure> {
+        self.io.write_all(request).await.map_err(|e| io_failure(&e))?;
         for c in captures.iter_mut() {
             c.found = false;
             c.value.clear();
@@ -138,7 +167,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 return Err(TransportFailure::Protocol);
             }
         }
-        let n = self.io.read(&mut self.buf[self.end..]).await.map_err(|_| TransportFailure::Reset)?;
+        let n = self.io.read(&mut self.buf[self.end..]).await.map_err(|e| io_failure(&e))?;
         self.end += n;
         Ok(n)
     }
@@ -290,6 +319,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             }
             self.start += len;
         }
+    }
+}
+
+/// An I/O error as the closed failure set: a TLS alert after the handshake (a client certificate
+/// refused under TLS 1.3) is `tls`, a socket timeout `timeout`, anything else a reset.
+fn io_failure(e: &std::io::Error) -> TransportFailure {
+    if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+        return TransportFailure::Tls;
+    }
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => TransportFailure::Timeout,
+        _ => TransportFailure::Reset,
     }
 }
 

@@ -14,3 +14,4 @@ pub mod connect;
 pub mod probe;
 pub mod pacer;
 pub mod trace_id;
+pub mod memory;

@@ -2,7 +2,7 @@
 //! runtime, so the queue needs no atomics or locks: a deque of jobs and a list of idle workers'
 //! wakers. Handing a job to an idle worker is a push and one wake.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -10,7 +10,7 @@ use std::task::{Poll, Waker};
 
 struct Inner<T> {
     jobs: VecDeque<T>,
-    idle: Vec<Waker>,
+    idle: Vec<(Waker, Rc<Cell<bool>>)>,
     closed: bool,
 }
 
@@ -35,7 +35,8 @@ impl<T> LocalQueue<T> {
             q.jobs.push_back(job);
             q.idle.pop()
         };
-        if let Some(w) = waker {
+        if let Some((w, parked)) = waker {
+            parked.set(false);
             w.wake();
         }
     }
@@ -47,7 +48,8 @@ impl<T> LocalQueue<T> {
             q.closed = true;
             std::mem::take(&mut q.idle)
         };
-        for w in idle {
+        for (w, parked) in idle {
+            parked.set(false);
             w.wake();
         }
     }
@@ -72,20 +74,40 @@ impl<T> LocalQueue<T> {
 
     /// The next job, waiting while the queue is empty and open.
     pub async fn pop(&self) -> Option<T> {
+        self.pop_as(&Parked::default()).await
+    }
+
+    /// `pop` for a worker that may be woken by something else while parked (a lazily armed
+    /// deadline timer): `parked` is the worker's own, so it is listed as idle once, never twice — a
+    /// second entry would count it idle twice and a job handed to it would wait behind its
+    /// current one.
+    pub async fn pop_as(&self, parked: &Parked) -> Option<T> {
         poll_fn(|cx| {
             let mut q = self.0.borrow_mut();
             if let Some(j) = q.jobs.pop_front() {
+                if parked.0.get() {
+                    // Rare: woken by something else, and a job was there; unlist ourselves.
+                    q.idle.retain(|(_, p)| !Rc::ptr_eq(p, &parked.0));
+                    parked.0.set(false);
+                }
                 return Poll::Ready(Some(j));
             }
             if q.closed {
                 return Poll::Ready(None);
             }
-            q.idle.push(cx.waker().clone());
+            if !parked.0.get() {
+                q.idle.push((cx.waker().clone(), parked.0.clone()));
+                parked.0.set(true);
+            }
             Poll::Pending
         })
         .await
     }
 }
+
+/// Whether a worker is listed as idle (see `LocalQueue::pop_as`).
+#[derive(Default, Clone)]
+pub struct Parked(Rc<Cell<bool>>);
 
 #[cfg(test)]
 mod tests {

@@ -195,6 +195,11 @@ impl RequestSet {
             .collect()
     }
 
+    /// Whether request `idx` is a HEAD (its response has no body whatever its headers say).
+    pub fn is_head(&self, idx: usize) -> bool {
+        self.reqs[idx].method == Method::HEAD
+    }
+
     /// Which request the arrival with this sequence number sends.
     pub fn pick(&self, seq: u64) -> usize {
         if self.reqs.len() == 1 {

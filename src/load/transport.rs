@@ -1,5 +1,7 @@
 //! HTTP transport for the generator: one TCP connection per `Conn`, opened by us (so TCP_NODELAY is
-//! set and churn is exact) and driven by hyper's connection-level client, HTTP/1.1 or HTTP/2.
+//! set and churn is exact). HTTP/1.1 goes through the lean client in `h1` (pre-encoded request
+//! bytes, one reused buffer, no per-request allocation); HTTP/2 through hyper's connection-level
+//! client. `SKYLOAD_H1=hyper` puts HTTP/1.1 back on hyper, to compare the two.
 //! Failures come back as the closed `TransportFailure` set, never as error text.
 
 use crate::record::outcome::TransportFailure;
@@ -23,6 +25,8 @@ pub struct Endpoint {
 
 /// An open connection.
 pub enum Conn {
+    /// The lean HTTP/1.1 client (the default for HTTP/1.1).
+    Lean(Box<super::h1::H1Conn<super::connect::Stream>>),
     H1(http1::SendRequest<Body>),
     H2(http2::SendRequest<Body>),
 }
@@ -44,8 +48,8 @@ impl Conn {
 
     /// Speaks HTTP over an open stream.
     pub async fn handshake(stream: super::connect::Stream, h2: bool) -> Result<Conn, TransportFailure> {
-        let io = TokioIo::new(stream);
         if h2 {
+            let io = TokioIo::new(stream);
             let (send, conn) = http2::handshake(TokioExecutor::new(), io)
                 .await
                 .map_err(|_| TransportFailure::Connect)?;
@@ -53,7 +57,10 @@ impl Conn {
                 let _ = conn.await;
             });
             Ok(Conn::H2(send))
+        } else if lean_h1() {
+            Ok(Conn::Lean(Box::new(super::h1::H1Conn::new(stream))))
         } else {
+            let io = TokioIo::new(stream);
             let (send, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| TransportFailure::Connect)?;
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -66,6 +73,9 @@ impl Conn {
     /// closed is found here, before a request is spent on it).
     pub async fn ready(&mut self) -> bool {
         match self {
+            // A closed idle connection shows on the next exchange (`H1Conn::stale`), which the
+            // worker then repeats once on a new connection: checking here would cost a syscall.
+            Conn::Lean(c) => c.reusable(),
             Conn::H1(s) => s.ready().await.is_ok(),
             Conn::H2(s) => s.ready().await.is_ok(),
         }
@@ -78,7 +88,7 @@ impl Conn {
     pub fn clone_h2(&self) -> Option<Conn> {
         match self {
             Conn::H2(s) => Some(Conn::H2(s.clone())),
-            Conn::H1(_) => None,
+            Conn::H1(_) | Conn::Lean(_) => None,
         }
     }
 
@@ -86,8 +96,15 @@ impl Conn {
         match self {
             Conn::H1(s) => s.send_request(req).await,
             Conn::H2(s) => s.send_request(req).await,
+            Conn::Lean(_) => unreachable!("the lean HTTP/1.1 connection takes encoded bytes (Worker::one)"),
         }
     }
+}
+
+/// Whether HTTP/1.1 connections use the lean client (read once per process).
+fn lean_h1() -> bool {
+    static LEAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LEAN.get_or_init(|| std::env::var("SKYLOAD_H1").map_or(true, |v| v != "hyper"))
 }
 
 /// What came back.

@@ -3,7 +3,7 @@
 //! keyed by error text), and the scenario's ordered rules name the rest (`fallback`, `limited`, ...).
 
 use crate::scenario::Matcher;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 pub type OutcomeId = u16;
 
@@ -114,8 +114,18 @@ impl Classifier {
     }
 
     pub fn classify(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> OutcomeId {
+        self.classify_with(status, |name| headers.get(name).map(|v| v.as_bytes()), body)
+    }
+
+    /// Response header names the rules look at (the lean HTTP/1.1 client captures only these).
+    pub fn header_names(&self) -> impl Iterator<Item = &HeaderName> {
+        self.rules.iter().filter_map(|(m, _)| m.header.as_ref().map(|h| &h.name))
+    }
+
+    /// `classify` over any header lookup (the lean client's captures instead of a `HeaderMap`).
+    pub fn classify_with<'h>(&self, status: u16, header: impl Fn(&HeaderName) -> Option<&'h [u8]>, body: &[u8]) -> OutcomeId {
         for (m, id) in &self.rules {
-            if rule_matches(m, status, headers, body) {
+            if rule_matches(m, status, &header, body) {
                 return *id;
             }
         }
@@ -127,16 +137,16 @@ impl Classifier {
     }
 }
 
-fn rule_matches(m: &Matcher, status: u16, headers: &HeaderMap, body: &[u8]) -> bool {
+fn rule_matches<'h>(m: &Matcher, status: u16, header: &impl Fn(&HeaderName) -> Option<&'h [u8]>, body: &[u8]) -> bool {
     if let Some(s) = &m.status {
         if !s.matches(status) {
             return false;
         }
     }
     if let Some(h) = &m.header {
-        match (headers.get(&h.name), &h.equals) {
+        match (header(&h.name), &h.equals) {
             (None, _) => return false,
-            (Some(v), Some(want)) if v.as_bytes() != want.as_bytes() => return false,
+            (Some(v), Some(want)) if v != want.as_bytes() => return false,
             _ => {}
         }
     }
