@@ -124,7 +124,8 @@ pub fn run_sharded(
     }
     // The embedded gateway gets a runtime of its own so its work never queues behind the generator's.
     let mut gateway: Option<(tokio::runtime::Runtime, GatewayHandle)> = None;
-    let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok() };
+    let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok(), tls: None };
+    let mut trusting = None;
     let target: TargetUrl = match &plan.target {
         Target::Url(u) => u.clone(),
         Target::Embedded(cfg) => {
@@ -135,18 +136,26 @@ pub fn run_sharded(
                 .build()
                 .map_err(RunError::Runtime)?;
             let h = rt.block_on(GatewayHandle::start(cfg.clone(), SocketAddr::from(([127, 0, 0, 1], 0))))?;
+            if let Some(pem) = &h.ca_pem {
+                let dir = &settings.out_dir;
+                trusting = Some(super::tls::trust_embedded(plan, pem, dir).map_err(|source| RunError::Results { dir: dir.clone(), source })?);
+            }
             let t = TargetUrl {
-                scheme: "http".into(),
+                scheme: if h.https { "https" } else { "http" }.into(),
                 host: "127.0.0.1".into(),
                 port: h.addr.port(),
                 authority: h.addr.to_string(),
                 base_path: String::new(),
             };
-            endpoints = Endpoints { embedded: Some(h.base_url()), control_token: cfg.control_token.clone() };
+            endpoints = Endpoints { embedded: Some(h.base_url()), control_token: cfg.control_token.clone(), tls: None };
             gateway = Some((rt, h));
             t
         }
     };
+    let plan = trusting.as_ref().unwrap_or(plan);
+    if !plan.faults.is_empty() {
+        endpoints.tls = Some(super::tls::control_tls(&plan.connections.tls, &target.host).map_err(|e| super::probe::ProbeError::Settings(e.to_string()))?);
+    }
     let result = run_against(plan, &target, endpoints, settings, sharding, observer);
     if let Some((rt, h)) = gateway {
         rt.block_on(h.shutdown());

@@ -26,4 +26,8 @@ pub struct TlsRun {
     /// Name lookups (the first one, before the run, included) and their p99.
     pub dns_lookups: u64,
     pub dns_p99_us: u64,
+    /// The CA file trusted instead of the system roots (for the embedded TLS gateway, its
+    /// generated CA in the Results directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacert: Option<String>,
 }
