@@ -277,6 +277,16 @@ pub struct ProxyArgs {
     /// Let proxies listen on non-loopback addresses (anyone who reaches such a port reaches the upstream).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Serve the API over HTTPS with a certificate made at start (its CA is written to a new file,
+    /// printed). The proxies pass TLS between client and upstream through untouched.
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve the API over HTTPS with this certificate chain (PEM); needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

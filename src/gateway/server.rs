@@ -30,7 +30,7 @@ pub async fn serve(
     config: GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    let tls = config.tls.as_ref().map(super::tls::server).transpose()?.flatten();
+    let tls = config.tls.as_ref().map(super::tls::server).transpose().map_err(GatewayError::from)?.flatten();
     serve_tls(listener, config, tls, shutdown).await
 }
 
@@ -134,7 +134,7 @@ impl GatewayHandle {
     ) -> Result<GatewayHandle, GatewayError> {
         config.validate()?;
         let gw = Arc::new(Gateway::build(&config)?);
-        let tls = config.tls.as_ref().map(super::tls::server).transpose()?.flatten();
+        let tls = config.tls.as_ref().map(super::tls::server).transpose().map_err(GatewayError::from)?.flatten();
         let https = tls.is_some();
         let (acceptor, ca_pem) = match tls {
             Some(t) => (Some(t.acceptor), t.ca_pem),

@@ -40,15 +40,35 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-fn bad(field: &str, message: String) -> GatewayError {
-    GatewayError::Config { field: field.to_string(), message }
+/// A setting that cannot be served with; `field` is `tls`, `tls.cert` or `tls.key` (the proxy
+/// maps them to its `--tls`, `--cert`, `--key` flags).
+#[derive(Debug, thiserror::Error)]
+#[error("`{field}` {message}")]
+pub struct ServerTlsError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl From<ServerTlsError> for GatewayError {
+    fn from(e: ServerTlsError) -> Self {
+        GatewayError::Config { field: e.field.to_string(), message: e.message }
+    }
+}
+
+fn bad(field: &'static str, message: String) -> ServerTlsError {
+    ServerTlsError { field, message }
 }
 
 /// The names the generated leaf carries: every way a local client reaches the gateway.
 const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Builds the server side: generated material or the named files. Errors name `tls.cert`/`tls.key`.
-pub fn server(tls: &GatewayTls) -> Result<Option<ServerTls>, GatewayError> {
+pub fn server(tls: &GatewayTls) -> Result<Option<ServerTls>, ServerTlsError> {
+    server_alpn(tls, &[b"h2", b"http/1.1"])
+}
+
+/// `server` offering other ALPN protocols (the fault proxy's API speaks only http/1.1).
+pub fn server_alpn(tls: &GatewayTls, alpn: &[&[u8]]) -> Result<Option<ServerTls>, ServerTlsError> {
     let (chain, key, ca_pem) = match tls {
         GatewayTls::Generate(false) => return Ok(None),
         GatewayTls::Generate(true) => {
@@ -67,19 +87,19 @@ pub fn server(tls: &GatewayTls) -> Result<Option<ServerTls>, GatewayError> {
             rustls::Error::InconsistentKeys(_) => bad("tls.key", "does not match the certificate in tls.cert".into()),
             other => bad("tls", format!("the certificate and key cannot be used: {other}")),
         })?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Some(ServerTls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca_pem }))
 }
 
 /// Checks the files of `tls = { cert, key }` at validation, so a bad path fails before binding.
 pub fn check(tls: &GatewayTls) -> Result<(), GatewayError> {
     match tls {
-        GatewayTls::Files { .. } => server(tls).map(drop),
+        GatewayTls::Files { .. } => Ok(server(tls).map(drop)?),
         GatewayTls::Generate(_) => Ok(()),
     }
 }
 
-fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, GatewayError> {
+fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerTlsError> {
     let chain: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad("tls.cert", format!("cannot read {}: {e}", path.display())))?
         .collect::<Result<_, _>>()
@@ -90,7 +110,7 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, GatewayError>
     Ok(chain)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, GatewayError> {
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ServerTlsError> {
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| bad("tls.key", format!("{} holds no readable private key (PEM PKCS#8, PKCS#1 or SEC1): {e}", path.display())))
 }
@@ -116,7 +136,7 @@ fn generate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, S
 /// Writes the generated CA to a new file in the temporary directory (never over an existing one),
 /// named after this process and the port so concurrent gateways never meet.
 pub fn write_ca(pem: &str, port: u16) -> std::io::Result<PathBuf> {
-    let path = std::env::temp_dir().join(format!("skyload-gateway-ca-{}-{port}.pem", std::process::id()));
+    let path = std::env::temp_dir().join(format!("skyload-ca-{}-{port}.pem", std::process::id()));
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
     f.write_all(pem.as_bytes())?;
     Ok(path)

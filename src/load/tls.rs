@@ -77,7 +77,18 @@ impl TlsClient {
 /// Trust for `https://` control APIs (the gateway's `/_control/`, a `skyload proxy --tls` API):
 /// the run's settings for its target, offering http/1.1 only (the control client speaks nothing
 /// else). `--servername` applies to calls to the target's own host.
+///
+/// `SKYLOAD_CONTROL_CACERT=FILE` trusts that PEM bundle for control calls instead (a `skyload
+/// proxy --tls` with its own CA; concatenate CAs when the gateway's is needed too).
 pub fn control_tls(settings: &TlsSettings, target_host: &str) -> Result<crate::fault::http::ControlTls, TlsError> {
+    let own;
+    let settings = match std::env::var_os("SKYLOAD_CONTROL_CACERT") {
+        Some(ca) => {
+            own = TlsSettings { cacert: Some(ca.into()), insecure: false, ..settings.clone() };
+            &own
+        }
+        None => settings,
+    };
     let mut config = client_config(settings)?;
     config.alpn_protocols = Alpn::Http1.protocols();
     Ok(crate::fault::http::ControlTls {
