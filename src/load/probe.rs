@@ -135,6 +135,38 @@ impl Prepared {
             dns_lookups: d.stats.lookups.load(Ordering::Relaxed),
             dns_p99_us: dns.p99_us,
             cacert: self.cacert.as_ref().map(|p| p.display().to_string()),
+            merged_percentiles: false,
         })
+    }
+}
+
+/// `handshakes.csv` fed from the run's dial counters as seconds close (https runs only).
+pub struct HandshakeSeries<'a> {
+    log: Option<(crate::record::tls::HandshakeLog, &'a super::connect::DialStats)>,
+}
+
+impl<'a> HandshakeSeries<'a> {
+    pub fn start(prepared: &'a Prepared, dir: &std::path::Path) -> std::io::Result<HandshakeSeries<'a>> {
+        let log = match prepared.tls {
+            Some(_) => Some((crate::record::tls::HandshakeLog::create(dir)?, &prepared.endpoint.dialer.stats)),
+            None => None,
+        };
+        Ok(HandshakeSeries { log })
+    }
+
+    fn totals(stats: &super::connect::DialStats) -> (u64, u64) {
+        (stats.handshakes.load(Ordering::Relaxed), stats.resumed.load(Ordering::Relaxed))
+    }
+
+    pub fn second(&mut self, second: u64) -> std::io::Result<()> {
+        let Some((log, stats)) = self.log.as_mut() else { return Ok(()) };
+        let (h, r) = Self::totals(stats);
+        log.second(second, h, r)
+    }
+
+    pub fn finish(self, last_second: u64) -> std::io::Result<()> {
+        let Some((log, stats)) = self.log else { return Ok(()) };
+        let (h, r) = Self::totals(stats);
+        log.finish(last_second, h, r)
     }
 }

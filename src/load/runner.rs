@@ -249,8 +249,12 @@ fn run_against(
 
     let mut collector = Collector::new(threads, shape.clone());
     let mut write_error = None;
+    let mut handshakes = super::probe::HandshakeSeries::start(&prepared, &dir).map_err(results_err)?;
     for msg in rx {
         for iv in collector.accept(msg) {
+            if let Err(e) = handshakes.second(iv.second) {
+                write_error.get_or_insert(e);
+            }
             collector.totals.guard.judge(&iv, threads);
             let secs = iv.second as f64;
             let target_rps = schedule.due_between(secs, secs + 1.0) * share;
@@ -277,6 +281,7 @@ fn run_against(
     } else {
         schedule.duration()
     };
+    handshakes.finish(collector.next.saturating_sub(1)).map_err(results_err)?;
     let totals = collector.totals;
     writer.write_accounting(&totals.by_intended).map_err(results_err)?;
     let meta = RunMeta {

@@ -28,6 +28,9 @@ pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         t.server_name,
         t.addresses.join(", ")
     )?;
+    if t.merged_percentiles {
+        writeln!(out, "  (merged Results: handshake percentiles are the largest of the parts', an upper bound)")?;
+    }
     if t.insecure {
         writeln!(out, "  WARNING certificate NOT verified (--insecure)")?;
     } else if let Some(ca) = &t.cacert {
