@@ -10,6 +10,7 @@ pub mod charts;
 pub mod extras;
 pub mod load;
 pub mod page;
+pub mod tls;
 pub mod view;
 
 use std::io::{self, Write};

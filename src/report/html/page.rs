@@ -170,6 +170,7 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
     pods(out, v, charts.pods.as_deref())?;
     capacity(out, v.capacity.as_ref(), charts.capacity.as_deref())?;
     faults(out, &v.faults)?;
+    super::tls::section(out, v)?;
     environment(out, r)?;
     writeln!(
         out,

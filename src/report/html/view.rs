@@ -54,6 +54,8 @@ pub struct RunView {
     pub faults: Vec<FaultWindow>,
     pub capacity: Option<CapacityData>,
     pub warnings: Vec<String>,
+    /// `handshakes.csv` rows (second, handshakes, resumed) of an https run.
+    pub handshakes: Vec<(u64, u64, u64)>,
 }
 
 /// One point of the time charts (a second, or a bucket of seconds in a long run): rates are per
@@ -129,6 +131,7 @@ pub fn run_view(d: RunData) -> RunView {
     pods.truncate(MAX_POD_BARS);
     pods.sort_by(|a, b| a.name.cmp(&b.name));
     RunView {
+        handshakes: crate::record::tls::read_handshakes(&d.dir).ok().flatten().unwrap_or_default(),
         label,
         banner: banner(&d.summary, d.verdict.as_ref()),
         groups,
