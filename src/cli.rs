@@ -286,6 +286,16 @@ pub struct ProxyArgs {
     /// so it is off unless given; skyload runs send $SKYLOAD_CONTROL_TOKEN).
     #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
+    /// Serve the API over HTTPS with a certificate made at start (its CA is written to a new file,
+    /// printed). The proxies pass TLS between client and upstream through untouched.
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve the API over HTTPS with this certificate chain (PEM); needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -365,3 +365,76 @@ fn invoke_shows_the_call_and_exits_by_status() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
 }
+
+/// A drill over HTTPS on the embedded TLS gateway: the CA it generated is trusted (no
+/// --insecure), the fault is applied and removed through the HTTPS control API, churned
+/// connections resume their sessions, the per-second handshake rows add up to the totals, and a
+/// summary rebuilt from the Results keeps its `tls` section.
+#[test]
+fn drill_over_https_on_the_embedded_tls_gateway() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"tls-drill\"\n[target]\nembedded = true\ntimeout = \"2s\"\n\n[connections]\nmax = 2\nper_request = true\n\n\
+         [[stages]]\nrate = 30\nduration = \"3s\"\n\n[[requests]]\npath = \"/fn/hello\"\n\n\
+         [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"20ms\"\nat = \"1s\"\nfor = \"1s\"\n\n\
+         [gateway]\ntls = true\n[gateway.functions.hello]\npods = 1\nconcurrency = 8\n",
+    )
+    .unwrap();
+    let dir = tmp.path().join("r");
+    let o = skyload(&["run", scenario.to_str().unwrap(), "-q", "-o", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&dir);
+    assert!(s["target"].as_str().unwrap().starts_with("https://127.0.0.1:"), "{}", s["target"]);
+    let tls = &s["tls"];
+    assert_eq!(tls["insecure"], false);
+    assert_eq!(tls["cacert"].as_str().unwrap(), dir.join("gateway-ca.pem").display().to_string());
+    assert!(std::fs::read_to_string(dir.join("gateway-ca.pem")).unwrap().contains("BEGIN CERTIFICATE"));
+    // Every request on its own connection: one handshake each, all counted at the server side too.
+    let done = s["totals"]["completed"].as_u64().unwrap();
+    assert_eq!(done, 90);
+    assert_eq!(s["totals"]["outcomes"]["ok"].as_u64(), Some(90), "{}", s["totals"]);
+    let (handshakes, resumed) = (tls["handshakes"].as_u64().unwrap(), tls["resumed"].as_u64().unwrap());
+    assert_eq!(handshakes, 90);
+    assert!(resumed >= handshakes / 2, "{resumed} of {handshakes} resumed");
+    // Per second: rows add up to the totals exactly.
+    let rows = skyload::record::tls::read_handshakes(&dir).unwrap().expect("handshakes.csv");
+    assert!(rows.len() >= 3, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.1).sum::<u64>(), handshakes);
+    assert_eq!(rows.iter().map(|r| r.2).sum::<u64>(), resumed);
+    // The fault went through the HTTPS control API both ways.
+    let faults: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("faults.json")).unwrap()).unwrap();
+    let f = &faults[0];
+    assert!(f["applied_at_s"].is_number() && f["removed_at_s"].is_number(), "{f}");
+    assert!(f["apply_error"].is_null() && f["remove_error"].is_null(), "{f}");
+    // Rebuilt from the Results (as report and merge do), the summary keeps its tls section.
+    let rebuilt = skyload::record::load::load(&dir).unwrap().summary();
+    let t = rebuilt.tls.expect("tls kept");
+    assert_eq!((t.handshakes, t.resumed, t.protocol.as_str()), (handshakes, resumed, tls["protocol"].as_str().unwrap()));
+}
+
+/// `skyload proxy --tls`'s API: a Toxiproxy client that trusts its CA gets through; one without
+/// TLS settings is told what is missing.
+#[test]
+fn proxy_api_over_tls() {
+    use skyload::gateway::tls::{server_alpn, GatewayTls};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let tls = server_alpn(&GatewayTls::Generate(true), &[b"http/1.1"]).unwrap().unwrap();
+        let ca = tls.ca_pem.clone().unwrap();
+        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let h = skyload::fault::proxy::ProxyHandle::start_tls(Default::default(), listen, Vec::new(), Some(tls.acceptor)).await.unwrap();
+        assert!(h.base_url().starts_with("https://"));
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca).unwrap();
+        let settings = skyload::scenario::TlsSettings { cacert: Some(ca_file), ..Default::default() };
+        let trust = skyload::load::tls::control_tls(&settings, "127.0.0.1").unwrap();
+        let version = h.client().with_tls(Some(trust)).version().await.unwrap();
+        assert!(version.contains("skyload"), "{version}");
+        let e = h.client().version().await.unwrap_err().to_string();
+        assert!(e.contains("needs the run's TLS settings"), "{e}");
+        h.shutdown().await;
+    });
+}

@@ -23,7 +23,7 @@ pub fn run(args: &FaultsArgs) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         FaultsAction::Clear { control_token } => {
-            let ep = Endpoints { embedded: None, control_token: control_token.clone() };
+            let ep = Endpoints { embedded: None, control_token: control_token.clone(), tls: None };
             let lines = journal::clear_blocking(&ep);
             if lines.is_empty() {
                 crate::outln!("no leftover faults (journals in {})", where_());

@@ -70,16 +70,33 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
             }
         };
         let addr = listener.local_addr()?;
-        crate::outln!("skyload gateway listening on http://{addr} ({threads} worker thread(s))");
+        let tls = match config.tls.as_ref().map(gateway::tls::server).transpose() {
+            Ok(t) => t.flatten(),
+            Err(e) => {
+                crate::errln!("error: {e}");
+                return Ok(exit::USAGE);
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        crate::outln!("skyload gateway listening on {scheme}://{addr} ({threads} worker thread(s))");
+        if let Some(pem) = tls.as_ref().and_then(|t| t.ca_pem.as_deref()) {
+            match gateway::tls::write_ca(pem, addr.port()) {
+                Ok(path) => crate::outln!("  TLS with a certificate made now; its CA is in {} (curl --cacert {0}, skyload --cacert {0})", path.display()),
+                Err(e) => {
+                    crate::errln!("error: cannot write the gateway's CA certificate: {e}");
+                    return Ok(exit::RUN_FAILED);
+                }
+            }
+        }
         for line in gateway::describe(&config) {
             crate::outln!("  {line}");
         }
         if config.metrics {
-            crate::outln!("  metrics:  http://{addr}/metrics");
+            crate::outln!("  metrics:  {scheme}://{addr}/metrics");
         }
         if config.control {
             crate::outln!(
-                "  control:  http://{addr}/_control/functions{}",
+                "  control:  {scheme}://{addr}/_control/functions{}",
                 if config.control_token.is_some() {
                     " (bearer token required)"
                 } else {
@@ -89,7 +106,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         }
         crate::outln!("Ctrl-C to stop.");
         let shutdown = stop_signal();
-        match gateway::serve(listener, config, shutdown).await {
+        match gateway::serve_tls(listener, config, tls, shutdown).await {
             Ok(()) => {
                 crate::outln!("gateway stopped");
                 Ok(exit::OK)

@@ -7,6 +7,7 @@ use crate::cli::ProxyArgs;
 use crate::exit;
 use crate::fault::proxy::{Options, ProxyError, ProxyHandle};
 use crate::fault::toxiproxy::NewProxy;
+use crate::gateway::tls::GatewayTls;
 use std::net::SocketAddr;
 
 /// Builds a small runtime (the proxy moves bytes; two workers are plenty), serves until a stop
@@ -42,10 +43,27 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
     if !listen.ip().is_loopback() && args.control_token.is_none() {
         crate::errln!("warning: the API listens on {listen}, not loopback, with no --control-token: anyone who can reach it can add faults and proxies");
     }
+    let tls_setting = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => GatewayTls::Files { cert: cert.clone(), key: key.clone() },
+        _ => GatewayTls::Generate(args.tls),
+    };
+    let tls = match crate::gateway::tls::server_alpn(&tls_setting, &[b"http/1.1"]) {
+        Ok(t) => t,
+        Err(e) => {
+            let flag = match e.field {
+                "tls.cert" => "--cert",
+                "tls.key" => "--key",
+                _ => "--tls",
+            };
+            crate::errln!("error: {flag}: {}", e.message);
+            return Ok(exit::USAGE);
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         let options = Options { allow_remote: args.allow_remote, control_token: args.control_token.clone() };
-        let handle = match ProxyHandle::start(options, listen, initial).await {
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let handle = match ProxyHandle::start_tls(options, listen, initial, tls.map(|t| t.acceptor)).await {
             Ok(h) => h,
             Err(e @ ProxyError::Populate(_)) => {
                 crate::errln!("error: {e}");
@@ -57,6 +75,16 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
             }
         };
         crate::outln!("skyload proxy: Toxiproxy API on {}", handle.base_url());
+        if let Some(pem) = ca_pem {
+            match crate::gateway::tls::write_ca(&pem, handle.addr.port()) {
+                Ok(path) => crate::outln!("  TLS with a certificate made now; its CA is in {} (trust it with --cacert {0})", path.display()),
+                Err(e) => {
+                    crate::errln!("error: cannot write the API's CA certificate: {e}");
+                    handle.shutdown().await;
+                    return Ok(exit::RUN_FAILED);
+                }
+            }
+        }
         for p in &handle.initial {
             let state = if p.enabled { "" } else { " (disabled)" };
             crate::outln!("  {}  {} -> {}{state}", p.name, p.listen, p.upstream);

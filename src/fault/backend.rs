@@ -23,6 +23,8 @@ pub struct Endpoints {
     pub embedded: Option<String>,
     /// Bearer token for the gateway's control API.
     pub control_token: Option<String>,
+    /// Trust for `https://` control APIs: the run's TLS settings for its target.
+    pub tls: Option<super::http::ControlTls>,
 }
 
 /// What happened when a step ran: an error, and for commands their output.
@@ -52,8 +54,9 @@ async fn control(
     body: Option<serde_json::Value>,
     token: Option<&str>,
     lease: Option<Duration>,
+    tls: Option<&super::http::ControlTls>,
 ) -> StepResult {
-    match call_with(base, method.clone(), path, body.as_ref(), token, lease, CONTROL_TIMEOUT).await {
+    match call_with(base, method.clone(), path, body.as_ref(), token, lease, tls, CONTROL_TIMEOUT).await {
         Ok((s, _)) if (200..300).contains(&s) => StepResult::default(),
         Ok((s, text)) => StepResult::err(format!("{method} {path} answered {s}: {}", text.trim())),
         Err(e) => StepResult::err(e),
@@ -85,7 +88,7 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
             };
             gateway_call(c, scope, method, action, body, ep, Some(LEASE)).await
         }
-        FaultAction::Toxic { api, proxy, toxic } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone())) {
+        FaultAction::Toxic { api, proxy, toxic } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone()).with_tls(ep.tls.clone())) {
             Ok(c) => {
                 let c = c.with_lease(LEASE);
                 let t = toxic_of(name, toxic);
@@ -119,7 +122,7 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
             };
             gateway_call(c, scope, method, action, None, ep, None).await
         }
-        FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone())) {
+        FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone()).with_tls(ep.tls.clone())) {
             Ok(c) => match c.remove_toxic(proxy, name).await {
                 Ok(()) => StepResult::default(),
                 // Gone already: its lease lapsed (a stalled driver), or an earlier attempt whose
@@ -154,14 +157,14 @@ pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Left
 
 /// One control call from the journal (`skyload faults clear`); Err says why it failed.
 pub async fn raw_control(base: &str, method: Method, path: &str, token: Option<&str>) -> Result<(), String> {
-    control(base, method, path, None, token, None).await.error.map_or(Ok(()), Err)
+    control(base, method, path, None, token, None, None).await.error.map_or(Ok(()), Err)
 }
 
 /// Keeps a leased fault alive. Commands have no lease; nothing to renew.
 pub async fn renew(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
     match action {
         FaultAction::Gateway { control: c, scope, .. } => gateway_call(c, scope, Method::POST, "lease", None, ep, Some(LEASE)).await,
-        FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone())) {
+        FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone()).with_tls(ep.tls.clone())) {
             Ok(c) => match c.with_lease(LEASE).update_toxic(proxy, name, None, serde_json::json!({})).await {
                 Ok(_) => StepResult::default(),
                 Err(e) => StepResult::err(format!("renewing toxic `{name}` on proxy `{proxy}` at {api}: {e}")),
@@ -194,5 +197,5 @@ async fn gateway_call(
         },
         ControlEndpoint::Url(u) => u.clone(),
     };
-    control(&base, method, &gateway_path(scope, action), body, ep.control_token.as_deref(), lease).await
+    control(&base, method, &gateway_path(scope, action), body, ep.control_token.as_deref(), lease, ep.tls.as_ref()).await
 }

@@ -1,6 +1,8 @@
 //! A tiny JSON-over-HTTP/1.1 client for control APIs (the gateway's `/_control/`, Toxiproxy's
 //! REST API): one connection per call, bounded by a timeout. Control calls are rare; simplicity
-//! and clear errors matter more here than speed.
+//! and clear errors matter more here than speed. `https://` control URLs are verified with the
+//! trust the run was given for its target (`ControlTls`, built by whoever starts the driver), so a
+//! drill against a TLS gateway needs no second set of flags.
 
 use bytes::Bytes;
 use http::{Method, Request};
@@ -8,10 +10,21 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
 
+/// How `https://` control URLs are verified: the run's client configuration (its CA file,
+/// `--insecure`, client certificate), offering only http/1.1.
+#[derive(Debug, Clone)]
+pub struct ControlTls {
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// `--servername`: (host, name) — calls to `host` check the certificate for `name` instead.
+    pub rename: Option<(String, String)>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("`{0}` is not an http:// URL")]
+    #[error("`{0}` is not an http:// or https:// URL")]
     Url(String),
+    #[error("{0}: an https:// control URL needs the run's TLS settings (a CA file or --insecure), and none were given here")]
+    NoTls(String),
     #[error("cannot connect to {addr}: {reason}")]
     Connect { addr: String, reason: String },
     #[error("{method} {url}: {reason}")]
@@ -20,9 +33,13 @@ pub enum HttpError {
     Timeout { method: Method, url: String, timeout: Duration },
 }
 
-/// `http://host:port/base` → (`host:port`, `/base`).
-fn split(url: &str) -> Result<(String, String), HttpError> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| HttpError::Url(url.to_string()))?;
+/// `http://host:port/base` → (`host:port`, `/base`, https?).
+fn split(url: &str) -> Result<(String, String, bool), HttpError> {
+    let (rest, https) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => return Err(HttpError::Url(url.to_string())),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -30,8 +47,31 @@ fn split(url: &str) -> Result<(String, String), HttpError> {
     if authority.is_empty() {
         return Err(HttpError::Url(url.to_string()));
     }
-    let authority = if authority.contains(':') && !authority.ends_with(']') { authority.to_string() } else { format!("{authority}:80") };
-    Ok((authority, path.trim_end_matches('/').to_string()))
+    let port = if https { 443 } else { 80 };
+    let authority = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !authority.ends_with(']') {
+        authority.to_string()
+    } else {
+        format!("{authority}:{port}")
+    };
+    Ok((authority, path.trim_end_matches('/').to_string(), https))
+}
+
+/// The host part of `host:port` / `[::1]:port`, as a TLS server name.
+fn host_of(authority: &str) -> &str {
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// An HTTP/1.1 connection over `io`, driven by its own task.
+async fn handshake<I>(io: I) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(send)
 }
 
 /// Sends `method base/path` with an optional JSON body and bearer token; returns status and body.
@@ -43,14 +83,15 @@ pub async fn call(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(u16, String), HttpError> {
-    call_with(base, method, path, body, token, None, timeout).await
+    call_with(base, method, path, body, token, None, None, timeout).await
 }
 
 /// Header asking a skyload gateway or proxy to undo the fault on its own unless renewed within
 /// this many milliseconds; stock servers ignore it.
 pub const LEASE_HEADER: &str = "x-skyload-lease-ms";
 
-/// `call`, with an optional fault lease (`LEASE_HEADER`).
+/// `call`, with an optional fault lease (`LEASE_HEADER`) and TLS trust for `https://` bases.
+#[allow(clippy::too_many_arguments)]
 pub async fn call_with(
     base: &str,
     method: Method,
@@ -58,19 +99,34 @@ pub async fn call_with(
     body: Option<&serde_json::Value>,
     token: Option<&str>,
     lease: Option<Duration>,
+    tls: Option<&ControlTls>,
     timeout: Duration,
 ) -> Result<(u16, String), HttpError> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
     let work = async {
-        let (authority, base_path) = split(base)?;
+        let (authority, base_path, https) = split(base)?;
         let stream = tokio::net::TcpStream::connect(&authority)
             .await
             .map_err(|e| HttpError::Connect { addr: authority.clone(), reason: e.to_string() })?;
+        let _ = stream.set_nodelay(true);
         let exchange = |reason: String| HttpError::Exchange { method: method.clone(), url: url.clone(), reason };
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| exchange(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut send = if https {
+            let t = tls.ok_or_else(|| HttpError::NoTls(url.clone()))?;
+            let host = host_of(&authority);
+            let name = match &t.rename {
+                Some((h, n)) if h == host => n.as_str(),
+                _ => host,
+            };
+            let server_name = rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|_| exchange(format!("`{name}` is not a TLS server name")))?;
+            let s = tokio_rustls::TlsConnector::from(t.config.clone())
+                .connect(server_name, stream)
+                .await
+                .map_err(|e| HttpError::Connect { addr: authority.clone(), reason: format!("TLS handshake: {e}") })?;
+            handshake(s).await
+        } else {
+            handshake(stream).await
+        }
+        .map_err(|e| exchange(e.to_string()))?;
         let bytes = body.map_or(Bytes::new(), |b| Bytes::from(b.to_string()));
         let mut req = Request::builder()
             .method(method.clone())
@@ -103,9 +159,14 @@ mod tests {
 
     #[test]
     fn splits_urls() {
-        assert_eq!(split("http://127.0.0.1:8474").unwrap(), ("127.0.0.1:8474".into(), "".into()));
-        assert_eq!(split("http://gw.local/api/").unwrap(), ("gw.local:80".into(), "/api".into()));
-        assert!(split("https://x").is_err());
+        assert_eq!(split("http://127.0.0.1:8474").unwrap(), ("127.0.0.1:8474".into(), "".into(), false));
+        assert_eq!(split("http://gw.local/api/").unwrap(), ("gw.local:80".into(), "/api".into(), false));
+        assert_eq!(split("https://gw.local/api/").unwrap(), ("gw.local:443".into(), "/api".into(), true));
+        assert_eq!(split("https://[::1]:8443").unwrap(), ("[::1]:8443".into(), "".into(), true));
+        assert_eq!(split("https://[::1]").unwrap(), ("[::1]:443".into(), "".into(), true));
+        assert_eq!(host_of("[::1]:8443"), "::1");
+        assert_eq!(host_of("gw.local:443"), "gw.local");
+        assert!(split("ftp://x").is_err());
         assert!(split("http:///x").is_err());
     }
 }

@@ -157,16 +157,27 @@ pub struct Client {
     lease: Option<Duration>,
     /// `Authorization: Bearer` for a `skyload proxy --control-token` (stock Toxiproxy ignores it).
     token: Option<String>,
+    /// `https://` API (`skyload proxy --tls`), verified with `tls`.
+    https: bool,
+    tls: Option<super::http::ControlTls>,
 }
 
 impl Client {
-    /// `127.0.0.1:8474` or `http://127.0.0.1:8474` (Toxiproxy's clients accept both).
+    /// `127.0.0.1:8474` or `http://127.0.0.1:8474` (Toxiproxy's clients accept both), or
+    /// `https://...` for a `skyload proxy --tls` API.
     pub fn new(endpoint: &str) -> Result<Client, ClientError> {
-        let authority = endpoint.strip_prefix("http://").unwrap_or(endpoint).trim_end_matches('/');
+        let https = endpoint.starts_with("https://");
+        let authority = endpoint.strip_prefix("https://").or_else(|| endpoint.strip_prefix("http://")).unwrap_or(endpoint).trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
             return Err(ClientError::BadEndpoint(endpoint.to_string()));
         }
-        Ok(Client { authority: authority.to_string(), lease: None, token: None })
+        Ok(Client { authority: authority.to_string(), lease: None, token: None, https, tls: None })
+    }
+
+    /// The same client, verifying an `https://` API with `tls`.
+    pub fn with_tls(mut self, tls: Option<super::http::ControlTls>) -> Client {
+        self.tls = tls;
+        self
     }
 
     /// The same client, asking for a lease on what it adds or updates.
@@ -181,9 +192,9 @@ impl Client {
         self
     }
 
-    /// `http://host:port`
+    /// `http://host:port` (`https://` for a TLS API)
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.authority)
+        format!("{}://{}", if self.https { "https" } else { "http" }, self.authority)
     }
 
     /// `GET /version`: the server's version string.
@@ -294,7 +305,7 @@ impl Client {
     /// server's `{"error": ...}` text when it sent one).
     async fn call(&self, method: Method, path: &str, body: Option<Value>, want: StatusCode) -> Result<Bytes, ClientError> {
         let lease = self.lease;
-        let (status, text) = call_with(&self.base_url(), method.clone(), path, body.as_ref(), self.token.as_deref(), lease, CALL_TIMEOUT).await?;
+        let (status, text) = call_with(&self.base_url(), method.clone(), path, body.as_ref(), self.token.as_deref(), lease, self.tls.as_ref(), CALL_TIMEOUT).await?;
         let bytes = Bytes::from(text);
         if status == want.as_u16() {
             return Ok(bytes);

@@ -48,6 +48,9 @@ pub struct GatewayConfig {
     /// How long a killed pod still receives traffic before the gateway notices (default 0s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect_after: Option<HumanDuration>,
+    /// Serve HTTPS: `true` (a CA and leaf generated at start) or `{ cert, key }` PEM files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::tls::GatewayTls>,
     /// Functions by name, routed at `/fn/<name>`.
     #[serde(default)]
     pub functions: BTreeMap<String, FunctionConfig>,

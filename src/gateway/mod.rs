@@ -19,10 +19,11 @@ mod pod;
 mod ratelimit;
 mod server;
 mod state;
+pub mod tls;
 mod validate;
 
 pub use config::GatewayConfig;
-pub use server::{serve, GatewayHandle};
+pub use server::{serve, serve_tls, GatewayHandle};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -5,7 +5,9 @@
 
 use super::handler::handle;
 use super::state::Gateway;
+use super::tls::ServerTls;
 use super::{GatewayConfig, GatewayError};
+use tokio_rustls::TlsAcceptor;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -21,21 +23,37 @@ use tokio::task::JoinHandle;
 /// How long shutdown waits for in-flight requests before dropping them.
 const DRAIN: Duration = Duration::from_secs(3);
 
-/// Validates `config`, then serves HTTP/1.1 and HTTP/2 (cleartext) on `listener` until `shutdown`.
+/// Validates `config`, then serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` (over TLS
+/// when `config.tls` asks; a generated CA is then only in memory: see `serve_tls`).
 pub async fn serve(
     listener: TcpListener,
     config: GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
+    let tls = config.tls.as_ref().map(super::tls::server).transpose().map_err(GatewayError::from)?.flatten();
+    serve_tls(listener, config, tls, shutdown).await
+}
+
+/// `serve` with TLS material the caller built (and whose CA it has shown to the user).
+pub async fn serve_tls(
+    listener: TcpListener,
+    config: GatewayConfig,
+    tls: Option<ServerTls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
     config.validate()?;
     let gw = Arc::new(Gateway::build(&config)?);
-    run(listener, gw, shutdown).await;
+    run(listener, gw, tls.map(|t| t.acceptor), shutdown).await;
     Ok(())
 }
+
+/// A client that connects and never finishes its handshake must not hold a task forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn run(
     listener: TcpListener,
     gw: Arc<Gateway>,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let sweeper = {
@@ -68,10 +86,22 @@ async fn run(
                 let gw = gw.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| handle(gw.clone(), req));
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                    let _ = watcher.watch(conn).await;
+                    match tls {
+                        None => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                            let _ = watcher.watch(conn).await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
+                                return;
+                            };
+                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                            let _ = watcher.watch(conn).await;
+                        }
+                    }
                 });
             }
             _ = &mut shutdown => break,
@@ -88,6 +118,10 @@ async fn run(
 #[derive(Debug)]
 pub struct GatewayHandle {
     pub addr: SocketAddr,
+    /// Serving HTTPS.
+    pub https: bool,
+    /// The CA that signed a generated certificate (`tls = true`), PEM: what clients must trust.
+    pub ca_pem: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -100,6 +134,12 @@ impl GatewayHandle {
     ) -> Result<GatewayHandle, GatewayError> {
         config.validate()?;
         let gw = Arc::new(Gateway::build(&config)?);
+        let tls = config.tls.as_ref().map(super::tls::server).transpose().map_err(GatewayError::from)?.flatten();
+        let https = tls.is_some();
+        let (acceptor, ca_pem) = match tls {
+            Some(t) => (Some(t.acceptor), t.ca_pem),
+            None => (None, None),
+        };
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| GatewayError::Bind {
@@ -108,11 +148,13 @@ impl GatewayHandle {
             })?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, gw, async move {
+        let task = tokio::spawn(run(listener, gw, acceptor, async move {
             let _ = rx.await;
         }));
         Ok(GatewayHandle {
             addr,
+            https,
+            ca_pem,
             stop: Some(tx),
             task,
         })
@@ -132,9 +174,9 @@ impl GatewayHandle {
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://` when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.https { "https" } else { "http" }, self.addr)
     }
 }
 

@@ -15,6 +15,9 @@ impl GatewayConfig {
                 "define at least one function, e.g. [functions.hello]",
             ));
         }
+        if let Some(t) = &self.tls {
+            super::tls::check(t)?;
+        }
         if self.max_body_bytes == 0 {
             return Err(bad("max_body_bytes", "must be at least 1"));
         }

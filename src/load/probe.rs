@@ -34,6 +34,8 @@ pub struct Prepared {
     pub http2: bool,
     /// The probe's handshake (https only).
     pub tls: Option<TlsInfo>,
+    /// The CA file trusted, for the summary.
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 /// How long the probe waits for a connection and handshake.
@@ -92,7 +94,8 @@ pub fn prepare(plan: &Plan, target: &TargetUrl) -> Result<Prepared, ProbeError> 
     };
     // A fresh dialer for the run: counts start at zero, and only the agreed protocol is offered.
     let run_dialer = if https { dialer.with_alpn(if http2 { Alpn::H2 } else { Alpn::Http1 }) } else { dialer };
-    Ok(Prepared { endpoint: Endpoint { dialer: Arc::new(run_dialer), http2 }, reachable, http2, tls: info })
+    let cacert = plan.connections.tls.cacert.clone();
+    Ok(Prepared { endpoint: Endpoint { dialer: Arc::new(run_dialer), http2 }, reachable, http2, tls: info, cacert })
 }
 
 /// In TLS 1.3 the client finishes its handshake before the server has judged the client's
@@ -131,6 +134,39 @@ impl Prepared {
             handshake_max_us: hs.max_us,
             dns_lookups: d.stats.lookups.load(Ordering::Relaxed),
             dns_p99_us: dns.p99_us,
+            cacert: self.cacert.as_ref().map(|p| p.display().to_string()),
+            merged_percentiles: false,
         })
+    }
+}
+
+/// `handshakes.csv` fed from the run's dial counters as seconds close (https runs only).
+pub struct HandshakeSeries<'a> {
+    log: Option<(crate::record::tls::HandshakeLog, &'a super::connect::DialStats)>,
+}
+
+impl<'a> HandshakeSeries<'a> {
+    pub fn start(prepared: &'a Prepared, dir: &std::path::Path) -> std::io::Result<HandshakeSeries<'a>> {
+        let log = match prepared.tls {
+            Some(_) => Some((crate::record::tls::HandshakeLog::create(dir)?, &prepared.endpoint.dialer.stats)),
+            None => None,
+        };
+        Ok(HandshakeSeries { log })
+    }
+
+    fn totals(stats: &super::connect::DialStats) -> (u64, u64) {
+        (stats.handshakes.load(Ordering::Relaxed), stats.resumed.load(Ordering::Relaxed))
+    }
+
+    pub fn second(&mut self, second: u64) -> std::io::Result<()> {
+        let Some((log, stats)) = self.log.as_mut() else { return Ok(()) };
+        let (h, r) = Self::totals(stats);
+        log.second(second, h, r)
+    }
+
+    pub fn finish(self, last_second: u64) -> std::io::Result<()> {
+        let Some((log, stats)) = self.log else { return Ok(()) };
+        let (h, r) = Self::totals(stats);
+        log.finish(last_second, h, r)
     }
 }

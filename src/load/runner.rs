@@ -124,7 +124,8 @@ pub fn run_sharded(
     }
     // The embedded gateway gets a runtime of its own so its work never queues behind the generator's.
     let mut gateway: Option<(tokio::runtime::Runtime, GatewayHandle)> = None;
-    let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok() };
+    let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok(), tls: None };
+    let mut trusting = None;
     let target: TargetUrl = match &plan.target {
         Target::Url(u) => u.clone(),
         Target::Embedded(cfg) => {
@@ -135,18 +136,26 @@ pub fn run_sharded(
                 .build()
                 .map_err(RunError::Runtime)?;
             let h = rt.block_on(GatewayHandle::start(cfg.clone(), SocketAddr::from(([127, 0, 0, 1], 0))))?;
+            if let Some(pem) = &h.ca_pem {
+                let dir = &settings.out_dir;
+                trusting = Some(super::tls::trust_embedded(plan, pem, dir).map_err(|source| RunError::Results { dir: dir.clone(), source })?);
+            }
             let t = TargetUrl {
-                scheme: "http".into(),
+                scheme: if h.https { "https" } else { "http" }.into(),
                 host: "127.0.0.1".into(),
                 port: h.addr.port(),
                 authority: h.addr.to_string(),
                 base_path: String::new(),
             };
-            endpoints = Endpoints { embedded: Some(h.base_url()), control_token: cfg.control_token.clone() };
+            endpoints = Endpoints { embedded: Some(h.base_url()), control_token: cfg.control_token.clone(), tls: None };
             gateway = Some((rt, h));
             t
         }
     };
+    let plan = trusting.as_ref().unwrap_or(plan);
+    if !plan.faults.is_empty() {
+        endpoints.tls = Some(super::tls::control_tls(&plan.connections.tls, &target.host).map_err(|e| super::probe::ProbeError::Settings(e.to_string()))?);
+    }
     let result = run_against(plan, &target, endpoints, settings, sharding, observer);
     if let Some((rt, h)) = gateway {
         rt.block_on(h.shutdown());
@@ -243,8 +252,12 @@ fn run_against(
 
     let mut collector = Collector::new(threads, shape.clone());
     let mut write_error = None;
+    let mut handshakes = super::probe::HandshakeSeries::start(&prepared, &dir).map_err(results_err)?;
     for msg in rx {
         for iv in collector.accept(msg) {
+            if let Err(e) = handshakes.second(iv.second) {
+                write_error.get_or_insert(e);
+            }
             collector.totals.guard.judge(&iv, threads);
             let secs = iv.second as f64;
             let target_rps = schedule.due_between(secs, secs + 1.0) * share;
@@ -271,6 +284,7 @@ fn run_against(
     } else {
         schedule.duration()
     };
+    handshakes.finish(collector.next.saturating_sub(1)).map_err(results_err)?;
     let totals = collector.totals;
     writer.write_accounting(&totals.by_intended).map_err(results_err)?;
     if plan.metrics.trace {

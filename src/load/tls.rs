@@ -74,6 +74,48 @@ impl TlsClient {
     }
 }
 
+/// Trust for `https://` control APIs (the gateway's `/_control/`, a `skyload proxy --tls` API):
+/// the run's settings for its target, offering http/1.1 only (the control client speaks nothing
+/// else). `--servername` applies to calls to the target's own host.
+///
+/// `SKYLOAD_CONTROL_CACERT=FILE` trusts that PEM bundle for control calls instead (a `skyload
+/// proxy --tls` with its own CA; concatenate CAs when the gateway's is needed too).
+pub fn control_tls(settings: &TlsSettings, target_host: &str) -> Result<crate::fault::http::ControlTls, TlsError> {
+    let own;
+    let settings = match std::env::var_os("SKYLOAD_CONTROL_CACERT") {
+        Some(ca) => {
+            own = TlsSettings { cacert: Some(ca.into()), insecure: false, ..settings.clone() };
+            &own
+        }
+        None => settings,
+    };
+    let mut config = client_config(settings)?;
+    config.alpn_protocols = Alpn::Http1.protocols();
+    Ok(crate::fault::http::ControlTls {
+        config: Arc::new(config),
+        rename: settings.server_name.clone().map(|n| (target_host.to_string(), n)),
+    })
+}
+
+/// The generated CA of an embedded TLS gateway, written into the Results directory: where the
+/// user finds it to call the gateway themselves, next to the run it served.
+pub const GATEWAY_CA: &str = "gateway-ca.pem";
+
+/// Writes the embedded gateway's CA to `out_dir/gateway-ca.pem` (a new file, never over one) and
+/// returns the plan trusting it — unless the plan names its own trust (`--cacert`, `--insecure`).
+pub fn trust_embedded(plan: &crate::scenario::Plan, ca_pem: &str, out_dir: &Path) -> std::io::Result<crate::scenario::Plan> {
+    use std::io::Write;
+    std::fs::create_dir_all(out_dir)?;
+    let path = out_dir.join(GATEWAY_CA);
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?.write_all(ca_pem.as_bytes())?;
+    let mut plan = plan.clone();
+    let tls = &mut plan.connections.tls;
+    if tls.cacert.is_none() && !tls.insecure {
+        tls.cacert = Some(path);
+    }
+    Ok(plan)
+}
+
 /// Checks what the settings name, for the scenario and flag validation.
 pub fn check_settings(s: &TlsSettings) -> Result<(), CheckError> {
     client_config(s).map(|_| ()).map_err(|e| match e {

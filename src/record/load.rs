@@ -69,6 +69,8 @@ pub struct Results {
     pub seconds: BTreeMap<u64, Second>,
     /// The run directories this was made from (just its own for a run).
     pub sources: Vec<String>,
+    /// How an https run reached its target (summary.json `tls`), kept through rebuilds and merges.
+    pub tls: Option<crate::record::tls::TlsRun>,
 }
 
 impl Results {
@@ -93,6 +95,7 @@ impl Results {
         if self.sources.len() > 1 {
             s.merged_from = self.sources.clone();
         }
+        s.tls = self.tls.clone();
         let (have, of) = (self.shards.indices.len(), self.shards.count as usize);
         if have < of {
             let missing: Vec<String> =
@@ -168,6 +171,7 @@ pub fn load(dir: &Path) -> Result<Results, LoadError> {
         totals,
         seconds,
         sources,
+        tls: summary.tls.clone(),
     })
 }
 

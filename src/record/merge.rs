@@ -106,6 +106,7 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
         }
     }
     out.sources.extend(b.sources.iter().cloned());
+    out.tls = crate::record::tls::merge(a.tls.as_ref(), b.tls.as_ref());
     Ok(out)
 }
 
@@ -165,6 +166,7 @@ mod tests {
             totals,
             seconds,
             sources: vec![format!("shard-{index}")],
+            tls: None,
         }
     }
 

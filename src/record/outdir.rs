@@ -9,10 +9,11 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
 /// Every file a run, a report, a merge or a capacity search writes into a Results directory.
-pub const KNOWN: [&str; 17] = [
+pub const KNOWN: [&str; 19] = [
     "summary.json", "timeseries.csv", "latency.hlog", "scenario.toml", "pods.csv", "labels.csv", "faults.json",
     "verdict.json", "report.html", "compare.html", "capacity.json", "slow.csv", "junit.xml", "gate.json",
     ".summary.json.tmp", "faults.state.json", "accounting.csv",
+    "gateway-ca.pem", "handshakes.csv",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -2,13 +2,13 @@
 //! warning, kept out of `terminal.rs` so the summary's owner and this one do not collide.
 
 use crate::record::summary::Summary;
-use crate::scenario::{Plan, Target};
+use crate::scenario::Plan;
 use crate::units::format_us;
 use std::io::{self, Write};
 
 /// Says loudly, before anything is sent, that the server's identity will not be checked.
 pub fn warn_insecure(plan: &Plan) {
-    if matches!(&plan.target, Target::Url(u) if u.scheme == "https") && plan.connections.tls.insecure {
+    if crate::scenario::tls::is_https(&plan.target) && plan.connections.tls.insecure {
         eprintln!("skyload: WARNING --insecure: the server's certificate is NOT verified; anyone on the path could answer. This is recorded in the Results.");
     }
 }
@@ -28,8 +28,13 @@ pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         t.server_name,
         t.addresses.join(", ")
     )?;
+    if t.merged_percentiles {
+        writeln!(out, "  (merged Results: handshake percentiles are the largest of the parts', an upper bound)")?;
+    }
     if t.insecure {
         writeln!(out, "  WARNING certificate NOT verified (--insecure)")?;
+    } else if let Some(ca) = &t.cacert {
+        writeln!(out, "  trusting the CA in {ca}")?;
     }
     Ok(())
 }

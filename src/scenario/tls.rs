@@ -30,9 +30,9 @@ pub fn resolve(
     let Some(raw) = target.and_then(|t| t.get_ref().tls.as_ref()) else {
         return Ok(TlsSettings::default());
     };
-    let https = matches!(resolved, Target::Url(u) if u.scheme == "https");
+    let https = is_https(resolved);
     if !https {
-        return Err(rep.span(raw.span(), "target.tls", "tls settings apply to an https:// target; this target is not one (write url = \"https://...\" or remove tls)"));
+        return Err(rep.span(raw.span(), "target.tls", "tls settings apply to an https:// target; this target is not one (write url = \"https://...\", or [gateway] tls = true for the embedded gateway, or remove tls)"));
     }
     let r = raw.get_ref();
     let path = |p: &Option<S<String>>| p.as_ref().map(|p| base_dir.join(p.get_ref()));
@@ -53,6 +53,14 @@ pub fn resolve(
         rep.span(span.unwrap_or_else(|| raw.span()), field, e.message)
     })?;
     Ok(settings)
+}
+
+/// An `https://` URL, or the embedded gateway serving TLS (`[gateway] tls`).
+pub fn is_https(target: &Target) -> bool {
+    match target {
+        Target::Url(u) => u.scheme == "https",
+        Target::Embedded(cfg) => cfg.tls.as_ref().is_some_and(|t| t.enabled()),
+    }
 }
 
 /// Which setting a check refused.
@@ -98,10 +106,10 @@ impl ConnectFlags {
         if self.is_empty() {
             return Ok(());
         }
-        let https = matches!(&plan.target, Target::Url(u) if u.scheme == "https");
+        let https = is_https(&plan.target);
         let tls_flag = self.cacert.is_some() || self.insecure || self.cert.is_some() || self.key.is_some() || self.servername.is_some();
         if tls_flag && !https {
-            return Err(ScenarioError::flag(self.first_tls_flag(), "applies to an https:// target only; this target is not one"));
+            return Err(ScenarioError::flag(self.first_tls_flag(), "applies to an https:// target only (or the embedded gateway with [gateway] tls); this target is not one"));
         }
         let c = &mut plan.connections;
         if self.cacert.is_some() {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// How long shutdown waits for API calls in flight.
 const DRAIN: Duration = Duration::from_secs(2);
@@ -32,7 +33,7 @@ pub async fn serve(
 ) -> Result<(), ProxyError> {
     let registry = Arc::new(Registry::new(options));
     populate(&registry, initial).await?;
-    run(listener, registry, shutdown).await;
+    run(listener, registry, None, shutdown).await;
     Ok(())
 }
 
@@ -52,7 +53,10 @@ async fn populate(registry: &Registry, initial: Vec<NewProxy>) -> Result<Vec<Pro
 /// How often lapsed fault leases are looked for; a lapsed toxic lives at most this much longer.
 const SWEEP: Duration = Duration::from_millis(500);
 
-async fn run(listener: TcpListener, registry: Arc<Registry>, shutdown: impl Future<Output = ()> + Send + 'static) {
+/// A client that connects to a TLS API and never finishes its handshake must not hold a task.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn run(listener: TcpListener, registry: Arc<Registry>, tls: Option<TlsAcceptor>, shutdown: impl Future<Output = ()> + Send + 'static) {
     let sweeper = {
         let registry = registry.clone();
         tokio::spawn(async move {
@@ -82,13 +86,23 @@ async fn run(listener: TcpListener, registry: Arc<Registry>, shutdown: impl Futu
                 let _ = stream.set_nodelay(true);
                 let registry = registry.clone();
                 let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let registry = registry.clone();
                         async move { api::handle(&registry, req).await }
                     });
-                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
-                    let _ = watcher.watch(conn).await;
+                    match tls {
+                        None => {
+                            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                            let _ = watcher.watch(conn).await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else { return };
+                            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                            let _ = watcher.watch(conn).await;
+                        }
+                    }
                 });
             }
             _ = &mut shutdown => break,
@@ -104,6 +118,8 @@ async fn run(listener: TcpListener, registry: Arc<Registry>, shutdown: impl Futu
 pub struct ProxyHandle {
     /// Where the API listens.
     pub addr: SocketAddr,
+    /// The API is served over TLS (`skyload proxy --tls`).
+    pub https: bool,
     /// The proxies created at start, with the addresses they got.
     pub initial: Vec<Proxy>,
     stop: Option<oneshot::Sender<()>>,
@@ -113,25 +129,32 @@ pub struct ProxyHandle {
 impl ProxyHandle {
     /// Binds `listen` (127.0.0.1:0 in tests), creates `initial` proxies, and spawns the server.
     pub async fn start(options: Options, listen: SocketAddr, initial: Vec<NewProxy>) -> Result<ProxyHandle, ProxyError> {
+        Self::start_tls(options, listen, initial, None).await
+    }
+
+    /// `start`, serving the API over TLS with `tls` (ALPN http/1.1: the API speaks nothing else).
+    /// The proxies themselves move bytes, so TLS between a client and its upstream passes through.
+    pub async fn start_tls(options: Options, listen: SocketAddr, initial: Vec<NewProxy>, tls: Option<TlsAcceptor>) -> Result<ProxyHandle, ProxyError> {
+        let https = tls.is_some();
         let listener = TcpListener::bind(listen).await.map_err(|source| ProxyError::Bind { addr: listen, source })?;
         let addr = listener.local_addr()?;
         let registry = Arc::new(Registry::new(options));
         let initial = populate(&registry, initial).await?;
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, registry, async move {
+        let task = tokio::spawn(run(listener, registry, tls, async move {
             let _ = rx.await;
         }));
-        Ok(ProxyHandle { addr, initial, stop: Some(tx), task })
+        Ok(ProxyHandle { addr, https, initial, stop: Some(tx), task })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with TLS)
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.https { "https" } else { "http" }, self.addr)
     }
 
-    /// A Toxiproxy client for this server.
+    /// A Toxiproxy client for this server (give it trust with `with_tls` when `https`).
     pub fn client(&self) -> Client {
-        Client::new(&self.addr.to_string()).expect("a socket address is a valid endpoint")
+        Client::new(&self.base_url()).expect("a socket address is a valid endpoint")
     }
 
     /// Stops the API and removes every proxy (their listeners are closed when this returns).

@@ -11,6 +11,7 @@ pub mod extras;
 pub mod load;
 pub mod page;
 pub mod slow;
+pub mod tls;
 pub mod view;
 
 use std::io::{self, Write};

@@ -180,6 +180,7 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
         capacity(out, None, None)?;
     }
     faults(out, &v.faults)?;
+    super::tls::section(out, v)?;
     environment(out, r)?;
     writeln!(
         out,

@@ -57,6 +57,8 @@ pub struct RunView {
     pub warnings: Vec<String>,
     /// `slow.csv` of a traced run.
     pub slow: Option<super::slow::SlowView>,
+    /// `handshakes.csv` rows (second, handshakes, resumed) of an https run.
+    pub handshakes: Vec<(u64, u64, u64)>,
 }
 
 /// One point of the time charts (a second, or a bucket of seconds in a long run): rates are per
@@ -133,6 +135,7 @@ pub fn run_view(d: RunData) -> RunView {
     pods.sort_by(|a, b| a.name.cmp(&b.name));
     RunView {
         slow: super::slow::read(&d.dir),
+        handshakes: crate::record::tls::read_handshakes(&d.dir).ok().flatten().unwrap_or_default(),
         label,
         banner: banner(&d.summary, d.verdict.as_ref(), d.capacity.as_ref()),
         groups,

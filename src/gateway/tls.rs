@@ -1,0 +1,173 @@
+//! `[gateway] tls`: the embedded gateway over HTTPS, so demos and drills exercise the same TLS path a
+//! production gateway has. `tls = true` makes a throwaway CA and a leaf for localhost / 127.0.0.1 /
+//! ::1 at start (rcgen) and writes only the CA certificate to a new file, so clients can verify the
+//! gateway the way they would a real one instead of switching verification off; the CA's key never
+//! leaves memory. `tls = { cert, key }` serves given PEM files instead. ALPN offers h2 and http/1.1.
+
+use super::GatewayError;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `tls = true` or `tls = { cert = "srv.pem", key = "srv.key" }` (paths relative to the working
+/// directory, as `access_log`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GatewayTls {
+    Generate(bool),
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+impl GatewayTls {
+    pub fn enabled(&self) -> bool {
+        !matches!(self, GatewayTls::Generate(false))
+    }
+}
+
+/// What a TLS gateway serves with, and what its clients need to trust it.
+pub struct ServerTls {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    /// The generated CA certificate (PEM), `tls = true` only.
+    pub ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").field("generated_ca", &self.ca_pem.is_some()).finish()
+    }
+}
+
+/// A setting that cannot be served with; `field` is `tls`, `tls.cert` or `tls.key` (the proxy
+/// maps them to its `--tls`, `--cert`, `--key` flags).
+#[derive(Debug, thiserror::Error)]
+#[error("`{field}` {message}")]
+pub struct ServerTlsError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl From<ServerTlsError> for GatewayError {
+    fn from(e: ServerTlsError) -> Self {
+        GatewayError::Config { field: e.field.to_string(), message: e.message }
+    }
+}
+
+fn bad(field: &'static str, message: String) -> ServerTlsError {
+    ServerTlsError { field, message }
+}
+
+/// The names the generated leaf carries: every way a local client reaches the gateway.
+const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// Builds the server side: generated material or the named files. Errors name `tls.cert`/`tls.key`.
+pub fn server(tls: &GatewayTls) -> Result<Option<ServerTls>, ServerTlsError> {
+    server_alpn(tls, &[b"h2", b"http/1.1"])
+}
+
+/// `server` offering other ALPN protocols (the fault proxy's API speaks only http/1.1).
+pub fn server_alpn(tls: &GatewayTls, alpn: &[&[u8]]) -> Result<Option<ServerTls>, ServerTlsError> {
+    let (chain, key, ca_pem) = match tls {
+        GatewayTls::Generate(false) => return Ok(None),
+        GatewayTls::Generate(true) => {
+            let (chain, key, ca) = generate().map_err(|e| bad("tls", format!("cannot generate a certificate: {e}")))?;
+            (chain, key, Some(ca))
+        }
+        GatewayTls::Files { cert, key } => (read_chain(cert)?, read_key(key)?, None),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("tls", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => bad("tls.key", "does not match the certificate in tls.cert".into()),
+            other => bad("tls", format!("the certificate and key cannot be used: {other}")),
+        })?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Some(ServerTls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca_pem }))
+}
+
+/// Checks the files of `tls = { cert, key }` at validation, so a bad path fails before binding.
+pub fn check(tls: &GatewayTls) -> Result<(), GatewayError> {
+    match tls {
+        GatewayTls::Files { .. } => Ok(server(tls).map(drop)?),
+        GatewayTls::Generate(_) => Ok(()),
+    }
+}
+
+fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerTlsError> {
+    let chain: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad("tls.cert", format!("cannot read {}: {e}", path.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("tls.cert", format!("{} is not a readable PEM file: {e}", path.display())))?;
+    if chain.is_empty() {
+        return Err(bad("tls.cert", format!("{} holds no certificate (expected `-----BEGIN CERTIFICATE-----` blocks)", path.display())));
+    }
+    Ok(chain)
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ServerTlsError> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| bad("tls.key", format!("{} holds no readable private key (PEM PKCS#8, PKCS#1 or SEC1): {e}", path.display())))
+}
+
+/// A CA (its key dropped when this returns) and a leaf for the local names signed by it.
+fn generate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, String), rcgen::Error> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name.push(DnType::CommonName, "skyload embedded gateway CA");
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(LOCAL_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    leaf.distinguished_name.push(DnType::CommonName, "skyload embedded gateway");
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    Ok((vec![leaf_cert.der().clone(), ca_cert.der().clone()], key, ca_cert.pem()))
+}
+
+/// Writes the generated CA to a new file in the temporary directory (never over an existing one),
+/// named after this process and the port so concurrent gateways never meet.
+pub fn write_ca(pem: &str, port: u16) -> std::io::Result<PathBuf> {
+    let path = std::env::temp_dir().join(format!("skyload-ca-{}-{port}.pem", std::process::id()));
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    f.write_all(pem.as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_forms_and_refuses_others() {
+        #[derive(Deserialize)]
+        struct T {
+            tls: GatewayTls,
+        }
+        assert_eq!(toml::from_str::<T>("tls = true").unwrap().tls, GatewayTls::Generate(true));
+        let f = toml::from_str::<T>("tls = { cert = \"a.pem\", key = \"a.key\" }").unwrap().tls;
+        assert_eq!(f, GatewayTls::Files { cert: "a.pem".into(), key: "a.key".into() });
+        assert!(toml::from_str::<T>("tls = { cert = \"a.pem\" }").is_err());
+        assert!(toml::from_str::<T>("tls = \"yes\"").is_err());
+    }
+
+    #[test]
+    fn generated_ca_verifies_the_leaf_for_local_names() {
+        let tls = server(&GatewayTls::Generate(true)).unwrap().unwrap();
+        let ca = tls.ca_pem.unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap()).unwrap();
+        assert_eq!(roots.len(), 1);
+        // Missing files are named by field.
+        let e = server(&GatewayTls::Files { cert: "/nonexistent/c.pem".into(), key: "/nonexistent/k.pem".into() }).unwrap_err();
+        assert!(e.to_string().contains("tls.cert"), "{e}");
+    }
+}
