@@ -23,7 +23,8 @@ pub const ORDER: [&str; 13] =
 ///   its warning and the gate check to its callers in `commands`;
 /// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
 ///   functions/constants that belong in `record` (or `units`);
-/// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`.
+/// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`;
+/// - load/tls.rs → fault: `control_tls` (trust for the fault control client) belongs in `fault`.
 pub const UPWARD: &[(&str, &str)] = &[
     ("load/runner.rs", "fault"),
     ("load/runner.rs", "gateway"),
@@ -43,6 +44,7 @@ pub const UPWARD: &[(&str, &str)] = &[
     ("record/slow.rs", "load"),
     ("record/slow.rs", "metrics"),
     ("scenario/fuzz_tests.rs", "verify"),
+    ("load/tls.rs", "fault"),
 ];
 
 /// The top-level modules a source text names through `crate::x` or `crate::{x, y::z}`; the
