@@ -51,6 +51,19 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
         None => unreachable!("clap requires at least one directory"),
     };
     merged.save(&args.out).with_context(|| format!("cannot write the merged Results to {}", args.out.display()))?;
+    // Traced shards: their slow.csv files merge into the run's (slowest per name, first failures per outcome).
+    let mut slow = Vec::new();
+    for d in &args.dirs {
+        match crate::record::slow::read_csv(d) {
+            Some(Ok(rows)) => slow.push(rows),
+            Some(Err(e)) => crate::errln!("warning: {e}: left out of the merged slow.csv"),
+            None => {}
+        }
+    }
+    if !slow.is_empty() {
+        let rows = crate::record::slow::merge_rows(&slow);
+        crate::record::slow::write_csv(&args.out, &rows).with_context(|| format!("cannot write {}/slow.csv", args.out.display()))?;
+    }
     let summary = merged.summary();
     crate::errln!(
         "skyload: merged {} Results ({} of {} shards) into {}",

@@ -320,6 +320,72 @@ pub fn read_csv(dir: &std::path::Path) -> Option<Result<Vec<SlowRow>, String>> {
     Some(rows.map_err(|e| format!("{}: {e}", path.display())))
 }
 
+/// Merges shards' `slow.csv` rows into the run's: per request name the slowest, per outcome the
+/// first failures, as many per list as the largest list any shard kept (every shard ran with the
+/// same `slow`). Shards hold disjoint arrivals, so a request is in one shard only; the order is the
+/// one `SlowTotals::rows` gives a single run's file.
+pub fn merge_rows(parts: &[Vec<SlowRow>]) -> Vec<SlowRow> {
+    use std::collections::BTreeMap;
+    let is_slow = |r: &SlowRow| r.kept_as != "failure";
+    let is_failure = |r: &SlowRow| r.kept_as != "slowest";
+    let mut keep = 0;
+    for rows in parts {
+        let mut groups: BTreeMap<(bool, &str), usize> = BTreeMap::new();
+        for r in rows {
+            if is_slow(r) {
+                *groups.entry((true, r.request.as_str())).or_default() += 1;
+            }
+            if is_failure(r) {
+                *groups.entry((false, r.outcome.as_str())).or_default() += 1;
+            }
+        }
+        keep = keep.max(groups.values().copied().max().unwrap_or(0));
+    }
+    let all: Vec<&SlowRow> = parts.iter().flatten().collect();
+    let mut slowest: BTreeMap<&str, Vec<&SlowRow>> = BTreeMap::new();
+    let mut failed: BTreeMap<&str, Vec<&SlowRow>> = BTreeMap::new();
+    for r in all.iter().copied() {
+        if is_slow(r) {
+            slowest.entry(r.request.as_str()).or_default().push(r);
+        }
+        if is_failure(r) {
+            failed.entry(r.outcome.as_str()).or_default().push(r);
+        }
+    }
+    let mut slow_kept = std::collections::HashSet::new();
+    let mut out: Vec<SlowRow> = Vec::new();
+    for list in slowest.values_mut() {
+        list.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms).then(a.seq.cmp(&b.seq)));
+        list.truncate(keep);
+        for r in list.iter() {
+            slow_kept.insert(r.seq);
+            out.push((*r).clone());
+        }
+    }
+    let mut failed_kept = std::collections::HashSet::new();
+    let mut failures: Vec<SlowRow> = Vec::new();
+    for list in failed.values_mut() {
+        list.sort_by(|a, b| a.intended_s.total_cmp(&b.intended_s).then(a.seq.cmp(&b.seq)));
+        list.truncate(keep);
+        for r in list.iter() {
+            failed_kept.insert(r.seq);
+            if !slow_kept.contains(&r.seq) {
+                failures.push((*r).clone());
+            }
+        }
+    }
+    out.extend(failures);
+    for r in &mut out {
+        r.kept_as = match (slow_kept.contains(&r.seq), failed_kept.contains(&r.seq)) {
+            (true, true) => "both",
+            (true, false) => "slowest",
+            _ => "failure",
+        }
+        .into();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,5 +493,30 @@ mod tests {
         let t = rows.iter().find(|r| r.outcome == "timeout").unwrap();
         assert_eq!((t.kept_as.as_str(), t.seq, t.intended_s), ("both", 4, 0.04));
         assert!(t.intended_utc.starts_with("2023-11-14T22:13:20.04"), "{}", t.intended_utc);
+    }
+
+    #[test]
+    fn shards_slow_rows_merge_into_one_runs() {
+        let row = |seq: u64, request: &str, kept_as: &str, latency_ms: f64, outcome: &str| SlowRow {
+            trace_id: format!("t{seq}"),
+            request: request.into(),
+            kept_as: kept_as.into(),
+            intended_s: seq as f64,
+            intended_utc: String::new(),
+            sent_s: seq as f64,
+            latency_ms,
+            status: if outcome == "ok" { 200 } else { 500 },
+            outcome: outcome.into(),
+            pod: "p".into(),
+            seq,
+        };
+        // Two shards, each kept 2 per list.
+        let a = vec![row(0, "a", "slowest", 90.0, "ok"), row(2, "a", "both", 50.0, "error"), row(4, "a", "failure", 1.0, "error")];
+        let b = vec![row(1, "a", "slowest", 70.0, "ok"), row(3, "a", "slowest", 60.0, "ok"), row(5, "a", "failure", 2.0, "timeout")];
+        let m = merge_rows(&[a, b]);
+        let got: Vec<(u64, &str)> = m.iter().map(|r| (r.seq, r.kept_as.as_str())).collect();
+        // Slowest two of `a`: 90 (seq 0), 70 (seq 1); first two errors: seq 2 (now only a failure), 4; the timeout: seq 5.
+        assert_eq!(got, [(0, "slowest"), (1, "slowest"), (2, "failure"), (4, "failure"), (5, "failure")]);
+        assert!(merge_rows(&[]).is_empty());
     }
 }
