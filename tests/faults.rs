@@ -4,7 +4,6 @@
 mod common;
 
 use common::{skyload, tempdir};
-use skyload::gateway::{GatewayConfig, GatewayHandle};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -130,9 +129,8 @@ pods = 1
 #[test]
 fn faults_are_removed_after_ctrl_c() {
     // A gateway outside the skyload process, so its state can be read after skyload exits.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let cfg: GatewayConfig = GatewayConfig::from_toml_str("[functions.hello]\npods = 2\n").unwrap();
-    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let rt = common::server_runtime();
+    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 2\n");
     let base = gw.base_url();
     let dir = tempdir();
     let f = dir.path().join("ctrlc.toml");
@@ -187,9 +185,8 @@ fn faults_are_removed_after_ctrl_c() {
 fn slow_upstream_through_the_fault_proxy() {
     use skyload::fault::proxy::{Options, ProxyHandle};
     use skyload::fault::toxiproxy::NewProxy;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 2\nconcurrency = 16\n").unwrap();
-    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let rt = common::server_runtime();
+    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 2\nconcurrency = 16\n");
     let px = rt
         .block_on(ProxyHandle::start(
             Options::default(),

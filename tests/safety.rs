@@ -261,11 +261,9 @@ fn credentials_in_a_url_are_not_echoed() {
 /// was not heard at all. Both now stop the run and remove its faults before the process ends.
 #[test]
 fn second_ctrl_c_and_sighup_still_remove_faults() {
-    use skyload::gateway::{GatewayConfig, GatewayHandle};
     use std::time::{Duration, Instant};
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let cfg: GatewayConfig = GatewayConfig::from_toml_str("[functions.hello]\npods = 2\n").unwrap();
-    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let rt = common::server_runtime();
+    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 2\n");
     let base = gw.base_url();
     let dir = tempdir();
     let f = dir.path().join("drill.toml");
@@ -320,9 +318,7 @@ fn gateway_and_proxy(
 ) -> (skyload::gateway::GatewayHandle, skyload::fault::proxy::ProxyHandle, String) {
     use skyload::fault::proxy::{Options, ProxyHandle};
     use skyload::fault::toxiproxy::NewProxy;
-    use skyload::gateway::{GatewayConfig, GatewayHandle};
-    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 1\n").unwrap();
-    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 1\n");
     let px = rt
         .block_on(ProxyHandle::start(
             Options::default(),
@@ -350,7 +346,7 @@ fn poll(deadline: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
 #[test]
 fn faults_of_a_killed_run_heal_themselves() {
     use std::time::Duration;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = common::server_runtime();
     let (gw, px, listen) = gateway_and_proxy(&rt);
     let base = gw.base_url();
     let dir = tempdir();
@@ -418,7 +414,7 @@ fn faults_of_a_killed_run_heal_themselves() {
 #[test]
 fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     use skyload::fault::toxiproxy::{Stream, Toxic};
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = common::server_runtime();
     let (gw, px, listen) = gateway_and_proxy(&rt);
     let dir = tempdir();
     let state = dir.path().join("state");
@@ -481,10 +477,8 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
 #[test]
 fn control_api_refuses_cross_site_requests_and_open_remote_control() {
     use std::io::{Read, Write};
-    use skyload::gateway::{GatewayConfig, GatewayHandle};
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let cfg = GatewayConfig::from_toml_str("[functions.hello]\npods = 1\n").unwrap();
-    let gw = rt.block_on(GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let rt = common::server_runtime();
+    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 1\n");
     let raw = |headers: &str| -> String {
         let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
         write!(s, "POST /_control/pods/hello-1/kill HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{headers}content-length: 2\r\n\r\n{{}}").unwrap();
@@ -640,7 +634,7 @@ fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
 #[test]
 fn stock_toxiproxy_clients_drive_our_proxy() {
     use skyload::fault::proxy::{Options, ProxyHandle};
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = common::server_runtime();
     let server = TestServer::start();
     let px = rt.block_on(ProxyHandle::start(Options::default(), "127.0.0.1:0".parse().unwrap(), Vec::new())).unwrap();
     let api = px.addr.to_string();

@@ -213,3 +213,15 @@ pub const CAPACITY_JSON: &str = r#"{"scenario":"cap","slo":["p99 < 50ms","error_
  "stop":"converged","max_sustainable_rps":600,"first_failing_rps":700,"pods":2,"pods_from":"pod_header","per_pod_rps":300,"knee_rps":550,
  "plan":{"per_pod_rps":300,"peak_qps":5000,"headroom":1.3,"pods_needed":22,"daily_calls":51840000,"daily_calls_per_pod":25920000},
  "targets":[],"notes":[],"seconds":30}"#;
+
+/// A runtime of the test's own for servers that must outlive a `skyload` child process (a gateway
+/// or fault proxy whose state the test reads after the run exits).
+pub fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+}
+
+/// The embedded gateway with `config` (gateway TOML) on 127.0.0.1:0, served by `rt`.
+pub fn gateway_on(rt: &tokio::runtime::Runtime, config: &str) -> skyload::gateway::GatewayHandle {
+    let cfg = skyload::gateway::GatewayConfig::from_toml_str(config).unwrap();
+    rt.block_on(skyload::gateway::GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap()
+}
