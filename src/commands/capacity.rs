@@ -212,7 +212,7 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         let mut p = plan.clone();
         p.stages = vec![Stage { name: format!("capacity-{rate}"), duration: hold, shape: StageShape::Constant { rate }, arrivals }];
         let dir: PathBuf = out.join(format!("step-{:02}-{rate}rps", steps.len() + 1));
-        let r = runner::run(&p, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).context("a capacity step could not be run")?;
+        let r = crate::session::run(&p, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).context("a capacity step could not be run")?;
         if r.target_unreachable {
             anyhow::bail!("the target {} refused every connection at {rate} rps (results in {})", r.summary.target, dir.display());
         }
