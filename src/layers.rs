@@ -23,7 +23,6 @@ pub const ORDER: [&str; 14] =
 /// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
 ///   functions/constants that belong in `record` (or `units`);
 /// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`;
-/// - load/tls.rs → fault: `control_tls` (trust for the fault control client) belongs in `fault`.
 pub const UPWARD: &[(&str, &str)] = &[
     ("report/html/extras.rs", "commands"),
     ("report/html/load.rs", "commands"),
@@ -41,7 +40,6 @@ pub const UPWARD: &[(&str, &str)] = &[
     ("record/slow.rs", "load"),
     ("record/slow.rs", "metrics"),
     ("scenario/fuzz_tests.rs", "verify"),
-    ("load/tls.rs", "fault"),
 ];
 
 /// The top-level modules a source text names through `crate::x` or `crate::{x, y::z}`; the

@@ -83,7 +83,7 @@ pub fn run_sharded(
     let plan = trusting.as_ref().unwrap_or(plan);
     if !plan.faults.is_empty() {
         endpoints.tls = Some(
-            crate::load::tls::control_tls(&plan.connections.tls, &target.host).map_err(|e| RunError::Probe(ProbeError::Settings(e.to_string())))?,
+            crate::fault::http::control_tls(&plan.connections.tls, &target.host).map_err(|e| RunError::Probe(ProbeError::Settings(e.to_string())))?,
         );
     }
     let mut faults = Timeline { plan: plan.faults.clone(), endpoints: Some(endpoints), driver: None, records: Vec::new() };

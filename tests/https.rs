@@ -430,7 +430,7 @@ fn proxy_api_over_tls() {
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca).unwrap();
         let settings = skyload::scenario::TlsSettings { cacert: Some(ca_file), ..Default::default() };
-        let trust = skyload::load::tls::control_tls(&settings, "127.0.0.1").unwrap();
+        let trust = skyload::fault::http::control_tls(&settings, "127.0.0.1").unwrap();
         let version = h.client().with_tls(Some(trust)).version().await.unwrap();
         assert!(version.contains("skyload"), "{version}");
         let e = h.client().version().await.unwrap_err().to_string();
