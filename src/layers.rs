@@ -17,15 +17,12 @@ pub const ORDER: [&str; 14] =
 /// - scenario → verify/record/gateway: the check-spec `Raw*` types, `OutcomeTable`/`MAX_LABELS`
 ///   and the gateway config the scenario file embeds belong in `scenario` (plain data), with the
 ///   logic staying where it is;
-/// - report → commands: `CapacityReport` belongs to `verify::capacity`;
 /// - record/rebuild.rs (a killed run's summary) → load/out/verify: `rfc3339` belongs in `units`,
 ///   its warning and the gate check to its callers in `commands`;
 /// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
 ///   functions/constants that belong in `record` (or `units`);
 /// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`;
 pub const UPWARD: &[(&str, &str)] = &[
-    ("report/html/extras.rs", "commands"),
-    ("report/html/load.rs", "commands"),
     ("scenario/model.rs", "gateway"),
     ("scenario/model.rs", "verify"),
     ("scenario/plan.rs", "gateway"),

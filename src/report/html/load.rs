@@ -67,7 +67,7 @@ pub fn load(dir: &Path) -> Result<RunData, ReportError> {
     let faults = optional::<Vec<crate::verify::faults::FaultReport>>(dir, extras::FAULTS, &mut warnings)
         .map(|f| f.iter().map(extras::fault_view).collect())
         .unwrap_or_default();
-    let capacity = optional::<crate::commands::capacity::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
+    let capacity = optional::<crate::verify::capacity::report::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
     // The same answer the terminal printed after the run, from the same data and SLO.
     let saturation = if capacity.is_some() {
         None
