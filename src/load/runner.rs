@@ -39,28 +39,33 @@ pub enum RunError {
 /// Ends a run early from outside (Ctrl-C handler, tests, abort conditions). An abort carries its
 /// reason, so the summary says `aborted` and why rather than `interrupted`.
 #[derive(Clone)]
-pub struct StopHandle(Arc<watch::Sender<bool>>, Arc<std::sync::Mutex<Option<String>>>);
+pub struct StopHandle {
+    /// Flips to `true` once; every generator thread watches it.
+    stopped: Arc<watch::Sender<bool>>,
+    /// Why an abort condition stopped the run (`None`: not stopped, or stopped by the user).
+    abort_reason: Arc<std::sync::Mutex<Option<String>>>,
+}
 
 impl StopHandle {
     pub fn new() -> StopHandle {
-        StopHandle(Arc::new(watch::channel(false).0), Arc::default())
+        StopHandle { stopped: Arc::new(watch::channel(false).0), abort_reason: Arc::default() }
     }
     pub fn stop(&self) {
-        let _ = self.0.send(true);
+        let _ = self.stopped.send(true);
     }
     /// Stops the run because an abort condition held; the first reason wins.
     pub fn abort(&self, reason: impl Into<String>) {
-        self.1.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.into());
+        self.abort_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.into());
         self.stop();
     }
     pub fn abort_reason(&self) -> Option<String> {
-        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.abort_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
+        *self.stopped.borrow()
     }
     fn subscribe(&self) -> watch::Receiver<bool> {
-        self.0.subscribe()
+        self.stopped.subscribe()
     }
 }
 
