@@ -34,3 +34,4 @@ pub mod exit {
 }
 pub mod out;
 pub mod layers;
+pub mod session;

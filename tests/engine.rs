@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::load::runner::{RunSettings, Silent, StopHandle};
+use skyload::session::run;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -25,7 +26,7 @@ fn constant_rate_sends_exactly_the_schedule() {
 
 /// Every intended second's arrivals ended in exactly one outcome (`accounting.csv`), and the
 /// totals add up: scheduled = completed + dropped.
-fn assert_accounted(r: &skyload::load::runner::RunResult) {
+fn assert_accounted(r: &skyload::session::RunResult) {
     let t = &r.summary.totals;
     assert_eq!(t.scheduled, t.completed + t.dropped, "scheduled = completed + dropped");
     let csv = std::fs::read_to_string(r.dir.join("accounting.csv")).unwrap();

@@ -409,7 +409,7 @@ fn drill_over_https_on_the_embedded_tls_gateway() {
     assert!(f["applied_at_s"].is_number() && f["removed_at_s"].is_number(), "{f}");
     assert!(f["apply_error"].is_null() && f["remove_error"].is_null(), "{f}");
     // Rebuilt from the Results (as report and merge do), the summary keeps its tls section.
-    let rebuilt = skyload::record::load::load(&dir).unwrap().summary();
+    let rebuilt = skyload::record::read::results(&dir).unwrap().summary();
     let t = rebuilt.tls.expect("tls kept");
     assert_eq!((t.handshakes, t.resumed, t.protocol.as_str()), (handshakes, resumed, tls["protocol"].as_str().unwrap()));
 }
@@ -430,7 +430,7 @@ fn proxy_api_over_tls() {
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca).unwrap();
         let settings = skyload::scenario::TlsSettings { cacert: Some(ca_file), ..Default::default() };
-        let trust = skyload::load::tls::control_tls(&settings, "127.0.0.1").unwrap();
+        let trust = skyload::fault::http::control_tls(&settings, "127.0.0.1").unwrap();
         let version = h.client().with_tls(Some(trust)).version().await.unwrap();
         assert!(version.contains("skyload"), "{version}");
         let e = h.client().version().await.unwrap_err().to_string();

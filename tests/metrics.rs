@@ -6,7 +6,8 @@
 mod common;
 
 use common::*;
-use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::load::runner::{RunSettings, Silent, StopHandle};
+use skyload::session::run;
 use skyload::metrics::expo::{Buckets, LATENCY_BUCKETS_US};
 use skyload::metrics::server::{start_for, Publish};
 use std::io::{Read, Write};

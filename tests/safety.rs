@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::load::runner::{RunSettings, Silent, StopHandle};
+use skyload::session::run;
 use skyload::record::summary::RunStatus;
 use std::process::{Command, Stdio};
 

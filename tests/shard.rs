@@ -8,7 +8,7 @@ mod common;
 use common::tempdir;
 use skyload::gateway::{GatewayConfig, GatewayHandle};
 use skyload::record::hist::{add, decode, new_hist, Hist};
-use skyload::record::load::load;
+use skyload::record::read;
 use skyload::record::merge::merge;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -204,7 +204,7 @@ fn four_shards_merge_into_the_whole_schedule() {
         assert!(std::fs::read_to_string(again.join(f)).unwrap() == std::fs::read_to_string(merged.join(f)).unwrap(), "{f} differs");
     }
     assert!(hlog(&again) == hlog(&merged), "latency.hlog differs");
-    let (a, b, c) = (load(&dirs[0]).unwrap(), load(&dirs[1]).unwrap(), load(&dirs[2]).unwrap());
+    let (a, b, c) = (read::results(&dirs[0]).unwrap(), read::results(&dirs[1]).unwrap(), read::results(&dirs[2]).unwrap());
     let left = merge(&merge(&a, &b).unwrap(), &c).unwrap();
     let right = merge(&a, &merge(&b, &c).unwrap()).unwrap();
     let (l, r) = (tmp.path().join("left"), tmp.path().join("right"));

@@ -6,7 +6,8 @@ mod common;
 mod verify_server;
 
 use common::tempdir;
-use skyload::load::runner::{run, RunSettings, Silent, StopHandle};
+use skyload::load::runner::{RunSettings, Silent, StopHandle};
+use skyload::session::run;
 use skyload::scenario;
 use skyload::verify::verdict::evaluate;
 use skyload::verify::window::SavedRun;

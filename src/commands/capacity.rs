@@ -10,6 +10,7 @@ use crate::exit;
 use crate::load::runner::{self, RunSettings, Silent, StopHandle};
 use crate::scenario::{self, Overrides, Plan, Stage, StageShape};
 use crate::units::parse_duration;
+use crate::verify::capacity::report::{CapacityReport, StepReport};
 use crate::verify::capacity::{self as cap, Phase, Search, Stop, StepVerdict};
 use crate::verify::window::Span;
 use crate::verify::spec::{CapacitySettings, Growth, Scope};
@@ -17,59 +18,8 @@ use crate::verify::verdict;
 use crate::verify::window::SavedRun;
 use crate::verify::{CheckResult, Verdict};
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepReport {
-    pub rate: f64,
-    pub hold_s: f64,
-    pub phase: Phase,
-    pub verdict: StepVerdict,
-    pub achieved_rps: f64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-    pub error_rate: f64,
-    pub dropped: u64,
-    pub pods: usize,
-    pub failed_checks: Vec<String>,
-    pub notes: Vec<String>,
-    pub dir: String,
-    /// Sub-windows of the step that kept the SLO, of how many.
-    #[serde(default)]
-    pub windows_passed: usize,
-    #[serde(default)]
-    pub windows: usize,
-    /// For a failing step: the first sub-window that broke, the check, the outcomes that were
-    /// not ok (with status codes), and whether the time was the target's or spent before sending.
-    #[serde(default)]
-    pub broke_first: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CapacityReport {
-    pub scenario: String,
-    pub slo: Vec<String>,
-    pub steps: Vec<StepReport>,
-    pub stop: Option<Stop>,
-    /// Highest rate that kept the SLO and was confirmed by holding it (None: none was).
-    pub max_sustainable_rps: Option<f64>,
-    /// Lowest rate from which every try failed.
-    pub first_failing_rps: Option<f64>,
-    /// When tries disagreed: the band (low, high) in which the verdict depends on the moment.
-    #[serde(default)]
-    pub unstable_band: Option<(f64, f64)>,
-    pub pods: usize,
-    /// `declared` ([capacity] pods / --pods) or `pod_header`.
-    pub pods_from: String,
-    pub per_pod_rps: Option<f64>,
-    pub knee_rps: Option<f64>,
-    pub plan: Option<cap::CapacityPlan>,
-    pub targets: Vec<CheckResult>,
-    pub notes: Vec<String>,
-    pub seconds: f64,
-}
 
 /// Settings from the scenario, overridden by flags.
 fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
@@ -212,7 +162,7 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         let mut p = plan.clone();
         p.stages = vec![Stage { name: format!("capacity-{rate}"), duration: hold, shape: StageShape::Constant { rate }, arrivals }];
         let dir: PathBuf = out.join(format!("step-{:02}-{rate}rps", steps.len() + 1));
-        let r = runner::run(&p, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).context("a capacity step could not be run")?;
+        let r = crate::session::run(&p, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).context("a capacity step could not be run")?;
         if r.target_unreachable {
             anyhow::bail!("the target {} refused every connection at {rate} rps (results in {})", r.summary.target, dir.display());
         }

@@ -4,7 +4,7 @@
 
 use crate::cli::MergeArgs;
 use crate::exit;
-use crate::record::load::{load, Results};
+use crate::record::read::{self, Results};
 use crate::record::merge::merge;
 use crate::report::terminal;
 use anyhow::Context;
@@ -22,7 +22,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
         crate::errln!("error: {e}");
         return Ok(exit::USAGE);
     }
-    let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| load(d)).collect();
+    let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| read::results(d)).collect();
     for (d, r) in args.dirs.iter().zip(&loaded) {
         if let Ok(r) = r {
             if r.info.status == crate::record::summary::RunStatus::Incomplete {

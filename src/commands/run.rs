@@ -5,6 +5,7 @@
 use crate::cli::RunArgs;
 use crate::exit;
 use crate::load::runner::{self, RunError, RunSettings, StopHandle};
+use crate::session::{self, SessionError};
 use crate::load::shard::{self, Sharding};
 use crate::report::{html, progress, terminal};
 use crate::scenario::{self, Overrides, Plan};
@@ -134,13 +135,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         let rules = if drives { plan.verify.abort.as_slice() } else { &[] };
         let mut watch = AbortWatch::new(rules, stop.clone(), &mut progress);
         let mut publish = crate::metrics::server::Publish::new(&mut watch, metrics.as_ref());
-        runner::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut publish)
+        session::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut publish)
     };
     progress.finish();
     if let Some(m) = &metrics {
         m.mark_final();
     }
-    if let Err(RunError::Shard(e)) = &result {
+    if let Err(SessionError::Run(RunError::Shard(e))) = &result {
         crate::errln!("error: {e}");
         return Ok(exit::USAGE);
     }
@@ -214,7 +215,7 @@ fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
 
 /// The checks (and the baseline comparison, with --baseline) over the saved results: printed,
 /// written to verdict.json, and turned into an exit code (0 or 1).
-fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
+fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
     let mut verdict = Verdict::default();
     let needs_saved = !plan.verify.checks.is_empty() || !result.faults.is_empty();
     let saved = if needs_saved { Some(SavedRun::load(&result.dir)?) } else { None };
@@ -225,7 +226,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
         if !result.faults.is_empty() {
             let (reports, results) = faults::assess(&plan.verify, &result.faults, saved)?;
             terminal::render_faults(&reports, out)?;
-            runner::write_faults(&result.dir, &reports)?;
+            crate::record::results::write_faults(&result.dir, &reports)?;
             verdict.results.extend(results);
         }
     }

@@ -19,6 +19,29 @@ pub struct ControlTls {
     pub rename: Option<(String, String)>,
 }
 
+/// Trust for `https://` control APIs (the gateway's `/_control/`, a `skyload proxy --tls` API):
+/// the run's settings for its target, offering http/1.1 only (the control client speaks nothing
+/// else). `--servername` applies to calls to the target's own host.
+///
+/// `SKYLOAD_CONTROL_CACERT=FILE` trusts that PEM bundle for control calls instead (a `skyload
+/// proxy --tls` with its own CA; concatenate CAs when the gateway's is needed too).
+pub fn control_tls(settings: &crate::scenario::TlsSettings, target_host: &str) -> Result<ControlTls, crate::load::tls::TlsError> {
+    let own;
+    let settings = match std::env::var_os("SKYLOAD_CONTROL_CACERT") {
+        Some(ca) => {
+            own = crate::scenario::TlsSettings { cacert: Some(ca.into()), insecure: false, ..settings.clone() };
+            &own
+        }
+        None => settings,
+    };
+    let mut config = crate::load::tls::client_config(settings)?;
+    config.alpn_protocols = crate::load::tls::Alpn::Http1.protocols();
+    Ok(ControlTls {
+        config: std::sync::Arc::new(config),
+        rename: settings.server_name.clone().map(|n| (target_host.to_string(), n)),
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("`{0}` is not an http:// or https:// URL")]

@@ -1,23 +1,20 @@
-//! Orchestrates one run: brings up the target (the embedded gateway when asked), starts the
-//! generator threads, and collects their seconds in order into the Results directory as the run
-//! goes. A stop signal (Ctrl-C in the CLI, a handle in tests) ends the schedule early; what was
-//! recorded up to then is written, and the summary is marked interrupted.
+//! Runs one plan against a target URL: starts the generator threads, and collects their seconds
+//! in order into the Results directory as the run goes. A stop signal (Ctrl-C in the CLI, a handle
+//! in tests) ends the schedule early; what was recorded up to then is written, and the summary is
+//! marked interrupted. Booting the embedded gateway and driving faults belong to the layer above
+//! (the session module), which hands in the URL and a [`FaultHook`].
 
 use super::engine::{EngineCtx, Msg};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::shard::{epoch_instant, ShardError, Sharding};
-use crate::fault::backend::Endpoints;
-use crate::fault::timeline::{FaultDriver, FaultRecord};
-use crate::gateway::{GatewayError, GatewayHandle};
 use crate::record::accum::{Interval, Shape, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, CONNECT};
 use crate::record::redact;
 use crate::record::results::ResultsWriter;
 use crate::record::summary::{scenario_fingerprint, RunMeta, RunStatus, Shards, Summary};
-use crate::scenario::{ConnectionPlan, Plan, Target, TargetUrl};
+use crate::scenario::{ConnectionPlan, Plan, TargetUrl};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
@@ -29,8 +26,6 @@ pub enum RunError {
     Results { dir: PathBuf, source: std::io::Error },
     #[error("cannot resolve target host `{host}`: {reason}")]
     Resolve { host: String, reason: String },
-    #[error("embedded gateway did not start: {0}")]
-    Gateway(#[from] GatewayError),
     #[error("cannot start a runtime: {0}")]
     Runtime(std::io::Error),
     /// A bad `--start-at` (the usage is wrong, not the run).
@@ -44,28 +39,33 @@ pub enum RunError {
 /// Ends a run early from outside (Ctrl-C handler, tests, abort conditions). An abort carries its
 /// reason, so the summary says `aborted` and why rather than `interrupted`.
 #[derive(Clone)]
-pub struct StopHandle(Arc<watch::Sender<bool>>, Arc<std::sync::Mutex<Option<String>>>);
+pub struct StopHandle {
+    /// Flips to `true` once; every generator thread watches it.
+    stopped: Arc<watch::Sender<bool>>,
+    /// Why an abort condition stopped the run (`None`: not stopped, or stopped by the user).
+    abort_reason: Arc<std::sync::Mutex<Option<String>>>,
+}
 
 impl StopHandle {
     pub fn new() -> StopHandle {
-        StopHandle(Arc::new(watch::channel(false).0), Arc::default())
+        StopHandle { stopped: Arc::new(watch::channel(false).0), abort_reason: Arc::default() }
     }
     pub fn stop(&self) {
-        let _ = self.0.send(true);
+        let _ = self.stopped.send(true);
     }
     /// Stops the run because an abort condition held; the first reason wins.
     pub fn abort(&self, reason: impl Into<String>) {
-        self.1.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.into());
+        self.abort_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.into());
         self.stop();
     }
     pub fn abort_reason(&self) -> Option<String> {
-        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.abort_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
+        *self.stopped.borrow()
     }
     fn subscribe(&self) -> watch::Receiver<bool> {
-        self.0.subscribe()
+        self.stopped.subscribe()
     }
 }
 
@@ -94,8 +94,16 @@ pub struct RunResult {
     pub dir: PathBuf,
     /// Nothing answered at the start and every request failed to connect.
     pub target_unreachable: bool,
-    /// What each fault of the timeline did (also in `faults.json`).
-    pub faults: Vec<FaultRecord>,
+}
+
+/// The fault timeline as the runner sees it: started against the run's second 0 before the first
+/// generator thread, finished after the last one has joined. Defined here and implemented above
+/// (the session module) so the runner needs neither the fault driver nor its endpoints.
+pub trait FaultHook {
+    /// Second 0 of the schedule is `t0`; `dir` is the Results directory.
+    fn start(&mut self, t0: Instant, dir: &Path);
+    /// Removes whatever is still applied and writes what each fault did into `dir`.
+    fn finish(&mut self, dir: &Path) -> std::io::Result<()>;
 }
 
 /// The default results directory: `reports/<scenario>-<UTC timestamp>`.
@@ -106,72 +114,20 @@ pub fn default_out_dir(plan: &Plan) -> PathBuf {
     Path::new("reports").join(format!("{}-{stamp}", plan.name))
 }
 
-/// Runs the plan to its end (or until stopped). Blocking: it owns its threads and runtimes.
-pub fn run(plan: &Plan, settings: RunSettings, observer: &mut dyn Observer) -> Result<RunResult, RunError> {
-    run_sharded(plan, settings, Sharding::default(), observer)
-}
-
-/// `run` for one shard of the schedule and/or from a given wall-clock epoch (`--shard`, `--start-at`).
-pub fn run_sharded(
+/// Runs the plan against `target` to its end (or until stopped). Blocking: it owns its threads
+/// and runtimes. `faults` is driven only when this run (or shard) drives the plan's faults.
+pub fn run_against(
     plan: &Plan,
+    target: &TargetUrl,
     settings: RunSettings,
     sharding: Sharding,
     observer: &mut dyn Observer,
+    faults: &mut dyn FaultHook,
 ) -> Result<RunResult, RunError> {
     // A start time already past is refused before anything is started.
     if let Some(at) = sharding.start_at {
         epoch_instant(at, SystemTime::now(), Instant::now())?;
     }
-    // The embedded gateway gets a runtime of its own so its work never queues behind the generator's.
-    let mut gateway: Option<(tokio::runtime::Runtime, GatewayHandle)> = None;
-    let mut endpoints = Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok(), tls: None };
-    let mut trusting = None;
-    let target: TargetUrl = match &plan.target {
-        Target::Url(u) => u.clone(),
-        Target::Embedded(cfg) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("skyload-gateway")
-                .enable_all()
-                .build()
-                .map_err(RunError::Runtime)?;
-            let h = rt.block_on(GatewayHandle::start(cfg.clone(), SocketAddr::from(([127, 0, 0, 1], 0))))?;
-            if let Some(pem) = &h.ca_pem {
-                let dir = &settings.out_dir;
-                trusting = Some(super::tls::trust_embedded(plan, pem, dir).map_err(|source| RunError::Results { dir: dir.clone(), source })?);
-            }
-            let t = TargetUrl {
-                scheme: if h.https { "https" } else { "http" }.into(),
-                host: "127.0.0.1".into(),
-                port: h.addr.port(),
-                authority: h.addr.to_string(),
-                base_path: String::new(),
-            };
-            endpoints = Endpoints { embedded: Some(h.base_url()), control_token: cfg.control_token.clone(), tls: None };
-            gateway = Some((rt, h));
-            t
-        }
-    };
-    let plan = trusting.as_ref().unwrap_or(plan);
-    if !plan.faults.is_empty() {
-        endpoints.tls = Some(super::tls::control_tls(&plan.connections.tls, &target.host).map_err(|e| super::probe::ProbeError::Settings(e.to_string()))?);
-    }
-    let result = run_against(plan, &target, endpoints, settings, sharding, observer);
-    if let Some((rt, h)) = gateway {
-        rt.block_on(h.shutdown());
-        rt.shutdown_timeout(Duration::from_secs(1));
-    }
-    result
-}
-
-fn run_against(
-    plan: &Plan,
-    target: &TargetUrl,
-    endpoints: Endpoints,
-    settings: RunSettings,
-    sharding: Sharding,
-    observer: &mut dyn Observer,
-) -> Result<RunResult, RunError> {
     let prepared = super::probe::prepare(plan, target)?;
     let reachable = prepared.reachable;
     if !reachable {
@@ -231,11 +187,10 @@ fn run_against(
     // Faults run on their own thread against the same second 0; finishing (or dropping) the
     // driver removes whatever is still applied, however the run ends.
     // In a sharded run only shard 0 drives faults, so each fault happens once.
-    let drives_faults = sharding.shard.is_none_or(|s| s.drives_faults());
-    if drives_faults && !plan.faults.is_empty() {
-        crate::fault::journal::copy_into(&dir);
+    let drives_faults = sharding.shard.is_none_or(|s| s.drives_faults()) && !plan.faults.is_empty();
+    if drives_faults {
+        faults.start(t0, &dir);
     }
-    let faults = (drives_faults && !plan.faults.is_empty()).then(|| FaultDriver::start(plan.faults.clone(), t0, endpoints));
     let (tx, rx) = mpsc::channel();
     let failures = super::guard::Failures::default();
     let handles: Vec<_> = (0..threads)
@@ -274,9 +229,8 @@ fn run_against(
         }
     }
     let ended = Instant::now();
-    let fault_records = faults.map(FaultDriver::finish).unwrap_or_default();
-    if !fault_records.is_empty() {
-        write_faults(&dir, &fault_records).map_err(results_err)?;
+    if drives_faults {
+        faults.finish(&dir).map_err(results_err)?;
     }
     let interrupted = settings.stop.is_stopped();
     let duration = if interrupted {
@@ -318,7 +272,7 @@ fn run_against(
         return Err(results_err(e));
     }
     let all_connect = summary.totals.completed > 0 && summary.totals.outcomes.get(shape.outcomes.name(CONNECT)) == Some(&summary.totals.completed);
-    Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect, faults: fault_records })
+    Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect })
 }
 
 /// File descriptors kept free for everything that is not a target connection (Results files, the
@@ -348,16 +302,6 @@ fn fit_open_files(max: usize) -> usize {
         tracing::info!("connections.max lowered from {max} to {fit} to fit the open-file limit ({})", lim.rlim_cur);
     }
     fit
-}
-
-/// `faults.json`: what each fault did, for verify and the report.
-pub const FAULTS: &str = "faults.json";
-
-/// Writes `faults.json`: the timeline's records as soon as the run ends (so they survive a failure
-/// in judging), then the judged reports over them.
-pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(faults).map_err(std::io::Error::other)?;
-    crate::record::outdir::write_atomic(&dir.join(FAULTS), (text + "\n").as_bytes())
 }
 
 pub fn rfc3339(t: SystemTime) -> String {

@@ -22,7 +22,7 @@ pub enum Alpn {
 }
 
 impl Alpn {
-    fn protocols(self) -> Vec<Vec<u8>> {
+    pub fn protocols(self) -> Vec<Vec<u8>> {
         match self {
             Alpn::Negotiate => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             Alpn::H2 => vec![b"h2".to_vec()],
@@ -72,29 +72,6 @@ impl TlsClient {
         config.alpn_protocols = alpn.protocols();
         TlsClient { config: Arc::new(config), alpn, ..self.clone() }
     }
-}
-
-/// Trust for `https://` control APIs (the gateway's `/_control/`, a `skyload proxy --tls` API):
-/// the run's settings for its target, offering http/1.1 only (the control client speaks nothing
-/// else). `--servername` applies to calls to the target's own host.
-///
-/// `SKYLOAD_CONTROL_CACERT=FILE` trusts that PEM bundle for control calls instead (a `skyload
-/// proxy --tls` with its own CA; concatenate CAs when the gateway's is needed too).
-pub fn control_tls(settings: &TlsSettings, target_host: &str) -> Result<crate::fault::http::ControlTls, TlsError> {
-    let own;
-    let settings = match std::env::var_os("SKYLOAD_CONTROL_CACERT") {
-        Some(ca) => {
-            own = TlsSettings { cacert: Some(ca.into()), insecure: false, ..settings.clone() };
-            &own
-        }
-        None => settings,
-    };
-    let mut config = client_config(settings)?;
-    config.alpn_protocols = Alpn::Http1.protocols();
-    Ok(crate::fault::http::ControlTls {
-        config: Arc::new(config),
-        rename: settings.server_name.clone().map(|n| (target_host.to_string(), n)),
-    })
 }
 
 /// The generated CA of an embedded TLS gateway, written into the Results directory: where the
@@ -168,7 +145,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsError> {
+pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions");

@@ -4,7 +4,7 @@
 //! in parallel) and a merge of merges equals the merge of all. What must not be merged is refused:
 //! another scenario, another epoch, another shard count, or a share already held.
 
-use super::load::{Results, RunInfo};
+use super::read::{Results, RunInfo};
 use super::summary::{RunStatus, Shards};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -121,7 +121,7 @@ mod tests {
     use super::*;
     use crate::record::accum::{Completion, Shape, ThreadRecorder, Totals};
     use crate::record::hist::Hist;
-    use crate::record::load::Second;
+    use crate::record::read::Second;
     use crate::record::outcome::{OutcomeTable, OK};
     use std::collections::BTreeMap;
     use std::sync::Arc;

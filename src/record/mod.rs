@@ -3,7 +3,7 @@
 
 pub mod accum;
 pub mod hist;
-pub mod load;
+pub mod read;
 pub mod merge;
 pub mod outcome;
 pub mod results;

@@ -12,7 +12,7 @@
 
 use super::accum::{OutcomeHists, Shape, Totals};
 use super::hist::{add, new_hist};
-use super::load::{self, LoadError, Second};
+use super::read::{self, LoadError, Second};
 use super::outcome::{OutcomeId, OutcomeTable};
 use super::results::{ALL_REQUESTS, HLOG, LABELS, SCENARIO_COPY, SUMMARY, TIMESERIES};
 use super::summary::{ratio, scenario_fingerprint, RunMeta, RunStatus, Summary};
@@ -36,11 +36,11 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
     let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).map_err(io(SCENARIO_COPY))?;
     let shape = shape_of(dir)?;
     let mut seconds = BTreeMap::new();
-    load::read_timeseries(dir, &shape, &mut seconds)?;
-    load::read_hlog(dir, &shape, &mut seconds)?;
-    load::read_counts(dir, &shape, &mut seconds)?;
+    read::read_timeseries(dir, &shape, &mut seconds)?;
+    read::read_hlog(dir, &shape, &mut seconds)?;
+    read::read_counts(dir, &shape, &mut seconds)?;
     // A second is whole once its last interval-log entry is (that log is written after the CSVs).
-    let hlog = load::complete_lines(std::fs::read(dir.join(HLOG)).map_err(io(HLOG))?);
+    let hlog = read::complete_lines(std::fs::read(dir.join(HLOG)).map_err(io(HLOG))?);
     let last_tag = if shape.requests.len() > 1 { format!("req.{}", shape.requests[shape.requests.len() - 1]) } else { "lag".into() };
     let mut whole: Option<u64> = None;
     for e in IntervalLogIterator::new(&hlog) {
@@ -97,7 +97,7 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
 /// Request names (in order of first appearance), outcome columns and label headers, from the files.
 fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
     let bad = |file: &'static str, what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
-    let mut rd = load::csv_reader(dir, TIMESERIES)?;
+    let mut rd = read::csv_reader(dir, TIMESERIES)?;
     let head = rd.headers().map_err(|e| bad(TIMESERIES, e.to_string()))?.clone();
     let from = head.iter().position(|h| h == "dropped").ok_or_else(|| bad(TIMESERIES, "no `dropped` column".into()))?;
     let to = head.iter().position(|h| h == "p50_ms").ok_or_else(|| bad(TIMESERIES, "no `p50_ms` column".into()))?;
@@ -121,7 +121,7 @@ fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
         return Err(bad(TIMESERIES, "no whole second was written before the run ended: nothing to rebuild".into()));
     }
     let mut labels: Vec<String> = Vec::new();
-    if let Ok(mut rd) = load::csv_reader(dir, LABELS) {
+    if let Ok(mut rd) = read::csv_reader(dir, LABELS) {
         for row in rd.records().flatten() {
             if let Some(h) = row.get(1) {
                 if !labels.iter().any(|l| l == h) && labels.len() < super::accum::MAX_LABELS {
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(s.totals.latency.count, 30);
         assert!(s.generator.notes.iter().any(|n| n.contains("1 request-second")), "{:?}", s.generator.notes);
         // The Results loader (merge, verify, report) reads it as well.
-        let r = crate::record::load::load(&dir).unwrap();
+        let r = crate::record::read::results(&dir).unwrap();
         assert_eq!(r.info.status, RunStatus::Incomplete);
         assert_eq!(gate_results(&[(dir.as_path(), &s)]).len(), 1);
         assert!(!gate_results(&[(dir.as_path(), &s)])[0].passed);
@@ -366,7 +366,7 @@ mod tests {
             std::fs::write(dir.join(target), &b).unwrap();
             let r = std::panic::catch_unwind(|| {
                 let _ = crate::record::results::read_summary(&dir);
-                let _ = crate::record::load::load(&dir);
+                let _ = crate::record::read::results(&dir);
             });
             assert!(r.is_ok(), "case {case}: damaging {target} panicked:\n{}", String::from_utf8_lossy(&b));
             std::fs::remove_dir_all(&dir).unwrap();

@@ -24,6 +24,9 @@ pub const LABELS: &str = "labels.csv";
 /// the end, once each arrival has ended): the no-censoring invariant, checkable per second.
 pub const ACCOUNTING: &str = "accounting.csv";
 
+/// `faults.json`: what each fault did, for verify and the report.
+pub const FAULTS: &str = "faults.json";
+
 /// The request column value of the per-second row that sums every request.
 pub const ALL_REQUESTS: &str = "*";
 
@@ -191,4 +194,11 @@ fn csv_field(s: &str) -> String {
 /// Milliseconds with microsecond precision, as the CSV shows latency.
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
+}
+
+/// Writes `faults.json`: the timeline's records as soon as the run ends (so they survive a failure
+/// in judging), then the judged reports over them.
+pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(faults).map_err(io::Error::other)?;
+    super::outdir::write_atomic(&dir.join(FAULTS), (text + "\n").as_bytes())
 }

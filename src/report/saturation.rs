@@ -5,7 +5,7 @@
 //! rise by at least half has no saturation point to find, and prints nothing.
 
 use crate::record::hist::{add, new_hist};
-use crate::record::load::Results;
+use crate::record::read::Results;
 use crate::scenario::Plan;
 use crate::verify::expr::{Metric, Op, Stat};
 use crate::verify::spec::Scope;
@@ -103,7 +103,7 @@ pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
 
 /// Prints the saturation answer of a ramp run (nothing for other runs).
 pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Write) -> std::io::Result<()> {
-    let Ok(r) = crate::record::load::load(dir) else { return Ok(()) };
+    let Ok(r) = crate::record::read::results(dir) else { return Ok(()) };
     let Some(s) = find(&r, slo_p99(plan)) else { return Ok(()) };
     writeln!(out)?;
     let bound = format!("p99 <= {}{}", crate::units::format_us(s.p99_limit_us), if s.from_slo { ", the SLO" } else { ", 2x the first seconds' p99: no p99 SLO in the scenario" });

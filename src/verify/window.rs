@@ -1,5 +1,5 @@
 //! Saved Results as verify reads them: summary.json for the whole run, and the per-second data
-//! (timeseries.csv, pods.csv, labels.csv, latency.hlog, read once through `record::load`) for any
+//! (timeseries.csv, pods.csv, labels.csv, latency.hlog, read once through `record::read`) for any
 //! stretch of it, so a check over a stage, a window or a fault is computed from what is on disk,
 //! exactly as `skyload compare` or a later re-check would see it. A second belongs to a window when
 //! its middle lies inside it.
@@ -7,7 +7,7 @@
 use super::metrics::Data;
 use super::VerifyError;
 use crate::record::hist::{add, new_hist};
-use crate::record::load::{self, Results};
+use crate::record::read::{self, Results};
 use crate::record::summary::Summary;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ impl SavedRun {
     pub fn load(dir: &Path) -> Result<SavedRun, VerifyError> {
         let summary = crate::record::results::read_summary(dir)
             .map_err(|e| VerifyError::Read { path: dir.join(crate::record::results::SUMMARY), reason: e.to_string() })?;
-        let run = load::load(dir).map_err(|e| VerifyError::Read { path: dir.to_path_buf(), reason: e.to_string() })?;
+        let run = read::results(dir).map_err(|e| VerifyError::Read { path: dir.to_path_buf(), reason: e.to_string() })?;
         Ok(SavedRun { dir: dir.to_path_buf(), summary, run })
     }
 

@@ -181,7 +181,7 @@ pub fn fault_view(f: &crate::verify::faults::FaultReport) -> FaultWindow {
 }
 
 /// A capacity search as the report draws it. The SLO line is the search's p99 check, if it had one.
-pub fn capacity_view(c: &crate::commands::capacity::CapacityReport) -> CapacityData {
+pub fn capacity_view(c: &crate::verify::capacity::report::CapacityReport) -> CapacityData {
     use crate::verify::expr::{parse, Metric, Stat};
     let slo_p99_us = c.slo.iter().filter_map(|s| parse(s.rsplit(": ").next().unwrap_or(s)).ok()).find_map(|e| match e.metric {
         Metric::Latency { stat: Stat::Quantile(q), service: false, .. } if (q - 0.99).abs() < 1e-9 => Some(e.value as u64),

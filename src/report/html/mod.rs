@@ -8,7 +8,7 @@
 
 pub mod charts;
 pub mod extras;
-pub mod load;
+pub mod input;
 pub mod page;
 pub mod slow;
 pub mod tls;
@@ -36,7 +36,7 @@ pub enum ReportError {
 /// view model.
 pub fn build(dirs: &[PathBuf]) -> Result<view::Report, ReportError> {
     assert!(!dirs.is_empty(), "at least one results directory");
-    let runs = dirs.iter().map(|d| load::load(d)).collect::<Result<Vec<_>, _>>()?;
+    let runs = dirs.iter().map(|d| input::read(d)).collect::<Result<Vec<_>, _>>()?;
     Ok(view::build(runs, hostname(), now_rfc3339()))
 }
 

@@ -3,7 +3,7 @@
 //! here without rendering; the charts and the HTML only lay it out.
 
 use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
-use super::load::{RunData, SecondRow};
+use super::input::{RunData, SecondRow};
 use crate::record::hist::{self, add, new_hist, Hist};
 use crate::record::redact;
 use crate::record::summary::{RunStatus, Summary};

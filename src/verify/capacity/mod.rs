@@ -6,6 +6,7 @@
 //! peak, daily volume). The driver that runs each step is `commands::capacity`.
 
 pub mod search;
+pub mod report;
 pub use search::{Answer, Search, Try};
 
 use crate::record::summary::Summary;

@@ -132,7 +132,7 @@ impl Results {
 }
 
 /// Reads a Results directory.
-pub fn load(dir: &Path) -> Result<Results, LoadError> {
+pub fn results(dir: &Path) -> Result<Results, LoadError> {
     let io = |file: &'static str| move |source| LoadError::Io { dir: dir.to_path_buf(), file, source };
     let summary = results::read_summary(dir).map_err(io(results::SUMMARY))?;
     if let Some(s) = &summary.shards {

@@ -47,7 +47,7 @@ pub struct SecondRow {
     pub max_ms: Option<f64>,
 }
 
-pub fn load(dir: &Path) -> Result<RunData, ReportError> {
+pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let summary = results::read_summary(dir).map_err(|source| ReportError::Summary { dir: dir.to_path_buf(), source })?;
     let mut warnings = Vec::new();
     let (outcome_columns, seconds) = match std::fs::File::open(dir.join(TIMESERIES)) {
@@ -67,7 +67,7 @@ pub fn load(dir: &Path) -> Result<RunData, ReportError> {
     let faults = optional::<Vec<crate::verify::faults::FaultReport>>(dir, extras::FAULTS, &mut warnings)
         .map(|f| f.iter().map(extras::fault_view).collect())
         .unwrap_or_default();
-    let capacity = optional::<crate::commands::capacity::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
+    let capacity = optional::<crate::verify::capacity::report::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
     // The same answer the terminal printed after the run, from the same data and SLO.
     let saturation = if capacity.is_some() {
         None
@@ -76,7 +76,7 @@ pub fn load(dir: &Path) -> Result<RunData, ReportError> {
             .as_deref()
             .and_then(|t| crate::scenario::load_str(t, &dir.join(SCENARIO_COPY)).ok())
             .and_then(|p| crate::report::saturation::slo_p99(&p));
-        crate::record::load::load(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo))
+        crate::record::read::results(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo))
     };
     Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, scenario_text, verdict, faults, capacity, saturation, warnings })
 }
