@@ -18,8 +18,7 @@ pub struct Shape {
     pub labels: Vec<String>,
 }
 
-/// Label headers one run can count.
-pub const MAX_LABELS: usize = 8;
+pub use crate::scenario::MAX_LABELS;
 /// Distinct values kept per label header before the rest are lumped into `(other)`.
 pub const MAX_LABEL_VALUES: usize = 64;
 

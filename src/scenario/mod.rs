@@ -7,15 +7,18 @@
 //! `skyload run` flags. The format is documented in docs/scenarios.md.
 
 pub mod bounds;
+pub mod checks;
 mod error;
 mod faults;
 mod feeder;
 pub mod metrics;
 mod model;
+pub mod outcomes;
 mod overrides;
 pub mod plan;
 mod requests;
 mod resolve;
+pub mod secrets;
 mod stages;
 mod syntax;
 pub mod template;

@@ -41,10 +41,10 @@ pub struct RawScenario {
     /// (`[gateway.functions.hello]`) in `Spanned`; `resolve` finds the table's position itself.
     pub gateway: Option<GatewayConfig>,
     /// `[checks]`, `[[windows]]`, `[capacity]`: resolved by `verify::spec`.
-    pub checks: Option<S<crate::verify::spec::RawChecks>>,
+    pub checks: Option<S<super::checks::RawChecks>>,
     #[serde(default)]
-    pub windows: Vec<S<crate::verify::spec::RawWindow>>,
-    pub capacity: Option<S<crate::verify::spec::RawCapacity>>,
+    pub windows: Vec<S<super::checks::RawWindow>>,
+    pub capacity: Option<S<super::checks::RawCapacity>>,
     /// `[metrics]`: resolved by `scenario::metrics`.
     pub metrics: Option<S<super::metrics::RawMetrics>>,
 }

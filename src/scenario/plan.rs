@@ -31,7 +31,7 @@ pub struct Plan {
     /// Lower-case response header naming the serving pod (e.g. `x-pod`).
     pub pod_header: Option<HeaderName>,
     /// Response headers whose values are counted per second and in total (e.g. `x-fn-version` for a
-    /// canary split, `x-cold-start`); at most 8.
+    /// canary split, `x-cold-start`); at most `MAX_LABELS`.
     pub labels: Vec<HeaderName>,
     /// Requests waiting for or holding a connection; an arrival beyond this is dropped.
     pub max_in_flight: usize,
@@ -49,6 +49,10 @@ pub struct Plan {
     /// `[metrics]`: live Prometheus endpoint and tracing.
     pub metrics: super::metrics::MetricsPlan,
 }
+
+/// Label headers one run can count: the recorder keeps a fixed-size array of them per request, so
+/// the format refuses more.
+pub const MAX_LABELS: usize = 8;
 
 #[derive(Debug, Clone)]
 pub enum Target {

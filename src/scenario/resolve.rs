@@ -21,7 +21,7 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const EMBEDDED_POD_HEADER: &str = "x-pod";
 /// Label headers counted by default against the embedded gateway.
 pub const EMBEDDED_LABELS: [&str; 2] = ["x-fn-version", "x-cold-start"];
-use crate::record::accum::MAX_LABELS;
+use super::plan::MAX_LABELS;
 
 /// Builds the Plan. `base_dir` is where feeder files are looked up (the scenario's directory).
 pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan, ScenarioError> {
@@ -48,7 +48,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     let pod_header = match &raw.pod_header {
         Some(h) if h.get_ref().is_empty() => None,
         // Pod names are written to pods.csv and the report: a credential header would leak there.
-        Some(h) if crate::record::redact::is_secret_name(h.get_ref()) => {
+        Some(h) if super::secrets::is_secret_name(h.get_ref()) => {
             return Err(rep.span(h.span(), "pod_header", format!("`{}` carries credentials and would be written to pods.csv; name the header that says which pod served", h.get_ref())))
         }
         Some(h) => Some(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
@@ -75,7 +75,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
             }
             let mut out = Vec::new();
             for (i, h) in list.get_ref().iter().enumerate() {
-                if crate::record::redact::is_secret_name(h.get_ref()) {
+                if super::secrets::is_secret_name(h.get_ref()) {
                     return Err(rep.span(
                         h.span(),
                         format!("labels[{i}]"),
@@ -149,9 +149,9 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
 /// against the plan; headers named by `split(...)` are added to `labels` so they are counted.
 #[allow(clippy::too_many_arguments)]
 fn resolve_verify(
-    checks: &Option<S<crate::verify::spec::RawChecks>>,
-    windows: &[S<crate::verify::spec::RawWindow>],
-    capacity: &Option<S<crate::verify::spec::RawCapacity>>,
+    checks: &Option<S<super::checks::RawChecks>>,
+    windows: &[S<super::checks::RawWindow>],
+    capacity: &Option<S<super::checks::RawCapacity>>,
     raw_stages: Option<&S<Vec<S<super::model::RawStage>>>>,
     raw_requests: Option<&S<Vec<S<super::model::RawRequest>>>>,
     faults: Vec<crate::verify::spec::FaultSource>,
@@ -163,7 +163,7 @@ fn resolve_verify(
     rep: &Reporter,
 ) -> Result<crate::verify::VerifyPlan, ScenarioError> {
     use crate::verify::spec;
-    let outcomes = crate::record::outcome::OutcomeTable::new(matchers.iter().map(|m| m.outcome.as_str()));
+    let outcomes = super::outcomes::OutcomeTable::new(matchers.iter().map(|m| m.outcome.as_str()));
     let names = spec::Names {
         stages: stages.iter().map(|s| s.name.as_str()).collect(),
         requests: requests.iter().map(|r| r.name.as_str()).collect(),

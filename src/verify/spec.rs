@@ -1,62 +1,16 @@
 //! What a scenario asks verify to judge, resolved: checks with their scope (whole run, stage,
 //! request, time window), abort rules, comparison tolerances and capacity-search settings. The raw
-//! serde structs for `[checks]`, `[[windows]]` and `[capacity]` live here too, so the scenario
-//! model only has to name them; `resolve` turns them into a `VerifyPlan` or an error at a byte
+//! serde structs for `[checks]`, `[[windows]]` and `[capacity]` are part of the scenario format
+//! (`scenario::checks`); `resolve` turns them into a `VerifyPlan` or an error at a byte
 //! offset, which `scenario::resolve` turns into file:line:column. Every name a check mentions
 //! (request, stage, outcome) is checked here against the plan, with a "did you mean".
 
 use super::compare::{parse_tolerance, Tolerance};
 use super::expr::{self, AbortExpr, Expr, Metric, ParseError};
+use crate::scenario::checks::{RawCapacity, RawChecks, RawWindow};
 use crate::scenario::did_you_mean;
-use crate::units::HumanDuration;
-use serde::Deserialize;
 use std::time::Duration;
 use toml::Spanned as S;
-
-/// `[checks]`: the whole run's checks and the rules that apply to the run as a whole.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawChecks {
-    pub run: Option<S<Vec<S<String>>>>,
-    pub abort_when: Option<S<Vec<S<String>>>>,
-    pub tolerances: Option<S<Vec<S<String>>>>,
-    pub generator_guard: Option<S<String>>,
-}
-
-/// `[[windows]]`: a named stretch of the run with its own checks.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWindow {
-    pub name: Option<S<String>>,
-    pub from: Option<S<HumanDuration>>,
-    pub to: Option<S<HumanDuration>>,
-    pub stage: Option<S<String>>,
-    pub request: Option<S<String>>,
-    pub checks: Option<S<Vec<S<String>>>>,
-}
-
-/// `[capacity]`: how `skyload capacity` steps the rate, and the plan it reports.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawCapacity {
-    pub start: Option<S<f64>>,
-    pub step: Option<S<f64>>,
-    pub factor: Option<S<f64>>,
-    pub max: Option<S<f64>>,
-    pub hold: Option<S<HumanDuration>>,
-    pub bisect_hold: Option<S<HumanDuration>>,
-    pub cooldown: Option<S<HumanDuration>>,
-    pub precision: Option<S<f64>>,
-    pub pods: Option<S<i64>>,
-    pub peak_qps: Option<S<f64>>,
-    pub headroom: Option<S<f64>>,
-    pub targets: Option<S<Vec<S<String>>>>,
-    pub window: Option<S<HumanDuration>>,
-    pub consistency: Option<S<f64>>,
-    pub retests: Option<S<i64>>,
-    pub confirm: Option<S<i64>>,
-    pub confirm_hold: Option<S<HumanDuration>>,
-}
 
 /// Everything verify needs from a scenario. Empty (no checks) by default.
 #[derive(Debug, Clone, Default)]
