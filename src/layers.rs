@@ -28,7 +28,7 @@ pub const ORDER: [&str; 13] =
 pub const UPWARD: &[(&str, &str)] = &[
     ("load/runner.rs", "fault"),
     ("load/runner.rs", "gateway"),
-    ("report/html/extras.rs", "commands"),
+    ("report/html/verify_views.rs", "commands"),
     ("report/html/load.rs", "commands"),
     ("scenario/model.rs", "gateway"),
     ("scenario/model.rs", "verify"),
