@@ -4,7 +4,7 @@
 //! or unreadable becomes a warning shown in the report, so an old or partial directory still
 //! gives a report of what it holds.
 
-use super::extras::{self, CapacityData, FaultWindow, ReportVerdict};
+use super::verify_views::{self, CapacityData, FaultWindow, ReportVerdict};
 use super::ReportError;
 use crate::record::results::{self, ALL_REQUESTS, SCENARIO_COPY, TIMESERIES};
 use crate::record::summary::Summary;
@@ -63,11 +63,11 @@ pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).ok();
     // The files verify, the fault timeline and `skyload capacity` write, turned into the report's
     // own view of them.
-    let verdict = optional::<crate::verify::Verdict>(dir, extras::VERDICT, &mut warnings).map(|v| extras::verdict_view(&v, summary.status));
-    let faults = optional::<Vec<crate::verify::faults::FaultReport>>(dir, extras::FAULTS, &mut warnings)
-        .map(|f| f.iter().map(extras::fault_view).collect())
+    let verdict = optional::<crate::verify::Verdict>(dir, verify_views::VERDICT, &mut warnings).map(|v| verify_views::verdict_view(&v, summary.status));
+    let faults = optional::<Vec<crate::verify::faults::FaultReport>>(dir, verify_views::FAULTS, &mut warnings)
+        .map(|f| f.iter().map(verify_views::fault_view).collect())
         .unwrap_or_default();
-    let capacity = optional::<crate::verify::capacity::report::CapacityReport>(dir, extras::CAPACITY, &mut warnings).map(|c| extras::capacity_view(&c));
+    let capacity = optional::<crate::verify::capacity::report::CapacityReport>(dir, verify_views::CAPACITY, &mut warnings).map(|c| verify_views::capacity_view(&c));
     // The same answer the terminal printed after the run, from the same data and SLO.
     let saturation = if capacity.is_some() {
         None

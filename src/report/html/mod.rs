@@ -7,12 +7,13 @@
 //! `page` (HTML written to any `Write`).
 
 pub mod charts;
-pub mod extras;
+pub mod verify_views;
 pub mod input;
 pub mod page;
 pub mod slow;
 pub mod tls;
 pub mod view;
+pub mod verify_views;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

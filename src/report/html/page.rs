@@ -3,7 +3,7 @@
 //! scenario, a response header or a file goes through `escape`; the only unescaped markup is this
 //! module's own and the SVG plotters drew (which escapes its text itself).
 
-use super::extras::{CapacityData, FaultWindow, ReportVerdict};
+use super::verify_views::{CapacityData, FaultWindow, ReportVerdict};
 use super::view::{BannerKind, Report, RunView};
 use crate::record::summary::{Overall, RunStatus, Summary};
 use crate::units::format_us;
@@ -39,17 +39,17 @@ pub fn escape(s: &str) -> String {
 /// A table cell: text (escaped when written) and a CSS class.
 struct Cell(String, &'static str);
 
-fn t(s: impl Into<String>) -> Cell {
+fn text_cell(s: impl Into<String>) -> Cell {
     Cell(s.into(), "")
 }
-fn n(s: impl Into<String>) -> Cell {
+fn num_cell(s: impl Into<String>) -> Cell {
     Cell(s.into(), "num")
 }
 fn ok(passed: Option<bool>) -> Cell {
     match passed {
         Some(true) => Cell("pass".into(), "pass"),
         Some(false) => Cell("FAIL".into(), "fail"),
-        None => t("–"),
+        None => text_cell("–"),
     }
 }
 
@@ -278,13 +278,13 @@ fn by_outcome(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         .map(|(name, o)| {
             let l = &o.latency;
             vec![
-                t(name),
-                n(o.count.to_string()),
-                n(lat(l, l.p50_us)),
-                n(lat(l, l.p90_us)),
-                n(lat(l, l.p99_us)),
-                n(lat(l, l.max_us)),
-                n(lat(&o.service_time, o.service_time.p99_us)),
+                text_cell(name),
+                num_cell(o.count.to_string()),
+                num_cell(lat(l, l.p50_us)),
+                num_cell(lat(l, l.p90_us)),
+                num_cell(lat(l, l.p99_us)),
+                num_cell(lat(l, l.max_us)),
+                num_cell(lat(&o.service_time, o.service_time.p99_us)),
             ]
         })
         .collect();
@@ -319,10 +319,10 @@ fn checks(out: &mut dyn Write, v: Option<&ReportVerdict>) -> io::Result<()> {
                 .iter()
                 .map(|c| {
                     vec![
-                        t(&c.name),
-                        t(c.window.clone().unwrap_or_else(|| "run".into())),
-                        t(&c.expected),
-                        t(&c.measured),
+                        text_cell(&c.name),
+                        text_cell(c.window.clone().unwrap_or_else(|| "run".into())),
+                        text_cell(&c.expected),
+                        text_cell(&c.measured),
                         ok(Some(c.passed)),
                     ]
                 })
@@ -358,12 +358,12 @@ fn comparison(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         .diff
         .iter()
         .map(|d| {
-            let mut row = vec![t(&d.metric)];
+            let mut row = vec![text_cell(&d.metric)];
             for (i, val) in d.values.iter().enumerate() {
-                row.push(n(val));
+                row.push(num_cell(val));
                 if i > 0 {
                     row.push(match d.changes[i] {
-                        None => n("–"),
+                        None => num_cell("–"),
                         Some(c) => {
                             let worse = (c > 0.0) == d.lower_is_better;
                             let class = if c.abs() < 0.05 {
@@ -388,17 +388,17 @@ fn comparison(out: &mut dyn Write, r: &Report) -> io::Result<()> {
 
 fn request_row(name: &str, o: &Overall, outcomes: &[&String]) -> Vec<Cell> {
     let l = &o.latency;
-    let mut row = vec![t(name), n(o.completed.to_string()), n(format!("{:.1}", o.achieved_rps))];
-    row.extend(outcomes.iter().map(|k| n(o.outcomes.get(*k).copied().unwrap_or(0).to_string())));
+    let mut row = vec![text_cell(name), num_cell(o.completed.to_string()), num_cell(format!("{:.1}", o.achieved_rps))];
+    row.extend(outcomes.iter().map(|k| num_cell(o.outcomes.get(*k).copied().unwrap_or(0).to_string())));
     row.extend([
-        n(pct(o.error_rate)),
-        n(lat(l, l.p50_us)),
-        n(lat(l, l.p90_us)),
-        n(lat(l, l.p99_us)),
-        n(lat(l, l.p999_us)),
-        n(lat(l, l.max_us)),
-        n(lat(&o.service_time, o.service_time.p99_us)),
-        n(o.dropped.to_string()),
+        num_cell(pct(o.error_rate)),
+        num_cell(lat(l, l.p50_us)),
+        num_cell(lat(l, l.p90_us)),
+        num_cell(lat(l, l.p99_us)),
+        num_cell(lat(l, l.p999_us)),
+        num_cell(lat(l, l.max_us)),
+        num_cell(lat(&o.service_time, o.service_time.p99_us)),
+        num_cell(o.dropped.to_string()),
     ]);
     row
 }
@@ -432,13 +432,13 @@ fn pods(out: &mut dyn Write, v: &RunView, svg: Option<&str>) -> io::Result<()> {
                 .map(|p| {
                     let outcomes = p.outcomes.iter().map(|(k, c)| format!("{k} {c}")).collect::<Vec<_>>().join(", ");
                     vec![
-                        t(&p.name),
-                        n(p.count.to_string()),
-                        n(format!("{:.1}", p.rps)),
-                        n(pct(p.count as f64 / total.max(1) as f64)),
-                        n(lat(&p.latency, p.latency.p50_us)),
-                        n(lat(&p.latency, p.latency.p99_us)),
-                        t(outcomes),
+                        text_cell(&p.name),
+                        num_cell(p.count.to_string()),
+                        num_cell(format!("{:.1}", p.rps)),
+                        num_cell(pct(p.count as f64 / total.max(1) as f64)),
+                        num_cell(lat(&p.latency, p.latency.p50_us)),
+                        num_cell(lat(&p.latency, p.latency.p99_us)),
+                        text_cell(outcomes),
                     ]
                 })
                 .collect();
@@ -454,7 +454,7 @@ fn pods(out: &mut dyn Write, v: &RunView, svg: Option<&str>) -> io::Result<()> {
             continue;
         }
         let rows: Vec<Vec<Cell>> =
-            values.iter().map(|(val, c)| vec![t(val), n(c.to_string()), n(pct(*c as f64 / total.max(1) as f64))]).collect();
+            values.iter().map(|(val, c)| vec![text_cell(val), num_cell(c.to_string()), num_cell(pct(*c as f64 / total.max(1) as f64))]).collect();
         writeln!(out, "<h3>Responses by <code>{}</code></h3>", escape(header))?;
         table(out, &["value", "responses", "share"], &rows)?;
     }
@@ -481,23 +481,23 @@ fn capacity(out: &mut dyn Write, c: Option<&CapacityData>, svg: Option<&str>) ->
     }
     let f = |v: Option<f64>, unit: &str| v.map_or("–".to_string(), |v| format!("{v:.1}{unit}"));
     let mut rows = vec![
-        vec![t("highest rate within the SLO"), n(f(c.max_rps, " req/s"))],
-        vec![t("knee (latency starts to climb)"), n(f(c.knee_rps, " req/s"))],
-        vec![t("SLO"), n(c.slo_p99_us.map_or("–".into(), |u| format!("p99 < {}", format_us(u))))],
-        vec![t("pods in the test"), n(c.pods.map_or("–".into(), |p| p.to_string()))],
-        vec![t("capacity per pod"), n(f(c.per_pod_rps, " req/s"))],
-        vec![t("peak to plan for"), n(f(c.peak_qps, " req/s"))],
-        vec![t("headroom"), n(c.headroom.map_or("–".into(), pct))],
-        vec![t("pods needed for the peak"), n(c.pods_needed.map_or("–".into(), |p| p.to_string()))],
-        vec![t("calls a day at the highest rate"), n(c.daily_calls.map_or("–".into(), |d| format!("{:.0}", d)))],
+        vec![text_cell("highest rate within the SLO"), num_cell(f(c.max_rps, " req/s"))],
+        vec![text_cell("knee (latency starts to climb)"), num_cell(f(c.knee_rps, " req/s"))],
+        vec![text_cell("SLO"), num_cell(c.slo_p99_us.map_or("–".into(), |u| format!("p99 < {}", format_us(u))))],
+        vec![text_cell("pods in the test"), num_cell(c.pods.map_or("–".into(), |p| p.to_string()))],
+        vec![text_cell("capacity per pod"), num_cell(f(c.per_pod_rps, " req/s"))],
+        vec![text_cell("peak to plan for"), num_cell(f(c.peak_qps, " req/s"))],
+        vec![text_cell("headroom"), num_cell(c.headroom.map_or("–".into(), pct))],
+        vec![text_cell("pods needed for the peak"), num_cell(c.pods_needed.map_or("–".into(), |p| p.to_string()))],
+        vec![text_cell("calls a day at the highest rate"), num_cell(c.daily_calls.map_or("–".into(), |d| format!("{:.0}", d)))],
     ];
-    rows.push(vec![t("verdict"), ok(c.passed)]);
+    rows.push(vec![text_cell("verdict"), ok(c.passed)]);
     table(out, &["", "value"], &rows)?;
     let steps: Vec<Vec<Cell>> = c
         .steps
         .iter()
         .map(|s| {
-            vec![n(format!("{:.0}", s.rate)), n(f(s.achieved_rps, "")), n(format_us(s.p99_us)), n(pct(s.error_rate)), ok(Some(s.passed))]
+            vec![num_cell(format!("{:.0}", s.rate)), num_cell(f(s.achieved_rps, "")), num_cell(format_us(s.p99_us)), num_cell(pct(s.error_rate)), ok(Some(s.passed))]
         })
         .collect();
     table(out, &["offered rate", "achieved", "p99", "error rate", "result"], &steps)?;
@@ -522,13 +522,13 @@ fn faults(out: &mut dyn Write, faults: &[FaultWindow]) -> io::Result<()> {
         .iter()
         .map(|f| {
             vec![
-                t(&f.name),
-                n(w(Some(f.planned_start_s), Some(f.planned_end_s))),
-                n(w(f.actual_start_s, f.actual_end_s)),
-                n(f.fallback_ratio.map_or("–".into(), pct)),
-                n(lat(f.latency_before)),
-                n(lat(f.latency_inside)),
-                t(&match (f.recovery_s, &f.recovery, &f.recovery_note) {
+                text_cell(&f.name),
+                num_cell(w(Some(f.planned_start_s), Some(f.planned_end_s))),
+                num_cell(w(f.actual_start_s, f.actual_end_s)),
+                num_cell(f.fallback_ratio.map_or("–".into(), pct)),
+                num_cell(lat(f.latency_before)),
+                num_cell(lat(f.latency_inside)),
+                text_cell(&match (f.recovery_s, &f.recovery, &f.recovery_note) {
                     (Some(r), _, _) => format!("{r:.1}s"),
                     (None, Some(status), Some(note)) => format!("{status}: {note}"),
                     (None, Some(status), None) => status.clone(),
@@ -611,7 +611,7 @@ mod tests {
     fn escapes_everything_markup_could_use() {
         assert_eq!(escape(r#"<script>alert('x') & "y"</script>"#), "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
         let mut out = Vec::new();
-        table(&mut out, &["<h>"], &[vec![t("<td>")]]).unwrap();
+        table(&mut out, &["<h>"], &[vec![text_cell("<td>")]]).unwrap();
         let html = String::from_utf8(out).unwrap();
         assert!(html.contains("<th>&lt;h&gt;</th>") && html.contains("<td>&lt;td&gt;</td>"));
     }

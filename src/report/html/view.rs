@@ -2,7 +2,7 @@
 //! of one or more Results directories. Pure (no I/O, no clock), so what a report says is tested
 //! here without rendering; the charts and the HTML only lay it out.
 
-use super::extras::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
+use super::verify_views::{CapacityData, FaultWindow, ReportVerdict, VerdictStatus};
 use super::input::{RunData, SecondRow};
 use crate::record::hist::{self, add, new_hist, Hist};
 use crate::record::redact;

@@ -1,7 +1,9 @@
 //! The capacity search as a state machine over step verdicts, with no clock and no I/O, so a test
 //! drives it with a simulated system and a seed. One noisy step must not decide the answer, so:
 //!
-//! 1. **ramp** up by a factor or a step until a step fails;
+//! 1. **ramp** up by a factor or a step until a step fails; a failing *first* step is run again
+//!    before anything is concluded from it (one stall in it must not answer "none"): when the
+//!    rerun passes, the ramp goes on; when it fails too, the search bisects below it;
 //! 2. **bisect** between the last good and the first bad rate (shorter holds) until they are
 //!    within the precision;
 //! 3. **retest** the first bad rate: a real limit fails again; if it passes, the failure was noise,
@@ -58,6 +60,9 @@ pub struct Search {
     confirm_passed: u32,
     descents: u32,
     confirmed: Option<f64>,
+    /// Whether the first step has been run again after it failed (once, outside the `retests`
+    /// budget, which is for the boundary).
+    first_retested: bool,
 }
 
 /// Rates are tried at 0.1 rps resolution.
@@ -68,7 +73,7 @@ fn round(r: f64) -> f64 {
 impl Search {
     pub fn new(s: CapacitySettings) -> Search {
         let start = round(s.start.min(s.max));
-        Search { s, tries: Vec::new(), lo: None, hi: None, next: Some((start, Phase::Ramp)), stop: None, retests: 0, confirm_passed: 0, descents: 0, confirmed: None }
+        Search { s, tries: Vec::new(), lo: None, hi: None, next: Some((start, Phase::Ramp)), stop: None, retests: 0, confirm_passed: 0, descents: 0, confirmed: None, first_retested: false }
     }
 
     /// The next rate, its hold and its phase; None once the search is over.
@@ -103,6 +108,12 @@ impl Search {
                 }
                 self.ramp_from(rate);
             }
+            // Nothing has passed yet: one bad moment in the very first step would otherwise send
+            // the search down to ever lower rates, each of which can be unlucky too.
+            (Phase::Ramp, false) if self.lo.is_none() && !self.first_retested && self.s.retests > 0 => {
+                self.first_retested = true;
+                self.next = Some((rate, Phase::Retest));
+            }
             (Phase::Ramp | Phase::Bisect, false) => {
                 self.hi = Some(self.hi.map_or(rate, |b| b.min(rate)));
                 self.bisect_or_confirm();
@@ -111,8 +122,15 @@ impl Search {
                 self.lo = Some(self.lo.map_or(rate, |g| g.max(rate)));
                 self.bisect_or_confirm();
             }
-            // The limit failed again: it is real.
-            (Phase::Retest, false) => self.start_confirm(self.lo.expect("a retest follows a good rate")),
+            // The limit failed again: it is real. (With nothing good below it, it was the first
+            // step: look below it.)
+            (Phase::Retest, false) => match self.lo {
+                Some(lo) => self.start_confirm(lo),
+                None => {
+                    self.hi = Some(self.hi.map_or(rate, |b| b.min(rate)));
+                    self.bisect_or_confirm();
+                }
+            },
             // The first failure was noise: search above it, bounded by the next rate that never passed.
             (Phase::Retest, true) => {
                 self.lo = Some(rate);
@@ -251,11 +269,13 @@ mod tests {
         noise: f64,
         stall: f64,
         state: u64,
+        /// Steps still to fail whatever their rate (a stall placed where a test wants it).
+        forced_failures: u32,
     }
 
     impl Simulated {
         fn new(capacity: f64, noise: f64, stall: f64, seed: u64) -> Simulated {
-            Simulated { capacity, noise, stall, state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+            Simulated { capacity, noise, stall, state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, forced_failures: 0 }
         }
         /// xorshift64*: uniform in [0, 1).
         fn uniform(&mut self) -> f64 {
@@ -266,7 +286,8 @@ mod tests {
         }
         fn step(&mut self, rate: f64, hold: Duration) -> StepVerdict {
             let seconds = hold.as_secs().max(1);
-            let mut ok = true;
+            let mut ok = self.forced_failures == 0;
+            self.forced_failures = self.forced_failures.saturating_sub(1);
             for _ in 0..seconds {
                 let cap = self.capacity * (1.0 + self.noise * (2.0 * self.uniform() - 1.0));
                 let stalled = self.uniform() < self.stall;
@@ -388,5 +409,60 @@ mod tests {
         let (min, max) = answers.iter().fold((f64::MAX, 0.0f64), |(a, b), x| (a.min(*x), b.max(*x)));
         assert!((max - min) / min <= 0.05, "answers {answers:?}");
         assert!(max <= 1030.0, "never above what the system holds at its best: {answers:?}");
+    }
+
+    #[test]
+    fn a_stall_in_the_first_step_does_not_decide_the_answer() {
+        // The first step fails once whatever its rate (a stall), on an otherwise noisy system of
+        // 1000 rps: the rerun passes and the search goes on to the real limit, every seed.
+        let s = CapacitySettings { confirm_hold: Duration::from_secs(10), retests: 2, ..settings() };
+        let mut answers = Vec::new();
+        for seed in 1..=5 {
+            let mut sys = Simulated::new(1000.0, 0.03, 0.005, seed);
+            sys.forced_failures = 1;
+            let search = drive(s.clone(), &mut sys);
+            let a = search.answer();
+            assert_eq!((search.tries[0].verdict, search.tries[1].rate, search.tries[1].phase), (StepVerdict::Fail, 200.0, Phase::Retest), "seed {seed}: {:?}", search.tries);
+            assert_eq!(search.tries[1].verdict, StepVerdict::Pass, "seed {seed}");
+            assert!(a.noisy_below.contains(&200.0), "seed {seed}: the stall is reported as noise: {a:?}");
+            match search.stop {
+                Some(Stop::Converged) => answers.push(a.sustainable.unwrap()),
+                Some(Stop::Unstable) => assert!(a.unstable.is_some_and(|(_, hi)| hi > 900.0), "seed {seed}: {a:?}"),
+                other => panic!("seed {seed}: {other:?} {a:?} {:?}", search.tries),
+            }
+        }
+        assert!(answers.len() >= 3 && answers.iter().all(|x| *x > 900.0 && *x <= 1030.0), "{answers:?}");
+
+        // Without retests the same stall would decide: the search bisects below the first step and
+        // answers a rate under 200 rps on a system that holds 1000.
+        let mut sys = Simulated::new(1000.0, 0.0, 0.0, 1);
+        sys.forced_failures = 1;
+        let search = drive(CapacitySettings { retests: 0, ..settings() }, &mut sys);
+        assert!(search.answer().sustainable.is_some_and(|x| x < 200.0), "{:?}", search.tries);
+    }
+
+    #[test]
+    fn a_first_step_that_fails_twice_is_a_real_limit() {
+        // A system of 150 rps: 200 fails, fails again when rerun, and the search bisects below it.
+        let s = exact(150.0);
+        assert_eq!(s.tries[1].phase, Phase::Retest);
+        assert_eq!(s.tries[2].phase, Phase::Bisect);
+        assert!(s.tries[2].rate < 200.0, "{:?}", s.tries);
+        assert_eq!((s.stop, s.answer().unstable), (Some(Stop::Converged), None), "{:?}", s.tries);
+    }
+
+    #[test]
+    fn a_first_step_that_passes_only_on_its_rerun_and_never_again_is_a_band() {
+        // 200 fails, then passes once, then nothing passes again: no confident number, a band.
+        let mut s = Search::new(settings());
+        let mut n = 0;
+        while let Some((r, _, _)) = s.next() {
+            n += 1;
+            s.record(r, if n == 2 { StepVerdict::Pass } else { StepVerdict::Fail });
+            assert!(s.tries.len() < 40);
+        }
+        let a = s.answer();
+        assert_eq!(a.sustainable, None, "{:?}", s.tries);
+        assert!(a.unstable.is_some(), "the flip at the first step is reported: {a:?} {:?}", s.tries);
     }
 }

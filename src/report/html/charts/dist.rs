@@ -3,7 +3,7 @@
 //! (throughput against p99 with the SLO line and the knee).
 
 use super::*;
-use crate::report::html::extras::CapacityData;
+use crate::report::html::verify_views::CapacityData;
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
 
 /// Latency by percentile for the whole run: corrected (from the intended start) and service time
@@ -28,11 +28,11 @@ pub fn percentiles(view: &RunView, base: Option<&RunView>) -> Result<String, Cha
         b.margin(12).margin_right(24).x_label_area_size(36).y_label_area_size(64);
         let x = (1.0..xmax).log_scale().with_key_points(keys);
         if log {
-            let mut chart = b.build_cartesian_2d(x, (y0..y1).log_scale()).map_err(e)?;
+            let mut chart = b.build_cartesian_2d(x, (y0..y1).log_scale()).map_err(plot_err)?;
             mesh(&mut chart, "percentile", "latency (ms, log scale)", &|x| percentile_label(*x), &|v| fmt_ms(*v))?;
             curves_on(&mut chart, view, base)
         } else {
-            let mut chart = b.build_cartesian_2d(x, y0..y1).map_err(e)?;
+            let mut chart = b.build_cartesian_2d(x, y0..y1).map_err(plot_err)?;
             mesh(&mut chart, "percentile", "latency (ms)", &|x| percentile_label(*x), &|v| fmt_ms(*v))?;
             curves_on(&mut chart, view, base)
         }
@@ -48,18 +48,18 @@ fn curves_on<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>, Y: Ranged<
     if let Some(b) = base {
         chart
             .draw_series(DashedLineSeries::new(clean(&b.hdr_latency), 5, 4, BASE.stroke_width(2)))
-            .map_err(e)?
+            .map_err(plot_err)?
             .label(format!("baseline latency ({})", b.label))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BASE.stroke_width(2)));
     }
     chart
         .draw_series(LineSeries::new(clean(&view.hdr_service), SERVICE.stroke_width(2)))
-        .map_err(e)?
+        .map_err(plot_err)?
         .label("service time (from the send)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], SERVICE.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(clean(&view.hdr_latency), P50.stroke_width(2)))
-        .map_err(e)?
+        .map_err(plot_err)?
         .label("latency (from the intended start)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], P50.stroke_width(2)));
     legend(chart)
@@ -99,7 +99,7 @@ fn bars<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(label_w)
         .build_cartesian_2d(0.0..xmax, (0..n.max(1)).into_segmented())
-        .map_err(e)?;
+        .map_err(plot_err)?;
     let name_of = |v: &SegmentValue<i32>| match v {
         SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names.get(*i as usize).cloned().unwrap_or_default(),
         SegmentValue::Last => String::new(),
@@ -116,7 +116,7 @@ fn bars<DB: DrawingBackend>(
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()
-        .map_err(e)?;
+        .map_err(plot_err)?;
     chart
         .draw_series(values.iter().enumerate().map(|(i, v)| {
             let mut r =
@@ -124,7 +124,7 @@ fn bars<DB: DrawingBackend>(
             r.set_margin(4, 4, 0, 0);
             r
         }))
-        .map_err(e)?;
+        .map_err(plot_err)?;
     chart
         .draw_series(values.iter().enumerate().map(|(i, v)| {
             Text::new(
@@ -136,11 +136,11 @@ fn bars<DB: DrawingBackend>(
                 )),
             )
         }))
-        .map_err(e)?;
+        .map_err(plot_err)?;
     if let Some(m) = mean {
         chart
             .draw_series(DashedLineSeries::new(vec![(m, SegmentValue::Exact(0)), (m, SegmentValue::Last)], 5, 4, INK.stroke_width(1)))
-            .map_err(e)?;
+            .map_err(plot_err)?;
     }
     Ok(())
 }
@@ -154,11 +154,11 @@ pub fn capacity(c: &CapacityData) -> Result<String, ChartError> {
         let mut b = ChartBuilder::on(root);
         b.margin(12).margin_right(24).x_label_area_size(36).y_label_area_size(64);
         if log {
-            let mut chart = b.build_cartesian_2d(0.0..xmax, (y0..y1).log_scale()).map_err(e)?;
+            let mut chart = b.build_cartesian_2d(0.0..xmax, (y0..y1).log_scale()).map_err(plot_err)?;
             mesh(&mut chart, "offered rate (requests per second)", "p99 latency (ms, log scale)", &|x| format!("{x:.0}"), &|v| fmt_ms(*v))?;
             capacity_on(&mut chart, c, (y0, y1), slo)
         } else {
-            let mut chart = b.build_cartesian_2d(0.0..xmax, y0..y1).map_err(e)?;
+            let mut chart = b.build_cartesian_2d(0.0..xmax, y0..y1).map_err(plot_err)?;
             mesh(&mut chart, "offered rate (requests per second)", "p99 latency (ms)", &|x| format!("{x:.0}"), &|v| fmt_ms(*v))?;
             capacity_on(&mut chart, c, (y0, y1), slo)
         }
@@ -176,13 +176,13 @@ fn capacity_on<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
         let xmax = chart.x_range().end;
         chart
             .draw_series(DashedLineSeries::new(vec![(0.0, s), (xmax, s)], 8, 4, ERROR.stroke_width(2)))
-            .map_err(e)?
+            .map_err(plot_err)?
             .label(format!("SLO: p99 < {}", fmt_ms(s)))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], ERROR.stroke_width(2)));
     }
     if let Some(k) = c.knee_rps {
-        chart.draw_series(DashedLineSeries::new(vec![(k, y0.max(1e-9)), (k, y1)], 4, 4, INK.stroke_width(1))).map_err(e)?;
-        chart.draw_series(std::iter::once(Text::new(format!(" knee {k:.0} rps"), (k, y1), small.clone()))).map_err(e)?;
+        chart.draw_series(DashedLineSeries::new(vec![(k, y0.max(1e-9)), (k, y1)], 4, 4, INK.stroke_width(1))).map_err(plot_err)?;
+        chart.draw_series(std::iter::once(Text::new(format!(" knee {k:.0} rps"), (k, y1), small.clone()))).map_err(plot_err)?;
     }
     let pts: Vec<(f64, f64)> = c.steps.iter().map(|s| (s.rate, (s.p99_us as f64 / 1000.0).max(1e-3))).collect();
     // The line joins the steps by rate, not in search order (a bisection would zig-zag).
@@ -190,11 +190,11 @@ fn capacity_on<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
     by_rate.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     chart
         .draw_series(LineSeries::new(by_rate, P50.stroke_width(2)))
-        .map_err(e)?
+        .map_err(plot_err)?
         .label("p99 at each step (green: passed, red: failed)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], P50.stroke_width(2)));
     chart
         .draw_series(c.steps.iter().zip(&pts).map(|(s, p)| Circle::new(*p, 5, if s.passed { OK.filled() } else { ERROR.filled() })))
-        .map_err(e)?;
+        .map_err(plot_err)?;
     legend(chart)
 }

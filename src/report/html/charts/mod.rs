@@ -70,7 +70,7 @@ fn svg(
     Ok(s.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
 }
 
-fn e<T: std::fmt::Display>(x: T) -> String {
+fn plot_err<T: std::fmt::Display>(x: T) -> String {
     x.to_string()
 }
 
@@ -133,9 +133,9 @@ fn shade_faults<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
 ) -> Result<(), String> {
     for f in &view.faults {
         let (s, end) = f.shaded();
-        chart.draw_series(std::iter::once(Rectangle::new([(s, y0), (end.max(s), y1)], FAULT.mix(0.22).filled()))).map_err(e)?;
-        chart.draw_series(std::iter::once(PathElement::new(vec![(s, y0), (s, y1)], FAULT.stroke_width(1)))).map_err(e)?;
-        chart.draw_series(std::iter::once(Text::new(format!(" {}", f.name), (s, y1), (FONT, 13).into_font().color(&INK)))).map_err(e)?;
+        chart.draw_series(std::iter::once(Rectangle::new([(s, y0), (end.max(s), y1)], FAULT.mix(0.22).filled()))).map_err(plot_err)?;
+        chart.draw_series(std::iter::once(PathElement::new(vec![(s, y0), (s, y1)], FAULT.stroke_width(1)))).map_err(plot_err)?;
+        chart.draw_series(std::iter::once(Text::new(format!(" {}", f.name), (s, y1), (FONT, 13).into_font().color(&INK)))).map_err(plot_err)?;
     }
     Ok(())
 }
@@ -148,7 +148,7 @@ fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(chart: &mut ChartCo
         .border_style(BASE)
         .label_font((FONT, 13))
         .draw()
-        .map_err(e)
+        .map_err(plot_err)
 }
 
 /// Whether values spanning [lo, hi] need a log axis to stay readable.
@@ -194,7 +194,7 @@ where
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()
-        .map_err(e)
+        .map_err(plot_err)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..xmax, 0.0..ymax)
-            .map_err(e)?;
+            .map_err(plot_err)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE.mix(0.0))
@@ -26,7 +26,7 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .draw()
-            .map_err(e)?;
+            .map_err(plot_err)?;
         shade_faults(&mut chart, view, (0.0, ymax))?;
         let mut lower = vec![0.0; view.series.len()];
         let layers = view.groups.iter().enumerate().map(|(i, g)| (g.as_str(), i)).chain([("dropped", usize::MAX)]);
@@ -41,7 +41,7 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             let c = layer_color(name, i);
             chart
                 .draw_series(std::iter::once(Polygon::new(pts, c.mix(0.8).filled())))
-                .map_err(e)?
+                .map_err(plot_err)?
                 .label(name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.mix(0.8).filled()));
             lower = upper;
@@ -50,14 +50,14 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             let pts: Vec<(f64, f64)> = b.series.iter().map(|p| (p.t, p.completed)).collect();
             chart
                 .draw_series(DashedLineSeries::new(pts, 6, 4, INK.mix(0.55).stroke_width(2)))
-                .map_err(e)?
+                .map_err(plot_err)?
                 .label(format!("baseline achieved ({})", b.label))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.mix(0.55).stroke_width(2)));
         }
         let target: Vec<(f64, f64)> = view.series.iter().map(|p| (p.t, p.target)).collect();
         chart
             .draw_series(DashedLineSeries::new(target, 8, 4, INK.stroke_width(2)))
-            .map_err(e)?
+            .map_err(plot_err)?
             .label("target (offered)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.stroke_width(2)));
         legend(&mut chart)
@@ -81,10 +81,10 @@ pub fn latency(view: &RunView, base: Option<&RunView>) -> Result<String, ChartEr
             b
         };
         if wants_log(lo, hi) {
-            let mut chart = builder(root).build_cartesian_2d(0.0..xmax, (lo * 0.8..hi * 1.5).log_scale()).map_err(e)?;
+            let mut chart = builder(root).build_cartesian_2d(0.0..xmax, (lo * 0.8..hi * 1.5).log_scale()).map_err(plot_err)?;
             latency_lines(&mut chart, view, base, xmax, (lo * 0.8, hi * 1.5), "latency (ms, log scale)")
         } else {
-            let mut chart = builder(root).build_cartesian_2d(0.0..xmax, 0.0..hi * 1.15).map_err(e)?;
+            let mut chart = builder(root).build_cartesian_2d(0.0..xmax, 0.0..hi * 1.15).map_err(plot_err)?;
             latency_lines(&mut chart, view, base, xmax, (0.0, hi * 1.15), "latency (ms)")
         }
     })
@@ -111,13 +111,13 @@ where
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()
-        .map_err(e)?;
+        .map_err(plot_err)?;
     shade_faults(chart, view, yr)?;
     if let Some(b) = base {
         for (name, get) in [("p50", (|p: &Point| p.p50) as fn(&Point) -> Option<f64>), ("p99", |p: &Point| p.p99)] {
             let mut first = true;
             for seg in segments(&b.series, get) {
-                let s = chart.draw_series(DashedLineSeries::new(seg, 5, 4, BASE.stroke_width(2))).map_err(e)?;
+                let s = chart.draw_series(DashedLineSeries::new(seg, 5, 4, BASE.stroke_width(2))).map_err(plot_err)?;
                 if std::mem::take(&mut first) {
                     s.label(format!("baseline {name}")).legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BASE.stroke_width(2)));
                 }
@@ -129,7 +129,7 @@ where
     for (name, color, get) in lines {
         let mut first = true;
         for seg in segments(&view.series, get) {
-            let s = chart.draw_series(LineSeries::new(seg, color.stroke_width(2))).map_err(e)?;
+            let s = chart.draw_series(LineSeries::new(seg, color.stroke_width(2))).map_err(plot_err)?;
             if std::mem::take(&mut first) {
                 s.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
             }
