@@ -7,7 +7,6 @@
 //! `page` (HTML written to any `Write`).
 
 pub mod charts;
-pub mod verify_views;
 pub mod input;
 pub mod page;
 pub mod slow;
