@@ -23,7 +23,6 @@ pub const ORDER: [&str; 13] =
 ///   its warning and the gate check to its callers in `commands`;
 /// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
 ///   functions/constants that belong in `record` (or `units`);
-/// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`;
 /// - load/tls.rs → fault: `control_tls` (trust for the fault control client) belongs in `fault`.
 pub const UPWARD: &[(&str, &str)] = &[
     ("load/runner.rs", "fault"),
@@ -41,7 +40,6 @@ pub const UPWARD: &[(&str, &str)] = &[
     ("record/rebuild.rs", "verify"),
     ("record/slow.rs", "load"),
     ("record/slow.rs", "metrics"),
-    ("scenario/fuzz_tests.rs", "verify"),
     ("load/tls.rs", "fault"),
 ];
 
