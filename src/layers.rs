@@ -19,10 +19,6 @@ pub const ORDER: [&str; 13] =
 /// - load → fault/gateway: the runner boots the embedded gateway and drives faults; that
 ///   orchestration belongs to a layer above both (`commands::run` or a session module);
 /// - report → commands: `CapacityReport` belongs to `verify::capacity`;
-/// - record/rebuild.rs (a killed run's summary) → load/out/verify: `rfc3339` belongs in `units`,
-///   its warning and the gate check to its callers in `commands`;
-/// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
-///   functions/constants that belong in `record` (or `units`);
 /// - load/tls.rs → fault: `control_tls` (trust for the fault control client) belongs in `fault`.
 pub const UPWARD: &[(&str, &str)] = &[
     ("load/runner.rs", "fault"),
@@ -35,11 +31,6 @@ pub const UPWARD: &[(&str, &str)] = &[
     ("scenario/resolve.rs", "gateway"),
     ("scenario/resolve.rs", "verify"),
     ("scenario/tls.rs", "load"),
-    ("record/rebuild.rs", "load"),
-    ("record/rebuild.rs", "out"),
-    ("record/rebuild.rs", "verify"),
-    ("record/slow.rs", "load"),
-    ("record/slow.rs", "metrics"),
     ("load/tls.rs", "fault"),
 ];
 

@@ -360,13 +360,7 @@ pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> std::io::R
     crate::record::outdir::write_atomic(&dir.join(FAULTS), (text + "\n").as_bytes())
 }
 
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    time::OffsetDateTime::from_unix_timestamp_nanos(d.as_nanos() as i128)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+pub use crate::units::rfc3339;
 
 /// Puts the threads' seconds back in order: second k is complete once every thread has shipped
 /// through k (or finished).
