@@ -17,11 +17,6 @@ pub const ORDER: [&str; 14] =
 /// - scenario → verify/record/gateway: the check-spec `Raw*` types, `OutcomeTable`/`MAX_LABELS`
 ///   and the gateway config the scenario file embeds belong in `scenario` (plain data), with the
 ///   logic staying where it is;
-/// - record/rebuild.rs (a killed run's summary) → load/out/verify: `rfc3339` belongs in `units`,
-///   its warning and the gate check to its callers in `commands`;
-/// - record/slow.rs → load/metrics: the trace-id formatter and the latency bucket bounds are plain
-///   functions/constants that belong in `record` (or `units`);
-/// - scenario/fuzz_tests.rs → verify: the fuzz suite of check strings belongs beside `verify`;
 pub const UPWARD: &[(&str, &str)] = &[
     ("scenario/model.rs", "gateway"),
     ("scenario/plan.rs", "gateway"),
@@ -29,12 +24,6 @@ pub const UPWARD: &[(&str, &str)] = &[
     ("scenario/resolve.rs", "gateway"),
     ("scenario/resolve.rs", "verify"),
     ("scenario/tls.rs", "load"),
-    ("record/rebuild.rs", "load"),
-    ("record/rebuild.rs", "out"),
-    ("record/rebuild.rs", "verify"),
-    ("record/slow.rs", "load"),
-    ("record/slow.rs", "metrics"),
-    ("scenario/fuzz_tests.rs", "verify"),
 ];
 
 /// The top-level modules a source text names through `crate::x` or `crate::{x, y::z}`; the

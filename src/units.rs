@@ -127,6 +127,16 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A wall-clock instant as RFC 3339 UTC (`2026-01-02T03:04:05.123456789Z`), as the Results and
+/// the terminal write start times; an instant `time` cannot format gives "".
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::SystemTime::UNIX_EPOCH).unwrap_or_default();
+    time::OffsetDateTime::from_unix_timestamp_nanos(d.as_nanos() as i128)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

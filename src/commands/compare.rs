@@ -22,7 +22,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     for dir in [&args.baseline, &args.current] {
         match read_summary(dir) {
             Ok(s) => {
-                crate::record::rebuild::warn(dir, &s);
+                super::incomplete::warn(dir, &s);
                 sums.push(s)
             }
             Err(e) => {
@@ -38,7 +38,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     compare::render(&c, &mut out)?;
     let mut verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
     // A rebuilt (killed) run is evidence, not a measurement to gate on.
-    verdict.results.extend(crate::record::rebuild::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]));
+    verdict.results.extend(super::incomplete::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]));
     let code = if c.regressions() > 0 || !verdict.passed() { exit::CHECK_FAILED } else { exit::OK };
     emit(&args.gate, &verdict, &GateInfo { command: "compare", scenario: sums[1].scenario.clone(), results_dir: Some(args.current.display().to_string()), seconds: sums[1].duration_s, status: None, abort_reason: None }, code)?;
     Ok(code)

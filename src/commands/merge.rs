@@ -26,7 +26,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     for (d, r) in args.dirs.iter().zip(&loaded) {
         if let Ok(r) = r {
             if r.info.status == crate::record::summary::RunStatus::Incomplete {
-                crate::record::rebuild::warn(d, &r.summary());
+                super::incomplete::warn(d, &r.summary());
             }
         }
     }

@@ -12,3 +12,4 @@ pub mod validate;
 pub mod signals;
 pub mod invoke;
 pub mod faults;
+pub mod incomplete;

@@ -17,7 +17,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     }
     for d in &args.dirs {
         if let Ok(s) = crate::record::results::read_summary(d) {
-            crate::record::rebuild::warn(d, &s);
+            super::incomplete::warn(d, &s);
         }
     }
     match html::write_file(&args.dirs, &path) {

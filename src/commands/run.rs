@@ -209,7 +209,7 @@ fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
         compare_cmd::tolerances(&args.tolerances, None)?
     };
     let s = read_summary(dir).map_err(|e| format!("--baseline: cannot read {}: {e}", dir.join("summary.json").display()))?;
-    crate::record::rebuild::warn(dir, &s);
+    super::incomplete::warn(dir, &s);
     Ok(Some((dir.clone(), s, tolerances)))
 }
 
@@ -235,7 +235,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, 
         writeln!(out, "\nbaseline {}:", dir.display())?;
         compare::render(&c, out)?;
         verdict.results.extend(c.results());
-        verdict.results.extend(crate::record::rebuild::gate_results(&[(dir.as_path(), base)]));
+        verdict.results.extend(super::incomplete::gate_results(&[(dir.as_path(), base)]));
     }
     verdict::render_for(&verdict, result.summary.status, out)?;
     if !verdict.results.is_empty() {

@@ -57,14 +57,7 @@ pub struct RequestSet {
     keep_slow: usize,
 }
 
-/// A fixed bijective mix of the sequence number (splitmix64), so picks look random but are a pure
-/// function of (seed, seq).
-pub fn mix(seed: u64, seq: u64) -> u64 {
-    let mut z = seed ^ seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use crate::record::trace_id::mix;
 
 impl RequestSet {
     pub fn new(plan: &Plan, authority: &str, base_path: &str, http2: bool) -> RequestSet {

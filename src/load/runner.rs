@@ -304,13 +304,7 @@ fn fit_open_files(max: usize) -> usize {
     fit
 }
 
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    time::OffsetDateTime::from_unix_timestamp_nanos(d.as_nanos() as i128)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+pub use crate::units::rfc3339;
 
 /// Puts the threads' seconds back in order: second k is complete once every thread has shipped
 /// through k (or finished).

@@ -35,12 +35,7 @@ pub enum Kind {
     Histogram,
 }
 
-/// Upper bounds of the latency buckets in microseconds: a 1-2-5 series from 50 µs to a minute,
-/// so a loopback answer and a timed-out one both land in a bucket that says something.
-pub const LATENCY_BUCKETS_US: [u64; 20] = [
-    50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000,
-    5_000_000, 10_000_000, 20_000_000, 30_000_000, 60_000_000,
-];
+pub use crate::record::buckets::LATENCY_BUCKETS_US;
 
 /// A sample attached to a bucket in OpenMetrics: the request that explains the bucket.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +67,7 @@ impl Buckets {
     }
 
     pub fn slot(us: u64) -> usize {
-        LATENCY_BUCKETS_US.partition_point(|&b| b < us)
+        crate::record::buckets::slot(us)
     }
 
     pub fn count(&self) -> u64 {

@@ -14,3 +14,5 @@ pub mod tls;
 pub mod guard;
 pub mod slow;
 pub mod rebuild;
+pub mod buckets;
+pub mod trace_id;

@@ -66,7 +66,7 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
             .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
         scenario_file: None,
         status: RunStatus::Incomplete,
-        started_at: crate::load::runner::rfc3339(UNIX_EPOCH + Duration::from_millis(start_ms)),
+        started_at: crate::units::rfc3339(UNIX_EPOCH + Duration::from_millis(start_ms)),
         start_unix_ms: start_ms,
         planned_duration_s: plan.as_ref().map_or(duration_s, |p| p.total_duration().as_secs_f64()),
         duration_s,
@@ -226,33 +226,6 @@ fn fix(o: &mut super::summary::Overall, counts: &[u64], shape: &Shape, duration_
     o.achieved_rps = if duration_s > 0.0 { completed as f64 / duration_s } else { 0.0 };
 }
 
-/// One loud line for a reader of a rebuilt summary (stderr).
-pub fn warn(dir: &Path, s: &Summary) {
-    if s.status == RunStatus::Incomplete {
-        crate::errln!(
-            "skyload: WARNING: {}: INCOMPLETE run: no summary.json (the run was killed?); rebuilt from {:.0} second(s) of per-second files; it never passes a check or a comparison",
-            dir.display(),
-            s.duration_s
-        );
-    }
-}
-
-/// One failed check per incomplete run, for every gate that reads saved Results (`compare`,
-/// `run --baseline`): such a run never passes.
-pub fn gate_results(runs: &[(&Path, &Summary)]) -> Vec<crate::verify::CheckResult> {
-    runs.iter()
-        .filter(|(_, s)| s.status == RunStatus::Incomplete)
-        .map(|(dir, s)| crate::verify::CheckResult {
-            scope: "run".into(),
-            check: format!("{} is a whole run", dir.display()),
-            expected: "a run that wrote summary.json".into(),
-            measured: format!("incomplete ({:.0} s rebuilt from per-second files)", s.duration_s),
-            passed: false,
-            note: Some(REBUILT.into()),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,8 +280,6 @@ mod tests {
         // The Results loader (merge, verify, report) reads it as well.
         let r = crate::record::read::results(&dir).unwrap();
         assert_eq!(r.info.status, RunStatus::Incomplete);
-        assert_eq!(gate_results(&[(dir.as_path(), &s)]).len(), 1);
-        assert!(!gate_results(&[(dir.as_path(), &s)])[0].passed);
     }
 
     /// Seeded random damage to a Results directory (bytes changed, cut, inserted in one file, with

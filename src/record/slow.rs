@@ -1,6 +1,6 @@
 //! The requests behind the percentiles, kept by name when tracing: per generator thread the
 //! slowest N of each request name and the first N of each outcome other than `ok`, with the
-//! sequence number that gives their trace id (`load::trace_id`), merged over threads at the end
+//! sequence number that gives their trace id (`record::trace_id`), merged over threads at the end
 //! (`slow.csv`, the terminal, the report); and per second the slowest request in each latency
 //! bucket, shipped with the interval as the histogram's OpenMetrics exemplars.
 //!
@@ -11,7 +11,7 @@
 
 use super::accum::Completion;
 use super::outcome::{OutcomeId, OK};
-use crate::metrics::expo::{Buckets, LATENCY_BUCKETS_US};
+use super::buckets::{self, LATENCY_BUCKETS_US};
 use std::cmp::Reverse;
 use std::time::Instant;
 
@@ -65,7 +65,7 @@ impl SecondSlow {
         if self.by_request.len() < requests {
             self.by_request.resize(requests, [None; SLOTS]);
         }
-        let slot = Buckets::slot(k.latency_ns.div_ceil(1_000));
+        let slot = buckets::slot(k.latency_ns.div_ceil(1_000));
         let e = &mut self.by_request[k.request][slot];
         if e.is_none_or(|e| e.latency_ns < k.latency_ns) {
             *e = Some(Exemplar { seq: k.seq, latency_ns: k.latency_ns, done_ns: k.done_ns() });
@@ -275,7 +275,7 @@ pub fn rows(t: &SlowTotals, shape: &super::accum::Shape, seed: u64, start: std::
     t.rows()
         .iter()
         .map(|k| SlowRow {
-            trace_id: String::from_utf8_lossy(&crate::load::trace_id::trace_id_hex(seed, k.seq)).into_owned(),
+            trace_id: String::from_utf8_lossy(&super::trace_id::trace_id_hex(seed, k.seq)).into_owned(),
             request: shape.requests.get(k.request).cloned().unwrap_or_default(),
             kept_as: match (in_slowest(k.seq), in_failed(k.seq)) {
                 (true, true) => "both",
@@ -284,7 +284,7 @@ pub fn rows(t: &SlowTotals, shape: &super::accum::Shape, seed: u64, start: std::
             }
             .into(),
             intended_s: round3(k.intended_ns as f64 / 1e9),
-            intended_utc: crate::load::runner::rfc3339(start + std::time::Duration::from_nanos(k.intended_ns)),
+            intended_utc: crate::units::rfc3339(start + std::time::Duration::from_nanos(k.intended_ns)),
             sent_s: round3(k.sent_ns as f64 / 1e9),
             latency_ms: (k.latency_ns as f64 / 1e3).round() / 1e3,
             status: k.status,
@@ -489,7 +489,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(back, rows);
         assert_eq!(rows[0].latency_ms, 6.0);
-        assert_eq!(rows[0].trace_id.as_bytes(), &crate::load::trace_id::trace_id_hex(9, 5));
+        assert_eq!(rows[0].trace_id.as_bytes(), &crate::record::trace_id::trace_id_hex(9, 5));
         let t = rows.iter().find(|r| r.outcome == "timeout").unwrap();
         assert_eq!((t.kept_as.as_str(), t.seq, t.intended_s), ("both", 4, 0.04));
         assert!(t.intended_utc.starts_with("2023-11-14T22:13:20.04"), "{}", t.intended_utc);
