@@ -114,8 +114,7 @@ pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
     let mut stdout = std::io::stdout().lock();
     let (report, code) = search(&plan, s, &out, &mut stdout)?;
     std::fs::create_dir_all(&out)?;
-    let json = serde_json::to_string_pretty(&report)? + "\n";
-    std::fs::write(out.join("capacity.json"), &json)?;
+    crate::record::results::write_json(&out, crate::record::results::CAPACITY, &report)?;
     render(&report, &mut stdout)?;
     writeln!(stdout, "results: {}", out.display())?;
     // The report is drawn over the highest step that kept the SLO (else the last one), with the
@@ -124,7 +123,7 @@ pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
     if let Some(step) = shown {
         let dir = PathBuf::from(&step.dir);
         let html = out.join(crate::report::html::REPORT_FILE);
-        match std::fs::write(dir.join("capacity.json"), &json).map_err(|e| e.to_string()).and_then(|_| crate::report::html::write_file(&[dir], &html).map_err(|e| e.to_string())) {
+        match crate::record::results::write_json(&dir, crate::record::results::CAPACITY, &report).map_err(|e| e.to_string()).and_then(|_| crate::report::html::write_file(&[dir], &html).map_err(|e| e.to_string())) {
             Ok(()) => writeln!(stdout, "report:  {}", html.display())?,
             Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
         }

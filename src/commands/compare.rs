@@ -26,7 +26,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
                 sums.push(s)
             }
             Err(e) => {
-                crate::errln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join("summary.json").display());
+                crate::errln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join(crate::record::results::SUMMARY).display());
                 return Ok(exit::USAGE);
             }
         }

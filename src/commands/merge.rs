@@ -68,8 +68,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     crate::errln!(
         "skyload: merged {} Results ({} of {} shards) into {}",
         merged.sources.len(),
-        merged.shards.indices.len(),
-        merged.shards.count,
+        merged.shards().indices.len(),
+        merged.shards().count,
         args.out.display()
     );
     terminal::render(&summary, &args.out, &mut std::io::stdout().lock())?;

@@ -10,7 +10,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     // The report may replace an earlier report, never a file the Results are made of.
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let is_results_file = crate::record::outdir::KNOWN.contains(&name.as_str()) && name != html::REPORT_FILE && name != html::COMPARE_FILE;
+    let is_results_file = crate::record::results::KNOWN.contains(&name.as_str()) && name != html::REPORT_FILE && name != html::COMPARE_FILE;
     if args.dirs.iter().any(|d| crate::record::outdir::same(d, &path) || (is_results_file && crate::record::outdir::same(d, parent))) {
         crate::errln!("error: -o {}: that is part of the Results being reported on; write the report to a new .html file", path.display());
         return Ok(exit::USAGE);

@@ -208,7 +208,7 @@ fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
     } else {
         compare_cmd::tolerances(&args.tolerances, None)?
     };
-    let s = read_summary(dir).map_err(|e| format!("--baseline: cannot read {}: {e}", dir.join("summary.json").display()))?;
+    let s = read_summary(dir).map_err(|e| format!("--baseline: cannot read {}: {e}", dir.join(crate::record::results::SUMMARY).display()))?;
     super::incomplete::warn(dir, &s);
     Ok(Some((dir.clone(), s, tolerances)))
 }
@@ -239,7 +239,7 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, 
     }
     verdict::render_for(&verdict, result.summary.status, out)?;
     if !verdict.results.is_empty() {
-        crate::record::outdir::write_atomic(&result.dir.join(VERDICT_FILE), (serde_json::to_string_pretty(&verdict)? + "\n").as_bytes())?;
+        crate::record::results::write_json(&result.dir, VERDICT_FILE, &verdict)?;
     }
     let code = if verdict.passed() { exit::OK } else { exit::CHECK_FAILED };
     Ok((verdict, code))

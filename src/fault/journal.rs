@@ -59,7 +59,7 @@ static MINE: Mutex<Vec<Leftover>> = Mutex::new(Vec::new());
 static RESULTS_COPY: Mutex<Option<(PathBuf, Vec<CopyEntry>)>> = Mutex::new(None);
 
 /// The Results file that mirrors the journal.
-pub const RESULTS_FILE: &str = "faults.state.json";
+pub use crate::record::results::FAULTS_STATE as RESULTS_FILE;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CopyEntry {

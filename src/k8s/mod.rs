@@ -155,7 +155,7 @@ pub struct ClaimSource {
 /// Where things are inside the pods.
 pub const SCENARIO_DIR: &str = "/scenario";
 pub const RESULTS_DIR: &str = "/results";
-pub const SCENARIO_KEY: &str = "scenario.toml";
+pub const SCENARIO_KEY: &str = crate::record::results::SCENARIO_COPY;
 
 /// Everything the manifests are made from.
 #[derive(Debug, Clone)]

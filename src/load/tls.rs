@@ -76,7 +76,7 @@ impl TlsClient {
 
 /// The generated CA of an embedded TLS gateway, written into the Results directory: where the
 /// user finds it to call the gateway themselves, next to the run it served.
-pub const GATEWAY_CA: &str = "gateway-ca.pem";
+pub use crate::record::results::GATEWAY_CA;
 
 /// Writes the embedded gateway's CA to `out_dir/gateway-ca.pem` (a new file, never over one) and
 /// returns the plan trusting it — unless the plan names its own trust (`--cacert`, `--insecure`).

@@ -4,8 +4,8 @@
 //! in parallel) and a merge of merges equals the merge of all. What must not be merged is refused:
 //! another scenario, another epoch, another shard count, or a share already held.
 
-use super::read::{Results, RunInfo};
-use super::summary::{RunStatus, Shards};
+use super::read::Results;
+use super::summary::{RunMeta, RunStatus, Shards};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MergeError {
@@ -46,17 +46,19 @@ fn label(r: &Results) -> String {
 /// Checks that `a` and `b` are disjoint shares of one run.
 pub fn check(a: &Results, b: &Results) -> Result<(), MergeError> {
     let (la, lb) = (label(a), label(b));
-    if a.fingerprint != b.fingerprint {
-        return Err(MergeError::Scenario { a: la, b: lb, fa: a.fingerprint.clone(), fb: b.fingerprint.clone() });
+    let (fa, fb) = (&a.info.scenario_fingerprint, &b.info.scenario_fingerprint);
+    if fa != fb {
+        return Err(MergeError::Scenario { a: la, b: lb, fa: fa.clone(), fb: fb.clone() });
     }
     if a.info.start_unix_ms != b.info.start_unix_ms {
         return Err(MergeError::Epoch { a: la, b: lb, ea: a.info.start_unix_ms, eb: b.info.start_unix_ms });
     }
-    if a.shards.count != b.shards.count {
-        return Err(MergeError::ShardCount { a: la, b: lb, na: a.shards.count, nb: b.shards.count });
+    let (sa, sb) = (a.shards(), b.shards());
+    if sa.count != sb.count {
+        return Err(MergeError::ShardCount { a: la, b: lb, na: sa.count, nb: sb.count });
     }
-    if let Some(&index) = a.shards.indices.iter().find(|i| b.shards.indices.contains(i)) {
-        return Err(MergeError::Overlap { a: la, b: lb, index, count: a.shards.count });
+    if let Some(&index) = sa.indices.iter().find(|i| sb.indices.contains(i)) {
+        return Err(MergeError::Overlap { a: la, b: lb, index, count: sa.count });
     }
     let what = if a.shape.requests != b.shape.requests {
         Some("request names")
@@ -80,17 +82,18 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
     check(a, b)?;
     let mut out = a.clone();
     let (x, y) = (&a.info, &b.info);
-    out.info = RunInfo {
+    let (sa, sb) = (a.shards(), b.shards());
+    let mut indices: Vec<u32> = sa.indices.iter().chain(&sb.indices).copied().collect();
+    indices.sort_unstable();
+    out.info = RunMeta {
         status: if severity(y.status) > severity(x.status) { y.status } else { x.status },
         duration_s: x.duration_s.max(y.duration_s),
-        targets: x.targets.union(&y.targets).cloned().collect(),
+        target: targets(&x.target).union(&targets(&y.target)).cloned().collect::<Vec<_>>().join(", "),
         threads: x.threads + y.threads,
         expected: x.expected + y.expected,
+        shards: Some(Shards { count: sa.count, indices }),
         ..x.clone()
     };
-    let mut indices: Vec<u32> = a.shards.indices.iter().chain(&b.shards.indices).copied().collect();
-    indices.sort_unstable();
-    out.shards = Shards { count: a.shards.count, indices };
     out.totals.merge(&b.totals);
     for (k, s) in &b.seconds {
         match out.seconds.get_mut(k) {
@@ -108,6 +111,11 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
     out.sources.extend(b.sources.iter().cloned());
     out.tls = crate::record::tls::merge(a.tls.as_ref(), b.tls.as_ref());
     Ok(out)
+}
+
+/// The targets a summary's `target` names (a merge lists each once, joined by `, `).
+fn targets(joined: &str) -> std::collections::BTreeSet<String> {
+    joined.split(", ").filter(|t| !t.is_empty()).map(String::from).collect()
 }
 
 /// Merges many Results in order; the first error stops it.
@@ -147,7 +155,7 @@ mod tests {
         let seconds: BTreeMap<u64, Second> =
             ivs.into_iter().map(|iv| (iv.second, Second { iv, target_tenths: vec![100] })).collect();
         Results {
-            info: RunInfo {
+            info: RunMeta {
                 scenario: "s".into(),
                 scenario_file: None,
                 status: RunStatus::Completed,
@@ -155,12 +163,12 @@ mod tests {
                 start_unix_ms: 1_000,
                 planned_duration_s: 3.0,
                 duration_s: 3.0,
-                targets: ["http://t".to_string()].into(),
+                target: "http://t".into(),
                 threads: 1,
                 expected: n as f64,
+                shards: Some(Shards { count: 3, indices: vec![index] }),
+                scenario_fingerprint: "f".into(),
             },
-            shards: Shards { count: 3, indices: vec![index] },
-            fingerprint: "f".into(),
             scenario_text: "x".into(),
             shape,
             totals,
@@ -218,13 +226,13 @@ mod tests {
     fn refuses_what_does_not_add_up() {
         let a = shard(0, 5, 5);
         let mut other = shard(1, 5, 5);
-        other.fingerprint = "g".into();
+        other.info.scenario_fingerprint = "g".into();
         assert!(matches!(merge(&a, &other), Err(MergeError::Scenario { .. })));
         let mut late = shard(1, 5, 5);
         late.info.start_unix_ms += 1;
         assert!(matches!(merge(&a, &late), Err(MergeError::Epoch { .. })));
         let mut split = shard(1, 5, 5);
-        split.shards.count = 4;
+        split.info.shards.as_mut().unwrap().count = 4;
         assert!(matches!(merge(&a, &split), Err(MergeError::ShardCount { .. })));
         assert!(matches!(merge(&a, &shard(0, 5, 5)), Err(MergeError::Overlap { index: 0, .. })));
         let partial = merge_all(&[a, shard(2, 5, 5)]).unwrap().unwrap();

@@ -8,13 +8,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
-/// Every file a run, a report, a merge or a capacity search writes into a Results directory.
-pub const KNOWN: [&str; 19] = [
-    "summary.json", "timeseries.csv", "latency.hlog", "scenario.toml", "pods.csv", "labels.csv", "faults.json",
-    "verdict.json", "report.html", "compare.html", "capacity.json", "slow.csv", "junit.xml", "gate.json",
-    ".summary.json.tmp", "faults.state.json", "accounting.csv",
-    "gateway-ca.pem", "handshakes.csv",
-];
+use super::results::{KNOWN, SCENARIO_COPY, SUMMARY, TIMESERIES, VERDICT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
@@ -40,7 +34,7 @@ pub fn prepare(dir: &Path, force: bool) -> Result<(), OutDirError> {
         return Err(OutDirError::NotEmpty { dir: dir.to_path_buf(), first: first.file_name().to_string_lossy().into_owned() });
     }
     // An earlier run is recognised by its per-second files; a scenario.toml alone is the user's.
-    let is_run = ["timeseries.csv", "summary.json"].iter().any(|f| dir.join(f).is_file());
+    let is_run = [TIMESERIES, SUMMARY].iter().any(|f| dir.join(f).is_file());
     if !is_run {
         return Err(OutDirError::Foreign { dir: dir.to_path_buf(), first: first.file_name().to_string_lossy().into_owned() });
     }
@@ -148,10 +142,10 @@ mod tests {
         prepare(&d, false).unwrap();
         fs::create_dir(&d).unwrap();
         prepare(&d, false).unwrap();
-        fs::write(d.join("scenario.toml"), "# the user's own").unwrap();
+        fs::write(d.join(SCENARIO_COPY), "# the user's own").unwrap();
         assert!(matches!(prepare(&d, true), Err(OutDirError::Foreign { .. })), "a scenario file alone is not a run");
-        fs::write(d.join("timeseries.csv"), "second").unwrap();
-        fs::write(d.join("verdict.json"), "{}").unwrap();
+        fs::write(d.join(TIMESERIES), "second").unwrap();
+        fs::write(d.join(VERDICT), "{}").unwrap();
         assert!(matches!(prepare(&d, false), Err(OutDirError::NotEmpty { .. })));
         prepare(&d, true).unwrap();
         assert_eq!(fs::read_dir(&d).unwrap().count(), 0);
@@ -163,7 +157,7 @@ mod tests {
     #[test]
     fn atomic_write_replaces_whole() {
         let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("summary.json");
+        let p = t.path().join(SUMMARY);
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");

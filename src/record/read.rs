@@ -14,9 +14,9 @@ use super::accum::{Interval, PodTotals, Shape, Totals};
 use super::hist::{add, decode, new_hist, CodecError, Hist};
 use super::outcome::OutcomeTable;
 use super::results::{self, ResultsWriter, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, TIMESERIES};
-use super::summary::{scenario_fingerprint, RunMeta, RunStatus, Shards, Summary};
+use super::summary::{scenario_fingerprint, RunMeta, Shards, Summary};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -33,21 +33,6 @@ pub enum LoadError {
     Codec { dir: PathBuf, file: &'static str, source: CodecError },
 }
 
-/// What a summary says about the run besides its totals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunInfo {
-    pub scenario: String,
-    pub scenario_file: Option<String>,
-    pub status: RunStatus,
-    pub started_at: String,
-    pub start_unix_ms: u64,
-    pub planned_duration_s: f64,
-    pub duration_s: f64,
-    pub targets: BTreeSet<String>,
-    pub threads: usize,
-    pub expected: f64,
-}
-
 /// One second of the run, from all the per-second files.
 #[derive(Debug, Clone)]
 pub struct Second {
@@ -59,10 +44,10 @@ pub struct Second {
 /// A Results directory in memory.
 #[derive(Debug, Clone)]
 pub struct Results {
-    pub info: RunInfo,
-    /// The shares of the schedule held; a run that was not sharded holds share 0 of 1.
-    pub shards: Shards,
-    pub fingerprint: String,
+    /// What the summary says about the run besides its totals: the same type the runner writes
+    /// it from. `shards` is always set here (a run that was not sharded holds share 0 of 1), and
+    /// `scenario_fingerprint` is computed from the `scenario.toml` read back.
+    pub info: RunMeta,
     pub scenario_text: String,
     pub shape: Shape,
     pub totals: Totals,
@@ -74,32 +59,24 @@ pub struct Results {
 }
 
 impl Results {
+    /// The shares of the schedule held; a run that was not sharded holds share 0 of 1.
+    pub fn shards(&self) -> Shards {
+        self.info.shards.clone().unwrap_or(Shards { count: 1, indices: vec![0] })
+    }
+
     /// `summary.json` recomputed from the totals.
     pub fn summary(&self) -> Summary {
-        let i = &self.info;
-        let meta = RunMeta {
-            scenario: i.scenario.clone(),
-            scenario_file: i.scenario_file.clone(),
-            status: i.status,
-            started_at: i.started_at.clone(),
-            start_unix_ms: i.start_unix_ms,
-            planned_duration_s: i.planned_duration_s,
-            duration_s: i.duration_s,
-            target: i.targets.iter().cloned().collect::<Vec<_>>().join(", "),
-            threads: i.threads,
-            expected: i.expected,
-            shards: (self.shards.count > 1).then(|| self.shards.clone()),
-            scenario_fingerprint: self.fingerprint.clone(),
-        };
+        let shards = self.shards();
+        let meta = RunMeta { shards: (shards.count > 1).then(|| shards.clone()), ..self.info.clone() };
         let mut s = Summary::build(&meta, &self.shape, &self.totals);
         if self.sources.len() > 1 {
             s.merged_from = self.sources.clone();
         }
         s.tls = self.tls.clone();
-        let (have, of) = (self.shards.indices.len(), self.shards.count as usize);
+        let (have, of) = (shards.indices.len(), shards.count as usize);
         if have < of {
             let missing: Vec<String> =
-                (0..self.shards.count).filter(|k| !self.shards.indices.contains(k)).map(|k| k.to_string()).collect();
+                (0..shards.count).filter(|k| !shards.indices.contains(k)).map(|k| k.to_string()).collect();
             s.generator.notes.push(format!(
                 "holds {have} of {of} shards (missing: {}): the load offered was that share of the schedule",
                 missing.join(", ")
@@ -152,7 +129,7 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
     read_counts(dir, &shape, &mut seconds)?;
     let sources = if summary.merged_from.is_empty() { vec![dir.display().to_string()] } else { summary.merged_from.clone() };
     Ok(Results {
-        info: RunInfo {
+        info: RunMeta {
             scenario: summary.scenario.clone(),
             scenario_file: summary.scenario_file.clone(),
             status: summary.status,
@@ -160,12 +137,12 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
             start_unix_ms: summary.start_unix_ms,
             planned_duration_s: summary.planned_duration_s,
             duration_s: summary.duration_s,
-            targets: summary.target.split(", ").filter(|t| !t.is_empty()).map(String::from).collect(),
+            target: summary.target.clone(),
             threads: summary.generator.threads,
             expected: summary.generator.expected,
+            shards: Some(summary.shards.clone().unwrap_or(Shards { count: 1, indices: vec![0] })),
+            scenario_fingerprint: scenario_fingerprint(&scenario_text),
         },
-        shards: summary.shards.clone().unwrap_or(Shards { count: 1, indices: vec![0] }),
-        fingerprint: scenario_fingerprint(&scenario_text),
         scenario_text,
         shape,
         totals,

@@ -309,7 +309,7 @@ mod tests {
         }
         drop(w);
         let rebuilt = crate::record::results::read_summary(&clean).unwrap();
-        let files = [TIMESERIES, HLOG, "pods.csv", "labels.csv", SCENARIO_COPY, SUMMARY];
+        let files = [TIMESERIES, HLOG, crate::record::results::PODS, crate::record::results::LABELS, SCENARIO_COPY, SUMMARY];
         const BYTES: &[u8] = b"0123456789,*\n\"-.e{}:[]a \t";
         let cases = (crate::scenario::bounds::fuzz_tests::cases() / 10).max(50);
         let mut rng = rand::rngs::SmallRng::seed_from_u64(crate::scenario::bounds::fuzz_tests::seed() ^ 0x2e5);

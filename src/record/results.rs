@@ -14,7 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+// The name of every file a run, a report, a merge or a capacity search writes into a Results
+// directory is declared here and nowhere else (a test below holds every other source file to it),
+// so a rename or a new file cannot leave a reader, `--force` or a writer behind.
+
 pub const SUMMARY: &str = "summary.json";
+/// `summary.json` while it is written (temp file + rename).
+pub const SUMMARY_TMP: &str = ".summary.json.tmp";
 pub const TIMESERIES: &str = "timeseries.csv";
 pub const HLOG: &str = "latency.hlog";
 pub const SCENARIO_COPY: &str = "scenario.toml";
@@ -23,9 +29,33 @@ pub const LABELS: &str = "labels.csv";
 /// Every intended second's arrivals and how many of them ended completed or dropped (written at
 /// the end, once each arrival has ended): the no-censoring invariant, checkable per second.
 pub const ACCOUNTING: &str = "accounting.csv";
-
 /// `faults.json`: what each fault did, for verify and the report.
 pub const FAULTS: &str = "faults.json";
+/// The fault journal's copy for the run in progress (what is applied, to clean up after a kill).
+pub const FAULTS_STATE: &str = "faults.state.json";
+/// The checks' verdict (`verify`), when the run had checks, faults or a baseline.
+pub const VERDICT: &str = "verdict.json";
+/// `skyload capacity`'s steps, answer and plan.
+pub const CAPACITY: &str = "capacity.json";
+/// The slowest requests with their trace ids (traced runs).
+pub const SLOW: &str = "slow.csv";
+/// TLS handshakes per second (https targets).
+pub const HANDSHAKES: &str = "handshakes.csv";
+/// The CA of an embedded TLS gateway, for calling it by hand.
+pub const GATEWAY_CA: &str = "gateway-ca.pem";
+/// The HTML report of one run, and of a comparison.
+pub const REPORT_HTML: &str = "report.html";
+pub const COMPARE_HTML: &str = "compare.html";
+/// CI outputs (`--junit`, `--summary-json`) when written into the directory.
+pub const JUNIT: &str = "junit.xml";
+pub const GATE: &str = "gate.json";
+
+/// Every file a run, a report, a merge or a capacity search writes into a Results directory
+/// (`--force` empties a directory holding nothing else).
+pub const KNOWN: [&str; 19] = [
+    SUMMARY, TIMESERIES, HLOG, SCENARIO_COPY, PODS, LABELS, FAULTS, VERDICT, REPORT_HTML, COMPARE_HTML, CAPACITY, SLOW, JUNIT, GATE,
+    SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES,
+];
 
 /// The request column value of the per-second row that sums every request.
 pub const ALL_REQUESTS: &str = "*";
@@ -168,8 +198,7 @@ impl ResultsWriter {
 }
 
 pub fn write_summary(dir: &Path, s: &Summary) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(s).map_err(io::Error::other)?;
-    super::outdir::write_atomic(&dir.join(SUMMARY), (text + "\n").as_bytes())
+    write_json(dir, SUMMARY, s)
 }
 
 /// `summary.json`, or for a run killed before writing it one rebuilt from its per-second files
@@ -199,6 +228,54 @@ fn ms(us: u64) -> String {
 /// Writes `faults.json`: the timeline's records as soon as the run ends (so they survive a failure
 /// in judging), then the judged reports over them.
 pub fn write_faults<T: serde::Serialize>(dir: &Path, faults: &[T]) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(faults).map_err(io::Error::other)?;
-    super::outdir::write_atomic(&dir.join(FAULTS), (text + "\n").as_bytes())
+    write_json(dir, FAULTS, faults)
+}
+
+/// Writes a JSON Results file (`verdict.json`, `capacity.json`, ...) atomically, pretty-printed
+/// with a final newline, so a reader never sees half of it.
+pub fn write_json<T: serde::Serialize + ?Sized>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    super::outdir::write_atomic(&dir.join(name), (text + "\n").as_bytes())
+}
+
+#[cfg(test)]
+mod names_tests {
+    use super::KNOWN;
+    use std::path::{Path, PathBuf};
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Each Results file name is spelled (as a string literal) in this file only: everything else
+    /// names it through the constants above.
+    #[test]
+    fn each_results_file_name_is_declared_once() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        files.sort();
+        let own = src.join("record").join("results.rs");
+        let mut elsewhere = Vec::new();
+        for f in files.iter().filter(|f| **f != own) {
+            let text = std::fs::read_to_string(f).unwrap();
+            for name in KNOWN {
+                if text.contains(&format!("\"{name}\"")) {
+                    elsewhere.push(format!("{}: \"{name}\"", f.strip_prefix(&src).unwrap().display()));
+                }
+            }
+        }
+        assert!(elsewhere.is_empty(), "Results file names spelled outside record/results.rs (use its constants): {elsewhere:?}");
+        let mut sorted = KNOWN.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), KNOWN.len(), "a name is listed twice in KNOWN");
+    }
 }

@@ -243,7 +243,7 @@ pub fn after(rec: &mut super::accum::ThreadRecorder, keep: Option<usize>, seq: u
 }
 
 /// `slow.csv` in the Results.
-pub const SLOW_CSV: &str = "slow.csv";
+pub use super::results::SLOW as SLOW_CSV;
 
 /// One row of `slow.csv`: what a person needs to find the request in the gateway's logs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -63,7 +63,7 @@ pub fn merge(a: Option<&TlsRun>, b: Option<&TlsRun>) -> Option<TlsRun> {
 }
 
 /// `handshakes.csv`: new TLS handshakes and resumptions per second of the run (https only).
-pub const HANDSHAKES: &str = "handshakes.csv";
+pub use super::results::HANDSHAKES;
 
 /// Writes `handshakes.csv` row by row as seconds close, so a killed run keeps what it had.
 pub struct HandshakeLog {

@@ -41,7 +41,7 @@ pub fn print(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
     let mut slow: Vec<&SlowRow> = rows.iter().filter(|r| r.kept_as != "failure").collect();
     slow.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms).then(a.seq.cmp(&b.seq)));
     writeln!(out)?;
-    writeln!(out, "slowest requests (all kept ones in {}; search the gateway's logs by trace id):", dir.join("slow.csv").display())?;
+    writeln!(out, "slowest requests (all kept ones in {}; search the gateway's logs by trace id):", dir.join(crate::record::results::SLOW).display())?;
     if slow.is_empty() {
         writeln!(out, "  none completed")?;
     }

@@ -29,7 +29,7 @@ pub enum VerifyError {
 }
 
 /// `verdict.json`, written beside summary.json when a run has checks.
-pub const VERDICT_FILE: &str = "verdict.json";
+pub use crate::record::results::VERDICT as VERDICT_FILE;
 pub mod faults;
 #[cfg(test)]
 mod fuzz_tests;

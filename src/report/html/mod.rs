@@ -18,9 +18,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The file a run writes into its results directory.
-pub const REPORT_FILE: &str = "report.html";
+pub const REPORT_FILE: &str = crate::record::results::REPORT_HTML;
 /// The file `skyload report BASE CUR` writes into the current run's directory.
-pub const COMPARE_FILE: &str = "compare.html";
+pub const COMPARE_FILE: &str = crate::record::results::COMPARE_HTML;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

@@ -6,9 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const VERDICT: &str = "verdict.json";
-pub const FAULTS: &str = "faults.json";
-pub const CAPACITY: &str = "capacity.json";
+pub use crate::record::results::{CAPACITY, FAULTS, VERDICT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
