@@ -113,7 +113,12 @@ fn scenario_strings_are_escaped_and_secrets_never_written() {
     )
     .unwrap();
     let dir = out.path().join("r");
-    ok(skyload().arg("run").arg(&f).args(["-q", "-H", "Authorization: Bearer s3cr3t-flag-99", "--out"]).arg(&dir).output().unwrap());
+    // The server refuses the raw `<` in the query (400 every time): with no checks of its own the
+    // run fails the built-in "at least one request succeeded" (exit 1), and verdict.json is written too.
+    let o = skyload().arg("run").arg(&f).args(["-q", "-H", "Authorization: Bearer s3cr3t-flag-99", "--out"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("every request failed: 100% 400") && dir.join("verdict.json").exists(), "{stdout}");
     // A report made later, and a comparison, land in the same directory too.
     ok(skyload().arg("report").arg(&dir).output().unwrap());
     ok(skyload().arg("report").arg(&dir).arg(&dir).output().unwrap());

@@ -236,6 +236,11 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &runner::RunResult, o
         verdict.results.extend(c.results());
         verdict.results.extend(crate::record::rebuild::gate_results(&[(dir.as_path(), base)]));
     }
+    // Every request failed: said in the terminal always, a failing built-in check when nothing else judges the run.
+    if let Some(what) = crate::verify::all_failed::describe(&result.summary.totals).filter(|_| !result.target_unreachable) {
+        writeln!(out, "\nWARNING {what}")?;
+        verdict.results.extend(plan.verify.checks.is_empty().then(|| crate::verify::all_failed::check(&result.summary.totals)).flatten());
+    }
     verdict::render_for(&verdict, result.summary.status, out)?;
     if !verdict.results.is_empty() {
         crate::record::outdir::write_atomic(&result.dir.join(VERDICT_FILE), (serde_json::to_string_pretty(&verdict)? + "\n").as_bytes())?;

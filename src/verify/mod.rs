@@ -31,3 +31,4 @@ pub enum VerifyError {
 /// `verdict.json`, written beside summary.json when a run has checks.
 pub const VERDICT_FILE: &str = "verdict.json";
 pub mod faults;
+pub mod all_failed;
