@@ -70,6 +70,16 @@ fn chart<'a>(html: &'a str, id: &str) -> &'a str {
     fig
 }
 
+/// The labels of a time chart's x axis (`12s`), in the order drawn.
+fn time_ticks(svg: &str) -> Vec<String> {
+    svg.split("</text>")
+        .filter_map(|t| t.rsplit('>').next())
+        .map(str::trim)
+        .filter(|t| t.len() > 1 && t.ends_with('s') && t[..t.len() - 1].chars().all(|c| c.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
 #[test]
 fn every_run_writes_a_self_contained_report() {
     let out = tempdir();
@@ -81,6 +91,14 @@ fn every_run_writes_a_self_contained_report() {
         chart(&html, id);
     }
     assert!(chart(&html, "chart-rate").contains("\ntarget (offered)\n</text>"));
+    // A 2 s run: time ticks at whole seconds, none repeated (they once read 0s 0s 0s 1s 1s …).
+    for id in ["chart-rate", "chart-latency"] {
+        let ticks = time_ticks(chart(&html, id));
+        assert!(ticks.len() >= 2, "{id}: {ticks:?}");
+        let mut unique = ticks.clone();
+        unique.dedup();
+        assert_eq!(ticks, unique, "{id}: repeated time ticks");
+    }
     assert!(chart(&html, "chart-percentiles").contains("\n99%\n</text>"), "the x axis is labelled in percentiles");
     assert!(html.contains("NO CHECKS DEFINED") && html.contains("class=\"banner nochecks\""));
     assert!(html.contains("No faults were injected") && html.contains("No capacity search"));
