@@ -6,6 +6,8 @@
 #
 #   benches/capacity_repeat.sh                # 5 searches
 #   RUNS=3 benches/capacity_repeat.sh
+#   LOGS=/tmp/cap-logs benches/capacity_repeat.sh   # keep each search's terminal output there
+#   BISECT_HOLD=5s CONFIRM=2 CONFIRM_HOLD=15s benches/capacity_repeat.sh   # longer holds (defaults 3s, 2, 5s)
 #
 # Each search takes about a minute. The answers should agree within 5%, or the search should say it
 # cannot (exit 4, an unstable band) rather than print a confident number. A search whose steps all
@@ -30,6 +32,9 @@ cleanup() {
             wait "$p" 2>/dev/null || true
         fi
     done
+    if [ -n "${LOGS:-}" ]; then
+        mkdir -p "$LOGS" && cp "$work"/run*.log "$LOGS"/ 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,11 +88,11 @@ run = ["p99 < 100ms", "error_rate < 1%"]
 start = 200
 factor = 1.5
 hold = "4s"
-bisect_hold = "3s"
+bisect_hold = "${BISECT_HOLD:-3s}"
 precision = 0.05
 retests = 1
-confirm = 2
-confirm_hold = "5s"
+confirm = ${CONFIRM:-2}
+confirm_hold = "${CONFIRM_HOLD:-5s}"
 TOML
 
 echo "gateway $url (pid $gw_pid), stalls driven by pid $stall_pid"

@@ -173,3 +173,34 @@ fn short_flags_mean_the_same_in_every_command() {
     assert!(seen[&'c'].0.contains("connections"), "{:?}", seen[&'c']);
     assert!(seen[&'X'].0.contains("request"), "{:?}", seen[&'X']);
 }
+
+/// A quick run whose every answer is a 401 (the gateway wants a token the command line lacks) is
+/// not a quiet pass: the terminal names the status, and with no checks of its own the run exits 1
+/// on the built-in check. The same run with the token exits 0.
+#[test]
+fn a_run_where_every_request_failed_says_so_and_exits_1() {
+    let dir = tempdir();
+    let f = dir.path().join("auth.toml");
+    let scenario = |headers: &str| {
+        format!(
+            "[target]\nembedded = true\n{headers}[[stages]]\nrate = 100\nduration = \"1s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [gateway.auth]\ntokens = [\"t0ken\"]\n[gateway.functions.hello]\npods = 1\nconcurrency = 4\nservice_time = {{ dist = \"fixed\", mean = \"1ms\" }}\n"
+        )
+    };
+    std::fs::write(&f, scenario("")).unwrap();
+    let out = dir.path().join("r");
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("WARNING every request failed: 100% 401"), "{stdout}");
+    assert!(stdout.contains("at least one request succeeded") && stdout.contains("FAIL"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("verdict.json")).unwrap()).unwrap();
+    assert_eq!(v["results"][0]["passed"], false, "{v}");
+
+    std::fs::write(&f, scenario("[target.headers]\nauthorization = \"Bearer t0ken\"\n")).unwrap();
+    let out = dir.path().join("r2");
+    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("every request failed"), "{stdout}");
+}

@@ -70,6 +70,16 @@ fn chart<'a>(html: &'a str, id: &str) -> &'a str {
     fig
 }
 
+/// The labels of a time chart's x axis (`12s`), in the order drawn.
+fn time_ticks(svg: &str) -> Vec<String> {
+    svg.split("</text>")
+        .filter_map(|t| t.rsplit('>').next())
+        .map(str::trim)
+        .filter(|t| t.len() > 1 && t.ends_with('s') && t[..t.len() - 1].chars().all(|c| c.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
 #[test]
 fn every_run_writes_a_self_contained_report() {
     let out = tempdir();
@@ -81,6 +91,14 @@ fn every_run_writes_a_self_contained_report() {
         chart(&html, id);
     }
     assert!(chart(&html, "chart-rate").contains("\ntarget (offered)\n</text>"));
+    // A 2 s run: time ticks at whole seconds, none repeated (they once read 0s 0s 0s 1s 1s …).
+    for id in ["chart-rate", "chart-latency"] {
+        let ticks = time_ticks(chart(&html, id));
+        assert!(ticks.len() >= 2, "{id}: {ticks:?}");
+        let mut unique = ticks.clone();
+        unique.dedup();
+        assert_eq!(ticks, unique, "{id}: repeated time ticks");
+    }
     assert!(chart(&html, "chart-percentiles").contains("\n99%\n</text>"), "the x axis is labelled in percentiles");
     assert!(html.contains("NO CHECKS DEFINED") && html.contains("class=\"banner nochecks\""));
     assert!(html.contains("No faults were injected") && html.contains("No capacity search"));
@@ -113,7 +131,12 @@ fn scenario_strings_are_escaped_and_secrets_never_written() {
     )
     .unwrap();
     let dir = out.path().join("r");
-    ok(skyload().arg("run").arg(&f).args(["-q", "-H", "Authorization: Bearer s3cr3t-flag-99", "--out"]).arg(&dir).output().unwrap());
+    // The server refuses the raw `<` in the query (400 every time): with no checks of its own the
+    // run fails the built-in "at least one request succeeded" (exit 1), and verdict.json is written too.
+    let o = skyload().arg("run").arg(&f).args(["-q", "-H", "Authorization: Bearer s3cr3t-flag-99", "--out"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("every request failed: 100% 400") && dir.join("verdict.json").exists(), "{stdout}");
     // A report made later, and a comparison, land in the same directory too.
     ok(skyload().arg("report").arg(&dir).output().unwrap());
     ok(skyload().arg("report").arg(&dir).arg(&dir).output().unwrap());

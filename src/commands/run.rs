@@ -237,6 +237,11 @@ fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, 
         verdict.results.extend(c.results());
         verdict.results.extend(super::incomplete::gate_results(&[(dir.as_path(), base)]));
     }
+    // Every request failed: said in the terminal always, a failing built-in check when nothing else judges the run.
+    if let Some(what) = crate::verify::all_failed::describe(&result.summary.totals).filter(|_| !result.target_unreachable) {
+        writeln!(out, "\nWARNING {what}")?;
+        verdict.results.extend(plan.verify.checks.is_empty().then(|| crate::verify::all_failed::check(&result.summary.totals)).flatten());
+    }
     verdict::render_for(&verdict, result.summary.status, out)?;
     if !verdict.results.is_empty() {
         crate::record::results::write_json(&result.dir, VERDICT_FILE, &verdict)?;

@@ -6,8 +6,10 @@
 //! "Recovered" must mean what an operator means: latency and errors inside the SLO is not enough
 //! when a fallback keeps answering fast 200s while every upstream is still broken. So a fault has
 //! recovered when, for `RECOVERY_STREAK` seconds in a row, its `recovered_when` checks hold, or by
-//! default: the run's SLO holds *and* every outcome ratio its `expect` names (a fallback share, an
-//! error rate) is back at its level before the fault. A run that stopped before recovery could be
+//! default: the run's SLO holds, every outcome ratio its `expect` names (a fallback share, an
+//! error rate) is back at its level before the fault, *and* p99 latency is back near its level
+//! before the fault (see `latency_limit`: a p99 that stays 3× higher but inside a loose SLO has not
+//! recovered). A run that stopped before recovery could be
 //! seen, or a fault that never happened, is "not measured", never "not recovered".
 
 use super::expr::{Expr, Metric};
@@ -27,6 +29,19 @@ pub const RECOVERY_STREAK: usize = 3;
 const RECOVERY_HORIZON_S: f64 = 120.0;
 /// How much of the time before a fault gives the level its ratios must come back to.
 const BEFORE_S: f64 = 10.0;
+/// p99 counts as back when within this factor of the p99 before the fault…
+pub const LATENCY_BACK_FACTOR: f64 = 1.5;
+/// …or within this many µs of it, whichever is looser: a 2 ms service must not count as "not
+/// recovered" over a few milliseconds of scheduling noise.
+pub const LATENCY_BACK_SLACK_US: u64 = 10_000;
+
+/// The highest per-second p99 that counts as "back" after a fault: the looser of 1.5 × the p99
+/// of the seconds before the fault, that p99 + 10 ms, and the worst single second's p99 before
+/// the fault (a second as slow as one the system had before the fault is its normal noise, not
+/// an after-effect).
+pub fn latency_limit(before_p99_us: u64, worst_second_before_us: u64) -> u64 {
+    ((before_p99_us as f64 * LATENCY_BACK_FACTOR) as u64).max(before_p99_us + LATENCY_BACK_SLACK_US).max(worst_second_before_us)
+}
 
 /// Whether the system came back after a fault.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +82,9 @@ pub enum Criterion {
     /// A ratio back at its level before the fault, within what chance allows in a second of `n`
     /// completions: 3 binomial standard deviations plus one request or 2%, whichever is more.
     BackTo { metric: Metric, level: f64 },
+    /// p99 latency of the second at most `limit_us` (see `latency_limit`); `before_us` is the p99
+    /// before the fault, kept to say what it is compared with.
+    LatencyBack { before_us: u64, limit_us: u64 },
 }
 
 impl Criterion {
@@ -85,6 +103,7 @@ impl Criterion {
                 }
                 Measured::NoData(_) => None,
             },
+            Criterion::LatencyBack { limit_us, .. } => latency_pair(d).map(|l| l.p99_us <= *limit_us),
         }
     }
 
@@ -92,6 +111,12 @@ impl Criterion {
         match self {
             Criterion::Check(e) => format!("{} {}", e.metric, e.expected()),
             Criterion::BackTo { metric, level } => format!("{metric} back to {:.1}% (before the fault)", level * 100.0),
+            Criterion::LatencyBack { before_us, limit_us } => format!(
+                "p99 back to {} (before the fault: {}; allowed up to {})",
+                crate::units::format_us(*before_us),
+                crate::units::format_us(*before_us),
+                crate::units::format_us(*limit_us)
+            ),
         }
     }
 }
@@ -260,6 +285,20 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
                         Measured::NoData(_) => notes.push(format!("{m}: no second before the fault to compare with")),
                     }
                 }
+                match latency_before {
+                    Some(l) => {
+                        let mut worst = 0;
+                        let mut k = before.from.ceil();
+                        while k + 1.0 <= from {
+                            if let Some(p) = latency_pair(&run.data(Span { from: k, to: Some(k + 1.0) }, None)?) {
+                                worst = worst.max(p.p99_us);
+                            }
+                            k += 1.0;
+                        }
+                        c.push(Criterion::LatencyBack { before_us: l.p99_us, limit_us: latency_limit(l.p99_us, worst) });
+                    }
+                    None => notes.push("p99: no completion before the fault to compare with".to_string()),
+                }
                 c
             }
         };
@@ -342,6 +381,7 @@ mod tests {
             Criterion::Check(parse("p99 < 200ms").unwrap()),
             Criterion::Check(parse("error_rate < 1%").unwrap()),
             Criterion::BackTo { metric: Metric::Ratio("fallback".into()), level },
+            Criterion::LatencyBack { before_us: 2000, limit_us: latency_limit(2000, 2000) },
         ]
     }
 
@@ -397,5 +437,35 @@ mod tests {
     fn recovery_serializes_as_people_read_it() {
         assert_eq!(serde_json::to_string(&Recovery::NotMeasured).unwrap(), "\"not measured\"");
         assert_eq!(serde_json::from_str::<FaultReport>("{}").unwrap().recovery, Recovery::NotMeasured);
+    }
+
+    #[test]
+    fn latency_must_come_back_too() {
+        // Before: p99 20 ms. After the fault ends at 4 s the service answers in 60 ms (inside a
+        // 200 ms SLO, no errors, no fallbacks) until 7 s, then in 20 ms again.
+        let c = vec![
+            Criterion::Check(parse("p99 < 200ms").unwrap()),
+            Criterion::Check(parse("error_rate < 1%").unwrap()),
+            Criterion::LatencyBack { before_us: 20_000, limit_us: latency_limit(20_000, 22_000) },
+        ];
+        let mut seconds: Vec<Data> = (0..2).map(|_| second(200, 0, 20)).collect();
+        seconds.extend((2..7).map(|_| second(200, 0, 60)));
+        seconds.extend((7..12).map(|_| second(200, 0, 20)));
+        let good: Vec<Option<bool>> = seconds.iter().map(|d| second_good(&c, d)).collect();
+        assert_eq!(judge_recovery(&good, 4.0, 12.0, RunStatus::Completed), (Recovery::Recovered, Some(3.0), None));
+        // On the SLO alone the 3× slower seconds would have counted as recovered at once.
+        let good: Vec<Option<bool>> = seconds.iter().map(|d| second_good(&c[..2], d)).collect();
+        assert_eq!(judge_recovery(&good, 4.0, 12.0, RunStatus::Completed).1, Some(0.0));
+        // A second no slower than the worst one before the fault is back; 1 ms more is not.
+        assert_eq!(c[2].holds(&second(200, 0, 22)), Some(true));
+        assert_eq!(Criterion::LatencyBack { before_us: 20_000, limit_us: 30_000 }.holds(&second(200, 0, 31)), Some(false));
+        assert!(c[2].describe().starts_with("p99 back to"), "{}", c[2].describe());
+    }
+
+    #[test]
+    fn the_latency_band_is_the_looser_of_factor_slack_and_worst_second() {
+        assert_eq!(latency_limit(2_000, 0), 12_000, "+10 ms for a fast service");
+        assert_eq!(latency_limit(100_000, 0), 150_000, "1.5x for a slow one");
+        assert_eq!(latency_limit(100_000, 180_000), 180_000, "no tighter than the noise before the fault");
     }
 }

@@ -33,3 +33,4 @@ pub use crate::record::results::VERDICT as VERDICT_FILE;
 pub mod faults;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod all_failed;

@@ -362,18 +362,15 @@ fn comparison(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             for (i, val) in d.values.iter().enumerate() {
                 row.push(num_cell(val));
                 if i > 0 {
-                    row.push(match d.changes[i] {
+                    row.push(match &d.changes[i] {
                         None => num_cell("–"),
                         Some(c) => {
-                            let worse = (c > 0.0) == d.lower_is_better;
-                            let class = if c.abs() < 0.05 {
-                                "num"
-                            } else if worse {
-                                "num worse"
-                            } else {
-                                "num better"
+                            let class = match c.worse {
+                                None => "num",
+                                Some(true) => "num worse",
+                                Some(false) => "num better",
                             };
-                            Cell(format!("{:+.1}%", c * 100.0), class)
+                            Cell(c.text.clone(), class)
                         }
                     });
                 }
@@ -383,7 +380,7 @@ fn comparison(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         .collect();
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
     table(out, &head, &rows)?;
-    writeln!(out, "<p class=\"note\">Changes of 5% or more are coloured: red when worse, green when better. The charts draw the baseline dashed under the current run.</p></section>")
+    writeln!(out, "<p class=\"note\">Changes of 5% or more (of an error rate: 0.1 percentage points or more, shown as pp) are coloured: red when worse, green when better; a figure that was 0 in the baseline shows its new value. The charts draw the baseline dashed under the current run.</p></section>")
 }
 
 fn request_row(name: &str, o: &Overall, outcomes: &[&String]) -> Vec<Cell> {

@@ -106,10 +106,39 @@ pub struct Banner {
 pub struct DiffRow {
     pub metric: String,
     pub values: Vec<String>,
-    /// Relative change against the first run (None for the baseline itself or a zero baseline).
-    pub changes: Vec<Option<f64>>,
+    /// The change against the first run (None for the baseline itself).
+    pub changes: Vec<Option<Change>>,
     /// Whether a rise is bad news (latency, errors) rather than good (throughput).
     pub lower_is_better: bool,
+}
+
+/// One run's change against the baseline, as the comparison table shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// `+12.5%`; `+10.0pp` for a ratio (an error rate from 0% to 10% is ten points, not "–" or
+    /// infinitely many percent); `new: 0 → 12` from a zero baseline; `±0` when nothing changed.
+    pub text: String,
+    /// Some(true) when the change is large enough to colour and bad news, Some(false) good news,
+    /// None when it is within the noise (under 5% relative, under 0.1 points of a ratio).
+    pub worse: Option<bool>,
+}
+
+/// How `current` differs from `base` for a metric formatted by `fmt`. A zero baseline has no
+/// relative change, but the move from nothing is still a change and is shown as one.
+pub fn change(base: f64, current: f64, lower_is_better: bool, ratio: bool, fmt: fn(f64) -> String) -> Change {
+    let delta = current - base;
+    let direction = |big: bool| (big && delta != 0.0).then_some((delta > 0.0) == lower_is_better);
+    if delta == 0.0 {
+        return Change { text: "±0".into(), worse: None };
+    }
+    if ratio {
+        return Change { text: format!("{:+.1}pp", delta * 100.0), worse: direction(delta.abs() >= 0.001) };
+    }
+    if base == 0.0 {
+        return Change { text: format!("new: 0 → {}", fmt(current)), worse: direction(true) };
+    }
+    let rel = delta / base;
+    Change { text: format!("{:+.1}%", rel * 100.0), worse: direction(rel.abs() >= 0.05) }
 }
 
 /// `runs` in the order given on the command line: the first is the baseline, the last the
@@ -275,10 +304,11 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>, cap: Option<&CapacityData>) ->
 
 fn diff_rows(others: &[RunView], current: &RunView) -> Vec<DiffRow> {
     let runs: Vec<&Summary> = others.iter().chain([current]).map(|v| &v.summary).collect();
+    const ERROR_RATE: &str = "error rate";
     let metrics: [(&str, bool, fn(&Summary) -> f64, fn(f64) -> String); 9] = [
         ("completed requests", false, |s| s.totals.completed as f64, |v| format!("{v:.0}")),
         ("achieved rate (req/s)", false, |s| s.totals.achieved_rps, |v| format!("{v:.1}")),
-        ("error rate", true, |s| s.totals.error_rate, |v| format!("{:.2}%", v * 100.0)),
+        (ERROR_RATE, true, |s| s.totals.error_rate, |v| format!("{:.2}%", v * 100.0)),
         ("dropped", true, |s| s.totals.dropped as f64, |v| format!("{v:.0}")),
         ("p50 latency", true, |s| s.totals.latency.p50_us as f64, |v| crate::units::format_us(v as u64)),
         ("p90 latency", true, |s| s.totals.latency.p90_us as f64, |v| crate::units::format_us(v as u64)),
@@ -294,7 +324,7 @@ fn diff_rows(others: &[RunView], current: &RunView) -> Vec<DiffRow> {
             DiffRow {
                 metric: name.to_string(),
                 values: vals.iter().map(|v| fmt(*v)).collect(),
-                changes: vals.iter().enumerate().map(|(i, v)| (i > 0 && base != 0.0).then(|| (v - base) / base)).collect(),
+                changes: vals.iter().enumerate().map(|(i, v)| (i > 0).then(|| change(base, *v, *lower, *name == ERROR_RATE, *fmt))).collect(),
                 lower_is_better: *lower,
             }
         })
@@ -377,5 +407,17 @@ mod tests {
         let mid = c.iter().find(|(x, _)| (*x - 100.0).abs() < 1e-6).unwrap();
         assert!((mid.1 - 9.9).abs() < 0.02, "x=100 is p99: {}", mid.1);
         assert!(c.windows(2).all(|w| w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn changes_from_a_zero_baseline_are_shown() {
+        let pct = |v: f64| format!("{:.2}%", v * 100.0);
+        let count = |v: f64| format!("{v:.0}");
+        assert_eq!(change(0.0, 0.1, true, true, pct), Change { text: "+10.0pp".into(), worse: Some(true) }, "0% → 10% errors");
+        assert_eq!(change(0.0, 12.0, true, false, count), Change { text: "new: 0 → 12".into(), worse: Some(true) });
+        assert_eq!(change(0.0, 0.0, true, false, count), Change { text: "±0".into(), worse: None });
+        assert_eq!(change(0.02, 0.0205, true, true, pct), Change { text: "+0.1pp".into(), worse: None }, "half a tenth of a point is noise");
+        assert_eq!(change(100.0, 90.0, false, false, count), Change { text: "-10.0%".into(), worse: Some(true) }, "less throughput is worse");
+        assert_eq!(change(100.0, 103.0, true, false, count), Change { text: "+3.0%".into(), worse: None });
     }
 }

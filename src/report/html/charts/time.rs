@@ -21,6 +21,7 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             .light_line_style(WHITE.mix(0.0))
             .x_desc("time")
             .y_desc("requests per second")
+            .x_labels(time_labels(xmax))
             .x_label_formatter(&|t| clock(*t, xmax))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, 13))
@@ -36,8 +37,9 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
                 continue;
             }
             let upper: Vec<f64> = view.series.iter().zip(&lower).map(|(p, l)| l + value(p)).collect();
-            let mut pts: Vec<(f64, f64)> = view.series.iter().zip(&upper).map(|(p, u)| (p.t, *u)).collect();
-            pts.extend(view.series.iter().zip(&lower).rev().map(|(p, l)| (p.t, *l)));
+            let ts: Vec<f64> = view.series.iter().map(|p| p.t).collect();
+            let mut pts = step_outline(&ts, &upper, view.bucket_s as f64);
+            pts.extend(step_outline(&ts, &lower, view.bucket_s as f64).into_iter().rev());
             let c = layer_color(name, i);
             chart
                 .draw_series(std::iter::once(Polygon::new(pts, c.mix(0.8).filled())))
@@ -106,6 +108,7 @@ where
         .light_line_style(WHITE.mix(0.0))
         .x_desc("time")
         .y_desc(ydesc)
+        .x_labels(time_labels(xmax))
         .x_label_formatter(&|t| clock(*t, xmax))
         .y_label_formatter(&|v| fmt_ms(*v))
         .label_style((FONT, 13))
@@ -138,6 +141,19 @@ where
     legend(chart)
 }
 
+/// How many ticks the time axis may have: at most one a second, so a short run's labels (whole
+/// seconds) never repeat, and at most 10.
+pub fn time_labels(xmax: f64) -> usize {
+    (xmax.floor().max(1.0) as usize + 1).min(10)
+}
+
+/// The outline of a layer drawn step-wise: each point's value held for its whole bucket (the
+/// per-second figures are counts over [t, t + width)), so a change shows where it happened — a
+/// fault from second 5 rises at 5, not along a slope from 4.
+pub fn step_outline(ts: &[f64], values: &[f64], width: f64) -> Vec<(f64, f64)> {
+    ts.iter().zip(values).flat_map(|(t, v)| [(*t, *v), (t + width, *v)]).collect()
+}
+
 /// Runs of consecutive points that have a value (a second with no completion breaks the line).
 fn segments(series: &[Point], get: fn(&Point) -> Option<f64>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -153,4 +169,23 @@ fn segments(series: &[Point], get: fn(&Point) -> Option<f64>) -> Vec<Vec<(f64, f
         out.push(cur);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn areas_change_where_the_second_starts() {
+        let pts = step_outline(&[3.0, 4.0, 5.0], &[0.0, 0.0, 10.0], 1.0);
+        assert_eq!(pts, [(3.0, 0.0), (4.0, 0.0), (4.0, 0.0), (5.0, 0.0), (5.0, 10.0), (6.0, 10.0)]);
+        // Nothing above zero before second 5: the area does not start a second early.
+        assert!(pts.iter().filter(|p| p.0 < 5.0).all(|p| p.1 == 0.0));
+        assert_eq!(step_outline(&[0.0, 3.0], &[1.0, 2.0], 3.0), [(0.0, 1.0), (3.0, 1.0), (3.0, 2.0), (6.0, 2.0)], "buckets of 3 s");
+    }
+
+    #[test]
+    fn time_ticks_are_at_most_one_a_second() {
+        assert_eq!([1.0, 2.0, 3.5, 9.0, 60.0, 3600.0].map(time_labels), [2, 3, 4, 10, 10, 10]);
+    }
 }
