@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pacing precision: pacer lag p50/p99/max at 100, 2,000 and 20,000 requests per second against
 # nginx on loopback, and the gap between latency p50 and service-time p50 (what pacing adds to the
-# reported latency), for each pacer (`SKYLOAD_PACER=timerfd|spin|tokio`; tokio is the old 1 ms
+# reported latency), for each pacer (`SKYLOAD_PACER=timerfd|hybrid|spin|tokio`; tokio is the old 1 ms
 # wait, kept as the baseline), with requests per CPU-second to compare their cost.
 #
 #   bash benches/lag.sh                 # 5 s per rate and pacer
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
 RATES=${RATES:-"100 2000 20000"}
-PACERS=${PACERS:-"timerfd spin tokio"}
+PACERS=${PACERS:-"timerfd hybrid spin tokio"}
 
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet

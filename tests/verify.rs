@@ -74,7 +74,8 @@ fn mistakes_in_checks_exit_2_with_line_column_and_a_suggestion() {
         ("\n[checks]\nrn = [\"p99 < 5ms\"]\n", "unknown field `rn` in [checks]"),
         ("\n[capacity]\ntargets = [\"p99 < 5ms\"]\n", "not a capacity result"),
         ("\n[checks]\nrun = [\"p99(okk) < 50ms\"]\n", "vt.toml:23:13: checks.run[0]: `p99(okk) < 50ms`: no outcome is named `okk` (did you mean `ok`?)"),
-        ("\n[[windows]]\nstage = \"hold\"\nchecks = [\"p99(ok) < 5ms\"]\n", "windows[0].checks[0]: `p99(ok) < 5ms`: latency of `ok` alone is kept for the whole run and per request, not per second"),
+        ("\n[[windows]]\nstage = \"hold\"\nchecks = [\"service_p99(ok) < 5ms\"]\n", "windows[0].checks[0]: `service_p99(ok) < 5ms`: service time of `ok` alone is kept for the whole run and per request, not per second: use `p99(ok)`"),
+        ("\n[[windows]]\nfrom = \"1s\"\nrequest = \"get\"\nchecks = [\"p99(ok) < 5ms\"]\n", "latency of `ok` alone is kept per second for all requests together, not per request"),
     ] {
         let text = format!("{base}{extra}");
         let e = scenario::load_str(&text, Path::new("vt.toml")).unwrap_err().to_string();
@@ -178,4 +179,38 @@ fn compare_passes_the_same_scenario_and_flags_a_slower_build() {
 
     let bad = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[1].as_os_str(), "-t".as_ref(), "p99 10%".as_ref()]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Latency by outcome over a stage, a window and an abort rule, read from the saved per-second
+/// data: the 500s are answered 60 ms later than the 200s, so if they shared a histogram the
+/// outcome checks below could not all hold. Only lower bounds (set by the server) are asserted.
+#[test]
+fn latency_of_one_outcome_is_checked_per_second_in_stages_windows_and_abort_rules() {
+    let server = VerifyServer::start(ServerCfg { service: Duration::from_millis(5), fail_every: Some(4), fail_delay: Duration::from_millis(60), ..ServerCfg::default() });
+    let extra = r#"
+[checks]
+run = ["p50(error) >= 65ms"]
+abort_when = ["p99(ok) > 3600s for 2s"]
+
+[[windows]]
+stage = "hold"
+checks = ["p50(error) >= 65ms", "max(error) >= 65ms", "p50(ok) >= 5ms"]
+"#;
+    let plan = scenario::load_str(&scenario_text(&server.url(), 100, 3, extra), Path::new("vt.toml")).unwrap();
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    let saved = SavedRun::load(&r.dir).unwrap();
+    let v = evaluate(&plan.verify, &plan.stages, &saved).unwrap();
+    let failed: Vec<_> = v.results.iter().filter(|c| !c.passed).map(|c| format!("{} {} {} {:?}", c.scope, c.check, c.measured, c.note)).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(v.results.iter().any(|c| c.check.contains("p50(ok)") && c.scope.starts_with("window")), "{:#?}", v.results);
+    // Every completion of the stretch is in exactly one outcome's histogram, and the errors' is
+    // the errors' alone (none of them under the server's 65 ms).
+    let d = saved.data(skyload::verify::window::Span { from: 1.0, to: None }, None).unwrap();
+    let by = d.by_outcome.as_ref().unwrap();
+    assert_eq!(by.values().map(|(h, _)| h.len()).sum::<u64>(), d.completed);
+    let err = &by["error"].0;
+    assert_eq!(err.len(), d.outcomes["error"]);
+    assert!(err.min() >= 65_000, "error min {} us", err.min());
+    assert!(by["ok"].1.is_none() && by["error"].1.is_none(), "no service time by outcome per second");
 }

@@ -15,3 +15,5 @@ pub mod probe;
 pub mod pacer;
 pub mod trace_id;
 pub mod memory;
+#[cfg(test)]
+mod poisson_guard_tests;

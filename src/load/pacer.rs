@@ -8,8 +8,13 @@
 //!   instant, so precision costs no CPU.
 //! - `spin`: tokio's sleep to ~1.2 ms before the instant (the tick rounding), then `yield_now` until
 //!   it has passed: workers keep running while the pacer waits, but the thread never idles.
+//! - `hybrid`: the timerfd armed a little *before* the instant, by the wake-up lateness the thread
+//!   has been seeing (a running median estimate, at most `MAX_EARLY`), and the rest spun with
+//!   `yield_now`. A timerfd wake-up on a virtual machine comes tens of microseconds after its
+//!   instant; arming that much early and spinning the remainder (a few microseconds when the
+//!   estimate is right, never more than `MAX_EARLY`) takes the typical lateness out of the lag.
 //!
-//! `SKYLOAD_PACER=spin|timerfd|tokio` picks one (for the lag benchmark); `tokio` is the old
+//! `SKYLOAD_PACER=spin|timerfd|hybrid|tokio` picks one (for the lag benchmark); `tokio` is the old
 //! millisecond wait, kept only as the comparison baseline.
 
 use std::time::{Duration, Instant};
@@ -17,6 +22,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacerKind {
     Timerfd,
+    Hybrid,
     Spin,
     Tokio,
 }
@@ -25,6 +31,7 @@ impl PacerKind {
     pub fn from_env() -> PacerKind {
         match std::env::var("SKYLOAD_PACER").as_deref() {
             Ok("spin") => PacerKind::Spin,
+            Ok("hybrid") => PacerKind::Hybrid,
             Ok("tokio") => PacerKind::Tokio,
             _ => PacerKind::Timerfd,
         }
@@ -35,10 +42,39 @@ impl PacerKind {
 /// rounds up, so a sleep to `at - 1.2 ms` wakes between `at - 1.2 ms` and `at - 0.2 ms`).
 const SPIN_MARGIN: Duration = Duration::from_micros(1_200);
 
+/// The hybrid pacer arms its timer at most this much before the instant, so it never spins longer
+/// than this per arrival (the CPU it may cost is bounded by rate × `MAX_EARLY`).
+const MAX_EARLY: Duration = Duration::from_micros(50);
+
+/// A running estimate of the median timerfd wake-up lateness, in nanoseconds: each wake-up moves it
+/// one step towards what was seen (a stochastic median: half the wake-ups above, half below), so
+/// a machine that gets busier or quieter is followed within a few hundred arrivals, with no state
+/// beyond one number.
+#[derive(Debug, Clone, Copy, Default)]
+struct WakeLateness {
+    ns: u64,
+}
+
+impl WakeLateness {
+    const STEP_NS: u64 = 500;
+    fn early(&self) -> Duration {
+        Duration::from_nanos(self.ns).min(MAX_EARLY)
+    }
+    fn saw(&mut self, late: Duration) {
+        let late = late.as_nanos().min(u64::MAX as u128) as u64;
+        if late > self.ns {
+            self.ns = (self.ns + Self::STEP_NS).min(MAX_EARLY.as_nanos() as u64);
+        } else if late < self.ns {
+            self.ns = self.ns.saturating_sub(Self::STEP_NS);
+        }
+    }
+}
+
 pub struct Pacer {
     kind: PacerKind,
     #[cfg(target_os = "linux")]
     timer: Option<timerfd::TimerFd>,
+    lateness: WakeLateness,
 }
 
 impl Pacer {
@@ -46,7 +82,7 @@ impl Pacer {
     pub fn new(kind: PacerKind) -> Pacer {
         #[cfg(target_os = "linux")]
         {
-            let timer = if kind == PacerKind::Timerfd {
+            let timer = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) {
                 match timerfd::TimerFd::new() {
                     Ok(t) => Some(t),
                     Err(e) => {
@@ -57,13 +93,13 @@ impl Pacer {
             } else {
                 None
             };
-            let kind = if kind == PacerKind::Timerfd && timer.is_none() { PacerKind::Spin } else { kind };
-            Pacer { kind, timer }
+            let kind = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) && timer.is_none() { PacerKind::Spin } else { kind };
+            Pacer { kind, timer, lateness: WakeLateness::default() }
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let kind = if kind == PacerKind::Timerfd { PacerKind::Spin } else { kind };
-            Pacer { kind }
+            let kind = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) { PacerKind::Spin } else { kind };
+            Pacer { kind, lateness: WakeLateness::default() }
         }
     }
 
@@ -86,8 +122,25 @@ impl Pacer {
                 }
                 spin_until(at).await
             }
+            #[cfg(target_os = "linux")]
+            PacerKind::Hybrid => {
+                let early = self.lateness.early();
+                if let (Some(t), Some(arm)) = (self.timer.as_mut(), at.checked_sub(early)) {
+                    if arm > Instant::now() {
+                        match t.wait_until(arm).await {
+                            Ok(()) => self.lateness.saw(Instant::now().saturating_duration_since(arm)),
+                            Err(_) => return spin_until(at).await,
+                        }
+                    }
+                }
+                // At most `early` (<= MAX_EARLY) left when the estimate is right; the workers of
+                // this thread run at every yield.
+                while Instant::now() < at {
+                    tokio::task::yield_now().await;
+                }
+            }
             #[cfg(not(target_os = "linux"))]
-            PacerKind::Timerfd => spin_until(at).await,
+            PacerKind::Timerfd | PacerKind::Hybrid => spin_until(at).await,
             PacerKind::Spin => spin_until(at).await,
             PacerKind::Tokio => tokio::time::sleep_until(at.into()).await,
         }
@@ -186,7 +239,7 @@ mod tests {
     fn never_early() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            for kind in [PacerKind::Timerfd, PacerKind::Spin, PacerKind::Tokio] {
+            for kind in [PacerKind::Timerfd, PacerKind::Hybrid, PacerKind::Spin, PacerKind::Tokio] {
                 let mut p = Pacer::new(kind);
                 for i in 0..20u64 {
                     let at = Instant::now() + Duration::from_micros(137 * i);
@@ -195,5 +248,25 @@ mod tests {
                 }
             }
         });
+    }
+
+    /// The lateness estimate follows the median of what it sees and never asks to arm more than
+    /// `MAX_EARLY` early (the bound on the hybrid pacer's spinning).
+    #[test]
+    fn wake_lateness_tracks_the_median_within_its_bound() {
+        let mut w = WakeLateness::default();
+        // Alternating 20 and 40 us wake-ups: the estimate settles between them.
+        for i in 0..2_000u64 {
+            w.saw(Duration::from_micros(if i % 2 == 0 { 20 } else { 40 }));
+        }
+        assert!((20_000..=40_000).contains(&w.ns), "{}", w.ns);
+        for _ in 0..2_000 {
+            w.saw(Duration::from_millis(5));
+        }
+        assert_eq!(w.early(), MAX_EARLY);
+        for _ in 0..2_000 {
+            w.saw(Duration::ZERO);
+        }
+        assert_eq!(w.early(), Duration::ZERO);
     }
 }

@@ -120,6 +120,11 @@ pub struct Interval {
     pub conn_wait: Hist,
     /// Arrivals that found every connection busy and the connection cap reached.
     pub conn_limited: u64,
+    /// Latency from the intended start by outcome id, all requests together, so a check over a
+    /// stretch of seconds can select one outcome (`p99(ok)`) without fast 503s or refused
+    /// connections pulling it down. Only outcomes that occurred in the second get a histogram
+    /// (at most one allocation per outcome per second per thread, never one per request).
+    pub outcome_latency: Vec<Option<Hist>>,
     /// Requests in flight when the interval was shipped.
     pub in_flight: u64,
     /// CPU time the generator threads used in this second.
@@ -143,6 +148,7 @@ impl Interval {
             lag: new_hist(),
             conn_wait: new_hist(),
             conn_limited: 0,
+            outcome_latency: vec![None; shape.outcomes.len()],
             in_flight: 0,
             cpu: Duration::ZERO,
             pods: BTreeMap::new(),
@@ -163,6 +169,14 @@ impl Interval {
         add(&mut self.lag, &o.lag);
         add(&mut self.conn_wait, &o.conn_wait);
         self.conn_limited += o.conn_limited;
+        if self.outcome_latency.len() < o.outcome_latency.len() {
+            self.outcome_latency.resize(o.outcome_latency.len(), None);
+        }
+        for (a, b) in self.outcome_latency.iter_mut().zip(&o.outcome_latency) {
+            if let Some(b) = b {
+                add(a.get_or_insert_with(new_hist), b);
+            }
+        }
         self.slow.merge(&o.slow);
         self.in_flight += o.in_flight;
         self.cpu += o.cpu;
@@ -452,6 +466,9 @@ impl ThreadRecorder {
         r.bytes_in += c.bytes_in;
         record_us(&mut r.latency, latency);
         record_us(&mut r.service, service);
+        if let Some(slot) = iv.outcome_latency.get_mut(c.outcome as usize) {
+            record_us(slot.get_or_insert_with(new_hist), latency);
+        }
 
         let t = &mut self.totals.requests[c.request];
         t.bytes_in += c.bytes_in;
@@ -574,6 +591,13 @@ mod tests {
         assert_eq!(first[0].pods.get("p1"), Some(&1));
         assert_eq!(first[2].pods.get("p2"), Some(&1));
         assert_eq!(first[0].labels[0].get("v1"), Some(&1));
+        // Latency by outcome per second: only outcomes that happened hold a histogram.
+        assert_eq!(first[0].outcome_latency[OK as usize].as_ref().map(|h| h.len()), Some(1));
+        assert!(first[0].outcome_latency[RESET as usize].is_none());
+        assert!(first[2].outcome_latency[RESET as usize].as_ref().is_some_and(|h| h.max().abs_diff(40_000) < 40));
+        let mut merged = first[0].clone();
+        merged.merge(&first[2]);
+        assert_eq!(merged.outcome_latency.iter().flatten().map(|h| h.len()).sum::<u64>(), 2);
         // A late event for a shipped second goes to the oldest open one.
         r.completed(&done(t0, 0, OK, 1_000, 10, Some(b"p1")));
         let (rest, totals) = r.finish(Duration::ZERO);

@@ -238,4 +238,35 @@ mod tests {
         let partial = merge_all(&[a, shard(2, 5, 5)]).unwrap().unwrap();
         assert!(partial.summary().generator.notes.iter().any(|n| n.contains("2 of 3 shards (missing: 1)")), "{:?}", partial.summary().generator.notes);
     }
+
+    /// Per-second latency by outcome, connection wait and connection-limited counts are written,
+    /// read back and merged, so a stage or window check like `p99(ok)` reads a sharded run exactly.
+    #[test]
+    fn per_second_outcome_latency_and_connections_survive_save_load_and_merge() {
+        let (mut a, b) = (shard(0, 20, 5), shard(1, 25, 40));
+        let s0 = a.seconds.get_mut(&0).unwrap();
+        s0.iv.conn_limited = 4;
+        crate::record::hist::record_us(&mut s0.iv.conn_wait, Duration::from_millis(3));
+        let dir = tempfile::tempdir().unwrap();
+        let m = merge(&a, &b).unwrap();
+        m.save(dir.path()).unwrap();
+        let back = crate::record::load::load(dir.path()).unwrap();
+        assert_eq!(back.seconds.len(), m.seconds.len());
+        for (k, s) in &back.seconds {
+            let ok = s.iv.outcome_latency[OK as usize].as_ref().map(values).unwrap_or_default();
+            assert!(!ok.is_empty(), "second {k}");
+            assert_eq!(ok, values(&s.iv.requests[0].latency), "second {k}: ok latency is all of it here");
+            assert_eq!(ok, values(m.seconds[k].iv.outcome_latency[OK as usize].as_ref().unwrap()));
+        }
+        assert_eq!(back.seconds[&0].iv.conn_limited, 4);
+        assert_eq!(back.seconds[&0].iv.conn_wait.len(), m.seconds[&0].iv.conn_wait.len());
+        let csv = std::fs::read_to_string(dir.path().join(crate::record::results::TIMESERIES)).unwrap();
+        assert!(csv.lines().next().unwrap().ends_with(",conn_wait_p99_ms,connection_limited"));
+        // A file from before the connection columns still reads (they are optional).
+        let old: String = csv.lines().map(|l| l.splitn(23, ',').take(22).collect::<Vec<_>>().join(",") + "\n").collect();
+        assert!(old.lines().next().unwrap().ends_with(",generator_cpu_pct"), "{}", old.lines().next().unwrap());
+        std::fs::write(dir.path().join(crate::record::results::TIMESERIES), old).unwrap();
+        let before = crate::record::load::load(dir.path()).unwrap();
+        assert_eq!(before.seconds[&0].iv.conn_limited, 0);
+    }
 }

@@ -246,6 +246,8 @@ pub(super) fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<
         col("generator_cpu_pct")?,
     ];
     let outcome_cols: Vec<usize> = shape.outcomes.names().iter().map(|o| col(o)).collect::<Result<_, _>>()?;
+    // Added later: files written before it have no such column (read as 0 arrivals held back).
+    let limited_col = head.iter().position(|h| h == results::CONN_LIMITED);
     for row in rd.records() {
         let row = row.map_err(|e| bad(e.to_string()))?;
         let field = |i: usize| row.get(i).unwrap_or("");
@@ -271,6 +273,9 @@ pub(super) fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<
             let s = second(seconds, k, shape);
             s.iv.in_flight = int(c[8])?;
             s.iv.cpu = Duration::from_millis(tenths(c[9])?);
+            if let Some(ci) = limited_col {
+                s.iv.conn_limited = int(ci)?;
+            }
             continue;
         }
         let ri = shape.requests.iter().position(|n| n == name).ok_or_else(|| bad(format!("unknown request `{name}`")))?;
@@ -301,6 +306,16 @@ pub(super) fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, S
             None => {} // the sum of the req.<name> entries
             Some("service") => add(&mut s.iv.requests[0].service, &h),
             Some("lag") => add(&mut s.iv.lag, &h),
+            Some("conn_wait") => add(&mut s.iv.conn_wait, &h),
+            Some(t) if t.starts_with("outcome.") => {
+                // Files written before per-second latency by outcome have no such entries: a check
+                // then says "not recorded" (see verify::metrics), never a silent pass.
+                if let Some(o) = shape.outcomes.id(&t["outcome.".len()..]) {
+                    if let Some(slot) = s.iv.outcome_latency.get_mut(o as usize) {
+                        add(slot.get_or_insert_with(new_hist), &h);
+                    }
+                }
+            }
             Some(t) => {
                 if let Some(ri) = t.strip_prefix("req.").and_then(|n| shape.requests.iter().position(|r| r == n)) {
                     add(&mut s.iv.requests[ri].latency, &h);

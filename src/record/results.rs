@@ -57,6 +57,12 @@ pub const KNOWN: [&str; 19] = [
     SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES,
 ];
 
+/// Per-second connection columns of `timeseries.csv` (filled on the `*` row; absent from files
+/// written before they existed, which readers accept): the p99 wait for a connection and the
+/// arrivals the connection cap held back, so a reader sees *which* seconds were connection-limited.
+pub const CONN_WAIT_P99: &str = "conn_wait_p99_ms";
+pub const CONN_LIMITED: &str = "connection_limited";
+
 /// The request column value of the per-second row that sums every request.
 pub const ALL_REQUESTS: &str = "*";
 
@@ -81,7 +87,7 @@ impl ResultsWriter {
         for o in shape.outcomes.names() {
             write!(csv, ",{o}")?;
         }
-        writeln!(csv, ",p50_ms,p90_ms,p99_ms,max_ms,bytes_in,lag_p99_ms,in_flight,generator_cpu_pct")?;
+        writeln!(csv, ",p50_ms,p90_ms,p99_ms,max_ms,bytes_in,lag_p99_ms,in_flight,generator_cpu_pct,{CONN_WAIT_P99},{CONN_LIMITED}")?;
         csv.flush()?;
 
         let mut pods = BufWriter::new(File::create(dir.join(PODS))?);
@@ -93,7 +99,7 @@ impl ResultsWriter {
         let mut hlog = BufWriter::new(File::create(dir.join(HLOG))?);
         let secs = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         writeln!(hlog, "#[skyload interval log: values in microseconds; untagged = latency from intended start (all requests)]")?;
-        writeln!(hlog, "#[Tags: service = service time (from actual send), lag = send lag, req.<name> = latency of one request]")?;
+        writeln!(hlog, "#[Tags: service = service time (from actual send), lag = send lag, req.<name> = latency of one request, outcome.<name> = latency of one outcome (all requests), conn_wait = wait for a connection]")?;
         writeln!(hlog, "#[StartTime: {secs:.3} (seconds since epoch)]")?;
         writeln!(hlog, "#[BaseTime: {secs:.3} (seconds since epoch)]")?;
         writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
@@ -117,11 +123,14 @@ impl ResultsWriter {
         let cpu_pct = iv.cpu.as_secs_f64() * 100.0;
         for (i, r) in iv.requests.iter().enumerate() {
             self.row(iv.second, &self.shape.requests[i].clone(), target[i], r, None)?;
+            self.csv_connections(None)?;
             add(&mut lat, &r.latency);
             add(&mut svc, &r.service);
         }
         let total_target: f64 = target.iter().sum();
+        let conn_wait_p99 = if iv.conn_wait.is_empty() { String::new() } else { ms(iv.conn_wait.value_at_quantile(0.99)) };
         self.row(iv.second, ALL_REQUESTS, total_target, &all, Some((lag_p99, iv.in_flight, cpu_pct)))?;
+        self.csv_connections(Some((conn_wait_p99, iv.conn_limited)))?;
         self.csv.flush()?;
         for (pod, n) in &iv.pods {
             writeln!(self.pods, "{},{},{n}", iv.second, csv_field(pod))?;
@@ -139,6 +148,13 @@ impl ResultsWriter {
         self.hist_entry(&lat, start, len, None)?;
         self.hist_entry(&svc, start, len, Some("service"))?;
         self.hist_entry(&iv.lag.clone(), start, len, Some("lag"))?;
+        self.hist_entry(&iv.conn_wait, start, len, Some("conn_wait"))?;
+        for (o, h) in iv.outcome_latency.iter().enumerate() {
+            if let Some(h) = h.as_ref().filter(|h| !h.is_empty()) {
+                let tag = format!("outcome.{}", self.shape.outcomes.name(o as u16));
+                self.hist_entry(h, start, len, Some(&tag))?;
+            }
+        }
         if iv.requests.len() > 1 {
             for (i, r) in iv.requests.iter().enumerate() {
                 let tag = format!("req.{}", self.shape.requests[i]);
@@ -168,8 +184,16 @@ impl ResultsWriter {
         let q = |p: f64| if h.is_empty() { String::new() } else { ms(h.value_at_quantile(p)) };
         write!(self.csv, ",{},{},{},{},{}", q(0.5), q(0.9), q(0.99), q(1.0), r.bytes_in)?;
         match generator {
-            Some((lag, inflight, cpu)) => writeln!(self.csv, ",{lag},{inflight},{cpu:.1}"),
-            None => writeln!(self.csv, ",,,"),
+            Some((lag, inflight, cpu)) => write!(self.csv, ",{lag},{inflight},{cpu:.1}"),
+            None => write!(self.csv, ",,,"),
+        }
+    }
+
+    /// Ends a `timeseries.csv` row with the connection columns (empty on per-request rows).
+    fn csv_connections(&mut self, c: Option<(String, u64)>) -> io::Result<()> {
+        match c {
+            Some((wait_p99, limited)) => writeln!(self.csv, ",{wait_p99},{limited}"),
+            None => writeln!(self.csv, ",,"),
         }
     }
 

@@ -75,7 +75,8 @@ impl Metric {
     pub fn needs_pods(&self) -> bool {
         matches!(self, Metric::PodQpsMin | Metric::PodQpsMean | Metric::PodImbalance | Metric::Pods)
     }
-    /// Latency of one outcome: kept for the whole run and per request, not per second.
+    /// Latency of one outcome: kept for the whole run and per request, and per second for all
+    /// requests together (stages, windows, abort and recovery rules).
     pub fn outcome(&self) -> Option<&str> {
         match self {
             Metric::Latency { outcome: Some(o), .. } => Some(o),

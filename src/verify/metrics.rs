@@ -23,9 +23,11 @@ pub struct Data {
     pub outcomes: BTreeMap<String, u64>,
     pub latency: Option<Hist>,
     pub service: Option<Hist>,
-    /// Latency and service time by outcome; kept for the whole run and per request only (None
-    /// for a stretch of seconds).
-    pub by_outcome: Option<BTreeMap<String, (Hist, Hist)>>,
+    /// Latency and service time by outcome. Service time by outcome is kept for the whole run and
+    /// per request only (None for a stretch of seconds, whose per-second histograms hold latency by
+    /// outcome for all requests together: one more histogram per outcome per second is what the
+    /// hot path can afford, two would double it). None: not recorded at this scope.
+    pub by_outcome: Option<BTreeMap<String, (Hist, Option<Hist>)>>,
     pub pods: Option<BTreeMap<String, u64>>,
     pub labels: Option<BTreeMap<String, BTreeMap<String, u64>>>,
 }
@@ -54,11 +56,18 @@ pub fn measure(m: &Metric, d: &Data) -> Measured {
                 None if *service => &d.service,
                 None => &d.latency,
                 Some(o) => match &d.by_outcome {
-                    None => return NoData(format!("not recorded: latency of `{o}` alone is kept for the whole run and per request, not per second")),
+                    None => return NoData(format!("not recorded: latency of `{o}` alone is kept per second for all requests together, not per request")),
                     Some(m) => match m.get(o) {
+                        // Results written before per-second latency by outcome was kept.
+                        None if d.outcomes.get(o).is_some_and(|n| *n > 0) => {
+                            return NoData(format!("not recorded: these Results hold no per-second latency of `{o}` (written by an older skyload): re-run to check it in a window"))
+                        }
                         None => return NoData(format!("no data: no request ended as `{o}`")),
+                        Some((_, None)) if *service => {
+                            return NoData(format!("not recorded: service time of `{o}` alone is kept for the whole run and per request, not per second (use p99({o}), the latency from the intended start)"))
+                        }
                         Some((l, sv)) => {
-                            one = Some(if *service { sv.clone() } else { l.clone() });
+                            one = Some(if *service { sv.clone().unwrap_or_else(new_hist) } else { l.clone() });
                             &one
                         }
                     },
@@ -126,10 +135,10 @@ impl Data {
             None => (&s.totals, false),
         };
         let (mut latency, mut service) = (new_hist(), new_hist());
-        let mut by_outcome: BTreeMap<String, (Hist, Hist)> = BTreeMap::new();
+        let mut by_outcome: BTreeMap<String, (Hist, Option<Hist>)> = BTreeMap::new();
         for h in s.histograms.iter().filter(|h| request.map_or(true, |r| h.request == r)) {
             if let Ok(x) = decode(&h.data) {
-                let slot = || (new_hist(), new_hist());
+                let slot = || (new_hist(), Some(new_hist()));
                 match h.kind.as_str() {
                     "latency" => {
                         add(&mut latency, &x);
@@ -137,7 +146,7 @@ impl Data {
                     }
                     "service" => {
                         add(&mut service, &x);
-                        add(&mut by_outcome.entry(h.outcome.clone()).or_insert_with(slot).1, &x);
+                        add(by_outcome.entry(h.outcome.clone()).or_insert_with(slot).1.get_or_insert_with(new_hist), &x);
                     }
                     _ => {}
                 }
@@ -173,9 +182,26 @@ impl Data {
             add(d.latency.as_mut().expect("set above"), &r.latency);
             add(d.service.as_mut().expect("set above"), &r.service);
         }
+        d.by_outcome = Some(outcome_latency(&iv.outcome_latency, table));
         d.pods = Some(iv.pods.clone());
         d.labels = Some(shape.labels.iter().cloned().zip(iv.labels.iter().cloned()).collect());
         d
+    }
+}
+
+/// Per-second latency by outcome (all requests together), named; no service time at this scope.
+pub fn outcome_latency(by_id: &[Option<Hist>], table: &OutcomeTable) -> BTreeMap<String, (Hist, Option<Hist>)> {
+    let mut m = BTreeMap::new();
+    add_outcome_latency(&mut m, by_id, table);
+    m
+}
+
+/// Adds one second's latency by outcome into a stretch's.
+pub fn add_outcome_latency(into: &mut BTreeMap<String, (Hist, Option<Hist>)>, by_id: &[Option<Hist>], table: &OutcomeTable) {
+    for (o, h) in by_id.iter().enumerate() {
+        if let Some(h) = h.as_ref().filter(|h| !h.is_empty()) {
+            add(&mut into.entry(table.name(o as u16).to_string()).or_insert_with(|| (new_hist(), None)).0, h);
+        }
     }
 }
 
@@ -202,7 +228,7 @@ mod tests {
             outcomes: [("ok", 90), ("fallback", 5), ("error", 3), ("timeout", 2)].map(|(k, v)| (k.to_string(), v)).into(),
             latency: Some(lat.clone()),
             service: Some(lat.clone()),
-            by_outcome: Some([("ok".to_string(), (fast.clone(), fast)), ("error".to_string(), (lat.clone(), lat))].into()),
+            by_outcome: Some([("ok".to_string(), (fast.clone(), Some(fast))), ("error".to_string(), (lat.clone(), Some(lat)))].into()),
             pods: Some([("a", 600), ("b", 400)].map(|(k, v)| (k.to_string(), v)).into()),
             labels: Some([("x-fn-version".to_string(), [("v1", 75), ("v2", 25)].map(|(k, v)| (k.to_string(), v)).into())].into()),
         }
@@ -244,9 +270,34 @@ mod tests {
     #[test]
     fn latency_of_an_outcome_is_never_a_silent_pass() {
         let d = data();
-        assert!(matches!(value("p99(timeout) < 1s", &d), Measured::NoData(m) if m.contains("no request ended as `timeout`")));
-        let per_second = Data { by_outcome: None, ..data() };
-        assert!(matches!(value("p99(ok) < 1s", &per_second), Measured::NoData(m) if m.contains("not per second")));
+        assert!(matches!(value("p99(reset) < 1s", &d), Measured::NoData(m) if m.contains("no request ended as `reset`")));
+        let per_request = Data { by_outcome: None, ..data() };
+        assert!(matches!(value("p99(ok) < 1s", &per_request), Measured::NoData(m) if m.contains("not per request")));
+        // A stretch of seconds: latency by outcome, no service time by outcome.
+        let mut fast = new_hist();
+        fast.record(700).unwrap();
+        let seconds = Data { by_outcome: Some([("ok".to_string(), (fast, None))].into()), ..data() };
+        assert_eq!(value("p99(ok) < 1s", &seconds), Measured::Value(700.0));
+        assert!(matches!(value("service_p99(ok) < 1s", &seconds), Measured::NoData(m) if m.contains("not per second")));
+        // `error` happened (3 completions) but these Results kept no per-second histogram of it.
+        assert!(matches!(value("p99(error) < 1s", &seconds), Measured::NoData(m) if m.contains("older skyload")));
+        assert!(matches!(value("p99(reset) < 1s", &seconds), Measured::NoData(m) if m.contains("no request ended as `reset`")));
+    }
+
+    #[test]
+    fn a_live_second_selects_one_outcome() {
+        let shape = Shape { requests: vec!["a".into()], outcomes: OutcomeTable::new([]), labels: vec![] };
+        let mut iv = Interval::new(0, &shape);
+        let (mut ok, mut err) = (new_hist(), new_hist());
+        for us in [100u64, 200, 300] {
+            ok.record(us).unwrap();
+        }
+        err.record(2_000).unwrap();
+        iv.outcome_latency[crate::record::outcome::OK as usize] = Some(ok);
+        iv.outcome_latency[crate::record::outcome::ERROR as usize] = Some(err);
+        let d = Data::from_interval(&iv, &shape);
+        assert_eq!(value("max(ok) < 1s", &d), Measured::Value(300.0));
+        assert_eq!(value("max(error) < 1s", &d), Measured::Value(2_000.0));
     }
 
     #[test]

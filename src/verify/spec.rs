@@ -202,8 +202,8 @@ impl Ctx<'_> {
     fn check(&mut self, s: &S<String>, field: &str, scope: &Scope, request_filter: bool) -> Result<Expr, SpecError> {
         let e = expr::parse(s.get_ref()).map_err(|e| self.located(s, field, e))?;
         self.names_in(&e.metric, scope, request_filter).map_err(|m| self.located(s, field, ParseError { at: e.arg_at, message: m }))?;
-        if let (Some(o), Scope::Stage(_) | Scope::Window(_)) = (e.metric.outcome(), scope) {
-            return Err(self.located(s, field, ParseError { at: e.arg_at, message: per_second_outcome(o) }));
+        if let (Some(message), Scope::Stage(_) | Scope::Window(_)) = (per_second_outcome(&e.metric, request_filter), scope) {
+            return Err(self.located(s, field, ParseError { at: e.arg_at, message }));
         }
         if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &e.metric {
             if !self.split_headers.contains(header) {
@@ -245,10 +245,17 @@ impl Ctx<'_> {
     }
 }
 
-/// Latency by outcome is kept for the whole run and each request, not per second (that would cost
-/// a histogram per outcome per second on the hot path), so stretches of seconds cannot select one.
-fn per_second_outcome(o: &str) -> String {
-    format!("latency of `{o}` alone is kept for the whole run and per request, not per second: use it in [checks] run or a request's checks (stage, window, fault, abort and recovery checks use the latency of every outcome)")
+/// Per second, latency by outcome is kept for all requests together and without service time (one
+/// histogram per outcome per second is what the hot path affords), so a stretch of seconds can
+/// select an outcome's latency (`p99(ok)`), but not its service time nor one request's: the reason
+/// for refusing what it cannot measure.
+fn per_second_outcome(m: &Metric, request_filter: bool) -> Option<String> {
+    let Metric::Latency { stat, service, outcome: Some(o) } = m else { return None };
+    if *service {
+        let latency = Metric::Latency { stat: *stat, service: false, outcome: Some(o.clone()) };
+        return Some(format!("service time of `{o}` alone is kept for the whole run and per request, not per second: use `{latency}` (latency from the intended start) here, or this check in [checks] run"));
+    }
+    request_filter.then(|| format!("latency of `{o}` alone is kept per second for all requests together, not per request: drop `request` from this window, or use the request's own checks (whole run)"))
 }
 
 fn valid_name(s: &str) -> bool {
@@ -279,8 +286,8 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
             let field = format!("checks.abort_when[{i}]");
             let rule = expr::parse_abort(s.get_ref()).map_err(|e| cx.located(s, &field, e))?;
             cx.names_in(&rule.expr.metric, &Scope::Run, false).map_err(|m| cx.located(s, &field, ParseError { at: rule.expr.arg_at, message: m }))?;
-            if let Some(o) = rule.expr.metric.outcome() {
-                return Err(cx.located(s, &field, ParseError { at: rule.expr.arg_at, message: per_second_outcome(o) }));
+            if let Some(message) = per_second_outcome(&rule.expr.metric, false) {
+                return Err(cx.located(s, &field, ParseError { at: rule.expr.arg_at, message }));
             }
             if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &rule.expr.metric {
                 cx.split_headers.push(header.clone());
@@ -357,8 +364,8 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
         }
         let mut when = Vec::new();
         cx.list(Some(list), &format!("faults[{i}].recovered_when"), Scope::Run, false, &mut when)?;
-        if let Some((c, s)) = when.iter().zip(list.get_ref()).find(|(c, _)| c.expr.metric.outcome().is_some()) {
-            return Err(cx.located(s, &format!("faults[{i}].recovered_when"), ParseError { at: c.expr.arg_at, message: per_second_outcome(c.expr.metric.outcome().unwrap_or_default()) }));
+        if let Some((c, s, message)) = when.iter().zip(list.get_ref()).find_map(|(c, s)| Some((c, s, per_second_outcome(&c.expr.metric, false)?))) {
+            return Err(cx.located(s, &format!("faults[{i}].recovered_when"), ParseError { at: c.expr.arg_at, message }));
         }
         plan.recovered_when.push((f.name.clone(), when));
     }

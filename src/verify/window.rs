@@ -4,7 +4,7 @@
 //! exactly as `skyload compare` or a later re-check would see it. A second belongs to a window when
 //! its middle lies inside it.
 
-use super::metrics::Data;
+use super::metrics::{add_outcome_latency, Data};
 use super::VerifyError;
 use crate::record::hist::{add, new_hist};
 use crate::record::read::{self, Results};
@@ -55,6 +55,7 @@ impl SavedRun {
         let mut d = Data::default();
         let (mut latency, mut service) = (new_hist(), new_hist());
         let (mut pods, mut labels) = (BTreeMap::new(), BTreeMap::<String, BTreeMap<String, u64>>::new());
+        let mut by_outcome = BTreeMap::new();
         for sec in self.run.seconds.iter().filter(|(k, _)| span.contains(**k)).map(|(_, s)| s) {
             d.seconds += 1.0;
             for (i, r) in sec.iv.requests.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
@@ -71,6 +72,10 @@ impl SavedRun {
                     add(&mut service, &r.service);
                 }
             }
+            // Latency by outcome is kept per second for all requests together (like service time).
+            if only.is_none() || one_request {
+                add_outcome_latency(&mut by_outcome, &sec.iv.outcome_latency, &shape.outcomes);
+            }
             if only.is_none() {
                 for (p, n) in &sec.iv.pods {
                     *pods.entry(p.clone()).or_default() += n;
@@ -84,6 +89,7 @@ impl SavedRun {
         }
         d.latency = Some(latency);
         d.service = (only.is_none() || one_request).then_some(service);
+        d.by_outcome = (only.is_none() || one_request).then_some(by_outcome);
         if only.is_none() {
             d.pods = Some(pods);
             d.labels = Some(labels);

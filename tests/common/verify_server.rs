@@ -24,11 +24,13 @@ pub struct ServerCfg {
     pub fail_every: Option<u64>,
     /// Every n-th request is labelled `x-fn-version: v2` (the rest `v1`).
     pub v2_every: Option<u64>,
+    /// Added to the service time of the failures (so their latency is apart from the successes').
+    pub fail_delay: Duration,
 }
 
 impl Default for ServerCfg {
     fn default() -> Self {
-        ServerCfg { pods: 2, concurrency: 1000, service: Duration::from_millis(1), fail_every: None, v2_every: None }
+        ServerCfg { pods: 2, concurrency: 1000, service: Duration::from_millis(1), fail_every: None, v2_every: None, fail_delay: Duration::ZERO }
     }
 }
 
@@ -56,8 +58,8 @@ impl VerifyServer {
                     s[i] = done;
                     done
                 };
-                tokio::time::sleep_until(done.into()).await;
                 let fail = cfg.fail_every.is_some_and(|k| n % k == 0);
+                tokio::time::sleep_until((done + if fail { cfg.fail_delay } else { Duration::ZERO }).into()).await;
                 let v2 = cfg.v2_every.is_some_and(|k| n % k == 0);
                 Response::builder()
                     .status(if fail { 500 } else { 200 })
