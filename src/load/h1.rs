@@ -516,19 +516,36 @@ pub(crate) mod tests {
         thread_local! {
             pub static ON: Cell<bool> = const { Cell::new(false) };
             pub static COUNT: Cell<u64> = const { Cell::new(0) };
+            /// Sizes of the first allocations counted on this thread (for a failure message).
+            pub static SIZES: Cell<[u32; 16]> = const { Cell::new([0; 16]) };
+        }
+
+        fn count(size: usize) {
+            let _ = ON.try_with(|on| {
+                if on.get() {
+                    COUNT.with(|c| c.set(c.get() + 1));
+                    SIZES.with(|s| {
+                        let mut a = s.get();
+                        if let Some(x) = a.iter_mut().find(|x| **x == 0) {
+                            *x = size.min(u32::MAX as usize) as u32;
+                        }
+                        s.set(a);
+                    });
+                }
+            });
         }
         // SAFETY: forwards to the system allocator; the thread-locals are const-initialised
         // `Cell`s, which never allocate.
         unsafe impl GlobalAlloc for Counting {
             unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-                let _ = ON.try_with(|on| if on.get() { COUNT.with(|c| c.set(c.get() + 1)) });
+                count(l.size());
                 System.alloc(l)
             }
             unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
                 System.dealloc(p, l)
             }
             unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-                let _ = ON.try_with(|on| if on.get() { COUNT.with(|c| c.set(c.get() + 1)) });
+                count(n);
                 System.realloc(p, l, n)
             }
         }

@@ -29,6 +29,12 @@ impl<T> Default for LocalQueue<T> {
 }
 
 impl<T> LocalQueue<T> {
+    /// A queue with room for `n` jobs before it first grows: the hand-off allocates nothing
+    /// until more than `n` arrivals wait at once.
+    pub fn with_capacity(n: usize) -> Self {
+        LocalQueue(Rc::new(RefCell::new(Inner { jobs: VecDeque::with_capacity(n), idle: Vec::new(), closed: false })))
+    }
+
     pub fn push(&self, job: T) {
         let waker = {
             let mut q = self.0.borrow_mut();

@@ -417,8 +417,8 @@ impl ThreadRecorder {
     /// The pacer handed an arrival over at `handed`: its own lateness.
     pub fn handed(&mut self, intended: Instant, handed: Instant) {
         let lag = handed.saturating_duration_since(intended);
+        // The run's total is the sum of the seconds' (added as each is shipped): one record here.
         record_us(&mut self.interval(handed).lag, lag);
-        record_us(&mut self.totals.lag, lag);
     }
 
     /// An arrival found every connection busy and no room for another.
@@ -434,7 +434,6 @@ impl ThreadRecorder {
         iv.requests[request].sent += 1;
         iv.requests[request].bytes_out += bytes_out;
         record_us(&mut iv.conn_wait, wait);
-        record_us(&mut self.totals.conn_wait, wait);
         self.totals.requests[request].sent += 1;
         self.totals.requests[request].bytes_out += bytes_out;
     }
@@ -529,6 +528,8 @@ impl ThreadRecorder {
         let mut out: Vec<Interval> = self.open.drain(..n).collect();
         for iv in &mut out {
             self.name_counts(iv);
+            add(&mut self.totals.lag, &iv.lag);
+            add(&mut self.totals.conn_wait, &iv.conn_wait);
         }
         self.shipped = second + 1;
         if let Some(last) = out.last_mut() {
