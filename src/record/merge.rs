@@ -250,7 +250,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = merge(&a, &b).unwrap();
         m.save(dir.path()).unwrap();
-        let back = crate::record::load::load(dir.path()).unwrap();
+        let back = crate::record::read::results(dir.path()).unwrap();
         assert_eq!(back.seconds.len(), m.seconds.len());
         for (k, s) in &back.seconds {
             let ok = s.iv.outcome_latency[OK as usize].as_ref().map(values).unwrap_or_default();
@@ -266,7 +266,7 @@ mod tests {
         let old: String = csv.lines().map(|l| l.splitn(23, ',').take(22).collect::<Vec<_>>().join(",") + "\n").collect();
         assert!(old.lines().next().unwrap().ends_with(",generator_cpu_pct"), "{}", old.lines().next().unwrap());
         std::fs::write(dir.path().join(crate::record::results::TIMESERIES), old).unwrap();
-        let before = crate::record::load::load(dir.path()).unwrap();
+        let before = crate::record::read::results(dir.path()).unwrap();
         assert_eq!(before.seconds[&0].iv.conn_limited, 0);
     }
 }
