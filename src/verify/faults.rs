@@ -7,9 +7,11 @@
 //! when a fallback keeps answering fast 200s while every upstream is still broken. So a fault has
 //! recovered when, for `RECOVERY_STREAK` seconds in a row, its `recovered_when` checks hold, or by
 //! default: the run's SLO holds, every outcome ratio its `expect` names (a fallback share, an
-//! error rate) is back at its level before the fault, *and* p99 latency is back near its level
-//! before the fault (see `latency_limit`: a p99 that stays 3× higher but inside a loose SLO has not
-//! recovered). A run that stopped before recovery could be
+//! error rate) is back at its level before the fault, *and* typical (p50) latency is back near its
+//! level before the fault (see `latency_limit`: a service that stays 3× slower but inside a loose
+//! SLO has not recovered). The median, not p99: a second's p99 at 100 requests/s is its slowest
+//! request or two, and one scheduling hiccup of the machine must not read as "not recovered";
+//! the run's p99 SLO already judges the tail in every second. A run that stopped before recovery could be
 //! seen, or a fault that never happened, is "not measured", never "not recovered".
 
 use super::expr::{Expr, Metric};
@@ -29,18 +31,18 @@ pub const RECOVERY_STREAK: usize = 3;
 const RECOVERY_HORIZON_S: f64 = 120.0;
 /// How much of the time before a fault gives the level its ratios must come back to.
 const BEFORE_S: f64 = 10.0;
-/// p99 counts as back when within this factor of the p99 before the fault…
+/// p50 counts as back when within this factor of the p50 before the fault…
 pub const LATENCY_BACK_FACTOR: f64 = 1.5;
 /// …or within this many µs of it, whichever is looser: a 2 ms service must not count as "not
 /// recovered" over a few milliseconds of scheduling noise.
 pub const LATENCY_BACK_SLACK_US: u64 = 10_000;
 
-/// The highest per-second p99 that counts as "back" after a fault: the looser of 1.5 × the p99
-/// of the seconds before the fault, that p99 + 10 ms, and the worst single second's p99 before
+/// The highest per-second p50 that counts as "back" after a fault: the looser of 1.5 × the p50
+/// of the seconds before the fault, that p50 + 10 ms, and the worst single second's p50 before
 /// the fault (a second as slow as one the system had before the fault is its normal noise, not
 /// an after-effect).
-pub fn latency_limit(before_p99_us: u64, worst_second_before_us: u64) -> u64 {
-    ((before_p99_us as f64 * LATENCY_BACK_FACTOR) as u64).max(before_p99_us + LATENCY_BACK_SLACK_US).max(worst_second_before_us)
+pub fn latency_limit(before_p50_us: u64, worst_second_before_us: u64) -> u64 {
+    ((before_p50_us as f64 * LATENCY_BACK_FACTOR) as u64).max(before_p50_us + LATENCY_BACK_SLACK_US).max(worst_second_before_us)
 }
 
 /// Whether the system came back after a fault.
@@ -82,7 +84,7 @@ pub enum Criterion {
     /// A ratio back at its level before the fault, within what chance allows in a second of `n`
     /// completions: 3 binomial standard deviations plus one request or 2%, whichever is more.
     BackTo { metric: Metric, level: f64 },
-    /// p99 latency of the second at most `limit_us` (see `latency_limit`); `before_us` is the p99
+    /// p50 latency of the second at most `limit_us` (see `latency_limit`); `before_us` is the p50
     /// before the fault, kept to say what it is compared with.
     LatencyBack { before_us: u64, limit_us: u64 },
 }
@@ -103,7 +105,7 @@ impl Criterion {
                 }
                 Measured::NoData(_) => None,
             },
-            Criterion::LatencyBack { limit_us, .. } => latency_pair(d).map(|l| l.p99_us <= *limit_us),
+            Criterion::LatencyBack { limit_us, .. } => latency_pair(d).map(|l| l.p50_us <= *limit_us),
         }
     }
 
@@ -112,7 +114,7 @@ impl Criterion {
             Criterion::Check(e) => format!("{} {}", e.metric, e.expected()),
             Criterion::BackTo { metric, level } => format!("{metric} back to {:.1}% (before the fault)", level * 100.0),
             Criterion::LatencyBack { before_us, limit_us } => format!(
-                "p99 back to {} (before the fault: {}; allowed up to {})",
+                "p50 back to {} (before the fault: {}; allowed up to {})",
                 crate::units::format_us(*before_us),
                 crate::units::format_us(*before_us),
                 crate::units::format_us(*limit_us)
@@ -291,13 +293,13 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
                         let mut k = before.from.ceil();
                         while k + 1.0 <= from {
                             if let Some(p) = latency_pair(&run.data(Span { from: k, to: Some(k + 1.0) }, None)?) {
-                                worst = worst.max(p.p99_us);
+                                worst = worst.max(p.p50_us);
                             }
                             k += 1.0;
                         }
-                        c.push(Criterion::LatencyBack { before_us: l.p99_us, limit_us: latency_limit(l.p99_us, worst) });
+                        c.push(Criterion::LatencyBack { before_us: l.p50_us, limit_us: latency_limit(l.p50_us, worst) });
                     }
-                    None => notes.push("p99: no completion before the fault to compare with".to_string()),
+                    None => notes.push("p50: no completion before the fault to compare with".to_string()),
                 }
                 c
             }
@@ -441,7 +443,7 @@ mod tests {
 
     #[test]
     fn latency_must_come_back_too() {
-        // Before: p99 20 ms. After the fault ends at 4 s the service answers in 60 ms (inside a
+        // Before: p50 20 ms. After the fault ends at 4 s the service answers in 60 ms (inside a
         // 200 ms SLO, no errors, no fallbacks) until 7 s, then in 20 ms again.
         let c = vec![
             Criterion::Check(parse("p99 < 200ms").unwrap()),
@@ -459,7 +461,7 @@ mod tests {
         // A second no slower than the worst one before the fault is back; 1 ms more is not.
         assert_eq!(c[2].holds(&second(200, 0, 22)), Some(true));
         assert_eq!(Criterion::LatencyBack { before_us: 20_000, limit_us: 30_000 }.holds(&second(200, 0, 31)), Some(false));
-        assert!(c[2].describe().starts_with("p99 back to"), "{}", c[2].describe());
+        assert!(c[2].describe().starts_with("p50 back to"), "{}", c[2].describe());
     }
 
     #[test]
