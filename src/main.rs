@@ -22,10 +22,12 @@ fn main() {
         Command::Faults(a) => commands::faults::run(a),
     };
     let code = match result {
-        Ok(code) => code,
+        Ok(()) => exit::OK,
         Err(e) => {
-            skyload::errln!("error: {e:#}");
-            exit::RUN_FAILED
+            if let Some(m) = e.message() {
+                skyload::errln!("error: {m}");
+            }
+            e.exit_code()
         }
     };
     std::process::exit(code);

@@ -6,6 +6,7 @@
 
 use super::compare::{emit, GateInfo};
 use crate::cli::CapacityArgs;
+use super::error::{CliError, CliResult};
 use crate::exit;
 use crate::load::runner::{self, RunSettings, Silent, StopHandle};
 use crate::scenario::{self, Overrides, Plan, Stage, StageShape};
@@ -84,28 +85,24 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
     Ok(s)
 }
 
-pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
+pub fn run(a: &CapacityArgs) -> CliResult {
     let mut plan = match scenario::load_file(&a.scenario) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(e.to_string()));
         }
     };
     if let Err(e) = (Overrides { url: a.url.clone(), ..Default::default() }).apply(&mut plan) {
-        eprintln!("error: {e}");
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(e.to_string()));
     }
     let s = match settings(&plan, a) {
         Ok(s) => s,
         Err(msg) => {
-            eprintln!("error: {msg}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(msg.to_string()));
         }
     };
     if !plan.verify.checks.iter().any(|c| matches!(c.scope, Scope::Run | Scope::Request(_))) {
-        eprintln!("error: {}: capacity needs an SLO to judge each step by: add e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display());
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(format!("{}: capacity needs an SLO to judge each step by: add e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display())));
     }
     let out = a.out.clone().unwrap_or_else(|| {
         let d = runner::default_out_dir(&plan);
@@ -130,7 +127,7 @@ pub fn run(a: &CapacityArgs) -> anyhow::Result<i32> {
     }
     let verdict = Verdict { results: report.targets.clone(), generator_notes: report.notes.clone() };
     emit(&a.gate, &verdict, &GateInfo { command: "capacity", scenario: plan.name.clone(), results_dir: Some(out.display().to_string()), seconds: report.seconds, status: None, abort_reason: None }, code)?;
-    Ok(code)
+    CliError::from_status(code)
 }
 
 /// Runs the steps and builds the report; the exit code follows the targets (1 when one is missed),

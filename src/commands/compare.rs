@@ -3,6 +3,7 @@
 //! Also home of the CI outputs every gate command shares: `--junit` and `--summary-json`.
 
 use crate::cli::{CompareArgs, GateArgs};
+use super::error::{CliError, CliResult};
 use crate::exit;
 use crate::record::results::read_summary;
 use crate::verify::compare::{self, parse_tolerance, Tolerance, DEFAULT_TOLERANCES};
@@ -10,12 +11,11 @@ use crate::verify::{junit, Verdict};
 use anyhow::Context;
 use serde::Serialize;
 
-pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
+pub fn run(args: &CompareArgs) -> CliResult {
     let tolerances = match tolerances(&args.tolerances, args.scenario.as_deref()) {
         Ok(t) => t,
         Err(msg) => {
-            crate::errln!("error: {msg}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(msg.to_string()));
         }
     };
     let mut sums = Vec::new();
@@ -26,8 +26,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
                 sums.push(s)
             }
             Err(e) => {
-                crate::errln!("error: cannot read {}: {e} (is it a skyload results directory?)", dir.join(crate::record::results::SUMMARY).display());
-                return Ok(exit::USAGE);
+                return Err(CliError::Usage(format!("cannot read {}: {e} (is it a skyload results directory?)", dir.join(crate::record::results::SUMMARY).display())));
             }
         }
     }
@@ -41,7 +40,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     verdict.results.extend(super::incomplete::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]));
     let code = if c.regressions() > 0 || !verdict.passed() { exit::CHECK_FAILED } else { exit::OK };
     emit(&args.gate, &verdict, &GateInfo { command: "compare", scenario: sums[1].scenario.clone(), results_dir: Some(args.current.display().to_string()), seconds: sums[1].duration_s, status: None, abort_reason: None }, code)?;
-    Ok(code)
+    CliError::from_status(code)
 }
 
 /// Tolerances from flags, else from a scenario's `[checks] tolerances`, else the defaults.

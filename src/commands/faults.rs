@@ -2,11 +2,11 @@
 //! leases (stock Toxiproxy, or an older skyload), from the journal in the state directory.
 
 use crate::cli::{FaultsAction, FaultsArgs};
-use crate::exit;
+use super::error::{CliError, CliResult};
 use crate::fault::backend::Endpoints;
 use crate::fault::journal;
 
-pub fn run(args: &FaultsArgs) -> anyhow::Result<i32> {
+pub fn run(args: &FaultsArgs) -> CliResult {
     match &args.action {
         FaultsAction::List => {
             let found = journal::list();
@@ -20,7 +20,7 @@ pub fn run(args: &FaultsArgs) -> anyhow::Result<i32> {
                     crate::outln!("  {l}");
                 }
             }
-            Ok(exit::OK)
+            Ok(())
         }
         FaultsAction::Clear { control_token } => {
             let ep = Endpoints { embedded: None, control_token: control_token.clone(), tls: None };
@@ -32,7 +32,11 @@ pub fn run(args: &FaultsArgs) -> anyhow::Result<i32> {
             for l in lines {
                 crate::outln!("{l}");
             }
-            Ok(if failed { exit::CHECK_FAILED } else { exit::OK })
+            if failed {
+                Err(CliError::ChecksFailed)
+            } else {
+                Ok(())
+            }
         }
     }
 }

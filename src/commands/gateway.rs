@@ -4,41 +4,28 @@
 
 use super::signals::stop_signal;
 use crate::cli::GatewayArgs;
-use crate::exit;
+use super::error::{CliError, CliResult};
 use crate::gateway::{self, GatewayConfig, GatewayError};
 use std::net::SocketAddr;
 
 /// Builds its own tokio runtime (one worker per CPU this process may run on, so `taskset -c 0` gives
 /// a one-thread gateway), serves until Ctrl-C, and returns the exit code.
-pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
+pub fn run(args: &GatewayArgs) -> CliResult {
     let config = match GatewayConfig::from_file(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            crate::errln!("error: {e}");
-            crate::errln!(
-                "  (in {}; see docs/gateway.md for the format)",
-                args.config.display()
-            );
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(format!("{e}\n  (in {}; see docs/gateway.md for the format)", args.config.display())));
         }
     };
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(_) => {
-            crate::errln!(
-                "error: --listen `{}` is not an address such as 127.0.0.1:8080",
-                args.listen
-            );
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(format!("--listen `{}` is not an address such as 127.0.0.1:8080", args.listen)));
         }
     };
     if !listen.ip().is_loopback() && config.control && config.control_token.is_none() {
-        crate::errln!(
-            "error: --listen {listen} is reachable beyond this machine, and the control API (kill pods, inject faults) \
-             would be open to anyone: set control_token in {}, or control = false, or listen on 127.0.0.1",
-            args.config.display()
-        );
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(format!("--listen {listen} is reachable beyond this machine, and the control API (kill pods, inject faults) \
+             would be open to anyone: set control_token in {}, or control = false, or listen on 127.0.0.1", args.config.display())));
     }
     if !listen.ip().is_loopback() {
         crate::errln!(
@@ -59,22 +46,14 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
             Err(source) => {
-                crate::errln!(
-                    "error: {}",
-                    GatewayError::Bind {
-                        addr: listen,
-                        source
-                    }
-                );
-                return Ok(exit::RUN_FAILED);
+                return Err(CliError::RunFailed(format!("{}", GatewayError::Bind { addr: listen, source })));
             }
         };
         let addr = listener.local_addr()?;
         let tls = match config.tls.as_ref().map(gateway::tls::server).transpose() {
             Ok(t) => t.flatten(),
             Err(e) => {
-                crate::errln!("error: {e}");
-                return Ok(exit::USAGE);
+                return Err(CliError::Usage(e.to_string()));
             }
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -83,8 +62,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
             match gateway::tls::write_ca(pem, addr.port()) {
                 Ok(path) => crate::outln!("  TLS with a certificate made now; its CA is in {} (curl --cacert {0}, skyload --cacert {0})", path.display()),
                 Err(e) => {
-                    crate::errln!("error: cannot write the gateway's CA certificate: {e}");
-                    return Ok(exit::RUN_FAILED);
+                    return Err(CliError::RunFailed(format!("cannot write the gateway's CA certificate: {e}")));
                 }
             }
         }
@@ -109,15 +87,13 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         match gateway::serve_tls(listener, config, tls, shutdown).await {
             Ok(()) => {
                 crate::outln!("gateway stopped");
-                Ok(exit::OK)
+                Ok(())
             }
             Err(e @ GatewayError::Config { .. }) => {
-                crate::errln!("error: {e}");
-                Ok(exit::USAGE)
+                Err(CliError::Usage(e.to_string()))
             }
             Err(e) => {
-                crate::errln!("error: {e}");
-                Ok(exit::RUN_FAILED)
+                Err(CliError::RunFailed(e.to_string()))
             }
         }
     })

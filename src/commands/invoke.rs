@@ -6,6 +6,7 @@
 //! connection failed mid-request).
 
 use crate::cli::InvokeArgs;
+use super::error::{CliError, CliResult};
 use crate::exit;
 use crate::load::connect::{Dialer, Stream, TlsInfo};
 use crate::load::tls::{Alpn, TlsClient};
@@ -79,11 +80,8 @@ fn parse_url(s: &str) -> Result<Target, String> {
     Ok(Target { https, host, port, authority: a.as_str().to_string(), path, uri })
 }
 
-pub fn run(args: &InvokeArgs) -> anyhow::Result<i32> {
-    let usage = |m: String| {
-        eprintln!("error: {m}");
-        Ok(exit::USAGE)
-    };
+pub fn run(args: &InvokeArgs) -> CliResult {
+    let usage = |m: String| Err(CliError::Usage(m));
     let t = match parse_url(&args.url) {
         Ok(t) => t,
         Err(m) => return usage(m),
@@ -157,10 +155,7 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<i32> {
     let dns_start = Instant::now();
     let dialer = match Dialer::new(&t.host, t.port, &resolves, tls) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::RUN_FAILED);
-        }
+        Err(e) => return Err(CliError::RunFailed(e.to_string())),
     };
     let mut dns = (dialer.stats.lookups.load(std::sync::atomic::Ordering::Relaxed) > 0).then(|| dns_start.elapsed());
     let mut conn: Option<(Sender, Arc<Marks>, Option<String>)> = None;
@@ -170,14 +165,8 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<i32> {
         let result = rt.block_on(async { tokio::time::timeout(timeout, one(&t, &dialer, &req, &mut conn, dns_now, pod_header.as_ref(), args.max_body, args.http2)).await });
         let call = match result {
             Ok(Ok(c)) => c,
-            Ok(Err(m)) => {
-                eprintln!("error: {m}");
-                return Ok(exit::RUN_FAILED);
-            }
-            Err(_) => {
-                eprintln!("error: no response from {} within {}", t.uri, args.timeout);
-                return Ok(exit::RUN_FAILED);
-            }
+            Ok(Err(m)) => return Err(CliError::RunFailed(m)),
+            Err(_) => return Err(CliError::RunFailed(format!("no response from {} within {}", t.uri, args.timeout))),
         };
         if !(200..400).contains(&call.status) {
             code = exit::CHECK_FAILED;
@@ -191,7 +180,7 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<i32> {
             print_call(&call, &mut out)?;
         }
     }
-    Ok(code)
+    CliError::from_status(code)
 }
 
 struct ReqParts {

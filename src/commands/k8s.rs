@@ -3,8 +3,8 @@
 //! mistake shows here and not in N pods; its feeder files travel in the Secret beside it.
 
 use crate::cli::{Cli, Command, K8sArgs};
+use super::error::{CliError, CliResult};
 use crate::commands::run::plan_from_args;
-use crate::exit;
 use crate::k8s::{build, Spec};
 use crate::load::runner::rfc3339;
 use crate::load::schedule::Schedule;
@@ -20,12 +20,11 @@ const CONFIG_MAP_LIMIT: usize = 1_000_000;
 /// How long after the planned end the merge waits for a shard that has not finished.
 const MERGE_GRACE: Duration = Duration::from_secs(300);
 
-pub fn run(args: &K8sArgs) -> anyhow::Result<i32> {
+pub fn run(args: &K8sArgs) -> CliResult {
     match spec_from_args(args) {
         Ok(spec) => write(args, &spec),
         Err(msg) => {
-            crate::errln!("error: {msg}");
-            Ok(exit::USAGE)
+            Err(CliError::Usage(msg.to_string()))
         }
     }
 }
@@ -129,7 +128,7 @@ fn feeder_files(scenario: &Path, text: &str) -> Result<Vec<(String, String, Stri
     Ok(out)
 }
 
-fn write(args: &K8sArgs, spec: &Spec) -> anyhow::Result<i32> {
+fn write(args: &K8sArgs, spec: &Spec) -> CliResult {
     let files = build(spec).files().context("cannot write the manifests as YAML")?;
     if args.out == "-" {
         let docs: Vec<String> = files.into_iter().map(|(name, yaml)| format!("# {name}\n{yaml}")).collect();
@@ -150,5 +149,5 @@ fn write(args: &K8sArgs, spec: &Spec) -> anyhow::Result<i32> {
         spec.run_id,
         if args.out == "-" { "<file>" } else { &args.out }
     );
-    Ok(exit::OK)
+    Ok(())
 }

@@ -3,24 +3,22 @@
 //! associative) and writes one normal Results directory that verify and report read like any run.
 
 use crate::cli::MergeArgs;
-use crate::exit;
+use super::error::{CliError, CliResult};
 use crate::record::read::{self, Results};
 use crate::record::merge::merge;
 use crate::report::terminal;
 use anyhow::Context;
 use rayon::prelude::*;
 
-pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
+pub fn run(args: &MergeArgs) -> CliResult {
     for d in &args.dirs {
         // Canonical: `y/../y`, `./y` and a symlink to `y` are all `y`.
         if crate::record::outdir::same(d, &args.out) {
-            crate::errln!("error: --out {} is also an input: write the merge to a new directory", args.out.display());
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(format!("--out {} is also an input: write the merge to a new directory", args.out.display())));
         }
     }
     if let Err(e) = crate::record::outdir::prepare(&args.out, false) {
-        crate::errln!("error: {e}");
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(e.to_string()));
     }
     let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| read::results(d)).collect();
     for (d, r) in args.dirs.iter().zip(&loaded) {
@@ -35,8 +33,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
         match r {
             Ok(r) => parts.push(r),
             Err(e) => {
-                crate::errln!("error: {e}");
-                return Ok(exit::USAGE);
+                return Err(CliError::Usage(e.to_string()));
             }
         }
     }
@@ -45,8 +42,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     let merged = match merged {
         Some(Ok(m)) => m,
         Some(Err(e)) => {
-            crate::errln!("error: {e}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(e.to_string()));
         }
         None => unreachable!("clap requires at least one directory"),
     };
@@ -73,5 +69,5 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<i32> {
         args.out.display()
     );
     terminal::render(&summary, &args.out, &mut std::io::stdout().lock())?;
-    Ok(exit::OK)
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! One file per subcommand; each returns the process exit code.
+//! One file per subcommand; each returns a `CliResult`, which `main` maps to the exit code.
 
 pub mod capacity;
 pub mod compare;
@@ -13,3 +13,4 @@ pub mod signals;
 pub mod invoke;
 pub mod faults;
 pub mod incomplete;
+pub mod error;

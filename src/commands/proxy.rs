@@ -4,7 +4,7 @@
 
 use super::signals::stop_signal;
 use crate::cli::ProxyArgs;
-use crate::exit;
+use super::error::{CliError, CliResult};
 use crate::fault::proxy::{Options, ProxyError, ProxyHandle};
 use crate::fault::toxiproxy::NewProxy;
 use crate::gateway::tls::GatewayTls;
@@ -12,12 +12,11 @@ use std::net::SocketAddr;
 
 /// Builds a small runtime (the proxy moves bytes; two workers are plenty), serves until a stop
 /// signal, and returns the exit code.
-pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
+pub fn run(args: &ProxyArgs) -> CliResult {
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(_) => {
-            crate::errln!("error: --listen `{}` is not an address such as 127.0.0.1:8474", args.listen);
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(format!("--listen `{}` is not an address such as 127.0.0.1:8474", args.listen)));
         }
     };
     let initial: Vec<NewProxy> = match &args.config {
@@ -29,16 +28,13 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
             match parsed {
                 Ok(p) => p,
                 Err(e) => {
-                    crate::errln!("error: {}: {e}", path.display());
-                    crate::errln!("  (a populate file is a JSON array of {{\"name\", \"listen\", \"upstream\"}} objects)");
-                    return Ok(exit::USAGE);
+                    return Err(CliError::Usage(format!("{}: {e}\n  (a populate file is a JSON array of {{\"name\", \"listen\", \"upstream\"}} objects)", path.display())));
                 }
             }
         }
     };
     if args.control_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-        crate::errln!("error: --control-token is empty: give a token, or leave it out for an open API (as Toxiproxy's)");
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage("--control-token is empty: give a token, or leave it out for an open API (as Toxiproxy's)".into()));
     }
     if !listen.ip().is_loopback() && args.control_token.is_none() {
         crate::errln!("warning: the API listens on {listen}, not loopback, with no --control-token: anyone who can reach it can add faults and proxies");
@@ -55,8 +51,7 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
                 "tls.key" => "--key",
                 _ => "--tls",
             };
-            crate::errln!("error: {flag}: {}", e.message);
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(format!("{flag}: {}", e.message)));
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -66,12 +61,10 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
         let handle = match ProxyHandle::start_tls(options, listen, initial, tls.map(|t| t.acceptor)).await {
             Ok(h) => h,
             Err(e @ ProxyError::Populate(_)) => {
-                crate::errln!("error: {e}");
-                return Ok(exit::USAGE);
+                return Err(CliError::Usage(e.to_string()));
             }
             Err(e) => {
-                crate::errln!("error: {e}");
-                return Ok(exit::RUN_FAILED);
+                return Err(CliError::RunFailed(e.to_string()));
             }
         };
         crate::outln!("skyload proxy: Toxiproxy API on {}", handle.base_url());
@@ -79,9 +72,8 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
             match crate::gateway::tls::write_ca(&pem, handle.addr.port()) {
                 Ok(path) => crate::outln!("  TLS with a certificate made now; its CA is in {} (trust it with --cacert {0})", path.display()),
                 Err(e) => {
-                    crate::errln!("error: cannot write the API's CA certificate: {e}");
                     handle.shutdown().await;
-                    return Ok(exit::RUN_FAILED);
+                    return Err(CliError::RunFailed(format!("cannot write the API's CA certificate: {e}")));
                 }
             }
         }
@@ -96,6 +88,6 @@ pub fn run(args: &ProxyArgs) -> anyhow::Result<i32> {
         stop_signal().await;
         handle.shutdown().await;
         crate::outln!("proxy stopped; all proxies removed");
-        Ok(exit::OK)
+        Ok(())
     })
 }

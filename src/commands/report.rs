@@ -2,18 +2,17 @@
 //! directories a comparison with the first as the baseline drawn under the last.
 
 use crate::cli::ReportArgs;
-use crate::exit;
+use super::error::{CliError, CliResult};
 use crate::report::html::{self, ReportError};
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
+pub fn run(args: &ReportArgs) -> CliResult {
     let path = args.out.clone().unwrap_or_else(|| html::default_path(&args.dirs));
     // The report may replace an earlier report, never a file the Results are made of.
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let is_results_file = crate::record::results::KNOWN.contains(&name.as_str()) && name != html::REPORT_FILE && name != html::COMPARE_FILE;
     if args.dirs.iter().any(|d| crate::record::outdir::same(d, &path) || (is_results_file && crate::record::outdir::same(d, parent))) {
-        crate::errln!("error: -o {}: that is part of the Results being reported on; write the report to a new .html file", path.display());
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(format!("-o {}: that is part of the Results being reported on; write the report to a new .html file", path.display())));
     }
     for d in &args.dirs {
         if let Ok(s) = crate::record::results::read_summary(d) {
@@ -23,12 +22,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     match html::write_file(&args.dirs, &path) {
         Ok(()) => {
             crate::outln!("{}", path.display());
-            Ok(exit::OK)
+            Ok(())
         }
         Err(e @ ReportError::Summary { .. }) => {
-            crate::errln!("error: {e}: give the directory a run wrote (it holds summary.json)");
-            Ok(exit::USAGE)
+            Err(CliError::Usage(format!("{e}: give the directory a run wrote (it holds summary.json)")))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::from(e).into()),
     }
 }

@@ -3,6 +3,7 @@
 //! code follows the CI contract.
 
 use crate::cli::RunArgs;
+use super::error::{CliError, CliResult};
 use crate::exit;
 use crate::load::runner::{self, RunError, RunSettings, StopHandle};
 use crate::session::{self, SessionError};
@@ -63,34 +64,30 @@ fn metrics_flags(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
     scenario::metrics::check_trace(plan)
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
+pub fn run(args: &RunArgs) -> CliResult {
     let plan = match plan_from_args(args) {
         Ok(p) => p,
         Err(msg) => {
-            crate::errln!("error: {msg}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(msg.to_string()));
         }
     };
     // A bad tolerance or an unreadable baseline is found before the run, not after it.
     let baseline = match baseline(&plan, args) {
         Ok(b) => b,
         Err(msg) => {
-            crate::errln!("error: {msg}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(msg.to_string()));
         }
     };
     let sharding = match sharding_from_args(args) {
         Ok(s) => s,
         Err(e) => {
-            crate::errln!("error: {e}");
-            return Ok(exit::USAGE);
+            return Err(CliError::Usage(e.to_string()));
         }
     };
     let out_dir = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&plan));
     // Never mix two runs in one directory, nor write over the user's own files.
     if let Err(e) = crate::record::outdir::prepare(&out_dir, args.force) {
-        crate::errln!("error: {e}");
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(e.to_string()));
     }
     // A run that was killed may have left toxics on a server without leases: remove them first.
     if !plan.faults.is_empty() && sharding.shard.is_none_or(|s| s.drives_faults()) {
@@ -120,8 +117,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let metrics = match crate::metrics::server::start_for(&plan, sharding.shard) {
         Ok(m) => m,
         Err(e) => {
-            crate::errln!("error: {e}");
-            return Ok(exit::RUN_FAILED);
+            return Err(CliError::RunFailed(e.to_string()));
         }
     };
     if let Some(m) = &metrics {
@@ -142,8 +138,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         m.mark_final();
     }
     if let Err(SessionError::Run(RunError::Shard(e))) = &result {
-        crate::errln!("error: {e}");
-        return Ok(exit::USAGE);
+        return Err(CliError::Usage(e.to_string()));
     }
     let result = result.context("the run could not be carried out")?;
     let mut out = crate::out::Lenient::new(std::io::stdout().lock());
@@ -195,7 +190,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if let Some(m) = metrics {
         m.finish(plan.metrics.linger);
     }
-    Ok(code)
+    CliError::from_status(code)
 }
 
 type Baseline = (std::path::PathBuf, Summary, Vec<Tolerance>);

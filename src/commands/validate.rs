@@ -2,12 +2,13 @@
 //! an editor can check files cheaply. One line per file; exit 0 when all are fine, 2 otherwise.
 
 use crate::cli::ValidateArgs;
+use super::error::{CliError, CliResult};
 use crate::scenario::{self, Plan};
 use crate::units::HumanDuration;
 use std::io::Write;
 use std::time::Duration;
 
-pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
+pub fn run(args: &ValidateArgs) -> CliResult {
     let mut ok = true;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -28,7 +29,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    Ok(if ok { crate::exit::OK } else { crate::exit::USAGE })
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::UsageReported)
+    }
 }
 
 /// `3 stages, 1m30s total, 27000 requests, peak 600 rps`.

@@ -4,49 +4,49 @@
 
 use crate::units::HumanDuration;
 use serde::Deserialize;
-use toml::Spanned as S;
+use toml::Spanned;
 
 /// `[checks]`: the whole run's checks and the rules that apply to the run as a whole.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawChecks {
-    pub run: Option<S<Vec<S<String>>>>,
-    pub abort_when: Option<S<Vec<S<String>>>>,
-    pub tolerances: Option<S<Vec<S<String>>>>,
-    pub generator_guard: Option<S<String>>,
+    pub run: Option<Spanned<Vec<Spanned<String>>>>,
+    pub abort_when: Option<Spanned<Vec<Spanned<String>>>>,
+    pub tolerances: Option<Spanned<Vec<Spanned<String>>>>,
+    pub generator_guard: Option<Spanned<String>>,
 }
 
 /// `[[windows]]`: a named stretch of the run with its own checks.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWindow {
-    pub name: Option<S<String>>,
-    pub from: Option<S<HumanDuration>>,
-    pub to: Option<S<HumanDuration>>,
-    pub stage: Option<S<String>>,
-    pub request: Option<S<String>>,
-    pub checks: Option<S<Vec<S<String>>>>,
+    pub name: Option<Spanned<String>>,
+    pub from: Option<Spanned<HumanDuration>>,
+    pub to: Option<Spanned<HumanDuration>>,
+    pub stage: Option<Spanned<String>>,
+    pub request: Option<Spanned<String>>,
+    pub checks: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[capacity]`: how `skyload capacity` steps the rate, and the plan it reports.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCapacity {
-    pub start: Option<S<f64>>,
-    pub step: Option<S<f64>>,
-    pub factor: Option<S<f64>>,
-    pub max: Option<S<f64>>,
-    pub hold: Option<S<HumanDuration>>,
-    pub bisect_hold: Option<S<HumanDuration>>,
-    pub cooldown: Option<S<HumanDuration>>,
-    pub precision: Option<S<f64>>,
-    pub pods: Option<S<i64>>,
-    pub peak_qps: Option<S<f64>>,
-    pub headroom: Option<S<f64>>,
-    pub targets: Option<S<Vec<S<String>>>>,
-    pub window: Option<S<HumanDuration>>,
-    pub consistency: Option<S<f64>>,
-    pub retests: Option<S<i64>>,
-    pub confirm: Option<S<i64>>,
-    pub confirm_hold: Option<S<HumanDuration>>,
+    pub start: Option<Spanned<f64>>,
+    pub step: Option<Spanned<f64>>,
+    pub factor: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
+    pub hold: Option<Spanned<HumanDuration>>,
+    pub bisect_hold: Option<Spanned<HumanDuration>>,
+    pub cooldown: Option<Spanned<HumanDuration>>,
+    pub precision: Option<Spanned<f64>>,
+    pub pods: Option<Spanned<i64>>,
+    pub peak_qps: Option<Spanned<f64>>,
+    pub headroom: Option<Spanned<f64>>,
+    pub targets: Option<Spanned<Vec<Spanned<String>>>>,
+    pub window: Option<Spanned<HumanDuration>>,
+    pub consistency: Option<Spanned<f64>>,
+    pub retests: Option<Spanned<i64>>,
+    pub confirm: Option<Spanned<i64>>,
+    pub confirm_hold: Option<Spanned<HumanDuration>>,
 }

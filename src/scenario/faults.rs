@@ -2,8 +2,9 @@
 //! checked here (kind × target, attributes, names of pods and functions of an embedded gateway),
 //! so a drill never discovers a typo when the fault is due, mid-run.
 
+use toml::Spanned;
 use super::error::{suggestion, Reporter, ScenarioError};
-use super::model::{RawFault, S};
+use super::model::{RawFault};
 use super::plan::{ControlEndpoint, FaultAction, FaultPlan, GatewayFault, GatewayScope, Target, ToxicSpec};
 use super::resolve::{positive, valid_name};
 use std::time::Duration;
@@ -16,7 +17,7 @@ const KINDS: [&str; 10] =
     ["pod_kill", "latency", "error", "reset", "timeout", "blackhole", "bandwidth", "slow_close", "toxic", "exec"];
 
 pub fn resolve(
-    raw: &[S<RawFault>],
+    raw: &[Spanned<RawFault>],
     target: &Target,
     run_length: Duration,
     rep: &Reporter,
@@ -154,7 +155,7 @@ fn jitter(f: &RawFault, path: &str, rep: &Reporter) -> Result<Duration, Scenario
 }
 
 fn required_duration(
-    d: &Option<S<crate::units::HumanDuration>>,
+    d: &Option<Spanned<crate::units::HumanDuration>>,
     field: &str,
     path: &str,
     f: &RawFault,
@@ -241,7 +242,7 @@ fn functions(target: &Target) -> Option<Vec<String>> {
     }
 }
 
-fn check_function(func: &S<String>, path: &str, target: &Target, rep: &Reporter) -> Result<(), ScenarioError> {
+fn check_function(func: &Spanned<String>, path: &str, target: &Target, rep: &Reporter) -> Result<(), ScenarioError> {
     let Some(known) = functions(target) else { return Ok(()) };
     if known.iter().any(|k| k == func.get_ref()) {
         return Ok(());
@@ -254,7 +255,7 @@ fn check_function(func: &S<String>, path: &str, target: &Target, rep: &Reporter)
 }
 
 /// Pod names of the embedded gateway: `<fn>-<n>` and `<fn>-<version>-<n>`.
-fn check_pod(pod: &S<String>, path: &str, target: &Target, rep: &Reporter) -> Result<(), ScenarioError> {
+fn check_pod(pod: &Spanned<String>, path: &str, target: &Target, rep: &Reporter) -> Result<(), ScenarioError> {
     let Target::Embedded(cfg) = target else { return Ok(()) };
     let mut names = Vec::new();
     for (fname, f) in &cfg.functions {

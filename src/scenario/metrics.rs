@@ -3,7 +3,7 @@
 //! so a bad address names the file, line and column.
 
 use super::error::{Reporter, ScenarioError};
-use super::model::S;
+use toml::Spanned;
 use crate::units::HumanDuration;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,10 +12,10 @@ use std::time::Duration;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
-    pub listen: Option<S<String>>,
-    pub linger: Option<S<HumanDuration>>,
-    pub trace: Option<S<bool>>,
-    pub slow: Option<S<usize>>,
+    pub listen: Option<Spanned<String>>,
+    pub linger: Option<Spanned<HumanDuration>>,
+    pub trace: Option<Spanned<bool>>,
+    pub slow: Option<Spanned<usize>>,
 }
 
 /// The resolved `[metrics]` section (all off by default).
@@ -62,7 +62,7 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     ))
 }
 
-pub fn resolve(raw: &Option<S<RawMetrics>>, rep: &Reporter) -> Result<MetricsPlan, ScenarioError> {
+pub fn resolve(raw: &Option<Spanned<RawMetrics>>, rep: &Reporter) -> Result<MetricsPlan, ScenarioError> {
     let Some(raw) = raw else { return Ok(MetricsPlan::default()) };
     let raw = raw.get_ref();
     let listen = match &raw.listen {

@@ -10,79 +10,76 @@ use std::collections::BTreeMap;
 use std::fmt;
 use toml::Spanned;
 
-/// `Spanned<T>`, shortened: nearly every field is one.
-pub type S<T> = Spanned<T>;
-
 /// A `{ name = "value" }` table of headers, names with their spans.
-pub type RawHeaders = BTreeMap<S<String>, S<String>>;
+pub type RawHeaders = BTreeMap<Spanned<String>, Spanned<String>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
-    pub name: Option<S<String>>,
+    pub name: Option<Spanned<String>>,
     pub description: Option<String>,
-    pub seed: Option<S<u64>>,
-    pub threads: Option<S<i64>>,
-    pub pod_header: Option<S<String>>,
-    pub labels: Option<S<Vec<S<String>>>>,
-    pub max_in_flight: Option<S<i64>>,
-    pub max_lag: Option<S<HumanDuration>>,
-    pub target: Option<S<RawTarget>>,
-    pub connections: Option<S<RawConnections>>,
-    pub stages: Option<S<Vec<S<RawStage>>>>,
-    pub requests: Option<S<Vec<S<RawRequest>>>>,
+    pub seed: Option<Spanned<u64>>,
+    pub threads: Option<Spanned<i64>>,
+    pub pod_header: Option<Spanned<String>>,
+    pub labels: Option<Spanned<Vec<Spanned<String>>>>,
+    pub max_in_flight: Option<Spanned<i64>>,
+    pub max_lag: Option<Spanned<HumanDuration>>,
+    pub target: Option<Spanned<RawTarget>>,
+    pub connections: Option<Spanned<RawConnections>>,
+    pub stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
+    pub requests: Option<Spanned<Vec<Spanned<RawRequest>>>>,
     #[serde(default)]
-    pub feeders: Vec<S<RawFeeder>>,
+    pub feeders: Vec<Spanned<RawFeeder>>,
     #[serde(default)]
-    pub outcomes: Vec<S<RawOutcome>>,
+    pub outcomes: Vec<Spanned<RawOutcome>>,
     #[serde(default)]
-    pub faults: Vec<S<RawFault>>,
+    pub faults: Vec<Spanned<RawFault>>,
     /// Not `Spanned`: toml 0.8 cannot wrap a table whose first entry is a dotted sub-table
     /// (`[gateway.functions.hello]`) in `Spanned`; `resolve` finds the table's position itself.
     pub gateway: Option<GatewayConfig>,
     /// `[checks]`, `[[windows]]`, `[capacity]`: resolved by `verify::spec`.
-    pub checks: Option<S<super::checks::RawChecks>>,
+    pub checks: Option<Spanned<super::checks::RawChecks>>,
     #[serde(default)]
-    pub windows: Vec<S<super::checks::RawWindow>>,
-    pub capacity: Option<S<super::checks::RawCapacity>>,
+    pub windows: Vec<Spanned<super::checks::RawWindow>>,
+    pub capacity: Option<Spanned<super::checks::RawCapacity>>,
     /// `[metrics]`: resolved by `scenario::metrics`.
-    pub metrics: Option<S<super::metrics::RawMetrics>>,
+    pub metrics: Option<Spanned<super::metrics::RawMetrics>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
-    pub url: Option<S<String>>,
-    pub embedded: Option<S<bool>>,
-    pub timeout: Option<S<HumanDuration>>,
+    pub url: Option<Spanned<String>>,
+    pub embedded: Option<Spanned<bool>>,
+    pub timeout: Option<Spanned<HumanDuration>>,
     pub headers: Option<RawHeaders>,
     /// `tls = { cacert = "ca.pem", insecure = false, cert = "...", key = "...", server_name = "..." }`.
-    pub tls: Option<S<super::tls::RawTls>>,
+    pub tls: Option<Spanned<super::tls::RawTls>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConnections {
-    pub max: Option<S<i64>>,
+    pub max: Option<Spanned<i64>>,
     pub http2: Option<bool>,
-    pub h2_streams: Option<S<i64>>,
-    pub max_requests: Option<S<i64>>,
-    pub max_age: Option<S<HumanDuration>>,
-    pub per_request: Option<S<bool>>,
+    pub h2_streams: Option<Spanned<i64>>,
+    pub max_requests: Option<Spanned<i64>>,
+    pub max_age: Option<Spanned<HumanDuration>>,
+    pub per_request: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
-    pub name: Option<S<String>>,
-    pub rate: Option<S<f64>>,
-    pub ramp_to: Option<S<f64>>,
-    pub from: Option<S<f64>>,
-    pub steps: Option<S<Vec<S<f64>>>>,
-    pub duration: Option<S<HumanDuration>>,
-    pub step_duration: Option<S<HumanDuration>>,
+    pub name: Option<Spanned<String>>,
+    pub rate: Option<Spanned<f64>>,
+    pub ramp_to: Option<Spanned<f64>>,
+    pub from: Option<Spanned<f64>>,
+    pub steps: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub duration: Option<Spanned<HumanDuration>>,
+    pub step_duration: Option<Spanned<HumanDuration>>,
     pub arrivals: Option<RawArrivals>,
-    pub checks: Option<S<Vec<S<String>>>>,
+    pub checks: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -95,20 +92,20 @@ pub enum RawArrivals {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
-    pub name: Option<S<String>>,
-    pub weight: Option<S<i64>>,
-    pub method: Option<S<String>>,
-    pub path: Option<S<String>>,
+    pub name: Option<Spanned<String>>,
+    pub weight: Option<Spanned<i64>>,
+    pub method: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
     pub headers: Option<RawHeaders>,
-    pub body: Option<S<String>>,
-    pub checks: Option<S<Vec<S<String>>>>,
+    pub body: Option<Spanned<String>>,
+    pub checks: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFeeder {
-    pub name: S<String>,
-    pub file: S<String>,
+    pub name: Spanned<String>,
+    pub file: Spanned<String>,
     pub mode: Option<RawFeedMode>,
 }
 
@@ -122,11 +119,11 @@ pub enum RawFeedMode {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutcome {
-    pub name: S<String>,
-    pub status: Option<S<RawStatus>>,
-    pub header: Option<S<String>>,
-    pub equals: Option<S<String>>,
-    pub body_contains: Option<S<String>>,
+    pub name: Spanned<String>,
+    pub status: Option<Spanned<RawStatus>>,
+    pub header: Option<Spanned<String>>,
+    pub equals: Option<Spanned<String>>,
+    pub body_contains: Option<Spanned<String>>,
 }
 
 /// `status = 200`, `status = [200, 201]` or `status = "5xx"`: checked in `resolve`.
@@ -166,30 +163,30 @@ impl<'de> Deserialize<'de> for RawStatus {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
-    pub name: Option<S<String>>,
-    pub at: S<HumanDuration>,
+    pub name: Option<Spanned<String>>,
+    pub at: Spanned<HumanDuration>,
     #[serde(rename = "for")]
-    pub duration: S<HumanDuration>,
-    pub kind: S<String>,
-    pub pod: Option<S<String>>,
-    pub function: Option<S<String>>,
-    pub proxy: Option<S<String>>,
-    pub latency: Option<S<HumanDuration>>,
-    pub jitter: Option<S<HumanDuration>>,
-    pub status: Option<S<i64>>,
-    pub percent: Option<S<f64>>,
-    pub rate_kbps: Option<S<i64>>,
-    pub delay: Option<S<HumanDuration>>,
-    pub toxic: Option<S<String>>,
-    pub stream: Option<S<String>>,
-    pub toxicity: Option<S<f64>>,
-    pub attributes: Option<S<toml::Table>>,
-    pub api: Option<S<String>>,
-    pub control_url: Option<S<String>>,
-    pub start: Option<S<String>>,
-    pub stop: Option<S<String>>,
-    pub command_timeout: Option<S<HumanDuration>>,
-    pub expect: Option<S<Vec<S<String>>>>,
-    pub recover_within: Option<S<HumanDuration>>,
-    pub recovered_when: Option<S<Vec<S<String>>>>,
+    pub duration: Spanned<HumanDuration>,
+    pub kind: Spanned<String>,
+    pub pod: Option<Spanned<String>>,
+    pub function: Option<Spanned<String>>,
+    pub proxy: Option<Spanned<String>>,
+    pub latency: Option<Spanned<HumanDuration>>,
+    pub jitter: Option<Spanned<HumanDuration>>,
+    pub status: Option<Spanned<i64>>,
+    pub percent: Option<Spanned<f64>>,
+    pub rate_kbps: Option<Spanned<i64>>,
+    pub delay: Option<Spanned<HumanDuration>>,
+    pub toxic: Option<Spanned<String>>,
+    pub stream: Option<Spanned<String>>,
+    pub toxicity: Option<Spanned<f64>>,
+    pub attributes: Option<Spanned<toml::Table>>,
+    pub api: Option<Spanned<String>>,
+    pub control_url: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
+    pub stop: Option<Spanned<String>>,
+    pub command_timeout: Option<Spanned<HumanDuration>>,
+    pub expect: Option<Spanned<Vec<Spanned<String>>>>,
+    pub recover_within: Option<Spanned<HumanDuration>>,
+    pub recovered_when: Option<Spanned<Vec<Spanned<String>>>>,
 }

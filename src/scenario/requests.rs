@@ -2,8 +2,9 @@
 //! (compiled against the feeders), default headers merged in, and the ordered matchers that name
 //! each response's outcome. Template errors point at the placeholder's own column in the file.
 
+use toml::Spanned;
 use super::error::{suggestion, Reporter, ScenarioError};
-use super::model::{RawHeaders, RawOutcome, RawRequest, RawStatus, S};
+use super::model::{RawHeaders, RawOutcome, RawRequest, RawStatus};
 use super::plan::{Feeder, HeaderMatch, Matcher, Part, RequestPlan, StatusMatch, Template};
 use super::resolve::valid_name;
 use super::template::{self, TemplateError};
@@ -17,7 +18,7 @@ pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
 pub const TRANSPORT_OUTCOMES: [&str; 5] = ["timeout", "connect", "reset", "protocol", "dropped"];
 
 pub fn resolve(
-    raw: Option<&S<Vec<S<RawRequest>>>>,
+    raw: Option<&Spanned<Vec<Spanned<RawRequest>>>>,
     defaults: Option<RawHeaders>,
     feeders: &[Feeder],
     rep: &Reporter,
@@ -184,7 +185,7 @@ fn literal_chars(t: &Template) -> impl Iterator<Item = char> + '_ {
 /// Compiles a template string value; an error points at the placeholder inside the string when
 /// the string is written plainly (no escapes), else at the string's start.
 fn compile(
-    v: &S<String>,
+    v: &Spanned<String>,
     field: &str,
     feeders: &[Feeder],
     rep: &Reporter,
@@ -202,11 +203,11 @@ fn compile(
     })
 }
 
-pub fn resolve_outcomes(raw: &[S<RawOutcome>], rep: &Reporter) -> Result<Vec<Matcher>, ScenarioError> {
+pub fn resolve_outcomes(raw: &[Spanned<RawOutcome>], rep: &Reporter) -> Result<Vec<Matcher>, ScenarioError> {
     raw.iter().enumerate().map(|(i, o)| outcome(i, o, rep)).collect()
 }
 
-fn outcome(i: usize, o: &S<RawOutcome>, rep: &Reporter) -> Result<Matcher, ScenarioError> {
+fn outcome(i: usize, o: &Spanned<RawOutcome>, rep: &Reporter) -> Result<Matcher, ScenarioError> {
     let f = |name: &str| format!("outcomes[{i}].{name}");
     let raw = o.get_ref();
     let name = raw.name.get_ref();
@@ -256,7 +257,7 @@ fn outcome(i: usize, o: &S<RawOutcome>, rep: &Reporter) -> Result<Matcher, Scena
     })
 }
 
-fn status(s: &S<RawStatus>) -> Result<StatusMatch, String> {
+fn status(s: &Spanned<RawStatus>) -> Result<StatusMatch, String> {
     let rule = "a status is a code 100..=599, a list of codes, or a class \"1xx\"..\"5xx\"";
     match s.get_ref() {
         RawStatus::Codes(codes) if codes.is_empty() => Err(format!("an empty list is not allowed: {rule}")),
@@ -295,7 +296,7 @@ mod tests {
     fn statuses() {
         #[derive(serde::Deserialize)]
         struct W {
-            status: S<RawStatus>,
+            status: Spanned<RawStatus>,
         }
         let sp = |s: &str| toml::from_str::<W>(&format!("status = {s}")).unwrap().status;
         assert_eq!(status(&sp("200")).unwrap(), StatusMatch::Codes(vec![200]));

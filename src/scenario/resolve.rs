@@ -3,9 +3,10 @@
 //! the value it refuses, so the message points where the fix goes. Defaults are applied here too,
 //! in one place, matching the scenario reference (docs/scenarios.md).
 
+use toml::Spanned;
 use super::error::{Reporter, ScenarioError};
 use super::feeder;
-use super::model::{RawConnections, RawFeedMode, RawScenario, RawTarget, S};
+use super::model::{RawConnections, RawFeedMode, RawScenario, RawTarget};
 use super::plan::{ConnectionPlan, FeedMode, Feeder, Plan, Target, TargetUrl};
 use super::{requests, stages};
 use http::HeaderName;
@@ -149,11 +150,11 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
 /// against the plan; headers named by `split(...)` are added to `labels` so they are counted.
 #[allow(clippy::too_many_arguments)]
 fn resolve_verify(
-    checks: &Option<S<super::checks::RawChecks>>,
-    windows: &[S<super::checks::RawWindow>],
-    capacity: &Option<S<super::checks::RawCapacity>>,
-    raw_stages: Option<&S<Vec<S<super::model::RawStage>>>>,
-    raw_requests: Option<&S<Vec<S<super::model::RawRequest>>>>,
+    checks: &Option<Spanned<super::checks::RawChecks>>,
+    windows: &[Spanned<super::checks::RawWindow>],
+    capacity: &Option<Spanned<super::checks::RawCapacity>>,
+    raw_stages: Option<&Spanned<Vec<Spanned<super::model::RawStage>>>>,
+    raw_requests: Option<&Spanned<Vec<Spanned<super::model::RawRequest>>>>,
     faults: Vec<crate::verify::spec::FaultSource>,
     stages: &[super::plan::Stage],
     requests: &[super::plan::RequestPlan],
@@ -215,7 +216,7 @@ pub fn sanitize_name(stem: &str) -> String {
 type Resolved = (Target, Duration, Option<super::model::RawHeaders>);
 
 fn resolve_target(
-    target: Option<&S<RawTarget>>,
+    target: Option<&Spanned<RawTarget>>,
     gateway: Option<crate::gateway::GatewayConfig>,
     rep: &Reporter,
 ) -> Result<Resolved, ScenarioError> {
@@ -327,7 +328,7 @@ pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
 }
 
 fn resolve_connections(
-    c: Option<&S<RawConnections>>,
+    c: Option<&Spanned<RawConnections>>,
     rep: &Reporter,
 ) -> Result<ConnectionPlan, ScenarioError> {
     let mut plan = ConnectionPlan::default();
@@ -357,7 +358,7 @@ fn resolve_connections(
 }
 
 fn resolve_feeders(
-    raw: &[S<super::model::RawFeeder>],
+    raw: &[Spanned<super::model::RawFeeder>],
     rep: &Reporter,
     base_dir: &Path,
 ) -> Result<Vec<Feeder>, ScenarioError> {
@@ -388,7 +389,7 @@ fn resolve_feeders(
 }
 
 /// A count that must be >= 1.
-pub fn at_least_one(v: &S<i64>, field: &str, what: &str, rep: &Reporter) -> Result<usize, ScenarioError> {
+pub fn at_least_one(v: &Spanned<i64>, field: &str, what: &str, rep: &Reporter) -> Result<usize, ScenarioError> {
     match usize::try_from(*v.get_ref()) {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(rep.span(
@@ -401,7 +402,7 @@ pub fn at_least_one(v: &S<i64>, field: &str, what: &str, rep: &Reporter) -> Resu
 
 /// A duration that must be > 0.
 pub fn positive(
-    d: &S<crate::units::HumanDuration>,
+    d: &Spanned<crate::units::HumanDuration>,
     field: &str,
     what: &str,
     rep: &Reporter,

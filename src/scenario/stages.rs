@@ -3,15 +3,16 @@
 //! reads as a continuous curve. Also the schedule arithmetic the rest of the crate asks about
 //! (total time, expected requests, peak rate) and the cut/extend rule behind `--duration`.
 
+use toml::Spanned;
 use super::error::{Reporter, ScenarioError};
-use super::model::{RawArrivals, RawStage, S};
+use super::model::{RawArrivals, RawStage};
 use super::plan::{Arrivals, Plan, Stage, StageShape};
 use super::resolve::valid_name;
 use std::time::Duration;
 
 const RATE_RULE: &str = "a rate is requests per second, a number >= 0";
 
-pub fn resolve(raw: Option<&S<Vec<S<RawStage>>>>, rep: &Reporter) -> Result<Vec<Stage>, ScenarioError> {
+pub fn resolve(raw: Option<&Spanned<Vec<Spanned<RawStage>>>>, rep: &Reporter) -> Result<Vec<Stage>, ScenarioError> {
     let raw = match raw {
         Some(r) if !r.get_ref().is_empty() => r,
         Some(r) => {
@@ -49,13 +50,13 @@ pub fn resolve(raw: Option<&S<Vec<S<RawStage>>>>, rep: &Reporter) -> Result<Vec<
 
 fn resolve_one(
     i: usize,
-    s: &S<RawStage>,
+    s: &Spanned<RawStage>,
     prev: Option<&Stage>,
     rep: &Reporter,
 ) -> Result<Stage, ScenarioError> {
     let f = |name: &str| format!("stages[{i}].{name}");
     let raw = s.get_ref();
-    let rate = |v: &S<f64>, field: String| -> Result<f64, ScenarioError> {
+    let rate = |v: &Spanned<f64>, field: String| -> Result<f64, ScenarioError> {
         let r = *v.get_ref();
         if r.is_finite() && r >= 0.0 {
             Ok(r)

@@ -3,8 +3,9 @@
 //! time, so a bad PEM or a key that does not match its certificate is reported at the line that
 //! names it, before any connection is attempted.
 
+use toml::Spanned;
 use super::error::{Reporter, ScenarioError};
-use super::model::{RawTarget, S};
+use super::model::{RawTarget};
 use super::plan::{Plan, ResolveOverride, Target, TlsSettings};
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -13,16 +14,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
-    pub cacert: Option<S<String>>,
-    pub insecure: Option<S<bool>>,
-    pub cert: Option<S<String>>,
-    pub key: Option<S<String>>,
-    pub server_name: Option<S<String>>,
+    pub cacert: Option<Spanned<String>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub server_name: Option<Spanned<String>>,
 }
 
 /// Resolves `[target] tls`; paths are relative to the scenario's directory.
 pub fn resolve(
-    target: Option<&S<RawTarget>>,
+    target: Option<&Spanned<RawTarget>>,
     resolved: &Target,
     rep: &Reporter,
     base_dir: &Path,
@@ -35,7 +36,7 @@ pub fn resolve(
         return Err(rep.span(raw.span(), "target.tls", "tls settings apply to an https:// target; this target is not one (write url = \"https://...\", or [gateway] tls = true for the embedded gateway, or remove tls)"));
     }
     let r = raw.get_ref();
-    let path = |p: &Option<S<String>>| p.as_ref().map(|p| base_dir.join(p.get_ref()));
+    let path = |p: &Option<Spanned<String>>| p.as_ref().map(|p| base_dir.join(p.get_ref()));
     let settings = TlsSettings {
         cacert: path(&r.cacert),
         insecure: r.insecure.as_ref().is_some_and(|i| *i.get_ref()),

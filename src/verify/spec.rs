@@ -10,7 +10,7 @@ use super::expr::{self, AbortExpr, Expr, Metric, ParseError};
 use crate::scenario::checks::{RawCapacity, RawChecks, RawWindow};
 use crate::scenario::did_you_mean;
 use std::time::Duration;
-use toml::Spanned as S;
+use toml::Spanned;
 
 /// Everything verify needs from a scenario. Empty (no checks) by default.
 #[derive(Debug, Clone, Default)]
@@ -151,12 +151,12 @@ pub struct Names<'a> {
 /// The raw pieces of a scenario that carry checks.
 pub struct Sources<'a> {
     pub text: &'a str,
-    pub checks: Option<&'a S<RawChecks>>,
-    pub windows: &'a [S<RawWindow>],
-    pub capacity: Option<&'a S<RawCapacity>>,
+    pub checks: Option<&'a Spanned<RawChecks>>,
+    pub windows: &'a [Spanned<RawWindow>],
+    pub capacity: Option<&'a Spanned<RawCapacity>>,
     /// `checks` of each `[[stages]]`, in order.
-    pub stage_checks: Vec<Option<&'a S<Vec<S<String>>>>>,
-    pub request_checks: Vec<Option<&'a S<Vec<S<String>>>>>,
+    pub stage_checks: Vec<Option<&'a Spanned<Vec<Spanned<String>>>>>,
+    pub request_checks: Vec<Option<&'a Spanned<Vec<Spanned<String>>>>>,
     /// `expect` of each `[[faults]]`: checks over the fault's window.
     pub faults: Vec<FaultSource<'a>>,
 }
@@ -166,8 +166,8 @@ pub struct FaultSource<'a> {
     pub name: String,
     pub from: Duration,
     pub to: Duration,
-    pub expect: Option<&'a S<Vec<S<String>>>>,
-    pub recovered_when: Option<&'a S<Vec<S<String>>>>,
+    pub expect: Option<&'a Spanned<Vec<Spanned<String>>>>,
+    pub recovered_when: Option<&'a Spanned<Vec<Spanned<String>>>>,
 }
 
 /// The window name a fault's expectations are reported under.
@@ -194,12 +194,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn located(&self, s: &S<String>, field: &str, e: ParseError) -> SpecError {
+    fn located(&self, s: &Spanned<String>, field: &str, e: ParseError) -> SpecError {
         SpecError { at: Some(content_start(self.text, &s.span()) + e.at), field: field.to_string(), message: format!("`{}`: {}", s.get_ref(), e.message) }
     }
 
     /// Parses one check and checks the names it uses against the plan.
-    fn check(&mut self, s: &S<String>, field: &str, scope: &Scope, request_filter: bool) -> Result<Expr, SpecError> {
+    fn check(&mut self, s: &Spanned<String>, field: &str, scope: &Scope, request_filter: bool) -> Result<Expr, SpecError> {
         let e = expr::parse(s.get_ref()).map_err(|e| self.located(s, field, e))?;
         self.names_in(&e.metric, scope, request_filter).map_err(|m| self.located(s, field, ParseError { at: e.arg_at, message: m }))?;
         if let (Some(message), Scope::Stage(_) | Scope::Window(_)) = (per_second_outcome(&e.metric, request_filter), scope) {
@@ -236,7 +236,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn list(&mut self, list: Option<&S<Vec<S<String>>>>, field: &str, scope: Scope, request_filter: bool, out: &mut Vec<Check>) -> Result<(), SpecError> {
+    fn list(&mut self, list: Option<&Spanned<Vec<Spanned<String>>>>, field: &str, scope: Scope, request_filter: bool, out: &mut Vec<Check>) -> Result<(), SpecError> {
         for (i, s) in list.map(|l| l.get_ref().as_slice()).unwrap_or_default().iter().enumerate() {
             let expr = self.check(s, &format!("{field}[{i}]"), &scope, request_filter)?;
             out.push(Check { scope: scope.clone(), source: s.get_ref().trim().to_string(), expr });
@@ -262,11 +262,11 @@ fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn at<T>(s: &S<T>, field: impl Into<String>, message: impl Into<String>) -> SpecError {
+fn at<T>(s: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) -> SpecError {
     SpecError { at: Some(s.span().start), field: field.into(), message: message.into() }
 }
 
-fn name_check(s: &S<String>, field: &str, what: &str, known: &[&str]) -> Result<String, SpecError> {
+fn name_check(s: &Spanned<String>, field: &str, what: &str, known: &[&str]) -> Result<String, SpecError> {
     let n = s.get_ref();
     if known.contains(&n.as_str()) {
         return Ok(n.clone());
@@ -378,7 +378,7 @@ pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {
 
 fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecError> {
     let mut c = CapacitySettings::default();
-    let positive = |v: &S<f64>, field: &str, what: &str| -> Result<f64, SpecError> {
+    let positive = |v: &Spanned<f64>, field: &str, what: &str| -> Result<f64, SpecError> {
         let x = *v.get_ref();
         if x.is_finite() && x > 0.0 { Ok(x) } else { Err(at(v, format!("capacity.{field}"), format!("{x} is not allowed: {what}, a number > 0"))) }
     };
