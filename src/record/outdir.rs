@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::results::{KNOWN, SCENARIO_COPY, SUMMARY, TIMESERIES, VERDICT};
+use super::results::{KNOWN, SUMMARY, TIMESERIES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
@@ -124,6 +124,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::results::{SCENARIO_COPY, VERDICT};
 
     #[test]
     fn canonical_paths_see_through_dots() {
