@@ -1,6 +1,6 @@
 //! The raw `[checks]`, `[[windows]]` and `[capacity]` tables of a scenario: serde structs that only
-//! parse, like the rest of `model`. They are part of the file format, so they live here; the check
-//! language and the rules that judge these values stay in `verify::spec`, which reads them.
+//! parse, like the rest of `model`. They are part of the file format, so they live here;
+//! `check_lang::spec` resolves them (parsing the check language) into a `VerifyPlan`.
 
 use crate::units::HumanDuration;
 use serde::Deserialize;

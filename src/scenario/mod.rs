@@ -7,6 +7,7 @@
 //! `skyload run` flags. The format is documented in docs/scenarios.md.
 
 pub mod bounds;
+pub mod check_lang;
 pub mod checks;
 mod error;
 mod faults;

@@ -45,7 +45,7 @@ pub struct Plan {
     /// Faults on a timeline; may overlap.
     pub faults: Vec<FaultPlan>,
     /// Checks, windows, abort rules, tolerances and capacity settings (`[checks]`, ...).
-    pub verify: crate::verify::VerifyPlan,
+    pub verify: super::check_lang::VerifyPlan,
     /// `[metrics]`: live Prometheus endpoint and tracing.
     pub metrics: super::metrics::MetricsPlan,
 }

@@ -105,7 +105,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         .faults
         .iter()
         .zip(&faults)
-        .map(|(r, f)| crate::verify::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref(), recovered_when: r.get_ref().recovered_when.as_ref() })
+        .map(|(r, f)| super::check_lang::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref(), recovered_when: r.get_ref().recovered_when.as_ref() })
         .collect();
     let verify = resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), fault_sources, &stages, &requests, &matchers, pod_header.is_some(), &mut labels, rep)?;
 
@@ -155,15 +155,15 @@ fn resolve_verify(
     capacity: &Option<Spanned<super::checks::RawCapacity>>,
     raw_stages: Option<&Spanned<Vec<Spanned<super::model::RawStage>>>>,
     raw_requests: Option<&Spanned<Vec<Spanned<super::model::RawRequest>>>>,
-    faults: Vec<crate::verify::spec::FaultSource>,
+    faults: Vec<super::check_lang::spec::FaultSource>,
     stages: &[super::plan::Stage],
     requests: &[super::plan::RequestPlan],
     matchers: &[super::plan::Matcher],
     has_pod_header: bool,
     labels: &mut Vec<HeaderName>,
     rep: &Reporter,
-) -> Result<crate::verify::VerifyPlan, ScenarioError> {
-    use crate::verify::spec;
+) -> Result<super::check_lang::VerifyPlan, ScenarioError> {
+    use super::check_lang::spec;
     let outcomes = super::outcomes::OutcomeTable::new(matchers.iter().map(|m| m.outcome.as_str()));
     let names = spec::Names {
         stages: stages.iter().map(|s| s.name.as_str()).collect(),

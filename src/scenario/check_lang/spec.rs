@@ -5,7 +5,7 @@
 //! offset, which `scenario::resolve` turns into file:line:column. Every name a check mentions
 //! (request, stage, outcome) is checked here against the plan, with a "did you mean".
 
-use super::compare::{parse_tolerance, Tolerance};
+use super::tolerance::{parse_tolerance, Tolerance};
 use super::expr::{self, AbortExpr, Expr, Metric, ParseError};
 use crate::scenario::checks::{RawCapacity, RawChecks, RawWindow};
 use crate::scenario::did_you_mean;
