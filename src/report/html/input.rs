@@ -44,6 +44,10 @@ pub struct SecondRow {
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// Wait for a connection, p99 in milliseconds (None: nothing waited, or an older file).
+    pub conn_wait_p99_ms: Option<f64>,
+    /// Arrivals that waited because every connection was busy (0: not connection-limited).
+    pub connection_limited: u64,
 }
 
 pub fn read(dir: &Path) -> Result<RunData, ReportError> {
@@ -118,6 +122,8 @@ pub fn aggregate_rows(ts: crate::record::read::Timeseries) -> (Vec<String>, Vec<
             p90_ms: r.p90_ms,
             p99_ms: r.p99_ms,
             max_ms: r.max_ms,
+            conn_wait_p99_ms: r.conn_wait_p99_ms,
+            connection_limited: r.connection_limited,
         })
         .collect();
     (ts.outcome_columns, rows)
