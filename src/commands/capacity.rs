@@ -295,14 +295,27 @@ fn sub_windows(vp: &crate::verify::spec::VerifyPlan, saved: &SavedRun, hold: std
     for k in 0..n {
         let span = Span { from: k as f64 * w, to: Some((k + 1) as f64 * w) };
         let mut failed = None;
-        // Latency of one outcome is kept per step, not per second: judged over the whole step only.
-        for c in vp.checks.iter().filter(|c| c.expr.metric.outcome().is_none()) {
+        for c in vp.checks.iter() {
             let request = match &c.scope {
                 Scope::Request(r) => Some(r.as_str()),
                 _ => None,
             };
+            let data = saved.data(span, request);
+            if let Some(o) = c.expr.metric.outcome() {
+                // Latency of one outcome is kept per second for all requests together, without
+                // service time: what a second does not hold is judged over the whole step only.
+                let service = matches!(c.expr.metric, crate::verify::expr::Metric::Latency { service: true, .. });
+                if service || (request.is_some() && saved.summary.requests.len() > 1) {
+                    continue;
+                }
+                // A stretch in which no request ended as `o` has no such latency to judge (the
+                // whole step still must have some).
+                if data.as_ref().is_ok_and(|d| d.outcomes.get(o).copied().unwrap_or(0) == 0) {
+                    continue;
+                }
+            }
             let scope = request.map_or("run".to_string(), |r| format!("request {r}"));
-            let res = verdict::judge(&scope, &c.source, &c.expr, saved.data(span, request).map_err(|e| e.to_string()));
+            let res = verdict::judge(&scope, &c.source, &c.expr, data.map_err(|e| e.to_string()));
             if !res.passed {
                 failed = Some(format!("`{}` measured {}", res.check, res.measured));
                 break;

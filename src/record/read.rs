@@ -228,12 +228,65 @@ pub(super) fn complete_lines(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-pub(super) fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
-    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: TIMESERIES, what };
-    let mut rd = csv_reader(dir, TIMESERIES)?;
-    let head = rd.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let col = |name: &str| head.iter().position(|h| h == name).ok_or_else(|| bad(format!("no `{name}` column")));
-    let c = [
+/// One line of `timeseries.csv`, as every reader of the file sees it (merge and rebuild here, the
+/// HTML report's charts): one parser, so a column added to the file is read in one place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimeseriesRow {
+    pub second: u64,
+    /// A request's name, or `*` (every request together).
+    pub request: String,
+    pub target_rps: f64,
+    pub scheduled: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    /// Completions by outcome, aligned with `Timeseries::outcome_columns`.
+    pub outcomes: Vec<u64>,
+    /// Latency from the intended start, milliseconds (None: nothing completed that second).
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub bytes_in: u64,
+    pub in_flight: u64,
+    pub generator_cpu_pct: f64,
+    /// Wait for a connection, p99 (`*` rows only; None when nothing waited, or the file predates
+    /// the column).
+    pub conn_wait_p99_ms: Option<f64>,
+    /// Arrivals that waited because every connection was busy (0 in files without the column).
+    pub connection_limited: u64,
+}
+
+/// A whole `timeseries.csv`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeseries {
+    /// The outcome columns (between `dropped` and `p50_ms`), in file order.
+    pub outcome_columns: Vec<String>,
+    pub rows: Vec<TimeseriesRow>,
+}
+
+impl Timeseries {
+    /// The outcome column's index in `TimeseriesRow::outcomes`.
+    pub fn outcome(&self, name: &str) -> Option<usize> {
+        self.outcome_columns.iter().position(|c| c == name)
+    }
+}
+
+/// `timeseries.csv` of a Results directory (a line cut off by a killed writer is left out).
+pub fn timeseries(dir: &Path) -> Result<Timeseries, LoadError> {
+    let bytes = std::fs::read(dir.join(TIMESERIES)).map_err(|source| LoadError::Io { dir: dir.to_path_buf(), file: TIMESERIES, source })?;
+    parse_timeseries(&complete_lines(bytes)).map_err(|what| LoadError::Bad { dir: dir.to_path_buf(), file: TIMESERIES, what })
+}
+
+/// Columns are found by name, so files with other outcome sets or columns added later still read;
+/// columns added after the first release (`conn_wait_p99_ms`, `connection_limited`) are optional.
+/// An empty count is 0 and an empty latency None; anything else that does not parse is an error
+/// naming the line and column.
+pub fn parse_timeseries(bytes: &[u8]) -> Result<Timeseries, String> {
+    let mut rd = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let head = rd.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| head.iter().position(|h| h == name).ok_or_else(|| format!("no `{name}` column"));
+    let [c_sec, c_req, c_target, c_sched, c_sent, c_done, c_dropped, c_p50, c_p90, c_p99, c_max, c_bytes, c_inflight, c_cpu] = [
         col("second")?,
         col("request")?,
         col("target_rps")?,
@@ -241,51 +294,89 @@ pub(super) fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<
         col("sent")?,
         col("completed")?,
         col("dropped")?,
+        col("p50_ms")?,
+        col("p90_ms")?,
+        col("p99_ms")?,
+        col("max_ms")?,
         col("bytes_in")?,
         col("in_flight")?,
         col("generator_cpu_pct")?,
     ];
-    let outcome_cols: Vec<usize> = shape.outcomes.names().iter().map(|o| col(o)).collect::<Result<_, _>>()?;
-    // Added later: files written before it have no such column (read as 0 arrivals held back).
-    let limited_col = head.iter().position(|h| h == results::CONN_LIMITED);
-    for row in rd.records() {
-        let row = row.map_err(|e| bad(e.to_string()))?;
+    let outcome_columns: Vec<String> =
+        head.iter().skip(c_dropped + 1).take(c_p50.saturating_sub(c_dropped + 1)).map(String::from).collect();
+    let c_wait = head.iter().position(|h| h == results::CONN_WAIT_P99);
+    let c_limited = head.iter().position(|h| h == results::CONN_LIMITED);
+    let mut rows = Vec::new();
+    for (n, row) in rd.records().enumerate() {
+        let line = n + 2;
+        let row = row.map_err(|e| format!("line {line}: {e}"))?;
         let field = |i: usize| row.get(i).unwrap_or("");
-        let int = |i: usize| -> Result<u64, LoadError> {
+        let name = |i: usize| head.get(i).unwrap_or("?");
+        let int = |i: usize| -> Result<u64, String> {
             let f = field(i);
             if f.is_empty() {
                 return Ok(0);
             }
-            f.parse().map_err(|_| bad(format!("`{f}` in column {} is not a count", head.get(i).unwrap_or("?"))))
+            f.parse().map_err(|_| format!("line {line}: `{f}` in column {} is not a count", name(i)))
         };
-        let tenths = |i: usize| -> Result<u64, LoadError> {
+        let num = |i: usize| -> Result<Option<f64>, String> {
             let f = field(i);
             if f.is_empty() {
-                return Ok(0);
+                return Ok(None);
             }
-            let x: f64 = f.parse().map_err(|_| bad(format!("`{f}` in column {} is not a number", head.get(i).unwrap_or("?"))))?;
-            Ok((x * 10.0).round().max(0.0) as u64)
+            f.parse().map(Some).map_err(|_| format!("line {line}: `{f}` in column {} is not a number", name(i)))
         };
-        let k = int(c[0])?;
+        rows.push(TimeseriesRow {
+            second: int(c_sec)?,
+            request: field(c_req).to_string(),
+            target_rps: num(c_target)?.unwrap_or(0.0),
+            scheduled: int(c_sched)?,
+            sent: int(c_sent)?,
+            completed: int(c_done)?,
+            dropped: int(c_dropped)?,
+            outcomes: (c_dropped + 1..c_p50).map(int).collect::<Result<_, _>>()?,
+            p50_ms: num(c_p50)?,
+            p90_ms: num(c_p90)?,
+            p99_ms: num(c_p99)?,
+            max_ms: num(c_max)?,
+            bytes_in: int(c_bytes)?,
+            in_flight: int(c_inflight)?,
+            generator_cpu_pct: num(c_cpu)?.unwrap_or(0.0),
+            conn_wait_p99_ms: c_wait.map(num).transpose()?.flatten(),
+            connection_limited: c_limited.map(int).transpose()?.unwrap_or(0),
+        });
+    }
+    Ok(Timeseries { outcome_columns, rows })
+}
+
+/// A figure the file shows with one decimal, in tenths (exact integers, so merges add up).
+fn tenths(x: f64) -> u64 {
+    (x * 10.0).round().max(0.0) as u64
+}
+
+pub(super) fn read_timeseries(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
+    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: TIMESERIES, what };
+    let ts = timeseries(dir)?;
+    let outcome_cols: Vec<usize> =
+        shape.outcomes.names().iter().map(|o| ts.outcome(o).ok_or_else(|| bad(format!("no `{o}` column")))).collect::<Result<_, _>>()?;
+    for row in &ts.rows {
+        let k = row.second;
         crate::scenario::bounds::results_second(k).map_err(bad)?;
-        let name = field(c[1]);
-        if name == ALL_REQUESTS {
+        if row.request == ALL_REQUESTS {
             let s = second(seconds, k, shape);
-            s.iv.in_flight = int(c[8])?;
-            s.iv.cpu = Duration::from_millis(tenths(c[9])?);
-            if let Some(ci) = limited_col {
-                s.iv.conn_limited = int(ci)?;
-            }
+            s.iv.in_flight = row.in_flight;
+            s.iv.cpu = Duration::from_millis(tenths(row.generator_cpu_pct));
+            // Files written before the column read as 0 arrivals held back.
+            s.iv.conn_limited = row.connection_limited;
             continue;
         }
-        let ri = shape.requests.iter().position(|n| n == name).ok_or_else(|| bad(format!("unknown request `{name}`")))?;
-        let target = tenths(c[2])?;
+        let ri = shape.requests.iter().position(|n| *n == row.request).ok_or_else(|| bad(format!("unknown request `{}`", row.request)))?;
         let s = second(seconds, k, shape);
-        s.target_tenths[ri] = target;
+        s.target_tenths[ri] = tenths(row.target_rps);
         let r = &mut s.iv.requests[ri];
-        (r.scheduled, r.sent, r.completed, r.dropped, r.bytes_in) = (int(c[3])?, int(c[4])?, int(c[5])?, int(c[6])?, int(c[7])?);
+        (r.scheduled, r.sent, r.completed, r.dropped, r.bytes_in) = (row.scheduled, row.sent, row.completed, row.dropped, row.bytes_in);
         for (o, &ci) in outcome_cols.iter().enumerate() {
-            r.outcomes[o] = int(ci)?;
+            r.outcomes[o] = row.outcomes[ci];
         }
     }
     Ok(())

@@ -97,24 +97,16 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
 /// Request names (in order of first appearance), outcome columns and label headers, from the files.
 fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
     let bad = |file: &'static str, what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
-    let mut rd = read::csv_reader(dir, TIMESERIES)?;
-    let head = rd.headers().map_err(|e| bad(TIMESERIES, e.to_string()))?.clone();
-    let from = head.iter().position(|h| h == "dropped").ok_or_else(|| bad(TIMESERIES, "no `dropped` column".into()))?;
-    let to = head.iter().position(|h| h == "p50_ms").ok_or_else(|| bad(TIMESERIES, "no `p50_ms` column".into()))?;
-    if to <= from {
-        return Err(bad(TIMESERIES, "the outcome columns are not between `dropped` and `p50_ms`".into()));
-    }
-    let outcomes: Vec<String> = head.iter().skip(from + 1).take(to - from - 1).map(String::from).collect();
+    let ts = read::timeseries(dir)?;
+    let outcomes = ts.outcome_columns;
     if outcomes.is_empty() || outcomes.len() > u16::MAX as usize {
-        return Err(bad(TIMESERIES, format!("{} outcome columns; 1 to 65535 are allowed", outcomes.len())));
+        return Err(bad(TIMESERIES, format!("{} outcome columns between `dropped` and `p50_ms`; 1 to 65535 are allowed", outcomes.len())));
     }
     let mut requests: Vec<String> = Vec::new();
-    for row in rd.records() {
-        let Ok(row) = row else { continue };
-        if let Some(n) = row.get(1).filter(|n| *n != ALL_REQUESTS && !n.is_empty()) {
-            if !requests.iter().any(|r| r == n) {
-                requests.push(n.to_string());
-            }
+    for row in &ts.rows {
+        let n = &row.request;
+        if n != ALL_REQUESTS && !n.is_empty() && !requests.contains(n) {
+            requests.push(n.clone());
         }
     }
     if requests.is_empty() {

@@ -9,7 +9,6 @@ use super::ReportError;
 use crate::record::results::{self, ALL_REQUESTS, SCENARIO_COPY, TIMESERIES};
 use crate::record::summary::Summary;
 use serde::de::DeserializeOwned;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Everything the report uses from one Results directory, as read.
@@ -45,18 +44,23 @@ pub struct SecondRow {
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// Wait for a connection, p99 in milliseconds (None: nothing waited, or an older file).
+    pub conn_wait_p99_ms: Option<f64>,
+    /// Arrivals that waited because every connection was busy (0: not connection-limited).
+    pub connection_limited: u64,
 }
 
 pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let summary = results::read_summary(dir).map_err(|source| ReportError::Summary { dir: dir.to_path_buf(), source })?;
     let mut warnings = Vec::new();
-    let (outcome_columns, seconds) = match std::fs::File::open(dir.join(TIMESERIES)) {
-        Ok(f) => parse_timeseries(f).unwrap_or_else(|e| {
-            warnings.push(format!("{TIMESERIES} could not be read ({e}): charts over time are missing"));
-            (Vec::new(), Vec::new())
-        }),
-        Err(e) => {
+    let (outcome_columns, seconds) = match crate::record::read::timeseries(dir) {
+        Ok(ts) => aggregate_rows(ts),
+        Err(e @ crate::record::read::LoadError::Io { .. }) => {
             warnings.push(format!("{TIMESERIES} could not be opened ({e}): charts over time are missing"));
+            (Vec::new(), Vec::new())
+        }
+        Err(e) => {
+            warnings.push(format!("{TIMESERIES} could not be read ({e}): charts over time are missing"));
             (Vec::new(), Vec::new())
         }
     };
@@ -100,42 +104,29 @@ fn optional<T: DeserializeOwned>(dir: &Path, name: &str, warnings: &mut Vec<Stri
     }
 }
 
-/// The aggregate (`*`) rows of a `timeseries.csv`, columns found by name so files with other
-/// outcome sets (or columns added later) still read.
-pub fn parse_timeseries(r: impl Read) -> Result<(Vec<String>, Vec<SecondRow>), csv::Error> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(r);
-    let header = rdr.headers()?.clone();
-    let col = |n: &str| header.iter().position(|h| h == n);
-    let (Some(c_dropped), Some(c_p50)) = (col("dropped"), col("p50_ms")) else {
-        return Err(csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, "missing `dropped` or `p50_ms` column")));
-    };
-    let outcome_columns: Vec<String> =
-        header.iter().skip(c_dropped + 1).take(c_p50.saturating_sub(c_dropped + 1)).map(String::from).collect();
-    let idx = |n: &str| col(n).unwrap_or(usize::MAX);
-    let (c_sec, c_req, c_target, c_sent, c_done) = (idx("second"), idx("request"), idx("target_rps"), idx("sent"), idx("completed"));
-    let (c_p90, c_p99, c_max) = (idx("p90_ms"), idx("p99_ms"), idx("max_ms"));
-    let mut rows = Vec::new();
-    let mut rec = csv::StringRecord::new();
-    while rdr.read_record(&mut rec)? {
-        if rec.get(c_req) != Some(ALL_REQUESTS) {
-            continue;
-        }
-        let f = |c: usize| rec.get(c).and_then(|v| v.parse::<f64>().ok());
-        let n = |c: usize| rec.get(c).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        rows.push(SecondRow {
-            second: n(c_sec),
-            target_rps: f(c_target).unwrap_or(0.0),
-            sent: n(c_sent),
-            completed: n(c_done),
-            dropped: n(c_dropped),
-            outcomes: (0..outcome_columns.len()).map(|i| n(c_dropped + 1 + i)).collect(),
-            p50_ms: f(c_p50),
-            p90_ms: f(c_p90),
-            p99_ms: f(c_p99),
-            max_ms: f(c_max),
-        });
-    }
-    Ok((outcome_columns, rows))
+/// The aggregate (`*`) rows of a `timeseries.csv` as read by `record::read` (the one reader of
+/// the file), with its outcome column names.
+pub fn aggregate_rows(ts: crate::record::read::Timeseries) -> (Vec<String>, Vec<SecondRow>) {
+    let rows = ts
+        .rows
+        .into_iter()
+        .filter(|r| r.request == ALL_REQUESTS)
+        .map(|r| SecondRow {
+            second: r.second,
+            target_rps: r.target_rps,
+            sent: r.sent,
+            completed: r.completed,
+            dropped: r.dropped,
+            outcomes: r.outcomes,
+            p50_ms: r.p50_ms,
+            p90_ms: r.p90_ms,
+            p99_ms: r.p99_ms,
+            max_ms: r.max_ms,
+            conn_wait_p99_ms: r.conn_wait_p99_ms,
+            connection_limited: r.connection_limited,
+        })
+        .collect();
+    (ts.outcome_columns, rows)
 }
 
 #[cfg(test)]
@@ -148,7 +139,7 @@ mod tests {
                    0,a,50.0,50,50,48,0,40,0,8,1.000,2.000,3.000,4.000,10,,,\n\
                    0,*,100.0,100,100,97,1,80,2,15,1.100,2.200,3.300,4.400,20,0.1,3,5.0\n\
                    1,*,100.0,100,100,0,0,0,0,0,,,,,0,0.1,0,1.0\n";
-        let (cols, rows) = parse_timeseries(csv.as_bytes()).unwrap();
+        let (cols, rows) = aggregate_rows(crate::record::read::parse_timeseries(csv.as_bytes()).unwrap());
         assert_eq!(cols, ["ok", "error", "fallback"]);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].outcomes, [80, 2, 15]);

@@ -151,14 +151,19 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
     let fault_note = if v.faults.is_empty() { "" } else { " Shaded: fault windows." };
     let bucket =
         if v.bucket_s > 1 { format!(" Each point covers {} seconds (p99 and max: the worst second).", v.bucket_s) } else { String::new() };
+    let limited = if v.series.iter().any(|p| p.connection_limited > 0) {
+        " Orange band: connection-limited seconds (arrivals waited for a connection with connections.max reached); dotted orange on the latency chart: their connection wait p99."
+    } else {
+        ""
+    };
     match (&charts.rate, &charts.latency) {
         (Some(rate), Some(latency)) => {
-            figure(out, "chart-rate", rate, &format!("Offered (target) against achieved requests per second; completions stacked by outcome, dropped requests on top.{fault_note}{base_note}{bucket}"))?;
+            figure(out, "chart-rate", rate, &format!("Offered (target) against achieved requests per second; completions stacked by outcome, dropped requests on top.{fault_note}{limited}{base_note}{bucket}"))?;
             figure(
                 out,
                 "chart-latency",
                 latency,
-                &format!("Latency percentiles per second, from each request's intended start.{fault_note}{base_note}{bucket}"),
+                &format!("Latency percentiles per second, from each request's intended start.{fault_note}{limited}{base_note}{bucket}"),
             )?;
         }
         _ => writeln!(out, "<p class=\"note\">No per-second data (timeseries.csv) in this results directory.</p>")?,

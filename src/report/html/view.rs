@@ -76,6 +76,10 @@ pub struct Point {
     pub p90: Option<f64>,
     pub p99: Option<f64>,
     pub max: Option<f64>,
+    /// Wait for a connection, p99 (ms): the worst second of the bucket.
+    pub conn_wait_p99: Option<f64>,
+    /// Arrivals held back for a connection in the bucket (summed): > 0 marks it connection-limited.
+    pub connection_limited: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -224,9 +228,35 @@ fn downsample(rows: &[SecondRow], members: &[Vec<usize>], bucket: u64) -> Vec<Po
                 p90: avg(present(&|r| r.p90_ms)),
                 p99: top(present(&|r| r.p99_ms)),
                 max: top(present(&|r| r.max_ms)),
+                conn_wait_p99: top(present(&|r| r.conn_wait_p99_ms)),
+                connection_limited: chunk.iter().map(|r| r.connection_limited).sum(),
             }
         })
         .collect()
+}
+
+/// The stretches of time (start, end) in which the generator was connection-limited (arrivals
+/// waited because every connection was busy), adjacent points joined: shaded on the rate chart so
+/// a plateau there reads as the cap's, not the target's.
+pub fn limited_spans(series: &[Point], bucket_s: u64) -> Vec<(f64, f64)> {
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for p in series.iter().filter(|p| p.connection_limited > 0) {
+        let end = p.t + bucket_s as f64;
+        match spans.last_mut() {
+            Some(last) if last.1 >= p.t => last.1 = end,
+            _ => spans.push((p.t, end)),
+        }
+    }
+    spans
+}
+
+impl Point {
+    /// The connection wait p99 of a connection-limited point, drawn on the latency chart. Other
+    /// points' waits (microseconds, connections free) are left out: they would only stretch a log
+    /// axis.
+    pub fn limited_wait(&self) -> Option<f64> {
+        self.conn_wait_p99.filter(|_| self.connection_limited > 0)
+    }
 }
 
 /// The run's full histograms, every request and outcome together, as percentile curves.
@@ -347,6 +377,8 @@ mod tests {
             p90_ms: p99.map(|p| p / 2.0),
             p99_ms: p99,
             max_ms: p99.map(|p| p * 2.0),
+            conn_wait_p99_ms: None,
+            connection_limited: 0,
         }
     }
 
@@ -392,6 +424,27 @@ mod tests {
         assert_eq!(p[600].max, Some(1000.0));
         assert_eq!(p[0].p50, Some(2.5), "mean of the seconds that had data");
         assert_eq!(p[0].stack[0], 100.0);
+    }
+
+    #[test]
+    fn connection_limited_seconds_are_marked_and_their_wait_kept() {
+        let mut rows: Vec<SecondRow> = (0..10).map(|s| row(s, 100, 0, Some(10.0))).collect();
+        for (s, held, wait) in [(2, 5, 40.0), (3, 1, 250.0), (7, 2, 30.0)] {
+            rows[s].connection_limited = held;
+            rows[s].conn_wait_p99_ms = Some(wait);
+        }
+        rows[5].conn_wait_p99_ms = Some(0.5);
+        let (_, m) = outcome_groups(&cols(), &rows);
+        let p = downsample(&rows, &m, 1);
+        assert_eq!(limited_spans(&p, 1), [(2.0, 4.0), (7.0, 8.0)], "adjacent seconds join; a wait alone is not a limit");
+        assert_eq!(p[5].conn_wait_p99, Some(0.5));
+        assert_eq!(p[0].conn_wait_p99, None, "no wait recorded (or an older file): no point drawn");
+        assert_eq!((p[3].limited_wait(), p[5].limited_wait()), (Some(250.0), None), "only limited seconds' waits are drawn");
+        let b = downsample(&rows, &m, 3);
+        assert_eq!((b[0].connection_limited, b[1].connection_limited, b[2].connection_limited), (5, 1, 2));
+        assert_eq!(b[1].conn_wait_p99, Some(250.0), "the bucket keeps its worst second");
+        assert_eq!(limited_spans(&b, 3), [(0.0, 9.0)]);
+        assert!(limited_spans(&downsample(&rows[..2], &m, 1), 1).is_empty());
     }
 
     #[test]

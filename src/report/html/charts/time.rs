@@ -29,6 +29,13 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             .draw()
             .map_err(plot_err)?;
         shade_faults(&mut chart, view, (0.0, ymax))?;
+        let limited = crate::report::html::view::limited_spans(&view.series, view.bucket_s);
+        for (i, (s, e)) in limited.iter().enumerate() {
+            let band = chart.draw_series(std::iter::once(Rectangle::new([(*s, 0.0), (*e, ymax)], LIMITED.mix(0.18).filled()))).map_err(plot_err)?;
+            if i == 0 {
+                band.label("connection-limited").legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], LIMITED.mix(0.35).filled()));
+            }
+        }
         let mut lower = vec![0.0; view.series.len()];
         let layers = view.groups.iter().enumerate().map(|(i, g)| (g.as_str(), i)).chain([("dropped", usize::MAX)]);
         for (name, i) in layers {
@@ -71,6 +78,7 @@ pub fn latency(view: &RunView, base: Option<&RunView>) -> Result<String, ChartEr
     svg("latency", (W, H), |root| {
         let all = |v: &RunView| v.series.iter().flat_map(|p| [p.p50, p.p90, p.p99, p.max]).flatten().collect::<Vec<f64>>();
         let mut vals = all(view);
+        vals.extend(view.series.iter().filter_map(Point::limited_wait));
         if let Some(b) = base {
             vals.extend(all(b));
         }
@@ -138,8 +146,18 @@ where
             }
         }
     }
+    let mut first = true;
+    for seg in segments(&view.series, Point::limited_wait) {
+        let s = chart.draw_series(DashedLineSeries::new(seg, 3, 3, LIMITED.stroke_width(2))).map_err(plot_err)?;
+        if std::mem::take(&mut first) {
+            s.label("connection wait p99").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], LIMITED.stroke_width(2)));
+        }
+    }
     legend(chart)
 }
+
+/// Connection-limited seconds (band on the rate chart) and the wait for a connection (latency chart).
+const LIMITED: RGBColor = RGBColor(214, 120, 0);
 
 /// How many ticks the time axis may have: at most one a second, so a short run's labels (whole
 /// seconds) never repeat, and at most 10.
