@@ -14,9 +14,6 @@ pub const ORDER: [&str; 14] =
 
 /// Upward edges that exist today and are to be removed (file, imported module). Each is a known
 /// defect with its fix:
-/// - scenario → gateway: the `[gateway]` table's `GatewayConfig` (and `GatewayTls`) is plain data
-///   that belongs in `scenario`; `resolve` also calls `GatewayConfig::validate`, whose pure checks
-///   move with it and whose PEM-file check joins the TLS one below;
 /// - scenario → verify: `Plan` carries the resolved `VerifyPlan` and `resolve` parses checks so a
 ///   bad one is reported at file:line:column; the check language (parsing `verify::expr`,
 ///   tolerances, `spec::resolve`, the `VerifyPlan` types) belongs to the scenario format, with
@@ -24,10 +21,7 @@ pub const ORDER: [&str; 14] =
 /// - scenario/tls.rs → load: `check_settings` builds a client config to prove the PEM files; the
 ///   file checks belong in `scenario`, the config building stays in `load`;
 pub const UPWARD: &[(&str, &str)] = &[
-    ("scenario/model.rs", "gateway"),
-    ("scenario/plan.rs", "gateway"),
     ("scenario/plan.rs", "verify"),
-    ("scenario/resolve.rs", "gateway"),
     ("scenario/resolve.rs", "verify"),
     ("scenario/tls.rs", "load"),
 ];
