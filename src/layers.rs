@@ -17,13 +17,10 @@ pub const ORDER: [&str; 14] =
 /// - scenario → verify: `Plan` carries the resolved `VerifyPlan` and `resolve` parses checks so a
 ///   bad one is reported at file:line:column; the check language (parsing `verify::expr`,
 ///   tolerances, `spec::resolve`, the `VerifyPlan` types) belongs to the scenario format, with
-///   evaluation staying in `verify`;
-/// - scenario/tls.rs → load: `check_settings` builds a client config to prove the PEM files; the
-///   file checks belong in `scenario`, the config building stays in `load`;
+///   evaluation staying in `verify`.
 pub const UPWARD: &[(&str, &str)] = &[
     ("scenario/plan.rs", "verify"),
     ("scenario/resolve.rs", "verify"),
-    ("scenario/tls.rs", "load"),
 ];
 
 /// The top-level modules a source text names through `crate::x` or `crate::{x, y::z}`; the
