@@ -12,7 +12,6 @@ mod balance;
 mod clock;
 pub mod config;
 mod control;
-mod dist;
 mod handler;
 mod metrics;
 mod pod;
@@ -20,9 +19,10 @@ mod ratelimit;
 mod server;
 mod state;
 pub mod tls;
-mod validate;
 
 pub use config::GatewayConfig;
+/// Service-time distributions are scenario data (`[gateway]` tables); the pods sample them.
+use crate::scenario::gateway_config::dist;
 pub use server::{serve, serve_tls, GatewayHandle};
 
 use std::net::SocketAddr;
@@ -52,6 +52,12 @@ pub enum GatewayError {
     },
     #[error("gateway I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<crate::scenario::gateway_config::ConfigError> for GatewayError {
+    fn from(e: crate::scenario::gateway_config::ConfigError) -> Self {
+        GatewayError::Config { field: e.field, message: e.message }
+    }
 }
 
 impl GatewayError {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Most versions one function may have (the weight table lives on the stack).
-pub const MAX_VERSIONS: usize = 16;
+pub use crate::scenario::gateway_config::MAX_VERSIONS;
 
 #[derive(Debug)]
 pub struct Gateway {

@@ -5,27 +5,12 @@
 //! leaves memory. `tls = { cert, key }` serves given PEM files instead. ALPN offers h2 and http/1.1.
 
 use super::GatewayError;
-use rustls::pki_types::pem::PemObject;
+use crate::scenario::gateway_config::tls::{bad, certified_key_error, read_chain, read_key};
+pub use crate::scenario::gateway_config::tls::{GatewayTls, ServerTlsError};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-
-/// `tls = true` or `tls = { cert = "srv.pem", key = "srv.key" }` (paths relative to the working
-/// directory, as `access_log`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum GatewayTls {
-    Generate(bool),
-    Files { cert: PathBuf, key: PathBuf },
-}
-
-impl GatewayTls {
-    pub fn enabled(&self) -> bool {
-        !matches!(self, GatewayTls::Generate(false))
-    }
-}
 
 /// What a TLS gateway serves with, and what its clients need to trust it.
 pub struct ServerTls {
@@ -40,23 +25,10 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-/// A setting that cannot be served with; `field` is `tls`, `tls.cert` or `tls.key` (the proxy
-/// maps them to its `--tls`, `--cert`, `--key` flags).
-#[derive(Debug, thiserror::Error)]
-#[error("`{field}` {message}")]
-pub struct ServerTlsError {
-    pub field: &'static str,
-    pub message: String,
-}
-
 impl From<ServerTlsError> for GatewayError {
     fn from(e: ServerTlsError) -> Self {
         GatewayError::Config { field: e.field.to_string(), message: e.message }
     }
-}
-
-fn bad(field: &'static str, message: String) -> ServerTlsError {
-    ServerTlsError { field, message }
 }
 
 /// The names the generated leaf carries: every way a local client reaches the gateway.
@@ -83,36 +55,9 @@ pub fn server_alpn(tls: &GatewayTls, alpn: &[&[u8]]) -> Result<Option<ServerTls>
         .map_err(|e| bad("tls", e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => bad("tls.key", "does not match the certificate in tls.cert".into()),
-            other => bad("tls", format!("the certificate and key cannot be used: {other}")),
-        })?;
+        .map_err(certified_key_error)?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Some(ServerTls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca_pem }))
-}
-
-/// Checks the files of `tls = { cert, key }` at validation, so a bad path fails before binding.
-pub fn check(tls: &GatewayTls) -> Result<(), GatewayError> {
-    match tls {
-        GatewayTls::Files { .. } => Ok(server(tls).map(drop)?),
-        GatewayTls::Generate(_) => Ok(()),
-    }
-}
-
-fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerTlsError> {
-    let chain: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad("tls.cert", format!("cannot read {}: {e}", path.display())))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| bad("tls.cert", format!("{} is not a readable PEM file: {e}", path.display())))?;
-    if chain.is_empty() {
-        return Err(bad("tls.cert", format!("{} holds no certificate (expected `-----BEGIN CERTIFICATE-----` blocks)", path.display())));
-    }
-    Ok(chain)
-}
-
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ServerTlsError> {
-    PrivateKeyDer::from_pem_file(path)
-        .map_err(|e| bad("tls.key", format!("{} holds no readable private key (PEM PKCS#8, PKCS#1 or SEC1): {e}", path.display())))
 }
 
 /// A CA (its key dropped when this returns) and a leaf for the local names signed by it.
@@ -145,19 +90,7 @@ pub fn write_ca(pem: &str, port: u16) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_both_forms_and_refuses_others() {
-        #[derive(Deserialize)]
-        struct T {
-            tls: GatewayTls,
-        }
-        assert_eq!(toml::from_str::<T>("tls = true").unwrap().tls, GatewayTls::Generate(true));
-        let f = toml::from_str::<T>("tls = { cert = \"a.pem\", key = \"a.key\" }").unwrap().tls;
-        assert_eq!(f, GatewayTls::Files { cert: "a.pem".into(), key: "a.key".into() });
-        assert!(toml::from_str::<T>("tls = { cert = \"a.pem\" }").is_err());
-        assert!(toml::from_str::<T>("tls = \"yes\"").is_err());
-    }
+    use rustls::pki_types::pem::PemObject;
 
     #[test]
     fn generated_ca_verifies_the_leaf_for_local_names() {

@@ -3,11 +3,10 @@
 //! handshake failures. One `ClientConfig` is shared by every connection of a run, so its session
 //! cache makes replaced connections (churn) resume instead of doing a full handshake.
 
-use crate::scenario::tls::{CheckError, Field};
+use crate::scenario::tls::{client_auth_error, client_cert_paths, read_certs, read_key, read_roots, CheckError, Field};
 use crate::scenario::TlsSettings;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -93,37 +92,6 @@ pub fn trust_embedded(plan: &crate::scenario::Plan, ca_pem: &str, out_dir: &Path
     Ok(plan)
 }
 
-/// Checks what the settings name, for the scenario and flag validation.
-pub fn check_settings(s: &TlsSettings) -> Result<(), CheckError> {
-    client_config(s).map(|_| ()).map_err(|e| match e {
-        TlsError::Settings { field, message } => CheckError { field, message },
-        TlsError::ServerName(n) => CheckError { field: Field::ServerName, message: format!("`{n}` is not a valid TLS server name") },
-    })?;
-    if let Some(n) = &s.server_name {
-        ServerName::try_from(n.clone()).map_err(|_| CheckError {
-            field: Field::ServerName,
-            message: format!("`{n}` is not a valid TLS server name (a DNS name or an IP address)"),
-        })?;
-    }
-    Ok(())
-}
-
-fn err(field: Field, message: String) -> CheckError {
-    CheckError { field, message }
-}
-
-fn read_certs(path: &Path, field: Field) -> Result<Vec<CertificateDer<'static>>, CheckError> {
-    std::fs::metadata(path).map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?;
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(field, format!("{} is not a readable PEM file: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(err(field, format!("{} holds no certificate (expected PEM blocks `-----BEGIN CERTIFICATE-----`)", path.display())));
-    }
-    Ok(certs)
-}
-
 /// The system's trust store, read once per process (it is a few hundred files).
 fn system_roots() -> Arc<RootCertStore> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
@@ -153,29 +121,17 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsError> {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
     } else {
         let roots = match &s.cacert {
-            Some(path) => {
-                let mut store = RootCertStore::empty();
-                for c in read_certs(path, Field::Cacert)? {
-                    store.add(c).map_err(|e| err(Field::Cacert, format!("{}: a certificate in it cannot be used as a CA: {e}", path.display())))?;
-                }
-                Arc::new(store)
-            }
+            Some(path) => Arc::new(read_roots(path)?),
             None => system_roots(),
         };
         builder.with_root_certificates(roots)
     };
-    let config = match (&s.cert, &s.key) {
-        (None, None) => builder.with_no_client_auth(),
-        (Some(_), None) => return Err(err(Field::Key, "a client certificate (--cert, tls.cert) needs its private key (--key, tls.key)".into()).into()),
-        (None, Some(_)) => return Err(err(Field::Cert, "a private key (--key, tls.key) needs its client certificate (--cert, tls.cert)".into()).into()),
-        (Some(cert), Some(key)) => {
+    let config = match client_cert_paths(s)? {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
             let chain = read_certs(cert, Field::Cert)?;
-            let k = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| err(Field::Key, format!("{} holds no readable private key (PEM PKCS#8, PKCS#1 or SEC1): {e}", key.display())))?;
-            builder.with_client_auth_cert(chain, k).map_err(|e| match e {
-                rustls::Error::InconsistentKeys(_) => err(Field::Key, format!("the key in {} does not match the certificate in {}", key.display(), cert.display())),
-                other => err(Field::Key, format!("{} cannot be used with {}: {other}", key.display(), cert.display())),
-            })?
+            let k = read_key(key)?;
+            builder.with_client_auth_cert(chain, k).map_err(|e| client_auth_error(e, cert, key))?
         }
     };
     Ok(config)

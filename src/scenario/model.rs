@@ -2,7 +2,7 @@
 //! `Spanned`, so `resolve` can point at the exact line and column of a bad value; nothing here
 //! judges a value beyond its TOML type (ripgrep's lowargs/hiargs split: parse here, decide there).
 
-use crate::gateway::GatewayConfig;
+use super::gateway_config::GatewayConfig;
 use crate::units::HumanDuration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;

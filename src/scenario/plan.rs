@@ -2,7 +2,7 @@
 //! `scenario::load` builds a Plan from a file (or from CLI flags) and every field is already checked,
 //! so the engine never has to handle a bad value mid-run.
 
-use crate::gateway::GatewayConfig;
+use super::gateway_config::GatewayConfig;
 use http::{HeaderName, Method};
 use std::path::PathBuf;
 use std::time::Duration;

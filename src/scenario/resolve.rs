@@ -217,7 +217,7 @@ type Resolved = (Target, Duration, Option<super::model::RawHeaders>);
 
 fn resolve_target(
     target: Option<&Spanned<RawTarget>>,
-    gateway: Option<crate::gateway::GatewayConfig>,
+    gateway: Option<super::gateway_config::GatewayConfig>,
     rep: &Reporter,
 ) -> Result<Resolved, ScenarioError> {
     let Some(t) = target else {
@@ -260,13 +260,8 @@ fn resolve_target(
         (None, Some(e)) => match gateway {
             Some(cfg) => {
                 let span = gateway_span(rep.text);
-                if let Err(err) = cfg.validate() {
-                    return Err(match err {
-                        crate::gateway::GatewayError::Config { field, message } => {
-                            rep.span(span, format!("gateway.{field}"), message)
-                        }
-                        other => rep.span(span, "gateway", other.to_string()),
-                    });
+                if let Err(super::gateway_config::ConfigError { field, message }) = cfg.validate() {
+                    return Err(rep.span(span, format!("gateway.{field}"), message));
                 }
                 Target::Embedded(cfg)
             }

@@ -7,6 +7,9 @@ use toml::Spanned;
 use super::error::{Reporter, ScenarioError};
 use super::model::{RawTarget};
 use super::plan::{Plan, ResolveOverride, Target, TlsSettings};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::RootCertStore;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -79,10 +82,78 @@ pub struct CheckError {
     pub message: String,
 }
 
-/// Reads every file the settings name and builds the client configuration once, so what would
-/// fail at the first connection fails here with the setting's name.
+/// Reads every file the settings name and checks what the client configuration will demand of
+/// them (usable CA certificates, a key that belongs to its certificate, a valid server name), so
+/// what would fail at the first connection fails here with the setting's name. The load generator
+/// builds its client configuration from the same readers.
 pub fn check(s: &TlsSettings) -> Result<(), CheckError> {
-    crate::load::tls::check_settings(s)
+    if !s.insecure {
+        if let Some(path) = &s.cacert {
+            read_roots(path)?;
+        }
+    }
+    if let Some((cert, key)) = client_cert_paths(s)? {
+        let (chain, k) = (read_certs(cert, Field::Cert)?, read_key(key)?);
+        let provider = rustls::crypto::ring::default_provider();
+        rustls::sign::CertifiedKey::from_der(chain, k, &provider).map_err(|e| client_auth_error(e, cert, key))?;
+    }
+    if let Some(n) = &s.server_name {
+        ServerName::try_from(n.clone()).map_err(|_| CheckError {
+            field: Field::ServerName,
+            message: format!("`{n}` is not a valid TLS server name (a DNS name or an IP address)"),
+        })?;
+    }
+    Ok(())
+}
+
+fn err(field: Field, message: String) -> CheckError {
+    CheckError { field, message }
+}
+
+/// The client certificate and key, which come as a pair or not at all.
+pub fn client_cert_paths(s: &TlsSettings) -> Result<Option<(&Path, &Path)>, CheckError> {
+    match (&s.cert, &s.key) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(err(Field::Key, "a client certificate (--cert, tls.cert) needs its private key (--key, tls.key)".into())),
+        (None, Some(_)) => Err(err(Field::Cert, "a private key (--key, tls.key) needs its client certificate (--cert, tls.cert)".into())),
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+    }
+}
+
+/// The PEM certificates in `path`; at least one.
+pub fn read_certs(path: &Path, field: Field) -> Result<Vec<CertificateDer<'static>>, CheckError> {
+    std::fs::metadata(path).map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?;
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(field, format!("{} is not a readable PEM file: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(err(field, format!("{} holds no certificate (expected PEM blocks `-----BEGIN CERTIFICATE-----`)", path.display())));
+    }
+    Ok(certs)
+}
+
+/// `cacert`: every certificate in the file must be usable as a trust anchor.
+pub fn read_roots(path: &Path) -> Result<RootCertStore, CheckError> {
+    let mut store = RootCertStore::empty();
+    for c in read_certs(path, Field::Cacert)? {
+        store.add(c).map_err(|e| err(Field::Cacert, format!("{}: a certificate in it cannot be used as a CA: {e}", path.display())))?;
+    }
+    Ok(store)
+}
+
+/// The client's private key (`key`).
+pub fn read_key(key: &Path) -> Result<PrivateKeyDer<'static>, CheckError> {
+    PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| err(Field::Key, format!("{} holds no readable private key (PEM PKCS#8, PKCS#1 or SEC1): {e}", key.display())))
+}
+
+/// Why a client certificate and key cannot be used together.
+pub fn client_auth_error(e: rustls::Error, cert: &Path, key: &Path) -> CheckError {
+    match e {
+        rustls::Error::InconsistentKeys(_) => err(Field::Key, format!("the key in {} does not match the certificate in {}", key.display(), cert.display())),
+        other => err(Field::Key, format!("{} cannot be used with {}: {other}", key.display(), cert.display())),
+    }
 }
 
 /// The TLS and connection flags shared by `run` and `invoke` (clap-free, see `cli::TlsArgs`).

@@ -1,7 +1,7 @@
 //! Service-time distributions parameterised the way people state latency: a mean and a p99. The
 //! normal and lognormal parameters are solved from those two numbers here, once, so a pod only draws.
 
-use super::config::{Dist, ServiceTimeConfig};
+use super::{Dist, ServiceTimeConfig};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
 use std::time::Duration;

