@@ -85,21 +85,31 @@ fn split_top_level(s: &str) -> Vec<&str> {
     parts
 }
 
+/// Every `.rs` file under `src/`, sorted: the tree the source-reading tests (this module's, and
+/// the Results-name test in `record::results`) check.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::{Path, PathBuf};
-
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn source_files() -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
-                rust_files(&p, out);
+                walk(&p, out);
             } else if p.extension().is_some_and(|x| x == "rs") {
                 out.push(p);
             }
         }
     }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    files.sort();
+    (src, files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
 
     #[test]
     fn reads_plain_grouped_and_macro_paths() {
@@ -109,10 +119,7 @@ mod tests {
 
     #[test]
     fn imports_flow_downward_only() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = Vec::new();
-        rust_files(&src, &mut files);
-        files.sort();
+        let (src, files) = source_files();
         let mut upward = Vec::new();
         for f in &files {
             let rel = f.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");

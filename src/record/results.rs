@@ -265,27 +265,12 @@ pub fn write_json<T: serde::Serialize + ?Sized>(dir: &Path, name: &str, value: &
 #[cfg(test)]
 mod names_tests {
     use super::KNOWN;
-    use std::path::{Path, PathBuf};
-
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                rust_files(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
 
     /// Each Results file name is spelled (as a string literal) in this file only: everything else
     /// names it through the constants above.
     #[test]
     fn each_results_file_name_is_declared_once() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = Vec::new();
-        rust_files(&src, &mut files);
-        files.sort();
+        let (src, files) = crate::layers::source_files();
         let own = src.join("record").join("results.rs");
         let mut elsewhere = Vec::new();
         for f in files.iter().filter(|f| **f != own) {
