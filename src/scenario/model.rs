@@ -37,7 +37,7 @@ pub struct RawScenario {
     /// Not `Spanned`: toml 0.8 cannot wrap a table whose first entry is a dotted sub-table
     /// (`[gateway.functions.hello]`) in `Spanned`; `resolve` finds the table's position itself.
     pub gateway: Option<GatewayConfig>,
-    /// `[checks]`, `[[windows]]`, `[capacity]`: resolved by `verify::spec`.
+    /// `[checks]`, `[[windows]]`, `[capacity]`: resolved by `check_lang::spec` (the check language lives in scenario).
     pub checks: Option<Spanned<super::checks::RawChecks>>,
     #[serde(default)]
     pub windows: Vec<Spanned<super::checks::RawWindow>>,
