@@ -16,6 +16,13 @@
 //!
 //! `SKYLOAD_PACER=spin|timerfd|hybrid|tokio` picks one (for the lag benchmark); `tokio` is the old
 //! millisecond wait, kept only as the comparison baseline.
+//!
+//! A wait shorter than `SHORT_WAIT` is never slept, whatever the kind: arming a timer is a
+//! `timerfd_settime`, which reprograms the CPU's timer and on a virtual machine exits to the host
+//! (6 µs measured here, `benches/lag.sh` prints it), and the sleep and wake-up after it cost as much
+//! again. Below that, yielding to the runtime until the instant is both cheaper and more precise;
+//! the thread's workers run at every yield, so at high rates (arrivals microseconds apart, the
+//! thread busy with responses) this costs nothing, and when idle it spins at most `SHORT_WAIT`.
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +53,17 @@ const SPIN_MARGIN: Duration = Duration::from_micros(1_200);
 /// than this per arrival (the CPU it may cost is bounded by rate × `MAX_EARLY`).
 const MAX_EARLY: Duration = Duration::from_micros(50);
 
+/// Waits shorter than this are spun (yielding to the workers), never slept: see the module doc.
+/// `SKYLOAD_SHORT_WAIT_US` overrides it for the benchmarks (0: always sleep).
+const SHORT_WAIT: Duration = Duration::from_micros(20);
+
+fn short_wait() -> Duration {
+    std::env::var("SKYLOAD_SHORT_WAIT_US")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(SHORT_WAIT, |us| Duration::from_micros(us.min(1_000)))
+}
+
 /// A running estimate of the median timerfd wake-up lateness, in nanoseconds: each wake-up moves it
 /// one step towards what was seen (a stochastic median: half the wake-ups above, half below), so
 /// a machine that gets busier or quieter is followed within a few hundred arrivals, with no state
@@ -75,6 +93,7 @@ pub struct Pacer {
     #[cfg(target_os = "linux")]
     timer: Option<timerfd::TimerFd>,
     lateness: WakeLateness,
+    short: Duration,
 }
 
 impl Pacer {
@@ -94,12 +113,12 @@ impl Pacer {
                 None
             };
             let kind = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) && timer.is_none() { PacerKind::Spin } else { kind };
-            Pacer { kind, timer, lateness: WakeLateness::default() }
+            Pacer { kind, timer, lateness: WakeLateness::default(), short: short_wait() }
         }
         #[cfg(not(target_os = "linux"))]
         {
             let kind = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) { PacerKind::Spin } else { kind };
-            Pacer { kind, lateness: WakeLateness::default() }
+            Pacer { kind, lateness: WakeLateness::default(), short: short_wait() }
         }
     }
 
@@ -109,8 +128,12 @@ impl Pacer {
 
     /// Returns at `at` or as soon after as the machine allows (at once if `at` has passed).
     pub async fn wait_until(&mut self, at: Instant) {
-        if Instant::now() >= at {
+        let now = Instant::now();
+        if now >= at {
             return;
+        }
+        if self.kind != PacerKind::Tokio && at - now < self.short {
+            return yield_until(at).await;
         }
         match self.kind {
             #[cfg(target_os = "linux")]
@@ -135,9 +158,7 @@ impl Pacer {
                 }
                 // At most `early` (<= MAX_EARLY) left when the estimate is right; the workers of
                 // this thread run at every yield.
-                while Instant::now() < at {
-                    tokio::task::yield_now().await;
-                }
+                yield_until(at).await
             }
             #[cfg(not(target_os = "linux"))]
             PacerKind::Timerfd | PacerKind::Hybrid => spin_until(at).await,
@@ -153,6 +174,11 @@ async fn spin_until(at: Instant) {
             tokio::time::sleep_until(early.into()).await;
         }
     }
+    yield_until(at).await
+}
+
+/// Yields to the runtime (the thread's workers and its I/O) until `at` has passed.
+async fn yield_until(at: Instant) {
     while Instant::now() < at {
         tokio::task::yield_now().await;
     }
