@@ -1,38 +1,60 @@
 #!/usr/bin/env bash
 # Pacing precision: pacer lag p50/p99/max at 100, 2,000 and 20,000 requests per second against
 # nginx on loopback, and the gap between latency p50 and service-time p50 (what pacing adds to the
-# reported latency), for each pacer (`SKYLOAD_PACER=timerfd|hybrid|spin|tokio`; tokio is the old 1 ms
-# wait, kept as the baseline), with requests per CPU-second to compare their cost.
+# reported latency), for each pacer (`skyload run --pacer sleep|precise`), with requests per
+# CPU-second and cores used to compare their cost. Beside them, the machine's own floor: how late
+# a plain timerfd sleep wakes at each rate's interval (benches/wakeup.rs), so a reader sees what
+# the pacer adds over the OS. The load average is printed with every row (the machine is shared).
 #
 #   bash benches/lag.sh                 # 5 s per rate and pacer
-#   DURATION=10 PACERS="timerfd" RATES="2000" bash benches/lag.sh
+#   DURATION=10 PACERS="precise" RATES="2000" RUNS=3 bash benches/lag.sh
 #
 # Needs nginx (Debian nginx-light; installed if missing, as root). Reads summary.json with python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
 RATES=${RATES:-"100 2000 20000"}
-PACERS=${PACERS:-"timerfd hybrid spin tokio"}
+PACERS=${PACERS:-"sleep precise"}
+RUNS=${RUNS:-1}
 
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bench wakeup --bin skyload
 BIN=target/release/skyload
+WAKEUP=$(ls -t target/release/deps/wakeup-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 
 . benches/nginx.sh
 start_nginx ""
 
-printf '%-8s %7s %10s %10s %10s %14s %12s %10s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s dropped
-for pacer in $PACERS; do
+load() { cut -d' ' -f1 /proc/loadavg; }
+
+# The OS floor: a timerfd sleep per interval a generator thread sees at each rate (threads split
+# the rate), for as many wake-ups as the run would have, at most 2,000.
+threads=$(nproc)
+if [ -n "$WAKEUP" ]; then
+  echo "# machine floor: plain timerfd sleep, wake-up lateness (benches/wakeup.rs)"
+  printf '%-8s %7s %10s %10s %10s %10s %6s\n' floor rate interval late_p50 late_p99 late_max load
   for rate in $RATES; do
-    out="$work/r-$pacer-$rate"
-    SKYLOAD_PACER=$pacer "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" -q -o "$out" >/dev/null 2>&1 || true
-    python3 - "$out/summary.json" "$pacer" "$rate" <<'PY'
+    interval=$(( 1000000 * threads / rate )); [ "$interval" -ge 1 ] || interval=1
+    n=$(( rate * DURATION / threads )); [ "$n" -le 2000 ] || n=2000
+    "$WAKEUP" --interval-us "$interval" --count "$n" --quiet | awk -v r="$rate" -v l="$(load)" '{printf "%-8s %7s %8sus %8sus %8sus %8sus %6s\n", "timerfd", r, $1, $2, $3, $4, l}'
+  done
+  echo
+fi
+
+printf '%-8s %7s %10s %10s %10s %14s %12s %7s %8s %6s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s cores dropped load
+for run in $(seq "$RUNS"); do
+  for pacer in $PACERS; do
+    for rate in $RATES; do
+      out="$work/r-$pacer-$rate-$run"
+      "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>&1 || true
+      python3 - "$out/summary.json" "$pacer" "$rate" "$(load)" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 g, t = s["generator"], s["totals"]
 lag = g["schedule_lag"]
 gap = t["latency"]["p50_us"] - t["service_time"]["p50_us"]
-print(f'{sys.argv[2]:<8} {sys.argv[3]:>7} {lag["p50_us"]:>8}us {lag["p99_us"]:>8}us {lag["max_us"]:>8}us {gap:>12}us {g["requests_per_cpu_second"]:>12.0f} {t["dropped"]:>10}')
+print(f'{sys.argv[2]:<8} {sys.argv[3]:>7} {lag["p50_us"]:>8}us {lag["p99_us"]:>8}us {lag["max_us"]:>8}us {gap:>12}us {g["requests_per_cpu_second"]:>12.0f} {g["cpu_cores"]:>7.3f} {t["dropped"]:>8} {sys.argv[4]:>6}')
 PY
+    done
   done
 done

@@ -127,6 +127,10 @@ pub struct RunArgs {
     /// with their trace ids (slow.csv, the report, metrics exemplars); same as `[metrics] trace = true`.
     #[arg(long)]
     pub trace: bool,
+    /// How arrivals are paced: sleep (no CPU while waiting; lag is the OS's wake-up lateness) or
+    /// precise (wakes early and spins: µs lag, CPU per arrival). Overrides the scenario's `pacer`.
+    #[arg(long, value_name = "sleep|precise")]
+    pub pacer: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

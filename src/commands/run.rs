@@ -37,6 +37,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         body: args.body.clone(),
         connections: args.connections,
         http2: args.http2,
+        pacer: args.pacer.clone(),
     };
     let mut plan = match &args.scenario {
         Some(path) => {

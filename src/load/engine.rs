@@ -17,7 +17,7 @@ use crate::record::outcome::{Classifier, OutcomeId, TransportFailure, PROTOCOL, 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
-use super::pacer::{Pacer, PacerKind};
+use super::pacer::Pacer;
 use crate::scenario::ConnectionPlan;
 use http::HeaderName;
 use rand::rngs::SmallRng;
@@ -51,6 +51,8 @@ pub struct EngineCtx {
     pub t0: Instant,
     /// This process's share of the schedule (the whole of it unless sharded).
     pub shard: Shard,
+    /// How the thread waits for each arrival (the scenario's `pacer`).
+    pub pacer: crate::scenario::PacerKind,
 }
 
 /// From a generator thread to the collector.
@@ -211,7 +213,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         })
     };
 
-    let mut pacer = Pacer::new(PacerKind::from_env());
+    let mut pacer = Pacer::new(ctx.pacer);
     let cap = share(ctx.max_in_flight, idx, ctx.threads);
     let window = coalesce_window();
     let mut interrupted = *stop.borrow();
@@ -779,6 +781,7 @@ mod tests {
             shape,
             t0: Instant::now() + Duration::from_millis(20),
             shard: Shard::WHOLE,
+            pacer: plan.pacer,
         });
         let (tx, rx) = mpsc::channel();
         let (_keep, stop) = watch::channel(false);

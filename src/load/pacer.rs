@@ -1,57 +1,39 @@
 //! Waiting for an arrival's intended instant, to the microsecond. tokio's timer wheel rounds every
 //! deadline up to its next 1 ms tick, which made each request leave 0.5–1 ms late on average and
-//! charged that to the target. Two precise waits are offered:
+//! charged that to the target. The scenario's `pacer` (or `skyload run --pacer`) picks one of two
+//! waits (`scenario::PacerKind`):
 //!
-//! - `timerfd` (the default on Linux): one timerfd per generator thread, armed with the absolute
+//! - `sleep` (the default): one timerfd per generator thread, armed with the absolute
 //!   CLOCK_MONOTONIC instant (the clock `Instant` reads) and polled through the runtime's epoll via
 //!   `AsyncFd`, with the thread's timer slack set to 1 ns. The thread sleeps in the kernel until the
-//!   instant, so precision costs no CPU.
-//! - `spin`: tokio's sleep to ~1.2 ms before the instant (the tick rounding), then `yield_now` until
-//!   it has passed: workers keep running while the pacer waits, but the thread never idles.
-//! - `hybrid`: the timerfd armed a little *before* the instant, by the wake-up lateness the thread
-//!   has been seeing (a running median estimate, at most `MAX_EARLY`), and the rest spun with
-//!   `yield_now`. A timerfd wake-up on a virtual machine comes tens of microseconds after its
-//!   instant; arming that much early and spinning the remainder (a few microseconds when the
-//!   estimate is right, never more than `MAX_EARLY`) takes the typical lateness out of the lag.
+//!   instant, so waiting costs no CPU; the lag is the OS's wake-up lateness, which on a virtual
+//!   machine is 50–110 µs typically and up to milliseconds at the tail (`benches/wakeup.rs`).
+//! - `precise`: the same timerfd armed *early* by a high quantile (p99.9) of the wake-up lateness
+//!   this thread has seen (`WakeLateness`, at most `MAX_EARLY`), and the rest spun with
+//!   `yield_now` so the thread's workers keep running. Lateness below that quantile no longer
+//!   reaches the lag; the price is CPU: about `early` of spinning per wait.
 //!
-//! `SKYLOAD_PACER=spin|timerfd|hybrid|tokio` picks one (for the lag benchmark); `tokio` is the old
-//! millisecond wait, kept only as the comparison baseline.
+//! Off Linux both fall back to tokio's sleep to `SPIN_MARGIN` before the instant and a yield-spin.
 //!
 //! A wait shorter than `SHORT_WAIT` is never slept, whatever the kind: arming a timer is a
 //! `timerfd_settime`, which reprograms the CPU's timer and on a virtual machine exits to the host
-//! (6 µs measured here, `benches/lag.sh` prints it), and the sleep and wake-up after it cost as much
-//! again. Below that, yielding to the runtime until the instant is both cheaper and more precise;
-//! the thread's workers run at every yield, so at high rates (arrivals microseconds apart, the
-//! thread busy with responses) this costs nothing, and when idle it spins at most `SHORT_WAIT`.
+//! (6 µs measured here), and the sleep and wake-up after it cost as much again. Below that,
+//! yielding to the runtime until the instant is both cheaper and more precise; the thread's workers
+//! run at every yield, so at high rates (arrivals microseconds apart, the thread busy with
+//! responses) this costs nothing, and when idle it spins at most `SHORT_WAIT`.
 
+use crate::scenario::PacerKind;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PacerKind {
-    Timerfd,
-    Hybrid,
-    Spin,
-    Tokio,
-}
-
-impl PacerKind {
-    pub fn from_env() -> PacerKind {
-        match std::env::var("SKYLOAD_PACER").as_deref() {
-            Ok("spin") => PacerKind::Spin,
-            Ok("hybrid") => PacerKind::Hybrid,
-            Ok("tokio") => PacerKind::Tokio,
-            _ => PacerKind::Timerfd,
-        }
-    }
-}
-
-/// The spin pacer hands over to spinning this long before the instant (tokio's tick is 1 ms and
-/// rounds up, so a sleep to `at - 1.2 ms` wakes between `at - 1.2 ms` and `at - 0.2 ms`).
+/// Off Linux (no timerfd) the wait sleeps with tokio to this long before the instant (tokio's
+/// tick is 1 ms and rounds up, so a sleep to `at - 1.2 ms` wakes between `at - 1.2 ms` and
+/// `at - 0.2 ms`), then yield-spins.
 const SPIN_MARGIN: Duration = Duration::from_micros(1_200);
 
-/// The hybrid pacer arms its timer at most this much before the instant, so it never spins longer
-/// than this per arrival (the CPU it may cost is bounded by rate × `MAX_EARLY`).
-const MAX_EARLY: Duration = Duration::from_micros(50);
+/// The precise pacer arms its timer at most this much before the instant, so it never spins
+/// longer than this per wait (its CPU is bounded by waits per second × `MAX_EARLY`). A wake-up
+/// later than this is a thread the OS did not run, which no early arming fixes.
+pub const MAX_EARLY: Duration = Duration::from_millis(2);
 
 /// Waits shorter than this are spun (yielding to the workers), never slept: see the module doc.
 /// `SKYLOAD_SHORT_WAIT_US` overrides it for the benchmarks (0: always sleep).
@@ -64,27 +46,87 @@ fn short_wait() -> Duration {
         .map_or(SHORT_WAIT, |us| Duration::from_micros(us.min(1_000)))
 }
 
-/// A running estimate of the median timerfd wake-up lateness, in nanoseconds: each wake-up moves it
-/// one step towards what was seen (a stochastic median: half the wake-ups above, half below), so
-/// a machine that gets busier or quieter is followed within a few hundred arrivals, with no state
-/// beyond one number.
-#[derive(Debug, Clone, Copy, Default)]
-struct WakeLateness {
-    ns: u64,
+/// A streaming estimate of a high quantile (p99.9) of this thread's timer wake-up lateness: a
+/// fixed histogram of log-spaced buckets (four per octave, 1 µs to `MAX_EARLY`) whose counts are
+/// halved every `HALF_LIFE` samples, so the estimate follows a machine that gets busier or quieter
+/// over the last few thousand wake-ups. Fixed size, no allocation; a sample is one increment.
+///
+/// With few samples the quantile is the largest lateness seen, so the first wake-ups of a run
+/// already arm early by what the machine showed, not by zero. A lateness above `MAX_EARLY` counts
+/// in the top bucket: the estimate, and so the spinning, never exceeds `MAX_EARLY`.
+#[derive(Debug, Clone)]
+pub(crate) struct WakeLateness {
+    counts: [u32; BUCKETS],
+    total: u32,
+    since_halving: u32,
+    /// The current estimate in ns, recomputed every `RECOMPUTE` samples (and while warming up).
+    early_ns: u64,
+}
+
+/// Buckets: 4 per octave from 1 µs: bucket i's upper edge is 1 µs × 2^(i/4); 45 buckets reach
+/// 2^11 µs ≈ 2 ms (= MAX_EARLY, the last bucket holds everything later).
+const BUCKETS: usize = 45;
+const HALF_LIFE: u32 = 2_048;
+const RECOMPUTE: u32 = 16;
+/// The quantile the early arming covers, as "one wake-up in `TAIL` is later than the estimate".
+const TAIL: u32 = 1_000;
+
+impl Default for WakeLateness {
+    fn default() -> Self {
+        WakeLateness { counts: [0; BUCKETS], total: 0, since_halving: 0, early_ns: 0 }
+    }
 }
 
 impl WakeLateness {
-    const STEP_NS: u64 = 500;
-    fn early(&self) -> Duration {
-        Duration::from_nanos(self.ns).min(MAX_EARLY)
+    /// Upper edge of bucket `i` in ns (the estimate is an upper edge: it errs towards waking early).
+    fn edge_ns(i: usize) -> u64 {
+        let ns = 1_000.0 * 2f64.powf(i as f64 / 4.0);
+        (ns as u64).min(MAX_EARLY.as_nanos() as u64)
     }
-    fn saw(&mut self, late: Duration) {
-        let late = late.as_nanos().min(u64::MAX as u128) as u64;
-        if late > self.ns {
-            self.ns = (self.ns + Self::STEP_NS).min(MAX_EARLY.as_nanos() as u64);
-        } else if late < self.ns {
-            self.ns = self.ns.saturating_sub(Self::STEP_NS);
+
+    fn bucket(ns: u64) -> usize {
+        if ns <= 1_000 {
+            return 0;
         }
+        let i = (4.0 * (ns as f64 / 1_000.0).log2()).ceil() as usize;
+        i.min(BUCKETS - 1)
+    }
+
+    pub(crate) fn early(&self) -> Duration {
+        Duration::from_nanos(self.early_ns)
+    }
+
+    pub(crate) fn saw(&mut self, late: Duration) {
+        let ns = late.as_nanos().min(u64::MAX as u128) as u64;
+        self.counts[Self::bucket(ns)] += 1;
+        self.total += 1;
+        self.since_halving += 1;
+        if self.since_halving >= HALF_LIFE {
+            self.since_halving = 0;
+            self.total = 0;
+            for c in self.counts.iter_mut() {
+                *c /= 2;
+                self.total += *c;
+            }
+        }
+        if self.total < TAIL || self.since_halving % RECOMPUTE == 0 {
+            self.recompute();
+        }
+    }
+
+    /// The smallest upper edge with at most total/TAIL samples above it (at least one sample
+    /// above it only once there are TAIL samples: below that, the largest seen).
+    fn recompute(&mut self) {
+        let allowed = self.total / TAIL;
+        let mut above = 0u32;
+        for i in (0..BUCKETS).rev() {
+            above += self.counts[i];
+            if above > allowed {
+                self.early_ns = Self::edge_ns(i);
+                return;
+            }
+        }
+        self.early_ns = 0;
     }
 }
 
@@ -101,23 +143,17 @@ impl Pacer {
     pub fn new(kind: PacerKind) -> Pacer {
         #[cfg(target_os = "linux")]
         {
-            let timer = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) {
-                match timerfd::TimerFd::new() {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        tracing::warn!("timerfd unavailable ({e}); pacing with the spin wait");
-                        None
-                    }
+            let timer = match timerfd::TimerFd::new() {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!("timerfd unavailable ({e}); pacing with tokio's sleep and a spin");
+                    None
                 }
-            } else {
-                None
             };
-            let kind = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) && timer.is_none() { PacerKind::Spin } else { kind };
             Pacer { kind, timer, lateness: WakeLateness::default(), short: short_wait() }
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let kind = if matches!(kind, PacerKind::Timerfd | PacerKind::Hybrid) { PacerKind::Spin } else { kind };
             Pacer { kind, lateness: WakeLateness::default(), short: short_wait() }
         }
     }
@@ -132,39 +168,32 @@ impl Pacer {
         if now >= at {
             return;
         }
-        if self.kind != PacerKind::Tokio && at - now < self.short {
+        if at - now < self.short {
             return yield_until(at).await;
         }
-        match self.kind {
-            #[cfg(target_os = "linux")]
-            PacerKind::Timerfd => {
-                if let Some(t) = self.timer.as_mut() {
+        #[cfg(target_os = "linux")]
+        if let Some(t) = self.timer.as_mut() {
+            match self.kind {
+                PacerKind::Sleep => {
                     if t.wait_until(at).await.is_ok() {
                         return;
                     }
                 }
-                spin_until(at).await
-            }
-            #[cfg(target_os = "linux")]
-            PacerKind::Hybrid => {
-                let early = self.lateness.early();
-                if let (Some(t), Some(arm)) = (self.timer.as_mut(), at.checked_sub(early)) {
-                    if arm > Instant::now() {
-                        match t.wait_until(arm).await {
-                            Ok(()) => self.lateness.saw(Instant::now().saturating_duration_since(arm)),
-                            Err(_) => return spin_until(at).await,
+                PacerKind::Precise => {
+                    // Arm only when the sleep is worth a timer (`short`); otherwise spin all of it.
+                    if let Some(arm) = at.checked_sub(self.lateness.early()).filter(|a| *a > now + self.short) {
+                        if t.wait_until(arm).await.is_err() {
+                            return spin_until(at).await;
                         }
+                        self.lateness.saw(Instant::now().saturating_duration_since(arm));
                     }
+                    // At most `early` (<= MAX_EARLY) left when the estimate holds; the workers of
+                    // this thread run at every yield.
+                    return yield_until(at).await;
                 }
-                // At most `early` (<= MAX_EARLY) left when the estimate is right; the workers of
-                // this thread run at every yield.
-                yield_until(at).await
             }
-            #[cfg(not(target_os = "linux"))]
-            PacerKind::Timerfd | PacerKind::Hybrid => spin_until(at).await,
-            PacerKind::Spin => spin_until(at).await,
-            PacerKind::Tokio => tokio::time::sleep_until(at.into()).await,
         }
+        spin_until(at).await
     }
 }
 
@@ -265,7 +294,7 @@ mod tests {
     fn never_early() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            for kind in [PacerKind::Timerfd, PacerKind::Hybrid, PacerKind::Spin, PacerKind::Tokio] {
+            for kind in [PacerKind::Sleep, PacerKind::Precise] {
                 let mut p = Pacer::new(kind);
                 for i in 0..20u64 {
                     let at = Instant::now() + Duration::from_micros(137 * i);
@@ -276,23 +305,69 @@ mod tests {
         });
     }
 
-    /// The lateness estimate follows the median of what it sees and never asks to arm more than
-    /// `MAX_EARLY` early (the bound on the hybrid pacer's spinning).
+    /// Bucket edges are increasing, cover 1 µs .. MAX_EARLY, and every lateness lands in a bucket
+    /// whose upper edge is not below it (short of the top one): the estimate errs towards early.
     #[test]
-    fn wake_lateness_tracks_the_median_within_its_bound() {
-        let mut w = WakeLateness::default();
-        // Alternating 20 and 40 us wake-ups: the estimate settles between them.
-        for i in 0..2_000u64 {
-            w.saw(Duration::from_micros(if i % 2 == 0 { 20 } else { 40 }));
+    fn buckets_cover_the_range_and_round_up() {
+        assert_eq!(WakeLateness::edge_ns(0), 1_000);
+        assert_eq!(WakeLateness::edge_ns(BUCKETS - 1), MAX_EARLY.as_nanos() as u64);
+        for i in 1..BUCKETS {
+            assert!(WakeLateness::edge_ns(i) > WakeLateness::edge_ns(i - 1), "edge {i}");
         }
-        assert!((20_000..=40_000).contains(&w.ns), "{}", w.ns);
-        for _ in 0..2_000 {
-            w.saw(Duration::from_millis(5));
+        for ns in [0u64, 1, 999, 1_000, 1_001, 1_190, 1_200, 37_000, 99_999, 1_999_999] {
+            let b = WakeLateness::bucket(ns);
+            assert!(WakeLateness::edge_ns(b) >= ns, "{ns} ns in bucket {b}");
+            // and the bucket below would not have held it (at most 19% above: 2^(1/4)).
+            assert!(b == 0 || WakeLateness::edge_ns(b - 1) < ns, "{ns} ns in bucket {b}");
+        }
+        assert_eq!(WakeLateness::bucket(u64::MAX), BUCKETS - 1);
+    }
+
+    /// The estimate sits at the p99.9 of what it saw (rounded up to a bucket edge), starts at the
+    /// largest seen, never exceeds `MAX_EARLY`, and follows a machine that gets quieter.
+    #[test]
+    fn lateness_quantile_is_bounded_and_follows_the_machine() {
+        let mut w = WakeLateness::default();
+        assert_eq!(w.early(), Duration::ZERO);
+        // Warming up: the largest seen.
+        w.saw(Duration::from_micros(80));
+        w.saw(Duration::from_micros(30));
+        let first = w.early();
+        assert!(first >= Duration::from_micros(80) && first < Duration::from_micros(96), "{first:?}");
+
+        // A seeded mix: 99.95% uniformly 40..120 µs, 0.05% at 900 µs. p99.9 of that is in the
+        // 40..120 body (the 900 µs ones are rarer than 1 in 1,000): the estimate must be above
+        // 119 µs and below the outliers.
+        let mut w = WakeLateness::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let late = if i % 2_000 == 1_999 { 900 } else { 40 + x % 80 };
+            w.saw(Duration::from_micros(late));
+        }
+        let e = w.early();
+        assert!(e >= Duration::from_micros(119) && e < Duration::from_micros(900), "{e:?}");
+
+        // 1% at 900 µs: now p99.9 is the outliers' bucket.
+        for i in 0..20_000u32 {
+            w.saw(Duration::from_micros(if i % 100 == 0 { 900 } else { 60 }));
+        }
+        let e = w.early();
+        assert!(e >= Duration::from_micros(900) && e < Duration::from_micros(1_100), "{e:?}");
+
+        // Far beyond the bound: capped at MAX_EARLY.
+        for _ in 0..5_000 {
+            w.saw(Duration::from_millis(9));
         }
         assert_eq!(w.early(), MAX_EARLY);
-        for _ in 0..2_000 {
-            w.saw(Duration::ZERO);
+
+        // The machine gets quiet: within a few half-lives the estimate comes down to the new body.
+        for _ in 0..10 * HALF_LIFE {
+            w.saw(Duration::from_micros(5));
         }
-        assert_eq!(w.early(), Duration::ZERO);
+        let e = w.early();
+        assert!(e >= Duration::from_micros(5) && e < Duration::from_micros(7), "{e:?}");
     }
 }

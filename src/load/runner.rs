@@ -183,6 +183,7 @@ pub fn run_against(
         shape: shape.clone(),
         t0,
         shard,
+        pacer: plan.pacer,
     });
     // Faults run on their own thread against the same second 0; finishing (or dropping) the
     // driver removes whatever is still applied, however the run ends.
@@ -267,6 +268,7 @@ pub fn run_against(
     summary.abort_reason = settings.stop.abort_reason();
     summary.failure = failures.first();
     summary.tls = prepared.tls_run();
+    summary.generator.pacer = plan.pacer.name().to_string();
     writer.write_summary(&summary).map_err(results_err)?;
     if let Some(e) = write_error {
         return Err(results_err(e));

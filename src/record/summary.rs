@@ -188,6 +188,10 @@ pub struct GeneratorHealth {
     pub requests_per_cpu_second: f64,
     pub fell_behind: bool,
     pub notes: Vec<String>,
+    /// The scenario's `pacer` (`sleep`, `precise`); empty in Results written before it existed
+    /// and in merged ones (`skyload merge` does not know the shards').
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pacer: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -456,6 +460,7 @@ impl GeneratorHealth {
             requests_per_cpu_second: if cpu > 0.0 { overall.completed as f64 / cpu } else { 0.0 },
             fell_behind: !notes.is_empty(),
             notes,
+            pacer: String::new(),
         }
     }
 }

@@ -66,7 +66,7 @@ fn value(rng: &mut SmallRng, depth: u32) -> String {
 }
 
 /// Fields per table, as the scenario reference names them (and a few it does not).
-const TOP: &[&str] = &["name", "seed", "threads", "pod_header", "labels", "max_in_flight", "max_lag", "description", "bogus"];
+const TOP: &[&str] = &["name", "seed", "threads", "pod_header", "labels", "max_in_flight", "max_lag", "pacer", "description", "bogus"];
 const TARGET: &[&str] = &["url", "embedded", "timeout", "bogus"];
 const CONNECTIONS: &[&str] = &["max", "http2", "h2_streams", "max_requests", "max_age", "per_request"];
 const STAGE: &[&str] = &["name", "rate", "ramp_to", "from", "steps", "duration", "step_duration", "arrivals", "checks"];

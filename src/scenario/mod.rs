@@ -17,6 +17,7 @@ pub mod metrics;
 mod model;
 pub mod outcomes;
 mod overrides;
+pub mod pacing;
 pub mod plan;
 mod requests;
 mod resolve;
@@ -28,6 +29,7 @@ pub mod tls;
 
 pub use error::{did_you_mean, line_col, Located, ScenarioError};
 pub use overrides::Overrides;
+pub use pacing::PacerKind;
 pub use plan::*;
 pub use resolve::parse_target_url;
 pub use stages::set_total_duration;

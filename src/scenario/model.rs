@@ -24,6 +24,7 @@ pub struct RawScenario {
     pub labels: Option<Spanned<Vec<Spanned<String>>>>,
     pub max_in_flight: Option<Spanned<i64>>,
     pub max_lag: Option<Spanned<HumanDuration>>,
+    pub pacer: Option<Spanned<String>>,
     pub target: Option<Spanned<RawTarget>>,
     pub connections: Option<Spanned<RawConnections>>,
     pub stages: Option<Spanned<Vec<Spanned<RawStage>>>>,

@@ -27,6 +27,8 @@ pub struct Overrides {
     pub body: Option<String>,
     pub connections: Option<usize>,
     pub http2: bool,
+    /// `--pacer sleep|precise` (replaces the scenario's `pacer`).
+    pub pacer: Option<String>,
 }
 
 impl Overrides {
@@ -55,7 +57,11 @@ impl Overrides {
 
         let q = |s: &str| toml::Value::String(s.to_string()).to_string();
         let mut t = format!("# Generated from: skyload run {}\n", self.describe().join(" "));
-        t += &format!("name = {}\n\n[target]\nurl = {}\n", q(&sanitize_name(&target.host)), q(&base));
+        t += &format!("name = {}\n", q(&sanitize_name(&target.host)));
+        if let Some(p) = &self.pacer {
+            t += &format!("pacer = {}\n", q(p));
+        }
+        t += &format!("\n[target]\nurl = {}\n", q(&base));
         if self.connections.is_some() || self.http2 {
             t += "\n[connections]\n";
             if let Some(c) = self.connections {
@@ -144,6 +150,9 @@ impl Overrides {
         if self.http2 {
             plan.connections.http2 = true;
         }
+        if let Some(p) = self.pacer() {
+            plan.pacer = p?;
+        }
         let flags = self.describe();
         if !flags.is_empty() {
             plan.source_text = format!(
@@ -166,6 +175,9 @@ impl Overrides {
         if let Some(b) = &self.body {
             template::compile(b, feeders).map_err(|e| ScenarioError::flag("--body", e.message))?;
         }
+        if let Some(p) = self.pacer() {
+            p?;
+        }
         if self.connections == Some(0) {
             return Err(ScenarioError::flag(
                 "--connections",
@@ -173,6 +185,13 @@ impl Overrides {
             ));
         }
         Ok(())
+    }
+
+    fn pacer(&self) -> Option<Result<super::pacing::PacerKind, ScenarioError>> {
+        self.pacer.as_deref().map(|p| {
+            super::pacing::PacerKind::parse(p)
+                .ok_or_else(|| ScenarioError::flag("--pacer", format!("\"{p}\" is not allowed; {}", super::pacing::PacerKind::allowed())))
+        })
     }
 
     /// The flags as they would be typed, for the record in `source_text`.
@@ -208,6 +227,9 @@ impl Overrides {
         }
         if self.http2 {
             out.push("--http2".into());
+        }
+        if let Some(p) = &self.pacer {
+            out.push(format!("--pacer {}", q(p)));
         }
         out
     }

@@ -38,6 +38,8 @@ pub struct Plan {
     /// Opt-in: a request that would be sent later than this after its intended time is dropped
     /// instead. `Duration::MAX` (the default) never drops.
     pub max_lag: Duration,
+    /// How each generator thread waits for an arrival's instant (`pacer = "sleep" | "precise"`).
+    pub pacer: super::pacing::PacerKind,
     /// Seed for Poisson arrivals, `{{rand_int}}`, `{{uuid}}`, random feeders and the request mix.
     pub seed: u64,
     /// Generator threads (each drives an interleaved share of the schedule); None = one per core.

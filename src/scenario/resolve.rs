@@ -121,6 +121,11 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         Some(l) => positive(l, "max_lag", "how late a request may start before it is dropped", rep)?,
         None => DEFAULT_MAX_LAG,
     };
+    let pacer = match &raw.pacer {
+        Some(p) => super::pacing::PacerKind::parse(p.get_ref())
+            .ok_or_else(|| rep.span(p.span(), "pacer", format!("\"{}\" is not allowed; {}", p.get_ref(), super::pacing::PacerKind::allowed())))?,
+        None => super::pacing::PacerKind::default(),
+    };
 
     Ok(Plan {
         name,
@@ -138,6 +143,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
         labels,
         max_in_flight,
         max_lag,
+        pacer,
         seed: raw.seed.map_or(DEFAULT_SEED, |s| *s.get_ref()),
         threads,
         faults,

@@ -46,7 +46,7 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
 /// (kept in step with `RawScenario` by a test).
-pub const TOP_LEVEL_FIELDS: [&str; 20] = [
+pub const TOP_LEVEL_FIELDS: [&str; 21] = [
     "name",
     "description",
     "seed",
@@ -55,6 +55,7 @@ pub const TOP_LEVEL_FIELDS: [&str; 20] = [
     "labels",
     "max_in_flight",
     "max_lag",
+    "pacer",
     "target",
     "connections",
     "stages",

@@ -169,6 +169,7 @@ pub fn constant_plan(addr: SocketAddr, rate: f64, secs: f64) -> Plan {
         labels: vec![],
         max_in_flight: 10_000,
         max_lag: Duration::MAX,
+        pacer: Default::default(),
         seed: 1,
         threads: None,
         faults: vec![],
