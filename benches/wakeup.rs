@@ -7,12 +7,11 @@
 //!   cargo bench --bench wakeup                      # 10 ms, 1 ms, 500 µs, 100 µs, 50 µs
 //!   cargo bench --bench wakeup -- --interval-us 500 --count 2000 --quiet
 //!
-//! `--quiet` prints one line: interval p50 p99 max (µs), for scripts. Also printed (not quiet):
-//! the cost of one `timerfd_settime`, which on a VM exits to the host.
+//! `--quiet` prints one line per interval: interval p50 p99 max (µs), for scripts.
 
 #[cfg(target_os = "linux")]
 mod floor {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn now_ns() -> i128 {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -61,18 +60,6 @@ mod floor {
             }
             now_ns() - at_ns
         }
-
-        /// Mean cost of arming the timer (far in the future, so it never fires).
-        pub fn settime_cost(&self, n: u32) -> Duration {
-            let far = now_ns() + 3_600_000_000_000;
-            let t = Instant::now();
-            for i in 0..n {
-                let s = spec(far + i as i128);
-                // SAFETY: as above.
-                unsafe { libc::timerfd_settime(self.fd, libc::TFD_TIMER_ABSTIME, &s, std::ptr::null_mut()) };
-            }
-            t.elapsed() / n
-        }
     }
 
     impl Drop for Timer {
@@ -114,7 +101,6 @@ fn main() {
     if !quiet {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!("timer wake-up lateness (timerfd absolute + epoll_wait, slack 1 ns); load average {}", load.split(' ').next().unwrap_or("?"));
-        println!("timerfd_settime: {:.1} us each", floor::Timer::new().settime_cost(10_000).as_secs_f64() * 1e6);
         println!("{:>11} {:>7} {:>9} {:>9} {:>9}", "interval_us", "count", "p50_us", "p99_us", "max_us");
     }
     for us in intervals {
