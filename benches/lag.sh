@@ -44,6 +44,8 @@ fi
 printf '%-8s %7s %10s %10s %10s %14s %12s %7s %8s %6s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s cores dropped load
 for run in $(seq "$RUNS"); do
   for pacer in $PACERS; do
+    # `timerfd` was the sleep pacer's name when it was chosen by SKYLOAD_PACER (older commands).
+    [ "$pacer" != timerfd ] || pacer=sleep
     for rate in $RATES; do
       out="$work/r-$pacer-$rate-$run"
       "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>&1 || true
