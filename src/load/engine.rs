@@ -252,7 +252,14 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
             if now >= wake {
                 break;
             }
-            pacer.wait_until(wake.min(now + STOP_POLL)).await;
+            // A slice that ends before the arrival is rested through (a plain sleep): only the
+            // last slice is worth the precise pacer's early arming and spinning.
+            let slice_end = now + STOP_POLL;
+            if wake > slice_end {
+                pacer.rest_until(slice_end).await;
+            } else {
+                pacer.wait_until(wake).await;
+            }
         }
         let handed = Instant::now();
         for &(seq, at) in &due {

@@ -171,6 +171,22 @@ impl Pacer {
     }
 
     /// Returns at `at` or as soon after as the machine allows (at once if `at` has passed).
+    /// Sleeps until about `at`, without the precise pacer's early arming and spinning: for waits
+    /// whose end is not an arrival (the engine's stop-poll slices), where precision buys nothing
+    /// and spinning would cost CPU every 20 ms of a slow schedule.
+    pub async fn rest_until(&mut self, at: Instant) {
+        if Instant::now() >= at {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(t) = self.timer.as_mut() {
+            if t.wait_until(at).await.is_ok() {
+                return;
+            }
+        }
+        tokio::time::sleep_until(at.into()).await
+    }
+
     pub async fn wait_until(&mut self, at: Instant) {
         let now = Instant::now();
         if now >= at {
@@ -309,6 +325,9 @@ mod tests {
                     let at = Instant::now() + Duration::from_micros(137 * i);
                     p.wait_until(at).await;
                     assert!(Instant::now() >= at, "{kind:?} woke early");
+                    let at = Instant::now() + Duration::from_micros(91 * i);
+                    p.rest_until(at).await;
+                    assert!(Instant::now() >= at, "{kind:?} rested too briefly");
                 }
             }
         });
