@@ -188,15 +188,51 @@ pub struct SlowKeeper {
     next: usize,
     pub total: SlowTotals,
     pub second: SecondSlow,
+    /// `Some(n)` unless the engine said the run keeps nothing (`keep`): staging costs a 100-byte
+    /// copy per request, which a run without tracing must not pay.
+    keep: Option<usize>,
+    /// Per request name, the latency (ns) a completion must exceed to enter a full slowest list.
+    floor: Vec<u64>,
 }
 
 impl SlowKeeper {
     pub fn new(t0: Instant) -> SlowKeeper {
-        SlowKeeper { t0, ring: [None; RING], next: 0, total: SlowTotals::default(), second: SecondSlow::default() }
+        SlowKeeper {
+            t0,
+            ring: [None; RING],
+            next: 0,
+            total: SlowTotals::default(),
+            second: SecondSlow::default(),
+            keep: Some(usize::MAX),
+            floor: Vec::new(),
+        }
+    }
+
+    /// How many per list the run keeps (`RequestSet::keep_slow()`); None: nothing is staged.
+    pub fn keep(&mut self, n: Option<usize>) {
+        self.keep = n;
+    }
+
+    /// Whether a completion could enter a list or this second's exemplars; most cannot once the
+    /// lists are full, and those are not staged at all.
+    fn can_enter(&self, c: &Completion, latency_ns: u64) -> bool {
+        let Some(n) = self.keep else { return false };
+        if c.outcome != OK && self.total.failed.get(c.outcome as usize).is_none_or(|l| l.len() < n) {
+            return true;
+        }
+        if self.total.slowest.get(c.request).is_none_or(|l| l.len() < n) || self.floor.get(c.request).is_none_or(|&f| latency_ns > f) {
+            return true;
+        }
+        let slot = buckets::slot(latency_ns.div_ceil(1_000));
+        self.second.by_request.get(c.request).is_none_or(|b| b[slot].is_none_or(|e| e.latency_ns < latency_ns))
     }
 
     /// Stages a completion until the worker says which arrival it was (`offer`). No allocation.
     pub fn stage(&mut self, c: &Completion) {
+        let latency_ns = c.done.saturating_duration_since(c.intended).as_nanos() as u64;
+        if !self.can_enter(c, latency_ns) {
+            return;
+        }
         let ns = |t: Instant| t.saturating_duration_since(self.t0).as_nanos() as u64;
         let pod = c.pod.unwrap_or(b"");
         let len = pod.len().min(POD_BYTES);
@@ -207,7 +243,7 @@ impl SlowKeeper {
             status: c.status,
             intended_ns: ns(c.intended),
             sent_ns: ns(c.sent),
-            latency_ns: c.done.saturating_duration_since(c.intended).as_nanos() as u64,
+            latency_ns,
             pod: [0; POD_BYTES],
             pod_len: len as u8,
         };
@@ -226,6 +262,12 @@ impl SlowKeeper {
         k.seq = seq;
         self.total.offer(&k, n);
         self.second.offer(requests, &k);
+        if let Some(list) = self.total.slowest.get(k.request).filter(|l| l.len() >= n) {
+            if self.floor.len() <= k.request {
+                self.floor.resize(k.request + 1, 0);
+            }
+            self.floor[k.request] = list.iter().map(|m| m.latency_ns).min().unwrap_or(0);
+        }
     }
 
     pub fn take_second(&mut self) -> SecondSlow {
