@@ -228,7 +228,16 @@ impl SlowKeeper {
     }
 
     /// Stages a completion until the worker says which arrival it was (`offer`). No allocation.
+    #[inline]
     pub fn stage(&mut self, c: &Completion) {
+        if self.keep.is_none() {
+            return;
+        }
+        self.stage_traced(c);
+    }
+
+    #[inline(never)]
+    fn stage_traced(&mut self, c: &Completion) {
         let latency_ns = c.done.saturating_duration_since(c.intended).as_nanos() as u64;
         if !self.can_enter(c, latency_ns) {
             return;
@@ -466,6 +475,43 @@ mod tests {
         assert!(t.failed[OK as usize].is_empty());
         assert_eq!(t.slowest().unwrap().pod(), "pod-a");
         assert_eq!(t.slowest().unwrap().latency_ns, 36_000_000);
+    }
+
+    /// Staging only what can enter a list or a second's exemplar keeps exactly what staging
+    /// everything keeps; a completion that cannot enter is not staged at all, and a run without
+    /// tracing stages nothing.
+    #[test]
+    fn the_entry_check_keeps_the_same_requests_and_skips_the_rest() {
+        let t0 = Instant::now();
+        let (mut all, mut checked, mut off) = (SlowKeeper::new(t0), SlowKeeper::new(t0), SlowKeeper::new(t0));
+        checked.keep(Some(3));
+        off.keep(None);
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for seq in 0..2_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let outcome = if rng % 50 == 0 { ERROR } else if rng % 77 == 0 { TIMEOUT } else { OK };
+            let lat = rng % 2_000;
+            for k in [&mut all, &mut checked, &mut off] {
+                feed(k, t0, seq, (seq % 2) as usize, outcome, lat);
+            }
+            if seq % 500 == 499 {
+                assert_eq!(all.take_second(), checked.take_second(), "exemplars up to {seq}");
+                assert_eq!(off.take_second(), SecondSlow::default());
+            }
+        }
+        assert_eq!(all.total, checked.total);
+        assert!(off.total.is_empty());
+        // The lists are full of slow requests now, and this second's fastest bucket has an
+        // exemplar of 0 ms: another fast ok one is not even staged.
+        feed(&mut checked, t0, 2_990, 0, OK, 0);
+        let fast = done(t0, 0, OK, 30_000, 0, b"p");
+        checked.stage(&fast);
+        assert!(checked.ring.iter().flatten().all(|(at, _)| *at != fast.intended));
+        let slow = done(t0, 0, OK, 30_010, 5_000, b"p");
+        checked.stage(&slow);
+        assert!(checked.ring.iter().flatten().any(|(at, _)| *at == slow.intended));
     }
 
     #[test]
