@@ -13,6 +13,7 @@
 #   bash benches/vs_wrk.sh                       # 10 s per run, 3 runs each
 #   DURATION=5 REPEAT=1 bash benches/vs_wrk.sh   # quick look
 #   HOLD=50000 OVER=200000 CONNS=64 bash benches/vs_wrk.sh
+#   BIN=/tmp/skyload-before NO_BUILD=1 bash benches/vs_wrk.sh   # another build of skyload
 #
 # Needs wrk and nginx (Debian packages; installed if missing, as root).
 set -euo pipefail
@@ -27,7 +28,7 @@ need time time
 need nginx nginx-light || need nginx nginx
 
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-BIN=target/release/skyload
+BIN=${BIN:-target/release/skyload}
 
 . benches/nginx.sh
 start_nginx "taskset -c 0"

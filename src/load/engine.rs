@@ -77,7 +77,9 @@ struct Job {
 
 /// Runs thread `idx` of `ctx.threads` to the end of the schedule or until `stop` turns true.
 pub fn run_thread(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // I/O and timers only: `enable_all` would add the process driver, whose orphan reaping runs
+    // on every park of this thread (0.3% of its CPU at 30k/s) for children it never has.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("generator thread {idx}: cannot start a runtime: {e}");
@@ -243,14 +245,15 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         }
         // The stop flag is read once per wake (a long wait is cut into STOP_POLL slices), instead
         // of a `select!` registering on the watch channel for every arrival.
-        loop {
+        // The clock read that ends the wait is the hand-over time (one read per wake).
+        let handed = loop {
             if stop_requested(&stop) {
                 interrupted = true;
                 break 'run;
             }
             let now = Instant::now();
             if now >= wake {
-                break;
+                break now;
             }
             // A slice that ends before the arrival is rested through (a plain sleep): only the
             // last slice is worth the precise pacer's early arming and spinning.
@@ -260,8 +263,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
             } else {
                 pacer.wait_until(wake).await;
             }
-        }
-        let handed = Instant::now();
+        };
         for &(seq, at) in &due {
             let request = ctx.requests.pick(seq);
             {
@@ -345,6 +347,23 @@ impl Slot {
         self.opened.set(None);
     }
 
+    /// The kept-alive lean HTTP/1.1 connection, if the slot holds one that may take a request
+    /// now: the per-request case, answered without a future. Anything else (none yet, churn due,
+    /// HTTP/2, hyper) is `acquire`'s.
+    #[inline]
+    fn take_kept(&self, plan: &ConnectionPlan) -> Option<Conn> {
+        let mut cur = self.conn.borrow_mut();
+        match cur.as_ref() {
+            Some(Conn::Lean(c)) if c.reusable() => {}
+            _ => return None,
+        }
+        if (plan.max_requests.is_some() || plan.max_age.is_some()) && self.churn_due(plan) {
+            return None;
+        }
+        self.requests.set(self.requests.get() + 1);
+        cur.take()
+    }
+
     /// A connection ready for one request.
     async fn acquire(&self, ctx: &EngineCtx, deadline: tokio::time::Instant) -> Result<Conn, TransportFailure> {
         loop {
@@ -421,13 +440,28 @@ impl Worker {
         let mut lean = Lean::new(&self.ctx);
         let parked = Parked::default();
         let keep_body = self.ctx.classifier.needs_body();
+        let keep_slow = self.ctx.requests.keep_slow();
+        self.rec.borrow_mut().slow.keep(keep_slow);
         // One reference for the worker's life: the per-request paths borrow it instead of cloning
         // the Arc (two atomic increments and decrements per request).
         let ctx = self.ctx.clone();
         while let Some(job) = jobs.pop_as(&parked).await {
             self.current.set(Some(job));
-            self.one(&ctx, job, &mut scratch, keep_body.then_some(&mut body), &mut lean).await;
-            crate::record::slow::after(&mut self.rec.borrow_mut(), ctx.requests.keep_slow(), job.seq, job.intended, job.request);
+            // The one clock read before the request leaves: with a kept-alive connection nothing
+            // waits between here and the write, so it is also the send time.
+            let now = Instant::now();
+            if let Some(deadline) = self.admit(&ctx, &job, now) {
+                let kept = self.slot.take_kept(&ctx.conns);
+                let body = keep_body.then_some(&mut body);
+                match kept {
+                    // The hot path: a small future, nothing boxed, no timer registered.
+                    Some(conn) => self.one_lean(&ctx, job, conn, now, &mut scratch, body, &mut lean, deadline).await,
+                    None => self.one(&ctx, job, now, &mut scratch, body, &mut lean, deadline).await,
+                }
+            }
+            if keep_slow.is_some() {
+                crate::record::slow::after(&mut self.rec.borrow_mut(), keep_slow, job.seq, job.intended, job.request);
+            }
             self.current.set(None);
             self.in_flight.set(self.in_flight.get() - 1);
             #[cfg(test)]
@@ -435,22 +469,42 @@ impl Worker {
         }
     }
 
-    async fn one(&mut self, ctx: &EngineCtx, job: Job, scratch: &mut String, mut body: Option<&mut Vec<u8>>, lean: &mut Lean) {
-        let now = Instant::now();
+    /// Whether the job goes out: it ends here as `dropped` (interrupted, or later than the opt-in
+    /// `max_lag`) or `timeout` (its deadline passed while it waited for a worker); otherwise its
+    /// deadline.
+    #[inline]
+    fn admit(&self, ctx: &EngineCtx, job: &Job, now: Instant) -> Option<tokio::time::Instant> {
         // Opt-in censoring only: by default a request is sent however late, so a stall shows at
         // its true size.
         if self.stopping.get() || now.saturating_duration_since(job.intended) > ctx.max_lag {
             self.rec.borrow_mut().dropped(job.request, job.intended, now);
-            return;
+            return None;
         }
         // The timeout runs from the hand-over, so queueing for a connection counts against it and
         // every job ends within `timeout` of leaving the pacer.
-        let deadline_std = job.handed + ctx.timeout;
-        if now >= deadline_std {
+        let deadline = job.handed + ctx.timeout;
+        if now >= deadline {
             self.rec.borrow_mut().completed(&Completion::failed(job.request, TIMEOUT, job.intended, now, now));
-            return;
+            return None;
         }
-        let deadline = tokio::time::Instant::from_std(deadline_std);
+        Some(tokio::time::Instant::from_std(deadline))
+    }
+
+    /// The cold path: a connection to open or wait for, or a hyper connection (HTTP/2, or
+    /// `SKYLOAD_H1=hyper`). Kept out of line so its large future is never built per request on
+    /// the lean path.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    async fn one(
+        &mut self,
+        ctx: &EngineCtx,
+        job: Job,
+        now: Instant,
+        scratch: &mut String,
+        mut body: Option<&mut Vec<u8>>,
+        lean: &mut Lean,
+        deadline: tokio::time::Instant,
+    ) {
         let mut conn = match self.slot.acquire(ctx, deadline).await {
             Ok(c) => c,
             Err(f) => {
@@ -458,11 +512,12 @@ impl Worker {
                 return;
             }
         };
+        if let Conn::Lean(_) = conn {
+            // Waiting for the connection is part of the connection wait, not of the service time.
+            return Box::pin(self.one_lean(ctx, job, conn, Instant::now(), scratch, body, lean, deadline)).await;
+        }
         if let Some(b) = body.as_deref_mut() {
             b.clear();
-        }
-        if matches!(conn, Conn::Lean(_)) {
-            return self.one_lean(ctx, job, conn, scratch, body, lean, deadline).await;
         }
         let (req, bytes_out) = match ctx.requests.build(job.request, job.seq, &mut self.rng, scratch) {
             Ok(r) => r,
@@ -509,63 +564,53 @@ impl Worker {
     }
 
     /// The HTTP/1.1 path: the request encoded into this worker's buffer, one exchange on the lean
-    /// connection, headers looked up in its captures; nothing here allocates once warm.
+    /// connection, headers looked up in its captures; nothing here allocates once warm. `sent` is
+    /// the clock read taken just before (nothing waits in between).
     #[allow(clippy::too_many_arguments)]
     async fn one_lean(
         &mut self,
         ctx: &EngineCtx,
         job: Job,
         mut conn: Conn,
+        sent: Instant,
         scratch: &mut String,
         mut body: Option<&mut Vec<u8>>,
         lean: &mut Lean,
         deadline: tokio::time::Instant,
     ) {
+        if let Some(b) = body.as_deref_mut() {
+            b.clear();
+        }
         let bytes_out = match ctx.requests.encode_h1(job.request, job.seq, &mut self.rng, scratch, &mut lean.wire) {
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!("{e}");
-                self.slot.release(conn, true, &ctx.conns);
-                self.failed(&job, PROTOCOL, Instant::now());
+                self.unencodable(ctx, &job, conn, &e);
                 return;
             }
         };
         let head = ctx.requests.is_head(job.request);
-        let sent = Instant::now();
         self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
-        let mut retried = false;
-        let result = loop {
-            let Conn::Lean(c) = &mut conn else { unreachable!("one_lean is called with a lean connection") };
-            let keep = body.as_deref_mut().map(|b| (b, BODY_KEEP));
-            let r = within(&mut lean.timer, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await;
-            match r {
-                // The server had closed the kept-alive connection before this request reached it:
-                // send it once more on a new connection, as HTTP clients do.
-                Some(Err(TransportFailure::Reset)) if c.stale() && !retried => {
-                    retried = true;
-                    self.slot.release(conn, false, &ctx.conns);
-                    if let Some(b) = body.as_deref_mut() {
-                        b.clear();
-                    }
-                    conn = match self.slot.acquire(ctx, deadline).await {
-                        Ok(c) if matches!(c, Conn::Lean(_)) => c,
-                        Ok(c) => {
-                            // ALPN chose HTTP/2 on the new connection: not a case a run meets
-                            // (the probe fixed the protocol); count it as the reset it followed.
-                            conn = c;
-                            break Err(TransportFailure::Reset);
-                        }
-                        Err(f) => {
-                            let done = Instant::now();
-                            self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
-                            return;
-                        }
-                    };
-                }
-                Some(r) => break r,
-                None => break Err(TransportFailure::Timeout),
-            }
+        let Conn::Lean(c) = &mut conn else { unreachable!("one_lean is called with a lean connection") };
+        let keep = body.as_deref_mut().map(|b| (b, BODY_KEEP));
+        let mut result = match within(&mut lean.timer, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
+            Some(r) => r,
+            None => Err(TransportFailure::Timeout),
         };
+        // The server had closed the kept-alive connection before this request reached it: send it
+        // once more on a new connection, as HTTP clients do (out of line: once per connection).
+        if matches!(result, Err(TransportFailure::Reset)) && c.stale() {
+            match Box::pin(self.resend(ctx, &job, conn, body.as_deref_mut(), lean, deadline)).await {
+                Ok((c, r)) => {
+                    conn = c;
+                    result = r;
+                }
+                Err(f) => {
+                    let done = Instant::now();
+                    self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
+                    return;
+                }
+            }
+        }
         let done = Instant::now();
         let reusable = match &conn {
             Conn::Lean(c) => c.reusable(),
@@ -599,6 +644,46 @@ impl Worker {
             }
         }
         self.slot.release(conn, reusable, &ctx.conns);
+    }
+
+    /// A request that could not be encoded (a template's value): logged, failed as `protocol`.
+    #[cold]
+    #[inline(never)]
+    fn unencodable(&mut self, ctx: &EngineCtx, job: &Job, conn: Conn, e: &dyn std::fmt::Display) {
+        tracing::warn!("{e}");
+        self.slot.release(conn, true, &ctx.conns);
+        self.failed(job, PROTOCOL, Instant::now());
+    }
+
+    /// Sends the encoded request once more on a new connection after `stale` found the kept one
+    /// closed by the server. Err: no new connection could be had, and why.
+    #[inline(never)]
+    async fn resend(
+        &mut self,
+        ctx: &EngineCtx,
+        job: &Job,
+        conn: Conn,
+        mut body: Option<&mut Vec<u8>>,
+        lean: &mut Lean,
+        deadline: tokio::time::Instant,
+    ) -> Result<(Conn, Result<super::h1::Head, TransportFailure>), TransportFailure> {
+        self.slot.release(conn, false, &ctx.conns);
+        if let Some(b) = body.as_deref_mut() {
+            b.clear();
+        }
+        let mut conn = self.slot.acquire(ctx, deadline).await?;
+        let Conn::Lean(c) = &mut conn else {
+            // ALPN chose HTTP/2 on the new connection: not a case a run meets (the probe fixed the
+            // protocol); count it as the reset it followed.
+            return Ok((conn, Err(TransportFailure::Reset)));
+        };
+        let head = ctx.requests.is_head(job.request);
+        let keep = body.map(|b| (b, BODY_KEEP));
+        let r = match within(&mut lean.timer, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
+            Some(r) => r,
+            None => Err(TransportFailure::Timeout),
+        };
+        Ok((conn, r))
     }
 
     /// A request that failed before it was on the wire (could not be built, no connection): it

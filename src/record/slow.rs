@@ -188,15 +188,60 @@ pub struct SlowKeeper {
     next: usize,
     pub total: SlowTotals,
     pub second: SecondSlow,
+    /// `Some(n)` unless the engine said the run keeps nothing (`keep`): staging costs a 100-byte
+    /// copy per request, which a run without tracing must not pay.
+    keep: Option<usize>,
+    /// Per request name, the latency (ns) a completion must exceed to enter a full slowest list.
+    floor: Vec<u64>,
 }
 
 impl SlowKeeper {
     pub fn new(t0: Instant) -> SlowKeeper {
-        SlowKeeper { t0, ring: [None; RING], next: 0, total: SlowTotals::default(), second: SecondSlow::default() }
+        SlowKeeper {
+            t0,
+            ring: [None; RING],
+            next: 0,
+            total: SlowTotals::default(),
+            second: SecondSlow::default(),
+            keep: Some(usize::MAX),
+            floor: Vec::new(),
+        }
+    }
+
+    /// How many per list the run keeps (`RequestSet::keep_slow()`); None: nothing is staged.
+    pub fn keep(&mut self, n: Option<usize>) {
+        self.keep = n;
+    }
+
+    /// Whether a completion could enter a list or this second's exemplars; most cannot once the
+    /// lists are full, and those are not staged at all.
+    fn can_enter(&self, c: &Completion, latency_ns: u64) -> bool {
+        let Some(n) = self.keep else { return false };
+        if c.outcome != OK && self.total.failed.get(c.outcome as usize).is_none_or(|l| l.len() < n) {
+            return true;
+        }
+        if self.total.slowest.get(c.request).is_none_or(|l| l.len() < n) || self.floor.get(c.request).is_none_or(|&f| latency_ns > f) {
+            return true;
+        }
+        let slot = buckets::slot(latency_ns.div_ceil(1_000));
+        self.second.by_request.get(c.request).is_none_or(|b| b[slot].is_none_or(|e| e.latency_ns < latency_ns))
     }
 
     /// Stages a completion until the worker says which arrival it was (`offer`). No allocation.
+    #[inline]
     pub fn stage(&mut self, c: &Completion) {
+        if self.keep.is_none() {
+            return;
+        }
+        self.stage_traced(c);
+    }
+
+    #[inline(never)]
+    fn stage_traced(&mut self, c: &Completion) {
+        let latency_ns = c.done.saturating_duration_since(c.intended).as_nanos() as u64;
+        if !self.can_enter(c, latency_ns) {
+            return;
+        }
         let ns = |t: Instant| t.saturating_duration_since(self.t0).as_nanos() as u64;
         let pod = c.pod.unwrap_or(b"");
         let len = pod.len().min(POD_BYTES);
@@ -207,7 +252,7 @@ impl SlowKeeper {
             status: c.status,
             intended_ns: ns(c.intended),
             sent_ns: ns(c.sent),
-            latency_ns: c.done.saturating_duration_since(c.intended).as_nanos() as u64,
+            latency_ns,
             pod: [0; POD_BYTES],
             pod_len: len as u8,
         };
@@ -226,6 +271,12 @@ impl SlowKeeper {
         k.seq = seq;
         self.total.offer(&k, n);
         self.second.offer(requests, &k);
+        if let Some(list) = self.total.slowest.get(k.request).filter(|l| l.len() >= n) {
+            if self.floor.len() <= k.request {
+                self.floor.resize(k.request + 1, 0);
+            }
+            self.floor[k.request] = list.iter().map(|m| m.latency_ns).min().unwrap_or(0);
+        }
     }
 
     pub fn take_second(&mut self) -> SecondSlow {
@@ -424,6 +475,43 @@ mod tests {
         assert!(t.failed[OK as usize].is_empty());
         assert_eq!(t.slowest().unwrap().pod(), "pod-a");
         assert_eq!(t.slowest().unwrap().latency_ns, 36_000_000);
+    }
+
+    /// Staging only what can enter a list or a second's exemplar keeps exactly what staging
+    /// everything keeps; a completion that cannot enter is not staged at all, and a run without
+    /// tracing stages nothing.
+    #[test]
+    fn the_entry_check_keeps_the_same_requests_and_skips_the_rest() {
+        let t0 = Instant::now();
+        let (mut all, mut checked, mut off) = (SlowKeeper::new(t0), SlowKeeper::new(t0), SlowKeeper::new(t0));
+        checked.keep(Some(3));
+        off.keep(None);
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for seq in 0..2_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let outcome = if rng % 50 == 0 { ERROR } else if rng % 77 == 0 { TIMEOUT } else { OK };
+            let lat = rng % 2_000;
+            for k in [&mut all, &mut checked, &mut off] {
+                feed(k, t0, seq, (seq % 2) as usize, outcome, lat);
+            }
+            if seq % 500 == 499 {
+                assert_eq!(all.take_second(), checked.take_second(), "exemplars up to {seq}");
+                assert_eq!(off.take_second(), SecondSlow::default());
+            }
+        }
+        assert_eq!(all.total, checked.total);
+        assert!(off.total.is_empty());
+        // The lists are full of slow requests now, and this second's fastest bucket has an
+        // exemplar of 0 ms: another fast ok one is not even staged.
+        feed(&mut checked, t0, 2_990, 0, OK, 0);
+        let fast = done(t0, 0, OK, 30_000, 0, b"p");
+        checked.stage(&fast);
+        assert!(checked.ring.iter().flatten().all(|(at, _)| *at != fast.intended));
+        let slow = done(t0, 0, OK, 30_010, 5_000, b"p");
+        checked.stage(&slow);
+        assert!(checked.ring.iter().flatten().any(|(at, _)| *at == slow.intended));
     }
 
     #[test]
