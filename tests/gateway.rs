@@ -625,3 +625,39 @@ async fn bad_configs_name_the_field_and_examples_parse() {
     let cfg = GatewayConfig::from_toml_str(&demo).expect("scenarios/gateways/demo.toml is valid");
     assert_eq!(cfg.functions.len(), 2);
 }
+
+/// The control API refuses values a scenario could not hold (400 naming the field and what is
+/// allowed) and changes nothing when it does: a latency of 100000h, a jitter beyond a day, an
+/// error status outside 400-599, a rate above 1, a lease out of range (which used to apply the
+/// fault with no lease at all, so it never lapsed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_values_are_bounded() {
+    let gw = start("control_token = \"ctl\"\n[functions.f]\n").await;
+    let state = || async { control(gw.addr, Method::GET, "/_control/pods/f-1", "").await.body };
+    let before = state().await;
+    for (path, body, field, allowed) in [
+        ("/_control/pods/f-1/latency", r#"{"add":"100000h"}"#, "`add`", "0 to 24h"),
+        ("/_control/functions/f/latency", r#"{"add":"1ms","jitter":"25h"}"#, "`jitter`", "0 to 24h"),
+        ("/_control/pods/f-1/errors", r#"{"rate":0.5,"status":999}"#, "`status`", "400-599"),
+        ("/_control/pods/f-1/errors", r#"{"rate":0.5,"status":200}"#, "`status`", "400-599"),
+        ("/_control/pods/f-1/errors", r#"{"rate":1.5}"#, "`rate`", "from 0 to 1"),
+    ] {
+        let r = control(gw.addr, Method::POST, path, body).await;
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 400, "{body}: {text}");
+        assert!(text.contains(field) && text.contains(allowed), "{body}: {text}");
+    }
+    for lease in ["5", "3600001", "soon"] {
+        let r = send(&mut connect(gw.addr).await, Method::POST, "/_control/pods/f-1/kill", &[CONTROL, ("x-skyload-lease-ms", lease)], "").await;
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 400, "lease {lease}: {text}");
+        assert!(text.contains("x-skyload-lease-ms") && text.contains("1000 to 3600000"), "{text}");
+    }
+    assert_eq!(state().await, before, "a refused call changes nothing");
+    assert_eq!(get(gw.addr, "/fn/f", &[]).await.status, 200);
+    // The edge of the range is accepted.
+    let r = control(gw.addr, Method::POST, "/_control/pods/f-1/latency", r#"{"add":"24h"}"#).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    control(gw.addr, Method::DELETE, "/_control/pods/f-1/latency", "").await;
+    gw.shutdown().await;
+}
