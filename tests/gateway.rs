@@ -661,3 +661,30 @@ async fn control_api_values_are_bounded() {
     control(gw.addr, Method::DELETE, "/_control/pods/f-1/latency", "").await;
     gw.shutdown().await;
 }
+
+/// DNS rebinding: on loopback the control API answers only to loopback names and IPs (403 for a
+/// page's own host name, reads included); functions answer whatever Host the traffic carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_refuses_hosts_that_are_not_loopback() {
+    let gw = start("[functions.f]\n").await;
+    let port = gw.addr.port();
+    let with_host = |path: &'static str, host: String| async move {
+        let req = Request::builder().method(Method::GET).uri(path).header("host", host).body(Full::new(Bytes::new())).unwrap();
+        let mut tx = connect(gw.addr).await;
+        tx.ready().await.unwrap();
+        let resp = tx.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned())
+    };
+    for host in [format!("evil.example:{port}"), "rebind.attacker.test".to_string()] {
+        let (status, body) = with_host("/_control/functions", host.clone()).await;
+        assert_eq!(status, 403, "{host}: {body}");
+        assert!(body.contains("Host") && !body.contains("\"pods\""), "{host}: {body}");
+        assert_eq!(with_host("/fn/f", host.clone()).await.0, 200, "{host}: functions are not judged");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), "[::1]".to_string()] {
+        let (status, body) = with_host("/_control/functions", host.clone()).await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    gw.shutdown().await;
+}

@@ -37,7 +37,11 @@ fn default_status() -> u16 {
     500
 }
 
-pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
+pub async fn handle(gw: &Gateway, local: Option<std::net::SocketAddr>, req: Request<Incoming>) -> Resp {
+    // DNS rebinding: see `host_allowed`. Only /_control/ is judged; functions answer any Host.
+    if !crate::fault::proxy::api::host_allowed(crate::fault::proxy::api::host_of(&req), local) {
+        return error(StatusCode::FORBIDDEN, &crate::fault::proxy::api::host_refusal(&req, local));
+    }
     if !cross_site_safe(req.method(), req.headers()) {
         return error(
             StatusCode::FORBIDDEN,
