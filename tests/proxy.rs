@@ -424,3 +424,30 @@ async fn api_refuses_hosts_that_are_not_loopback() {
     assert_eq!(get(&mut connect(&p.listen).await, "/").await.unwrap().0, 200);
     handle.shutdown().await;
 }
+
+/// A lease out of range is refused (400 naming the header), not ignored: ignoring it added the
+/// toxic with no lease at all, so it never lapsed after the run that asked for one died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_out_of_range_is_refused_not_ignored() {
+    let (handle, client, up) = start().await;
+    client.create_proxy("p", "", &up.to_string()).await.unwrap();
+    let toxic = json!({"name": "lat", "type": "latency", "stream": "downstream", "attributes": {"latency": 100}});
+    for lease in ["5", "86400000", "soon"] {
+        let mut conn = connect(&handle.addr.to_string()).await;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/proxies/p/toxics")
+            .header("host", handle.addr.to_string())
+            .header("content-type", "application/json")
+            .header("x-skyload-lease-ms", lease)
+            .body(Full::new(Bytes::from(toxic.to_string())))
+            .unwrap();
+        let resp = conn.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+        assert_eq!(status, 400, "{lease}: {body}");
+        assert!(body.contains("x-skyload-lease-ms") && body.contains("1000 to 3600000"), "{body}");
+    }
+    assert!(client.toxics("p").await.unwrap().is_empty(), "nothing was added");
+    handle.shutdown().await;
+}

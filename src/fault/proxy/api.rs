@@ -53,7 +53,12 @@ pub async fn handle(registry: &Registry, local: Option<SocketAddr>, req: Request
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let lease = lease_of(req.headers());
+    // An out-of-range lease refused, not ignored: ignoring it added the toxic with no lease, so
+    // it never lapsed after the run that asked for one died.
+    let lease = match lease_of(req.headers()) {
+        Ok(l) => l,
+        Err(m) => return Ok(error(ApiError::new(400, m))),
+    };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => return Ok(error(ApiError::bad_body(format!("larger than {MAX_BODY} bytes")))),
@@ -145,10 +150,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Shortest and longest lease accepted: shorter would expire between two renewals, longer is no lease.
 const LEASE_MS: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 
-/// The fault lease a skyload run asks for (`x-skyload-lease-ms`); absent or out of range: none.
-fn lease_of(h: &hyper::HeaderMap) -> Option<std::time::Duration> {
-    let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
-    LEASE_MS.contains(&ms).then(|| std::time::Duration::from_millis(ms))
+/// The fault lease a skyload run asks for (`x-skyload-lease-ms`; absent: none); one that is not a
+/// whole number of ms in `LEASE_MS` is refused, naming the header and the range.
+fn lease_of(h: &hyper::HeaderMap) -> Result<Option<std::time::Duration>, String> {
+    let Some(v) = h.get(crate::fault::http::LEASE_HEADER) else { return Ok(None) };
+    let text = String::from_utf8_lossy(v.as_bytes());
+    match text.trim().parse::<u64>() {
+        Ok(ms) if LEASE_MS.contains(&ms) => Ok(Some(std::time::Duration::from_millis(ms))),
+        _ => Err(format!(
+            "{}: `{}` is not allowed: a lease in ms from {} to {}",
+            crate::fault::http::LEASE_HEADER,
+            text.chars().take(40).collect::<String>(),
+            LEASE_MS.start(),
+            LEASE_MS.end()
+        )),
+    }
 }
 
 async fn route(
@@ -279,5 +295,19 @@ mod tests {
         // IPv4-mapped loopback is loopback.
         let mapped: Option<SocketAddr> = Some("[::ffff:127.0.0.1]:8474".parse().unwrap());
         assert!(!host_allowed(Some(Some("evil.example")), mapped) && host_allowed(Some(Some("[::ffff:127.0.0.1]:8474")), mapped));
+    }
+
+    #[test]
+    fn leases_out_of_range_are_refused_not_ignored() {
+        use crate::fault::http::LEASE_HEADER;
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(super::lease_of(&h), Ok(None));
+        h.insert(LEASE_HEADER, "10000".parse().unwrap());
+        assert_eq!(super::lease_of(&h), Ok(Some(std::time::Duration::from_secs(10))));
+        for v in ["999", "3600001", "ten", "-1"] {
+            h.insert(LEASE_HEADER, v.parse().unwrap());
+            let e = super::lease_of(&h).unwrap_err();
+            assert!(e.contains(LEASE_HEADER) && e.contains("1000 to 3600000") && e.contains(v), "{e}");
+        }
     }
 }
