@@ -206,6 +206,9 @@ pub struct CapacityArgs {
     /// Share of a step's sub-windows that must keep the SLO (1 = every one).
     #[arg(long)]
     pub consistency: Option<f64>,
+    /// Empty a non-empty --out directory first (only one that holds nothing but an earlier run or search).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

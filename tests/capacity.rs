@@ -92,3 +92,63 @@ service_time = { dist = "fixed", mean = "10ms" }
         assert!(Path::new(&s.dir).join("summary.json").exists());
     }
 }
+
+/// `skyload capacity` keeps the rules `run` keeps, before any step is sent: an existing output
+/// directory is never written into silently (and `--force` empties only an earlier search), and
+/// its inputs are bounded like a run's, each refusal naming the file, line and field or the flag
+/// and what is allowed. Nothing listens at the target: a refusal must come before any load.
+#[test]
+fn capacity_refuses_a_used_out_dir_and_unbounded_inputs_up_front() {
+    let dir = tempdir();
+    let scenario = |extra: &str| {
+        let p = dir.path().join("cap.toml");
+        std::fs::write(&p, format!("name = \"cap\"\n\n[target]\nurl = \"http://127.0.0.1:9\"\n\n[[stages]]\nrate = 10\nduration = \"1s\"\n\n[[requests]]\npath = \"/\"\n\n[checks]\nrun = [\"p99 < 100ms\"]\n{extra}")).unwrap();
+        p
+    };
+    let refused = |args: &[&str]| {
+        let o = common::skyload().arg("capacity").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        err
+    };
+
+    // An output directory holding the user's file: refused, the file untouched.
+    let out = dir.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "keep me").unwrap();
+    let s = scenario("").display().to_string();
+    let err = refused(&[&s, "--out", out.to_str().unwrap()]);
+    assert!(err.contains("--out") && err.contains("not empty") && err.contains("notes.txt"), "{err}");
+    let err = refused(&[&s, "--out", out.to_str().unwrap(), "--force"]);
+    assert!(err.contains("which skyload did not write"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "keep me");
+
+    // An earlier search's directory is recognised as one: --force may empty it, nothing else does.
+    let earlier = dir.path().join("earlier");
+    std::fs::create_dir_all(earlier.join("step-01-200rps")).unwrap();
+    std::fs::write(earlier.join("capacity.json"), common::CAPACITY_JSON).unwrap();
+    std::fs::write(earlier.join("step-01-200rps").join("summary.json"), "{}").unwrap();
+    assert!(skyload::record::outdir::prepare(&earlier, false).is_err(), "never without --force");
+    assert!(earlier.join("capacity.json").exists());
+    skyload::record::outdir::prepare(&earlier, true).unwrap();
+    assert_eq!(std::fs::read_dir(&earlier).unwrap().count(), 0, "emptied for the new search");
+
+    // Bounds from the scenario name file:line and the field; from a flag, the flag.
+    let out2 = dir.path().join("new").display().to_string();
+    for (extra, line, field) in [
+        ("\n[capacity]\nmax = 1e300\n", 17, "capacity.max"),
+        ("\n[capacity]\nconfirm_hold = \"1000h\"\n", 17, "capacity.confirm_hold"),
+        ("\n[capacity]\nfactor = 1e9\n", 17, "capacity.factor"),
+        ("\n[connections]\nmax = 50000000\n", 17, "connections.max"),
+    ] {
+        let s = scenario(extra).display().to_string();
+        let err = refused(&[&s, "--out", &out2]);
+        assert!(err.contains(&format!("cap.toml:{line}")) && err.contains(field) && (err.contains("at most") || err.contains("allowed")), "{extra}: {err}");
+    }
+    let s = scenario("").display().to_string();
+    for (flag, value) in [("--max", "1e300"), ("--start", "1e12"), ("--hold", "1000h"), ("--peak-qps", "1e300"), ("--headroom", "1e9"), ("--pods", "1000000000")] {
+        let err = refused(&[&s, "--out", &out2, flag, value]);
+        assert!(err.contains(flag) && err.contains("is not allowed"), "{flag} {value}: {err}");
+    }
+    assert!(!Path::new(&out2).exists(), "nothing was run");
+}

@@ -625,3 +625,66 @@ async fn bad_configs_name_the_field_and_examples_parse() {
     let cfg = GatewayConfig::from_toml_str(&demo).expect("scenarios/gateways/demo.toml is valid");
     assert_eq!(cfg.functions.len(), 2);
 }
+
+/// The control API refuses values a scenario could not hold (400 naming the field and what is
+/// allowed) and changes nothing when it does: a latency of 100000h, a jitter beyond a day, an
+/// error status outside 400-599, a rate above 1, a lease out of range (which used to apply the
+/// fault with no lease at all, so it never lapsed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_values_are_bounded() {
+    let gw = start("control_token = \"ctl\"\n[functions.f]\n").await;
+    let state = || async { control(gw.addr, Method::GET, "/_control/pods/f-1", "").await.body };
+    let before = state().await;
+    for (path, body, field, allowed) in [
+        ("/_control/pods/f-1/latency", r#"{"add":"100000h"}"#, "`add`", "0 to 24h"),
+        ("/_control/functions/f/latency", r#"{"add":"1ms","jitter":"25h"}"#, "`jitter`", "0 to 24h"),
+        ("/_control/pods/f-1/errors", r#"{"rate":0.5,"status":999}"#, "`status`", "400-599"),
+        ("/_control/pods/f-1/errors", r#"{"rate":0.5,"status":200}"#, "`status`", "400-599"),
+        ("/_control/pods/f-1/errors", r#"{"rate":1.5}"#, "`rate`", "from 0 to 1"),
+    ] {
+        let r = control(gw.addr, Method::POST, path, body).await;
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 400, "{body}: {text}");
+        assert!(text.contains(field) && text.contains(allowed), "{body}: {text}");
+    }
+    for lease in ["5", "3600001", "soon"] {
+        let r = send(&mut connect(gw.addr).await, Method::POST, "/_control/pods/f-1/kill", &[CONTROL, ("x-skyload-lease-ms", lease)], "").await;
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 400, "lease {lease}: {text}");
+        assert!(text.contains("x-skyload-lease-ms") && text.contains("1000 to 3600000"), "{text}");
+    }
+    assert_eq!(state().await, before, "a refused call changes nothing");
+    assert_eq!(get(gw.addr, "/fn/f", &[]).await.status, 200);
+    // The edge of the range is accepted.
+    let r = control(gw.addr, Method::POST, "/_control/pods/f-1/latency", r#"{"add":"24h"}"#).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    control(gw.addr, Method::DELETE, "/_control/pods/f-1/latency", "").await;
+    gw.shutdown().await;
+}
+
+/// DNS rebinding: on loopback the control API answers only to loopback names and IPs (403 for a
+/// page's own host name, reads included); functions answer whatever Host the traffic carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_refuses_hosts_that_are_not_loopback() {
+    let gw = start("[functions.f]\n").await;
+    let port = gw.addr.port();
+    let with_host = |path: &'static str, host: String| async move {
+        let req = Request::builder().method(Method::GET).uri(path).header("host", host).body(Full::new(Bytes::new())).unwrap();
+        let mut tx = connect(gw.addr).await;
+        tx.ready().await.unwrap();
+        let resp = tx.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned())
+    };
+    for host in [format!("evil.example:{port}"), "rebind.attacker.test".to_string()] {
+        let (status, body) = with_host("/_control/functions", host.clone()).await;
+        assert_eq!(status, 403, "{host}: {body}");
+        assert!(body.contains("Host") && !body.contains("\"pods\""), "{host}: {body}");
+        assert_eq!(with_host("/fn/f", host.clone()).await.0, 200, "{host}: functions are not judged");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), "[::1]".to_string()] {
+        let (status, body) = with_host("/_control/functions", host.clone()).await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    gw.shutdown().await;
+}

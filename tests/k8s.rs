@@ -167,3 +167,21 @@ fn deploy_example_is_current() {
         assert!(std::fs::read_to_string(out.join(f)).unwrap() == want, "deploy/k8s/{f} is stale: regenerate it (see deploy/launch.toml)");
     }
 }
+
+/// `skyload k8s -o - | head -1`: the reader closes the pipe; skyload stops writing and exits 0
+/// instead of panicking. The pipe's read end is closed before skyload starts, so every write fails.
+#[test]
+fn manifests_to_a_closed_pipe_end_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_skyload"))
+        .args(["k8s", "deploy/launch.toml", "--shards", "2", "--image", "i:1", "--start-at", "2030-01-01T00:00:00Z", "-o", "-"])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && err.contains("shards start at"), "{err}");
+}

@@ -392,3 +392,62 @@ async fn example_populate_file_is_valid() {
     assert_eq!(handle.initial.len(), listens.len());
     handle.shutdown().await;
 }
+
+/// DNS rebinding: a page whose name was re-pointed at 127.0.0.1 reaches the API as same-origin,
+/// but its requests name its own host. On loopback the API answers only to loopback names and
+/// IPs (403 otherwise, reads included) and proxied traffic is not judged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_refuses_hosts_that_are_not_loopback() {
+    let (handle, client, up) = start().await;
+    let p = client.create_proxy("p", "", &up.to_string()).await.unwrap();
+    let (api_addr, port) = (handle.addr, handle.addr.port());
+    let with_host = |method: Method, path: &'static str, host: String| async move {
+        let mut conn = connect(&api_addr.to_string()).await;
+        let req = Request::builder().method(method).uri(path).header("host", host).header("user-agent", "toxiproxy-cli").body(Full::new(Bytes::new())).unwrap();
+        let resp = conn.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned())
+    };
+    for host in [format!("evil.example:{port}"), "evil.example".into(), format!("10.1.2.3:{port}")] {
+        let (status, body) = with_host(Method::GET, "/proxies", host.clone()).await;
+        assert_eq!(status, 403, "{host}: {body}");
+        assert!(body.contains("Host") && body.contains("refused") && !body.contains("\"p\""), "{host}: {body}");
+        let (status, _) = with_host(Method::POST, "/reset", host.clone()).await;
+        assert_eq!(status, 403, "{host}");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")] {
+        let (status, body) = with_host(Method::GET, "/proxies", host.clone()).await;
+        assert_eq!(status, 200, "{host}: {body}");
+        assert!(body.contains("\"p\""), "{body}");
+    }
+    // The proxy itself forwards whatever Host its traffic carries (`request` sends `upstream`).
+    assert_eq!(get(&mut connect(&p.listen).await, "/").await.unwrap().0, 200);
+    handle.shutdown().await;
+}
+
+/// A lease out of range is refused (400 naming the header), not ignored: ignoring it added the
+/// toxic with no lease at all, so it never lapsed after the run that asked for one died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_out_of_range_is_refused_not_ignored() {
+    let (handle, client, up) = start().await;
+    client.create_proxy("p", "", &up.to_string()).await.unwrap();
+    let toxic = json!({"name": "lat", "type": "latency", "stream": "downstream", "attributes": {"latency": 100}});
+    for lease in ["5", "86400000", "soon"] {
+        let mut conn = connect(&handle.addr.to_string()).await;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/proxies/p/toxics")
+            .header("host", handle.addr.to_string())
+            .header("content-type", "application/json")
+            .header("x-skyload-lease-ms", lease)
+            .body(Full::new(Bytes::from(toxic.to_string())))
+            .unwrap();
+        let resp = conn.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+        assert_eq!(status, 400, "{lease}: {body}");
+        assert!(body.contains("x-skyload-lease-ms") && body.contains("1000 to 3600000"), "{body}");
+    }
+    assert!(client.toxics("p").await.unwrap().is_empty(), "nothing was added");
+    handle.shutdown().await;
+}

@@ -482,7 +482,7 @@ fn control_api_refuses_cross_site_requests_and_open_remote_control() {
     let gw = common::gateway_on(&rt, "[functions.hello]\npods = 1\n");
     let raw = |headers: &str| -> String {
         let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
-        write!(s, "POST /_control/pods/hello-1/kill HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{headers}content-length: 2\r\n\r\n{{}}").unwrap();
+        write!(s, "POST /_control/pods/hello-1/kill HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n{headers}content-length: 2\r\n\r\n{{}}").unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out

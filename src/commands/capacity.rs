@@ -25,7 +25,10 @@ use std::path::PathBuf;
 /// Settings from the scenario, overridden by flags.
 fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
     let mut s = plan.verify.capacity.clone();
-    let pos = |v: f64, flag: &str| if v.is_finite() && v > 0.0 { Ok(v) } else { Err(format!("{flag}: {v} is not allowed: a number > 0")) };
+    // Upper bounds as for the scenario's `[capacity]` (same field names), so a flag cannot ask
+    // for what the file may not.
+    let bound = |v: f64, flag: &str| crate::scenario::bounds::capacity(&flag.trim_start_matches("--").replace('-', "_"), v).map_err(|m| format!("{flag}: {m}"));
+    let pos = |v: f64, flag: &str| if v.is_finite() && v > 0.0 { bound(v, flag).map(|_| v) } else { Err(format!("{flag}: {v} is not allowed: a number > 0")) };
     if let Some(v) = a.start {
         s.start = pos(v, "--start")?;
     }
@@ -36,6 +39,7 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
         if v <= 1.0 {
             return Err(format!("--factor: {v} is not allowed: the rate must grow, so > 1 (e.g. 1.5)"));
         }
+        bound(v, "--factor")?;
         s.growth = Growth::Factor(v);
     }
     if let Some(v) = a.max {
@@ -47,6 +51,7 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
             if d.as_secs_f64() < 1.0 {
                 return Err(format!("{flag}: `{v}` is too short: give at least 1s"));
             }
+            bound(d.as_secs_f64(), flag)?;
             *slot = d;
         }
     }
@@ -71,6 +76,7 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
         }
     }
     if let Some(v) = a.pods {
+        bound(v as f64, "--pods")?;
         s.pods = Some(v.max(1));
     }
     if let Some(v) = a.peak_qps {
@@ -80,6 +86,7 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
         if v < 1.0 {
             return Err(format!("--headroom: {v} is not allowed: >= 1 (e.g. 1.3)"));
         }
+        bound(v, "--headroom")?;
         s.headroom = v;
     }
     Ok(s)
@@ -101,6 +108,10 @@ pub fn run(a: &CapacityArgs) -> CliResult {
             return Err(CliError::Usage(msg.to_string()));
         }
     };
+    // The same bounds as `run`: connections, threads and in-flight limits hold for every step.
+    if let Err(msg) = scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit()) {
+        return Err(CliError::Usage(msg));
+    }
     if !plan.verify.checks.iter().any(|c| matches!(c.scope, Scope::Run | Scope::Request(_))) {
         return Err(CliError::Usage(format!("{}: capacity needs an SLO to judge each step by: add e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display())));
     }
@@ -108,7 +119,12 @@ pub fn run(a: &CapacityArgs) -> CliResult {
         let d = runner::default_out_dir(&plan);
         d.with_file_name(format!("{}-capacity-{}", plan.name, d.file_name().map(|f| f.to_string_lossy().rsplit('-').next().unwrap_or_default().to_string()).unwrap_or_default()))
     });
-    let mut stdout = std::io::stdout().lock();
+    // Never mix a new search into an earlier one's directory, nor write over the user's files.
+    if let Err(e) = crate::record::outdir::prepare(&out, a.force) {
+        return Err(CliError::Usage(e.to_string()));
+    }
+    // A reader that went away (`| head`) must not stop a search whose results are being written.
+    let mut stdout = crate::out::Lenient::new(std::io::stdout().lock());
     let (report, code) = search(&plan, s, &out, &mut stdout)?;
     std::fs::create_dir_all(&out)?;
     crate::record::results::write_json(&out, crate::record::results::CAPACITY, &report)?;
@@ -122,7 +138,7 @@ pub fn run(a: &CapacityArgs) -> CliResult {
         let html = out.join(crate::report::html::REPORT_FILE);
         match crate::record::results::write_json(&dir, crate::record::results::CAPACITY, &report).map_err(|e| e.to_string()).and_then(|_| crate::report::html::write_file(&[dir], &html).map_err(|e| e.to_string())) {
             Ok(()) => writeln!(stdout, "report:  {}", html.display())?,
-            Err(e) => eprintln!("warning: the HTML report could not be written: {e}"),
+            Err(e) => crate::errln!("warning: the HTML report could not be written: {e}"),
         }
     }
     let verdict = Verdict { results: report.targets.clone(), generator_notes: report.notes.clone() };

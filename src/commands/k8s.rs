@@ -128,11 +128,21 @@ fn feeder_files(scenario: &Path, text: &str) -> Result<Vec<(String, String, Stri
     Ok(out)
 }
 
+/// The manifests as one YAML stream. A reader that stops early (`| head`, `| kubectl apply -f -`
+/// failing) closes the pipe: that is the end of the output, not an error, and `print!` would have
+/// panicked on it.
+fn print_manifests(out: &mut impl std::io::Write, files: &[(String, String)]) -> std::io::Result<()> {
+    let written = files.iter().enumerate().try_for_each(|(i, (name, yaml))| write!(out, "{}# {name}\n{yaml}", if i > 0 { "---\n" } else { "" })).and_then(|_| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 fn write(args: &K8sArgs, spec: &Spec) -> CliResult {
     let files = build(spec).files().context("cannot write the manifests as YAML")?;
     if args.out == "-" {
-        let docs: Vec<String> = files.into_iter().map(|(name, yaml)| format!("# {name}\n{yaml}")).collect();
-        print!("{}", docs.join("---\n"));
+        print_manifests(&mut std::io::stdout().lock(), &files).context("cannot write the manifests to stdout")?;
     } else {
         let dir = Path::new(&args.out);
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -150,4 +160,44 @@ fn write(args: &K8sArgs, spec: &Spec) -> CliResult {
         if args.out == "-" { "<file>" } else { &args.out }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::print_manifests;
+    use std::io::{self, Write};
+
+    /// Takes `room` bytes, then fails as a closed pipe (or as a full disk).
+    struct Closing {
+        room: usize,
+        kind: io::ErrorKind,
+        got: Vec<u8>,
+    }
+    impl Write for Closing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(self.kind.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_the_output_and_other_errors_are_reported() {
+        let files = vec![("a.yaml".to_string(), "kind: A\n".to_string()), ("b.yaml".to_string(), "kind: B\n".to_string())];
+        let mut all = Closing { room: usize::MAX, kind: io::ErrorKind::BrokenPipe, got: vec![] };
+        print_manifests(&mut all, &files).unwrap();
+        assert_eq!(String::from_utf8(all.got).unwrap(), "# a.yaml\nkind: A\n---\n# b.yaml\nkind: B\n");
+        let mut head = Closing { room: 5, kind: io::ErrorKind::BrokenPipe, got: vec![] };
+        print_manifests(&mut head, &files).expect("a reader that went away is the end, not an error");
+        assert_eq!(head.got.len(), 5);
+        let mut full = Closing { room: 5, kind: io::ErrorKind::StorageFull, got: vec![] };
+        assert_eq!(print_manifests(&mut full, &files).unwrap_err().kind(), io::ErrorKind::StorageFull);
+    }
 }

@@ -37,7 +37,11 @@ fn default_status() -> u16 {
     500
 }
 
-pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
+pub async fn handle(gw: &Gateway, local: Option<std::net::SocketAddr>, req: Request<Incoming>) -> Resp {
+    // DNS rebinding: see `host_allowed`. Only /_control/ is judged; functions answer any Host.
+    if !crate::fault::proxy::api::host_allowed(crate::fault::proxy::api::host_of(&req), local) {
+        return error(StatusCode::FORBIDDEN, &crate::fault::proxy::api::host_refusal(&req, local));
+    }
     if !cross_site_safe(req.method(), req.headers()) {
         return error(
             StatusCode::FORBIDDEN,
@@ -58,7 +62,12 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Resp {
             return r;
         }
     }
-    let lease_ns = lease_ns(req.headers());
+    // A lease the run asked for but that is out of range must not turn into a fault that never
+    // lapses: refuse it rather than apply the fault unleased.
+    let lease_ns = match lease_ns(req.headers()) {
+        Ok(l) => l,
+        Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+    };
     let method = req.method().clone();
     let path = req
         .uri()
@@ -159,6 +168,13 @@ fn pod_action(
                 Ok(b) => b,
                 Err(m) => return error(StatusCode::BAD_REQUEST, &m),
             };
+            // Bounded like a scenario's fault latency: far beyond a day it is a unit mistake, and
+            // the pods' arithmetic on it (add ± jitter, in µs) would overflow.
+            for (field, d) in [("add", b.add.get()), ("jitter", b.jitter.get())] {
+                if let Err(m) = crate::scenario::bounds::fault_time(d) {
+                    return error(StatusCode::BAD_REQUEST, &format!("`{field}`: {m} (allowed: 0 to 24h)"));
+                }
+            }
             pods.iter()
                 .for_each(|p| p.set_latency(b.add.get(), b.jitter.get()));
         }
@@ -173,16 +189,16 @@ fn pod_action(
             if !(0.0..=1.0).contains(&b.rate) {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "`rate` is a fraction between 0 and 1",
+                    &format!("`rate`: {} is not allowed: a fraction from 0 to 1", b.rate),
                 );
             }
             let Some(status) = StatusCode::from_u16(b.status)
                 .ok()
-                .filter(|s| s.as_u16() >= 400)
+                .filter(|s| (400..=599).contains(&s.as_u16()))
             else {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "`status` must be an HTTP error status (400-599)",
+                    &format!("`status`: {} is not allowed: an HTTP error status (400-599)", b.status),
                 );
             };
             pods.iter().for_each(|p| p.set_errors(b.rate, status));
@@ -239,10 +255,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// The fault lease a skyload run asks for, in ns; absent or outside 1 s..1 h: none.
-fn lease_ns(h: &hyper::HeaderMap) -> Option<u64> {
-    let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
-    (1_000..=3_600_000).contains(&ms).then_some(ms * 1_000_000)
+/// The fault lease a skyload run asks for, in ns (absent: none); one that is not a whole number
+/// of ms from 1 s to 1 h is refused, naming the header and the range.
+fn lease_ns(h: &hyper::HeaderMap) -> Result<Option<u64>, String> {
+    let Some(v) = h.get(crate::fault::http::LEASE_HEADER) else { return Ok(None) };
+    let text = String::from_utf8_lossy(v.as_bytes());
+    match text.trim().parse::<u64>() {
+        Ok(ms) if (1_000..=3_600_000).contains(&ms) => Ok(Some(ms * 1_000_000)),
+        _ => Err(format!("{}: `{}` is not allowed: a lease in ms from 1000 to 3600000", crate::fault::http::LEASE_HEADER, text.chars().take(40).collect::<String>())),
+    }
 }
 
 /// Undoes the faults of every pod whose lease lapsed; run every fraction of a second.
@@ -325,6 +346,21 @@ mod tests {
         let mut h = hyper::HeaderMap::new();
         h.insert(AUTHORIZATION, "Bearer x".parse().unwrap());
         assert!(cross_site_safe(&Method::DELETE, &h));
+    }
+
+    #[test]
+    fn leases_out_of_range_are_refused_not_ignored() {
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(lease_ns(&h), Ok(None));
+        for (v, want) in [("1000", Ok(Some(1_000_000_000))), ("3600000", Ok(Some(3_600_000_000_000)))] {
+            h.insert(crate::fault::http::LEASE_HEADER, v.parse().unwrap());
+            assert_eq!(lease_ns(&h), want, "{v}");
+        }
+        for v in ["999", "3600001", "-5", "1e3", "18446744073709551616"] {
+            h.insert(crate::fault::http::LEASE_HEADER, v.parse().unwrap());
+            let e = lease_ns(&h).unwrap_err();
+            assert!(e.contains(crate::fault::http::LEASE_HEADER) && e.contains("1000 to 3600000") && e.contains(v), "{e}");
+        }
     }
 
     #[test]

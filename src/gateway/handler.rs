@@ -31,7 +31,8 @@ const ONE: HeaderValue = HeaderValue::from_static("1");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The service: every request on every connection comes through here.
-pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+/// `local`: the address the connection arrived at (the control API judges Host by it).
+pub async fn handle(gw: Arc<Gateway>, local: Option<std::net::SocketAddr>, req: Request<Incoming>) -> Result<Resp, Infallible> {
     let path = req.uri().path();
     if let Some(rest) = path.strip_prefix("/fn/") {
         let name = rest.split('/').next().unwrap_or("");
@@ -57,7 +58,7 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Result<Resp, In
         return Ok(r);
     }
     if path.starts_with("/_control/") && gw.control {
-        return Ok(super::control::handle(&gw, req).await);
+        return Ok(super::control::handle(&gw, local, req).await);
     }
     if path == "/healthz" {
         return Ok(json(

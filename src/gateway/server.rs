@@ -83,12 +83,13 @@ async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().ok();
                 let gw = gw.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(gw.clone(), req));
+                    let svc = service_fn(move |req| handle(gw.clone(), local, req));
                     match tls {
                         None => {
                             let conn = builder.serve_connection(TokioIo::new(stream), svc);

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::results::{KNOWN, SUMMARY, TIMESERIES};
+use super::results::{CAPACITY, KNOWN, SUMMARY, TIMESERIES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
@@ -33,8 +33,9 @@ pub fn prepare(dir: &Path, force: bool) -> Result<(), OutDirError> {
     if !force {
         return Err(OutDirError::NotEmpty { dir: dir.to_path_buf(), first: first.file_name().to_string_lossy().into_owned() });
     }
-    // An earlier run is recognised by its per-second files; a scenario.toml alone is the user's.
-    let is_run = [TIMESERIES, SUMMARY].iter().any(|f| dir.join(f).is_file());
+    // An earlier run is recognised by its per-second files (a capacity search by its
+    // capacity.json beside the steps' runs); a scenario.toml alone is the user's.
+    let is_run = [TIMESERIES, SUMMARY, CAPACITY].iter().any(|f| dir.join(f).is_file());
     if !is_run {
         return Err(OutDirError::Foreign { dir: dir.to_path_buf(), first: first.file_name().to_string_lossy().into_owned() });
     }

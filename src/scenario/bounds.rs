@@ -305,3 +305,36 @@ mod tests {
 #[cfg(test)]
 #[path = "fuzz_tests.rs"]
 pub(crate) mod fuzz_tests;
+
+/// A capacity step (hold, bisect_hold, confirm_hold, window) or the pause between steps: a search
+/// runs many steps, and one longer than a day is a mistake in the units.
+pub const MAX_CAPACITY_HOLD_S: f64 = 24.0 * 3600.0;
+/// `[capacity] peak_qps` is a fleet's peak, not one process's rate; beyond this (and beyond the
+/// headroom and pods below) the planned pod count no longer fits in a number.
+pub const MAX_PEAK_QPS: f64 = 1e12;
+pub const MAX_HEADROOM: f64 = 100.0;
+pub const MAX_PODS: f64 = 1_000_000.0;
+/// A growth factor above this skips the whole range in one step.
+pub const MAX_FACTOR: f64 = 100.0;
+
+/// The upper bound of one `[capacity]` setting or `skyload capacity` flag (`field` as in the
+/// scenario: `start`, `hold`, …; durations in seconds), as "VALUE is not allowed: …" naming what is
+/// allowed. The lower bounds (> 0, factor > 1, at least 1s) are checked where each is parsed.
+pub fn capacity(field: &str, x: f64) -> Result<(), String> {
+    let (max, allowed) = match field {
+        "start" | "step" | "max" => (MAX_RATE, format!("at most {MAX_RATE:.0} rps (what one process can schedule)")),
+        "factor" => (MAX_FACTOR, format!("at most {MAX_FACTOR:.0} (a factor > 1 such as 1.5)")),
+        "peak_qps" => (MAX_PEAK_QPS, format!("at most {MAX_PEAK_QPS:e} qps")),
+        "headroom" => (MAX_HEADROOM, format!("from 1 to {MAX_HEADROOM:.0}")),
+        "pods" => (MAX_PODS, format!("from 1 to {MAX_PODS:.0}")),
+        "hold" | "bisect_hold" | "confirm_hold" | "window" | "cooldown" => (MAX_CAPACITY_HOLD_S, "at most 24h per step".to_string()),
+        _ => return Ok(()),
+    };
+    if x.is_finite() && x <= max {
+        return Ok(());
+    }
+    // 1e300 written out is a screenful of zeros.
+    let shown = if x.abs() >= 1e9 { format!("{x:e}") } else { format!("{x}") };
+    let unit = if max == MAX_CAPACITY_HOLD_S { "s" } else { "" };
+    Err(format!("{shown}{unit} is not allowed: {allowed}"))
+}

@@ -13,7 +13,10 @@ pub fn load(name: &str, shown: &str, path: &Path, mode: FeedMode) -> Result<Feed
         } else {
             format!(" (looked for {})", path.display())
         };
-        format!("cannot read `{shown}`{looked}: {e}; a feeder's file is relative to the scenario file")
+        // Where the file was looked for explains only a file that is not there; a directory, a
+        // FIFO or a file too big was found, and the hint would send the user the wrong way.
+        let hint = if e.kind() == std::io::ErrorKind::NotFound { "; a feeder's file is relative to the scenario file" } else { "" };
+        format!("cannot read `{shown}`{looked}: {e}{hint}")
     })?;
     parse(name, shown, &bytes, mode)
 }
@@ -102,6 +105,23 @@ mod tests {
         ] {
             let e = parse("f", "f.csv", csv.as_bytes(), FeedMode::Cycle).unwrap_err();
             assert!(e.contains(needle), "{csv:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_relative_path_hint_is_for_a_missing_file_only() {
+        const HINT: &str = "relative to the scenario file";
+        let dir = std::env::temp_dir();
+        let missing = dir.join(format!("skyload-no-such-feeder-{}.csv", std::process::id()));
+        let e = load("f", "f.csv", &missing, FeedMode::Cycle).unwrap_err();
+        assert!(e.contains(HINT) && e.contains("looked for"), "{e}");
+        // A directory was found where the file was looked for: no hint about where to look.
+        let e = load("f", "f.csv", &dir, FeedMode::Cycle).unwrap_err();
+        assert!(e.contains("not a regular file") && !e.contains(HINT), "{e}");
+        #[cfg(unix)]
+        {
+            let e = load("f", "/dev/null", Path::new("/dev/null"), FeedMode::Cycle).unwrap_err();
+            assert!(e.contains("not a regular file") && !e.contains(HINT), "{e}");
         }
     }
 }

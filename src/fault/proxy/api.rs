@@ -16,6 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -26,7 +27,11 @@ pub const VERSION: &str = concat!("2.12.0+skyload.", env!("CARGO_PKG_VERSION"));
 /// Largest request body read (populate files of a few hundred proxies fit easily).
 const MAX_BODY: usize = 1024 * 1024;
 
-pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp, Infallible> {
+/// `local` is the address the request's connection arrived at (see [`host_allowed`]).
+pub async fn handle(registry: &Registry, local: Option<SocketAddr>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    if !host_allowed(host_of(&req), local) {
+        return Ok(error(ApiError::new(403, host_refusal(&req, local))));
+    }
     let browser = req
         .headers()
         .get(USER_AGENT)
@@ -48,7 +53,12 @@ pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp,
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let lease = lease_of(req.headers());
+    // An out-of-range lease refused, not ignored: ignoring it added the toxic with no lease, so
+    // it never lapsed after the run that asked for one died.
+    let lease = match lease_of(req.headers()) {
+        Ok(l) => l,
+        Err(m) => return Ok(error(ApiError::new(400, m))),
+    };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => return Ok(error(ApiError::bad_body(format!("larger than {MAX_BODY} bytes")))),
@@ -56,6 +66,62 @@ pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Result<Resp,
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let answer = route(registry, &method, &segments, &body, lease).await;
     Ok(answer.unwrap_or_else(error))
+}
+
+/// The Host a request names: the `Host` header, or the authority of an HTTP/2 request's URI.
+/// `Some(None)` is a Host that is not text, which no honest client sends.
+pub fn host_of<B>(req: &Request<B>) -> Option<Option<&str>> {
+    match req.headers().get(hyper::header::HOST) {
+        Some(h) => Some(h.to_str().ok()),
+        None => req.uri().authority().map(|a| Some(a.as_str())),
+    }
+}
+
+/// Whether a control API (this one, the gateway's `/_control/`) answers a request that names
+/// `host` on a connection that arrived at `local`. On a loopback connection the Host must be a
+/// loopback name (`localhost`, `*.localhost`), a loopback IP or the local address itself: a web
+/// page that rebinds its own DNS name to 127.0.0.1 reaches the port as same-origin and could read
+/// every GET, but its requests still name its own host. A connection that arrived on another
+/// interface reached an API its operator exposed to the network on purpose (where names such as
+/// a Kubernetes service's are normal, and a token is the protection), so Host is not judged
+/// there. No Host at all (HTTP/1.0) is not a browser's request.
+pub fn host_allowed(host: Option<Option<&str>>, local: Option<SocketAddr>) -> bool {
+    let local_ip = local.map(|a| a.ip().to_canonical());
+    if local_ip.is_some_and(|ip| !ip.is_loopback()) {
+        return true;
+    }
+    let host = match host {
+        None => return true,
+        Some(None) => return false,
+        Some(Some(h)) => h.trim(),
+    };
+    // `name`, `name:port`, `[v6]`, `[v6]:port`.
+    let port = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let name = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, tail)) if tail.is_empty() || tail.strip_prefix(':').is_some_and(port) => ip,
+            _ => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((n, p)) if port(p) => n,
+            Some(_) => return false,
+            None => host,
+        },
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    name.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback() || Some(ip.to_canonical()) == local_ip)
+}
+
+/// The 403's text: the Host refused and what would be answered.
+pub fn host_refusal<B>(req: &Request<B>, local: Option<SocketAddr>) -> String {
+    let shown: String = host_of(req).flatten().unwrap_or("(not text)").chars().take(80).collect();
+    format!(
+        "Host `{shown}` refused: on a loopback address this API answers only to localhost, a loopback IP{} (a web page that rebinds its DNS name to this machine must not reach it); listen on a non-loopback address, with a token, to serve other names",
+        local.map(|a| format!(" or {a}")).unwrap_or_default()
+    )
 }
 
 /// Whether a change comes from a web page. Browsers mark every cross-origin change with `Origin`
@@ -84,10 +150,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Shortest and longest lease accepted: shorter would expire between two renewals, longer is no lease.
 const LEASE_MS: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 
-/// The fault lease a skyload run asks for (`x-skyload-lease-ms`); absent or out of range: none.
-fn lease_of(h: &hyper::HeaderMap) -> Option<std::time::Duration> {
-    let ms: u64 = h.get(crate::fault::http::LEASE_HEADER)?.to_str().ok()?.trim().parse().ok()?;
-    LEASE_MS.contains(&ms).then(|| std::time::Duration::from_millis(ms))
+/// The fault lease a skyload run asks for (`x-skyload-lease-ms`; absent: none); one that is not a
+/// whole number of ms in `LEASE_MS` is refused, naming the header and the range.
+fn lease_of(h: &hyper::HeaderMap) -> Result<Option<std::time::Duration>, String> {
+    let Some(v) = h.get(crate::fault::http::LEASE_HEADER) else { return Ok(None) };
+    let text = String::from_utf8_lossy(v.as_bytes());
+    match text.trim().parse::<u64>() {
+        Ok(ms) if LEASE_MS.contains(&ms) => Ok(Some(std::time::Duration::from_millis(ms))),
+        _ => Err(format!(
+            "{}: `{}` is not allowed: a lease in ms from {} to {}",
+            crate::fault::http::LEASE_HEADER,
+            text.chars().take(40).collect::<String>(),
+            LEASE_MS.start(),
+            LEASE_MS.end()
+        )),
+    }
 }
 
 async fn route(
@@ -191,4 +268,46 @@ fn no_content() -> Resp {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::NO_CONTENT;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn hosts_a_rebinding_page_names_are_refused_on_loopback() {
+        let lo: Option<SocketAddr> = Some("127.0.0.1:8474".parse().unwrap());
+        let lo6: Option<SocketAddr> = Some("[::1]:8474".parse().unwrap());
+        for h in ["127.0.0.1:8474", "127.0.0.1", "localhost:8474", "LOCALHOST", "localhost.", "api.localhost:1", "127.1.2.3:9", "[::1]:8474", "[::1]"] {
+            assert!(host_allowed(Some(Some(h)), lo), "{h}");
+            assert!(host_allowed(Some(Some(h)), lo6), "{h} on [::1]");
+        }
+        for h in ["evil.example:8474", "evil.example", "localhost.evil.example", "10.0.0.5:8474", "[::ffff:10.0.0.5]:1", "127.0.0.1:80x", "[::1", "", "localhost:"] {
+            assert!(!host_allowed(Some(Some(h)), lo), "{h}");
+        }
+        assert!(!host_allowed(Some(None), lo), "a Host that is not text");
+        assert!(host_allowed(None, lo), "no Host: HTTP/1.0, not a browser");
+        assert!(!host_allowed(Some(Some("evil.example")), None), "an unknown local address is judged as loopback");
+        // A connection that arrived on a network interface: the operator exposed the API.
+        let net: Option<SocketAddr> = Some("10.0.0.5:8474".parse().unwrap());
+        assert!(host_allowed(Some(Some("toxiproxy.test.svc:8474")), net));
+        // IPv4-mapped loopback is loopback.
+        let mapped: Option<SocketAddr> = Some("[::ffff:127.0.0.1]:8474".parse().unwrap());
+        assert!(!host_allowed(Some(Some("evil.example")), mapped) && host_allowed(Some(Some("[::ffff:127.0.0.1]:8474")), mapped));
+    }
+
+    #[test]
+    fn leases_out_of_range_are_refused_not_ignored() {
+        use crate::fault::http::LEASE_HEADER;
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(super::lease_of(&h), Ok(None));
+        h.insert(LEASE_HEADER, "10000".parse().unwrap());
+        assert_eq!(super::lease_of(&h), Ok(Some(std::time::Duration::from_secs(10))));
+        for v in ["999", "3600001", "ten", "-1"] {
+            h.insert(LEASE_HEADER, v.parse().unwrap());
+            let e = super::lease_of(&h).unwrap_err();
+            assert!(e.contains(LEASE_HEADER) && e.contains("1000 to 3600000") && e.contains(v), "{e}");
+        }
+    }
 }

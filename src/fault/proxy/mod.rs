@@ -13,7 +13,7 @@
 //! Layout: `toxic` (types and attributes), `http1` (request boundaries), `link` (one proxied
 //! connection), `registry` (proxies and their toxics), `api` (the REST routes), `server`.
 
-mod api;
+pub(crate) mod api;
 mod http1;
 mod link;
 mod registry;

@@ -84,13 +84,14 @@ async fn run(listener: TcpListener, registry: Arc<Registry>, tls: Option<TlsAcce
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().ok();
                 let registry = registry.clone();
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let registry = registry.clone();
-                        async move { api::handle(&registry, req).await }
+                        async move { api::handle(&registry, local, req).await }
                     });
                     match tls {
                         None => {

@@ -380,7 +380,10 @@ fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecErr
     let mut c = CapacitySettings::default();
     let positive = |v: &Spanned<f64>, field: &str, what: &str| -> Result<f64, SpecError> {
         let x = *v.get_ref();
-        if x.is_finite() && x > 0.0 { Ok(x) } else { Err(at(v, format!("capacity.{field}"), format!("{x} is not allowed: {what}, a number > 0"))) }
+        if !(x.is_finite() && x > 0.0) {
+            return Err(at(v, format!("capacity.{field}"), format!("{x} is not allowed: {what}, a number > 0")));
+        }
+        crate::scenario::bounds::capacity(field, x).map(|_| x).map_err(|m| at(v, format!("capacity.{field}"), m))
     };
     if let Some(v) = &raw.start {
         c.start = positive(v, "start", "the first step's rate in requests per second")?;
@@ -405,10 +408,12 @@ fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecErr
             if d.get_ref().get() < Duration::from_secs(1) {
                 return Err(at(d, format!("capacity.{field}"), format!("{} is too short: a step is judged on whole seconds, give at least 1s", d.get_ref())));
             }
+            crate::scenario::bounds::capacity(field, d.get_ref().get().as_secs_f64()).map_err(|m| at(d, format!("capacity.{field}"), m))?;
             *slot = d.get_ref().get();
         }
     }
     if let Some(d) = &raw.cooldown {
+        crate::scenario::bounds::capacity("cooldown", d.get_ref().get().as_secs_f64()).map_err(|m| at(d, "capacity.cooldown", m))?;
         c.cooldown = d.get_ref().get();
     }
     if let Some(p) = &raw.precision {
@@ -419,7 +424,7 @@ fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecErr
         c.precision = x;
     }
     if let Some(p) = &raw.pods {
-        c.pods = Some(usize::try_from(*p.get_ref()).ok().filter(|n| *n >= 1).ok_or_else(|| at(p, "capacity.pods", format!("{} is not allowed: the number of pods, >= 1", p.get_ref())))?);
+        c.pods = Some(usize::try_from(*p.get_ref()).ok().filter(|n| *n >= 1 && *n as f64 <= crate::scenario::bounds::MAX_PODS).ok_or_else(|| at(p, "capacity.pods", format!("{} is not allowed: the number of pods, from 1 to {}", p.get_ref(), crate::scenario::bounds::MAX_PODS)))?);
     }
     if let Some(v) = &raw.peak_qps {
         c.peak_qps = Some(positive(v, "peak_qps", "the peak requests per second to plan for")?);

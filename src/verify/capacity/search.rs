@@ -9,8 +9,10 @@
 //! 3. **retest** the first bad rate: a real limit fails again; if it passes, the failure was noise,
 //!    and the search goes on above it (at most `retests` times);
 //! 4. **confirm** the answer by holding it `confirm` times for `confirm_hold`; if a hold fails the
-//!    candidate is lowered by twice the precision and confirmed again (at most `MAX_DESCENTS`
-//!    times).
+//!    search bisects again between the highest rate below it that passed and the rate whose hold
+//!    failed (no retest: the failed hold was the repeat), then confirms the new candidate (at most
+//!    `MAX_DESCENTS` times). Dropping by a fixed fraction instead would put the lower end of an
+//!    unstable band wherever the fraction lands, not at a rate the system was seen to hold.
 //!
 //! The answer is read from every try together (`Search::answer`): the highest confirmed rate, the
 //! lowest rate from which every try failed, and, when tries between them disagree, the unstable
@@ -63,6 +65,9 @@ pub struct Search {
     /// Whether the first step has been run again after it failed (once, outside the `retests`
     /// budget, which is for the boundary).
     first_retested: bool,
+    /// Set by a failed confirmation: the bisection that follows goes straight to confirming, since
+    /// the failed hold already repeated the upper rate for longer than a retest would.
+    after_failed_confirm: bool,
 }
 
 /// Rates are tried at 0.1 rps resolution.
@@ -73,7 +78,7 @@ fn round(r: f64) -> f64 {
 impl Search {
     pub fn new(s: CapacitySettings) -> Search {
         let start = round(s.start.min(s.max));
-        Search { s, tries: Vec::new(), lo: None, hi: None, next: Some((start, Phase::Ramp)), stop: None, retests: 0, confirm_passed: 0, descents: 0, confirmed: None, first_retested: false }
+        Search { s, tries: Vec::new(), lo: None, hi: None, next: Some((start, Phase::Ramp)), stop: None, retests: 0, confirm_passed: 0, descents: 0, confirmed: None, first_retested: false, after_failed_confirm: false }
     }
 
     /// The next rate, its hold and its phase; None once the search is over.
@@ -159,12 +164,12 @@ impl Search {
             (Phase::Confirm, false) => {
                 self.hi = Some(self.hi.map_or(rate, |b| b.min(rate)));
                 self.descents += 1;
-                let lower = round(rate * (1.0 - 2.0 * self.s.precision));
-                if self.descents > MAX_DESCENTS || lower <= 0.0 {
+                if self.descents > MAX_DESCENTS {
                     return self.finish(Stop::Unstable);
                 }
-                self.lo = Some(lower);
-                self.start_confirm(lower);
+                self.after_failed_confirm = true;
+                self.lo = self.highest_passed_below(self.hi.unwrap_or(rate));
+                self.bisect_or_confirm();
             }
         }
     }
@@ -188,7 +193,7 @@ impl Search {
         };
         let mid = round((lo + hi) / 2.0);
         if (hi - lo) / lo <= self.s.precision || mid <= lo || mid >= hi {
-            if self.retests < self.s.retests {
+            if self.retests < self.s.retests && !self.after_failed_confirm {
                 self.retests += 1;
                 self.next = Some((hi, Phase::Retest));
             } else {
@@ -207,6 +212,12 @@ impl Search {
             return self.finish(stop);
         }
         self.next = Some((rate, Phase::Confirm));
+    }
+
+    /// The highest rate below `rate` that passed a try: where the search resumes after a
+    /// confirmation hold failed (None when nothing below passed, and the search halves instead).
+    fn highest_passed_below(&self, rate: f64) -> Option<f64> {
+        self.tries.iter().filter(|t| t.rate < rate && t.verdict == StepVerdict::Pass).map(|t| t.rate).max_by(f64::total_cmp)
     }
 
     fn lowest_never_passed_above(&self, rate: f64) -> Option<f64> {
@@ -464,5 +475,91 @@ mod tests {
         let a = s.answer();
         assert_eq!(a.sustainable, None, "{:?}", s.tries);
         assert!(a.unstable.is_some(), "the flip at the first step is reported: {a:?} {:?}", s.tries);
+    }
+
+    /// Every failed confirmation at rate f is followed by tries in [highest rate below f that had
+    /// passed, f): the search never drops under a rate the system was seen to hold. Returns how
+    /// many confirmations failed.
+    fn assert_descents_stay_above_what_passed(s: &Search) -> usize {
+        let mut failed = 0;
+        for (i, t) in s.tries.iter().enumerate() {
+            if t.phase != Phase::Confirm || t.verdict != StepVerdict::Fail {
+                continue;
+            }
+            failed += 1;
+            let floor = s.tries[..i].iter().filter(|u| u.rate < t.rate && u.verdict == StepVerdict::Pass).map(|u| u.rate).fold(0.0f64, f64::max);
+            if let Some(next) = s.tries.get(i + 1) {
+                assert!(next.rate >= floor && next.rate < t.rate, "after the hold at {} failed, {} is outside [{floor}, {}): {:?}", t.rate, next.rate, t.rate, s.tries);
+            }
+        }
+        failed
+    }
+
+    #[test]
+    fn a_failed_confirmation_searches_back_to_the_highest_passing_rate() {
+        // Short holds pass up to 780 rps, a 30 s hold only up to 740: the candidate from the
+        // bisection fails its confirmation. The search bisects between the highest rate below it
+        // that passed and the failed one, and the band's lower end is a rate that held, within the
+        // precision of 740, not 10% under the failed candidate.
+        let s0 = settings();
+        let mut s = Search::new(s0.clone());
+        while let Some((r, hold, _)) = s.next() {
+            let v = if r <= 740.0 || (r <= 780.0 && hold < s0.confirm_hold) { StepVerdict::Pass } else { StepVerdict::Fail };
+            s.record(r, v);
+            assert!(s.tries.len() < 60, "{:?}", s.tries);
+        }
+        let first_fail = s.tries.iter().position(|t| t.phase == Phase::Confirm && t.verdict == StepVerdict::Fail).expect("a confirmation failed");
+        let failed_at = s.tries[first_fail].rate;
+        let passed_below = s.tries[..first_fail].iter().filter(|t| t.rate < failed_at && t.verdict == StepVerdict::Pass).map(|t| t.rate).fold(0.0, f64::max);
+        assert!(failed_at > 740.0 && failed_at <= 780.0, "{:?}", s.tries);
+        assert_eq!(assert_descents_stay_above_what_passed(&s), 1, "{:?}", s.tries);
+        let a = s.answer();
+        let sus = a.sustainable.expect("the lower rate is confirmed");
+        assert!(sus >= passed_below && sus <= 740.0, "sustainable {sus}, passed below the failed hold: {passed_below}; {:?}", s.tries);
+        assert!((740.0 - sus) / sus <= s0.precision, "within the precision of what holds: {sus}");
+        assert!(sus > round(failed_at * (1.0 - 2.0 * s0.precision)), "above where a fixed 2 × precision drop lands: {sus} vs {failed_at}");
+        assert_eq!(s.stop, Some(Stop::Unstable), "{failed_at} passed short and failed long: a band");
+        assert_eq!(a.unstable.map(|b| b.0), Some(sus), "{a:?}");
+        // No retest after the failed hold: the hold was the repeat.
+        assert!(s.tries[first_fail + 1..].iter().all(|t| t.phase != Phase::Retest), "{:?}", s.tries);
+    }
+
+    #[test]
+    fn a_failed_confirmation_with_nothing_passed_below_halves() {
+        // The first step passed (ramp), everything above failed, then its own hold failed:
+        // nothing below passed, so the search looks below it by halving, as for a first failure.
+        let mut s = Search::new(settings());
+        let mut n = 0;
+        while let Some((r, _, _)) = s.next() {
+            n += 1;
+            let v = if n == 1 || r <= 150.0 { StepVerdict::Pass } else { StepVerdict::Fail };
+            s.record(r, v);
+            assert!(s.tries.len() < 60, "{:?}", s.tries);
+        }
+        let i = s.tries.iter().position(|t| t.phase == Phase::Confirm && t.verdict == StepVerdict::Fail).expect("the hold failed");
+        assert_eq!((s.tries[i].rate, s.tries[i + 1].rate, s.tries[i + 1].phase), (200.0, 100.0, Phase::Bisect), "{:?}", s.tries);
+        assert_eq!(s.answer().sustainable, Some(150.0), "{:?}", s.tries);
+    }
+
+    /// Seeded: a system of 1000 rps whose capacity moves ±3% per second and stalls now and then,
+    /// so a 30 s hold near the top fails where a 3 s bisection step passed. Every failed
+    /// confirmation resumes between the highest rate that passed and the failed one; a search
+    /// with one failed hold answers (or starts its band) above 900 rps, within the precision of
+    /// its bracket, and one with more never drops below 850 (a fixed 10% per failed hold would).
+    #[test]
+    fn noisy_failed_confirmations_search_back_not_down() {
+        let s = CapacitySettings { confirm_hold: Duration::from_secs(30), retests: 2, ..settings() };
+        let mut failed_holds = 0;
+        for seed in 1..=10 {
+            let search = drive(s.clone(), &mut Simulated::new(1000.0, 0.03, 0.002, seed));
+            let a = search.answer();
+            let failed = assert_descents_stay_above_what_passed(&search);
+            println!("seed {seed}: {:?} {a:?} after {} steps, {failed} failed hold(s)", search.stop, search.tries.len());
+            failed_holds += failed;
+            let low_end = a.sustainable.or(a.unstable.map(|b| b.0)).unwrap_or(0.0);
+            let floor = if failed <= 1 { 900.0 } else { 850.0 };
+            assert!(low_end > floor && low_end <= 1030.0, "seed {seed}: {a:?} {:?}", search.tries);
+        }
+        assert!(failed_holds >= 3, "the seeds exercise failed confirmations: {failed_holds}");
     }
 }
