@@ -19,7 +19,7 @@ RUNS=${RUNS:-1}
 
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bench wakeup --bin skyload
-BIN=target/release/skyload
+BIN=${BIN:-target/release/skyload}  # BIN= another build, for a before/after
 WAKEUP=$(ls -t target/release/deps/wakeup-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 
 . benches/nginx.sh
