@@ -568,7 +568,14 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         ("host", format!("{} (where this report was made)", r.host)),
         (
             "generator",
-            format!("{} threads · {:.2} cores busy · {:.0} requests per CPU-second", g.threads, g.cpu_cores, g.requests_per_cpu_second),
+            format!(
+                "{} threads{} · {:.2} cores busy · {:.0} requests per CPU-second",
+                g.threads,
+                // Results from before the pacer option have no name for it.
+                if g.pacer.is_empty() { String::new() } else { format!(" · pacer {}", g.pacer) },
+                g.cpu_cores,
+                g.requests_per_cpu_second
+            ),
         ),
         (
             "generator guard",
