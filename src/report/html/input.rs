@@ -30,25 +30,9 @@ pub struct RunData {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SecondRow {
-    pub second: u64,
-    pub target_rps: f64,
-    pub sent: u64,
-    pub completed: u64,
-    pub dropped: u64,
-    /// Completions by outcome, aligned with `RunData::outcome_columns`.
-    pub outcomes: Vec<u64>,
-    /// Latency from the intended start, milliseconds (None: nothing completed that second).
-    pub p50_ms: Option<f64>,
-    pub p90_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    /// Wait for a connection, p99 in milliseconds (None: nothing waited, or an older file).
-    pub conn_wait_p99_ms: Option<f64>,
-    /// Arrivals that waited because every connection was busy (0: not connection-limited).
-    pub connection_limited: u64,
-}
+/// One second of the whole run (the `*` rows of `timeseries.csv`), as `record::read` parses it:
+/// one row type for every reader, so a column added to the file reaches the report unchanged.
+pub type SecondRow = crate::record::read::TimeseriesRow;
 
 pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let summary = results::read_summary(dir).map_err(|source| ReportError::Summary { dir: dir.to_path_buf(), source })?;
@@ -107,25 +91,7 @@ fn optional<T: DeserializeOwned>(dir: &Path, name: &str, warnings: &mut Vec<Stri
 /// The aggregate (`*`) rows of a `timeseries.csv` as read by `record::read` (the one reader of
 /// the file), with its outcome column names.
 pub fn aggregate_rows(ts: crate::record::read::Timeseries) -> (Vec<String>, Vec<SecondRow>) {
-    let rows = ts
-        .rows
-        .into_iter()
-        .filter(|r| r.request == ALL_REQUESTS)
-        .map(|r| SecondRow {
-            second: r.second,
-            target_rps: r.target_rps,
-            sent: r.sent,
-            completed: r.completed,
-            dropped: r.dropped,
-            outcomes: r.outcomes,
-            p50_ms: r.p50_ms,
-            p90_ms: r.p90_ms,
-            p99_ms: r.p99_ms,
-            max_ms: r.max_ms,
-            conn_wait_p99_ms: r.conn_wait_p99_ms,
-            connection_limited: r.connection_limited,
-        })
-        .collect();
+    let rows = ts.rows.into_iter().filter(|r| r.request == ALL_REQUESTS).collect();
     (ts.outcome_columns, rows)
 }
 

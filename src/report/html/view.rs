@@ -377,8 +377,7 @@ mod tests {
             p90_ms: p99.map(|p| p / 2.0),
             p99_ms: p99,
             max_ms: p99.map(|p| p * 2.0),
-            conn_wait_p99_ms: None,
-            connection_limited: 0,
+            ..SecondRow::default()
         }
     }
 
