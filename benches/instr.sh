@@ -19,21 +19,7 @@ CONNS=${CONNS:-32}
 BIN=${BIN:-target/release/skyload}
 . benches/nginx.sh
 start_nginx "taskset -c 0"
-cat > "$work/bench.toml" <<TOML
-name = "instr"
-threads = 1
-max_lag = "1s"
-[target]
-url = "http://127.0.0.1:$port"
-[connections]
-max = $CONNS
-[[stages]]
-rate = $RATE
-duration = "${DURATION}s"
-[[requests]]
-name = "get"
-path = "/"
-TOML
+bench_scenario instr "$RATE" "$DURATION" "$CONNS" 1s > "$work/bench.toml"
 perf stat -x, -e instructions,task-clock,context-switches -o "$work/perf.csv" taskset -c 1 "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
 python3 - "$work" "$RATE" <<'PY'
 import csv, json, sys

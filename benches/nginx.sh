@@ -32,3 +32,23 @@ CONF
     echo "nginx did not start on port $port (see its message above)" >&2
     return 1
 }
+
+# The one-thread GET / scenario the generator benches run against this nginx, on stdout:
+#   bench_scenario NAME RATE SECONDS CONNS [MAX_LAG]   (MAX_LAG e.g. "1s": drop what is later)
+bench_scenario() {
+    cat <<TOML
+name = "$1"
+threads = 1
+${5:+max_lag = \"$5\"}
+[target]
+url = "http://127.0.0.1:$port"
+[connections]
+max = $4
+[[stages]]
+rate = $2
+duration = "$3s"
+[[requests]]
+name = "get"
+path = "/"
+TOML
+}

@@ -16,22 +16,7 @@ STEP=${STEP:-10}
 BIN=${BIN:-target/release/skyload}
 . benches/nginx.sh
 start_nginx "taskset -c 0"
-scenario() { # rate seconds
-    cat <<TOML
-name = "rss"
-threads = 1
-[target]
-url = "http://127.0.0.1:$port"
-[connections]
-max = 32
-[[stages]]
-rate = $1
-duration = "$2s"
-[[requests]]
-name = "get"
-path = "/"
-TOML
-}
+scenario() { bench_scenario rss "$1" "$2" 32; } # rate seconds
 scenario 1 1 > "$work/one.toml"
 for i in 1 2 3; do
     rm -rf "$work/r1"

@@ -19,21 +19,7 @@ PERF=${PERF:-1}
 BINS=${BINS:-target/release/skyload}
 . benches/nginx.sh
 start_nginx "taskset -c 0"
-cat > "$work/bench.toml" <<TOML
-name = "side-by-side"
-threads = 1
-max_lag = "1s"
-[target]
-url = "http://127.0.0.1:$port"
-[connections]
-max = 32
-[[stages]]
-rate = $RATE
-duration = "${DURATION}s"
-[[requests]]
-name = "get"
-path = "/"
-TOML
+bench_scenario side-by-side "$RATE" "$DURATION" 32 1s > "$work/bench.toml"
 for _ in $(seq "$ROUNDS"); do
     for b in $BINS; do
         rm -rf "$work/results" "$work/dso.txt"

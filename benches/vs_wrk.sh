@@ -45,21 +45,7 @@ run_wrk() {
 }
 
 run_sky() { # label rate
-    cat > "$work/bench.toml" <<TOML
-name = "bench"
-threads = 1
-max_lag = "1s"
-[target]
-url = "http://127.0.0.1:$port"
-[connections]
-max = $CONNS
-[[stages]]
-rate = $2
-duration = "${DURATION}s"
-[[requests]]
-name = "get"
-path = "/"
-TOML
+    bench_scenario bench "$2" "$DURATION" "$CONNS" 1s > "$work/bench.toml"
     rm -rf "$work/results"
     /usr/bin/env time -f "%U %S %M" -o "$work/sky.time" taskset -c 1 "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
     local ok; ok=$(python3 -c "import json; print(json.load(open('$work/results/summary.json'))['totals']['outcomes'].get('ok', 0))")
