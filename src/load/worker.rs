@@ -486,7 +486,7 @@ struct Lean {
     names: Vec<HeaderName>,
     pod: Option<usize>,
     labels: Vec<usize>,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    timer: DeadlineTimer,
 }
 
 impl Lean {
@@ -505,30 +505,54 @@ impl Lean {
             index(h);
         }
         let caps = names.iter().map(|n| Capture::new(n.as_str())).collect();
-        Lean { wire: Vec::with_capacity(512), caps, names, pod, labels, timer: None }
+        Lean { wire: Vec::with_capacity(512), caps, names, pod, labels, timer: DeadlineTimer::default() }
     }
 
 }
 
+/// A worker's one deadline timer, and whether it is known to hold this task's waker: a timer
+/// polled once (Pending) keeps the waker until it fires, so polling it again on every wake of the
+/// task (the answer's readiness, about twice per request) only re-registers the same waker.
+#[derive(Default)]
+pub(crate) struct DeadlineTimer {
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Polled since it was last armed or reset, and not fired since: it will wake the task.
+    watching: bool,
+}
+
 /// Runs `work` until it ends or `deadline` passes (None). The timer is armed at the first deadline
 /// and, when it fires before the current one (deadlines move forward with every request), moved
-/// to it then: one timer registration per timeout period and worker, not one per request.
-async fn within<F: Future>(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>, deadline: tokio::time::Instant, work: F) -> Option<F::Output> {
-    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+/// to it then: one timer registration per timeout period and worker, not one per request. Between
+/// those it is polled only when it has fired (`is_elapsed`, an atomic load).
+async fn within<F: Future>(t: &mut DeadlineTimer, deadline: tokio::time::Instant, work: F) -> Option<F::Output> {
+    let watching = &mut t.watching;
+    let timer = t.sleep.get_or_insert_with(|| {
+        *watching = false;
+        Box::pin(tokio::time::sleep_until(deadline))
+    });
     if timer.deadline() > deadline {
         timer.as_mut().reset(deadline);
+        *watching = false;
     }
     let mut work = std::pin::pin!(work);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(v) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(v));
         }
+        if *watching && !timer.is_elapsed() {
+            return Poll::Pending;
+        }
+        // Out of coop budget, `Sleep::poll` returns Pending without taking the waker (the task is
+        // woken to come back): only a poll with budget left leaves the timer watching.
+        let registers = tokio::task::coop::has_budget_remaining();
+        *watching = false;
         while timer.as_mut().poll(cx).is_ready() {
             if tokio::time::Instant::now() >= deadline {
                 return Poll::Ready(None);
             }
             timer.as_mut().reset(deadline);
         }
+        *watching = registers;
         Poll::Pending
     })
     .await

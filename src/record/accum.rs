@@ -138,6 +138,11 @@ pub struct Interval {
     label_slots: Vec<Vec<u64>>,
     /// When tracing: the slowest request of each latency bucket (exemplars).
     pub slow: super::slow::SecondSlow,
+    /// While the second is open: latency and service per (request, outcome), at
+    /// `request * outcomes + outcome` — the only histograms a completion records into. The
+    /// per-request, per-outcome and run-total histograms above are their sums, added when the
+    /// second is shipped (two records per completion instead of five); empty once shipped.
+    by_pair: Vec<Option<OutcomeHists>>,
 }
 
 impl Interval {
@@ -156,6 +161,7 @@ impl Interval {
             pod_slots: Vec::new(),
             label_slots: vec![Vec::new(); shape.labels.len()],
             slow: Default::default(),
+            by_pair: Vec::new(),
         }
     }
     pub fn merge(&mut self, o: &Interval) {
@@ -383,6 +389,8 @@ pub struct ThreadRecorder {
     status: Vec<u64>,
     /// The second `interval` found last: `[from, to)` and its number.
     last: Option<(Instant, Instant, u64)>,
+    /// Emptied (reset) per-pair histograms of shipped seconds, reused by the next ones.
+    spare: Vec<OutcomeHists>,
 }
 
 /// Status codes counted in `ThreadRecorder::status` (HTTP's are three digits).
@@ -392,18 +400,24 @@ impl ThreadRecorder {
     pub fn new(t0: Instant, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(t0), status: vec![0; STATUS_SLOTS], last: None }
+        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(t0), status: vec![0; STATUS_SLOTS], last: None, spare: Vec::new() }
     }
 
     /// The interval an event at `at` belongs to. An event for a second already shipped (a thread
     /// that ran late) goes into the oldest open one rather than being lost.
     fn interval(&mut self, at: Instant) -> &mut Interval {
+        let i = self.interval_at(at);
+        &mut self.open[i]
+    }
+
+    /// `interval`'s position in `open`.
+    fn interval_at(&mut self, at: Instant) -> usize {
         // Most events of a request fall in the second of the previous one: two comparisons
         // instead of a subtraction and a division.
         if let Some((from, to, sec)) = self.last {
             let i = sec.wrapping_sub(self.shipped) as usize;
             if at >= from && at < to && sec >= self.shipped && i < self.open.len() {
-                return &mut self.open[i];
+                return i;
             }
         }
         let since = at.saturating_duration_since(self.t0).as_secs();
@@ -416,7 +430,7 @@ impl ThreadRecorder {
         for s in next..=sec {
             self.open.push_back(Interval::new(s, &self.shape));
         }
-        &mut self.open[(sec - self.shipped) as usize]
+        (sec - self.shipped) as usize
     }
 
     /// Counts one more `[scheduled, completed, dropped]` (slot `i`) for the second of `intended`.
@@ -480,12 +494,7 @@ impl ThreadRecorder {
         let n_outcomes = self.shape.outcomes.len();
         self.account(c.intended, 1);
 
-        let t = &mut self.totals.requests[c.request];
-        t.bytes_in += c.bytes_in;
-        let h = t.by_outcome[c.outcome as usize]
-            .get_or_insert_with(|| OutcomeHists { latency: new_hist(), service: new_hist() });
-        record_us(&mut h.latency, latency);
-        record_us(&mut h.service, service);
+        self.totals.requests[c.request].bytes_in += c.bytes_in;
         if c.status != 0 {
             match self.status.get_mut(c.status as usize) {
                 Some(n) => *n += 1,
@@ -500,16 +509,20 @@ impl ThreadRecorder {
             }
         }
 
-        let iv = self.interval(c.done);
+        let i = self.interval_at(c.done);
+        let iv = &mut self.open[i];
         let r = &mut iv.requests[c.request];
         r.completed += 1;
         r.outcomes[c.outcome as usize] += 1;
         r.bytes_in += c.bytes_in;
-        record_us(&mut r.latency, latency);
-        record_us(&mut r.service, service);
-        if let Some(slot) = iv.outcome_latency.get_mut(c.outcome as usize) {
-            record_us(slot.get_or_insert_with(new_hist), latency);
+        let pair = c.request * n_outcomes + c.outcome as usize;
+        if iv.by_pair.len() <= pair {
+            iv.by_pair.resize((iv.requests.len() * n_outcomes).max(pair + 1), None);
         }
+        let spare = &mut self.spare;
+        let h = iv.by_pair[pair].get_or_insert_with(|| spare.pop().unwrap_or_else(|| OutcomeHists { latency: new_hist(), service: new_hist() }));
+        record_us(&mut h.latency, latency);
+        record_us(&mut h.service, service);
         if let Some(i) = pod {
             bump(&mut iv.pod_slots, i);
         }
@@ -538,6 +551,29 @@ impl ThreadRecorder {
         }
     }
 
+    /// Adds a closing second's per-(request, outcome) histograms into its per-request and
+    /// per-outcome histograms and into the run totals (what each completion recorded into
+    /// separately before), then keeps them, emptied, for the seconds to come.
+    fn fold_pairs(&mut self, iv: &mut Interval) {
+        let n_outcomes = self.shape.outcomes.len().max(1);
+        for (pair, slot) in iv.by_pair.iter_mut().enumerate() {
+            let Some(mut h) = slot.take() else { continue };
+            let (r, o) = (pair / n_outcomes, pair % n_outcomes);
+            add(&mut iv.requests[r].latency, &h.latency);
+            add(&mut iv.requests[r].service, &h.service);
+            if let Some(ol) = iv.outcome_latency.get_mut(o) {
+                add(ol.get_or_insert_with(new_hist), &h.latency);
+            }
+            let t = self.totals.requests[r].by_outcome[o].get_or_insert_with(|| OutcomeHists { latency: new_hist(), service: new_hist() });
+            add(&mut t.latency, &h.latency);
+            add(&mut t.service, &h.service);
+            h.latency.reset();
+            h.service.reset();
+            self.spare.push(h);
+        }
+        iv.by_pair = Vec::new();
+    }
+
     /// Ships every interval up to and including `second` (empty ones too, so a consumer can count
     /// on one interval per thread per second). `cpu` is this thread's CPU time since the last call.
     pub fn take_through(&mut self, second: u64, in_flight: u64, cpu: Duration) -> Vec<Interval> {
@@ -552,6 +588,7 @@ impl ThreadRecorder {
         let mut out: Vec<Interval> = self.open.drain(..n).collect();
         for iv in &mut out {
             self.name_counts(iv);
+            self.fold_pairs(iv);
             add(&mut self.totals.lag, &iv.lag);
             add(&mut self.totals.conn_wait, &iv.conn_wait);
         }
