@@ -675,6 +675,68 @@ mod tests {
         assert_eq!(totals.labels[0].get("v1"), Some(&3));
     }
 
+    /// The histograms summed at shipping from the per-(request, outcome) ones hold exactly what
+    /// recording each completion into each of them held: 3,000 seeded completions over 5 seconds,
+    /// 2 requests × 3 outcomes, some late for an already-shipped second, checked value by value
+    /// against histograms recorded directly.
+    #[test]
+    fn per_pair_histograms_sum_to_what_direct_records_hold() {
+        use rand::{Rng, SeedableRng};
+        let t0 = Instant::now();
+        let shape = shape();
+        let n_out = shape.outcomes.len();
+        let mut r = ThreadRecorder::new(t0, shape.clone());
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(13);
+        let outcomes = [OK, RESET, crate::record::outcome::TIMEOUT];
+        // Expected, recorded directly: per second (request latency, service; outcome latency),
+        // and run totals per (request, outcome).
+        let mut sec_req: Vec<Vec<(Hist, Hist)>> = (0..6).map(|_| (0..2).map(|_| (new_hist(), new_hist())).collect()).collect();
+        let mut sec_out: Vec<Vec<Hist>> = (0..6).map(|_| (0..n_out).map(|_| new_hist()).collect()).collect();
+        let mut tot: Vec<Vec<(Hist, Hist)>> = (0..2).map(|_| (0..n_out).map(|_| (new_hist(), new_hist())).collect()).collect();
+        let mut shipped = Vec::new();
+        for i in 0..3_000u64 {
+            let at_ms = i * 5 / 3; // 0..5,000 ms
+            if i == 1_500 {
+                shipped.extend(r.take_through(1, 0, Duration::ZERO));
+            }
+            // After second 1 is shipped, a late event for it lands in second 2.
+            let at_ms = if i >= 1_500 && rng.gen_bool(0.05) { 1_500 } else { at_ms };
+            let (req, o) = (rng.gen_range(0..2), outcomes[rng.gen_range(0..3)]);
+            let c = done(t0, req, o, at_ms, rng.gen_range(1..3_000), None);
+            r.completed(&c);
+            let sec = ((at_ms / 1_000) as usize).max(if i >= 1_500 { 2 } else { 0 });
+            let (lat, svc) = (c.done - c.intended, c.done - c.sent);
+            record_us(&mut sec_req[sec][req].0, lat);
+            record_us(&mut sec_req[sec][req].1, svc);
+            record_us(&mut sec_out[sec][o as usize], lat);
+            record_us(&mut tot[req][o as usize].0, lat);
+            record_us(&mut tot[req][o as usize].1, svc);
+        }
+        let (rest, totals) = r.finish(Duration::ZERO);
+        shipped.extend(rest);
+        let values = |h: &Hist| h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect::<Vec<_>>();
+        assert_eq!(shipped.len(), 5);
+        for iv in &shipped {
+            let k = iv.second as usize;
+            for req in 0..2 {
+                assert_eq!(values(&iv.requests[req].latency), values(&sec_req[k][req].0), "second {k} request {req} latency");
+                assert_eq!(values(&iv.requests[req].service), values(&sec_req[k][req].1), "second {k} request {req} service");
+            }
+            for o in 0..n_out {
+                let got = iv.outcome_latency[o].as_ref().map(values).unwrap_or_default();
+                assert_eq!(got, values(&sec_out[k][o]), "second {k} outcome {o}");
+            }
+            assert!(iv.by_pair.is_empty(), "shipped seconds carry no per-pair histograms");
+        }
+        for req in 0..2 {
+            for o in 0..n_out {
+                let got = totals.requests[req].by_outcome[o].as_ref();
+                assert_eq!(got.map(|h| values(&h.latency)).unwrap_or_default(), values(&tot[req][o].0), "total {req}/{o} latency");
+                assert_eq!(got.map(|h| values(&h.service)).unwrap_or_default(), values(&tot[req][o].1), "total {req}/{o} service");
+            }
+        }
+    }
+
     #[test]
     fn totals_merge_adds_and_unions_pods() {
         let t0 = Instant::now();
