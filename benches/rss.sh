@@ -30,8 +30,10 @@ for i in 1 2 3; do
     echo "rss: one-request run, max RSS $(( $(cat "$work/one.time") / 1024 )).$(( $(cat "$work/one.time") % 1024 * 10 / 1024 )) MiB"
 done
 scenario "$RATE" "$DURATION" > "$work/load.toml"
-taskset -c 1 "$BIN" run "$work/load.toml" -q -o "$work/r2" >/dev/null 2>&1 &
-pid=$!
+/usr/bin/env time -f "%M" -o "$work/load.time" taskset -c 1 "$BIN" run "$work/load.toml" -q -o "$work/r2" >/dev/null 2>&1 &
+timer=$!
+sleep 0.5
+pid=$(pgrep -P "$timer" | head -1) # time's child: taskset exec'd the generator
 line="rss: ${RATE}/s, resident MiB every ${STEP}s:"
 for i in $(seq $(( DURATION / STEP ))); do
     sleep "$STEP"
@@ -44,9 +46,10 @@ for i in $(seq $(( DURATION / STEP ))); do
             END { printf "binary %.1f MiB, libraries %.1f MiB, anonymous %.1f MiB", b/1024, l/1024, a/1024 }' "/proc/$pid/smaps" 2>/dev/null || echo "smaps unreadable")
     fi
 done
-wait "$pid" || true
+wait "$timer" || true
 hwm=$(python3 -c "import json; t=json.load(open('$work/r2/summary.json'))['totals']; print(t['outcomes'].get('ok', 0), t['scheduled'])")
-echo "$line; ok/scheduled: $hwm"
+kb=$(cat "$work/load.time")
+echo "$line; max RSS $(( kb / 1024 )).$(( kb % 1024 * 10 / 1024 )) MiB (the end of the run included); ok/scheduled: $hwm; load $(cut -d' ' -f1 /proc/loadavg)"
 echo "rss: halfway through: ${smaps:-not sampled}"
 if [ -n "${OVER:-}" ]; then
     bench_scenario rss "$OVER" "${OVER_SECONDS:-5}" 32 1s > "$work/over.toml"
