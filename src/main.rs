@@ -6,6 +6,7 @@ use skyload::{commands, exit};
 
 fn main() {
     skyload::load::memory::no_huge_pages();
+    small_heap();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match &cli.command {
@@ -51,3 +52,24 @@ fn init_tracing(verbose: u8) {
 /// glibc's malloc was a measurable share of the generator's CPU time.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's options for a small resident set, set here (not by the user, who may still override
+/// each with its `MIMALLOC_*` variable). Freed memory goes back to the OS at once instead of after
+/// mimalloc's 1 s purge delay: each second's histograms are freed as the next second's are made,
+/// and with the delay both were resident. Arena memory is committed as it is used, not ahead.
+/// Together -2 to -3 MiB of max RSS at 100,000/s with no measurable CPU cost (docs/performance.md).
+fn small_heap() {
+    // The option numbers of mimalloc v3's `mi_option_t` (libmimalloc-sys 0.1.49, mimalloc.h).
+    const ARENA_EAGER_COMMIT: i32 = 4;
+    const PURGE_DELAY: i32 = 15;
+    extern "C" {
+        fn mi_option_set(option: i32, value: std::ffi::c_long);
+    }
+    for (option, name, value) in [(PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 0), (ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0)] {
+        if std::env::var_os(name).is_none() {
+            // SAFETY: sets one integer option of the allocator this binary links; both options
+            // are read on each use, so a change after start-up takes effect from then on.
+            unsafe { mi_option_set(option, value) };
+        }
+    }
+}

@@ -3,8 +3,9 @@
 //! a crash loses at most the second in progress; `summary.json` is written atomically at the end
 //! (also on Ctrl-C, marked interrupted).
 
-use super::accum::{Interval, Shape};
-use super::hist::{add, new_hist, Hist};
+use super::accum::{Interval, ReqInterval, Shape};
+use super::hist::Hist;
+use std::borrow::Cow;
 use super::summary::Summary;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
@@ -114,18 +115,22 @@ impl ResultsWriter {
     /// Appends one closed second. `target` is the schedule's expected arrivals in that second per
     /// request (by weight share).
     pub fn write_interval(&mut self, iv: &Interval, target: &[f64]) -> io::Result<()> {
-        let (mut lat, mut svc) = (new_hist(), new_hist());
-        let mut all = iv.requests[0].clone();
-        for r in &iv.requests[1..] {
-            all.merge(r);
-        }
+        // Every request together, borrowed when there is one: its latency and service histograms
+        // are the second's untagged and `service` entries, so no copy of them is made.
+        let all: Cow<ReqInterval> = if let [one] = &iv.requests[..] {
+            Cow::Borrowed(one)
+        } else {
+            let mut all = iv.requests[0].clone();
+            for r in &iv.requests[1..] {
+                all.merge(r);
+            }
+            Cow::Owned(all)
+        };
         let lag_p99 = ms(iv.lag.value_at_quantile(0.99));
         let cpu_pct = iv.cpu.as_secs_f64() * 100.0;
         for (i, r) in iv.requests.iter().enumerate() {
             self.row(iv.second, &self.shape.requests[i].clone(), target[i], r, None)?;
             self.csv_connections(None)?;
-            add(&mut lat, &r.latency);
-            add(&mut svc, &r.service);
         }
         let total_target: f64 = target.iter().sum();
         let conn_wait_p99 = if iv.conn_wait.is_empty() { String::new() } else { ms(iv.conn_wait.value_at_quantile(0.99)) };
@@ -145,9 +150,9 @@ impl ResultsWriter {
 
         let start = Duration::from_secs(iv.second);
         let len = Duration::from_secs(1);
-        self.hist_entry(&lat, start, len, None)?;
-        self.hist_entry(&svc, start, len, Some("service"))?;
-        self.hist_entry(&iv.lag.clone(), start, len, Some("lag"))?;
+        self.hist_entry(&all.latency, start, len, None)?;
+        self.hist_entry(&all.service, start, len, Some("service"))?;
+        self.hist_entry(&iv.lag, start, len, Some("lag"))?;
         self.hist_entry(&iv.conn_wait, start, len, Some("conn_wait"))?;
         for (o, h) in iv.outcome_latency.iter().enumerate() {
             if let Some(h) = h.as_ref().filter(|h| !h.is_empty()) {

@@ -37,8 +37,13 @@ pub type SecondRow = crate::record::read::TimeseriesRow;
 pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let summary = results::read_summary(dir).map_err(|source| ReportError::Summary { dir: dir.to_path_buf(), source })?;
     let mut warnings = Vec::new();
+    // Whether a saturation point may be found is judged on the rows before they are narrowed.
+    let mut rises = false;
     let (outcome_columns, seconds) = match crate::record::read::timeseries(dir) {
-        Ok(ts) => aggregate_rows(ts),
+        Ok(ts) => {
+            rises = crate::report::saturation::rises(&ts);
+            aggregate_rows(ts)
+        }
         Err(e @ crate::record::read::LoadError::Io { .. }) => {
             warnings.push(format!("{TIMESERIES} could not be opened ({e}): charts over time are missing"));
             (Vec::new(), Vec::new())
@@ -57,7 +62,7 @@ pub fn read(dir: &Path) -> Result<RunData, ReportError> {
         .unwrap_or_default();
     let capacity = optional::<crate::verify::capacity::report::CapacityReport>(dir, verify_views::CAPACITY, &mut warnings).map(|c| verify_views::capacity_view(&c));
     // The same answer the terminal printed after the run, from the same data and SLO.
-    let saturation = if capacity.is_some() {
+    let saturation = if capacity.is_some() || !rises {
         None
     } else {
         let slo = scenario_text
