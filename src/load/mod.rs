@@ -15,5 +15,6 @@ pub mod probe;
 pub mod pacer;
 pub mod trace_id;
 pub mod memory;
+pub mod cpu_latency;
 #[cfg(test)]
 mod poisson_guard_tests;
