@@ -1,9 +1,10 @@
 //! The OS request that keeps idle CPUs able to wake at once, held by the `precise` pacer for its
 //! run. On a virtual machine an idle vCPU halts (cpuidle `haltpoll`), and waking a halted vCPU for
-//! a timer is an exit to the host: that, not the pacer, set the lag tail (p99 0.3–3 ms at 50 µs to
-//! 10 ms intervals, benches/wakeup.rs). Writing 0 to `/dev/cpu_dma_latency` asks the kernel to
-//! allow no idle state with a non-zero exit latency, so idle CPUs poll instead of halting; the same
-//! benchmark's p99 fell to 0.1–0.35 ms at 1 ms … 100 µs intervals (docs/measurement.md "Pacing").
+//! a timer is an exit to the host: on a quiet VM that, not the pacer, set the lag tail (p99
+//! 0.2–3 ms at 50 µs to 10 ms intervals, benches/wakeup.rs). Writing 0 to `/dev/cpu_dma_latency`
+//! asks the kernel to allow no idle state with a non-zero exit latency, so idle CPUs poll instead
+//! of halting; the same benchmark's p99 fell to 0.1–0.35 ms at 1 ms … 100 µs intervals. On a busy
+//! machine it changes little: a busy CPU is seldom idle (docs/measurement.md "Pacing").
 //!
 //! The kernel keeps the request only while the file stays open and drops it when the descriptor
 //! closes — also when the process dies — so it can never outlive the run (cyclictest works the
