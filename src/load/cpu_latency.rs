@@ -20,7 +20,7 @@ pub const DEVICE: &str = "/dev/cpu_dma_latency";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CpuLatencyError {
-    #[error("{path}: {source}{}", if source.kind() == std::io::ErrorKind::PermissionDenied { " (needs root, or write access to the device)" } else { "" })]
+    #[error("{path}: {source}{}", if source.kind() == std::io::ErrorKind::PermissionDenied { "; it needs root, or write access to the device" } else { "" })]
     Open { path: PathBuf, source: std::io::Error },
     #[error("{path}: writing the request: {source}")]
     Write { path: PathBuf, source: std::io::Error },
@@ -120,7 +120,7 @@ mod tests {
         assert!(text.starts_with("not held: ") && text.contains(&*missing.to_string_lossy()), "{text}");
 
         let denied = CpuLatencyError::Open { path: DEVICE.into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
-        assert!(denied.to_string().starts_with("/dev/cpu_dma_latency: ") && denied.to_string().ends_with("(needs root, or write access to the device)"), "{denied}");
+        assert!(denied.to_string().starts_with("/dev/cpu_dma_latency: ") && denied.to_string().ends_with("; it needs root, or write access to the device"), "{denied}");
 
         let dev = dir.path().join("dev");
         std::fs::write(&dev, []).unwrap();
