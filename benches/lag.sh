@@ -8,6 +8,8 @@
 #
 #   bash benches/lag.sh                 # 5 s per rate and pacer
 #   DURATION=10 PACERS="precise" RATES="2000" RUNS=3 bash benches/lag.sh
+#   WRAP="chrt -f 50" PACERS=precise bash benches/lag.sh   # skyload under SCHED_FIFO (root)
+#   GEN_FIFO=50 PACERS=precise bash benches/lag.sh         # only its generator threads (chrt -f -p)
 #
 # Needs nginx (Debian nginx-light; installed if missing, as root). Reads summary.json with python3.
 set -euo pipefail
@@ -16,6 +18,8 @@ DURATION=${DURATION:-5}
 RATES=${RATES:-"100 2000 20000"}
 PACERS=${PACERS:-"sleep precise"}
 RUNS=${RUNS:-1}
+WRAP=${WRAP:-}  # a command prefix for skyload, e.g. "chrt -f 50"
+GEN_FIFO=${GEN_FIFO:-}  # SCHED_FIFO priority for the skyload-gen-* threads alone, e.g. 50
 
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bench wakeup --bin skyload
@@ -30,13 +34,19 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 # The OS floor: a timerfd sleep per interval a generator thread sees at each rate (threads split
 # the rate), for as many wake-ups as the run would have, at most 2,000.
 threads=$(nproc)
+# Both ways: as the sleep pacer sleeps, and holding the CPU wake-up latency request at 0 µs as
+# the precise pacer does (rows `held`; skipped with a note when the request is not permitted).
 if [ -n "$WAKEUP" ]; then
-  echo "# machine floor: plain timerfd sleep, wake-up lateness (benches/wakeup.rs)"
-  printf '%-8s %7s %10s %10s %10s %10s %6s\n' floor rate interval late_p50 late_p99 late_max load
+  echo "# machine floor: plain timerfd sleep, wake-up lateness (benches/wakeup.rs); cpu_latency: the request held or not"
+  printf '%-8s %-11s %7s %10s %10s %10s %10s %6s\n' floor cpu_latency rate interval late_p50 late_p99 late_max load
   for rate in $RATES; do
     interval=$(( 1000000 * threads / rate )); [ "$interval" -ge 1 ] || interval=1
     n=$(( rate * DURATION / threads )); [ "$n" -le 2000 ] || n=2000
-    "$WAKEUP" --interval-us "$interval" --count "$n" --quiet | awk -v r="$rate" -v l="$(load)" '{printf "%-8s %7s %8sus %8sus %8sus %8sus %6s\n", "timerfd", r, $1, $2, $3, $4, l}'
+    for how in none held; do
+      flag=""; [ "$how" = none ] || flag=--hold-cpu-latency
+      "$WAKEUP" --interval-us "$interval" --count "$n" --quiet $flag | awk -v r="$rate" -v h="$how" -v l="$(load)" '{printf "%-8s %-11s %7s %8sus %8sus %8sus %8sus %6s\n", "timerfd", h, r, $1, $2, $3, $4, l}' \
+        || echo "timerfd  $how: not measured (the request is not permitted: run as root)"
+    done
   done
   echo
 fi
@@ -48,7 +58,21 @@ for run in $(seq "$RUNS"); do
     [ "$pacer" != timerfd ] || pacer=sleep
     for rate in $RATES; do
       out="$work/r-$pacer-$rate-$run"
-      "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>&1 || true
+      $WRAP "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>&1 &
+      pid=$!
+      if [ -n "$GEN_FIFO" ]; then
+        # The generator threads exist a few ms after start; the run's first moments are not FIFO.
+        tids=""
+        for _ in $(seq 100); do
+          tids=$(grep -l '^skyload-gen' /proc/$pid/task/*/comm 2>/dev/null | cut -d/ -f5 || true)
+          [ "$(echo $tids | wc -w)" -lt "$threads" ] || break
+          sleep 0.01
+        done
+        fifo=0
+        for t in $tids; do chrt -f -p "$GEN_FIFO" "$t" && fifo=$((fifo + 1)) || true; done
+        [ "$fifo" -eq "$threads" ] || echo "# $pacer $rate: $fifo of $threads generator threads made FIFO"
+      fi
+      wait "$pid" || true
       python3 - "$out/summary.json" "$pacer" "$rate" "$(load)" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

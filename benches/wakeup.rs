@@ -7,7 +7,12 @@
 //!   cargo bench --bench wakeup                      # 10 ms, 1 ms, 500 µs, 100 µs, 50 µs
 //!   cargo bench --bench wakeup -- --interval-us 500 --count 2000 --quiet
 //!
+//!   cargo bench --bench wakeup -- --hold-cpu-latency  # as the precise pacer: idle CPUs poll
+//!
 //! `--quiet` prints one line per interval: interval p50 p99 max (µs), for scripts.
+//! `--hold-cpu-latency` holds the CPU wake-up latency request at 0 µs while measuring
+//! (`skyload::load::cpu_latency`, what the `precise` pacer holds; needs root): the difference
+//! between the two is what a halted idle vCPU costs to wake. It fails rather than measure without.
 
 #[cfg(target_os = "linux")]
 mod floor {
@@ -98,9 +103,19 @@ fn main() {
         Some(us) => vec![us.max(1)],
         None => vec![10_000, 1_000, 500, 100, 50],
     };
+    let _held = args.iter().any(|a| a == "--hold-cpu-latency").then(|| {
+        skyload::load::cpu_latency::CpuLatencyRequest::hold().unwrap_or_else(|e| {
+            eprintln!("--hold-cpu-latency: {e}");
+            std::process::exit(2)
+        })
+    });
     if !quiet {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-        println!("timer wake-up lateness (timerfd absolute + epoll_wait, slack 1 ns); load average {}", load.split(' ').next().unwrap_or("?"));
+        println!(
+            "timer wake-up lateness (timerfd absolute + epoll_wait, slack 1 ns; CPU wake-up latency request {}); load average {}",
+            if _held.is_some() { "held at 0 µs" } else { "not held" },
+            load.split(' ').next().unwrap_or("?")
+        );
         println!("{:>11} {:>7} {:>9} {:>9} {:>9}", "interval_us", "count", "p50_us", "p99_us", "max_us");
     }
     for us in intervals {

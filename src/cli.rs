@@ -276,6 +276,9 @@ pub struct K8sArgs {
     /// Directory to write the manifests into (created); `-` prints them all to stdout.
     #[arg(long, short = 'o', default_value = "-")]
     pub out: String,
+    /// Overwrite manifests already in the -o directory (without it a file that exists is refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -129,6 +129,21 @@ path = "/fn/hello?u={{user_id}}"
     let job = &docs(&std::fs::read_to_string(dir.join("02-shards-job.yaml")).unwrap())[0];
     check_object(job);
     assert_eq!(str_at(job, "spec.template.spec.volumes.1.persistentVolumeClaim.claimName"), "shared-results");
+
+    // Again into the same directory: refused (exit 2), the first existing file named, nothing
+    // touched; --force overwrites; a file of the user's beside them is never touched.
+    std::fs::write(dir.join("02-shards-job.yaml"), "# edited by hand\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    let again = ["k8s", file.to_str().unwrap(), "--shards", "2", "--image", "i:1", "--claim", "shared-results", "-o", dir.to_str().unwrap()];
+    let o = skyload(&again);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let first = dir.join("00-secret.yaml");
+    assert!(text(&o).contains(&format!("{} exists (and 2 more of the 3 it would write)", first.display())) && text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("02-shards-job.yaml")).unwrap(), "# edited by hand\n");
+    let o = skyload(&[&again[..], &["--force"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    check_object(&docs(&std::fs::read_to_string(dir.join("02-shards-job.yaml")).unwrap())[0]);
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine\n");
 }
 
 #[test]

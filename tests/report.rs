@@ -177,6 +177,35 @@ fn an_old_results_dir_with_a_secret_in_its_scenario_is_still_redacted() {
     assert!(!html.contains("leaked-7") && !html.contains("leaked-8"));
 }
 
+/// The precise pacer's CPU wake-up latency request reaches summary.json, the report and (through
+/// the same text) the terminal: held where the process may open /dev/cpu_dma_latency (root, as
+/// in CI), otherwise "not held: why" and the run still succeeds. The sleep pacer asks for nothing.
+#[test]
+fn the_precise_pacers_cpu_latency_request_is_named() {
+    let server = TestServer::start();
+    let out = tempdir();
+    let dir = out.path().join("precise");
+    quick_run(&server, 50, 1, &dir, &["--pacer", "precise"]);
+    let summary: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    let g = &summary["generator"];
+    assert_eq!(g["pacer"], "precise");
+    let cpu = g["cpu_latency"].as_str().unwrap_or_default().to_string();
+    let may = std::fs::OpenOptions::new().write(true).open("/dev/cpu_dma_latency").is_ok();
+    if may {
+        assert_eq!(cpu, "held at 0 µs");
+    } else {
+        assert!(cpu.starts_with("not held: "), "{cpu}");
+    }
+    let html = read(&dir.join("report.html"));
+    assert!(html.contains(&format!("pacer precise (CPU wake-up latency request {})", cpu.replace('&', "&amp;"))), "the report names it");
+
+    let plain = out.path().join("sleep");
+    quick_run(&server, 50, 1, &plain, &[]);
+    let summary: serde_json::Value = serde_json::from_str(&read(&plain.join("summary.json"))).unwrap();
+    assert_eq!(summary["generator"]["pacer"], "sleep");
+    assert!(summary["generator"].get("cpu_latency").is_none(), "the sleep pacer makes no request");
+}
+
 #[test]
 fn verdict_faults_and_capacity_files_are_shown() {
     let server = TestServer::start();

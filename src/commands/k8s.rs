@@ -139,12 +139,33 @@ fn print_manifests(out: &mut impl std::io::Write, files: &[(String, String)]) ->
     }
 }
 
+/// Manifests already in `dir` may be an applied run's or edited by hand: they are overwritten only
+/// with `--force`. Names the first that exists and how many more.
+fn refuse_overwrite(dir: &Path, files: &[(String, String)], force: bool) -> Option<String> {
+    if force {
+        return None;
+    }
+    let existing: Vec<_> = files.iter().map(|(name, _)| dir.join(name)).filter(|p| p.symlink_metadata().is_ok()).collect();
+    let first = existing.first()?;
+    Some(format!(
+        "{} exists{}: skyload k8s does not overwrite manifests; pass --force to overwrite them, or -o another directory",
+        first.display(),
+        match existing.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more of the {} it would write)", files.len()),
+        }
+    ))
+}
+
 fn write(args: &K8sArgs, spec: &Spec) -> CliResult {
     let files = build(spec).files().context("cannot write the manifests as YAML")?;
     if args.out == "-" {
         print_manifests(&mut std::io::stdout().lock(), &files).context("cannot write the manifests to stdout")?;
     } else {
         let dir = Path::new(&args.out);
+        if let Some(msg) = refuse_overwrite(dir, &files, args.force) {
+            return Err(CliError::Usage(msg));
+        }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for (name, yaml) in &files {
             std::fs::write(dir.join(name), yaml).with_context(|| format!("cannot write {}", dir.join(name).display()))?;

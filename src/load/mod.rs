@@ -16,5 +16,6 @@ pub mod pacer;
 pub mod trace_id;
 pub mod memory;
 pub mod worker;
+pub mod cpu_latency;
 #[cfg(test)]
 mod poisson_guard_tests;

@@ -192,6 +192,8 @@ pub fn run_against(
     if drives_faults {
         faults.start(t0, &dir);
     }
+    // Held until the generator threads have ended; dropping it withdraws the request.
+    let (cpu_latency_request, cpu_latency) = super::cpu_latency::for_pacer(plan.pacer);
     let (tx, rx) = mpsc::channel();
     let failures = super::guard::Failures::default();
     let handles: Vec<_> = (0..threads)
@@ -229,6 +231,7 @@ pub fn run_against(
             failures.record(format!("generator thread {i} panicked: {}", crate::out::panic_cause(&*p)));
         }
     }
+    drop(cpu_latency_request);
     let ended = Instant::now();
     if drives_faults {
         faults.finish(&dir).map_err(results_err)?;
@@ -269,6 +272,7 @@ pub fn run_against(
     summary.failure = failures.first();
     summary.tls = prepared.tls_run();
     summary.generator.pacer = plan.pacer.name().to_string();
+    summary.generator.cpu_latency = cpu_latency;
     writer.write_summary(&summary).map_err(results_err)?;
     if let Some(e) = write_error {
         return Err(results_err(e));

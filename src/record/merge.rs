@@ -110,6 +110,7 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
     }
     out.sources.extend(b.sources.iter().cloned());
     out.tls = crate::record::tls::merge(a.tls.as_ref(), b.tls.as_ref());
+    out.pacing.merge(&b.pacing);
     Ok(out)
 }
 
@@ -175,6 +176,7 @@ mod tests {
             seconds,
             sources: vec![format!("shard-{index}")],
             tls: None,
+            pacing: Default::default(),
         }
     }
 
@@ -237,6 +239,41 @@ mod tests {
         assert!(matches!(merge(&a, &shard(0, 5, 5)), Err(MergeError::Overlap { index: 0, .. })));
         let partial = merge_all(&[a, shard(2, 5, 5)]).unwrap().unwrap();
         assert!(partial.summary().generator.notes.iter().any(|n| n.contains("2 of 3 shards (missing: 1)")), "{:?}", partial.summary().generator.notes);
+    }
+
+    /// The pacer and the CPU wake-up latency request reach the merged summary; shards that were
+    /// paced differently make it say so (not pick one), and that survives save, load and a
+    /// further merge.
+    #[test]
+    fn pacing_is_carried_and_a_difference_is_said() {
+        let paced = |index: u32, pacer: &str, cpu: &str| {
+            let mut r = shard(index, 5, 5);
+            r.pacing = crate::record::read::Pacing { pacer: [pacer.to_string()].into(), cpu_latency: [cpu.to_string()].into() };
+            r
+        };
+        let same = merge(&paced(0, "precise", "held at 0 µs"), &paced(1, "precise", "held at 0 µs")).unwrap().summary();
+        assert_eq!((same.generator.pacer.as_str(), same.generator.cpu_latency.as_str()), ("precise", "held at 0 µs"));
+        assert_eq!(same.generator.pacer_text(), " · pacer precise (CPU wake-up latency request held at 0 µs)");
+
+        let mixed = merge(&paced(0, "precise", "held at 0 µs"), &paced(1, "sleep", "")).unwrap();
+        let g = mixed.summary().generator;
+        assert_eq!(g.pacer, "differs between shards: precise; sleep");
+        assert_eq!(g.cpu_latency, "differs between shards: none; held at 0 µs");
+
+        let dir = tempfile::tempdir().unwrap();
+        mixed.save(dir.path()).unwrap();
+        let back = crate::record::read::results(dir.path()).unwrap();
+        assert_eq!(back.pacing, mixed.pacing);
+        // The fingerprint read back is the saved scenario text's.
+        let third = |pacer: &str, cpu: &str| {
+            let mut r = paced(2, pacer, cpu);
+            r.info.scenario_fingerprint = back.info.scenario_fingerprint.clone();
+            r
+        };
+        let all = merge(&back, &third("sleep", "")).unwrap().summary().generator;
+        assert_eq!((all.pacer.as_str(), all.cpu_latency.as_str()), (g.pacer.as_str(), g.cpu_latency.as_str()));
+        let old = merge(&back, &third("", "")).unwrap().summary().generator;
+        assert_eq!(old.pacer, "differs between shards: not recorded; precise; sleep");
     }
 
     /// Per-second latency by outcome, connection wait and connection-limited counts are written,

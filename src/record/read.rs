@@ -16,7 +16,7 @@ use super::outcome::OutcomeTable;
 use super::results::{self, ResultsWriter, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, TIMESERIES};
 use super::summary::{scenario_fingerprint, RunMeta, Shards, Summary};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -56,6 +56,51 @@ pub struct Results {
     pub sources: Vec<String>,
     /// How an https run reached its target (summary.json `tls`), kept through rebuilds and merges.
     pub tls: Option<crate::record::tls::TlsRun>,
+    /// How the shares were paced, kept through rebuilds and merges.
+    pub pacing: Pacing,
+}
+
+/// summary.json `generator.pacer` and `generator.cpu_latency`, as the set of values the shares
+/// had: a merge of shards that were paced differently says so rather than naming one of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pacing {
+    pub pacer: BTreeSet<String>,
+    pub cpu_latency: BTreeSet<String>,
+}
+
+/// How a summary field says that the merged shards had different values.
+const DIFFER: &str = "differs between shards: ";
+
+impl Pacing {
+    fn of(g: &super::summary::GeneratorHealth) -> Pacing {
+        Pacing { pacer: values(&g.pacer, "not recorded"), cpu_latency: values(&g.cpu_latency, "none") }
+    }
+
+    pub fn merge(&mut self, o: &Pacing) {
+        self.pacer.extend(o.pacer.iter().cloned());
+        self.cpu_latency.extend(o.cpu_latency.iter().cloned());
+    }
+
+    fn write(&self, g: &mut super::summary::GeneratorHealth) {
+        g.pacer = text(&self.pacer, "not recorded");
+        g.cpu_latency = text(&self.cpu_latency, "none");
+    }
+}
+
+/// A field's values: one, or those a merge listed after `DIFFER` (`empty` stands for "").
+fn values(field: &str, empty: &str) -> BTreeSet<String> {
+    match field.strip_prefix(DIFFER) {
+        Some(list) => list.split("; ").map(|v| if v == empty { String::new() } else { v.to_string() }).collect(),
+        None => BTreeSet::from([field.to_string()]),
+    }
+}
+
+fn text(values: &BTreeSet<String>, empty: &str) -> String {
+    match values.len() {
+        0 => String::new(),
+        1 => values.first().cloned().unwrap_or_default(),
+        _ => DIFFER.to_string() + &values.iter().map(|v| if v.is_empty() { empty } else { v }).collect::<Vec<_>>().join("; "),
+    }
 }
 
 impl Results {
@@ -73,6 +118,7 @@ impl Results {
             s.merged_from = self.sources.clone();
         }
         s.tls = self.tls.clone();
+        self.pacing.write(&mut s.generator);
         let (have, of) = (shards.indices.len(), shards.count as usize);
         if have < of {
             let missing: Vec<String> =
@@ -149,6 +195,7 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
         seconds,
         sources,
         tls: summary.tls.clone(),
+        pacing: Pacing::of(&summary.generator),
     })
 }
 

@@ -188,10 +188,27 @@ pub struct GeneratorHealth {
     pub requests_per_cpu_second: f64,
     pub fell_behind: bool,
     pub notes: Vec<String>,
-    /// The scenario's `pacer` (`sleep`, `precise`); empty in Results written before it existed
-    /// and in merged ones (`skyload merge` does not know the shards').
+    /// The scenario's `pacer` (`sleep`, `precise`); empty in Results written before it existed.
+    /// A merge of shards paced differently says `differs between shards: precise; sleep`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pacer: String,
+    /// The precise pacer's request that idle CPUs wake at once (`load::cpu_latency`): `held at
+    /// 0 µs`, or `not held: <why>`. Empty for the sleep pacer, which makes none, and in Results
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cpu_latency: String,
+}
+
+impl GeneratorHealth {
+    /// ` · pacer precise (CPU wake-up latency request held at 0 µs)` for the terminal's and the
+    /// report's generator lines; empty for Results that name no pacer.
+    pub fn pacer_text(&self) -> String {
+        match (self.pacer.as_str(), self.cpu_latency.as_str()) {
+            ("", _) => String::new(),
+            (p, "") => format!(" · pacer {p}"),
+            (p, c) => format!(" · pacer {p} (CPU wake-up latency request {c})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -461,6 +478,7 @@ impl GeneratorHealth {
             fell_behind: !notes.is_empty(),
             notes,
             pacer: String::new(),
+            cpu_latency: String::new(),
         }
     }
 }

@@ -8,6 +8,7 @@
 use super::registry::{ProxyPatch, Registry, ToxicBody, ToxicPatch};
 use super::ApiError;
 use crate::fault::toxiproxy::NewProxy;
+use crate::scenario::secrets::constant_time_eq;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -135,16 +136,6 @@ fn cross_site(method: &Method, h: &hyper::HeaderMap) -> bool {
     }
     let fetch_site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
     h.contains_key(hyper::header::ORIGIN) || !matches!(fetch_site, "none" | "same-origin")
-}
-
-/// Compares a presented token without stopping at the first differing byte (as the gateway's
-/// control API does), so response time does not tell how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// Shortest and longest lease accepted: shorter would expire between two renewals, longer is no lease.

@@ -572,7 +572,7 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 "{} threads{} · {:.2} cores busy · {:.0} requests per CPU-second",
                 g.threads,
                 // Results from before the pacer option have no name for it.
-                if g.pacer.is_empty() { String::new() } else { format!(" · pacer {}", g.pacer) },
+                g.pacer_text(),
                 g.cpu_cores,
                 g.requests_per_cpu_second
             ),
