@@ -8,6 +8,7 @@ pub mod runner;
 pub mod shard;
 pub mod queue;
 pub mod h1;
+pub mod h1_head;
 pub mod guard;
 pub mod tls;
 pub mod connect;

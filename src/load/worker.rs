@@ -3,7 +3,7 @@
 //! HTTP/1.1 path with its lazily re-armed deadline timer. One job in, one outcome recorded.
 
 use super::engine::{EngineCtx, Job};
-use super::h1::Capture;
+use super::h1_head::Capture;
 use super::queue::{LocalQueue, Parked};
 use super::transport::{exchange, Conn, BODY_KEEP};
 use crate::record::accum::{Completion, ThreadRecorder, MAX_LABELS};
