@@ -4,7 +4,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use skyload::load::schedule::Schedule;
-use skyload::record::accum::{Completion, Shape, ThreadRecorder};
+use skyload::record::accum::{Completion, ThreadRecorder};
+use skyload::record::interval::Shape;
 use skyload::record::outcome::{Classifier, OutcomeTable, OK};
 use skyload::scenario::{Arrivals, HeaderMatch, Matcher, Stage, StageShape};
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use skyload::metrics::expo::Format;
 use skyload::metrics::Live;
-use skyload::record::accum::{Interval, Shape};
+use skyload::record::interval::{Interval, Shape};
 use skyload::record::hist::record_us;
 use skyload::record::outcome::Classifier;
 use skyload::record::slow::{Exemplar, SLOTS};

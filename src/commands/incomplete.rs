@@ -36,7 +36,7 @@ pub fn gate_results(runs: &[(&Path, &Summary)]) -> Vec<CheckResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::accum::{Shape, Totals};
+    use crate::record::interval::{Shape, Totals};
     use crate::record::summary::RunMeta;
     use crate::scenario::outcomes::OutcomeTable;
 

@@ -4,7 +4,7 @@
 //! collector told the thread is done so the seconds already recorded are still written.
 
 use super::engine::{run_thread, EngineCtx, Msg};
-use crate::record::accum::Totals;
+use crate::record::interval::Totals;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::watch;

@@ -5,7 +5,8 @@
 //! too, so the test shows it would catch that mistake, not only that today's guard is quiet.
 
 use super::schedule::Schedule;
-use crate::record::accum::{Completion, Shape, ThreadRecorder};
+use crate::record::accum::{Completion, ThreadRecorder};
+use crate::record::interval::Shape;
 use crate::record::guard::SecondsGuard;
 use crate::record::outcome::{OutcomeTable, OK};
 use crate::record::summary::{RunMeta, RunStatus, Summary};

@@ -8,7 +8,7 @@ use super::engine::{EngineCtx, Msg};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::shard::{epoch_instant, ShardError, Sharding};
-use crate::record::accum::{Interval, Shape, Totals, MAX_LABELS};
+use crate::record::interval::{Interval, Shape, Totals, MAX_LABELS};
 use crate::record::outcome::{Classifier, CONNECT};
 use crate::record::redact;
 use crate::record::results::ResultsWriter;

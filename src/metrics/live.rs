@@ -5,7 +5,7 @@
 use super::expo::{Buckets, Exemplar, Format, Kind, Writer};
 use crate::load::schedule::Schedule;
 use crate::load::shard::Shard;
-use crate::record::accum::Interval;
+use crate::record::interval::Interval;
 use crate::record::outcome::Classifier;
 use crate::scenario::{FaultAction, GatewayFault, Plan};
 use std::collections::BTreeMap;
@@ -270,7 +270,7 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::accum::Shape;
+    use crate::record::interval::Shape;
     use crate::record::hist::record_us;
     use std::time::Duration;
 

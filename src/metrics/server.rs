@@ -165,7 +165,7 @@ impl<'a> Publish<'a> {
 }
 
 impl crate::load::runner::Observer for Publish<'_> {
-    fn second(&mut self, iv: &crate::record::accum::Interval, target_rps: f64, shape: &crate::record::accum::Shape) {
+    fn second(&mut self, iv: &crate::record::interval::Interval, target_rps: f64, shape: &crate::record::interval::Shape) {
         if let Some(l) = &self.live {
             lock(l).second(iv, target_rps);
         }

@@ -5,7 +5,7 @@
 //! connection cap held arrivals back are kept apart: the load stopped being open-loop there, which
 //! is a setting to raise, not the target's slowness nor the pacer's.
 
-use super::accum::Interval;
+use super::interval::Interval;
 use super::hist::Hist;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -100,7 +100,7 @@ fn late(lag: &Hist) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::accum::Shape;
+    use crate::record::interval::Shape;
     use crate::record::hist::record_us;
     use crate::record::outcome::OutcomeTable;
 

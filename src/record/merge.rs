@@ -128,7 +128,8 @@ pub fn merge_all(parts: &[Results]) -> Option<Result<Results, MergeError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::accum::{Completion, Shape, ThreadRecorder, Totals};
+    use crate::record::accum::{Completion, ThreadRecorder};
+    use crate::record::interval::{Shape, Totals};
     use crate::record::hist::Hist;
     use crate::record::read::Second;
     use crate::record::outcome::{OutcomeTable, OK};

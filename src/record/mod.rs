@@ -2,6 +2,7 @@
 //! and the Results directory every report, comparison and merge is made from.
 
 pub mod accum;
+pub mod interval;
 pub mod hist;
 pub mod read;
 pub mod merge;

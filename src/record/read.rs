@@ -10,7 +10,7 @@
 //! The interval log has no per-request service time, so a second's whole service-time histogram is
 //! held by its first request (the files written from it are the same).
 
-use super::accum::{Interval, PodTotals, Shape, Totals};
+use super::interval::{Interval, PodTotals, Shape, Totals};
 use super::hist::{add, decode, new_hist, CodecError, Hist};
 use super::outcome::OutcomeTable;
 use super::results::{self, ResultsWriter, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, TIMESERIES};
@@ -215,7 +215,7 @@ fn totals_of(dir: &Path, s: &Summary, shape: &Shape) -> Result<Totals, LoadError
                 let ri = shape.requests.iter().position(|n| *n == h.request).ok_or_else(|| bad(format!("histogram of unknown request `{}`", h.request)))?;
                 let oi = shape.outcomes.id(&h.outcome).ok_or_else(|| bad(format!("histogram of unknown outcome `{}`", h.outcome)))?;
                 let slot = t.requests[ri].by_outcome[oi as usize]
-                    .get_or_insert_with(|| super::accum::OutcomeHists { latency: new_hist(), service: new_hist() });
+                    .get_or_insert_with(|| super::interval::OutcomeHists { latency: new_hist(), service: new_hist() });
                 add(if h.kind == "latency" { &mut slot.latency } else { &mut slot.service }, &hist);
             }
             "lag" => lag = Some(hist),

@@ -10,7 +10,7 @@
 //! outcome, while the outcome *counts* stay exact, from `timeseries.csv`); the second that was being
 //! written when the run died is dropped.
 
-use super::accum::{OutcomeHists, Shape, Totals};
+use super::interval::{OutcomeHists, Shape, Totals};
 use super::hist::{add, new_hist};
 use super::read::{self, LoadError, Second};
 use super::outcome::{OutcomeId, OutcomeTable};
@@ -116,7 +116,7 @@ fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
     if let Ok(mut rd) = read::csv_reader(dir, LABELS) {
         for row in rd.records().flatten() {
             if let Some(h) = row.get(1) {
-                if !labels.iter().any(|l| l == h) && labels.len() < super::accum::MAX_LABELS {
+                if !labels.iter().any(|l| l == h) && labels.len() < super::interval::MAX_LABELS {
                     labels.push(h.to_string());
                 }
             }
@@ -221,7 +221,7 @@ fn fix(o: &mut super::summary::Overall, counts: &[u64], shape: &Shape, duration_
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::accum::Interval;
+    use crate::record::interval::Interval;
     use crate::record::hist::record_us;
     use crate::record::outcome::{ERROR, OK};
     use crate::record::results::ResultsWriter;

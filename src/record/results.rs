@@ -3,7 +3,7 @@
 //! a crash loses at most the second in progress; `summary.json` is written atomically at the end
 //! (also on Ctrl-C, marked interrupted).
 
-use super::accum::{Interval, ReqInterval, Shape};
+use super::interval::{Interval, ReqInterval, Shape};
 use super::hist::Hist;
 use std::borrow::Cow;
 use super::summary::Summary;
@@ -174,7 +174,7 @@ impl ResultsWriter {
         second: u64,
         name: &str,
         target: f64,
-        r: &super::accum::ReqInterval,
+        r: &super::interval::ReqInterval,
         generator: Option<(String, u64, f64)>,
     ) -> io::Result<()> {
         let h = &r.latency;

@@ -320,7 +320,7 @@ pub struct SlowRow {
 }
 
 /// The rows of `slow.csv` for the kept requests; `start` is second 0's wall-clock time.
-pub fn rows(t: &SlowTotals, shape: &super::accum::Shape, seed: u64, start: std::time::SystemTime) -> Vec<SlowRow> {
+pub fn rows(t: &SlowTotals, shape: &super::interval::Shape, seed: u64, start: std::time::SystemTime) -> Vec<SlowRow> {
     let in_slowest = |seq| t.slowest.iter().flatten().any(|k| k.seq == seq);
     let in_failed = |seq| t.failed.iter().flatten().any(|k| k.seq == seq);
     t.rows()
@@ -563,7 +563,7 @@ mod tests {
         for seq in 0..6 {
             feed(&mut k, t0, seq, 0, if seq == 4 { TIMEOUT } else { OK }, seq + 1);
         }
-        let shape = crate::record::accum::Shape {
+        let shape = crate::record::interval::Shape {
             requests: vec!["get, \"quoted\"".into()],
             outcomes: crate::record::outcome::OutcomeTable::new([]),
             labels: vec![],

@@ -2,7 +2,7 @@
 //! refuse what they do not understand. It carries the full totals histograms (encoded like the
 //! interval log), so anything derived later is computed from the data, not from rounded figures.
 
-use super::accum::{Shape, Totals};
+use super::interval::{Shape, Totals};
 use super::hist::{self, add, new_hist, Hist, Percentiles};
 use super::guard::SecondsGuard;
 use super::outcome::OutcomeTable;

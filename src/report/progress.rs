@@ -2,7 +2,7 @@
 //! logs) a plain line every few seconds, so a long run shows it is alive without flooding the log.
 
 use crate::load::runner::Observer;
-use crate::record::accum::{Interval, Shape};
+use crate::record::interval::{Interval, Shape};
 use crate::record::hist::{add, new_hist};
 use crate::record::outcome::OutcomeTable;
 use crate::units::format_us;

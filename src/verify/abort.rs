@@ -10,7 +10,7 @@
 use super::metrics::{measure, Data, Measured};
 use super::spec::AbortRule;
 use crate::load::runner::{Observer, StopHandle};
-use crate::record::accum::{Interval, Shape};
+use crate::record::interval::{Interval, Shape};
 
 /// Seconds of nothing but refused connections, from the start, before the run is stopped.
 pub const DEAD_AFTER: u64 = 3;

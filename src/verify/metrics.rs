@@ -4,7 +4,7 @@
 //! that could pass a check by accident.
 
 use super::expr::{Metric, Stat};
-use crate::record::accum::{Interval, Shape};
+use crate::record::interval::{Interval, Shape};
 use crate::record::hist::{add, decode, new_hist, Hist};
 use crate::record::outcome::OutcomeTable;
 use crate::record::summary::Summary;
