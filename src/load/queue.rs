@@ -80,7 +80,7 @@ impl<T> Chunked<T> {
 
 struct Inner<T> {
     jobs: Chunked<T>,
-    idle: Vec<(Waker, Rc<Cell<bool>>)>,
+    idle: Vec<Rc<ParkedState>>,
     closed: bool,
 }
 
@@ -106,14 +106,13 @@ impl<T> LocalQueue<T> {
     }
 
     pub fn push(&self, job: T) {
-        let waker = {
+        let parked = {
             let mut q = self.0.borrow_mut();
             q.jobs.push_back(job);
             q.idle.pop()
         };
-        if let Some((w, parked)) = waker {
-            parked.set(false);
-            w.wake();
+        if let Some(p) = parked {
+            p.wake();
         }
     }
 
@@ -124,9 +123,8 @@ impl<T> LocalQueue<T> {
             q.closed = true;
             std::mem::take(&mut q.idle)
         };
-        for (w, parked) in idle {
-            parked.set(false);
-            w.wake();
+        for p in idle {
+            p.wake();
         }
     }
 
@@ -161,19 +159,20 @@ impl<T> LocalQueue<T> {
         poll_fn(|cx| {
             let mut q = self.0.borrow_mut();
             if let Some(j) = q.jobs.pop_front() {
-                if parked.0.get() {
+                if parked.0.listed.get() {
                     // Rare: woken by something else, and a job was there; unlist ourselves.
-                    q.idle.retain(|(_, p)| !Rc::ptr_eq(p, &parked.0));
-                    parked.0.set(false);
+                    q.idle.retain(|p| !Rc::ptr_eq(p, &parked.0));
+                    parked.0.listed.set(false);
                 }
                 return Poll::Ready(Some(j));
             }
             if q.closed {
                 return Poll::Ready(None);
             }
-            if !parked.0.get() {
-                q.idle.push((cx.waker().clone(), parked.0.clone()));
-                parked.0.set(true);
+            parked.0.keep_waker(cx.waker());
+            if !parked.0.listed.get() {
+                q.idle.push(parked.0.clone());
+                parked.0.listed.set(true);
             }
             Poll::Pending
         })
@@ -181,9 +180,36 @@ impl<T> LocalQueue<T> {
     }
 }
 
-/// Whether a worker is listed as idle (see `LocalQueue::pop_as`).
+/// A worker's entry in the idle list (see `LocalQueue::pop_as`).
 #[derive(Default, Clone)]
-pub struct Parked(Rc<Cell<bool>>);
+pub struct Parked(Rc<ParkedState>);
+
+#[derive(Default)]
+struct ParkedState {
+    /// Listed as idle: a push hands its job to this worker.
+    listed: Cell<bool>,
+    /// The waker the worker last parked with, kept across parks.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl ParkedState {
+    /// Keeps `w` unless the kept waker already wakes the same task (the usual case: one clone per
+    /// worker, not one per request).
+    fn keep_waker(&self, w: &Waker) {
+        let mut kept = self.waker.borrow_mut();
+        if !kept.as_ref().is_some_and(|k| k.will_wake(w)) {
+            *kept = Some(w.clone());
+        }
+    }
+
+    /// Unlists the worker and wakes it (by reference: the waker stays for its next park).
+    fn wake(&self) {
+        self.listed.set(false);
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

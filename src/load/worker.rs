@@ -41,8 +41,9 @@ pub(crate) struct Pool {
 impl Pool {
     /// Hands a job to an idle worker, or a new one; false when the connection cap made it wait.
     pub(crate) fn hand(&mut self, job: Job) -> bool {
-        let free = self.jobs.idle() > 0 || self.workers.len() < self.max_workers;
-        if self.jobs.idle() == 0 && free {
+        let idle = self.jobs.idle() > 0;
+        let free = idle || self.workers.len() < self.max_workers;
+        if !idle && free {
             self.spawn();
         }
         self.jobs.push(job);
