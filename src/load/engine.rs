@@ -108,7 +108,8 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         in_flight: in_flight.clone(),
         stopping: stopping.clone(),
         slots: Vec::new(),
-        workers: Vec::new(),
+        workers: Default::default(),
+        current: Vec::new(),
         max_workers: share(ctx.conns.max, idx, ctx.threads) * per_conn,
         per_conn,
     };
@@ -174,9 +175,9 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
             // last slice is worth the precise pacer's early arming and spinning.
             let slice_end = now + STOP_POLL;
             if wake > slice_end {
-                pacer.rest_until(slice_end).await;
+                pool.while_waiting(pacer.rest_until(slice_end)).await;
             } else {
-                pacer.wait_until(wake).await;
+                pool.while_waiting(pacer.wait_until(wake)).await;
             }
         };
         for &(seq, at) in &due {

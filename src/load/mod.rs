@@ -18,5 +18,6 @@ pub mod trace_id;
 pub mod memory;
 pub mod worker;
 pub mod cpu_latency;
+pub mod drive;
 #[cfg(test)]
 mod poisson_guard_tests;

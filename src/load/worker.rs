@@ -2,6 +2,7 @@
 //! arrival loop (`engine`) hands jobs to, the connection slot each worker sends on, and the lean
 //! HTTP/1.1 path with its lazily re-armed deadline timer. One job in, one outcome recorded.
 
+use super::drive::Drive;
 use super::engine::{EngineCtx, Job};
 use super::h1_head::Capture;
 use super::queue::{LocalQueue, Parked};
@@ -20,7 +21,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
 
 /// The workers of one thread, one per connection (per stream for HTTP/2), started as arrivals find
 /// every worker busy, up to the thread's share of `connections.max`: the load stays open-loop
@@ -33,7 +33,10 @@ pub(crate) struct Pool {
     pub(crate) in_flight: Rc<Cell<usize>>,
     pub(crate) stopping: Rc<Cell<bool>>,
     pub(crate) slots: Vec<Rc<Slot>>,
-    pub(crate) workers: Vec<(JoinHandle<()>, Rc<Cell<Option<Job>>>)>,
+    /// The workers, polled by the arrival loop (`Drive`), not as tasks.
+    pub(crate) workers: Drive,
+    /// The job each worker holds, by worker.
+    pub(crate) current: Vec<Rc<Cell<Option<Job>>>>,
     pub(crate) max_workers: usize,
     pub(crate) per_conn: usize,
 }
@@ -42,7 +45,7 @@ impl Pool {
     /// Hands a job to an idle worker, or a new one; false when the connection cap made it wait.
     pub(crate) fn hand(&mut self, job: Job) -> bool {
         let idle = self.jobs.idle() > 0;
-        let free = idle || self.workers.len() < self.max_workers;
+        let free = idle || self.current.len() < self.max_workers;
         if !idle && free {
             self.spawn();
         }
@@ -51,7 +54,7 @@ impl Pool {
     }
 
     fn spawn(&mut self) {
-        let w = self.workers.len();
+        let w = self.current.len();
         let s = w / self.per_conn;
         if s == self.slots.len() {
             self.slots.push(Rc::new(Slot::default()));
@@ -66,31 +69,29 @@ impl Pool {
             current: current.clone(),
             rng: SmallRng::seed_from_u64(self.ctx.seed ^ ((self.idx as u64) << 32) ^ w as u64),
         };
-        self.workers.push((tokio::task::spawn_local(worker.run(self.jobs.clone())), current));
+        self.workers.spawn(Box::pin(worker.run(self.jobs.clone())));
+        self.current.push(current);
+    }
+
+    /// Runs `f` (a pacer wait), serving the workers while it waits.
+    pub(crate) async fn while_waiting<F: std::future::Future>(&mut self, f: F) -> F::Output {
+        self.workers.while_driving(f).await
     }
 
     /// Waits up to `grace` for every job to end; what is still queued or unanswered then ends as
     /// `timeout` (or `dropped` if the run was interrupted before it left), so none goes uncounted.
     pub(crate) async fn finish(mut self, grace: Duration) {
         self.jobs.close();
-        let all = async {
-            for (h, _) in self.workers.iter_mut() {
-                // A worker's panic is the thread's: the runner makes the run `failed` with its message.
-                if let Err(e) = h.await {
-                    if e.is_panic() {
-                        std::panic::resume_unwind(e.into_panic());
-                    }
-                }
-            }
-        };
-        let timed_out = tokio::time::timeout(grace, all).await.is_err();
+        // A worker's panic unwinds through the arrival loop: the thread's, as the runner expects
+        // (the run becomes `failed` with its message).
+        let timed_out = tokio::time::timeout(grace, self.workers.until_done()).await.is_err();
         if !timed_out {
             return;
         }
         let now = Instant::now();
+        self.workers.cancel();
         let mut rec = self.rec.borrow_mut();
-        for (h, current) in &self.workers {
-            h.abort();
+        for current in &self.current {
             if let Some(job) = current.take() {
                 rec.completed(&Completion::failed(job.request, TIMEOUT, job.intended, job.handed, now));
             }
