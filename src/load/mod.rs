@@ -20,3 +20,4 @@ pub mod worker;
 pub mod cpu_latency;
 #[cfg(test)]
 mod poisson_guard_tests;
+pub mod pacer_trace;
