@@ -8,8 +8,10 @@ see src/load/pacer_trace.rs; benches/lag.sh TRACE_US=... runs it). Prints one `c
     own-tasks   the thread's other tasks (workers, ticker) held it between two spin yields
     timer       the timer woke late while the thread was not runnable (the vCPU, the host)
     other       none of these took half of the lag
-  gaps: stretches between two waits longer than the threshold, `runq` those mostly runnable-not-
-  running, `tick` those starting 0-60 ms after a second's boundary (the per-second shipping).
+  gaps: stretches between two waits longer than the threshold (the thread never awaits in them), by
+  what took most of their length: `busy` on a CPU in skyload's code, `runq` runnable but not running,
+  `blocked` it slept in a syscall or page fault (voluntary switches), `unacc` none of these: time
+  the host did not run the vCPU (steal) — the thread looked running to the guest but got no CPU.
 
   python3 benches/lag_causes.py TRACE.txt [TRACE2.txt ...]
 """
@@ -28,7 +30,8 @@ def num(d, k):
 
 def main(paths):
     cause = defaultdict(lambda: [0, 0])  # count, max lag
-    gaps = runq_gaps = tick_gaps = 0
+    gaps = 0
+    gap_kind = defaultdict(int)
     gap_max = 0
     waits = slow = 0
     threshold = None
@@ -46,10 +49,14 @@ def main(paths):
                 gaps += 1
                 ln = num(d, "len_us")
                 gap_max = max(gap_max, ln)
-                if num(d, "run_delay_us") >= ln / 2:
-                    runq_gaps += 1
-                if 0 <= (float(d["t"]) % 1.0) < 0.06:
-                    tick_gaps += 1
+                if num(d, "cpu_us") >= ln / 2:
+                    gap_kind["busy"] += 1
+                elif num(d, "run_delay_us") >= ln / 2:
+                    gap_kind["runq"] += 1
+                elif num(d, "nvcsw") > 0:
+                    gap_kind["blocked"] += 1
+                else:
+                    gap_kind["unacc"] += 1
             elif kind == "wait":
                 lag = num(d, "lag_us")
                 half = lag / 2
@@ -66,7 +73,7 @@ def main(paths):
                 cause[c][0] += 1
                 cause[c][1] = max(cause[c][1], lag)
     parts = " ".join(f"{c}={n}(max {m / 1000:.1f}ms)" for c, (n, m) in sorted(cause.items()))
-    print(f"  cause: waits={waits} slow(>{threshold}us)={slow} {parts or '-'} | gaps={gaps} runq={runq_gaps} tick={tick_gaps} max={gap_max / 1000:.1f}ms")
+    print(f"  cause: waits={waits} slow(>{threshold}us)={slow} {parts or '-'} | gaps={gaps} {' '.join(f'{k}={v}' for k, v in sorted(gap_kind.items()))} max={gap_max / 1000:.1f}ms")
 
 
 if __name__ == "__main__":

@@ -22,10 +22,36 @@ const KEEP: usize = 4_096;
 
 #[derive(Clone, Copy, Default)]
 struct Stat {
+    /// Time on a CPU, ns (CLOCK_THREAD_CPUTIME_ID, which brings the running thread's figure up to
+    /// date — schedstat's first field only moves at ticks and switches; on a VM with steal
+    /// accounting, time the host did not run the vCPU is not in it).
+    run_ns: u64,
     /// Time runnable but not running, ns (schedstat's second field).
     run_delay_ns: u64,
     /// Involuntary context switches of this thread.
     nivcsw: u64,
+    /// Voluntary ones (it blocked: a sleep, or a syscall or page fault that waited).
+    nvcsw: u64,
+}
+
+impl Stat {
+    /// What happened between `self` (earlier) and `later`.
+    fn delta(&self, later: &Stat) -> Delta {
+        Delta {
+            cpu: Duration::from_nanos(later.run_ns.saturating_sub(self.run_ns)),
+            run_delay: Duration::from_nanos(later.run_delay_ns.saturating_sub(self.run_delay_ns)),
+            nivcsw: later.nivcsw.saturating_sub(self.nivcsw),
+            nvcsw: later.nvcsw.saturating_sub(self.nvcsw),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Delta {
+    cpu: Duration,
+    run_delay: Duration,
+    nivcsw: u64,
+    nvcsw: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -40,8 +66,7 @@ enum Kind {
 struct Record {
     at: Instant,
     kind: Kind,
-    run_delay: Duration,
-    nivcsw: u64,
+    d: Delta,
 }
 
 pub(crate) struct Trace {
@@ -107,13 +132,21 @@ impl Trace {
                 let mut buf = [0u8; 96];
                 if let Ok(n) = f.read_at(&mut buf, 0) {
                     let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
-                    s.run_delay_ns = text.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+                    let mut f = text.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+                    let _run_ns_stale = f.next();
+                    s.run_delay_ns = f.next().unwrap_or(0);
                 }
+            }
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_gettime writes into the timespec we own.
+            if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+                s.run_ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
             }
             // SAFETY: getrusage fills the struct we own; RUSAGE_THREAD is this thread.
             let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
             if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } == 0 {
                 s.nivcsw = ru.ru_nivcsw as u64;
+                s.nvcsw = ru.ru_nvcsw as u64;
             }
         }
         s
@@ -136,12 +169,7 @@ impl Trace {
             let len = now.saturating_duration_since(exit);
             if len > self.threshold {
                 self.gaps += 1;
-                let r = Record {
-                    at: exit,
-                    kind: Kind::Gap { len },
-                    run_delay: Duration::from_nanos(stat.run_delay_ns.saturating_sub(s.run_delay_ns)),
-                    nivcsw: stat.nivcsw.saturating_sub(s.nivcsw),
-                };
+                let r = Record { at: exit, kind: Kind::Gap { len }, d: s.delta(&stat) };
                 self.keep(r);
             }
         }
@@ -192,8 +220,7 @@ impl Trace {
                         yields: self.yields,
                         longest_yield: self.longest_yield,
                     },
-                    run_delay: Duration::from_nanos(stat.run_delay_ns.saturating_sub(self.enter_stat.run_delay_ns)),
-                    nivcsw: stat.nivcsw.saturating_sub(self.enter_stat.nivcsw),
+                    d: self.enter_stat.delta(&stat),
                 };
                 self.keep(r);
             }
@@ -216,16 +243,15 @@ impl Trace {
             let common = format!("tid={} mono_us={:.0} t={:.6}", self.tid, self.mono_us(r.at), since_first(r.at));
             out.push(match r.kind {
                 Kind::Wait { lag, entered_late, timer_late, spun, yields, longest_yield } => format!(
-                    "pacer-trace wait {common} lag_us={} entered_late_us={} timer_late_us={} spun_us={} yields={yields} longest_yield_us={} run_delay_us={} nivcsw={}",
+                    "pacer-trace wait {common} lag_us={} entered_late_us={} timer_late_us={} spun_us={} yields={yields} longest_yield_us={} {}",
                     us(lag),
                     us(entered_late),
                     timer_late.map_or("-".to_string(), |d| us(d).to_string()),
                     us(spun),
                     us(longest_yield),
-                    us(r.run_delay),
-                    r.nivcsw
+                    r.d.text()
                 ),
-                Kind::Gap { len } => format!("pacer-trace gap {common} len_us={} run_delay_us={} nivcsw={}", us(len), us(r.run_delay), r.nivcsw),
+                Kind::Gap { len } => format!("pacer-trace gap {common} len_us={} {}", us(len), r.d.text()),
             });
         }
         out.push(format!(
@@ -238,6 +264,18 @@ impl Trace {
             self.not_kept
         ));
         out
+    }
+}
+
+impl Delta {
+    fn text(&self) -> String {
+        format!(
+            "cpu_us={} run_delay_us={} nivcsw={} nvcsw={}",
+            self.cpu.as_micros(),
+            self.run_delay.as_micros(),
+            self.nivcsw,
+            self.nvcsw
+        )
     }
 }
 
@@ -320,6 +358,10 @@ mod tests {
         assert!(field(waits[0], "entered_late_us=") >= 5_000);
         assert_eq!(field(waits[0], "yields="), 1);
         assert!(field(gaps[0], "len_us=") >= 2_000);
+        // The gap was the test spinning: its CPU time is counted (not asserted near the length: the
+        // machine may not have run this thread all along).
+        #[cfg(target_os = "linux")]
+        assert!(field(gaps[0], "cpu_us=") > 0, "{}", gaps[0]);
         let summary = lines.last().unwrap();
         assert!(summary.starts_with("pacer-trace summary"), "{summary}");
         assert_eq!(field(summary, "waits="), 3);
