@@ -15,7 +15,8 @@
 #   VARIANTS="precise precise:tail=100 precise:tail=0 precise:spin=sched" bash benches/lag.sh
 #       # pacer variants for the cost comparison: `pacer:tail=N` sets SKYLOAD_PRECISE_TAIL (arm early
 #       # by the 1-in-N wake-up lateness; 0 = never early: sleep + the held CPU latency request),
-#       # `:spin=yield|sched|hint` SKYLOAD_PRECISE_SPIN; VARIANTS replaces PACERS
+#       # `:spin=yield|sched|hint` SKYLOAD_PRECISE_SPIN, `:max_early=US` caps the early arming
+#       # (SKYLOAD_PRECISE_MAX_EARLY_US, at most 2000); VARIANTS replaces PACERS
 #
 # Needs nginx (Debian nginx-light; installed if missing, as root). Reads summary.json with python3.
 set -euo pipefail
@@ -71,6 +72,7 @@ for run in $(seq "$RUNS"); do
       case $knob in
         tail=*) envs+=("SKYLOAD_PRECISE_TAIL=${knob#tail=}") ;;
         spin=*) envs+=("SKYLOAD_PRECISE_SPIN=${knob#spin=}") ;;
+        max_early=*) envs+=("SKYLOAD_PRECISE_MAX_EARLY_US=${knob#max_early=}") ;;
       esac
     done
     [ -z "$TRACE_US" ] || envs+=("SKYLOAD_PACER_TRACE=$TRACE_US")

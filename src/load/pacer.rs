@@ -9,7 +9,7 @@
 //!   instant, so waiting costs no CPU; the lag is the OS's wake-up lateness, which on a virtual
 //!   machine is 50–110 µs typically and up to milliseconds at the tail (`benches/wakeup.rs`).
 //! - `precise`: the same timerfd armed *early* by a high quantile (p99.9) of the wake-up lateness
-//!   this thread has seen (`WakeLateness`, at most `MAX_EARLY`), and the rest spun with
+//!   this thread has seen (`WakeLateness`, at most `EARLY_CAP`), and the rest spun with
 //!   `yield_now` so the thread's workers keep running. Lateness below that quantile no longer
 //!   reaches the lag; the price is CPU: about `early` of spinning per wait, never more than a
 //!   quarter of the wait (`MAX_DUTY`), so the thread still sleeps most of the time.
@@ -32,10 +32,29 @@ use std::time::{Duration, Instant};
 /// `at - 0.2 ms`), then yield-spins.
 const SPIN_MARGIN: Duration = Duration::from_micros(1_200);
 
-/// The precise pacer arms its timer at most this much before the instant, so it never spins
-/// longer than this per wait (its CPU is bounded by waits per second × `MAX_EARLY`). A wake-up
-/// later than this is a thread the OS did not run, which no early arming fixes.
+/// The top of the wake-up lateness estimator's range: a wake-up later than this is a thread the OS
+/// did not run, which no early arming fixes. The pacer arms by at most `EARLY_CAP` (below it), so
+/// its CPU is bounded by waits per second × `EARLY_CAP`.
 pub const MAX_EARLY: Duration = Duration::from_millis(2);
+
+/// How early the precise pacer arms at most, below the estimator's range (`MAX_EARLY`): spinning
+/// longer than the typical wake-up lateness buys nothing, because on a busy machine a spinning
+/// thread is preempted like a sleeping one is woken late. Traced (`SKYLOAD_PACER_TRACE`, load 3–5):
+/// the lags over 1 ms of `precise` were the thread runnable but not running while it spun, and
+/// with the 2 ms bound at 100/s it spun 2 ms per arrival (0.16–0.18 cores, 550–610 requests per
+/// CPU-second); capped at 250 µs, 0.03 cores and 3,190–3,320 per CPU-second, lag p50 1 µs either
+/// way and the p99 / max within the noise (docs/measurement.md "Pacing"). 250 µs still covers a
+/// quiet VM's wake-up lateness p99 (33–104 µs at 100 µs … 20 ms intervals with the CPU latency
+/// request held; a lateness up to 300 µs leaves at most 50 µs of lag).
+/// `SKYLOAD_PRECISE_MAX_EARLY_US` sets it for the benchmarks (at most `MAX_EARLY`).
+pub const EARLY_CAP: Duration = Duration::from_micros(250);
+
+fn max_early_from_env() -> Duration {
+    std::env::var("SKYLOAD_PRECISE_MAX_EARLY_US")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(EARLY_CAP, |us| Duration::from_micros(us).min(MAX_EARLY))
+}
 
 /// The precise pacer spins at most 1/`MAX_DUTY` of each wait. A thread that spins most of its
 /// time loses what a sleeping thread has on a busy machine: the scheduler lets a thread that
@@ -181,6 +200,7 @@ pub struct Pacer {
     timer: Option<timerfd::TimerFd>,
     lateness: WakeLateness,
     short: Duration,
+    max_early: Duration,
     spin: Spin,
     /// `SKYLOAD_PACER_TRACE`: what the slow waits went through (`pacer_trace`); None normally.
     trace: Option<Box<Trace>>,
@@ -203,6 +223,7 @@ impl Pacer {
                 timer,
                 lateness: WakeLateness::with_tail(tail_from_env()),
                 short: short_wait(),
+                max_early: max_early_from_env(),
                 spin: spin_from_env(),
                 trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
             }
@@ -213,6 +234,7 @@ impl Pacer {
                 kind,
                 lateness: WakeLateness::with_tail(tail_from_env()),
                 short: short_wait(),
+                max_early: max_early_from_env(),
                 spin: spin_from_env(),
                 trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
             }
@@ -284,7 +306,7 @@ impl Pacer {
                 }
                 PacerKind::Precise => {
                     // Arm only when the sleep is worth a timer (`short`); otherwise spin all of it.
-                    let early = self.lateness.early().min((at - now) / MAX_DUTY);
+                    let early = self.lateness.early().min(self.max_early).min((at - now) / MAX_DUTY);
                     if let Some(arm) = at.checked_sub(early).filter(|a| *a > now + self.short) {
                         if let Some(tr) = self.trace.as_mut() {
                             tr.armed(arm);
@@ -297,7 +319,7 @@ impl Pacer {
                         }
                         self.lateness.saw(Instant::now().saturating_duration_since(arm));
                     }
-                    // At most `early` (<= MAX_EARLY) left when the estimate holds; the workers of
+                    // At most `early` (<= EARLY_CAP) left when the estimate holds; the workers of
                     // this thread run at every yield.
                     return yield_until(at, self.spin, self.trace.as_deref_mut()).await;
                 }
