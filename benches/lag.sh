@@ -10,6 +10,13 @@
 #   DURATION=10 PACERS="precise" RATES="2000" RUNS=3 bash benches/lag.sh
 #   WRAP="chrt -f 50" PACERS=precise bash benches/lag.sh   # skyload under SCHED_FIFO (root)
 #   GEN_FIFO=50 PACERS=precise bash benches/lag.sh         # only its generator threads (chrt -f -p)
+#   TRACE_US=1000 bash benches/lag.sh   # where each lag > 1 ms came from (src/load/pacer_trace.rs):
+#                                       # a `cause` line per row; raw records kept in $TRACE_DIR
+#   VARIANTS="precise precise:tail=100 precise:tail=0 precise:spin=sched" bash benches/lag.sh
+#       # pacer variants for the cost comparison: `pacer:tail=N` sets SKYLOAD_PRECISE_TAIL (arm early
+#       # by the 1-in-N wake-up lateness; 0 = never early: sleep + the held CPU latency request),
+#       # `:spin=yield|sched|hint` SKYLOAD_PRECISE_SPIN, `:max_early=US` caps the early arming
+#       # (SKYLOAD_PRECISE_MAX_EARLY_US, at most 2000); VARIANTS replaces PACERS
 #
 # Needs nginx (Debian nginx-light; installed if missing, as root). Reads summary.json with python3.
 set -euo pipefail
@@ -20,6 +27,10 @@ PACERS=${PACERS:-"sleep precise"}
 RUNS=${RUNS:-1}
 WRAP=${WRAP:-}  # a command prefix for skyload, e.g. "chrt -f 50"
 GEN_FIFO=${GEN_FIFO:-}  # SCHED_FIFO priority for the skyload-gen-* threads alone, e.g. 50
+TRACE_US=${TRACE_US:-}  # trace lags above this many µs (SKYLOAD_PACER_TRACE)
+TRACE_DIR=${TRACE_DIR:-/tmp/skyload-lag-trace}
+VARIANTS=${VARIANTS:-$PACERS}
+[ -z "$TRACE_US" ] || mkdir -p "$TRACE_DIR"
 
 command -v nginx >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bench wakeup --bin skyload
@@ -51,14 +62,27 @@ if [ -n "$WAKEUP" ]; then
   echo
 fi
 
-printf '%-8s %7s %10s %10s %10s %14s %12s %7s %8s %6s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s cores dropped load
+printf '%-20s %7s %10s %10s %10s %14s %12s %7s %8s %6s\n' pacer rate lag_p50 lag_p99 lag_max lat-svc_p50 req/cpu-s cores dropped load
 for run in $(seq "$RUNS"); do
-  for pacer in $PACERS; do
+  for variant in $VARIANTS; do
+    # pacer[:tail=N][:spin=S]: the knobs go to the environment of this run only.
+    pacer=${variant%%:*}
+    envs=()
+    for knob in $(echo "$variant" | tr ':' ' '); do
+      case $knob in
+        tail=*) envs+=("SKYLOAD_PRECISE_TAIL=${knob#tail=}") ;;
+        spin=*) envs+=("SKYLOAD_PRECISE_SPIN=${knob#spin=}") ;;
+        max_early=*) envs+=("SKYLOAD_PRECISE_MAX_EARLY_US=${knob#max_early=}") ;;
+      esac
+    done
+    [ -z "$TRACE_US" ] || envs+=("SKYLOAD_PACER_TRACE=$TRACE_US")
     # `timerfd` was the sleep pacer's name when it was chosen by SKYLOAD_PACER (older commands).
     [ "$pacer" != timerfd ] || pacer=sleep
     for rate in $RATES; do
-      out="$work/r-$pacer-$rate-$run"
-      $WRAP "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>&1 &
+      out="$work/r-$variant-$rate-$run"
+      err="$work/err-$run"
+      [ -z "$TRACE_US" ] || err="$TRACE_DIR/$variant-$rate-$run.txt"
+      env "${envs[@]}" $WRAP "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>"$err" &
       pid=$!
       if [ -n "$GEN_FIFO" ]; then
         # The generator threads exist a few ms after start; the run's first moments are not FIFO.
@@ -73,14 +97,15 @@ for run in $(seq "$RUNS"); do
         [ "$fifo" -eq "$threads" ] || echo "# $pacer $rate: $fifo of $threads generator threads made FIFO"
       fi
       wait "$pid" || true
-      python3 - "$out/summary.json" "$pacer" "$rate" "$(load)" <<'PY'
+      python3 - "$out/summary.json" "$variant" "$rate" "$(load)" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 g, t = s["generator"], s["totals"]
 lag = g["schedule_lag"]
 gap = t["latency"]["p50_us"] - t["service_time"]["p50_us"]
-print(f'{sys.argv[2]:<8} {sys.argv[3]:>7} {lag["p50_us"]:>8}us {lag["p99_us"]:>8}us {lag["max_us"]:>8}us {gap:>12}us {g["requests_per_cpu_second"]:>12.0f} {g["cpu_cores"]:>7.3f} {t["dropped"]:>8} {sys.argv[4]:>6}')
+print(f'{sys.argv[2]:<20} {sys.argv[3]:>7} {lag["p50_us"]:>8}us {lag["p99_us"]:>8}us {lag["max_us"]:>8}us {gap:>12}us {g["requests_per_cpu_second"]:>12.0f} {g["cpu_cores"]:>7.3f} {t["dropped"]:>8} {sys.argv[4]:>6}')
 PY
+      [ -z "$TRACE_US" ] || python3 benches/lag_causes.py "$err"
     done
   done
 done

@@ -21,3 +21,4 @@ pub mod cpu_latency;
 pub mod drive;
 #[cfg(test)]
 mod poisson_guard_tests;
+pub mod pacer_trace;

@@ -9,7 +9,7 @@
 //!   instant, so waiting costs no CPU; the lag is the OS's wake-up lateness, which on a virtual
 //!   machine is 50–110 µs typically and up to milliseconds at the tail (`benches/wakeup.rs`).
 //! - `precise`: the same timerfd armed *early* by a high quantile (p99.9) of the wake-up lateness
-//!   this thread has seen (`WakeLateness`, at most `MAX_EARLY`), and the rest spun with
+//!   this thread has seen (`WakeLateness`, at most `EARLY_CAP`), and the rest spun with
 //!   `yield_now` so the thread's workers keep running. Lateness below that quantile no longer
 //!   reaches the lag; the price is CPU: about `early` of spinning per wait, never more than a
 //!   quarter of the wait (`MAX_DUTY`), so the thread still sleeps most of the time.
@@ -23,6 +23,7 @@
 //! run at every yield, so at high rates (arrivals microseconds apart, the thread busy with
 //! responses) this costs nothing, and when idle it spins at most `SHORT_WAIT`.
 
+use super::pacer_trace::{self, Trace};
 use crate::scenario::PacerKind;
 use std::time::{Duration, Instant};
 
@@ -31,10 +32,29 @@ use std::time::{Duration, Instant};
 /// `at - 0.2 ms`), then yield-spins.
 const SPIN_MARGIN: Duration = Duration::from_micros(1_200);
 
-/// The precise pacer arms its timer at most this much before the instant, so it never spins
-/// longer than this per wait (its CPU is bounded by waits per second × `MAX_EARLY`). A wake-up
-/// later than this is a thread the OS did not run, which no early arming fixes.
+/// The top of the wake-up lateness estimator's range: a wake-up later than this is a thread the OS
+/// did not run, which no early arming fixes. The pacer arms by at most `EARLY_CAP` (below it), so
+/// its CPU is bounded by waits per second × `EARLY_CAP`.
 pub const MAX_EARLY: Duration = Duration::from_millis(2);
+
+/// How early the precise pacer arms at most, below the estimator's range (`MAX_EARLY`): spinning
+/// longer than the typical wake-up lateness buys nothing, because on a busy machine a spinning
+/// thread is preempted like a sleeping one is woken late. Traced (`SKYLOAD_PACER_TRACE`, load 3–5):
+/// the lags over 1 ms of `precise` were the thread runnable but not running while it spun, and
+/// with the 2 ms bound at 100/s it spun 2 ms per arrival (0.16–0.18 cores, 550–610 requests per
+/// CPU-second); capped at 250 µs, 0.03 cores and 3,190–3,320 per CPU-second, lag p50 1 µs either
+/// way and the p99 / max within the noise (docs/measurement.md "Pacing"). 250 µs still covers a
+/// quiet VM's wake-up lateness p99 (33–104 µs at 100 µs … 20 ms intervals with the CPU latency
+/// request held; a lateness up to 300 µs leaves at most 50 µs of lag).
+/// `SKYLOAD_PRECISE_MAX_EARLY_US` sets it for the benchmarks (at most `MAX_EARLY`).
+pub const EARLY_CAP: Duration = Duration::from_micros(250);
+
+fn max_early_from_env() -> Duration {
+    std::env::var("SKYLOAD_PRECISE_MAX_EARLY_US")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(EARLY_CAP, |us| Duration::from_micros(us).min(MAX_EARLY))
+}
 
 /// The precise pacer spins at most 1/`MAX_DUTY` of each wait. A thread that spins most of its
 /// time loses what a sleeping thread has on a busy machine: the scheduler lets a thread that
@@ -64,6 +84,8 @@ fn short_wait() -> Duration {
 /// in the top bucket: the estimate, and so the spinning, never exceeds `MAX_EARLY`.
 #[derive(Debug, Clone)]
 pub(crate) struct WakeLateness {
+    /// One wake-up in `tail` may be later than the estimate (0: the estimate stays 0).
+    tail: u32,
     counts: [u32; BUCKETS],
     total: u32,
     since_halving: u32,
@@ -77,15 +99,45 @@ const BUCKETS: usize = 45;
 const HALF_LIFE: u32 = 2_048;
 const RECOMPUTE: u32 = 16;
 /// The quantile the early arming covers, as "one wake-up in `TAIL` is later than the estimate".
+/// `SKYLOAD_PRECISE_TAIL` overrides it for the benchmarks (100: p99; 0: never arm early, so
+/// `precise` sleeps like `sleep` and only holds the CPU wake-up latency request).
 const TAIL: u32 = 1_000;
+
+fn tail_from_env() -> u32 {
+    std::env::var("SKYLOAD_PRECISE_TAIL").ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(TAIL).min(1_000_000)
+}
+
+/// How the precise pacer spends the time between its early wake-up and the instant
+/// (`SKYLOAD_PRECISE_SPIN`, for the benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spin {
+    /// Yield to the thread's runtime (its workers and I/O run) and look at the clock again.
+    Yield,
+    /// As `Yield`, and also give the CPU to any other runnable thread on it (`sched_yield`).
+    Sched,
+    /// `std::hint::spin_loop` without yielding: the workers of this thread wait until the instant.
+    Hint,
+}
+
+fn spin_from_env() -> Spin {
+    match std::env::var("SKYLOAD_PRECISE_SPIN").as_deref().map(str::trim) {
+        Ok("sched") => Spin::Sched,
+        Ok("hint") => Spin::Hint,
+        _ => Spin::Yield,
+    }
+}
 
 impl Default for WakeLateness {
     fn default() -> Self {
-        WakeLateness { counts: [0; BUCKETS], total: 0, since_halving: 0, early_ns: 0 }
+        WakeLateness::with_tail(TAIL)
     }
 }
 
 impl WakeLateness {
+    pub(crate) fn with_tail(tail: u32) -> WakeLateness {
+        WakeLateness { tail, counts: [0; BUCKETS], total: 0, since_halving: 0, early_ns: 0 }
+    }
+
     /// Upper edge of bucket `i` in ns (the estimate is an upper edge: it errs towards waking early).
     fn edge_ns(i: usize) -> u64 {
         let ns = 1_000.0 * 2f64.powf(i as f64 / 4.0);
@@ -117,15 +169,19 @@ impl WakeLateness {
                 self.total += *c;
             }
         }
-        if self.total < TAIL || self.since_halving % RECOMPUTE == 0 {
+        if self.total < self.tail || self.since_halving % RECOMPUTE == 0 {
             self.recompute();
         }
     }
 
-    /// The smallest upper edge with at most total/TAIL samples above it (at least one sample
-    /// above it only once there are TAIL samples: below that, the largest seen).
+    /// The smallest upper edge with at most total/tail samples above it (at least one sample
+    /// above it only once there are `tail` samples: below that, the largest seen).
     fn recompute(&mut self) {
-        let allowed = self.total / TAIL;
+        if self.tail == 0 {
+            self.early_ns = 0;
+            return;
+        }
+        let allowed = self.total / self.tail;
         let mut above = 0u32;
         for i in (0..BUCKETS).rev() {
             above += self.counts[i];
@@ -144,6 +200,10 @@ pub struct Pacer {
     timer: Option<timerfd::TimerFd>,
     lateness: WakeLateness,
     short: Duration,
+    max_early: Duration,
+    spin: Spin,
+    /// `SKYLOAD_PACER_TRACE`: what the slow waits went through (`pacer_trace`); None normally.
+    trace: Option<Box<Trace>>,
 }
 
 impl Pacer {
@@ -158,11 +218,26 @@ impl Pacer {
                     None
                 }
             };
-            Pacer { kind, timer, lateness: WakeLateness::default(), short: short_wait() }
+            Pacer {
+                kind,
+                timer,
+                lateness: WakeLateness::with_tail(tail_from_env()),
+                short: short_wait(),
+                max_early: max_early_from_env(),
+                spin: spin_from_env(),
+                trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
+            }
         }
         #[cfg(not(target_os = "linux"))]
         {
-            Pacer { kind, lateness: WakeLateness::default(), short: short_wait() }
+            Pacer {
+                kind,
+                lateness: WakeLateness::with_tail(tail_from_env()),
+                short: short_wait(),
+                max_early: max_early_from_env(),
+                spin: spin_from_env(),
+                trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
+            }
         }
     }
 
@@ -175,6 +250,16 @@ impl Pacer {
     /// whose end is not an arrival (the engine's stop-poll slices), where precision buys nothing
     /// and spinning would cost CPU every 20 ms of a slow schedule.
     pub async fn rest_until(&mut self, at: Instant) {
+        if let Some(t) = self.trace.as_mut() {
+            t.begin(at);
+        }
+        self.rest(at).await;
+        if let Some(t) = self.trace.as_mut() {
+            t.end(at, false);
+        }
+    }
+
+    async fn rest(&mut self, at: Instant) {
         if Instant::now() >= at {
             return;
         }
@@ -188,33 +273,55 @@ impl Pacer {
     }
 
     pub async fn wait_until(&mut self, at: Instant) {
+        if let Some(t) = self.trace.as_mut() {
+            t.begin(at);
+        }
+        self.wait(at).await;
+        if let Some(t) = self.trace.as_mut() {
+            t.end(at, true);
+        }
+    }
+
+    async fn wait(&mut self, at: Instant) {
         let now = Instant::now();
         if now >= at {
             return;
         }
         if at - now < self.short {
-            return yield_until(at).await;
+            return yield_until(at, Spin::Yield, self.trace.as_deref_mut()).await;
         }
         #[cfg(target_os = "linux")]
         if let Some(t) = self.timer.as_mut() {
             match self.kind {
                 PacerKind::Sleep => {
+                    if let Some(tr) = self.trace.as_mut() {
+                        tr.armed(at);
+                    }
                     if t.wait_until(at).await.is_ok() {
+                        if let Some(tr) = self.trace.as_mut() {
+                            tr.woke();
+                        }
                         return;
                     }
                 }
                 PacerKind::Precise => {
                     // Arm only when the sleep is worth a timer (`short`); otherwise spin all of it.
-                    let early = self.lateness.early().min((at - now) / MAX_DUTY);
+                    let early = self.lateness.early().min(self.max_early).min((at - now) / MAX_DUTY);
                     if let Some(arm) = at.checked_sub(early).filter(|a| *a > now + self.short) {
+                        if let Some(tr) = self.trace.as_mut() {
+                            tr.armed(arm);
+                        }
                         if t.wait_until(arm).await.is_err() {
                             return spin_until(at).await;
                         }
+                        if let Some(tr) = self.trace.as_mut() {
+                            tr.woke();
+                        }
                         self.lateness.saw(Instant::now().saturating_duration_since(arm));
                     }
-                    // At most `early` (<= MAX_EARLY) left when the estimate holds; the workers of
+                    // At most `early` (<= EARLY_CAP) left when the estimate holds; the workers of
                     // this thread run at every yield.
-                    return yield_until(at).await;
+                    return yield_until(at, self.spin, self.trace.as_deref_mut()).await;
                 }
             }
         }
@@ -228,13 +335,24 @@ async fn spin_until(at: Instant) {
             tokio::time::sleep_until(early.into()).await;
         }
     }
-    yield_until(at).await
+    yield_until(at, Spin::Yield, None).await
 }
 
-/// Yields to the runtime (the thread's workers and its I/O) until `at` has passed.
-async fn yield_until(at: Instant) {
+/// Yields to the runtime (the thread's workers and its I/O) until `at` has passed (`Spin::Hint`:
+/// spins without yielding).
+async fn yield_until(at: Instant, spin: Spin, mut trace: Option<&mut Trace>) {
     while Instant::now() < at {
-        tokio::task::yield_now().await;
+        match spin {
+            Spin::Yield => tokio::task::yield_now().await,
+            Spin::Sched => {
+                std::thread::yield_now();
+                tokio::task::yield_now().await
+            }
+            Spin::Hint => std::hint::spin_loop(),
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.yielded();
+        }
     }
 }
 
@@ -319,8 +437,9 @@ mod tests {
     fn never_early() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            for kind in [PacerKind::Sleep, PacerKind::Precise] {
+            for (kind, spin) in [(PacerKind::Sleep, Spin::Yield), (PacerKind::Precise, Spin::Yield), (PacerKind::Precise, Spin::Sched), (PacerKind::Precise, Spin::Hint)] {
                 let mut p = Pacer::new(kind);
+                p.spin = spin;
                 for i in 0..20u64 {
                     let at = Instant::now() + Duration::from_micros(137 * i);
                     p.wait_until(at).await;
@@ -397,5 +516,28 @@ mod tests {
         }
         let e = w.early();
         assert!(e >= Duration::from_micros(5) && e < Duration::from_micros(7), "{e:?}");
+    }
+
+    /// A lower quantile (`SKYLOAD_PRECISE_TAIL=100`: p99) lets 1% of wake-ups be later than the
+    /// estimate: 0.5% outliers stay above it, 2% pull it up to them. Tail 0 never arms early.
+    #[test]
+    fn a_p99_estimate_leaves_the_last_percent_out_and_tail_0_never_arms_early() {
+        let mut w = WakeLateness::with_tail(100);
+        for i in 0..20_000u32 {
+            w.saw(Duration::from_micros(if i % 200 == 0 { 900 } else { 60 }));
+        }
+        let e = w.early();
+        assert!(e >= Duration::from_micros(60) && e < Duration::from_micros(72), "{e:?}");
+        for i in 0..20_000u32 {
+            w.saw(Duration::from_micros(if i % 50 == 0 { 900 } else { 60 }));
+        }
+        let e = w.early();
+        assert!(e >= Duration::from_micros(900) && e < Duration::from_micros(1_100), "{e:?}");
+
+        let mut w = WakeLateness::with_tail(0);
+        for i in 0..5_000u32 {
+            w.saw(Duration::from_micros(if i % 3 == 0 { 1_500 } else { 40 }));
+            assert_eq!(w.early(), Duration::ZERO);
+        }
     }
 }
