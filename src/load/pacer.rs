@@ -370,6 +370,27 @@ mod timerfd {
         base: (libc::timespec, Instant),
     }
 
+    /// A CLOCK_MONOTONIC reading paired with an `Instant` read just before it, from the tightest
+    /// of a few tries. The reading is never earlier than the instant, so an instant converted
+    /// through the pair arms the timer at or after it, never before: a timer that fired before its
+    /// instant (a pair taken across a preemption put it milliseconds early) was a wait that
+    /// never ended, the generator thread parked for good after its schedule.
+    fn pair() -> (libc::timespec, Instant) {
+        let mut best = None;
+        for _ in 0..8 {
+            let i1 = Instant::now();
+            let ts = mono_now();
+            let gap = i1.elapsed();
+            if best.as_ref().is_none_or(|(g, _)| gap < *g) {
+                best = Some((gap, (ts, i1)));
+            }
+            if gap < std::time::Duration::from_micros(1) {
+                break;
+            }
+        }
+        best.map(|(_, p)| p).unwrap_or_else(|| (mono_now(), Instant::now()))
+    }
+
     fn mono_now() -> libc::timespec {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: clock_gettime writes into the timespec we own.
@@ -388,7 +409,7 @@ mod timerfd {
             // The default 50 µs timer slack would let the kernel coalesce our wake-ups that late.
             // SAFETY: prctl on the calling (generator) thread only.
             unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
-            let base = (mono_now(), Instant::now());
+            let base = pair();
             // SAFETY: OwnedFd's raw fd is valid, open and unchanging for as long as the AsyncFd owns it.
             let fd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }.map_err(|e| e.into_parts().1)?;
             Ok(TimerFd { fd, base })
@@ -413,7 +434,9 @@ mod timerfd {
 
         /// Sleeps until `at`. The expiry count is never read: re-arming resets it (timerfd_settime),
         /// and the clock says whether `at` has passed, so a wake costs the epoll return alone, not
-        /// a read() and the EAGAIN read() after it.
+        /// a read() and the EAGAIN read() after it. A wake before `at` (readiness left from an
+        /// earlier expiry, or a timer that fired early) arms the timer again: a one-shot timer
+        /// that has fired never wakes the thread a second time.
         pub async fn wait_until(&mut self, at: Instant) -> io::Result<()> {
             self.arm(at)?;
             loop {
@@ -422,7 +445,18 @@ mod timerfd {
                 if Instant::now() >= at {
                     return Ok(());
                 }
+                self.arm(at)?;
             }
+        }
+
+        /// A timer whose clock pair is off by `early`: it fires that much before each instant, as
+        /// one paired across a preemption did.
+        #[cfg(test)]
+        pub fn skewed(early: std::time::Duration) -> io::Result<TimerFd> {
+            let mut t = TimerFd::new()?;
+            let ns = (t.base.0.tv_sec as i128 * 1_000_000_000 + t.base.0.tv_nsec as i128 - early.as_nanos() as i128).max(1);
+            t.base.0 = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long };
+            Ok(t)
         }
     }
 }
@@ -430,6 +464,23 @@ mod timerfd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A timer that fires before its instant still ends the wait (it used to park the thread for
+    /// good: the one-shot timer had fired, and nothing re-armed it). Bounded by a deadline.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_timer_that_fires_early_still_ends_the_wait() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut t = timerfd::TimerFd::skewed(Duration::from_millis(30)).unwrap();
+            for _ in 0..3 {
+                let at = Instant::now() + Duration::from_millis(40);
+                let waited = tokio::time::timeout(Duration::from_secs(10), t.wait_until(at)).await;
+                assert!(waited.is_ok(), "the wait never ended");
+                assert!(Instant::now() >= at, "woke before the instant");
+            }
+        });
+    }
 
     /// Each kind returns no earlier than asked (how much later is measured by benches/lag.sh, not
     /// asserted: this machine is shared).
