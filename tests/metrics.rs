@@ -228,3 +228,41 @@ fn traced_run_names_the_request_the_server_delayed() {
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("id=\"slow-requests\"") && report.contains(&held_trace));
 }
+
+/// A traced run against the embedded gateway with an access log: every request `slow.csv` names
+/// can be found in the gateway's log by its trace id (the log line carries `trace_id=`), with
+/// the function it called.
+#[test]
+fn slow_requests_are_found_in_the_gateway_access_log_by_trace_id() {
+    let dir = tempdir();
+    let log = dir.path().join("access.log");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"traced-gw\"\nseed = 9\n[target]\nembedded = true\n[[stages]]\nrate = 50\nduration = \"2s\"\n[[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\n\
+             [gateway]\naccess_log = {:?}\n[gateway.functions.hello]\npods = 2\n",
+            log.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("res");
+    let o = skyload().arg("run").arg(&scenario).args(["--trace", "-q", "--out"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let completed = summary(&out)["totals"]["completed"].as_u64().unwrap();
+    assert_eq!(text.lines().count() as u64, completed, "a line per request");
+    assert!(text.lines().all(|l| !l.ends_with(" trace_id=-")), "every traced request's line has its id:\n{text}");
+    let csv = std::fs::read_to_string(out.join("slow.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let tid = rows.headers().unwrap().iter().position(|h| h == "trace_id").unwrap();
+    let mut n = 0;
+    for r in rows.records() {
+        let id = r.unwrap()[tid].to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| l.ends_with(&format!(" trace_id={id}"))).collect();
+        assert_eq!(lines.len(), 1, "slow.csv's {id} in the access log:\n{text}");
+        assert!(lines[0].contains(" function=hello "), "{}", lines[0]);
+        n += 1;
+    }
+    assert!(n > 0, "slow.csv kept nothing:\n{csv}");
+}
