@@ -22,16 +22,15 @@ target=${CARGO_TARGET_DIR:-$root/target}
 bin="$target/release/skyload"
 (cd "$root" && cargo build --release --quiet)
 
+. "$root/benches/gateway.sh"
 work=$(mktemp -d)
-gw_pid=""
 stall_pid=""
 cleanup() {
-    for p in "$stall_pid" "$gw_pid"; do
-        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-            kill "$p"
-            wait "$p" 2>/dev/null || true
-        fi
-    done
+    if [ -n "$stall_pid" ] && kill -0 "$stall_pid" 2>/dev/null; then
+        kill "$stall_pid"
+        wait "$stall_pid" 2>/dev/null || true
+    fi
+    stop_gateway
     if [ -n "${LOGS:-}" ]; then
         mkdir -p "$LOGS" && cp "$work"/run*.log "$LOGS"/ 2>/dev/null || true
     fi
@@ -48,16 +47,7 @@ queue = 1000
 service_time = { dist = "lognormal", mean = "8ms", p99 = "20ms" }
 TOML
 
-"$bin" gateway --config "$work/gateway.toml" --listen 127.0.0.1:0 > "$work/gateway.out" 2>&1 &
-gw_pid=$!
-url=""
-for _ in $(seq 1 100); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/gateway.out" | head -n1 || true)
-    [ -n "$url" ] && break
-    kill -0 "$gw_pid" 2>/dev/null || { cat "$work/gateway.out" >&2; exit 3; }
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "gateway did not start" >&2; exit 3; }
+start_gateway "$bin" "$work/gateway.toml" "$work"
 
 # Occasional stalls: 150 ms more on hello-1 for 0.3 s, every 4-8 s (bounded: at most 2,000 stalls).
 (

@@ -21,13 +21,10 @@ command -v taskset >/dev/null || { echo "taskset is missing: apt-get install -y 
 
 (cd "$root" && cargo build --release --quiet)
 
+. "$root/benches/gateway.sh"
 work=$(mktemp -d)
-gw_pid=""
 cleanup() {
-    if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
-        kill "$gw_pid"
-        wait "$gw_pid" 2>/dev/null || true
-    fi
+    stop_gateway
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,18 +36,7 @@ concurrency = 1024
 queue = 0
 TOML
 
-taskset -c "$GATEWAY_CPU" "$target/release/skyload" gateway --config "$work/gateway.toml" \
-    --listen 127.0.0.1:0 > "$work/gateway.out" 2>&1 &
-gw_pid=$!
-
-url=""
-for _ in $(seq 1 100); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/gateway.out" | head -n1 || true)
-    [ -n "$url" ] && break
-    kill -0 "$gw_pid" 2>/dev/null || { cat "$work/gateway.out" >&2; exit 3; }
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "gateway did not start" >&2; cat "$work/gateway.out" >&2; exit 3; }
+start_gateway "$target/release/skyload" "$work/gateway.toml" "$work" "taskset -c $GATEWAY_CPU"
 head -n1 "$work/gateway.out"
 
 curl -sf "$url/fn/zero" >/dev/null 2>&1 || true   # warm up the connection path once

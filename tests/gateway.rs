@@ -578,12 +578,16 @@ async fn access_log_gets_a_line_per_request_and_http2_is_served() {
     ))
     .await;
     let mut tx = connect(gw.addr).await;
+    // The first request is traced: its line carries the trace id, the others `trace_id=-`.
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{TRACE}-00f067aa0ba902b7-01");
     for i in 0..3 {
+        let traced = [("traceparent", traceparent.as_str())];
         let r = send(
             &mut tx,
             Method::POST,
             "/fn/echo/sub/path?q=1",
-            &[],
+            if i == 0 { &traced[..] } else { &[] },
             &format!("body {i}"),
         )
         .await;
@@ -608,6 +612,9 @@ async fn access_log_gets_a_line_per_request_and_http2_is_served() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.contains("method=POST path=/fn/echo/sub/path status=200 function=echo version=v1 pod=echo-1 outcome=ok"));
+    let traced: Vec<&str> = text.lines().filter(|l| l.ends_with(&format!(" trace_id={TRACE}"))).collect();
+    assert_eq!(traced.len(), 1, "{text}");
+    assert_eq!(text.lines().filter(|l| l.ends_with(" trace_id=-")).count(), 3, "{text}");
 }
 
 #[tokio::test]

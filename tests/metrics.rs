@@ -164,7 +164,7 @@ fn traced_run_names_the_request_the_server_delayed() {
     use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
     const HELD: u64 = 120;
-    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
     let held: Arc<Mutex<Option<String>>> = Arc::default();
     let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (s2, h2, n2) = (seen.clone(), held.clone(), n.clone());
@@ -172,7 +172,7 @@ fn traced_run_names_the_request_the_server_delayed() {
         let header = |name: &str| req.headers().get(name).map_or(String::new(), |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let (tp, id) = (header("traceparent"), header("x-request-id"));
         let k = n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        s2.lock().unwrap().push((tp.clone(), id));
+        s2.lock().unwrap().push((tp.clone(), id, header("x-trace")));
         if k == HELD {
             *h2.lock().unwrap() = Some(tp);
         }
@@ -188,7 +188,7 @@ fn traced_run_names_the_request_the_server_delayed() {
     std::fs::write(
         &scenario,
         format!(
-            "name = \"traced\"\nseed = 42\n[target]\nurl = \"http://{}\"\n[[stages]]\nrate = 100\nduration = \"3s\"\n[[requests]]\nname = \"get\"\npath = \"/t\"\n[requests.headers]\n\"x-request-id\" = \"req-{{{{seq}}}}\"\n",
+            "name = \"traced\"\nseed = 42\n[target]\nurl = \"http://{}\"\n[[stages]]\nrate = 100\nduration = \"3s\"\n[[requests]]\nname = \"get\"\npath = \"/t\"\n[requests.headers]\n\"x-request-id\" = \"req-{{{{seq}}}}\"\n\"x-trace\" = \"{{{{trace_id}}}}\"\n",
             server.addr
         ),
     )
@@ -202,10 +202,14 @@ fn traced_run_names_the_request_the_server_delayed() {
     let completed = summary(&out)["totals"]["completed"].as_u64().unwrap();
     assert_eq!(seen.len() as u64, completed, "every completed request reached the server once");
     let mut ids = HashSet::new();
-    for (tp, req_id) in &seen {
+    for (tp, req_id, x_trace) in &seen {
         let trace = skyload::load::trace_id::parse(tp.as_bytes()).unwrap_or_else(|| panic!("invalid traceparent `{tp}`"));
         assert!(ids.insert(trace.to_string()), "trace id {trace} sent twice");
         assert!(req_id.starts_with("req-"), "the scenario's request id is still sent: `{req_id}`");
+        // `{{trace_id}}` is the id the traceparent carries, the seed's function of the arrival's seq.
+        assert_eq!(x_trace, trace, "{{{{trace_id}}}} of {req_id}");
+        let seq: u64 = req_id["req-".len()..].parse().unwrap();
+        assert_eq!(x_trace.as_bytes(), skyload::record::trace_id::trace_id_hex(42, seq), "{req_id}");
     }
     let held = held.lock().unwrap().clone().expect("the server held one request");
     let held_trace = skyload::load::trace_id::parse(held.as_bytes()).unwrap().to_string();
@@ -227,4 +231,42 @@ fn traced_run_names_the_request_the_server_delayed() {
     assert!(stdout.contains("slowest requests") && stdout.contains(&held_trace), "{stdout}");
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("id=\"slow-requests\"") && report.contains(&held_trace));
+}
+
+/// A traced run against the embedded gateway with an access log: every request `slow.csv` names
+/// can be found in the gateway's log by its trace id (the log line carries `trace_id=`), with
+/// the function it called.
+#[test]
+fn slow_requests_are_found_in_the_gateway_access_log_by_trace_id() {
+    let dir = tempdir();
+    let log = dir.path().join("access.log");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"traced-gw\"\nseed = 9\n[target]\nembedded = true\n[[stages]]\nrate = 50\nduration = \"2s\"\n[[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\n\
+             [gateway]\naccess_log = {:?}\n[gateway.functions.hello]\npods = 2\n",
+            log.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("res");
+    let o = skyload().arg("run").arg(&scenario).args(["--trace", "-q", "--out"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let completed = summary(&out)["totals"]["completed"].as_u64().unwrap();
+    assert_eq!(text.lines().count() as u64, completed, "a line per request");
+    assert!(text.lines().all(|l| !l.ends_with(" trace_id=-")), "every traced request's line has its id:\n{text}");
+    let csv = std::fs::read_to_string(out.join("slow.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let tid = rows.headers().unwrap().iter().position(|h| h == "trace_id").unwrap();
+    let mut n = 0;
+    for r in rows.records() {
+        let id = r.unwrap()[tid].to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| l.ends_with(&format!(" trace_id={id}"))).collect();
+        assert_eq!(lines.len(), 1, "slow.csv's {id} in the access log:\n{text}");
+        assert!(lines[0].contains(" function=hello "), "{}", lines[0]);
+        n += 1;
+    }
+    assert!(n > 0, "slow.csv kept nothing:\n{csv}");
 }

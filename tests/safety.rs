@@ -793,3 +793,90 @@ fn absurd_results_and_feeder_files_are_refused_up_front() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("zero.toml:10:8:") && err.contains("feeders[0].file") && err.contains("not a regular file"), "{err}");
 }
+
+/// A summary rebuilt from a run's per-second files (what `report`/`merge`/`compare` do for a
+/// killed run) says the same as the live run's summary.json on everything those files hold:
+/// counts, outcomes, error rates, latency per request and per outcome, service time of a
+/// request, pacer lag, connection wait and cap, labels. Status codes are not in them: the rebuilt
+/// summary has none and says so. Here `hello` has two outcomes (`ok`, `two` for pod hello-2) and
+/// `nope` one (`error`, a 404), so every second's latency splits exactly by outcome.
+#[test]
+fn a_rebuilt_summary_equals_the_live_one_on_what_the_files_hold() {
+    let tmp = tempdir();
+    let scenario = tmp.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"rebuild\"\n[target]\nembedded = true\ntimeout = \"2s\"\n\
+         [[stages]]\nrate = 60\nduration = \"3s\"\n\
+         [[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\nweight = 2\n\
+         [[requests]]\nname = \"nope\"\npath = \"/fn/nope\"\n\
+         [[outcomes]]\nname = \"two\"\nheader = \"x-pod\"\nequals = \"hello-2\"\n\
+         [gateway.functions.hello]\npods = 2\nconcurrency = 4\nqueue = 40\nservice_time = { dist = \"lognormal\", mean = \"2ms\", p99 = \"6ms\" }\n",
+    )
+    .unwrap();
+    let live = tmp.path().join("live");
+    let o = skyload().arg("run").arg(&scenario).arg("-q").arg("--out").arg(&live).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // The same files without summary.json: what a killed run leaves.
+    let killed = tmp.path().join("killed");
+    std::fs::create_dir(&killed).unwrap();
+    for e in std::fs::read_dir(&live).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap() != "summary.json" && p.is_file() {
+            std::fs::copy(&p, killed.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let a = summary(&live);
+    let b = serde_json::to_value(skyload::record::results::read_summary(&killed).unwrap()).unwrap();
+    assert_eq!(b["status"], "incomplete");
+    assert!(a["totals"]["outcomes"]["two"].as_u64().unwrap() > 0 && a["totals"]["outcomes"]["ok"].as_u64().unwrap() > 0, "{}", a["totals"]);
+    assert!(a["totals"]["outcomes"]["error"].as_u64().unwrap() > 0, "{}", a["totals"]);
+
+    // Everything of an Overall but the status codes (and service time, which the files keep for
+    // all requests together: compared per request below only where it is that request's).
+    let overall = |v: &serde_json::Value, service: bool| {
+        let mut v = v.clone();
+        let m = v.as_object_mut().unwrap();
+        m.remove("status_codes");
+        m.remove("by_outcome");
+        if !service {
+            m.remove("service_time");
+        }
+        for o in m.get_mut("by_outcome").and_then(|b| b.as_object_mut()).into_iter().flat_map(|b| b.values_mut()) {
+            o.as_object_mut().unwrap().remove("service_time");
+        }
+        v
+    };
+    let by_outcome = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        for o in v.as_object_mut().unwrap().values_mut() {
+            o.as_object_mut().unwrap().remove("service_time");
+        }
+        v
+    };
+    // The interval log's StartTime is seconds rounded to 3 decimals, the summary's ms truncated.
+    assert!(a["start_unix_ms"].as_u64().unwrap().abs_diff(b["start_unix_ms"].as_u64().unwrap()) <= 1, "{} {}", a["start_unix_ms"], b["start_unix_ms"]);
+    for f in ["scenario", "duration_s", "planned_duration_s", "outcome_names", "labels"] {
+        assert_eq!(a[f], b[f], "{f}");
+    }
+    assert_eq!(overall(&a["totals"], true), overall(&b["totals"], true), "totals");
+    assert_eq!(by_outcome(&a["by_outcome"]), by_outcome(&b["by_outcome"]), "latency by outcome, all requests");
+    let (ra, rb) = (a["requests"].as_array().unwrap(), b["requests"].as_array().unwrap());
+    assert_eq!(ra.len(), 2);
+    assert_eq!(rb.len(), 2);
+    for (x, y) in ra.iter().zip(rb) {
+        assert_eq!(x["name"], y["name"]);
+        assert_eq!(overall(x, false), overall(y, false), "request {}", x["name"]);
+        assert_eq!(by_outcome(&x["by_outcome"]), by_outcome(&y["by_outcome"]), "request {} by outcome", x["name"]);
+    }
+    for f in ["schedule_lag", "connection_wait", "connection_limited", "expected"] {
+        assert_eq!(a["generator"][f], b["generator"][f], "generator.{f}");
+    }
+    assert!(a["generator"]["connection_wait"]["count"].as_u64().unwrap() > 0);
+    // What the files cannot give is absent and said, not invented.
+    assert!(!a["totals"]["status_codes"].as_object().unwrap().is_empty());
+    assert!(b["totals"]["status_codes"].as_object().unwrap().is_empty());
+    let notes = b["generator"]["notes"].to_string();
+    assert!(notes.contains("absent here: HTTP status codes"), "{notes}");
+    assert!(!notes.contains("request-second"), "every second split exactly: {notes}");
+}

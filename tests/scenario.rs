@@ -115,7 +115,7 @@ fn unknown_template_variable_points_inside_the_string() {
     assert_error(
         &text,
         "bad.toml:9:12: requests[0].path: unknown variable `usr_id`: known variables: user_id, users.user_id",
-        &["(did you mean `user_id`?)", "built-ins: seq, uuid, rand_int A B"],
+        &["(did you mean `user_id`?)", "built-ins: seq, uuid, trace_id, rand_int A B"],
     );
     let text = format!("{TARGET}{STAGE}\n[[requests]]\npath = \"/\"\nbody = \"{{{{seq}}}} {{{{oops\"\n");
     assert_error(&text, "bad.toml:10:17: requests[0].body: `{{` is not closed", &[]);

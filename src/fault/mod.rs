@@ -7,6 +7,7 @@ pub mod backend;
 pub mod exec;
 pub mod http;
 pub mod journal;
+pub mod lease;
 pub mod proxy;
 pub mod timeline;
 pub mod toxiproxy;

@@ -32,6 +32,16 @@ pub struct Entry<'a> {
     pub cold: bool,
     pub fallback: bool,
     pub duration_us: u64,
+    /// The W3C trace id the request came with (`trace_id_of`), so a request in skyload's
+    /// `slow.csv` (or any traced client's) can be found here; `-` in the line when there was none.
+    pub trace_id: Option<[u8; 32]>,
+}
+
+/// The trace id of the request's W3C `traceparent`, checked as a receiver would (the same parser
+/// skyload's own tests use: version 00, lowercase hex, non-zero ids). Anything else logs as no
+/// trace id rather than echoing arbitrary client bytes into the log.
+pub fn trace_id_of(h: &http::HeaderMap) -> Option<[u8; 32]> {
+    crate::load::trace_id::parse(h.get("traceparent")?.as_bytes())?.as_bytes().try_into().ok()
 }
 
 impl AccessLog {
@@ -54,7 +64,7 @@ impl AccessLog {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let line = format!(
-            "ts={ts} method={} path={} status={} function={} version={} pod={} outcome={} cold={} fallback={} duration_us={}\n",
+            "ts={ts} method={} path={} status={} function={} version={} pod={} outcome={} cold={} fallback={} duration_us={} trace_id={}\n",
             e.method,
             e.path,
             e.status,
@@ -64,7 +74,8 @@ impl AccessLog {
             e.outcome,
             e.cold as u8,
             e.fallback as u8,
-            e.duration_us
+            e.duration_us,
+            e.trace_id.as_ref().and_then(|t| std::str::from_utf8(t).ok()).unwrap_or("-")
         );
         if let Err(TrySendError::Full(_)) = self.tx.try_send(Some(line)) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -125,13 +136,46 @@ mod tests {
                 cold: false,
                 fallback: false,
                 duration_us: 12,
+                trace_id: None,
             });
         }
         log.close();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.contains(
-            "status=200 function=f version=v1 pod=f-1 outcome=ok cold=0 fallback=0 duration_us=12"
+            "status=200 function=f version=v1 pod=f-1 outcome=ok cold=0 fallback=0 duration_us=12 trace_id=-"
         ));
+    }
+
+    fn tp(v: &str) -> Option<String> {
+        let mut h = http::HeaderMap::new();
+        h.insert("traceparent", http::HeaderValue::from_str(v).unwrap());
+        trace_id_of(&h).map(|t| String::from_utf8(t.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn the_trace_id_of_a_valid_traceparent_and_nothing_else() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(tp(&format!("00-{id}-00f067aa0ba902b7-01")).as_deref(), Some(id));
+        assert_eq!(tp(&format!("00-{id}-00f067aa0ba902b7-00")).as_deref(), Some(id), "not sampled is still an id");
+        assert_eq!(trace_id_of(&http::HeaderMap::new()), None);
+        for bad in [
+            format!("00-{id}-00f067aa0ba902b7-01-extra"),
+            format!("01-{id}-00f067aa0ba902b7-01"),
+            format!("ff-{id}-00f067aa0ba902b7-01"),
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("00-{id}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", id.to_uppercase()),
+            format!("00-{id}-00f067aa0ba902b7-1"),
+            format!("00_{id}_00f067aa0ba902b7_01"),
+            format!("00-{}x-00f067aa0ba902b7-01", &id[..31]),
+            "00-x y=1-00f067aa0ba902b7-01 trace_id=forged0000000000000000000000000".into(),
+            String::new(),
+        ] {
+            assert_eq!(tp(&bad), None, "{bad}");
+        }
+        // What skyload sends is accepted and gives the id slow.csv names.
+        let sent = crate::record::trace_id::traceparent(7, 42);
+        assert_eq!(tp(std::str::from_utf8(&sent).unwrap()).unwrap().as_bytes(), crate::record::trace_id::trace_id_hex(7, 42));
     }
 }

@@ -95,11 +95,11 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
     let log_meta = gw
         .access_log
         .as_ref()
-        .map(|_| (req.method().to_string(), req.uri().path().to_string()));
+        .map(|_| (req.method().to_string(), req.uri().path().to_string(), super::accesslog::trace_id_of(req.headers())));
     let finish =
         |resp: Resp, outcome: Outcome, stats: &Stats, version: &str, pod: &str, cold: bool| {
             stats.record(outcome, t0.elapsed(), cold);
-            if let (Some(log), Some((method, path))) = (&gw.access_log, &log_meta) {
+            if let (Some(log), Some((method, path, trace_id))) = (&gw.access_log, &log_meta) {
                 log.log(&super::accesslog::Entry {
                     method,
                     path,
@@ -111,6 +111,7 @@ async fn invoke(gw: &Gateway, f: &Function, req: Request<Incoming>) -> Resp {
                     cold,
                     fallback: outcome == Outcome::Fallback,
                     duration_us: t0.elapsed().as_micros() as u64,
+                    trace_id: *trace_id,
                 });
             }
             resp

@@ -345,6 +345,7 @@ impl RequestSet {
                 Part::RandInt(a, b) => {
                     let _ = write!(out, "{}", rng.gen_range(*a..=*b));
                 }
+                Part::TraceId => out.push_str(std::str::from_utf8(&crate::record::trace_id::trace_id_hex(self.seed, seq)).unwrap_or_default()),
             }
         }
     }

@@ -4,11 +4,14 @@
 //! turns those seconds back into a summary with status `incomplete`, so `report`, `merge` and
 //! `compare` can read the directory, and so nothing gates on it: an incomplete run never passes.
 //!
-//! What the per-second files do not hold is said in the summary's notes rather than guessed:
-//! status codes, connection wait and per-pod latency are absent; latency by outcome is exact only
-//! in seconds where a request had one outcome (in the others it is counted under the most frequent
-//! outcome, while the outcome *counts* stay exact, from `timeseries.csv`); the second that was being
-//! written when the run died is dropped.
+//! Everything the per-second files hold is carried: counts, latency (per request, per outcome of
+//! all requests together), pacer lag, connection wait, arrivals held by the connection cap, CPU,
+//! labels (every header the scenario declares, as a live run lists them). What they do not hold
+//! is said in the summary's notes rather than guessed: status codes (counted per run, not per
+//! second), per-pod latency, service time per request; latency by outcome *per request* is exact
+//! in seconds where no outcome was shared between requests (in the others it is counted under the
+//! request's most frequent outcome, while the outcome *counts* stay exact, from `timeseries.csv`);
+//! the second that was being written when the run died is dropped.
 
 use super::interval::{OutcomeHists, Shape, Totals};
 use super::hist::{add, new_hist};
@@ -24,6 +27,9 @@ use std::time::{Duration, UNIX_EPOCH};
 /// What `failure` says in a rebuilt summary; readers print it.
 pub const REBUILT: &str = "the run ended without writing summary.json (killed?): this summary was rebuilt from the per-second files, with status `incomplete`; it never passes a check or a comparison";
 
+/// What a rebuilt summary cannot say, because no per-second file holds it (the start of a note).
+pub const ABSENT: &str = "not in the per-second files, so absent here: HTTP status codes (counted per run, written only in summary.json), per-pod totals (pods.csv has the per-second counts)";
+
 /// Whether `dir` looks like a run that died before writing its summary.
 pub fn is_killed_run(dir: &Path) -> bool {
     !dir.join(SUMMARY).exists() && dir.join(TIMESERIES).is_file() && dir.join(HLOG).is_file()
@@ -34,7 +40,9 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
     let bad = |file: &'static str, what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
     let io = |file: &'static str| move |source| LoadError::Io { dir: dir.to_path_buf(), file, source };
     let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).map_err(io(SCENARIO_COPY))?;
-    let shape = shape_of(dir)?;
+    let plan = crate::scenario::load_str(&scenario_text, &dir.join(SCENARIO_COPY)).ok();
+    let declared: Vec<String> = plan.as_ref().map_or(Vec::new(), |p| p.labels.iter().map(|h| h.as_str().to_string()).collect());
+    let shape = shape_of(dir, &declared)?;
     let mut seconds = BTreeMap::new();
     read::read_timeseries(dir, &shape, &mut seconds)?;
     read::read_hlog(dir, &shape, &mut seconds)?;
@@ -58,7 +66,6 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
     let raw: Option<toml::Value> = toml::from_str(&scenario_text).ok();
     let name = raw.as_ref().and_then(|v| v.get("name")).and_then(|v| v.as_str()).map(String::from);
     let target = raw.as_ref().and_then(|v| v.get("target")).and_then(|t| t.as_str().or_else(|| t.get("url").and_then(|u| u.as_str())));
-    let plan = crate::scenario::load_str(&scenario_text, &dir.join(SCENARIO_COPY)).ok();
     let start_ms = (start_s * 1000.0).round().max(0.0) as u64;
     let meta = RunMeta {
         scenario: name
@@ -78,24 +85,27 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
     };
     let mut s = Summary::build(&meta, &shape, &totals);
     exact_counts(&mut s, &shape, &seconds);
+    exact_outcome_latency(&mut s, &shape, &seconds);
     s.failure = Some(REBUILT.to_string());
     let g = &mut s.generator.notes;
     g.insert(0, format!("INCOMPLETE: rebuilt from {} whole second(s) of per-second files; the run did not end normally (no summary.json)", seconds.len()));
-    g.push("not in the per-second files, so absent here: HTTP status codes, connection wait, per-pod totals (pods.csv has the per-second counts), generator threads, the per-second guard".into());
+    g.push(format!("{ABSENT}, generator threads, the per-second guard"));
     if shape.requests.len() > 1 {
         g.push("service time is kept per second for all requests together: it is shown under the first request".into());
     }
     if mixed > 0 {
         g.push(format!(
-            "in {mixed} request-second(s) several outcomes occurred: their latency is counted under the most frequent outcome there (outcome counts are exact)"
+            "in {mixed} request-second(s) an outcome occurred in several requests: that request's latency is counted under its most frequent outcome there (outcome counts, and latency by outcome of all requests together, are exact)"
         ));
     }
     s.generator.fell_behind = true;
     Ok(s)
 }
 
-/// Request names (in order of first appearance), outcome columns and label headers, from the files.
-fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
+/// Request names (in order of first appearance), outcome columns and label headers: those the
+/// scenario declares first (in its order, as the run had them, values or not), then any other
+/// that labels.csv names (a scenario copy that no longer parses).
+fn shape_of(dir: &Path, declared: &[String]) -> Result<Shape, LoadError> {
     let bad = |file: &'static str, what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
     let ts = read::timeseries(dir)?;
     let outcomes = ts.outcome_columns;
@@ -112,7 +122,7 @@ fn shape_of(dir: &Path) -> Result<Shape, LoadError> {
     if requests.is_empty() {
         return Err(bad(TIMESERIES, "no whole second was written before the run ended: nothing to rebuild".into()));
     }
-    let mut labels: Vec<String> = Vec::new();
+    let mut labels: Vec<String> = declared.iter().take(super::interval::MAX_LABELS).cloned().collect();
     if let Ok(mut rd) = read::csv_reader(dir, LABELS) {
         for row in rd.records().flatten() {
             if let Some(h) = row.get(1) {
@@ -132,7 +142,8 @@ fn start_time(hlog: &[u8]) -> Option<f64> {
     rest.split_whitespace().next()?.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e11)
 }
 
-/// Totals summed from the seconds; the number of request-seconds with more than one outcome.
+/// Totals summed from the seconds; the number of request-seconds whose latency could not be split
+/// by outcome exactly.
 fn totals_of(shape: &Shape, seconds: &BTreeMap<u64, Second>) -> (Totals, u64) {
     let mut t = Totals::new(shape);
     let mut mixed = 0;
@@ -148,6 +159,16 @@ fn totals_of(shape: &Shape, seconds: &BTreeMap<u64, Second>) -> (Totals, u64) {
             let present = r.outcomes.iter().filter(|n| **n > 0).count();
             let Some((oi, _)) = r.outcomes.iter().enumerate().max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i))) else { continue };
             if present > 1 {
+                if let Some(split) = split_by_outcome(iv, ri) {
+                    for (o, h) in split {
+                        let slot = tr.by_outcome[o].get_or_insert_with(|| OutcomeHists { latency: new_hist(), service: new_hist() });
+                        add(&mut slot.latency, h);
+                    }
+                    if service_slot.is_none_or(|(_, _, n)| r.latency.len() > n) {
+                        service_slot = Some((ri, oi, r.latency.len()));
+                    }
+                    continue;
+                }
                 mixed += 1;
             }
             if r.latency.is_empty() && present == 0 {
@@ -166,6 +187,8 @@ fn totals_of(shape: &Shape, seconds: &BTreeMap<u64, Second>) -> (Totals, u64) {
             }
         }
         add(&mut t.lag, &iv.lag);
+        add(&mut t.conn_wait, &iv.conn_wait);
+        t.conn_limited += iv.conn_limited;
         t.cpu += iv.cpu;
         for (a, b) in t.labels.iter_mut().zip(&iv.labels) {
             for (v, n) in b {
@@ -176,6 +199,42 @@ fn totals_of(shape: &Shape, seconds: &BTreeMap<u64, Second>) -> (Totals, u64) {
     // pods.csv has counts per pod but not their outcomes or latency: totals per pod would have to
     // invent those, so they are left out (pods.csv itself still holds the per-second counts).
     (t, mixed)
+}
+
+/// Request `ri`'s latency in one second split exactly by outcome, when the interval log's
+/// per-outcome histograms (all requests together) are that request's alone: no other request had
+/// any of its outcomes in that second, and each histogram holds exactly the count
+/// `timeseries.csv` gives (files written before per-outcome entries, or damaged, fall back).
+fn split_by_outcome(iv: &super::interval::Interval, ri: usize) -> Option<Vec<(usize, &super::hist::Hist)>> {
+    let r = &iv.requests[ri];
+    let mut split = Vec::new();
+    for (o, &n) in r.outcomes.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let shared = iv.requests.iter().enumerate().any(|(i, q)| i != ri && q.outcomes.get(o).is_some_and(|m| *m > 0));
+        let h = iv.outcome_latency.get(o)?.as_ref()?;
+        if shared || h.len() != n {
+            return None;
+        }
+        split.push((o, h));
+    }
+    Some(split)
+}
+
+/// Latency by outcome of all requests together, from the interval log's per-outcome entries,
+/// which are exact where the per-request split (`totals_of`) may have lumped a second. Used only
+/// when the entries hold every completion of the outcome that `timeseries.csv` counts.
+fn exact_outcome_latency(s: &mut Summary, shape: &Shape, seconds: &BTreeMap<u64, Second>) {
+    for (name, o) in s.by_outcome.iter_mut() {
+        let Some(id) = shape.outcomes.id(name) else { continue };
+        let mut h = new_hist();
+        for sec in seconds.values() {
+            if let Some(Some(x)) = sec.iv.outcome_latency.get(id as usize) {
+                add(&mut h, x);
+            }
+        }
+        if h.len() == o.count {
+            o.latency = super::hist::Percentiles::of(&h);
+        }
+    }
 }
 
 /// The outcome counts and error rates from `timeseries.csv`, which are exact where the histograms

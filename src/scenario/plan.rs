@@ -202,6 +202,10 @@ pub enum Part {
     Uuid,
     /// `{{rand_int A B}}`: a uniform integer in A..=B.
     RandInt(i64, i64),
+    /// `{{trace_id}}`: the 32 hex digits of the request's W3C trace id, a function of (seed, seq)
+    /// (`record::trace_id`): with tracing on, the id its `traceparent` carries, so a request id or
+    /// body field can name the same request in systems that do not read Trace Context.
+    TraceId,
 }
 
 impl Template {

@@ -25,9 +25,13 @@ pub enum RawPart {
     Seq,
     Uuid,
     RandInt(i64, i64),
+    /// `{{trace_id}}`, with the offset of the `{{` (a feeder column of that name is refused).
+    TraceId {
+        offset: usize,
+    },
 }
 
-const BUILTINS: &str = "seq, uuid, rand_int A B";
+const BUILTINS: &str = "seq, uuid, trace_id, rand_int A B";
 
 /// Splits text into literals and placeholders. Whitespace inside the braces is ignored.
 pub fn parse(text: &str) -> Result<Vec<RawPart>, TemplateError> {
@@ -63,6 +67,7 @@ fn placeholder(inner: &str, offset: usize) -> Result<RawPart, TemplateError> {
         [] => Err(err(format!("empty placeholder `{{{{}}}}`: name a feeder column or one of {BUILTINS}"))),
         ["seq"] => Ok(RawPart::Seq),
         ["uuid"] => Ok(RawPart::Uuid),
+        ["trace_id"] => Ok(RawPart::TraceId { offset }),
         ["rand_int", args @ ..] => {
             let usage = "write {{rand_int A B}} with integers A <= B, e.g. {{rand_int 1 100}}";
             let [a, b] = args else {
@@ -91,6 +96,20 @@ pub fn compile(text: &str, feeders: &[Feeder]) -> Result<Template, TemplateError
             RawPart::Seq => Part::Seq,
             RawPart::Uuid => Part::Uuid,
             RawPart::RandInt(a, b) => Part::RandInt(a, b),
+            // Before `{{trace_id}}` existed it named a feeder column of that name: refuse rather
+            // than silently send something else in a scenario written then.
+            RawPart::TraceId { offset } => match feeders.iter().find(|f| f.columns.iter().any(|c| c == "trace_id")) {
+                Some(f) => {
+                    return Err(TemplateError {
+                        offset,
+                        message: format!(
+                            "`{{{{trace_id}}}}` is the request's W3C trace id; feeder `{}` also has a column `trace_id`: write {{{{{}.trace_id}}}} for the column",
+                            f.name, f.name
+                        ),
+                    })
+                }
+                None => Part::TraceId,
+            },
             RawPart::Name { name, offset } => {
                 lookup(&name, feeders).map_err(|message| TemplateError { offset, message })?
             }
@@ -182,7 +201,7 @@ mod tests {
         assert_eq!(parse("").unwrap(), vec![]);
         assert_eq!(parse("/a").unwrap(), vec![RawPart::Lit("/a".into())]);
         assert_eq!(
-            parse("/u/{{ user_id }}?n={{seq}}&r={{rand_int  -3 7}}{{uuid}}x").unwrap(),
+            parse("/u/{{ user_id }}?n={{seq}}&r={{rand_int  -3 7}}{{uuid}}x{{ trace_id }}").unwrap(),
             vec![
                 RawPart::Lit("/u/".into()),
                 RawPart::Name { name: "user_id".into(), offset: 3 },
@@ -192,6 +211,7 @@ mod tests {
                 RawPart::RandInt(-3, 7),
                 RawPart::Uuid,
                 RawPart::Lit("x".into()),
+                RawPart::TraceId { offset: 56 },
             ]
         );
         assert_eq!(parse("a }} b").unwrap(), vec![RawPart::Lit("a }} b".into())], "a lone }} is text");
@@ -206,6 +226,7 @@ mod tests {
             ("{{rand_int 1}}", 0, "rand_int A B"),
             ("{{rand_int a b}}", 0, "integers"),
             ("{{user id}}", 0, "only rand_int takes arguments"),
+            ("{{trace_id 32}}", 0, "only rand_int takes arguments"),
         ] {
             let e = parse(text).unwrap_err();
             assert_eq!(e.offset, offset, "{text}");
@@ -228,6 +249,17 @@ mod tests {
             ]
         );
         assert_eq!(compile("plain", &fs).unwrap().as_literal(), Some("plain"));
+    }
+
+    #[test]
+    fn trace_id_is_a_builtin_and_a_feeder_column_of_that_name_is_refused() {
+        let t = compile("id-{{trace_id}}", &feeders()).unwrap();
+        assert_eq!(t.parts, vec![Part::Lit("id-".into()), Part::TraceId]);
+        let fs = vec![feeders().remove(0), Feeder { name: "spans".into(), columns: vec!["trace_id".into()], rows: vec![vec!["t".into()]], mode: FeedMode::Cycle }];
+        let e = compile("x{{trace_id}}", &fs).unwrap_err();
+        assert_eq!(e.offset, 1);
+        assert!(e.message.contains("feeder `spans`") && e.message.contains("{{spans.trace_id}}"), "{}", e.message);
+        assert_eq!(compile("{{spans.trace_id}}", &fs).unwrap().parts, vec![Part::Var { feeder: 1, column: 0 }]);
     }
 
     #[test]

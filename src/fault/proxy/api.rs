@@ -7,6 +7,7 @@
 
 use super::registry::{ProxyPatch, Registry, ToxicBody, ToxicPatch};
 use super::ApiError;
+use crate::fault::lease::parse_lease;
 use crate::fault::toxiproxy::NewProxy;
 use crate::scenario::secrets::constant_time_eq;
 use bytes::Bytes;
@@ -56,9 +57,9 @@ pub async fn handle(registry: &Registry, local: Option<SocketAddr>, req: Request
     let path = req.uri().path().to_string();
     // An out-of-range lease refused, not ignored: ignoring it added the toxic with no lease, so
     // it never lapsed after the run that asked for one died.
-    let lease = match lease_of(req.headers()) {
+    let lease = match parse_lease(req.headers()) {
         Ok(l) => l,
-        Err(m) => return Ok(error(ApiError::new(400, m))),
+        Err(e) => return Ok(error(ApiError::new(400, e.to_string()))),
     };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
@@ -136,26 +137,6 @@ fn cross_site(method: &Method, h: &hyper::HeaderMap) -> bool {
     }
     let fetch_site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
     h.contains_key(hyper::header::ORIGIN) || !matches!(fetch_site, "none" | "same-origin")
-}
-
-/// Shortest and longest lease accepted: shorter would expire between two renewals, longer is no lease.
-const LEASE_MS: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
-
-/// The fault lease a skyload run asks for (`x-skyload-lease-ms`; absent: none); one that is not a
-/// whole number of ms in `LEASE_MS` is refused, naming the header and the range.
-fn lease_of(h: &hyper::HeaderMap) -> Result<Option<std::time::Duration>, String> {
-    let Some(v) = h.get(crate::fault::http::LEASE_HEADER) else { return Ok(None) };
-    let text = String::from_utf8_lossy(v.as_bytes());
-    match text.trim().parse::<u64>() {
-        Ok(ms) if LEASE_MS.contains(&ms) => Ok(Some(std::time::Duration::from_millis(ms))),
-        _ => Err(format!(
-            "{}: `{}` is not allowed: a lease in ms from {} to {}",
-            crate::fault::http::LEASE_HEADER,
-            text.chars().take(40).collect::<String>(),
-            LEASE_MS.start(),
-            LEASE_MS.end()
-        )),
-    }
 }
 
 async fn route(
@@ -286,19 +267,5 @@ mod tests {
         // IPv4-mapped loopback is loopback.
         let mapped: Option<SocketAddr> = Some("[::ffff:127.0.0.1]:8474".parse().unwrap());
         assert!(!host_allowed(Some(Some("evil.example")), mapped) && host_allowed(Some(Some("[::ffff:127.0.0.1]:8474")), mapped));
-    }
-
-    #[test]
-    fn leases_out_of_range_are_refused_not_ignored() {
-        use crate::fault::http::LEASE_HEADER;
-        let mut h = hyper::HeaderMap::new();
-        assert_eq!(super::lease_of(&h), Ok(None));
-        h.insert(LEASE_HEADER, "10000".parse().unwrap());
-        assert_eq!(super::lease_of(&h), Ok(Some(std::time::Duration::from_secs(10))));
-        for v in ["999", "3600001", "ten", "-1"] {
-            h.insert(LEASE_HEADER, v.parse().unwrap());
-            let e = super::lease_of(&h).unwrap_err();
-            assert!(e.contains(LEASE_HEADER) && e.contains("1000 to 3600000") && e.contains(v), "{e}");
-        }
     }
 }
