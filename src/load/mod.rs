@@ -22,3 +22,4 @@ pub mod drive;
 #[cfg(test)]
 mod poisson_guard_tests;
 pub mod pacer_trace;
+pub mod mono;

@@ -360,42 +360,14 @@ async fn yield_until(at: Instant, spin: Spin, mut trace: Option<&mut Trace>) {
 mod timerfd {
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use crate::load::mono::MonoBase;
     use std::time::Instant;
     use tokio::io::unix::AsyncFd;
 
     pub struct TimerFd {
         fd: AsyncFd<OwnedFd>,
-        /// CLOCK_MONOTONIC reading and the `Instant` taken with it: `Instant` is CLOCK_MONOTONIC on
-        /// Linux but hides its value, so instants are converted through this pair.
-        base: (libc::timespec, Instant),
-    }
-
-    /// A CLOCK_MONOTONIC reading paired with an `Instant` read just before it, from the tightest
-    /// of a few tries. The reading is never earlier than the instant, so an instant converted
-    /// through the pair arms the timer at or after it, never before: a timer that fired before its
-    /// instant (a pair taken across a preemption put it milliseconds early) was a wait that
-    /// never ended, the generator thread parked for good after its schedule.
-    fn pair() -> (libc::timespec, Instant) {
-        let mut best = None;
-        for _ in 0..8 {
-            let i1 = Instant::now();
-            let ts = mono_now();
-            let gap = i1.elapsed();
-            if best.as_ref().is_none_or(|(g, _)| gap < *g) {
-                best = Some((gap, (ts, i1)));
-            }
-            if gap < std::time::Duration::from_micros(1) {
-                break;
-            }
-        }
-        best.map(|(_, p)| p).unwrap_or_else(|| (mono_now(), Instant::now()))
-    }
-
-    fn mono_now() -> libc::timespec {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime writes into the timespec we own.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        ts
+        /// How an `Instant` becomes the absolute CLOCK_MONOTONIC time the timer is armed at.
+        base: MonoBase,
     }
 
     impl TimerFd {
@@ -409,17 +381,14 @@ mod timerfd {
             // The default 50 µs timer slack would let the kernel coalesce our wake-ups that late.
             // SAFETY: prctl on the calling (generator) thread only.
             unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
-            let base = pair();
+            let base = MonoBase::now();
             // SAFETY: OwnedFd's raw fd is valid, open and unchanging for as long as the AsyncFd owns it.
             let fd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }.map_err(|e| e.into_parts().1)?;
             Ok(TimerFd { fd, base })
         }
 
         fn arm(&self, at: Instant) -> io::Result<()> {
-            let (ts, inst) = self.base;
-            let ns = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-                + if at >= inst { at.duration_since(inst).as_nanos() as i128 } else { -(inst.duration_since(at).as_nanos() as i128) };
-            let ns = ns.max(1);
+            let ns = self.base.ns_of(at).max(1);
             let spec = libc::itimerspec {
                 it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
                 it_value: libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long },
@@ -454,8 +423,7 @@ mod timerfd {
         #[cfg(test)]
         pub fn skewed(early: std::time::Duration) -> io::Result<TimerFd> {
             let mut t = TimerFd::new()?;
-            let ns = (t.base.0.tv_sec as i128 * 1_000_000_000 + t.base.0.tv_nsec as i128 - early.as_nanos() as i128).max(1);
-            t.base.0 = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long };
+            t.base = t.base.skewed(early);
             Ok(t)
         }
     }

@@ -14,6 +14,7 @@
 //! traced run finds causes, its figures are not the untraced run's. `benches/lag.sh` runs it with
 //! `TRACE_US=1000` and counts the causes.
 
+use super::mono::MonoBase;
 use std::fs::File;
 use std::time::{Duration, Instant};
 
@@ -73,8 +74,8 @@ pub(crate) struct Trace {
     threshold: Duration,
     tid: i64,
     schedstat: Option<File>,
-    /// CLOCK_MONOTONIC ns and the `Instant` read with it, to print instants as the kernel's clock.
-    base: (i128, Instant),
+    /// To print instants on the kernel's clock.
+    base: MonoBase,
     first: Option<Instant>,
     records: Vec<Record>,
     not_kept: u64,
@@ -105,7 +106,7 @@ impl Trace {
             threshold,
             tid: thread_id(),
             schedstat: File::open("/proc/thread-self/schedstat").ok(),
-            base: (mono_ns(), Instant::now()),
+            base: MonoBase::now(),
             first: None,
             records: Vec::with_capacity(KEEP),
             not_kept: 0,
@@ -229,9 +230,7 @@ impl Trace {
     }
 
     fn mono_us(&self, at: Instant) -> f64 {
-        let (ns, inst) = self.base;
-        let d = if at >= inst { at.duration_since(inst).as_nanos() as i128 } else { -(inst.duration_since(at).as_nanos() as i128) };
-        (ns + d) as f64 / 1_000.0
+        self.base.ns_of(at) as f64 / 1_000.0
     }
 
     /// The lines written at the thread's end (also what the tests read).
@@ -292,20 +291,6 @@ fn thread_id() -> i64 {
     {
         // SAFETY: gettid has no arguments and cannot fail.
         unsafe { libc::syscall(libc::SYS_gettid) as i64 }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        0
-    }
-}
-
-fn mono_ns() -> i128 {
-    #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime writes into the timespec we own.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
     }
     #[cfg(not(target_os = "linux"))]
     {
