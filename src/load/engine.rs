@@ -230,7 +230,7 @@ const STOP_POLL: Duration = Duration::from_millis(20);
 /// this is most of the difference to a closed-loop tool; at 2,000/s (500 µs apart on average) few
 /// arrivals fall within 25 µs of another and the lag figures stay as they were.
 fn coalesce_window() -> Duration {
-    let us = std::env::var("SKYLOAD_COALESCE_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(25);
+    let us = super::pacer::knob("SKYLOAD_COALESCE_US").unwrap_or(25);
     Duration::from_micros(us.min(10_000))
 }
 

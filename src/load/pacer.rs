@@ -50,10 +50,13 @@ pub const MAX_EARLY: Duration = Duration::from_millis(2);
 pub const EARLY_CAP: Duration = Duration::from_micros(250);
 
 fn max_early_from_env() -> Duration {
-    std::env::var("SKYLOAD_PRECISE_MAX_EARLY_US")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(EARLY_CAP, |us| Duration::from_micros(us).min(MAX_EARLY))
+    knob("SKYLOAD_PRECISE_MAX_EARLY_US").map_or(EARLY_CAP, |us| Duration::from_micros(us).min(MAX_EARLY))
+}
+
+/// A benchmark knob: the environment variable `name` as a whole number, None when unset or not
+/// one (the default then applies). Read once per generator thread, never per wait.
+pub(crate) fn knob(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The precise pacer spins at most 1/`MAX_DUTY` of each wait. A thread that spins most of its
@@ -68,10 +71,7 @@ const MAX_DUTY: u32 = 4;
 const SHORT_WAIT: Duration = Duration::from_micros(20);
 
 fn short_wait() -> Duration {
-    std::env::var("SKYLOAD_SHORT_WAIT_US")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(SHORT_WAIT, |us| Duration::from_micros(us.min(1_000)))
+    knob("SKYLOAD_SHORT_WAIT_US").map_or(SHORT_WAIT, |us| Duration::from_micros(us.min(1_000)))
 }
 
 /// A streaming estimate of a high quantile (p99.9) of this thread's timer wake-up lateness: a
@@ -104,7 +104,7 @@ const RECOMPUTE: u32 = 16;
 const TAIL: u32 = 1_000;
 
 fn tail_from_env() -> u32 {
-    std::env::var("SKYLOAD_PRECISE_TAIL").ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(TAIL).min(1_000_000)
+    knob("SKYLOAD_PRECISE_TAIL").and_then(|v| u32::try_from(v).ok()).unwrap_or(TAIL).min(1_000_000)
 }
 
 /// How the precise pacer spends the time between its early wake-up and the instant
@@ -210,34 +210,22 @@ impl Pacer {
     /// Must be called on the generator thread, inside its runtime.
     pub fn new(kind: PacerKind) -> Pacer {
         #[cfg(target_os = "linux")]
-        {
-            let timer = match timerfd::TimerFd::new() {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    tracing::warn!("timerfd unavailable ({e}); pacing with tokio's sleep and a spin");
-                    None
-                }
-            };
-            Pacer {
-                kind,
-                timer,
-                lateness: WakeLateness::with_tail(tail_from_env()),
-                short: short_wait(),
-                max_early: max_early_from_env(),
-                spin: spin_from_env(),
-                trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
+        let timer = match timerfd::TimerFd::new() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("timerfd unavailable ({e}); pacing with tokio's sleep and a spin");
+                None
             }
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            Pacer {
-                kind,
-                lateness: WakeLateness::with_tail(tail_from_env()),
-                short: short_wait(),
-                max_early: max_early_from_env(),
-                spin: spin_from_env(),
-                trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
-            }
+        };
+        Pacer {
+            kind,
+            #[cfg(target_os = "linux")]
+            timer,
+            lateness: WakeLateness::with_tail(tail_from_env()),
+            short: short_wait(),
+            max_early: max_early_from_env(),
+            spin: spin_from_env(),
+            trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
         }
     }
 

@@ -95,8 +95,7 @@ pub(crate) struct Trace {
 
 /// The trace threshold from `SKYLOAD_PACER_TRACE` (µs), when set to a number.
 pub(crate) fn threshold_from_env() -> Option<Duration> {
-    let v = std::env::var("SKYLOAD_PACER_TRACE").ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_micros)
+    super::pacer::knob("SKYLOAD_PACER_TRACE").map(Duration::from_micros)
 }
 
 impl Trace {
