@@ -321,14 +321,12 @@ struct Collector {
     next: u64,
     shape: Arc<Shape>,
     totals: Totals,
-    /// A thread's totals were taken in already.
-    merged_any: bool,
 }
 
 impl Collector {
     fn new(threads: usize, shape: Arc<Shape>) -> Collector {
         let totals = Totals::new(&shape);
-        Collector { through: vec![None; threads], done: vec![false; threads], pending: BTreeMap::new(), next: 0, shape, totals, merged_any: false }
+        Collector { through: vec![None; threads], done: vec![false; threads], pending: BTreeMap::new(), next: 0, shape, totals }
     }
 
     fn accept(&mut self, msg: Msg) -> Vec<Interval> {
@@ -345,13 +343,12 @@ impl Collector {
                 }
             }
             Msg::Done(i, mut totals) => {
-                self.done[i] = true;
                 // The first thread's totals become the run's (what the collector judged so far is
                 // merged into them), so its histograms are not copied once more at the end.
-                if !self.merged_any {
+                if !self.done.contains(&true) {
                     std::mem::swap(&mut self.totals, &mut totals);
-                    self.merged_any = true;
                 }
+                self.done[i] = true;
                 self.totals.merge(&totals);
             }
         }
