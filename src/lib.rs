@@ -35,3 +35,4 @@ pub mod exit {
 pub mod out;
 pub mod layers;
 pub mod session;
+pub mod accept;

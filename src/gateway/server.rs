@@ -7,15 +7,17 @@ use super::handler::handle;
 use super::state::Gateway;
 use super::tls::ServerTls;
 use super::{GatewayConfig, GatewayError};
+use crate::accept::{self, Loop, Serve};
 use tokio_rustls::TlsAcceptor;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::Watcher;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -47,8 +49,25 @@ pub async fn serve_tls(
     Ok(())
 }
 
-/// A client that connects and never finishes its handshake must not hold a task forever.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often lapsed fault leases are looked for.
+const SWEEP: Duration = Duration::from_millis(500);
+
+/// The gateway's connections: HTTP/1.1 and HTTP/2 (one builder for all, cloned per connection).
+struct Conns {
+    gw: Arc<Gateway>,
+    builder: auto::Builder<TokioExecutor>,
+}
+
+impl Serve for Conns {
+    async fn serve<I>(self: Arc<Self>, io: I, local: Option<SocketAddr>, watcher: Watcher)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let gw = self.gw.clone();
+        let svc = service_fn(move |req| handle(gw.clone(), local, req));
+        let _ = watcher.watch(self.builder.serve_connection(TokioIo::new(io), svc)).await;
+    }
+}
 
 async fn run(
     listener: TcpListener,
@@ -56,60 +75,15 @@ async fn run(
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let sweeper = {
+    let _sweeper = accept::every(SWEEP, {
         let gw = gw.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tick.tick().await;
-                super::control::expire_leases(&gw);
-            }
-        })
-    };
-    let _sweeper = AbortOnDrop(sweeper);
-    let graceful = GracefulShutdown::new();
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!("gateway accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let local = stream.local_addr().ok();
-                let gw = gw.clone();
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(gw.clone(), local, req));
-                    match tls {
-                        None => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                            let _ = watcher.watch(conn).await;
-                        }
-                        Some(acceptor) => {
-                            let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
-                                return;
-                            };
-                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                            let _ = watcher.watch(conn).await;
-                        }
-                    }
-                });
-            }
-            _ = &mut shutdown => break,
+        move || {
+            super::control::expire_leases(&gw);
+            std::future::ready(())
         }
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    });
+    let conns = Arc::new(Conns { gw: gw.clone(), builder: auto::Builder::new(TokioExecutor::new()) });
+    Loop { what: "gateway", drain: DRAIN }.run(listener, conns, tls, shutdown).await;
     if let Some(log) = &gw.access_log {
         log.close();
     }
@@ -178,14 +152,5 @@ impl GatewayHandle {
     /// `http://127.0.0.1:PORT`, or `https://` when serving TLS.
     pub fn base_url(&self) -> String {
         format!("{}://{}", if self.https { "https" } else { "http" }, self.addr)
-    }
-}
-
-/// Stops the lease sweeper when the server returns.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

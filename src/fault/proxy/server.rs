@@ -9,12 +9,14 @@ use super::{Options, ProxyError};
 use crate::fault::toxiproxy::{Client, NewProxy, Proxy};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use crate::accept::{self, Loop, Serve};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::Watcher;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -53,64 +55,38 @@ async fn populate(registry: &Registry, initial: Vec<NewProxy>) -> Result<Vec<Pro
 /// How often lapsed fault leases are looked for; a lapsed toxic lives at most this much longer.
 const SWEEP: Duration = Duration::from_millis(500);
 
-/// A client that connects to a TLS API and never finishes its handshake must not hold a task.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The API's connections: HTTP/1.1 only (Toxiproxy's clients speak nothing else).
+struct Api {
+    registry: Arc<Registry>,
+}
+
+impl Serve for Api {
+    async fn serve<I>(self: Arc<Self>, io: I, local: Option<SocketAddr>, watcher: Watcher)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let svc = service_fn(move |req| {
+            let registry = self.registry.clone();
+            async move { api::handle(&registry, local, req).await }
+        });
+        let _ = watcher.watch(http1::Builder::new().serve_connection(TokioIo::new(io), svc)).await;
+    }
+}
 
 async fn run(listener: TcpListener, registry: Arc<Registry>, tls: Option<TlsAcceptor>, shutdown: impl Future<Output = ()> + Send + 'static) {
-    let sweeper = {
+    let _sweeper = accept::every(SWEEP, {
         let registry = registry.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP);
-            loop {
-                tick.tick().await;
+        move || {
+            let registry = registry.clone();
+            async move {
                 for (proxy, toxic) in registry.expire(tokio::time::Instant::now()).await {
                     tracing::warn!("removed toxic `{toxic}` from proxy `{proxy}`: its lease lapsed (the run that added it stopped renewing it)");
                 }
             }
-        })
-    };
-    let _sweeper = AbortOnDrop(sweeper);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!("proxy API accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let local = stream.local_addr().ok();
-                let registry = registry.clone();
-                let watcher = graceful.watcher();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let registry = registry.clone();
-                        async move { api::handle(&registry, local, req).await }
-                    });
-                    match tls {
-                        None => {
-                            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
-                            let _ = watcher.watch(conn).await;
-                        }
-                        Some(acceptor) => {
-                            let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else { return };
-                            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
-                            let _ = watcher.watch(conn).await;
-                        }
-                    }
-                });
-            }
-            _ = &mut shutdown => break,
         }
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    });
+    let api = Arc::new(Api { registry: registry.clone() });
+    Loop { what: "proxy API", drain: DRAIN }.run(listener, api, tls, shutdown).await;
     registry.remove_all().await;
 }
 
@@ -167,14 +143,5 @@ impl ProxyHandle {
         if tokio::time::timeout(DRAIN + Duration::from_secs(2), &mut self.task).await.is_err() {
             abort.abort();
         }
-    }
-}
-
-/// Stops a background task when the server that owns it returns.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
