@@ -134,5 +134,25 @@ mod tests {
             err_field("[functions.f]\nservice_time = { dist = \"lognormal\", mean = \"10ms\" }\n"),
             "functions.f.service_time"
         );
+        // A function's own override is checked where it is written, not as resolved.
+        assert_eq!(err_field("timeout = \"1s\"\n[functions.f]\ntimeout = \"0s\"\n"), "functions.f.timeout");
+        assert_eq!(err_field("[functions.f]\n[functions.f.auth]\ntokens = []\n"), "functions.f.auth.tokens");
+        assert_eq!(err_field("[fallback]\nstatus = 99\nbody = \"\"\n[functions.f]\n"), "fallback.status");
+    }
+
+    #[test]
+    fn a_function_setting_replaces_the_gateways_and_the_rest_is_inherited() {
+        let c = GatewayConfig::from_toml_str(
+            "timeout = \"500ms\"\nbalance = \"least_in_flight\"\n[auth]\ntokens = [\"t\"]\n\
+             [functions.open]\nrate_limit = { rate = 5.0 }\n[functions.open.auth]\nenabled = false\n[functions.plain]\n",
+        )
+        .unwrap();
+        let open = c.features_for(&c.functions["open"]);
+        assert_eq!(open.auth.map(|a| (a.enabled, a.tokens.len())), Some((false, 0)), "the function's auth table, not merged");
+        assert_eq!(open.rate_limit.map(|r| (r.rate, r.burst)), Some((5.0, 1)));
+        assert_eq!(open.timeout.map(|t| t.get()), Some(std::time::Duration::from_millis(500)));
+        assert_eq!(open.balance, Some(Balance::LeastInFlight));
+        assert_eq!((open.fallback, open.detect_after), (None, None));
+        assert_eq!(c.features_for(&c.functions["plain"]), c.features());
     }
 }

@@ -109,17 +109,13 @@ impl Gateway {
                 });
             }
             let configured_weights = f.resolved_weights();
-            let auth = f
-                .auth
-                .as_ref()
-                .or(cfg.auth.as_ref())
-                .filter(|a| a.enabled)
-                .map(|a| {
-                    a.tokens
-                        .iter()
-                        .map(|t| format!("Bearer {t}").into_bytes())
-                        .collect()
-                });
+            let features = cfg.features_for(f);
+            let auth = features.auth.filter(|a| a.enabled).map(|a| {
+                a.tokens
+                    .iter()
+                    .map(|t| format!("Bearer {t}").into_bytes())
+                    .collect()
+            });
             let function = Arc::new(Function {
                 name: name.clone(),
                 versions,
@@ -129,21 +125,11 @@ impl Gateway {
                     .collect(),
                 configured_weights,
                 auth,
-                limiter: f
-                    .rate_limit
-                    .or(cfg.rate_limit)
-                    .map(|r| TokenBucket::new(r.rate, r.burst)),
-                timeout: f.timeout.or(cfg.timeout).map(|t| t.get()),
-                fallback: f
-                    .fallback
-                    .as_ref()
-                    .or(cfg.fallback.as_ref())
-                    .map(Fallback::from_config),
-                balance: f.balance.or(cfg.balance).unwrap_or_default(),
-                detect_ns: f
-                    .detect_after
-                    .or(cfg.detect_after)
-                    .map_or(0, |d| d.get().as_nanos() as u64),
+                limiter: features.rate_limit.map(|r| TokenBucket::new(r.rate, r.burst)),
+                timeout: features.timeout.map(|t| t.get()),
+                fallback: features.fallback.map(Fallback::from_config),
+                balance: features.balance.unwrap_or_default(),
+                detect_ns: features.detect_after.map_or(0, |d| d.get().as_nanos() as u64),
                 none_stats: Stats::default(),
             });
             by_name.insert(name.clone(), function.clone());

@@ -347,6 +347,69 @@ impl FunctionConfig {
     }
 }
 
+/// The six settings a function takes from the gateway-wide defaults unless it sets its own,
+/// borrowed from one table (`GatewayConfig::features`, `FunctionConfig::features`) or resolved for
+/// a function (`GatewayConfig::features_for`), so that the gateway and validation read them in one
+/// place. A view and not one struct shared by both tables: serde's `flatten` does not combine
+/// with `deny_unknown_fields` (an unknown field's error would lose its list of expected fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Features<'a> {
+    pub auth: Option<&'a AuthConfig>,
+    pub rate_limit: Option<RateLimitConfig>,
+    pub timeout: Option<HumanDuration>,
+    pub fallback: Option<&'a FallbackConfig>,
+    pub balance: Option<Balance>,
+    pub detect_after: Option<HumanDuration>,
+}
+
+impl<'a> Features<'a> {
+    /// Each setting of `self`, or of `defaults` where `self` leaves it out (whole tables: a
+    /// function's `auth` replaces the gateway's, it is not merged with it).
+    pub fn or(self, defaults: Features<'a>) -> Features<'a> {
+        Features {
+            auth: self.auth.or(defaults.auth),
+            rate_limit: self.rate_limit.or(defaults.rate_limit),
+            timeout: self.timeout.or(defaults.timeout),
+            fallback: self.fallback.or(defaults.fallback),
+            balance: self.balance.or(defaults.balance),
+            detect_after: self.detect_after.or(defaults.detect_after),
+        }
+    }
+}
+
+/// Both tables name the six fields alike: one reading of them for both.
+macro_rules! features_of {
+    ($table:expr) => {
+        Features {
+            auth: $table.auth.as_ref(),
+            rate_limit: $table.rate_limit,
+            timeout: $table.timeout,
+            fallback: $table.fallback.as_ref(),
+            balance: $table.balance,
+            detect_after: $table.detect_after,
+        }
+    };
+}
+
+impl GatewayConfig {
+    /// The gateway-wide defaults.
+    pub fn features(&self) -> Features<'_> {
+        features_of!(self)
+    }
+
+    /// What function `f` runs with: its own settings over the gateway's.
+    pub fn features_for<'a>(&'a self, f: &'a FunctionConfig) -> Features<'a> {
+        f.features().or(self.features())
+    }
+}
+
+impl FunctionConfig {
+    /// The function's own settings, none inherited.
+    pub fn features(&self) -> Features<'_> {
+        features_of!(self)
+    }
+}
+
 /// Versions a function may have (the stable one and its canaries); the gateway sizes its weight
 /// tables by it.
 pub const MAX_VERSIONS: usize = 16;

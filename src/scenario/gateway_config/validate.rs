@@ -2,8 +2,7 @@
 //! versions), with every error naming the field so a user can find it. Separate from `config.rs`
 //! because the rules grow while the format stays put.
 
-use super::{AuthConfig, ConfigError, FallbackConfig, GatewayConfig, PodSpec, RateLimitConfig, MAX_VERSIONS};
-use crate::units::HumanDuration;
+use super::{ConfigError, Features, GatewayConfig, PodSpec, MAX_VERSIONS};
 
 impl GatewayConfig {
     /// Checks what serde cannot: counts, ranges, names, and that weights point somewhere.
@@ -28,13 +27,7 @@ impl GatewayConfig {
                 ));
             }
         }
-        check_features(
-            "",
-            &self.auth,
-            &self.rate_limit,
-            &self.timeout,
-            &self.fallback,
-        )?;
+        check_features("", &self.features())?;
         for (name, f) in &self.functions {
             let at = format!("functions.{name}");
             if !valid_name(name) {
@@ -43,13 +36,7 @@ impl GatewayConfig {
                     "function names use letters, digits, '-' and '_' only",
                 ));
             }
-            check_features(
-                &format!("{at}."),
-                &f.auth,
-                &f.rate_limit,
-                &f.timeout,
-                &f.fallback,
-            )?;
+            check_features(&format!("{at}."), &f.features())?;
             if !valid_name(&f.version) {
                 return Err(bad(
                     &format!("{at}.version"),
@@ -108,14 +95,9 @@ fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn check_features(
-    at: &str,
-    auth: &Option<AuthConfig>,
-    rl: &Option<RateLimitConfig>,
-    timeout: &Option<HumanDuration>,
-    fallback: &Option<FallbackConfig>,
-) -> Result<(), ConfigError> {
-    if let Some(a) = auth {
+/// One table's own settings (not the resolved ones: an error names the table that set the value).
+fn check_features(at: &str, features: &Features) -> Result<(), ConfigError> {
+    if let Some(a) = features.auth {
         if a.enabled && (a.tokens.is_empty() || a.tokens.iter().any(|t| t.is_empty())) {
             return Err(bad(
                 &format!("{at}auth.tokens"),
@@ -123,7 +105,7 @@ fn check_features(
             ));
         }
     }
-    if let Some(r) = rl {
+    if let Some(r) = features.rate_limit {
         if !(r.rate.is_finite() && r.rate > 0.0) {
             return Err(bad(
                 &format!("{at}rate_limit.rate"),
@@ -134,7 +116,7 @@ fn check_features(
             return Err(bad(&format!("{at}rate_limit.burst"), "must be at least 1"));
         }
     }
-    if let Some(t) = timeout {
+    if let Some(t) = features.timeout {
         if t.get().is_zero() {
             return Err(bad(
                 &format!("{at}timeout"),
@@ -142,7 +124,7 @@ fn check_features(
             ));
         }
     }
-    if let Some(f) = fallback {
+    if let Some(f) = features.fallback {
         if !(100..=599).contains(&f.status) {
             return Err(bad(
                 &format!("{at}fallback.status"),
