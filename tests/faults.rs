@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{skyload, tempdir};
-use std::path::Path;
+use common::{pod_state, read_json, run_file, tempdir};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn drill(fallback: bool) -> String {
     format!(
@@ -45,10 +44,6 @@ service_time = {{ dist = "fixed", mean = "2ms" }}
     )
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn pod_kill_with_fallback_passes_and_without_fails() {
     let dir = tempdir();
@@ -56,9 +51,9 @@ fn pod_kill_with_fallback_passes_and_without_fails() {
         let f = dir.path().join(format!("drill-{fallback}.toml"));
         std::fs::write(&f, drill(fallback)).unwrap();
         let out = dir.path().join(format!("r-{fallback}"));
-        let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+        let o = run_file(&f, &out).output().unwrap();
         let stdout = String::from_utf8_lossy(&o.stdout);
-        let faults = json(&out.join("faults.json"));
+        let faults = read_json(&out.join("faults.json"));
         let k = &faults[0];
         assert_eq!(k["name"], "kill");
         assert!(k["applied_at_s"].as_f64().unwrap() >= 1.9 && k["removed_at_s"].as_f64().unwrap() <= 6.5, "{k}");
@@ -75,7 +70,7 @@ fn pod_kill_with_fallback_passes_and_without_fails() {
         } else {
             assert_eq!(o.status.code(), Some(1), "the expectation fails: {stdout}");
             assert_eq!(k["passed"], false);
-            let verdict = json(&out.join("verdict.json"));
+            let verdict = read_json(&out.join("verdict.json"));
             let failed: Vec<&serde_json::Value> = verdict["results"].as_array().unwrap().iter().filter(|r| r["passed"] == false).collect();
             assert!(failed.iter().any(|r| r["scope"] == "window fault:kill" && r["check"] == "error_rate < 1%"), "{failed:?}");
         }
@@ -111,17 +106,17 @@ pods = 1
     )
     .unwrap();
     let out = dir.path().join("r");
-    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let o = run_file(&f, &out).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(dir.path().join("marks.start").exists() && dir.path().join("marks.stop").exists());
-    let faults = json(&out.join("faults.json"));
+    let faults = read_json(&out.join("faults.json"));
     assert_eq!(faults[0]["name"], "fault-1");
     assert!(faults[0]["start_output"].as_str().unwrap().contains("starting"));
     assert!(faults[0]["stop_output"].as_str().unwrap().contains("stopping"));
 
     // A start command that fails is a drill that did not happen: exit 3, said loudly.
     std::fs::write(&f, std::fs::read_to_string(&f).unwrap().replace("echo starting;", "exit 7;")).unwrap();
-    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(dir.path().join("r2")).output().unwrap();
+    let o = run_file(&f, &dir.path().join("r2")).output().unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("could not be applied"));
 }
@@ -134,44 +129,18 @@ fn faults_are_removed_after_ctrl_c() {
     let base = gw.base_url();
     let dir = tempdir();
     let f = dir.path().join("ctrlc.toml");
-    std::fs::write(
-        &f,
-        format!(
-            "[target]\nurl = \"{base}\"\n[[stages]]\nrate = 50\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
-             [checks]\nrun = [\"error_rate < 90%\"]\n\
-             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"50ms\"\nat = \"1s\"\nfor = \"50s\"\n\
-             [[faults]]\nname = \"kill\"\nkind = \"pod_kill\"\npod = \"hello-2\"\nat = \"1s\"\nfor = \"50s\"\n"
-        ),
-    )
-    .unwrap();
-    let state = |pod: &str| -> serde_json::Value {
-        let (code, body) = rt
-            .block_on(skyload::fault::http::call(&base, http::Method::GET, &format!("/_control/pods/{pod}"), None, None, Duration::from_secs(2)))
-            .unwrap();
-        assert_eq!(code, 200);
-        serde_json::from_str(&body).unwrap()
-    };
-    let faulty = |p1: &serde_json::Value, p2: &serde_json::Value| p1["added_latency"] == "50.0ms" && p2["healthy"] == false;
-    let mut child = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(dir.path().join("r")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Wait until both faults are in place.
-    let started = Instant::now();
-    loop {
-        let (p1, p2) = (state("hello-1"), state("hello-2"));
-        if faulty(&p1, &p2) || started.elapsed() > Duration::from_secs(10) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let before = (state("hello-1"), state("hello-2"));
-    assert!(faulty(&before.0, &before.1), "both faults in place before Ctrl-C: {before:?}");
+    let drill = common::slow_and_kill_drill(&base, 50, "1s");
+    std::fs::write(&f, format!("{drill}[checks]\nrun = [\"error_rate < 90%\"]\n")).unwrap();
+    let mut child = run_file(&f, &dir.path().join("r")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    common::wait_until("both faults in place before Ctrl-C", Duration::from_secs(10), || common::slow_and_kill_in_place(&rt, &base));
     // SAFETY: signalling the child we started, by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3));
-    let after = (state("hello-1"), state("hello-2"));
+    let after = (pod_state(&rt, &base, "hello-1"), pod_state(&rt, &base, "hello-2"));
     assert_ne!(after.0["added_latency"], "50.0ms", "latency removed: {after:?}");
     assert_eq!(after.1["healthy"], true, "pod revived: {after:?}");
-    let faults = json(&dir.path().join("r/faults.json"));
+    let faults = read_json(&dir.path().join("r/faults.json"));
     for fault in faults.as_array().unwrap() {
         assert!(fault["removed_at_s"].as_f64().unwrap() < 30.0, "removed at Ctrl-C, not at the planned end: {fault}");
         // The run stopped with the fault: recovery could not be seen, which is not "not recovered".
@@ -183,18 +152,8 @@ fn faults_are_removed_after_ctrl_c() {
 
 #[test]
 fn slow_upstream_through_the_fault_proxy() {
-    use skyload::fault::proxy::{Options, ProxyHandle};
-    use skyload::fault::toxiproxy::NewProxy;
     let rt = common::server_runtime();
-    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 2\nconcurrency = 16\n");
-    let px = rt
-        .block_on(ProxyHandle::start(
-            Options::default(),
-            "127.0.0.1:0".parse().unwrap(),
-            vec![NewProxy { name: "gw".into(), listen: "127.0.0.1:0".into(), upstream: gw.addr.to_string(), enabled: true }],
-        ))
-        .unwrap();
-    let listen = px.initial[0].listen.clone();
+    let (gw, px, listen) = common::gateway_behind_proxy(&rt, "[functions.hello]\npods = 2\nconcurrency = 16\n");
     let dir = tempdir();
     let f = dir.path().join("slow.toml");
     std::fs::write(
@@ -226,12 +185,12 @@ recover_within = "2s"
     )
     .unwrap();
     let out = dir.path().join("r");
-    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let o = run_file(&f, &out).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     // Recovery includes p50 back near its level before the fault: requests the toxic still held
     // when it was removed finish in the next second, so the run goes on 5 s after the fault.
-    let k = &json(&out.join("faults.json"))[0];
+    let k = &read_json(&out.join("faults.json"))[0];
     assert!(k["recovery_s"].as_f64().is_some_and(|r| r <= 2.0), "{k}");
     assert!(k["recovered_when"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("p50 back to")), "{k}");
     // The toxic is gone from the proxy after the run.
@@ -291,10 +250,10 @@ body = "cached"
     )
     .unwrap();
     let out = dir.path().join("r");
-    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(&out).output().unwrap();
+    let o = run_file(&f, &out).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
-    let faults = json(&out.join("faults.json"));
+    let faults = read_json(&out.join("faults.json"));
     let k1 = &faults[0];
     assert_eq!(k1["recovery"], "recovered", "{k1}");
     // hello-2 is back at ~7 s, 3 s after kill1 ended; the seconds around the edges may go either way.

@@ -262,44 +262,16 @@ fn credentials_in_a_url_are_not_echoed() {
 /// was not heard at all. Both now stop the run and remove its faults before the process ends.
 #[test]
 fn second_ctrl_c_and_sighup_still_remove_faults() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let rt = common::server_runtime();
     let gw = common::gateway_on(&rt, "[functions.hello]\npods = 2\n");
     let base = gw.base_url();
     let dir = tempdir();
     let f = dir.path().join("drill.toml");
-    std::fs::write(
-        &f,
-        format!(
-            "[target]\nurl = \"{base}\"\n[[stages]]\nrate = 20\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
-             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"50ms\"\nat = \"500ms\"\nfor = \"50s\"\n\
-             [[faults]]\nname = \"kill\"\nkind = \"pod_kill\"\npod = \"hello-2\"\nat = \"500ms\"\nfor = \"50s\"\n"
-        ),
-    )
-    .unwrap();
-    let state = |pod: &str| -> serde_json::Value {
-        let (_, body) = rt
-            .block_on(skyload::fault::http::call(&base, http::Method::GET, &format!("/_control/pods/{pod}"), None, None, Duration::from_secs(2)))
-            .unwrap();
-        serde_json::from_str(&body).unwrap()
-    };
-    let faulty = || state("hello-1")["added_latency"] == "50.0ms" && state("hello-2")["healthy"] == false;
+    std::fs::write(&f, slow_and_kill_drill(&base, 20, "500ms")).unwrap();
     for (i, signals) in [&[libc::SIGINT, libc::SIGINT][..], &[libc::SIGHUP][..]].into_iter().enumerate() {
-        let mut child = skyload()
-            .arg("run")
-            .arg(&f)
-            .arg("-q")
-            .arg("--out")
-            .arg(dir.path().join(format!("r{i}")))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while !faulty() && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(faulty(), "faults in place before the signal");
+        let mut child = run_file(&f, &dir.path().join(format!("r{i}"))).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        wait_until("faults in place before the signal", Duration::from_secs(10), || slow_and_kill_in_place(&rt, &base));
         for s in signals {
             // SAFETY: signalling the child we started, by its pid.
             unsafe { libc::kill(child.id() as i32, *s) };
@@ -307,28 +279,10 @@ fn second_ctrl_c_and_sighup_still_remove_faults() {
         }
         let status = child.wait().unwrap();
         assert!(matches!(status.code(), Some(3) | Some(130)), "{status:?}");
-        assert_ne!(state("hello-1")["added_latency"], "50.0ms", "latency removed after {signals:?}");
-        assert_eq!(state("hello-2")["healthy"], true, "pod revived after {signals:?}");
+        assert_ne!(pod_state(&rt, &base, "hello-1")["added_latency"], "50.0ms", "latency removed after {signals:?}");
+        assert_eq!(pod_state(&rt, &base, "hello-2")["healthy"], true, "pod revived after {signals:?}");
     }
     rt.block_on(gw.shutdown());
-}
-
-/// A gateway and a fault proxy in front of it, for the lease and journal tests.
-fn gateway_and_proxy(
-    rt: &tokio::runtime::Runtime,
-) -> (skyload::gateway::GatewayHandle, skyload::fault::proxy::ProxyHandle, String) {
-    use skyload::fault::proxy::{Options, ProxyHandle};
-    use skyload::fault::toxiproxy::NewProxy;
-    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 1\n");
-    let px = rt
-        .block_on(ProxyHandle::start(
-            Options::default(),
-            "127.0.0.1:0".parse().unwrap(),
-            vec![NewProxy { name: "gw".into(), listen: "127.0.0.1:0".into(), upstream: gw.addr.to_string(), enabled: true }],
-        ))
-        .unwrap();
-    let listen = px.initial[0].listen.clone();
-    (gw, px, listen)
 }
 
 fn poll(deadline: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
@@ -348,7 +302,7 @@ fn poll(deadline: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
 fn faults_of_a_killed_run_heal_themselves() {
     use std::time::Duration;
     let rt = common::server_runtime();
-    let (gw, px, listen) = gateway_and_proxy(&rt);
+    let (gw, px, listen) = gateway_behind_proxy(&rt, "[functions.hello]\npods = 1\n");
     let base = gw.base_url();
     let dir = tempdir();
     let state = dir.path().join("state");
@@ -363,19 +317,9 @@ fn faults_of_a_killed_run_heal_themselves() {
         ),
     )
     .unwrap();
-    let pod_slow = || {
-        let (_, body) = rt
-            .block_on(skyload::fault::http::call(&base, http::Method::GET, "/_control/pods/hello-1", None, None, Duration::from_secs(2)))
-            .unwrap();
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["added_latency"] == "50.0ms"
-    };
+    let pod_slow = || pod_state(&rt, &base, "hello-1")["added_latency"] == "50.0ms";
     let toxics = || rt.block_on(px.client().toxics("gw")).unwrap().len();
-    let mut child = skyload()
-        .arg("run")
-        .arg(&f)
-        .arg("-q")
-        .arg("--out")
-        .arg(dir.path().join("r"))
+    let mut child = run_file(&f, &dir.path().join("r"))
         .env("XDG_STATE_HOME", &state)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -395,7 +339,7 @@ fn faults_of_a_killed_run_heal_themselves() {
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(text.contains("\"wire\"") && text.contains("/_control/functions/hello/latency"), "{text}");
     // The killed run's Results say the same: both faults were still in place when it died.
-    let copy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/faults.state.json")).unwrap()).unwrap();
+    let copy = read_json(&dir.path().join("r/faults.state.json"));
     let entries = copy["faults"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{copy}");
     assert!(entries.iter().all(|e| e["in_place"] == true), "{copy}");
@@ -416,7 +360,7 @@ fn faults_of_a_killed_run_heal_themselves() {
 fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     use skyload::fault::toxiproxy::{Stream, Toxic};
     let rt = common::server_runtime();
-    let (gw, px, listen) = gateway_and_proxy(&rt);
+    let (gw, px, listen) = gateway_behind_proxy(&rt, "[functions.hello]\npods = 1\n");
     let dir = tempdir();
     let state = dir.path().join("state");
     // A run that is surely dead: its pid is that of a process we started and waited for.
@@ -455,7 +399,7 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
         ),
     )
     .unwrap();
-    let o = skyload().arg("run").arg(&f).arg("-q").arg("--out").arg(dir.path().join("r")).env("XDG_STATE_HOME", &state).output().unwrap();
+    let o = run_file(&f, &dir.path().join("r")).env("XDG_STATE_HOME", &state).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("removed leftover toxic `old`"), "{err}");
@@ -463,10 +407,10 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     assert!(names().is_empty(), "{:?}", names());
     // The Results record what was applied and that its removal was confirmed.
     let r = dir.path().join("r");
-    let faults: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("faults.json")).unwrap()).unwrap();
+    let faults = read_json(&r.join("faults.json"));
     let slow = faults.as_array().unwrap().iter().find(|f| f["name"] == "slow").unwrap_or_else(|| panic!("{faults}"));
     assert_eq!((slow["removal_confirmed"].as_bool(), slow["undo"]["kind"].as_str()), (Some(true), Some("toxic")), "{slow}");
-    let copy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("faults.state.json")).unwrap()).unwrap();
+    let copy = read_json(&r.join("faults.state.json"));
     assert_eq!(copy["faults"].as_array().map(Vec::len), Some(1), "{copy}");
     assert_eq!(copy["faults"][0]["in_place"], false, "{copy}");
     rt.block_on(px.shutdown());
@@ -489,12 +433,7 @@ fn control_api_refuses_cross_site_requests_and_open_remote_control() {
     };
     let simple = raw("content-type: text/plain\r\norigin: http://evil.example\r\n");
     assert!(simple.starts_with("HTTP/1.1 403"), "{simple}");
-    let healthy = || {
-        let (_, b) = rt
-            .block_on(skyload::fault::http::call(&gw.base_url(), http::Method::GET, "/_control/pods/hello-1", None, None, std::time::Duration::from_secs(2)))
-            .unwrap();
-        serde_json::from_str::<serde_json::Value>(&b).unwrap()["healthy"] == true
-    };
+    let healthy = || pod_state(&rt, &gw.base_url(), "hello-1")["healthy"] == true;
     assert!(healthy(), "a refused request changed nothing");
     let json = raw("content-type: application/json\r\n");
     assert!(json.starts_with("HTTP/1.1 200"), "{json}");
@@ -815,7 +754,7 @@ fn a_rebuilt_summary_equals_the_live_one_on_what_the_files_hold() {
     )
     .unwrap();
     let live = tmp.path().join("live");
-    let o = skyload().arg("run").arg(&scenario).arg("-q").arg("--out").arg(&live).output().unwrap();
+    let o = run_file(&scenario, &live).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     // The same files without summary.json: what a killed run leaves.
     let killed = tmp.path().join("killed");

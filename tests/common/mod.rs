@@ -226,3 +226,62 @@ pub fn gateway_on(rt: &tokio::runtime::Runtime, config: &str) -> skyload::gatewa
     let cfg = skyload::gateway::GatewayConfig::from_toml_str(config).unwrap();
     rt.block_on(skyload::gateway::GatewayHandle::start(cfg, "127.0.0.1:0".parse().unwrap())).unwrap()
 }
+
+/// A JSON file of a Results directory (faults.json, faults.state.json, verdict.json, …).
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
+}
+
+/// `skyload run FILE -q --out OUT`, the form the drill tests run; the caller adds environment,
+/// stdio, and `output()` or `spawn()`.
+pub fn run_file(file: &std::path::Path, out: &std::path::Path) -> std::process::Command {
+    let mut c = skyload();
+    c.arg("run").arg(file).arg("-q").arg("--out").arg(out);
+    c
+}
+
+/// A pod's state from the gateway's control API (`GET /_control/pods/POD`), which must answer 200.
+pub fn pod_state(rt: &tokio::runtime::Runtime, base: &str, pod: &str) -> serde_json::Value {
+    let (code, body) = rt
+        .block_on(skyload::fault::http::call(base, http::Method::GET, &format!("/_control/pods/{pod}"), None, None, Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(code, 200, "GET /_control/pods/{pod}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The embedded gateway with `config`, and the fault proxy in front of it with one proxy `gw`;
+/// the third value is the address that proxy listens on (where a run sends its traffic).
+pub fn gateway_behind_proxy(
+    rt: &tokio::runtime::Runtime,
+    config: &str,
+) -> (skyload::gateway::GatewayHandle, skyload::fault::proxy::ProxyHandle, String) {
+    use skyload::fault::proxy::{Options, ProxyHandle};
+    use skyload::fault::toxiproxy::NewProxy;
+    let gw = gateway_on(rt, config);
+    let px = rt
+        .block_on(ProxyHandle::start(
+            Options::default(),
+            "127.0.0.1:0".parse().unwrap(),
+            vec![NewProxy { name: "gw".into(), listen: "127.0.0.1:0".into(), upstream: gw.addr.to_string(), enabled: true }],
+        ))
+        .unwrap();
+    let listen = px.initial[0].listen.clone();
+    (gw, px, listen)
+}
+
+/// A 60 s run against the gateway at `base` (functions `hello`, pods hello-1 and hello-2) that
+/// from `at` on slows `hello` by 50 ms (fault `slow`) and kills hello-2 (fault `kill`), both for
+/// 50 s: the drill the signal tests interrupt, so that its faults are in place when it stops.
+pub fn slow_and_kill_drill(base: &str, rate: u32, at: &str) -> String {
+    format!(
+        "[target]\nurl = \"{base}\"\n[[stages]]\nrate = {rate}\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+         [[faults]]\nname = \"slow\"\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"50ms\"\nat = \"{at}\"\nfor = \"50s\"\n\
+         [[faults]]\nname = \"kill\"\nkind = \"pod_kill\"\npod = \"hello-2\"\nat = \"{at}\"\nfor = \"50s\"\n"
+    )
+}
+
+/// Whether both faults of `slow_and_kill_drill` are in place on the gateway at `base`.
+pub fn slow_and_kill_in_place(rt: &tokio::runtime::Runtime, base: &str) -> bool {
+    pod_state(rt, base, "hello-1")["added_latency"] == "50.0ms" && pod_state(rt, base, "hello-2")["healthy"] == false
+}
