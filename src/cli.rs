@@ -12,8 +12,17 @@ use std::path::PathBuf;
     long_about = "skyload sends requests at their scheduled times whether or not earlier ones returned \
 (open loop), measures latency from each request's intended start (no coordinated omission), keeps \
 every number in HDR histograms and writes a Results directory (summary.json, timeseries.csv, \
-latency.hlog) that other tools read.\n\nStart with:  skyload run scenarios/quickstart.toml",
-    after_help = "Exit codes: 0 all checks pass, 1 a check failed, 2 bad scenario or usage, 3 the run could not be carried out."
+latency.hlog) that other tools read.\n\nStart with:  skyload run scenarios/quickstart.toml\n\
+(the demo: 30 s against the embedded gateway, nothing to set up). `skyload help COMMAND` explains \
+each command with examples; README.md and docs/ hold the rest.",
+    after_help = "Examples:
+  skyload run scenarios/quickstart.toml                 the demo against the embedded gateway
+  skyload run --url http://127.0.0.1:8080/fn/hello --rate 200 --duration 30s
+  skyload validate scenarios/*.toml                     check scenario files, send nothing
+  skyload invoke http://127.0.0.1:8080/fn/hello         one call in full
+
+Exit codes: 0 all checks pass, 1 a check failed, 2 bad scenario or usage, 3 the run could not be \
+carried out, 4 `capacity` only: the search's tries disagreed (an unstable band, not a number)."
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
@@ -26,38 +35,127 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario file, or a quick one-request test from flags (--url, --rate, --duration).
+    #[command(after_help = "Examples:
+  skyload run scenarios/quickstart.toml
+  skyload run --url http://127.0.0.1:8080/fn/hello --rate 200 --duration 30s -H 'x-api-key: KEY'
+  skyload run --url http://127.0.0.1:8080/fn/echo --rate 50 --duration 10s -d '{\"a\":1}'
+  skyload run scenarios/quickstart.toml --rate 300 --duration 10s
+  skyload run scenarios/ci-gate.toml -q -o reports/current --junit reports/junit.xml
+
+Without a file, --url, --rate and --duration are required; the method is GET, or POST with -d \
+(as in curl). Results go to reports/<name>-<UTC time>/ (summary.json, timeseries.csv, \
+latency.hlog, report.html). How flags override a file: docs/scenarios.md, \"Command-line flags\".
+
+Exit codes: 0 the run completed and every check passed, 1 a check failed (or a --baseline \
+regression), 2 bad scenario or flag (nothing was sent), 3 the run could not be carried out \
+(target unreachable, interrupted, aborted, skyload failed; the results so far are kept).")]
     Run(RunArgs),
-    /// Check a scenario file without sending anything; errors name file:line:column.
+    /// Check scenario files without sending anything; errors name file:line:column.
+    #[command(after_help = "Examples:
+  skyload validate scenarios/quickstart.toml
+  skyload validate scenarios/*.toml
+
+Each valid file gets a line with its stages, total duration, requests and peak rate; each mistake \
+names file:line:column, the field, the bad value and what is allowed. Feeder files are read too. \
+Exit codes: 0 every file is valid, 2 otherwise.")]
     Validate(ValidateArgs),
     /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
+    #[command(after_help = "Examples:
+  skyload capacity scenarios/quickstart.toml
+  skyload capacity scenarios/quickstart.toml --start 200 --step 100 --max 1000 --confirm 0
+
+The scenario's [checks] run (and request) checks are the SLO every step must keep; its requests \
+are sent at one constant rate per step. A flag not given takes the scenario's [capacity] value, \
+else the default shown. Writes capacity.json, one Results directory per step and report.html \
+(docs/checks.md, docs/checks-and-capacity.md).
+
+Exit codes: 0 every [capacity] target met, 1 a target missed or no rate kept the SLO, 2 bad \
+scenario or flag (also: no checks), 3 the target could not be reached, 4 the search's tries \
+disagreed (an unstable band, not a number).")]
     Capacity(CapacityArgs),
     /// Compare two results directories; exit 1 on a regression beyond the tolerances.
+    #[command(after_help = "Examples:
+  skyload compare reports/baseline reports/current
+  skyload compare reports/baseline reports/current -t \"p99 +10%\" -t \"rate -2%\"
+
+Tolerances: + bounds a rise, - a fall; % is relative to the baseline; absolute amounts take \
+us/ms/s for latency, rps for rates, pp (percentage points) for ratios. A latency change under \
+1 ms is never a regression (docs/ci.md).
+
+Exit codes: 0 no regression, 1 a regression (or a run that did not complete), 2 bad flag or a \
+directory that is not a skyload Results directory.")]
     Compare(CompareArgs),
     /// Make the HTML report again from saved results; with several directories, a comparison
     /// (the first is the baseline, the last the current run).
+    #[command(after_help = "Examples:
+  skyload report reports/quickstart-20261201T085512Z     writes its report.html again
+  skyload report reports/base-run reports/new-run        writes reports/new-run/compare.html
+  skyload report reports/base-run reports/new-run -o review.html
+
+The report is one self-contained HTML file (no network needed to view it). -o replaces only an \
+earlier skyload report. Exit codes: 0 written, 2 not a Results directory or a refused -o.")]
     Report(ReportArgs),
     /// Serve the embedded reference gateway and simulated pods, for pointing other tools at it.
+    #[command(after_help = "Examples:
+  skyload gateway --config scenarios/gateways/demo.toml          serves http://127.0.0.1:8080
+  skyload gateway --config scenarios/quickstart.toml --listen 127.0.0.1:9000
+  curl -H 'Authorization: Bearer demo-token' 127.0.0.1:8080/fn/hello
+
+Serves until Ctrl-C. The configuration format and the control API: docs/gateway.md.")]
     Gateway(GatewayArgs),
     /// Serve the fault proxy: TCP proxies with toxics, driven through Toxiproxy's REST API.
+    #[command(after_help = "Examples:
+  skyload proxy                                          API on 127.0.0.1:8474
+  skyload proxy --config scenarios/proxies/example.json
+  curl -XPOST 127.0.0.1:8474/proxies \\
+    -d '{\"name\":\"up\",\"listen\":\"127.0.0.1:26003\",\"upstream\":\"127.0.0.1:9001\"}'
+
+Serves until Ctrl-C, then removes every proxy. Routes and toxics: docs/drills.md, \"Fault proxy\".")]
     Proxy(ProxyArgs),
     /// Merge the Results of shards (or of merges) into one Results directory, exactly.
+    #[command(after_help = "Example:
+  skyload merge r/shard-0 r/shard-1 r/shard-2 r/shard-3 --out r/merged
+
+Histograms add losslessly; each second's percentiles are recomputed. Directories of another \
+scenario, start time or shard count are refused (exit 2). Checks are not judged here: each shard \
+judged its own share (docs/sharding.md).")]
     Merge(MergeArgs),
     /// Write Kubernetes manifests that run a scenario as N shards and merge their Results.
+    #[command(after_help = "Example:
+  skyload k8s scenarios/ci-gate.toml --shards 8 --image registry.example/skyload:0.1 -o k8s/ \\
+      --run-arg=--url --run-arg=http://api-gateway.prod.svc:8080
+  kubectl apply -f k8s/
+
+Details: docs/sharding.md, \"Running on Kubernetes\".")]
     K8s(K8sArgs),
     /// One request (or -n in sequence), shown in full: status, headers, body, pod and a timing
     /// breakdown (DNS, connect, TLS, first byte). Exit 0 for 2xx/3xx, 1 otherwise, 3 if it could not connect.
+    #[command(after_help = "Examples:
+  skyload invoke http://127.0.0.1:8080/fn/hello -H 'authorization: Bearer demo-token'
+  skyload invoke http://127.0.0.1:8080/fn/echo -d @payload.json -H 'content-type: application/json'
+  skyload invoke https://127.0.0.1:8443/fn/hello --cacert ca.pem -n 3 --json
+
+Headers whose names look secret are shown as <redacted>. Exit codes: 0 a 2xx/3xx answer, 1 any \
+other status, 2 bad flag or URL, 3 no connection or no answer within --timeout.")]
     Invoke(InvokeArgs),
     /// Faults left behind by runs that did not finish (kill -9, OOM, lost runner): list or clear.
+    #[command(after_help = "Examples:
+  skyload faults list
+  skyload faults clear
+
+A run journals each fault it applies; the gateway and the proxy also undo a fault whose lease \
+is not renewed (about 10 s). Details: docs/safety.md.")]
     Faults(FaultsArgs),
 }
 
 /// Outputs for CI, shared by run, compare and capacity.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GateArgs {
-    /// Write a JUnit XML report (one testcase per check) to this file.
+    /// Write a JUnit XML report (one testcase per check) to this file (an existing one is replaced
+    /// only if skyload wrote it).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write the verdict as JSON (checks, status, exit code) to this file.
+    /// Write the verdict as JSON (checks, status, exit code) to this file (same rule).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 }
@@ -66,32 +164,35 @@ pub struct GateArgs {
 pub struct RunArgs {
     /// Scenario file (TOML). Optional when --url is given.
     pub scenario: Option<PathBuf>,
-    /// Target base URL (overrides the scenario's target); with no scenario, the URL to load.
-    #[arg(long)]
+    /// Target base URL (overrides the scenario's target); with no scenario, the URL to load
+    /// (path and query included).
+    #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Constant request rate per second (overrides the scenario's stages).
-    #[arg(long)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub rate: Option<f64>,
-    /// Run duration such as 30s or 2m (overrides the scenario's stages' duration).
-    #[arg(long)]
+    /// Run duration such as 30s or 2m (with a file: cuts or extends its schedule to this length).
+    #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
-    /// HTTP method for a quick run (-X as in curl and `skyload invoke`; -m still works).
-    #[arg(long, short = 'X', short_alias = 'm', visible_alias = "request")]
+    /// HTTP method of every request (default: the scenario's; a quick run's is GET, or POST with
+    /// -d; -X as in curl).
+    #[arg(long, short = 'X', short_alias = 'm', visible_alias = "request", value_name = "METHOD")]
     pub method: Option<String>,
-    /// Extra header "Name: value"; repeatable.
-    #[arg(long = "header", short = 'H')]
+    /// Header "Name: value" on every request, replacing one of the same name; repeatable.
+    #[arg(long = "header", short = 'H', value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Request body for a quick run (--data, as in curl and `skyload invoke`).
-    #[arg(long, short = 'd', visible_alias = "data")]
+    /// Body of every request (--data, as in curl; templates such as {{seq}} work).
+    #[arg(long, short = 'd', visible_alias = "data", value_name = "BODY")]
     pub body: Option<String>,
-    /// Maximum number of connections to the target.
-    #[arg(long, short = 'c')]
+    /// Maximum number of connections to the target, opened as needed (default: the scenario's
+    /// `[connections] max`, else 10000, lowered to fit the open-file limit).
+    #[arg(long, short = 'c', value_name = "N")]
     pub connections: Option<usize>,
     /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]
     pub http2: bool,
-    /// Results directory (default reports/<scenario>-<UTC timestamp>/).
-    #[arg(long, short = 'o')]
+    /// Results directory, new or empty (default reports/<scenario>-<UTC timestamp>/).
+    #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Run only shard I of N: the arrivals whose sequence number is I mod N (e.g. 0/4).
     #[arg(long, value_name = "I/N")]
@@ -106,7 +207,8 @@ pub struct RunArgs {
     /// Compare with this baseline results directory at the end; a regression exits 1.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
-    /// Tolerance for --baseline such as "p99 +10%" or "rate -2%"; repeatable (default: the scenario's [checks] tolerances).
+    /// Tolerance for --baseline such as "p99 +10%" or "rate -2%"; repeatable (default: the scenario's
+    /// [checks] tolerances, else p50 +10%, p99 +10%, rate -2%, error_rate +0.1pp).
     #[arg(long = "tolerance", value_name = "T")]
     pub tolerances: Vec<String>,
     #[command(flatten)]
@@ -131,6 +233,10 @@ pub struct RunArgs {
     /// precise (wakes early and spins: µs lag, CPU per arrival). Overrides the scenario's `pacer`.
     #[arg(long, value_name = "sleep|precise")]
     pub pacer: Option<String>,
+    /// Whole-request timeout such as 2s: connect, send, response and body (overrides
+    /// `target.timeout`; default 10s). A request that takes longer is a `timeout` outcome.
+    #[arg(long, visible_alias = "max-time", value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -139,7 +245,8 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// Results directory of the run to judge.
     pub current: PathBuf,
-    /// Tolerance such as "p99 +10%", "rate -2%", "p99 +5ms", "error_rate +0.1pp"; repeatable.
+    /// Tolerance such as "p99 +10%", "rate -2%", "p99 +5ms", "error_rate +0.1pp"; repeatable
+    /// (default: --scenario's [checks] tolerances, else p50 +10%, p99 +10%, rate -2%, error_rate +0.1pp).
     #[arg(long = "tolerance", short = 't', value_name = "T")]
     pub tolerances: Vec<String>,
     /// Take the tolerances from this scenario's [checks] tolerances.
@@ -156,55 +263,57 @@ pub struct CapacityArgs {
     /// Target base URL (overrides the scenario's target).
     #[arg(long)]
     pub url: Option<String>,
-    /// First step's rate (rps).
-    #[arg(long)]
+    /// First step's rate in rps [scenario default: 100].
+    #[arg(long, value_name = "RPS")]
     pub start: Option<f64>,
     /// Add this many rps per step (instead of --factor).
-    #[arg(long, conflicts_with = "factor")]
+    #[arg(long, conflicts_with = "factor", value_name = "RPS")]
     pub step: Option<f64>,
-    /// Multiply the rate by this per step.
-    #[arg(long)]
+    /// Multiply the rate by this per step [scenario default: 1.5].
+    #[arg(long, value_name = "X")]
     pub factor: Option<f64>,
-    /// Highest rate to try (rps).
-    #[arg(long)]
+    /// Highest rate to try, in rps [scenario default: 100000].
+    #[arg(long, value_name = "RPS")]
     pub max: Option<f64>,
-    /// How long each step up holds its rate, e.g. 5s.
-    #[arg(long)]
+    /// How long each step up holds its rate [scenario default: 5s].
+    #[arg(long, value_name = "DURATION")]
     pub hold: Option<String>,
-    /// How long each bisection step holds, e.g. 3s.
-    #[arg(long)]
+    /// How long each bisection step holds [scenario default: 3s].
+    #[arg(long, value_name = "DURATION")]
     pub bisect_hold: Option<String>,
-    /// Stop bisecting when the bracket is within this fraction, e.g. 0.05.
-    #[arg(long)]
+    /// Stop bisecting when the bracket is within this fraction [scenario default: 0.05].
+    #[arg(long, value_name = "FRACTION")]
     pub precision: Option<f64>,
     /// Declared pod count (default: pods seen through pod_header).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub pods: Option<usize>,
-    /// Peak requests per second to plan pods for.
-    #[arg(long)]
+    /// Peak requests per second to plan pods for (no plan without it).
+    #[arg(long, value_name = "RPS")]
     pub peak_qps: Option<f64>,
-    /// Headroom factor for the plan, e.g. 1.3.
-    #[arg(long)]
+    /// Headroom factor for the plan [scenario default: 1.3].
+    #[arg(long, value_name = "X")]
     pub headroom: Option<f64>,
-    /// Output directory (default reports/<scenario>-capacity-<UTC timestamp>/).
-    #[arg(long, short = 'o')]
+    /// Output directory, new or empty (default reports/<scenario>-capacity-<UTC timestamp>/).
+    #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub gate: GateArgs,
-    /// Holds of the answer that must all keep the SLO before it is reported (0: report it unconfirmed).
-    #[arg(long)]
+    /// Holds of the answer that must all keep the SLO before it is reported (0: report it
+    /// unconfirmed) [scenario default: 3].
+    #[arg(long, value_name = "N")]
     pub confirm: Option<u32>,
-    /// Length of each confirmation hold (e.g. 30s).
-    #[arg(long)]
+    /// Length of each confirmation hold [scenario default: 30s].
+    #[arg(long, value_name = "DURATION")]
     pub confirm_hold: Option<String>,
-    /// How many times the first failing rate is run again before the boundary is believed.
-    #[arg(long)]
+    /// How many times the first failing rate is run again before the boundary is believed
+    /// [scenario default: 1].
+    #[arg(long, value_name = "N")]
     pub retests: Option<u32>,
-    /// Sub-window length each step is also judged over (whole seconds, e.g. 1s).
-    #[arg(long)]
+    /// Sub-window length each step is also judged over, in whole seconds [scenario default: 1s].
+    #[arg(long, value_name = "DURATION")]
     pub window: Option<String>,
-    /// Share of a step's sub-windows that must keep the SLO (1 = every one).
-    #[arg(long)]
+    /// Share of a step's sub-windows that must keep the SLO (1 = every one) [scenario default: 1].
+    #[arg(long, value_name = "SHARE")]
     pub consistency: Option<f64>,
     /// Empty a non-empty --out directory first (only one that holds nothing but an earlier run or search).
     #[arg(long)]
@@ -222,7 +331,7 @@ pub struct ValidateArgs {
 pub struct GatewayArgs {
     /// Gateway configuration file (TOML); a scenario file with a [gateway] table also works.
     /// (-f: `-c` is the connection count everywhere, as in wrk and hey.)
-    #[arg(long, short = 'f')]
+    #[arg(long, short = 'f', value_name = "FILE")]
     pub config: PathBuf,
     /// Address to listen on. Loopback by default; anything else must be asked for.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -313,8 +422,9 @@ pub struct ReportArgs {
     /// Results directories: one for a report, several for a comparison (first = baseline).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Output file (default DIR/report.html, or CURRENT/compare.html for a comparison).
-    #[arg(long, short = 'o')]
+    /// Output file (default DIR/report.html, or CURRENT/compare.html for a comparison); an
+    /// existing file is replaced only if it is a skyload report.
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
@@ -324,7 +434,7 @@ pub struct TlsArgs {
     /// Trust the CAs in this PEM bundle instead of the system's roots (https:// targets).
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
-    /// Do not verify the server's certificate (printed loudly and recorded in the Results).
+    /// Do not verify the server's certificate (printed loudly; a run also records it in its Results).
     #[arg(long, short = 'k')]
     pub insecure: bool,
     /// Client certificate chain (PEM) for mutual TLS; needs --key.
@@ -366,7 +476,7 @@ pub struct InvokeArgs {
     #[arg(long = "request", short = 'X', value_name = "METHOD")]
     pub method: Option<String>,
     /// Header "Name: value"; repeatable.
-    #[arg(long = "header", short = 'H')]
+    #[arg(long = "header", short = 'H', value_name = "HEADER")]
     pub headers: Vec<String>,
     /// Request body; @FILE reads it from a file.
     #[arg(long = "data", short = 'd', visible_alias = "data-binary", value_name = "DATA")]
@@ -378,13 +488,13 @@ pub struct InvokeArgs {
     #[arg(long)]
     pub http2: bool,
     /// Response header naming the pod that answered.
-    #[arg(long, default_value = "x-pod")]
+    #[arg(long, default_value = "x-pod", value_name = "NAME")]
     pub pod_header: String,
     /// Show at most this many bytes of the body.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     pub max_body: usize,
-    /// Give up on a request after this long (e.g. 10s).
-    #[arg(long, default_value = "10s")]
+    /// Give up on a request after this long (curl's --max-time).
+    #[arg(long, visible_alias = "max-time", default_value = "10s", value_name = "DURATION")]
     pub timeout: String,
     /// Print one JSON object (per request) instead of text.
     #[arg(long)]

@@ -204,3 +204,84 @@ fn a_run_where_every_request_failed_says_so_and_exits_1() {
     assert_eq!(o.status.code(), Some(0), "{stdout}");
     assert!(!stdout.contains("every request failed"), "{stdout}");
 }
+
+/// A port outside 1–65535 is refused before anything is sent: `http::Uri` takes any digits, and
+/// such a port used to become the scheme's (a typo'd `:99999` loaded port 80 of that host).
+#[test]
+fn a_port_outside_1_to_65535_is_refused_not_sent_to_the_default_port() {
+    let dir = tempdir();
+    let o = skyload().args(["run", "--url", "http://127.0.0.1:99999/x", "--rate", "1", "--duration", "1s", "-q"]).current_dir(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--url") && err.contains("port `99999` is not allowed") && err.contains("1 to 65535"), "{err}");
+    let f = dir.path().join("port.toml");
+    std::fs::write(&f, "[target]\nurl = \"http://127.0.0.1:70000\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n").unwrap();
+    let o = skyload().arg("validate").arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("port.toml:2:7") && err.contains("target.url") && err.contains("port `70000`"), "{err}");
+    for url in ["http://127.0.0.1:99999/", "http://[::1]:0/"] {
+        let o = skyload().args(["invoke", url]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains("is not allowed: a port is a number from 1 to 65535"), "{err}");
+    }
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+/// `invoke --json` prints the URL; a token in its query is redacted as in every other output.
+#[test]
+fn invoke_json_redacts_a_secret_in_the_query() {
+    let server = TestServer::start();
+    let o = skyload().args(["invoke", "--json", &format!("{}/x?user=7&api_key=QUERYSECRET", server.url())]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.contains("QUERYSECRET") && out.contains("user=7&api_key=<redacted>"), "{out}");
+    assert_eq!(server.received(), 1);
+}
+
+/// `--junit`, `--summary-json` and `report -o` replace only a file of their kind that skyload
+/// wrote (a CI job's junit.xml from the last run), never another file, and say so before any
+/// request is sent. `--tolerance` without `--baseline` would be ignored: it is a usage error.
+#[test]
+fn gate_and_report_files_never_replace_a_file_skyload_did_not_write() {
+    let server = TestServer::start();
+    let dir = tempdir();
+    let feeder = dir.path().join("users.csv");
+    std::fs::write(&feeder, "user,token\nalice,t\n").unwrap();
+    let quick = |extra: &[&str]| {
+        let mut c = skyload();
+        c.args(["run", "--url", &server.url(), "--rate", "20", "--duration", "1s", "-q"]).args(extra).current_dir(dir.path());
+        c.output().unwrap()
+    };
+    for flag in ["--junit", "--summary-json"] {
+        let o = quick(&[flag, "users.csv"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains(&format!("{flag} users.csv: the file exists and is not")), "{err}");
+    }
+    let o = quick(&["--tolerance", "p99 +10%"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tolerance `p99 +10%`") && err.contains("--baseline"), "{err}");
+    assert_eq!(server.received(), 0, "refused before the run");
+    assert_eq!(std::fs::read_to_string(&feeder).unwrap(), "user,token\nalice,t\n");
+
+    // The files of an earlier run are replaced, run after run.
+    for _ in 0..2 {
+        let o = quick(&["-o", "r", "--force", "--junit", "j.xml", "--summary-json", "v.json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(std::fs::read_to_string(dir.path().join("j.xml")).unwrap().contains("<testsuites name=\"skyload\""));
+    let r = dir.path().join("r");
+    let o = skyload().arg("report").arg(&r).arg("-o").arg(&feeder).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = skyload().arg("compare").arg(&r).arg(&r).arg("--junit").arg(&feeder).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&feeder).unwrap(), "user,token\nalice,t\n");
+    let html = dir.path().join("again.html");
+    for _ in 0..2 {
+        let o = skyload().arg("report").arg(&r).arg("-o").arg(&html).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}

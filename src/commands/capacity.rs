@@ -119,6 +119,9 @@ pub fn run(a: &CapacityArgs) -> CliResult {
         let d = runner::default_out_dir(&plan);
         d.with_file_name(format!("{}-capacity-{}", plan.name, d.file_name().map(|f| f.to_string_lossy().rsplit('-').next().unwrap_or_default().to_string()).unwrap_or_default()))
     });
+    if let Err(msg) = super::outfile::check_gate(&a.gate) {
+        return Err(CliError::Usage(msg));
+    }
     // Never mix a new search into an earlier one's directory, nor write over the user's files.
     if let Err(e) = crate::record::outdir::prepare(&out, a.force) {
         return Err(CliError::Usage(e.to_string()));

@@ -18,6 +18,9 @@ pub fn run(args: &CompareArgs) -> CliResult {
             return Err(CliError::Usage(msg.to_string()));
         }
     };
+    if let Err(msg) = super::outfile::check_gate(&args.gate) {
+        return Err(CliError::Usage(msg));
+    }
     let mut sums = Vec::new();
     for dir in [&args.baseline, &args.current] {
         match read_summary(dir) {

@@ -75,7 +75,7 @@ fn parse_url(s: &str) -> Result<Target, String> {
         return Err(format!("`{s}`: credentials in the URL are not supported; send them with -H"));
     }
     let host = a.host().trim_start_matches('[').trim_end_matches(']').to_string();
-    let port = a.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let port = crate::scenario::url_port(s, &a, https)?;
     let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
     Ok(Target { https, host, port, authority: a.as_str().to_string(), path, uri })
 }
@@ -283,7 +283,8 @@ async fn one(
         _ => "http/1.1",
     };
     Ok(Call {
-        url: t.uri.to_string(),
+        // `--json` prints it: a token in the query (`?api_key=...`) is redacted like every output.
+        url: crate::record::redact::text(&t.uri.to_string()),
         address: addr.clone(),
         protocol: protocol.into(),
         status: parts.status.as_u16(),

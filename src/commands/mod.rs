@@ -14,3 +14,4 @@ pub mod invoke;
 pub mod faults;
 pub mod incomplete;
 pub mod error;
+pub mod outfile;

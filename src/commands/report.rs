@@ -14,6 +14,10 @@ pub fn run(args: &ReportArgs) -> CliResult {
     if args.dirs.iter().any(|d| crate::record::outdir::same(d, &path) || (is_results_file && crate::record::outdir::same(d, parent))) {
         return Err(CliError::Usage(format!("-o {}: that is part of the Results being reported on; write the report to a new .html file", path.display())));
     }
+    let flag = if args.out.is_some() { "-o" } else { "the report" };
+    if let Err(msg) = super::outfile::check(flag, &path, super::outfile::Kind::Report) {
+        return Err(CliError::Usage(msg));
+    }
     for d in &args.dirs {
         if let Ok(s) = crate::record::results::read_summary(d) {
             super::incomplete::warn(d, &s);

@@ -28,6 +28,10 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         Some(d) => Some(parse_duration(d).map_err(|e| format!("--duration: {e}"))?),
         None => None,
     };
+    let timeout = match &args.timeout {
+        Some(d) => Some(parse_duration(d).map_err(|e| format!("--timeout: {e}"))?),
+        None => None,
+    };
     let ov = Overrides {
         url: args.url.clone(),
         rate: args.rate,
@@ -38,6 +42,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         connections: args.connections,
         http2: args.http2,
         pacer: args.pacer.clone(),
+        timeout,
     };
     let mut plan = match &args.scenario {
         Some(path) => {
@@ -79,6 +84,9 @@ pub fn run(args: &RunArgs) -> CliResult {
             return Err(CliError::Usage(msg.to_string()));
         }
     };
+    if let Err(msg) = super::outfile::check_gate(&args.gate) {
+        return Err(CliError::Usage(msg));
+    }
     let sharding = match sharding_from_args(args) {
         Ok(s) => s,
         Err(e) => {
@@ -198,7 +206,13 @@ type Baseline = (std::path::PathBuf, Summary, Vec<Tolerance>);
 
 /// `--baseline DIR` with its tolerances: flags, else the scenario's, else the defaults.
 fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
-    let Some(dir) = &args.baseline else { return Ok(None) };
+    let Some(dir) = &args.baseline else {
+        // Judged only against a baseline: alone it would be ignored, and the run pass unjudged.
+        return match args.tolerances.first() {
+            Some(t) => Err(format!("--tolerance `{t}` compares with a baseline run: add --baseline DIR (an earlier run's Results), or remove --tolerance")),
+            None => Ok(None),
+        };
+    };
     let tolerances = if args.tolerances.is_empty() && !plan.verify.tolerances.is_empty() {
         plan.verify.tolerances.clone()
     } else {

@@ -41,11 +41,12 @@ pub fn summary(plan: &Plan) -> String {
     let n = plan.stages.len();
     let peak = plan.peak_rate();
     let peak = if peak.fract() == 0.0 { format!("{peak:.0}") } else { format!("{peak:.1}") };
+    let requests = plan.expected_requests().round();
     format!(
-        "{n} stage{}, {} total, {:.0} requests, peak {peak} rps",
+        "{n} stage{}, {} total, {requests:.0} request{}, peak {peak} rps",
         if n == 1 { "" } else { "s" },
         total(plan.total_duration()),
-        plan.expected_requests().round()
+        if requests == 1.0 { "" } else { "s" }
     )
 }
 

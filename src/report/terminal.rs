@@ -39,7 +39,9 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
         rows.push(row("all", &s.totals));
     }
     table(out, &rows)?;
-    writeln!(out, "  latency is measured from each request's intended start (corrected for coordinated omission), over every outcome;")?;
+    // With failures, the table by outcome follows (fast errors must not hide slow successes).
+    let ends = if has_failures(s) { "; each outcome on its own:" } else { "." };
+    writeln!(out, "  latency is measured from each request's intended start (corrected for coordinated omission), over every outcome{ends}")?;
     render_by_outcome(s, out)?;
     let sv = &s.totals.service_time;
     if sv.count > 0 {
@@ -97,8 +99,7 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
 /// Latency per outcome (all requests): `ok` alone, and each failure alone with its status codes, so
 /// fast errors cannot hide slow successes.
 fn render_by_outcome(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
-    let failing = s.by_outcome.keys().any(|k| k != "ok") || s.totals.dropped > 0;
-    if !failing {
+    if !has_failures(s) {
         return Ok(());
     }
     let errors: Vec<String> = s
@@ -140,6 +141,10 @@ fn render_by_outcome(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  error status codes: {}", errors.join(", "))?;
     }
     Ok(())
+}
+
+fn has_failures(s: &Summary) -> bool {
+    s.by_outcome.keys().any(|k| k != "ok") || s.totals.dropped > 0
 }
 
 /// Left-aligned first column, right-aligned numbers.

@@ -31,7 +31,7 @@ pub use error::{did_you_mean, line_col, Located, ScenarioError};
 pub use overrides::Overrides;
 pub use pacing::PacerKind;
 pub use plan::*;
-pub use resolve::parse_target_url;
+pub use resolve::{parse_target_url, url_port};
 pub use stages::set_total_duration;
 
 use std::path::Path;

@@ -29,6 +29,8 @@ pub struct Overrides {
     pub http2: bool,
     /// `--pacer sleep|precise` (replaces the scenario's `pacer`).
     pub pacer: Option<String>,
+    /// `--timeout D` (curl's `--max-time`): replaces `target.timeout`.
+    pub timeout: Option<Duration>,
 }
 
 impl Overrides {
@@ -62,6 +64,9 @@ impl Overrides {
             t += &format!("pacer = {}\n", q(p));
         }
         t += &format!("\n[target]\nurl = {}\n", q(&base));
+        if let Some(d) = self.timeout {
+            t += &format!("timeout = {}\n", q(&HumanDuration(d).to_string()));
+        }
         if self.connections.is_some() || self.http2 {
             t += "\n[connections]\n";
             if let Some(c) = self.connections {
@@ -78,7 +83,9 @@ impl Overrides {
         );
         t += &format!(
             "\n[[requests]]\nname = \"request\"\nmethod = {}\npath = {}\n",
-            q(self.method.as_deref().unwrap_or("GET")),
+            // A body without -X is a POST, as in curl and `skyload invoke` (a GET with a body is
+            // rarely meant and some servers drop it).
+            q(self.method.as_deref().unwrap_or(if self.body.is_some() { "POST" } else { "GET" })),
             q(&path)
         );
         if !self.headers.is_empty() {
@@ -153,6 +160,9 @@ impl Overrides {
         if let Some(p) = self.pacer() {
             plan.pacer = p?;
         }
+        if let Some(d) = self.timeout {
+            plan.timeout = d;
+        }
         let flags = self.describe();
         if !flags.is_empty() {
             plan.source_text = format!(
@@ -177,6 +187,9 @@ impl Overrides {
         }
         if let Some(p) = self.pacer() {
             p?;
+        }
+        if self.timeout.is_some_and(|d| d.is_zero()) {
+            return Err(ScenarioError::flag("--timeout", "0 is not allowed: the whole-request timeout must be longer than zero (e.g. 5s)"));
         }
         if self.connections == Some(0) {
             return Err(ScenarioError::flag(
@@ -230,6 +243,9 @@ impl Overrides {
         }
         if let Some(p) = &self.pacer {
             out.push(format!("--pacer {}", q(p)));
+        }
+        if let Some(d) = self.timeout {
+            out.push(format!("--timeout {}", HumanDuration(d)));
         }
         out
     }
@@ -426,4 +442,19 @@ mod tests {
         assert_eq!(split_url("http://h/a/b?c").unwrap(), ("http://h".into(), "/a/b?c".into()));
         assert_eq!(split_url("http://h?c=1").unwrap(), ("http://h".into(), "/?c=1".into()));
     }
+
+    #[test]
+    fn a_quick_run_with_a_body_and_no_method_is_a_post_and_timeout_is_kept() {
+        let o = Overrides { body: Some("{}".into()), timeout: Some(Duration::from_millis(1500)), ..quick() };
+        let p = o.to_plan().unwrap();
+        assert_eq!(p.requests[0].method, http::Method::POST);
+        assert_eq!(p.timeout, Duration::from_millis(1500));
+        assert!(p.source_text.contains("--timeout 1500ms"), "{}", p.source_text);
+        let p = Overrides { method: Some("PUT".into()), ..o.clone() }.to_plan().unwrap();
+        assert_eq!(p.requests[0].method, http::Method::PUT);
+        assert_eq!(quick().to_plan().unwrap().requests[0].method, http::Method::GET);
+        let e = Overrides { timeout: Some(Duration::ZERO), ..quick() }.to_plan().unwrap_err().to_string();
+        assert!(e.contains("--timeout") && e.contains("longer than zero"), "{e}");
+    }
+
 }

@@ -322,10 +322,23 @@ pub fn parse_target_url(s: &str) -> Result<TargetUrl, String> {
     Ok(TargetUrl {
         scheme: if https { "https" } else { "http" }.to_string(),
         host: host.to_string(),
-        port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        port: url_port(s, authority, https)?,
         authority: authority.as_str().to_string(),
         base_path: uri.path().trim_end_matches('/').to_string(),
     })
+}
+
+/// The URL's port, or the scheme's. `http::Uri` accepts any digits after the colon and
+/// `port_u16()` is None for `:99999` as for no port at all, which sent a mistyped port's traffic
+/// to port 80; a port outside 1–65535 is an error instead.
+pub fn url_port(url: &str, authority: &http::uri::Authority, https: bool) -> Result<u16, String> {
+    let rest = authority.as_str().get(authority.host().len()..).unwrap_or("");
+    match rest.strip_prefix(':') {
+        None | Some("") => Ok(if https { 443 } else { 80 }),
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            format!("`{url}`: port `{p}` is not allowed: a port is a number from 1 to 65535 (or none, for {})", if https { "443" } else { "80" })
+        }),
+    }
 }
 
 fn resolve_connections(
