@@ -391,7 +391,13 @@ fn parse_expr(c: &mut Cursor) -> Result<Expr, ParseError> {
     };
     c.ws();
     let unit_at = c.i;
-    let unit = c.take_while(|ch| ch.is_alphabetic() || ch == '%' || ch == 'µ');
+    // `rate < 40 for 5s`: a unitless threshold followed by an abort rule's `for` has no unit.
+    let rest = &c.s[c.i..];
+    let unit = if rest.strip_prefix("for").is_some_and(|r| !r.starts_with(|ch: char| ch.is_alphanumeric())) {
+        ""
+    } else {
+        c.take_while(|ch| ch.is_alphabetic() || ch == '%' || ch == 'µ')
+    };
     let value = apply_unit(&metric, n, unit, if unit.is_empty() { num_at } else { unit_at })?;
     if value < 0.0 {
         return err(num_at, "a threshold cannot be negative");
@@ -525,6 +531,12 @@ mod tests {
     fn abort_rules() {
         let a = parse_abort("error_rate > 50% for 5s").unwrap();
         assert_eq!((a.expr.metric, a.seconds), (Metric::ErrorRate, 5));
+        // A unitless threshold (rates, counts) before `for` (it was taken for the unit `for`).
+        for (s, metric, value) in [("rate < 40 for 5s", Metric::Rate, 40.0), ("rate < 40rps for 5s", Metric::Rate, 40.0), ("dropped > 0 for 3s", Metric::Dropped, 0.0)] {
+            let a = parse_abort(s).unwrap_or_else(|e| panic!("{s}: {}", e.message));
+            assert_eq!((a.expr.metric, a.expr.value), (metric, value), "{s}");
+        }
+        assert!(parse("rate < 40 for 5s").unwrap_err().message.contains("belongs to abort_when"));
         for (s, at, msg) in [
             ("error_rate > 50%", 16, "missing `for DURATION`"),
             ("error_rate > 50% for 1.5s", 21, "whole seconds"),
