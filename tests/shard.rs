@@ -45,6 +45,8 @@ name = "ramp"
 from = 300
 ramp_to = 500
 duration = "3s"
+# 400/s in all, ~100/s on each of four shards: judged at 1/4 there (verify::shard_share).
+checks = ["rate >= 300"]
 
 [[requests]]
 name = "hello"
@@ -154,6 +156,10 @@ fn four_shards_merge_into_the_whole_schedule() {
         assert_eq!(s["shards"], serde_json::json!({"count": 4, "indices": [i]}));
         let sent = s["totals"]["sent"].as_u64().unwrap();
         assert!((290..=310).contains(&sent), "shard {i} sent {sent}: a quarter of 1200");
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dirs[i].join("verdict.json")).unwrap()).unwrap();
+        let rate = &v["results"][0];
+        assert_eq!((rate["check"].as_str(), rate["expected"].as_str(), rate["passed"].as_bool()), (Some("rate >= 300"), Some(">= 75 rps"), Some(true)), "{v}");
+        assert!(rate["note"].as_str().unwrap_or("").contains(&format!("shard {i}/4")), "{v}");
     }
 
     let merged = tmp.path().join("merged");

@@ -136,8 +136,10 @@ pub fn run(args: &RunArgs) -> CliResult {
     let result = {
         // Abort conditions are judged by shard 0 only (faults likewise, in the runner): one shard
         // sees a share of the traffic, and a stop must not depend on which shard noticed first.
+        // Its absolute rates are judged at its 1/N share, as its checks are (`verify::shard_share`).
         let drives = sharding.shard.is_none_or(|s| s.drives_faults());
-        let rules = if drives { plan.verify.abort.as_slice() } else { &[] };
+        let shared = crate::verify::shard_share::share_of(&plan.verify, sharding.shard.map_or(1, |s| s.count)).0;
+        let rules = if drives { shared.abort.as_slice() } else { &[] };
         let mut watch = AbortWatch::new(rules, stop.clone(), &mut progress);
         let mut publish = crate::metrics::server::Publish::new(&mut watch, metrics.as_ref());
         session::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut publish)
@@ -154,7 +156,7 @@ pub fn run(args: &RunArgs) -> CliResult {
     terminal::render(&result.summary, &result.dir, &mut out)?;
     crate::report::saturation::print(&plan, &result.dir, args.scenario.as_deref(), &mut out)?;
     crate::report::slow::print(&result.summary, &result.dir, &mut out)?;
-    let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, &mut out)?;
+    let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, sharding.shard, &mut out)?;
     // The report is written for every run that has results, interrupted ones too, after the
     // verdict and faults are judged so it shows them; failing to write it does not change what the
     // run measured, so it is a warning, not an exit code.
@@ -225,13 +227,19 @@ fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
 
 /// The checks (and the baseline comparison, with --baseline) over the saved results: printed,
 /// written to verdict.json, and turned into an exit code (0 or 1).
-fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
+/// On a shard, absolute rates and counts are judged at its 1/N share (`verify::shard_share`).
+fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, shard: Option<shard::Shard>, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
     let mut verdict = Verdict::default();
     let needs_saved = !plan.verify.checks.is_empty() || !result.faults.is_empty();
     let saved = if needs_saved { Some(SavedRun::load(&result.dir)?) } else { None };
     if let Some(saved) = &saved {
         if !plan.verify.checks.is_empty() {
-            verdict = verdict::evaluate(&plan.verify, &plan.stages, saved)?;
+            let count = shard.map_or(1, |s| s.count);
+            let (checks, scaled) = crate::verify::shard_share::share_of(&plan.verify, count);
+            verdict = verdict::evaluate(&checks, &plan.stages, saved)?;
+            if let Some(s) = shard {
+                crate::verify::shard_share::annotate(&mut verdict.results, &scaled, s.index, s.count);
+            }
         }
         if !result.faults.is_empty() {
             let (reports, results) = faults::assess(&plan.verify, &result.faults, saved)?;

@@ -36,3 +36,4 @@ pub mod faults;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod all_failed;
+pub mod shard_share;
