@@ -3,7 +3,7 @@
 //! HTTP/1.1 path with its lazily re-armed deadline timer. One job in, one outcome recorded.
 
 use super::drive::Drive;
-use super::engine::{EngineCtx, Job, Queued};
+use super::engine::{EngineCtx, Job, Queued, Ticker};
 use super::h1_head::Capture;
 use super::queue::{LocalQueue, Parked};
 use super::transport::{exchange, Conn, BODY_KEEP};
@@ -80,17 +80,25 @@ impl Pool {
 
     /// Waits up to `grace` for every job to end; what is still queued or unanswered then ends as
     /// `timeout` (or `dropped` if the run was interrupted before it left), so none goes uncounted.
-    pub(crate) async fn finish(mut self, grace: Duration) {
+    /// Closed seconds keep going out (`ticker`) while it waits.
+    pub(crate) async fn finish(mut self, grace: Duration, ticker: &mut Ticker) {
         self.jobs.close();
         // What the backlog cost in memory (`-vv`): the queue's peak times 24 bytes.
         tracing::debug!("generator thread {}: job queue peak {} jobs, {} workers", self.idx, self.jobs.peak(), self.current.len());
         // A worker's panic unwinds through the arrival loop: the thread's, as the runner expects
         // (the run becomes `failed` with its message).
-        let timed_out = tokio::time::timeout(grace, self.workers.until_done()).await.is_err();
-        if !timed_out {
-            return;
-        }
-        let now = Instant::now();
+        let end = Instant::now() + grace;
+        let now = loop {
+            let until = end.min(ticker.next);
+            if tokio::time::timeout_at(until.into(), self.workers.until_done()).await.is_ok() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= end {
+                break now;
+            }
+            ticker.ship(now);
+        };
         self.workers.cancel();
         let mut rec = self.rec.borrow_mut();
         for current in &self.current {
