@@ -44,6 +44,12 @@ struct ReadyInner {
     woken: Vec<u32>,
     /// The waker of the task that drives (the arrival loop's): a worker's wake wakes it.
     driver: Option<Waker>,
+    /// The driving task is running and will `drive` before it next waits (set when a wait in
+    /// `while_driving` is over, cleared by `drive`): a wake now needs no wake of the driver. The
+    /// arrival loop hands most jobs in that state, and waking the driver from inside its own poll
+    /// cost a runtime turn per hand-off (tokio sees itself woken and polls its driver once more,
+    /// an `epoll_wait` with no timeout, then the loop again).
+    collecting: bool,
 }
 
 impl Ready {
@@ -71,6 +77,9 @@ impl Wake for WorkWake {
         }
         let mut r = self.ready.lock();
         r.woken.push(self.idx);
+        if r.collecting {
+            return;
+        }
         if let Some(w) = r.driver.as_ref() {
             w.wake_by_ref();
         }
@@ -102,6 +111,8 @@ impl Drive {
             if !r.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 r.driver = Some(cx.waker().clone());
             }
+            // From here on (the workers' polls, then the wait) a wake must wake the driver.
+            r.collecting = false;
             if r.woken.is_empty() {
                 return;
             }
@@ -132,10 +143,14 @@ impl Drive {
 
     /// Runs `f`, driving the futures whenever `f` waits: `f` is polled first, so a wait that is
     /// over goes on before the workers' answers are read.
+    ///
+    /// The caller must drive again (`while_driving` or `until_done`) before it waits on anything
+    /// else: wakes in between are left to that call, without waking the driving task.
     pub(crate) async fn while_driving<F: Future>(&mut self, f: F) -> F::Output {
         let mut f = std::pin::pin!(f);
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                self.ready.lock().collecting = true;
                 return Poll::Ready(v);
             }
             self.drive(cx);

@@ -71,6 +71,44 @@ pub(crate) struct Job {
     pub(crate) handed: Instant,
 }
 
+/// A `Job` while it waits in the thread's queue: 24 bytes instead of 48. At overload every arrival
+/// of the last `max_lag` waits there (300,000 at 300,000/s and 1 s), so what one costs is most of
+/// the generator's memory above its base. Exact: both instants are kept as nanoseconds since the
+/// schedule's second 0 (`t0`, which neither precedes: arrivals are `t0` plus their offset, and the
+/// hand-over is read at or after the arrival), `Instant` has nanosecond resolution on Linux, and
+/// the request is the one `RequestSet::pick` gives for the sequence number, as at the hand-over.
+#[derive(Clone, Copy)]
+pub(crate) struct Queued {
+    seq: u64,
+    intended_ns: u64,
+    handed_ns: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Queued>() == 24);
+
+impl Queued {
+    pub(crate) fn new(job: &Job, t0: Instant) -> Queued {
+        let ns = |at: Instant| {
+            debug_assert!(at >= t0, "an instant before the schedule's start");
+            u64::try_from(at.saturating_duration_since(t0).as_nanos()).unwrap_or(u64::MAX)
+        };
+        Queued { seq: job.seq, intended_ns: ns(job.intended), handed_ns: ns(job.handed) }
+    }
+
+    pub(crate) fn job(self, ctx: &EngineCtx) -> Job {
+        self.at(ctx.t0, ctx.requests.pick(self.seq))
+    }
+
+    fn at(self, t0: Instant, request: usize) -> Job {
+        Job {
+            seq: self.seq,
+            request,
+            intended: t0 + Duration::from_nanos(self.intended_ns),
+            handed: t0 + Duration::from_nanos(self.handed_ns),
+        }
+    }
+}
+
 /// Runs thread `idx` of `ctx.threads` to the end of the schedule or until `stop` turns true.
 pub fn run_thread(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
     // I/O and timers (all `enable_all` turns on). The process driver comes with the I/O driver
@@ -85,8 +123,9 @@ pub fn run_thread(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: 
             return;
         }
     };
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, thread_main(ctx, idx, tx, stop));
+    // No `LocalSet`: nothing on this thread is a local task (the workers are polled by the arrival
+    // loop, the seconds are shipped by it), and its tick and schedule were a cost of every turn.
+    rt.block_on(thread_main(ctx, idx, tx, stop));
 }
 
 /// This thread's share of a total split as evenly as possible.
@@ -98,7 +137,6 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
     let rec = Rc::new(RefCell::new(ThreadRecorder::new(ctx.t0, ctx.shape.clone())));
     let in_flight = Rc::new(Cell::new(0usize));
     let stopping = Rc::new(Cell::new(false));
-    let cpu = Rc::new(CpuClock::new());
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
     let mut pool = Pool {
         ctx: ctx.clone(),
@@ -114,22 +152,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         per_conn,
     };
 
-    let ticker = {
-        let (rec, tx, in_flight, cpu, t0) = (rec.clone(), tx.clone(), in_flight.clone(), cpu.clone(), ctx.t0);
-        tokio::task::spawn_local(async move {
-            let mut k = 0u64;
-            loop {
-                // A little past the second's end, so completions timed inside it are in.
-                let at = t0 + Duration::from_secs(k + 1) + Duration::from_millis(20);
-                tokio::time::sleep_until(at.into()).await;
-                let ivs = rec.borrow_mut().take_through(k, in_flight.get() as u64, cpu.lap());
-                if tx.send(Msg::Intervals(idx, ivs)).is_err() {
-                    return;
-                }
-                k += 1;
-            }
-        })
-    };
+    let mut ticker = Ticker::new(&ctx, idx, tx.clone(), rec.clone(), in_flight.clone());
 
     let mut pacer = Pacer::new(ctx.pacer);
     let cap = share(ctx.max_in_flight, idx, ctx.threads);
@@ -168,6 +191,9 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
                 break 'run;
             }
             let now = Instant::now();
+            if now >= ticker.next {
+                ticker.ship(now);
+            }
             if now >= wake {
                 break now;
             }
@@ -201,20 +227,58 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
     // Let what is in flight finish: up to the request timeout, or briefly when interrupted.
     stopping.set(interrupted);
     let grace = if interrupted { ctx.timeout.min(Duration::from_secs(2)) } else { ctx.timeout + Duration::from_millis(500) };
-    pool.finish(grace).await;
-    ticker.abort();
-    if let Err(e) = ticker.await {
-        if e.is_panic() {
-            std::panic::resume_unwind(e.into_panic());
-        }
-    }
+    pool.finish(grace, &mut ticker).await;
     let rec = rec.replace(ThreadRecorder::new(ctx.t0, ctx.shape.clone()));
-    let (rest, totals) = rec.finish(cpu.lap());
+    let (rest, totals) = rec.finish(ticker.cpu.lap());
     let _ = tx.send(Msg::Intervals(idx, rest));
     let _ = tx.send(Msg::Done(idx, Box::new(totals)));
 }
 
-/// Jobs the queue holds before it first grows (40 bytes each): a short stall of the target
+/// Ships each closed second to the collector, a little past its end (`SHIP_AFTER`, so completions
+/// timed inside it are in), from the arrival loop's wake-ups and `Pool::finish`'s waits rather than
+/// as a task of its own: a timer task made the thread's runtime keep a `LocalSet`, whose tick was
+/// paid on every turn. The arrival loop wakes at least every `STOP_POLL`, so a second goes out at
+/// most that much later than its ship time even when no arrival is due.
+pub(crate) struct Ticker {
+    /// When the next second (`k`) is due to be shipped.
+    pub(crate) next: Instant,
+    k: u64,
+    t0: Instant,
+    idx: usize,
+    tx: mpsc::Sender<Msg>,
+    rec: Rc<RefCell<ThreadRecorder>>,
+    in_flight: Rc<Cell<usize>>,
+    cpu: CpuClock,
+}
+
+/// How long after a second's end it is shipped.
+const SHIP_AFTER: Duration = Duration::from_millis(20);
+
+impl Ticker {
+    fn new(ctx: &EngineCtx, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>, in_flight: Rc<Cell<usize>>) -> Ticker {
+        Ticker { next: ctx.t0 + Duration::from_secs(1) + SHIP_AFTER, k: 0, t0: ctx.t0, idx, tx, rec, in_flight, cpu: CpuClock::new() }
+    }
+
+    /// Ships every second whose ship time is at or before `now` (several at once after a stall).
+    pub(crate) fn ship(&mut self, now: Instant) {
+        if now < self.next {
+            return;
+        }
+        let mut through = self.k;
+        while self.t0 + Duration::from_secs(through + 2) + SHIP_AFTER <= now {
+            through += 1;
+        }
+        let ivs = self.rec.borrow_mut().take_through(through, self.in_flight.get() as u64, self.cpu.lap());
+        self.k = through + 1;
+        self.next = self.t0 + Duration::from_secs(self.k + 1) + SHIP_AFTER;
+        if self.tx.send(Msg::Intervals(self.idx, ivs)).is_err() {
+            // The collector is gone (the run is being torn down): nothing more to ship.
+            self.next = now + Duration::from_secs(86_400 * 365);
+        }
+    }
+}
+
+/// Jobs the queue holds before it first grows (24 bytes each, `Queued`): a short stall of the target
 /// queues arrivals without an allocation on the hand-off.
 const QUEUE_ROOM: usize = 1024;
 
@@ -290,6 +354,21 @@ pub(crate) mod tests {
                 counting::ON.with(|on| on.set(false));
             }
         });
+    }
+
+    /// A queued job comes back to the nanosecond: lag (`handed - intended`) and latency from
+    /// `intended` are what they would have been unqueued.
+    #[test]
+    fn a_queued_job_keeps_its_instants_exactly() {
+        let t0 = Instant::now();
+        for (at, lag) in [(0u64, 0u64), (1, 1), (999_999_999, 7), (3_600_000_000_007, 1_234_567_891), (86_400_000_000_001, 0)] {
+            let intended = t0 + Duration::from_nanos(at);
+            let handed = intended + Duration::from_nanos(lag);
+            let job = Job { seq: at ^ 5, request: 3, intended, handed };
+            let back = Queued::new(&job, t0).at(t0, 3);
+            assert_eq!((back.seq, back.request, back.intended, back.handed), (job.seq, 3, intended, handed));
+            assert_eq!(back.handed - back.intended, Duration::from_nanos(lag));
+        }
     }
 
     /// A keep-alive HTTP/1.1 server answering every request at once, on its own threads.

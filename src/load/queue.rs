@@ -14,8 +14,8 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-/// Jobs per chunk: 512 jobs of 48 bytes are 24 KiB, a small share of the queue at overload and a
-/// cheap allocation once per 512 arrivals while a backlog grows.
+/// Jobs per chunk: 512 jobs of 24 bytes (`engine::Queued`) are 12 KiB, a small share of the queue
+/// at overload and a cheap allocation once per 512 arrivals while a backlog grows.
 const CHUNK: usize = 512;
 
 /// FIFO of jobs in chunks of `CHUNK`. Empty chunks are kept for reuse up to `keep` (the room the
@@ -26,12 +26,14 @@ struct Chunked<T> {
     spare: Vec<VecDeque<T>>,
     keep: usize,
     len: usize,
+    /// The most jobs that waited at once (the backlog a run's memory pays for).
+    peak: usize,
 }
 
 impl<T> Chunked<T> {
     fn with_room(n: usize) -> Self {
         let keep = n.div_ceil(CHUNK).max(1);
-        Chunked { chunks: VecDeque::with_capacity(keep.max(4)), spare: (0..keep).map(|_| VecDeque::with_capacity(CHUNK)).collect(), keep, len: 0 }
+        Chunked { chunks: VecDeque::with_capacity(keep.max(4)), spare: (0..keep).map(|_| VecDeque::with_capacity(CHUNK)).collect(), keep, len: 0, peak: 0 }
     }
 
     fn push_back(&mut self, job: T) {
@@ -42,6 +44,7 @@ impl<T> Chunked<T> {
         if let Some(c) = self.chunks.back_mut() {
             c.push_back(job);
             self.len += 1;
+            self.peak = self.peak.max(self.len);
         }
     }
 
@@ -140,6 +143,11 @@ impl<T> LocalQueue<T> {
 
     pub fn len(&self) -> usize {
         self.0.borrow().jobs.len
+    }
+
+    /// The most jobs that waited at once so far.
+    pub fn peak(&self) -> usize {
+        self.0.borrow().jobs.peak
     }
 
     pub fn is_empty(&self) -> bool {
