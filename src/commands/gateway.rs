@@ -14,7 +14,10 @@ pub fn run(args: &GatewayArgs) -> CliResult {
     let config = match GatewayConfig::from_file(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            return Err(CliError::Usage(format!("{e}\n  (in {}; see docs/gateway.md for the format)", args.config.display())));
+            return Err(CliError::Usage(match e {
+                GatewayError::At { .. } | GatewayError::Read { .. } => format!("{e}\n  (see docs/gateway.md for the format)"),
+                e => format!("{e}\n  (in {}; see docs/gateway.md for the format)", args.config.display()),
+            }));
         }
     };
     let listen: SocketAddr = match args.listen.parse() {

@@ -15,33 +15,93 @@ struct ScenarioShim {
     gateway: Option<toml::Value>,
 }
 
+/// The `[gateway]` table read again with its spans (a `toml::Value` has none), for errors that
+/// point at the line.
+#[derive(Deserialize)]
+struct InScenario {
+    gateway: GatewayConfig,
+}
+
+/// Why a config text was refused, before it is told with or without its file.
+enum Refused {
+    /// TOML syntax, an unknown field or a wrong type; `in_gateway`: inside a scenario's `[gateway]`.
+    Toml { error: toml::de::Error, in_gateway: bool },
+    /// A value out of its range (field path with the `gateway.` prefix when in a scenario).
+    Config(GatewayError),
+}
+
+fn parse(text: &str) -> Result<GatewayConfig, Refused> {
+    let shim: ScenarioShim = toml::from_str(text).map_err(|error| Refused::Toml { error, in_gateway: false })?;
+    let (cfg, prefix) = match shim.gateway {
+        Some(_) => (toml::from_str::<InScenario>(text).map_err(|error| Refused::Toml { error, in_gateway: true })?.gateway, "gateway."),
+        None => (toml::from_str(text).map_err(|error| Refused::Toml { error, in_gateway: false })?, ""),
+    };
+    cfg.validate().map_err(|e| Refused::Config(GatewayError::from(e).with_prefix(prefix)))?;
+    Ok(cfg)
+}
+
 impl GatewayConfig {
     /// Parses a bare gateway config, or a scenario file's `[gateway]` table, then validates it.
     pub fn from_toml_str(text: &str) -> Result<GatewayConfig, GatewayError> {
-        let shim: ScenarioShim =
-            toml::from_str(text).map_err(|e| GatewayError::Parse(e.to_string()))?;
-        let (cfg, prefix) = match shim.gateway {
-            Some(v) => (
-                GatewayConfig::deserialize(v)
-                    .map_err(|e| GatewayError::Parse(format!("in [gateway]: {e}")))?,
-                "gateway.",
-            ),
-            None => (
-                toml::from_str(text).map_err(|e| GatewayError::Parse(e.to_string()))?,
-                "",
-            ),
-        };
-        cfg.validate().map_err(|e| GatewayError::from(e).with_prefix(prefix))?;
-        Ok(cfg)
+        parse(text).map_err(|r| match r {
+            Refused::Toml { error, in_gateway: false } => GatewayError::Parse(error.to_string()),
+            Refused::Toml { error, in_gateway: true } => GatewayError::Parse(format!("in [gateway]: {error}")),
+            Refused::Config(e) => e,
+        })
     }
 
+    /// `from_toml_str` for a file: a refused config names the file, line and column, and the
+    /// field, as a scenario's errors do (`gw.toml:3:8: functions.hello.pods: …`).
     pub fn from_file(path: &Path) -> Result<GatewayConfig, GatewayError> {
         let text = std::fs::read_to_string(path).map_err(|source| GatewayError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        parse(&text).map_err(|r| {
+            let (at, field, message) = match r {
+                Refused::Toml { error, .. } => (error.span().map(|s| s.start), None, error.message().trim().to_string()),
+                Refused::Config(GatewayError::Config { field, message }) => (locate(&text, &field), Some(field), message),
+                Refused::Config(other) => return other,
+            };
+            let at = at.map(|a| crate::scenario::line_col(&text, a));
+            GatewayError::At { path: path.to_path_buf(), at, field, message }
+        })
     }
+}
+
+/// Where a dotted field (`functions.hello.pods`, `rate_limit.rate`) is written: the key's line
+/// under the longest table header that starts the path (`[functions.hello]`, or the top of the
+/// file for a top-level key), else that header; None when neither is found (an inline table
+/// written elsewhere), and the error then names the file and the field only.
+fn locate(text: &str, field: &str) -> Option<usize> {
+    let segs: Vec<&str> = field.split('.').map(|s| s.split('[').next().unwrap_or(s)).collect();
+    // Byte offset of each line, and the table header it opens (None: not a header).
+    let mut lines = Vec::new();
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        let header = (t.starts_with('[') && !t.starts_with("[[")).then(|| t.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string());
+        lines.push((off, line, header));
+        off += line.len();
+    }
+    for k in (0..segs.len()).rev() {
+        let table = segs[..k].join(".");
+        let key = segs[k];
+        // The lines of that table: from its header (or the file's top) to the next header.
+        let start = if k == 0 { Some(0) } else { lines.iter().position(|(_, _, h)| h.as_deref() == Some(table.as_str())) };
+        let Some(start) = start else { continue };
+        let body = lines[start..].iter().skip(usize::from(k > 0)).take_while(|(_, _, h)| h.is_none());
+        for (o, line, _) in body {
+            let t = line.trim_start();
+            if t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(['=', '.'])) {
+                return Some(o + (line.len() - t.len()));
+            }
+        }
+        if k > 0 {
+            return Some(lines[start].0);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -109,6 +169,29 @@ mod tests {
             Err(GatewayError::Config { field, .. }) => field,
             other => panic!("expected a config error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_file_error_names_file_line_column_and_field() {
+        let dir = std::env::temp_dir().join(format!("skyload-gw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (text, want) in [
+            ("name = \"x\"\n[functions.hello]\n", "gw.toml:1:1: unknown field `name`, expected one of"),
+            ("[functions.hello]\npods = \"two\"\n", "gw.toml:2:8: invalid type: string \"two\", expected u32"),
+            ("[functions.hello]\nconcurrency = 2\npods = 0\n", "gw.toml:3:1: functions.hello.pods: must be between 1 and 1000"),
+            ("seed = 1\n[rate_limit]\n  rate = 0.0\n[functions.f]\n", "gw.toml:3:3: rate_limit.rate: "),
+            ("[target]\nembedded = true\n[gateway]\nmetrics = true\n[gateway.functions.f]\nconcurrency = 0\n", "gw.toml:6:1: gateway.functions.f.concurrency: "),
+            ("[target]\nembedded = true\n[gateway]\nmetricz = true\n", "gw.toml:4:1: unknown field `metricz`"),
+            // An inline table: the line of the key that holds it.
+            ("functions = { f = { pods = 0 } }\n", "gw.toml:1:1: functions.f.pods: "),
+        ] {
+            let path = dir.join("gw.toml");
+            std::fs::write(&path, text).unwrap();
+            let e = GatewayConfig::from_file(&path).unwrap_err().to_string();
+            let shown = e.replace(&format!("{}/", dir.display()), "");
+            assert!(shown.starts_with(want), "{text:?}: {shown}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

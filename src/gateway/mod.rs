@@ -38,6 +38,9 @@ pub enum GatewayError {
     },
     #[error("gateway config does not parse: {0}")]
     Parse(String),
+    /// A refused config file: `FILE:LINE:COL: field: message`, as a scenario's errors read.
+    #[error("{}{}: {}{message}", path.display(), at.map_or(String::new(), |(l, c)| format!(":{l}:{c}")), field.as_ref().map_or(String::new(), |f| format!("{f}: ")))]
+    At { path: PathBuf, at: Option<(usize, usize)>, field: Option<String>, message: String },
     #[error("gateway config: `{field}` {message}")]
     Config { field: String, message: String },
     #[error("cannot listen on {addr}: {source}")]
