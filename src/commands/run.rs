@@ -132,14 +132,15 @@ pub fn run(args: &RunArgs) -> CliResult {
     if let Some(m) = &metrics {
         crate::errln!("skyload: metrics at http://{}/metrics", m.addr);
     }
+    // On a shard, absolute rates and counts in checks and abort rules at its 1/N share.
+    let shared = Shared::new(&plan, sharding.shard);
     let mut progress = progress::Progress::new(progress::Mode::detect(args.quiet), planned);
     let result = {
         // Abort conditions are judged by shard 0 only (faults likewise, in the runner): one shard
         // sees a share of the traffic, and a stop must not depend on which shard noticed first.
-        // Its absolute rates are judged at its 1/N share, as its checks are (`verify::shard_share`).
+        // Its absolute rates are judged at its 1/N share, as its checks are (`shared`).
         let drives = sharding.shard.is_none_or(|s| s.drives_faults());
-        let shared = crate::verify::shard_share::share_of(&plan.verify, sharding.shard.map_or(1, |s| s.count)).0;
-        let rules = if drives { shared.abort.as_slice() } else { &[] };
+        let rules = if drives { shared.verify.abort.as_slice() } else { &[] };
         let mut watch = AbortWatch::new(rules, stop.clone(), &mut progress);
         let mut publish = crate::metrics::server::Publish::new(&mut watch, metrics.as_ref());
         session::run_sharded(&plan, RunSettings { out_dir, stop: stop.clone() }, sharding, &mut publish)
@@ -156,7 +157,7 @@ pub fn run(args: &RunArgs) -> CliResult {
     terminal::render(&result.summary, &result.dir, &mut out)?;
     crate::report::saturation::print(&plan, &result.dir, args.scenario.as_deref(), &mut out)?;
     crate::report::slow::print(&result.summary, &result.dir, &mut out)?;
-    let (verdict, mut code) = judge(&plan, baseline.as_ref(), &result, sharding.shard, &mut out)?;
+    let (verdict, mut code) = judge(&plan, &shared, baseline.as_ref(), &result, &mut out)?;
     // The report is written for every run that has results, interrupted ones too, after the
     // verdict and faults are judged so it shows them; failing to write it does not change what the
     // run measured, so it is a warning, not an exit code.
@@ -227,18 +228,31 @@ fn baseline(plan: &Plan, args: &RunArgs) -> Result<Option<Baseline>, String> {
 
 /// The checks (and the baseline comparison, with --baseline) over the saved results: printed,
 /// written to verdict.json, and turned into an exit code (0 or 1).
-/// On a shard, absolute rates and counts are judged at its 1/N share (`verify::shard_share`).
-fn judge(plan: &Plan, baseline: Option<&Baseline>, result: &session::RunResult, shard: Option<shard::Shard>, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
+/// The run's checks and abort rules as this process judges them: on shard I/N, absolute rates and
+/// counts at its 1/N share (`verify::shard_share`), with the indices of the checks that changed.
+struct Shared {
+    verify: crate::verify::VerifyPlan,
+    scaled: Vec<usize>,
+    shard: Option<shard::Shard>,
+}
+
+impl Shared {
+    fn new(plan: &Plan, shard: Option<shard::Shard>) -> Shared {
+        let (verify, scaled) = crate::verify::shard_share::share_of(&plan.verify, shard.map_or(1, |s| s.count));
+        Shared { verify, scaled, shard }
+    }
+}
+
+/// On a shard, absolute rates and counts are judged at its 1/N share (`shared`).
+fn judge(plan: &Plan, shared: &Shared, baseline: Option<&Baseline>, result: &session::RunResult, out: &mut dyn Write) -> anyhow::Result<(Verdict, i32)> {
     let mut verdict = Verdict::default();
     let needs_saved = !plan.verify.checks.is_empty() || !result.faults.is_empty();
     let saved = if needs_saved { Some(SavedRun::load(&result.dir)?) } else { None };
     if let Some(saved) = &saved {
         if !plan.verify.checks.is_empty() {
-            let count = shard.map_or(1, |s| s.count);
-            let (checks, scaled) = crate::verify::shard_share::share_of(&plan.verify, count);
-            verdict = verdict::evaluate(&checks, &plan.stages, saved)?;
-            if let Some(s) = shard {
-                crate::verify::shard_share::annotate(&mut verdict.results, &scaled, s.index, s.count);
+            verdict = verdict::evaluate(&shared.verify, &plan.stages, saved)?;
+            if let Some(s) = shared.shard {
+                crate::verify::shard_share::annotate(&mut verdict.results, &shared.scaled, s.index, s.count);
             }
         }
         if !result.faults.is_empty() {
