@@ -60,48 +60,13 @@ impl GatewayConfig {
         parse(&text).map_err(|r| {
             let (at, field, message) = match r {
                 Refused::Toml { error, .. } => (error.span().map(|s| s.start), None, error.message().trim().to_string()),
-                Refused::Config(GatewayError::Config { field, message }) => (locate(&text, &field), Some(field), message),
+                Refused::Config(GatewayError::Config { field, message }) => (crate::scenario::locate::field(&text, &field), Some(field), message),
                 Refused::Config(other) => return other,
             };
             let at = at.map(|a| crate::scenario::line_col(&text, a));
             GatewayError::At { path: path.to_path_buf(), at, field, message }
         })
     }
-}
-
-/// Where a dotted field (`functions.hello.pods`, `rate_limit.rate`) is written: the key's line
-/// under the longest table header that starts the path (`[functions.hello]`, or the top of the
-/// file for a top-level key), else that header; None when neither is found (an inline table
-/// written elsewhere), and the error then names the file and the field only.
-fn locate(text: &str, field: &str) -> Option<usize> {
-    let segs: Vec<&str> = field.split('.').map(|s| s.split('[').next().unwrap_or(s)).collect();
-    // Byte offset of each line, and the table header it opens (None: not a header).
-    let mut lines = Vec::new();
-    let mut off = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        let header = (t.starts_with('[') && !t.starts_with("[[")).then(|| t.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string());
-        lines.push((off, line, header));
-        off += line.len();
-    }
-    for k in (0..segs.len()).rev() {
-        let table = segs[..k].join(".");
-        let key = segs[k];
-        // The lines of that table: from its header (or the file's top) to the next header.
-        let start = if k == 0 { Some(0) } else { lines.iter().position(|(_, _, h)| h.as_deref() == Some(table.as_str())) };
-        let Some(start) = start else { continue };
-        let body = lines[start..].iter().skip(usize::from(k > 0)).take_while(|(_, _, h)| h.is_none());
-        for (o, line, _) in body {
-            let t = line.trim_start();
-            if t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(['=', '.'])) {
-                return Some(o + (line.len() - t.len()));
-            }
-        }
-        if k > 0 {
-            return Some(lines[start].0);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -107,41 +107,15 @@ pub const MAX_THREADS: usize = 1024;
 pub fn check(plan: &Plan, fd_limit: Option<u64>) -> Result<(), String> {
     check_fields(plan, fd_limit).map_err(|((table, index), key, msg)| {
         let Some(file) = &plan.source_path else { return msg };
-        match locate(&plan.source_text, table, index, key) {
-            Some(line) => format!("{}:{line}: {msg}", file.display()),
+        match super::locate::key_in(&plan.source_text, table, index, key) {
+            Some(at) => {
+                let (line, col) = super::line_col(&plan.source_text, at);
+                format!("{}:{line}:{col}: {msg}", file.display())
+            }
+            // Set by a flag, or in an inline table: no line of its own.
             None => format!("{}: {msg}", file.display()),
         }
     })
-}
-
-/// The 1-based line of `key = ...` inside `table` (`("stages", Some(1))`: the second `[[stages]]`;
-/// `("", None)`: the top level). A flag may have set the value instead: then there is no line.
-fn locate(text: &str, table: &str, index: Option<usize>, key: &str) -> Option<usize> {
-    let mut seen: usize = 0;
-    let mut inside = table.is_empty();
-    for (n, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if let Some(h) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            let here = h.trim() == table;
-            if here {
-                seen += 1;
-            }
-            inside = here && index.is_none_or(|i| seen == i + 1);
-            continue;
-        }
-        if let Some(h) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
-            inside = h.trim() == table && index.is_none();
-            continue;
-        }
-        if inside {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim().trim_matches('"') == key {
-                    return Some(n + 1);
-                }
-            }
-        }
-    }
-    None
 }
 
 type Broken = ((&'static str, Option<usize>), &'static str, String);
@@ -252,11 +226,11 @@ mod tests {
         let p = |toml: &str| super::super::load_str(toml, std::path::Path::new("s.toml")).unwrap_or_else(|e| panic!("{e}"));
         let text = format!("{BASE}[[stages]]\nrate = 1\nduration = \"1s\"\n[[stages]]\nname = \"b\"\nrate = 1e300\nduration = \"1s\"\n");
         let e = check(&p(&text), None).unwrap_err();
-        assert!(e.starts_with("s.toml:10: stages[1]"), "{e}");
+        assert!(e.starts_with("s.toml:10:1: stages[1]"), "{e}");
         let e = check(&p(&format!("threads = 100000\n{BASE}[[stages]]\nrate = 1\nduration = \"1s\"\n")), None).unwrap_err();
-        assert!(e.starts_with("s.toml:1: threads = 100000"), "{e}");
+        assert!(e.starts_with("s.toml:1:1: threads = 100000"), "{e}");
         let e = check(&p(&format!("{BASE}[connections]\nmax = 5000000\n[[stages]]\nrate = 1\nduration = \"1s\"\n")), None).unwrap_err();
-        assert!(e.starts_with("s.toml:6: connections.max"), "{e}");
+        assert!(e.starts_with("s.toml:6:1: connections.max"), "{e}");
         // Bounds checked while parsing point at the value.
         let faults = |f: &str| super::super::load_str(&format!("{BASE}[[stages]]\nrate = 1\nduration = \"10s\"\n[[faults]]\nat = \"1s\"\nfor = \"1s\"\nproxy = \"p\"\napi = \"127.0.0.1:8474\"\n{f}"), std::path::Path::new("s.toml")).unwrap_err().to_string();
         let e = faults("kind = \"latency\"\nlatency = \"10ms\"\njitter = \"25h\"\n");

@@ -12,6 +12,7 @@ pub mod checks;
 mod error;
 mod faults;
 mod feeder;
+pub mod locate;
 pub mod gateway_config;
 pub mod metrics;
 mod model;
