@@ -5,10 +5,9 @@
 //! the answer is in) and wakes it once more for the next job, so a worker is woken and polled
 //! twice per request; as a task each of those is a task-state transition, a `LocalSet` schedule,
 //! a tick, a coop-budget scope and a task-id guard (0.56 µs per request at 60k/s held, twice the
-//! share at overload, where a worker takes its next job without parking). Here a wake is a bit
-//! set in a lock-free bitset and, unless the arrival loop is about to look anyway, a wake of the
-//! arrival loop, and a poll is a call: the arrival loop hands a job and polls that worker in the
-//! same turn.
+//! share at overload, where a worker takes its next job without parking). Here a wake is a flag,
+//! a push onto a shared list and a wake of the arrival loop (a no-op when it is already running),
+//! and a poll is a call: the arrival loop hands a job and polls that worker in the same turn.
 //!
 //! The workers share the arrival loop's coop budget: when it runs out, tokio's I/O answers Pending
 //! and wakes the worker, which is polled again on the next turn (after the runtime's I/O is
@@ -17,16 +16,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 type Work = Pin<Box<dyn Future<Output = ()>>>;
-
-/// Futures woken through `Ready`'s lock-free bitset (the first 4,096 of a thread: one per
-/// connection, so every run but one with thousands of connections on one thread); the rest are
-/// listed under a mutex, as all were before.
-const BITS: usize = 64 * 64;
 
 /// Futures polled when woken, by whoever calls `drive`.
 #[derive(Default)]
@@ -35,61 +29,39 @@ pub(crate) struct Drive {
     wakes: Vec<Arc<WorkWake>>,
     wakers: Vec<Waker>,
     ready: Arc<Ready>,
-    /// The driver's waker last given to `ready` (read without its lock: it rarely changes).
-    registered: Option<Waker>,
     /// The woken indices taken for one round; kept for its capacity (no allocation per round).
     round: Vec<u32>,
     live: usize,
 }
 
-/// Which futures were woken, and how to wake their driver. A wake is two atomic bit-sets (the
-/// future's bit, and its word's bit in `summary` when the word was empty) instead of a mutex: the
-/// arrival loop's hand-off and the answer's readiness wake a worker about twice per request, both
-/// on the driving thread, and `drive` takes the woken with one swap per word instead of locking.
+#[derive(Default)]
 struct Ready {
-    /// Bit `w` set: `words[w]` may have bits set. Set by the wake that made the word non-zero,
-    /// after it; cleared by `drive` before it takes the words, so no set bit goes unseen.
-    summary: AtomicU64,
-    /// Bit `i % 64` of word `i / 64`: future `i` is woken and not yet polled (a second wake adds
-    /// nothing). `drive` clears a word before polling its futures, so a wake during the poll sets
-    /// the bit again for the next round.
-    words: [AtomicU64; 64],
-    /// Futures from `BITS` on: their indices, each listed once (`WorkWake::queued`).
-    overflow: Mutex<Vec<u32>>,
-    overflowed: AtomicBool,
+    inner: Mutex<ReadyInner>,
+}
+
+#[derive(Default)]
+struct ReadyInner {
+    woken: Vec<u32>,
     /// The waker of the task that drives (the arrival loop's): a worker's wake wakes it.
-    driver: Mutex<Option<Waker>>,
+    driver: Option<Waker>,
     /// The driving task is running and will `drive` before it next waits (set when a wait in
     /// `while_driving` is over, cleared by `drive`): a wake now needs no wake of the driver. The
     /// arrival loop hands most jobs in that state, and waking the driver from inside its own poll
     /// cost a runtime turn per hand-off (tokio sees itself woken and polls its driver once more,
-    /// an `epoll_wait` with no timeout, then the loop again). Sequentially consistent with the
-    /// bitset: `drive` clears it before it takes the woken, a wake sets its bit before it reads
-    /// it, so either the wake sees it clear (and wakes the driver) or `drive` sees the bit.
-    collecting: AtomicBool,
+    /// an `epoll_wait` with no timeout, then the loop again).
+    collecting: bool,
 }
 
-impl Default for Ready {
-    fn default() -> Ready {
-        Ready {
-            summary: AtomicU64::new(0),
-            words: std::array::from_fn(|_| AtomicU64::new(0)),
-            overflow: Mutex::new(Vec::new()),
-            overflowed: AtomicBool::new(false),
-            driver: Mutex::new(None),
-            collecting: AtomicBool::new(false),
-        }
+impl Ready {
+    fn lock(&self) -> MutexGuard<'_, ReadyInner> {
+        // A panic while the lock is held leaves a consistent list (a push or a swap).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// A panic while one of these locks is held leaves a consistent value (a push, a swap, a store).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct WorkWake {
     idx: u32,
-    /// Futures past `BITS` only: on the overflow list and not yet polled.
+    /// On the woken list and not yet polled: a second wake adds nothing.
     queued: AtomicBool,
     ready: Arc<Ready>,
 }
@@ -100,28 +72,15 @@ impl Wake for WorkWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let r = &*self.ready;
-        let i = self.idx as usize;
-        if i < BITS {
-            let bit = 1u64 << (i % 64);
-            let prev = r.words[i / 64].fetch_or(bit, SeqCst);
-            if prev & bit != 0 {
-                return;
-            }
-            if prev == 0 {
-                r.summary.fetch_or(1 << (i / 64), SeqCst);
-            }
-        } else {
-            if self.queued.swap(true, SeqCst) {
-                return;
-            }
-            lock(&r.overflow).push(self.idx);
-            r.overflowed.store(true, SeqCst);
-        }
-        if r.collecting.load(SeqCst) {
+        if self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(w) = lock(&r.driver).as_ref() {
+        let mut r = self.ready.lock();
+        r.woken.push(self.idx);
+        if r.collecting {
+            return;
+        }
+        if let Some(w) = r.driver.as_ref() {
             w.wake_by_ref();
         }
     }
@@ -147,34 +106,23 @@ impl Drive {
     /// Polls every future woken since the last call, once each; `cx` is the driving task's
     /// context, woken when a future is woken again.
     pub(crate) fn drive(&mut self, cx: &Context<'_>) {
-        if !self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *lock(&self.ready.driver) = Some(cx.waker().clone());
-            self.registered = Some(cx.waker().clone());
-        }
-        let r = &*self.ready;
-        // From here on (the workers' polls, then the wait) a wake must wake the driver.
-        r.collecting.store(false, SeqCst);
-        self.round.clear();
-        let mut words = r.summary.swap(0, SeqCst);
-        while words != 0 {
-            let w = words.trailing_zeros();
-            words &= words - 1;
-            let mut bits = r.words[w as usize].swap(0, SeqCst);
-            while bits != 0 {
-                self.round.push(w * 64 + bits.trailing_zeros());
-                bits &= bits - 1;
+        {
+            let mut r = self.ready.lock();
+            if !r.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                r.driver = Some(cx.waker().clone());
             }
-        }
-        if r.overflowed.swap(false, SeqCst) {
-            let mut o = lock(&r.overflow);
-            for idx in o.drain(..) {
-                // Cleared before the poll, so a wake during it lists the future again.
-                self.wakes[idx as usize].queued.store(false, SeqCst);
-                self.round.push(idx);
+            // From here on (the workers' polls, then the wait) a wake must wake the driver.
+            r.collecting = false;
+            if r.woken.is_empty() {
+                return;
             }
+            self.round.clear();
+            std::mem::swap(&mut r.woken, &mut self.round);
         }
         for k in 0..self.round.len() {
             let idx = self.round[k] as usize;
+            // Cleared before the poll, so a wake during it queues the future again.
+            self.wakes[idx].queued.store(false, Ordering::Release);
             let Some(work) = self.work[idx].as_mut() else { continue };
             let mut wcx = Context::from_waker(&self.wakers[idx]);
             if work.as_mut().poll(&mut wcx).is_ready() {
@@ -202,7 +150,7 @@ impl Drive {
         let mut f = std::pin::pin!(f);
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = f.as_mut().poll(cx) {
-                self.ready.collecting.store(true, SeqCst);
+                self.ready.lock().collecting = true;
                 return Poll::Ready(v);
             }
             self.drive(cx);
@@ -230,50 +178,6 @@ mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
-
-    /// More futures than the bitset holds (the rest go through the overflow list), woken from
-    /// inside their own polls and from another thread, all run to the end, each polled again
-    /// after every wake.
-    #[test]
-    fn futures_past_the_bitset_and_foreign_wakes_run_to_the_end() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        let n = BITS + 200;
-        let done = Rc::new(Cell::new(0usize));
-        let mut d = Drive::default();
-        let mut senders = Vec::new();
-        for i in 0..n {
-            let done = done.clone();
-            let rx = if i % 1000 == 7 || i == n - 1 {
-                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                senders.push(tx);
-                Some(rx)
-            } else {
-                None
-            };
-            d.spawn(Box::pin(async move {
-                tokio::task::yield_now().await;
-                if let Some(rx) = rx {
-                    rx.await.unwrap();
-                }
-                tokio::task::yield_now().await;
-                done.set(done.get() + 1);
-            }));
-        }
-        let foreign = senders.len();
-        let sender = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            for tx in senders {
-                tx.send(()).unwrap();
-            }
-        });
-        rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(20), d.until_done()).await.expect("every future finishes");
-        });
-        sender.join().unwrap();
-        assert!(foreign >= 5, "{foreign}");
-        assert_eq!(done.get(), n);
-        assert_eq!(d.live(), 0);
-    }
 
     /// Futures woken by a job queue, by tokio timers and by a yield run to the end, every job is
     /// taken exactly once, and the work is shared between the futures.
