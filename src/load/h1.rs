@@ -11,7 +11,7 @@
 //! `Connection: close` (or HTTP/1.0 without keep-alive, or a close-delimited body) leaves the
 //! connection unusable, which `reusable()` reports so the pool replaces it.
 
-use super::h1_head::{clear, fast_head, slow_head, Capture, Framing, HeadScan};
+use super::h1_head::{clear, fast_head, slow_head, Capture, Framing, HeadMemo, HeadScan};
 use crate::record::outcome::TransportFailure;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -43,11 +43,13 @@ pub struct H1Conn<S> {
     /// The last exchange failed on a kept-alive connection before any byte of its response came
     /// back: the server had most likely closed the idle connection (the keep-alive race).
     stale: bool,
+    /// The last head read, to skip reading the same one again.
+    memo: HeadMemo,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     pub fn new(io: S) -> H1Conn<S> {
-        H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true, served: 0, stale: false }
+        H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true, served: 0, stale: false, memo: HeadMemo::default() }
     }
 
     /// Whether another request may be sent on this connection.
@@ -155,12 +157,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 // hand in one pass; anything else — HTTP/1.0, 1xx, a head not complete yet, a byte
                 // httparse would judge — falls back to httparse, which decides. Captures are of
                 // the head parsed last, the final response's.
-                clear(captures);
-                let mut scan = HeadScan::default();
-                if let Some((len, status)) = fast_head(&self.buf[self.start..self.end], &mut scan, captures) {
+                // The same head as last time reads the same (`HeadMemo`): the common case.
+                let avail = &self.buf[self.start..self.end];
+                if let Some((len, status, scan)) = self.memo.hit(avail, captures) {
                     self.start += len;
                     return Ok(scan.finish(status, head_request));
                 }
+                clear(captures);
+                let mut scan = HeadScan::default();
+                if let Some((len, status)) = fast_head(avail, &mut scan, captures) {
+                    self.memo.keep(&avail[..len], status, scan, captures);
+                    self.start += len;
+                    return Ok(scan.finish(status, head_request));
+                }
+                self.memo.forget();
                 if let Some((len, head)) = slow_head(&self.buf[self.start..self.end], head_request, captures)? {
                     self.start += len;
                     return Ok(head);
@@ -322,6 +332,56 @@ pub(crate) mod tests {
         })
     }
 
+
+    /// Heads repeated on one connection read from the memo exactly as when read afresh: captures,
+    /// status and framing follow each response, through a changed header, an interim 100, a HEAD
+    /// request (no body whatever the remembered head says) and a close.
+    #[test]
+    fn repeated_heads_read_as_when_read_afresh() {
+        let a: &[u8] = b"HTTP/1.1 200 OK\r\nx-pod: a\r\ncontent-length: 2\r\n\r\nok";
+        let b: &[u8] = b"HTTP/1.1 200 OK\r\nx-pod: bb\r\ncontent-length: 3\r\n\r\nyes";
+        let a_head: &[u8] = b"HTTP/1.1 200 OK\r\nx-pod: a\r\ncontent-length: 2\r\n\r\n";
+        let a_close: &[u8] = b"HTTP/1.1 200 OK\r\nx-pod: a\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+        let interim: Vec<u8> = [&b"HTTP/1.1 100 Continue\r\n\r\n"[..], a].concat();
+        let no_pod: &[u8] = b"HTTP/1.1 503 Busy\r\ncontent-length: 2\r\n\r\nok";
+        // (reply, HEAD request?, expected head, expected x-pod, reusable after)
+        let script: Vec<(Vec<u8>, bool, Head, Option<&[u8]>, bool)> = vec![
+            (a.to_vec(), false, Head { status: 200, body_bytes: 2 }, Some(b"a"), true),
+            (a.to_vec(), false, Head { status: 200, body_bytes: 2 }, Some(b"a"), true),
+            (b.to_vec(), false, Head { status: 200, body_bytes: 3 }, Some(b"bb"), true),
+            (a.to_vec(), false, Head { status: 200, body_bytes: 2 }, Some(b"a"), true),
+            (interim, false, Head { status: 200, body_bytes: 2 }, Some(b"a"), true),
+            (a.to_vec(), false, Head { status: 200, body_bytes: 2 }, Some(b"a"), true),
+            (a_head.to_vec(), true, Head { status: 200, body_bytes: 0 }, Some(b"a"), true),
+            (no_pod.to_vec(), false, Head { status: 503, body_bytes: 2 }, None, true),
+            (no_pod.to_vec(), false, Head { status: 503, body_bytes: 2 }, None, true),
+            (a.to_vec(), false, Head { status: 200, body_bytes: 2 }, Some(b"a"), true),
+            (a_close.to_vec(), false, Head { status: 200, body_bytes: 2 }, Some(b"a"), false),
+        ];
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (client, mut server) = duplex(1 << 20);
+            let replies: Vec<Vec<u8>> = script.iter().map(|s| s.0.clone()).collect();
+            let peer = tokio::spawn(async move {
+                let mut req = vec![0u8; 4096];
+                for r in replies {
+                    let _ = server.read(&mut req).await.unwrap();
+                    server.write_all(&r).await.unwrap();
+                }
+                server
+            });
+            let mut conn = H1Conn::new(client);
+            let mut caps = [Capture::new("X-Pod")];
+            for (i, (_, head, want, pod, reusable)) in script.iter().enumerate() {
+                let req: &[u8] = if *head { b"HEAD /x HTTP/1.1\r\nhost: h\r\n\r\n" } else { b"GET /x HTTP/1.1\r\nhost: h\r\n\r\n" };
+                let got = conn.exchange(req, *head, &mut caps, None).await;
+                assert_eq!(got, Ok(*want), "response {i}");
+                assert_eq!(caps[0].value(), *pod, "response {i}");
+                assert_eq!(conn.reusable(), *reusable, "response {i}");
+            }
+            drop(peer.await.unwrap());
+        });
+    }
 
     #[test]
     fn content_length_body_in_split_reads() {
