@@ -87,6 +87,7 @@ impl<T: Pack> PackedFifo<T> {
         self.peak_chunks * CHUNK
     }
 
+    #[inline]
     pub fn push_back(&mut self, item: &T) {
         if self.chunks.back().is_none_or(|c| CHUNK - c.end < T::MAX_LEN) {
             let bytes = self.spare.pop().unwrap_or_else(new_chunk);
@@ -100,6 +101,7 @@ impl<T: Pack> PackedFifo<T> {
         }
     }
 
+    #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
         if self.len == 0 {
             return None;
@@ -147,6 +149,11 @@ pub fn put_varint(out: &mut [u8], mut v: u64) -> usize {
 /// Reads a varint written by `put_varint`; returns it and the bytes read.
 #[inline]
 pub fn get_varint(inp: &[u8]) -> (u64, usize) {
+    if let Some(&b) = inp.first() {
+        if b < 0x80 {
+            return (u64::from(b), 1);
+        }
+    }
     let mut v = 0u64;
     let mut shift = 0;
     for (i, &b) in inp.iter().enumerate() {
@@ -226,6 +233,14 @@ pub fn pack_job(st: &mut JobState, (seq, intended, handed): (u64, u64, u64), out
 #[inline]
 pub fn unpack_job(st: &mut JobState, inp: &[u8]) -> ((u64, u64, u64), usize) {
     let tag = inp[0];
+    let change = u64::from(tag >> 2);
+    if tag & (NEW_STEP | NEW_HANDED) == 0 && change != INTERVAL_ESCAPE {
+        // Most jobs of a burst: the same step and hand-over, the interval nearly the last one.
+        st.seq = st.seq.wrapping_add(st.seq_step);
+        st.interval = st.interval.wrapping_add(unzigzag(change));
+        st.intended = st.intended.wrapping_add(st.interval);
+        return ((st.seq, st.intended, st.handed), 1);
+    }
     let mut n = 1;
     let mut read = || {
         let (v, k) = get_varint(&inp[n..]);
@@ -233,7 +248,6 @@ pub fn unpack_job(st: &mut JobState, inp: &[u8]) -> ((u64, u64, u64), usize) {
         v
     };
     let step = if tag & NEW_STEP != 0 { read() } else { st.seq_step };
-    let change = u64::from(tag >> 2);
     let interval = if change == INTERVAL_ESCAPE { read() } else { st.interval.wrapping_add(unzigzag(change)) };
     let advance = if tag & NEW_HANDED != 0 { read() } else { 0 };
     let seq = st.seq.wrapping_add(step);
