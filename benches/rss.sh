@@ -12,6 +12,9 @@
 #   NO_BUILD=1 RATE=5000 DURATION=30 STEP=5 bash benches/rss.sh
 #   NO_BUILD=1 RATE=3000 DURATION=10 STEP=5 OVER=300000 bash benches/rss.sh
 #
+# PEAK=1 runs the overload rows with -vv and prints the job queue's peak per generator thread
+# (jobs waiting at once, and the KiB of chunks they took; builds from 2026-12-02 on).
+#
 # Needs nginx (Debian nginx-light). Bounded: one run of DURATION seconds, OVER_RUNS of OVER_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,9 +58,10 @@ if [ -n "${OVER:-}" ]; then
     bench_scenario rss "$OVER" "${OVER_SECONDS:-5}" 32 1s > "$work/over.toml"
     for i in $(seq "${OVER_RUNS:-3}"); do
         rm -rf "$work/r3"
-        /usr/bin/env time -f "%M" -o "$work/over.time" taskset -c 1 "$BIN" run "$work/over.toml" -q -o "$work/r3" >/dev/null 2>&1 || true
+        /usr/bin/env time -f "%M" -o "$work/over.time" taskset -c 1 "$BIN" ${PEAK:+-vv} run "$work/over.toml" -q -o "$work/r3" >/dev/null 2>"$work/over.err" || true
         kb=$(cat "$work/over.time")
         counts=$(python3 -c "import json; t=json.load(open('$work/r3/summary.json'))['totals']; print(t['outcomes'].get('ok', 0), t['dropped'], t['scheduled'])")
         echo "rss: overload ${OVER}/s for ${OVER_SECONDS:-5}s, max RSS $(( kb / 1024 )).$(( kb % 1024 * 10 / 1024 )) MiB; ok/dropped/scheduled: $counts; load $(cut -d' ' -f1 /proc/loadavg)"
+        [ -z "${PEAK:-}" ] || grep -o "generator thread.*job queue peak.*" "$work/over.err" | sed 's/^/rss:   /' || true
     done
 fi

@@ -8,6 +8,7 @@
 //! thread's arrival loop; what happens to one arrival once handed over is `worker`'s.
 
 use super::queue::LocalQueue;
+use super::packed::{pack_job, unpack_job, JobState, Pack, JOB_MAX_LEN};
 use super::request::RequestSet;
 use super::schedule::Schedule;
 use super::shard::Shard;
@@ -71,9 +72,9 @@ pub(crate) struct Job {
     pub(crate) handed: Instant,
 }
 
-/// A `Job` while it waits in the thread's queue: 24 bytes instead of 48. At overload every arrival
-/// of the last `max_lag` waits there (300,000 at 300,000/s and 1 s), so what one costs is most of
-/// the generator's memory above its base. Exact: both instants are kept as nanoseconds since the
+/// A `Job` while it waits in the thread's queue, where it is packed to a few bytes (`Pack`, below).
+/// At overload every arrival of the last `max_lag` waits there (300,000 at 300,000/s and 1 s), so
+/// what one costs is most of the generator's memory above its base. Exact: both instants are kept as nanoseconds since the
 /// schedule's second 0 (`t0`, which neither precedes: arrivals are `t0` plus their offset, and the
 /// hand-over is read at or after the arrival), `Instant` has nanosecond resolution on Linux, and
 /// the request is the one `RequestSet::pick` gives for the sequence number, as at the hand-over.
@@ -106,6 +107,21 @@ impl Queued {
             intended: t0 + Duration::from_nanos(self.intended_ns),
             handed: t0 + Duration::from_nanos(self.handed_ns),
         }
+    }
+}
+
+/// Queued as its difference from the job queued before it (`packed::pack_job`): about 1–4 bytes.
+impl Pack for Queued {
+    type State = JobState;
+    const MAX_LEN: usize = JOB_MAX_LEN;
+    #[inline]
+    fn pack(&self, state: &mut JobState, out: &mut [u8]) -> usize {
+        pack_job(state, (self.seq, self.intended_ns, self.handed_ns), out)
+    }
+    #[inline]
+    fn unpack(state: &mut JobState, inp: &[u8]) -> (Queued, usize) {
+        let ((seq, intended_ns, handed_ns), n) = unpack_job(state, inp);
+        (Queued { seq, intended_ns, handed_ns }, n)
     }
 }
 
@@ -278,8 +294,8 @@ impl Ticker {
     }
 }
 
-/// Jobs the queue holds before it first grows (24 bytes each, `Queued`): a short stall of the target
-/// queues arrivals without an allocation on the hand-off.
+/// Jobs the queue holds before it first grows (at most `JOB_MAX_LEN` bytes each, packed): a short
+/// stall of the target queues arrivals without an allocation on the hand-off.
 const QUEUE_ROOM: usize = 1024;
 
 /// At most this many arrivals are handed over on one pacer wake.
@@ -356,19 +372,29 @@ pub(crate) mod tests {
         });
     }
 
-    /// A queued job comes back to the nanosecond: lag (`handed - intended`) and latency from
-    /// `intended` are what they would have been unqueued.
+    /// A queued job comes back to the nanosecond, through the packed queue: lag (`handed -
+    /// intended`) and latency from `intended` are what they would have been unqueued.
     #[test]
     fn a_queued_job_keeps_its_instants_exactly() {
         let t0 = Instant::now();
-        for (at, lag) in [(0u64, 0u64), (1, 1), (999_999_999, 7), (3_600_000_000_007, 1_234_567_891), (86_400_000_000_001, 0)] {
-            let intended = t0 + Duration::from_nanos(at);
-            let handed = intended + Duration::from_nanos(lag);
-            let job = Job { seq: at ^ 5, request: 3, intended, handed };
-            let back = Queued::new(&job, t0).at(t0, 3);
-            assert_eq!((back.seq, back.request, back.intended, back.handed), (job.seq, 3, intended, handed));
+        let cases = [(0u64, 0u64), (1, 1), (999_999_999, 7), (3_600_000_000_007, 1_234_567_891), (86_400_000_000_001, 0), (86_400_000_000_001, 0), (5, 3)];
+        let mut q = crate::load::packed::PackedFifo::with_room(1);
+        let jobs: Vec<Job> = cases
+            .iter()
+            .map(|&(at, lag)| {
+                let intended = t0 + Duration::from_nanos(at);
+                Job { seq: at ^ 5, request: 3, intended, handed: intended + Duration::from_nanos(lag) }
+            })
+            .collect();
+        for job in &jobs {
+            q.push_back(&Queued::new(job, t0));
+        }
+        for (job, &(_, lag)) in jobs.iter().zip(&cases) {
+            let back = q.pop_front().map(|b| b.at(t0, 3)).expect("queued");
+            assert_eq!((back.seq, back.request, back.intended, back.handed), (job.seq, 3, job.intended, job.handed));
             assert_eq!(back.handed - back.intended, Duration::from_nanos(lag));
         }
+        assert!(q.pop_front().is_none());
     }
 
     /// A keep-alive HTTP/1.1 server answering every request at once, on its own threads.

@@ -23,3 +23,4 @@ pub mod drive;
 mod poisson_guard_tests;
 pub mod pacer_trace;
 pub mod mono;
+pub mod packed;

@@ -83,8 +83,8 @@ impl Pool {
     /// Closed seconds keep going out (`ticker`) while it waits.
     pub(crate) async fn finish(mut self, grace: Duration, ticker: &mut Ticker) {
         self.jobs.close();
-        // What the backlog cost in memory (`-vv`): the queue's peak times 24 bytes.
-        tracing::debug!("generator thread {}: job queue peak {} jobs, {} workers", self.idx, self.jobs.peak(), self.current.len());
+        // What the backlog cost in memory (`-vv`).
+        tracing::debug!("generator thread {}: job queue peak {} jobs in {} KiB, {} workers", self.idx, self.jobs.peak(), self.jobs.peak_bytes() / 1024, self.current.len());
         // A worker's panic unwinds through the arrival loop: the thread's, as the runner expects
         // (the run becomes `failed` with its message).
         let end = Instant::now() + grace;
