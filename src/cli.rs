@@ -113,12 +113,17 @@ Serves until Ctrl-C. The configuration format and the control API: docs/gateway.
 Serves until Ctrl-C, then removes every proxy. Routes and toxics: docs/drills.md, \"Fault proxy\".")]
     Proxy(ProxyArgs),
     /// Merge the Results of shards (or of merges) into one Results directory, exactly.
-    #[command(after_help = "Example:
+    #[command(after_help = "Examples:
   skyload merge r/shard-0 r/shard-1 r/shard-2 r/shard-3 --out r/merged
+  skyload merge r/shard-* --out r/merged --junit reports/junit.xml --summary-json reports/gate.json
 
 Histograms add losslessly; each second's percentiles are recomputed. Directories of another \
-scenario, start time or shard count are refused (exit 2). Checks are not judged here: each shard \
-judged its own share (docs/sharding.md).")]
+scenario, start time, shard count or schedule flags (--rate, --duration) are refused (exit 2). \
+The scenario's checks are then judged on the merged Results, at the whole run's rates (k/N of \
+them when only k of N shards are merged), with the stages the shards ran (docs/sharding.md).
+
+Exit codes: 0 every check passed, 1 a check failed, 2 bad input (nothing judged), 3 a shard did \
+not run to its end (interrupted, aborted, failed).")]
     Merge(MergeArgs),
     /// Write Kubernetes manifests that run a scenario as N shards and merge their Results.
     #[command(after_help = "Example:
@@ -346,6 +351,8 @@ pub struct MergeArgs {
     /// Where to write the merged Results (must not be one of the inputs).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Debug, Args, Clone)]

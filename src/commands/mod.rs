@@ -15,3 +15,4 @@ pub mod faults;
 pub mod incomplete;
 pub mod error;
 pub mod outfile;
+pub mod merge_judge;

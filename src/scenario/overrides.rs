@@ -165,8 +165,10 @@ impl Overrides {
         }
         let flags = self.describe();
         if !flags.is_empty() {
+            // The schedule flags also machine-readably, before the prose (`skyload merge` reads them).
+            let record = super::overrides_record::line(self).map(|l| format!("{l}\n")).unwrap_or_default();
             plan.source_text = format!(
-                "{}\n# Run with these flags on top of this file (they replace what they name): {}\n",
+                "{}\n{record}# Run with these flags on top of this file (they replace what they name): {}\n",
                 plan.source_text.trim_end(),
                 flags.join(" ")
             );
