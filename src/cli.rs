@@ -139,6 +139,8 @@ Details: docs/sharding.md, \"Running on Kubernetes\".")]
   skyload invoke http://127.0.0.1:8080/fn/hello -H 'authorization: Bearer demo-token'
   skyload invoke http://127.0.0.1:8080/fn/echo -d @payload.json -H 'content-type: application/json'
   skyload invoke https://127.0.0.1:8443/fn/hello --cacert ca.pem -n 3 --json
+  skyload invoke http://127.0.0.1:8080/fn/report -o report.pdf     the body to a file
+  skyload invoke http://127.0.0.1:8080/fn/echo -o - | jq .          the body alone on stdout
 
 Headers whose names look secret are shown as <redacted>. Exit codes: 0 a 2xx/3xx answer, 1 any \
 other status, 2 bad flag or URL, 3 no connection or no answer within --timeout.")]
@@ -508,6 +510,15 @@ pub struct InvokeArgs {
     pub json: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Write the response body, whole and byte for byte, to FILE instead of showing it (curl's
+    /// -o); status, headers and timing are shown as usual. `-o -` writes the body to stdout and
+    /// the rest to stderr. An existing FILE is refused unless --force.
+    // Hidden alias `--out`: -o names where output goes in every command (tests/cli.rs holds shorts to one meaning).
+    #[arg(long = "output", short = 'o', alias = "out", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing -o FILE.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

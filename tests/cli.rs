@@ -285,3 +285,40 @@ fn gate_and_report_files_never_replace_a_file_skyload_did_not_write() {
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// `invoke -o FILE` writes the body byte for byte and shows the rest; an existing file is refused
+/// before anything is sent (exit 2, the file intact) unless --force; `-o -` puts the body alone on
+/// stdout and the rest on stderr.
+#[test]
+fn invoke_o_writes_the_body_to_a_file_and_never_replaces_one_silently() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let file = tmp.path().join("body.txt");
+    let url = format!("{}/x", server.url());
+    let o = skyload().args(["invoke", &url, "-o"]).arg(&file).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&file).unwrap(), b"ok");
+    assert!(out.contains("HTTP/1.1 200") && out.contains(&format!("body:           2 bytes written to {}", file.display())), "{out}");
+    assert!(out.contains("timing:"), "{out}");
+
+    std::fs::write(&file, "mine").unwrap();
+    let o = skyload().args(["invoke", &url, "--output"]).arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the file exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert_eq!(server.received(), 1, "a refused -o sends nothing");
+    let o = skyload().args(["invoke", &url, "--force", "-o"]).arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&file).unwrap(), b"ok");
+
+    let o = skyload().args(["invoke", &url, "-o", "-"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, b"ok");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HTTP/1.1 200") && err.contains("2 bytes written to stdout"), "{err}");
+    let o = skyload().args(["invoke", &url, "-o", "-", "--json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(server.received(), 3);
+}

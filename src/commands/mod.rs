@@ -16,3 +16,4 @@ pub mod incomplete;
 pub mod error;
 pub mod outfile;
 pub mod merge_judge;
+pub mod invoke_output;
