@@ -41,6 +41,7 @@ pub enum Command {
   skyload run --url http://127.0.0.1:8080/fn/echo --rate 50 --duration 10s -d '{\"a\":1}'
   skyload run scenarios/quickstart.toml --rate 300 --duration 10s
   skyload run scenarios/ci-gate.toml -q -o reports/current --junit reports/junit.xml
+  skyload run --url http://127.0.0.1:8080/fn/hello --rate 100 --duration 10s --connect-timeout 500ms
 
 Without a file, --url, --rate and --duration are required; the method is GET, or POST with -d \
 (as in curl). Results go to reports/<name>-<UTC time>/ (summary.json, timeseries.csv, \
@@ -141,6 +142,7 @@ Details: docs/sharding.md, \"Running on Kubernetes\".")]
   skyload invoke https://127.0.0.1:8443/fn/hello --cacert ca.pem -n 3 --json
   skyload invoke http://127.0.0.1:8080/fn/report -o report.pdf     the body to a file
   skyload invoke http://127.0.0.1:8080/fn/echo -o - | jq .          the body alone on stdout
+  skyload invoke http://10.0.0.7:8080/fn/hello --connect-timeout 500ms
 
 Headers whose names look secret are shown as <redacted>. Exit codes: 0 a 2xx/3xx answer, 1 any \
 other status, 2 bad flag or URL, 3 no connection or no answer within --timeout.")]
@@ -244,6 +246,11 @@ pub struct RunArgs {
     /// `target.timeout`; default 10s). A request that takes longer is a `timeout` outcome.
     #[arg(long, visible_alias = "max-time", value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Give up on a connection whose TCP connect plus TLS handshake takes longer than this, e.g.
+    /// 500ms (curl's --connect-timeout; overrides `target.connect_timeout`; at most --timeout).
+    /// Such a request ends as a `connect` failure.
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -519,6 +526,10 @@ pub struct InvokeArgs {
     /// Replace an existing -o FILE.
     #[arg(long)]
     pub force: bool,
+    /// Give up when the TCP connect plus TLS handshake takes longer than this, e.g. 500ms (curl's
+    /// --connect-timeout; at most --timeout). Exit 3, naming the address.
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -123,6 +123,14 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     if args.count == 0 {
         return usage("-n 0 would send nothing; give 1 or more".into());
     }
+    let connect_timeout = match args.connect_timeout.as_deref().map(crate::units::parse_duration) {
+        None => None,
+        Some(Ok(d)) => match crate::scenario::overrides_record::check_connect_timeout(d, timeout) {
+            Ok(()) => Some(d),
+            Err(m) => return usage(format!("--connect-timeout {m}")),
+        },
+        Some(Err(e)) => return usage(format!("--connect-timeout: {e}")),
+    };
     let output = match super::invoke_output::Output::from_args(args.output.as_deref(), args.force, args.count, args.json) {
         Ok(o) => o,
         Err(m) => return usage(m),
@@ -164,7 +172,7 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     let dns_start = Instant::now();
     let dialer = match Dialer::new(&t.host, t.port, &resolves, tls) {
-        Ok(d) => d,
+        Ok(d) => d.with_connect_timeout(connect_timeout),
         Err(e) => return Err(CliError::RunFailed(e.to_string())),
     };
     let mut dns = (dialer.stats.lookups.load(std::sync::atomic::Ordering::Relaxed) > 0).then(|| dns_start.elapsed());
