@@ -389,3 +389,18 @@ fn connect_timeout_ends_a_hanging_connect_as_a_connect_failure() {
         assert!(text.contains(says), "{args:?}: {text}");
     }
 }
+
+/// `skyload report DIR` whose DIR/report.html is someone else's file is refused and names `-o
+/// FILE`, the flag that writes the report elsewhere (review item 5).
+#[test]
+fn a_refused_default_report_path_names_the_o_flag() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("r");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("report.html"), "my notes").unwrap();
+    let o = skyload().arg("report").arg(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not replaced") && err.contains("-o FILE writes the report elsewhere"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("report.html")).unwrap(), "my notes");
+}
