@@ -285,3 +285,122 @@ fn gate_and_report_files_never_replace_a_file_skyload_did_not_write() {
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// `invoke -o FILE` writes the body byte for byte and shows the rest; an existing file is refused
+/// before anything is sent (exit 2, the file intact) unless --force; `-o -` puts the body alone on
+/// stdout and the rest on stderr.
+#[test]
+fn invoke_o_writes_the_body_to_a_file_and_never_replaces_one_silently() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let file = tmp.path().join("body.txt");
+    let url = format!("{}/x", server.url());
+    let o = skyload().args(["invoke", &url, "-o"]).arg(&file).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&file).unwrap(), b"ok");
+    assert!(out.contains("HTTP/1.1 200") && out.contains(&format!("body:           2 bytes written to {}", file.display())), "{out}");
+    assert!(out.contains("timing:"), "{out}");
+
+    std::fs::write(&file, "mine").unwrap();
+    let o = skyload().args(["invoke", &url, "--output"]).arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the file exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert_eq!(server.received(), 1, "a refused -o sends nothing");
+    let o = skyload().args(["invoke", &url, "--force", "-o"]).arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&file).unwrap(), b"ok");
+
+    let o = skyload().args(["invoke", &url, "-o", "-"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, b"ok");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HTTP/1.1 200") && err.contains("2 bytes written to stdout"), "{err}");
+    let o = skyload().args(["invoke", &url, "-o", "-", "--json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(server.received(), 3);
+}
+
+/// `--connect-timeout` (curl's) on `run` and `invoke`: a listener whose accept queue is full drops
+/// new SYNs, so a connect to it hangs; with the flag the request ends as a `connect` failure (run)
+/// or exit 3 naming the timeout (invoke), long before `--timeout`. Bad values exit 2 naming the
+/// flag or field. Loopback only; nothing here asserts on how long anything took.
+#[test]
+fn connect_timeout_ends_a_hanging_connect_as_a_connect_failure() {
+    let rt = server_runtime();
+    let _guard = rt.enter();
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = sock.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Fill the accept queue (never accepted): connect until one attempt hangs.
+    let mut held = Vec::new();
+    let mut full = false;
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(_) => {
+                full = true;
+                break;
+            }
+        }
+    }
+    assert!(full, "the accept queue of a listen(0) socket never filled: connects would not hang here");
+    let url = format!("http://{addr}/x");
+    let o = skyload().args(["invoke", &url, "--connect-timeout", "200ms", "--timeout", "60s"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("cannot connect to {addr}")) && err.contains("within the connect timeout, 200ms"), "{err}");
+
+    let tmp = tempdir();
+    let out = tmp.path().join("r");
+    let o = skyload()
+        .args(["run", "--url", &url, "--rate", "5", "--duration", "1s", "--timeout", "60s", "--connect-timeout", "200ms", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+    let connect = s["totals"]["outcomes"]["connect"].as_u64().unwrap_or(0);
+    assert!(connect > 0 && connect == s["totals"]["completed"].as_u64().unwrap(), "{}", s["totals"]);
+    let copy = std::fs::read_to_string(out.join("scenario.toml")).unwrap();
+    assert!(copy.contains("connect_timeout = \"200ms\""), "{copy}");
+    drop(held);
+    drop(listener);
+
+    // Bounded input, nothing sent: the flag or field is named with what is allowed.
+    let scen = tmp.path().join("s.toml");
+    std::fs::write(&scen, "[target]\nurl = \"http://127.0.0.1:9\"\ntimeout = \"2s\"\nconnect_timeout = \"5s\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "--url", &url, "--rate", "1", "--duration", "1s", "--connect-timeout", "0s"], "--connect-timeout"),
+        (vec!["run", "--url", &url, "--rate", "1", "--duration", "1s", "--connect-timeout", "soon"], "--connect-timeout"),
+        (vec!["run", "--url", &url, "--rate", "1", "--duration", "1s", "--connect-timeout", "5s", "--timeout", "2s"], "longer than the whole-request timeout"),
+        (vec!["run", scen.to_str().unwrap()], "target.connect_timeout"),
+        (vec!["validate", scen.to_str().unwrap()], "s.toml:4:"),
+        (vec!["invoke", &url, "--connect-timeout", "20s", "--timeout", "2s"], "--connect-timeout"),
+        (vec!["invoke", &url, "--connect-timeout", "0"], "--connect-timeout"),
+    ];
+    for (args, says) in cases {
+        let o = skyload().args(&args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
+}
+
+/// `skyload report DIR` whose DIR/report.html is someone else's file is refused and names `-o
+/// FILE`, the flag that writes the report elsewhere (review item 5).
+#[test]
+fn a_refused_default_report_path_names_the_o_flag() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("r");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("report.html"), "my notes").unwrap();
+    let o = skyload().arg("report").arg(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not replaced") && err.contains("-o FILE writes the report elsewhere"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("report.html")).unwrap(), "my notes");
+}

@@ -163,8 +163,19 @@ fn four_shards_merge_into_the_whole_schedule() {
     }
 
     let merged = tmp.path().join("merged");
-    let o = merge_cli(&dirs.iter().map(|d| d.as_path()).collect::<Vec<_>>(), &merged);
+    let junit = tmp.path().join("junit.xml");
+    let mut c = skyload(&["merge"]);
+    c.args(&dirs).arg("--out").arg(&merged).arg("--junit").arg(&junit);
+    let o = c.output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
+    // The whole run's verdict: `rate >= 300` judged as written on the merged 400/s, not at a share.
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("verdict.json")).unwrap()).unwrap();
+    let rate = &v["results"][0];
+    assert_eq!((rate["check"].as_str(), rate["expected"].as_str(), rate["passed"].as_bool()), (Some("rate >= 300"), Some(">= 300 rps"), Some(true)), "{v}");
+    assert!(rate["note"].is_null(), "{v}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("rate >= 300"), "{}", ok(&o));
+    let j = std::fs::read_to_string(&junit).unwrap();
+    assert!(j.contains("<testsuites name=\"skyload\"") && j.contains("rate &gt;= 300") && !j.contains("<failure"), "{j}");
     let m = summary(&merged);
     let scheduled = m["totals"]["scheduled"].as_u64().unwrap();
     assert!((1188..=1212).contains(&scheduled), "merged {scheduled} of 1200 scheduled");
@@ -201,7 +212,12 @@ fn four_shards_merge_into_the_whole_schedule() {
 
     // Associative: ((0,1),2,3) from disk equals (0,1,2,3), and in memory (a,(b,c)) equals ((a,b),c).
     let m01 = tmp.path().join("m01");
-    assert_eq!(merge_cli(&[&dirs[0], &dirs[1]], &m01).status.code(), Some(0));
+    let o = merge_cli(&[&dirs[0], &dirs[1]], &m01);
+    assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
+    // Two of four shards are judged at 2/4 of the rate, and say so.
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m01.join("verdict.json")).unwrap()).unwrap();
+    assert_eq!(v["results"][0]["expected"], ">= 150 rps", "{v}");
+    assert!(v["results"][0]["note"].as_str().unwrap_or("").contains("2 of 4 shards"), "{v}");
     let again = tmp.path().join("again");
     let o = merge_cli(&[&m01, &dirs[2], &dirs[3]], &again);
     assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
@@ -258,4 +274,76 @@ fn bad_shard_and_start_values_exit_2() {
     }
     let o = merge_cli(&[&tmp.path().join("nowhere")], &tmp.path().join("m"));
     assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
+}
+
+/// Two shards of a 30 s scenario run with `--rate 40 --duration 1s`: the merge rebuilds the
+/// stages from the recorded flags and judges the whole run; a check the merged run misses exits 1
+/// with a failing JUnit testcase; shards run with other flags are refused (exit 2).
+#[test]
+fn merge_judges_the_checks_on_the_plan_the_shards_ran() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let gw = rt
+        .block_on(GatewayHandle::start(GatewayConfig::from_toml_str(GATEWAY).unwrap(), "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let tmp = tempdir();
+    let file = tmp.path().join("gate.toml");
+    // `stage steady` exists only without --rate: after --rate the one stage is `constant`.
+    let text = format!(
+        "name = \"gate\"\nthreads = 1\n[target]\nurl = \"http://{}\"\ntimeout = \"2s\"\n[checks]\nrun = [\"rate >= 1000\", \"error_rate < 50%\"]\n[[stages]]\nname = \"steady\"\nrate = 5\nduration = \"30s\"\n[[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\n",
+        gw.addr
+    );
+    std::fs::write(&file, text).unwrap();
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
+    let start_at = format!("{:.3}", start.as_secs_f64());
+    let run = |i: u32, rate: &str, dir: &Path| {
+        let shard = format!("{i}/2");
+        let mut c = skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--rate", rate, "--duration", "1s", "--out"]);
+        c.arg(dir).spawn().unwrap()
+    };
+    let dirs: Vec<PathBuf> = (0..2).map(|i| tmp.path().join(format!("s{i}"))).collect();
+    let other = tmp.path().join("other-rate");
+    let children = vec![run(0, "40", &dirs[0]), run(1, "40", &dirs[1]), run(1, "41", &other)];
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        // Each shard misses `rate >= 1000` at its half share, too.
+        assert_eq!(o.status.code(), Some(1), "{}", ok(&o));
+    }
+    rt.block_on(gw.shutdown());
+    let copy = std::fs::read_to_string(dirs[0].join("scenario.toml")).unwrap();
+    assert!(copy.contains("# schedule flags, read back by skyload merge: {\"rate\":40.0,\"duration_ns\":1000000000}"), "{copy}");
+
+    let merged = tmp.path().join("merged");
+    let junit = tmp.path().join("junit.xml");
+    let gate = tmp.path().join("gate.json");
+    let mut c = skyload(&["merge"]);
+    c.args(&dirs).arg("-o").arg(&merged).arg("--junit").arg(&junit).arg("--summary-json").arg(&gate);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", ok(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("verdict.json")).unwrap()).unwrap();
+    let r = &v["results"];
+    assert_eq!((r[0]["check"].as_str(), r[0]["expected"].as_str(), r[0]["passed"].as_bool()), (Some("rate >= 1000"), Some(">= 1000 rps"), Some(false)), "{v}");
+    assert_eq!((r[1]["check"].as_str(), r[1]["passed"].as_bool()), (Some("error_rate < 50%"), Some(true)), "{v}");
+    // The generator guard judged the rebuilt 1 s schedule (80 arrivals), not the file's 30 s.
+    // (Sent ~100% of 80; against the file's 30 s schedule it would read ~3%.)
+    assert_eq!(r[2]["scope"].as_str(), Some("generator"), "{v}");
+    let sent: f64 = r[2]["measured"].as_str().unwrap().trim_start_matches("sent ").split('%').next().unwrap().parse().unwrap();
+    assert!(sent > 50.0, "{v}");
+    let j = std::fs::read_to_string(&junit).unwrap();
+    assert!(j.contains("<failure") && j.contains("rate &gt;= 1000"), "{j}");
+    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&gate).unwrap()).unwrap();
+    assert_eq!((g["command"].as_str(), g["exit_code"].as_i64(), g["passed"].as_bool()), (Some("merge"), Some(1), Some(false)), "{g}");
+
+    // A shard run with another --rate ran another plan: refused before anything is written.
+    let o = merge_cli(&[&dirs[0], &other], &tmp.path().join("refused"));
+    assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
+    assert!(ok(&o).contains("different scenario"), "{}", ok(&o));
+    // A --junit path holding someone else's file is refused before the merge (exit 2, file intact).
+    let mine = tmp.path().join("notes.xml");
+    std::fs::write(&mine, "my notes").unwrap();
+    let mut c = skyload(&["merge"]);
+    c.args(&dirs).arg("-o").arg(tmp.path().join("m2")).arg("--junit").arg(&mine);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my notes");
+    assert!(!tmp.path().join("m2").exists());
 }

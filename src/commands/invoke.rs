@@ -36,6 +36,12 @@ pub struct Call {
     pub body: String,
     pub body_bytes: usize,
     pub body_truncated: bool,
+    /// Where `-o` wrote the body ("N bytes written to FILE"); `body` is then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
+    /// The body as received, for `-o`.
+    #[serde(skip)]
+    pub raw: Bytes,
     pub pod: Option<String>,
     pub tls: Option<TlsInfo>,
     /// Milliseconds per step; `dns`/`connect`/`tls` are absent when a kept-alive connection was reused.
@@ -117,6 +123,18 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     if args.count == 0 {
         return usage("-n 0 would send nothing; give 1 or more".into());
     }
+    let connect_timeout = match args.connect_timeout.as_deref().map(crate::units::parse_duration) {
+        None => None,
+        Some(Ok(d)) => match crate::scenario::overrides_record::check_connect_timeout(d, timeout) {
+            Ok(()) => Some(d),
+            Err(m) => return usage(format!("--connect-timeout {m}")),
+        },
+        Some(Err(e)) => return usage(format!("--connect-timeout: {e}")),
+    };
+    let output = match super::invoke_output::Output::from_args(args.output.as_deref(), args.force, args.count, args.json) {
+        Ok(o) => o,
+        Err(m) => return usage(m),
+    };
     let flags: ConnectFlags = args.tls.to_flags();
     let mut resolves = Vec::new();
     for r in &flags.resolve {
@@ -154,7 +172,7 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     let dns_start = Instant::now();
     let dialer = match Dialer::new(&t.host, t.port, &resolves, tls) {
-        Ok(d) => d,
+        Ok(d) => d.with_connect_timeout(connect_timeout),
         Err(e) => return Err(CliError::RunFailed(e.to_string())),
     };
     let mut dns = (dialer.stats.lookups.load(std::sync::atomic::Ordering::Relaxed) > 0).then(|| dns_start.elapsed());
@@ -171,7 +189,13 @@ pub fn run(args: &InvokeArgs) -> CliResult {
         if !(200..400).contains(&call.status) {
             code = exit::CHECK_FAILED;
         }
-        if args.json {
+        let mut call = call;
+        if let Some(line) = output.write(&call.raw).map_err(CliError::RunFailed)? {
+            (call.body, call.body_truncated, call.body_file) = (String::new(), false, Some(line));
+        }
+        if output.text_to_stderr() {
+            print_call(&call, &mut std::io::stderr().lock())?;
+        } else if args.json {
             writeln!(out, "{}", serde_json::to_string(&call)?)?;
         } else {
             if args.count > 1 {
@@ -292,6 +316,8 @@ async fn one(
         body,
         body_bytes: bytes.len(),
         body_truncated: truncated,
+        body_file: None,
+        raw: bytes.clone(),
         pod,
         tls: tls_info,
         timing_ms: timing,
@@ -332,6 +358,10 @@ fn print_call(c: &Call, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     if !c.body.is_empty() {
         writeln!(out, "{}", c.body)?;
+        writeln!(out)?;
+    }
+    if let Some(f) = &c.body_file {
+        writeln!(out, "body:           {f}")?;
         writeln!(out)?;
     }
     if let Some(p) = &c.pod {

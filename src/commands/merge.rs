@@ -1,6 +1,7 @@
 //! `skyload merge DIR... --out DIR`: loads shard Results in parallel (rayon), checks that they are
 //! disjoint shares of one run, folds them with the exact `merge` (in a parallel tree: merging is
-//! associative) and writes one normal Results directory that verify and report read like any run.
+//! associative) and writes one normal Results directory that verify and report read like any run;
+//! then judges the scenario's checks on it (`merge_judge`), so a sharded CI gate has a whole-run verdict.
 
 use crate::cli::MergeArgs;
 use super::error::{CliError, CliResult};
@@ -16,6 +17,10 @@ pub fn run(args: &MergeArgs) -> CliResult {
         if crate::record::outdir::same(d, &args.out) {
             return Err(CliError::Usage(format!("--out {} is also an input: write the merge to a new directory", args.out.display())));
         }
+    }
+    // A refused --junit/--summary-json path is found before anything is read or written.
+    if let Err(msg) = super::outfile::check_gate(&args.gate) {
+        return Err(CliError::Usage(msg));
     }
     if let Err(e) = crate::record::outdir::prepare(&args.out, false) {
         return Err(CliError::Usage(e.to_string()));
@@ -68,6 +73,9 @@ pub fn run(args: &MergeArgs) -> CliResult {
         merged.shards().count,
         args.out.display()
     );
-    terminal::render(&summary, &args.out, &mut std::io::stdout().lock())?;
-    Ok(())
+    let mut out = crate::out::Lenient::new(std::io::stdout().lock());
+    terminal::render(&summary, &args.out, &mut out)?;
+    // The whole run's verdict: the scenario's checks on the merged Results (each shard judged its share).
+    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &mut out)?;
+    CliError::from_status(code)
 }

@@ -15,3 +15,5 @@ pub mod faults;
 pub mod incomplete;
 pub mod error;
 pub mod outfile;
+pub mod merge_judge;
+pub mod invoke_output;

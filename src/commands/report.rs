@@ -16,6 +16,8 @@ pub fn run(args: &ReportArgs) -> CliResult {
     }
     let flag = if args.out.is_some() { "-o" } else { "the report" };
     if let Err(msg) = super::outfile::check(flag, &path, super::outfile::Kind::Report) {
+        // The default path was refused: name the flag that gives another one.
+        let msg = if args.out.is_none() { format!("{msg} (-o FILE writes the report elsewhere)") } else { msg };
         return Err(CliError::Usage(msg));
     }
     for d in &args.dirs {

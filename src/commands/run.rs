@@ -32,7 +32,12 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         Some(d) => Some(parse_duration(d).map_err(|e| format!("--timeout: {e}"))?),
         None => None,
     };
+    let connect_timeout = match &args.connect_timeout {
+        Some(d) => Some(parse_duration(d).map_err(|e| format!("--connect-timeout: {e}"))?),
+        None => None,
+    };
     let ov = Overrides {
+        connect_timeout,
         url: args.url.clone(),
         rate: args.rate,
         duration,

@@ -152,6 +152,8 @@ pub struct Dialer {
     next: AtomicUsize,
     pub tls: Option<TlsClient>,
     pub stats: DialStats,
+    /// curl's --connect-timeout: TCP connect plus TLS handshake (set by `with_connect_timeout`).
+    connect_timeout: Option<Duration>,
 }
 
 /// How often a name is looked up again at most.
@@ -175,7 +177,14 @@ impl Dialer {
             next: AtomicUsize::new(0),
             tls,
             stats,
+            connect_timeout: None,
         })
+    }
+
+    /// Ends a dial that has not connected (and finished TLS) within `d` as a connect failure.
+    pub fn with_connect_timeout(mut self, d: Option<Duration>) -> Dialer {
+        self.connect_timeout = d;
+        self
     }
 
     pub fn host(&self) -> &str {
@@ -197,6 +206,7 @@ impl Dialer {
             next: AtomicUsize::new(0),
             tls: self.tls.as_ref().map(|t| t.with_alpn(alpn)),
             stats: DialStats::default(),
+            connect_timeout: self.connect_timeout,
         }
     }
 
@@ -237,23 +247,32 @@ impl Dialer {
         let addrs = self.addrs();
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let mut last = None;
+        let deadline = self.connect_timeout.map(|d| tokio::time::Instant::now() + d);
         for i in 0..addrs.len() {
             let addr = addrs[(first + i) % addrs.len()];
             let start = Instant::now();
-            match TcpStream::connect(addr).await {
-                Ok(tcp) => {
+            match within(deadline, TcpStream::connect(addr)).await {
+                Some(Ok(tcp)) => {
                     let _ = tcp.set_nodelay(true);
                     let connect = start.elapsed();
                     let Some(tls) = &self.tls else {
                         return Ok(Dialed { stream: Stream::Plain(tcp), addr, dns, connect, tls: None });
                     };
-                    let (stream, took, info) = self.handshake(tls, tcp).await?;
+                    let Some(done) = within(deadline, self.handshake(tls, tcp)).await else { return Err(self.timed_out(addr)) };
+                    let (stream, took, info) = done?;
                     return Ok(Dialed { stream, addr, dns, connect, tls: Some((took, info)) });
                 }
-                Err(e) => last = Some(DialError::Connect { addr, source: e }),
+                Some(Err(e)) => last = Some(DialError::Connect { addr, source: e }),
+                None => return Err(self.timed_out(addr)),
             }
         }
         Err(last.unwrap_or_else(|| DialError::Resolve { host: self.host.clone(), reason: "no addresses".into() }))
+    }
+
+    /// curl counts the TLS handshake in the connect timeout, and so does the outcome: `connect`.
+    fn timed_out(&self, addr: SocketAddr) -> DialError {
+        let d = crate::units::HumanDuration(self.connect_timeout.unwrap_or_default());
+        DialError::Connect { addr, source: io::Error::new(io::ErrorKind::TimedOut, format!("no connection (TCP and TLS) within the connect timeout, {d}")) }
     }
 
     async fn handshake(&self, tls: &TlsClient, tcp: TcpStream) -> Result<(Stream, Duration, TlsInfo), DialError> {
@@ -274,6 +293,14 @@ impl Dialer {
         }
         let _ = self.stats.handshake_us.lock().unwrap_or_else(|e| e.into_inner()).record(took.as_micros().max(1) as u64);
         Ok((Stream::Tls(Box::new(s)), took, info))
+    }
+}
+
+/// `f`, or None when `deadline` passes first.
+async fn within<F: std::future::Future>(deadline: Option<tokio::time::Instant>, f: F) -> Option<F::Output> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, f).await.ok(),
+        None => Some(f.await),
     }
 }
 

@@ -62,7 +62,8 @@ pub fn prepare(plan: &Plan, target: &TargetUrl) -> Result<Prepared, ProbeError> 
     let dialer = Dialer::new(&target.host, target.port, &plan.connections.resolve, tls).map_err(|e| match e {
         DialError::Resolve { host, reason } => ProbeError::Resolve { host, reason },
         other => ProbeError::Resolve { host: target.host.clone(), reason: other.to_string() },
-    })?;
+    })?
+    .with_connect_timeout(plan.connections.connect_timeout);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProbeError::Runtime)?;
     let probe = rt.block_on(async {
         let d = tokio::time::timeout(PROBE_TIMEOUT, dialer.dial()).await;

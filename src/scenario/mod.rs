@@ -18,6 +18,7 @@ pub mod metrics;
 mod model;
 pub mod outcomes;
 mod overrides;
+pub mod overrides_record;
 pub mod pacing;
 pub mod plan;
 mod requests;

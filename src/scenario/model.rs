@@ -53,6 +53,8 @@ pub struct RawTarget {
     pub url: Option<Spanned<String>>,
     pub embedded: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<HumanDuration>>,
+    /// curl's --connect-timeout: TCP connect plus TLS handshake.
+    pub connect_timeout: Option<Spanned<HumanDuration>>,
     pub headers: Option<RawHeaders>,
     /// `tls = { cacert = "ca.pem", insecure = false, cert = "...", key = "...", server_name = "..." }`.
     pub tls: Option<Spanned<super::tls::RawTls>>,

@@ -31,6 +31,8 @@ pub struct Overrides {
     pub pacer: Option<String>,
     /// `--timeout D` (curl's `--max-time`): replaces `target.timeout`.
     pub timeout: Option<Duration>,
+    /// `--connect-timeout D` (curl's): replaces `target.connect_timeout`.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Overrides {
@@ -67,6 +69,9 @@ impl Overrides {
         if let Some(d) = self.timeout {
             t += &format!("timeout = {}\n", q(&HumanDuration(d).to_string()));
         }
+        if let Some(d) = self.connect_timeout {
+            t += &format!("connect_timeout = {}\n", q(&HumanDuration(d).to_string()));
+        }
         if self.connections.is_some() || self.http2 {
             t += "\n[connections]\n";
             if let Some(c) = self.connections {
@@ -99,7 +104,11 @@ impl Overrides {
         if let Some(b) = &self.body {
             t += &format!("body = {}\n", q(b));
         }
-        let mut plan = super::load_str(&t, Path::new("<flags>"))?;
+        let mut plan = super::load_str(&t, Path::new("<flags>")).map_err(|e| match (e.located(), self.connect_timeout) {
+            // The generated file's position means nothing to the user: name the flag.
+            (Some(l), Some(_)) if l.field == "target.connect_timeout" => ScenarioError::flag("--connect-timeout", l.message.clone()),
+            _ => e,
+        })?;
         plan.source_path = None;
         Ok(plan)
     }
@@ -163,10 +172,20 @@ impl Overrides {
         if let Some(d) = self.timeout {
             plan.timeout = d;
         }
+        if let Some(d) = self.connect_timeout {
+            plan.connections.connect_timeout = Some(d);
+        }
+        if let Some(ct) = plan.connections.connect_timeout {
+            // Checked against the timeout as it now is: either flag may have changed one side.
+            let flag = if self.connect_timeout.is_some() { "--connect-timeout" } else { "--timeout" };
+            super::overrides_record::check_connect_timeout(ct, plan.timeout).map_err(|m| ScenarioError::flag(flag, format!("connect timeout {m}")))?;
+        }
         let flags = self.describe();
         if !flags.is_empty() {
+            // The schedule flags also machine-readably, before the prose (`skyload merge` reads them).
+            let record = super::overrides_record::line(self).map(|l| format!("{l}\n")).unwrap_or_default();
             plan.source_text = format!(
-                "{}\n# Run with these flags on top of this file (they replace what they name): {}\n",
+                "{}\n{record}# Run with these flags on top of this file (they replace what they name): {}\n",
                 plan.source_text.trim_end(),
                 flags.join(" ")
             );
@@ -246,6 +265,9 @@ impl Overrides {
         }
         if let Some(d) = self.timeout {
             out.push(format!("--timeout {}", HumanDuration(d)));
+        }
+        if let Some(d) = self.connect_timeout {
+            out.push(format!("--connect-timeout {}", HumanDuration(d)));
         }
         out
     }

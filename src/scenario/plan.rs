@@ -100,6 +100,9 @@ pub struct ConnectionPlan {
     pub tls: TlsSettings,
     /// `--resolve host:port:addr`: addresses used instead of asking DNS, as curl does.
     pub resolve: Vec<ResolveOverride>,
+    /// `target.connect_timeout` / `--connect-timeout`: a TCP connect plus TLS handshake that takes
+    /// longer ends the request as a `connect` failure (None: only the whole-request timeout).
+    pub connect_timeout: Option<Duration>,
 }
 
 /// TLS settings of an `https://` target. Paths are already checked to hold what they should.
@@ -142,6 +145,7 @@ impl Default for ConnectionPlan {
             http1: false,
             tls: TlsSettings::default(),
             resolve: Vec::new(),
+            connect_timeout: None,
         }
     }
 }

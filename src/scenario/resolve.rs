@@ -39,6 +39,13 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     let (target, timeout, default_headers) = resolve_target(raw.target.as_ref(), raw.gateway, rep)?;
     let mut connections = resolve_connections(raw.connections.as_ref(), rep)?;
     connections.tls = super::tls::resolve(raw.target.as_ref(), &target, rep, base_dir)?;
+    if let Some(d) = raw.target.as_ref().and_then(|t| t.get_ref().connect_timeout.as_ref()) {
+        let ct = positive(d, "target.connect_timeout", "the connect timeout", rep)?;
+        if let Err(m) = super::overrides_record::check_connect_timeout(ct, timeout) {
+            return Err(rep.span(d.span(), "target.connect_timeout", m));
+        }
+        connections.connect_timeout = Some(ct);
+    }
     let stages = stages::resolve(raw.stages.as_ref(), rep)?;
     let feeders = resolve_feeders(&raw.feeders, rep, base_dir)?;
     let requests = requests::resolve(raw.requests.as_ref(), default_headers, &feeders, rep)?;

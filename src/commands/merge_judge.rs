@@ -1,0 +1,170 @@
+//! The whole-run verdict of `skyload merge`: the scenario's checks judged on the merged Results,
+//! as `run` judges one machine's. Each shard judged its 1/N share (`verify::shard_share`); only
+//! the merge sees the run a sharded CI gate is about.
+//!
+//! The plan is rebuilt from the Results' scenario copy plus the schedule flags the shards ran with
+//! (`scenario::overrides_record`): `--rate` and `--duration` replace or cut the stages, and a
+//! stage's checks are judged over the stage as it ran. Shards run with other flags never get here:
+//! the copy, flags included, is fingerprinted and `record::merge` refuses a mismatch.
+
+use super::compare::{emit, GateInfo};
+use super::error::CliError;
+use crate::cli::GateArgs;
+use crate::exit;
+use crate::record::read::Results;
+use crate::record::results::SCENARIO_COPY;
+use crate::record::summary::RunStatus;
+use crate::scenario::overrides_record::{self, Recorded};
+use crate::scenario::Plan;
+use crate::verify::window::SavedRun;
+use crate::verify::{verdict, CheckResult, Verdict, VERDICT_FILE};
+use std::io::Write;
+use std::path::Path;
+
+/// Judges the merged Results written to `out`; prints the table, writes verdict.json and the
+/// gate files, and returns the exit code (0 pass, 1 a check failed, 3 a shard did not complete).
+pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, w: &mut dyn Write) -> Result<i32, CliError> {
+    let summary = merged.summary();
+    let plan = match rebuild(merged, out) {
+        Ok(p) => Some(p),
+        Err(why) if has_checks(&merged.scenario_text) => {
+            return Err(CliError::Usage(format!(
+                "the merged Results are in {}, but their checks cannot be judged: {why}",
+                out.display()
+            )));
+        }
+        // Nothing to judge: a plan that does not rebuild loses no verdict.
+        Err(_) => None,
+    };
+    let mut v = Verdict::default();
+    if let Some(plan) = plan.as_ref().filter(|p| !p.verify.checks.is_empty()) {
+        let shards = merged.shards();
+        let (vp, scaled) = share(plan, shards.indices.len() as u32, shards.count);
+        let saved = SavedRun::load(out).map_err(|e| CliError::Internal(e.into()))?;
+        v = verdict::evaluate(&vp, &plan.stages, &saved).map_err(|e| CliError::Internal(e.into()))?;
+        note_partial(&mut v.results, &scaled, shards.indices.len(), shards.count);
+        // A killed shard's rebuilt Results never pass a gate (without checks there is no gate).
+        v.results.extend(super::incomplete::gate_results(&[(out, &summary)]));
+    }
+    // Every request failed: said always, a failing built-in check when nothing else judges the run (as `run`).
+    if let Some(what) = crate::verify::all_failed::describe(&summary.totals) {
+        writeln!(w, "\nWARNING {what}")?;
+        let unjudged = plan.as_ref().is_none_or(|p| p.verify.checks.is_empty());
+        v.results.extend(unjudged.then(|| crate::verify::all_failed::check(&summary.totals)).flatten());
+    }
+    verdict::render_for(&v, summary.status, w)?;
+    if !v.results.is_empty() {
+        crate::record::results::write_json(out, VERDICT_FILE, &v).map_err(|e| CliError::Internal(e.into()))?;
+    }
+    let mut code = if v.passed() { exit::OK } else { exit::CHECK_FAILED };
+    if !matches!(summary.status, RunStatus::Completed | RunStatus::Incomplete) {
+        crate::errln!(
+            "the merged run is {:?}: a shard did not run to its end, so this is not the planned run (exit code {})",
+            summary.status,
+            exit::RUN_FAILED
+        );
+        code = exit::RUN_FAILED;
+    }
+    let info = GateInfo {
+        command: "merge",
+        scenario: summary.scenario.clone(),
+        results_dir: Some(out.display().to_string()),
+        seconds: summary.duration_s,
+        status: Some(summary.status),
+        abort_reason: summary.abort_reason.clone(),
+    };
+    emit(gate, &v, &info, code)?;
+    Ok(code)
+}
+
+/// The plan the shards ran: the scenario copy, its feeders found beside the original scenario
+/// file (else beside the copy), and the recorded schedule flags on top.
+fn rebuild(merged: &Results, out: &Path) -> Result<Plan, String> {
+    let text = &merged.scenario_text;
+    let flags = match overrides_record::read(text) {
+        Recorded::Nothing => None,
+        Recorded::Flags(o) => Some(o),
+        Recorded::Unknown(why) => return Err(format!("{SCENARIO_COPY}: {why}; run the shards again with this skyload")),
+    };
+    let copy = out.join(SCENARIO_COPY);
+    let anchors: Vec<&Path> = merged.info.scenario_file.as_deref().map(Path::new).into_iter().chain([copy.as_path()]).collect();
+    let mut first_err = None;
+    for anchor in anchors {
+        match crate::scenario::load_str(text, anchor) {
+            Ok(mut plan) => {
+                if let Some(o) = &flags {
+                    o.apply(&mut plan).map_err(|e| format!("the recorded schedule flags do not apply: {e}"))?;
+                }
+                return Ok(plan);
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(format!("the scenario copy does not load: {}", first_err.map(|e| e.to_string()).unwrap_or_default()))
+}
+
+/// Whether a scenario text declares checks anywhere (`[checks]`, a stage's or a request's
+/// `checks`), read as plain TOML so that a copy that no longer loads can still be asked.
+fn has_checks(text: &str) -> bool {
+    fn any(v: &toml::Value) -> bool {
+        match v {
+            toml::Value::Table(t) => t.iter().any(|(k, v)| k == "checks" || any(v)),
+            toml::Value::Array(a) => a.iter().any(any),
+            _ => false,
+        }
+    }
+    // A copy that is not even TOML is assumed to have had checks: refusing beats a silent pass.
+    text.parse::<toml::Value>().map_or(true, |v| any(&v))
+}
+
+/// The checks at the share of the run these shards hold: absolute rates and counts at k/N when
+/// only k of N shards are merged (a partial merge is judged as what it is), whole otherwise.
+fn share(plan: &Plan, held: u32, count: u32) -> (crate::verify::VerifyPlan, Vec<usize>) {
+    let count = count.max(1);
+    if held >= count {
+        return (plan.verify.clone(), Vec::new());
+    }
+    let (mut vp, scaled) = crate::verify::shard_share::share_of(&plan.verify, count);
+    for &i in &scaled {
+        vp.checks[i].expr.value *= f64::from(held);
+    }
+    (vp, scaled)
+}
+
+fn note_partial(results: &mut [CheckResult], scaled: &[usize], held: usize, count: u32) {
+    for &i in scaled {
+        if let Some(r) = results.get_mut(i) {
+            let why = format!("{held} of {count} shards merged: they sent {held}/{count} of the run, so the threshold is {held}/{count} of the one written");
+            r.note = Some(match r.note.take() {
+                Some(n) => format!("{why}; {n}"),
+                None => why,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_are_found_anywhere_in_the_copy() {
+        assert!(has_checks("[checks]\nrun = [\"p99 < 1s\"]\n"));
+        assert!(has_checks("[[stages]]\nrate = 1\nchecks = [\"rate >= 1\"]\n"));
+        assert!(!has_checks("name = \"x\"\n[[stages]]\nrate = 1\n"));
+        assert!(has_checks("not = = toml"));
+    }
+
+    #[test]
+    fn a_partial_merge_is_judged_at_its_share() {
+        let text = "name = \"s\"\n[target]\nurl = \"http://127.0.0.1:9\"\n[checks]\nrun = [\"rate >= 100\", \"p99 < 1s\"]\n[[stages]]\nrate = 10\nduration = \"3s\"\n[[requests]]\nname = \"a\"\npath = \"/\"\n";
+        let plan = crate::scenario::load_str(text, Path::new("s.toml")).unwrap();
+        let (vp, scaled) = share(&plan, 3, 4);
+        assert_eq!(scaled, vec![0]);
+        assert!((vp.checks[0].expr.value - 75.0).abs() < 1e-9);
+        let (whole, none) = share(&plan, 4, 4);
+        assert!(none.is_empty() && (whole.checks[0].expr.value - 100.0).abs() < 1e-9);
+    }
+}
