@@ -179,7 +179,7 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         let dir: PathBuf = out.join(format!("step-{:02}-{rate}rps", steps.len() + 1));
         let r = crate::session::run(&p, RunSettings { out_dir: dir.clone(), stop: StopHandle::new() }, &mut Silent).context("a capacity step could not be run")?;
         if r.target_unreachable {
-            anyhow::bail!("the target {} refused every connection at {rate} rps (results in {})", r.summary.target, dir.display());
+            anyhow::bail!("the target {} accepted no connection at {rate} rps (every connect was refused or timed out) (results in {})", r.summary.target, dir.display());
         }
         let saved = SavedRun::load(&dir)?;
         let v = verdict::evaluate(&vp, &p.stages, &saved)?;

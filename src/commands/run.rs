@@ -186,7 +186,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         code = exit::RUN_FAILED;
     } else if result.target_unreachable {
         crate::errln!(
-            "error: the target {} refused every connection: is it running and is the URL right? (results kept in {})",
+            "error: the target {} accepted no connection (every connect was refused or timed out): is it running and is the URL right? (results kept in {})",
             result.summary.target,
             result.dir.display()
         );

@@ -3,9 +3,10 @@
 //! held for its number of consecutive seconds. A second with nothing to measure breaks a streak:
 //! an abort must be earned by data, like a check's pass.
 //!
-//! One rule is built in: a target that refused every connection for the first `DEAD_AFTER`
-//! seconds (nothing but `connect` failures, never one answer) stops the run, so a wrong URL or a
-//! target that is not running costs seconds, not the whole planned duration.
+//! One rule is built in: a target that accepted no connection (each connect refused or timed out)
+//! for the first `DEAD_AFTER` seconds (nothing but `connect` failures, never one answer) stops the
+//! run, so a wrong URL or a target that is not running costs seconds, not the whole planned
+//! duration.
 
 use super::metrics::{measure, Data, Measured};
 use super::spec::AbortRule;
@@ -31,7 +32,7 @@ impl<'a> AbortWatch<'a> {
         AbortWatch { rules: rules.iter().map(|r| (r.clone(), 0)).collect(), dead: Some(0), stop, inner, fired: None }
     }
 
-    /// The built-in rule: the reason to stop once the target refused every connection for
+    /// The built-in rule: the reason to stop once the target accepted no connection for
     /// `DEAD_AFTER` seconds from the start. A second with no completion (a connect still pending)
     /// neither counts nor resets; any other outcome disarms the rule for the rest of the run.
     pub fn judge_dead(&mut self, second: u64, d: &Data) -> Option<String> {
@@ -47,7 +48,7 @@ impl<'a> AbortWatch<'a> {
         if *streak < DEAD_AFTER {
             return None;
         }
-        let reason = format!("the target refused every connection for the first {DEAD_AFTER} seconds (to second {second}): is it running and is the URL right?");
+        let reason = format!("the target accepted no connection for the first {DEAD_AFTER} seconds (to second {second}; every connect was refused or timed out): is it running and is the URL right?");
         self.fired = Some(reason.clone());
         Some(reason)
     }
@@ -120,7 +121,7 @@ mod tests {
         assert_eq!(w.judge_dead(0, &second(50, 0)), None);
         assert_eq!(w.judge_dead(1, &second(0, 0)), None, "a second without completions neither counts nor resets");
         assert_eq!(w.judge_dead(2, &second(50, 0)), None);
-        assert!(w.judge_dead(3, &second(50, 0)).expect("third refused second").contains("refused every connection"));
+        assert!(w.judge_dead(3, &second(50, 0)).expect("third refused second").contains("accepted no connection"));
         // Once anything answered, refusals later are the run's data (a fault, a restart), not a wrong URL.
         let mut w = AbortWatch::new(&[], StopHandle::new(), &mut silent);
         assert_eq!(w.judge_dead(0, &second(49, 1)), None);
