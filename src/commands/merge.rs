@@ -42,6 +42,8 @@ pub fn run(args: &MergeArgs) -> CliResult {
             }
         }
     }
+    // Each shard's own generator guard, judged on its own machine's seconds (see merge_judge).
+    let own_guards: Vec<Option<String>> = parts.iter().map(super::merge_judge::own_guard).collect();
     // rayon's reduce keeps the order of an indexed iterator, so `merged_from` lists the inputs as given.
     let merged = parts.into_par_iter().map(Ok).reduce_with(|a, b| merge(&a?, &b?));
     let merged = match merged {
@@ -76,6 +78,6 @@ pub fn run(args: &MergeArgs) -> CliResult {
     let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&summary, &args.out, &mut out)?;
     // The whole run's verdict: the scenario's checks on the merged Results (each shard judged its share).
-    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &mut out)?;
+    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &own_guards, &mut out)?;
     CliError::from_status(code)
 }

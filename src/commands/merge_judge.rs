@@ -23,7 +23,7 @@ use std::path::Path;
 
 /// Judges the merged Results written to `out`; prints the table, writes verdict.json and the
 /// gate files, and returns the exit code (0 pass, 1 a check failed, 3 a shard did not complete).
-pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, w: &mut dyn Write) -> Result<i32, CliError> {
+pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option<String>], w: &mut dyn Write) -> Result<i32, CliError> {
     let summary = merged.summary();
     let plan = match rebuild(merged, out) {
         Ok(p) => Some(p),
@@ -43,6 +43,8 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, w: &mut dyn Write) -
         let saved = SavedRun::load(out).map_err(|e| CliError::Internal(e.into()))?;
         v = verdict::evaluate(&vp, &plan.stages, &saved).map_err(|e| CliError::Internal(e.into()))?;
         note_partial(&mut v.results, &scaled, shards.indices.len(), shards.count);
+        shards_guard(&mut v.results, own_guards, vp.guard == crate::verify::spec::GuardMode::Warn);
+        v.generator_notes = own_guards.iter().flatten().cloned().collect();
         // A killed shard's rebuilt Results never pass a gate (without checks there is no gate).
         v.results.extend(super::incomplete::gate_results(&[(out, &summary)]));
     }
@@ -75,6 +77,27 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, w: &mut dyn Write) -
     };
     emit(gate, &v, &info, code)?;
     Ok(code)
+}
+
+/// A shard's own generator guard: None when it offered its share of the load, else what held
+/// it back, named by its share ("shard 2/4: the pacer sent late …").
+pub fn own_guard(r: &Results) -> Option<String> {
+    let s = r.summary();
+    let sh = r.shards();
+    let share = sh.indices.iter().map(u32::to_string).collect::<Vec<_>>().join("+");
+    s.generator.limited(s.duration_s).then(|| format!("shard {share}/{}: {}", sh.count, s.generator.notes.join("; ")))
+}
+
+/// The generator line is the shards' own guards, not the merged seconds': each shard's pacer,
+/// CPU and connections are one machine's, and a second merged from four machines has a lag
+/// distribution none of them had (two shards a little late in the same second made the union's
+/// median late on a run every shard had passed). The merged send ratio and drops stay the
+/// measured figure; the line passes when every shard's own guard did (a `warn` guard always).
+fn shards_guard(results: &mut [CheckResult], own_guards: &[Option<String>], warn_only: bool) {
+    let Some(r) = results.iter_mut().find(|r| r.scope == "generator") else { return };
+    let limited: Vec<&str> = own_guards.iter().flatten().map(String::as_str).collect();
+    r.passed = limited.is_empty() || warn_only;
+    r.note = (!limited.is_empty()).then(|| format!("the generator, not the target, may have been the limit: {}", limited.join("; ")));
 }
 
 /// The plan the shards ran: the scenario copy, its feeders found beside the original scenario
@@ -166,5 +189,30 @@ mod tests {
         assert!((vp.checks[0].expr.value - 75.0).abs() < 1e-9);
         let (whole, none) = share(&plan, 4, 4);
         assert!(none.is_empty() && (whole.checks[0].expr.value - 100.0).abs() < 1e-9);
+    }
+
+    /// The generator line follows the shards' own guards, not the merged seconds'.
+    #[test]
+    fn the_generator_line_is_the_shards_own_guards() {
+        let line = |passed: bool| CheckResult {
+            scope: "generator".into(),
+            check: "offered the planned load".into(),
+            expected: ">= 99% sent, 0 dropped".into(),
+            measured: "sent 100.0% of schedule, dropped 0".into(),
+            passed,
+            note: (!passed).then(|| "merged seconds late".into()),
+        };
+        // Merged seconds flagged, every shard fine on its own: passes, no note.
+        let mut r = vec![line(false)];
+        shards_guard(&mut r, &[None, None], false);
+        assert!(r[0].passed && r[0].note.is_none(), "{r:?}");
+        // A shard limited on its own machine: fails and names it, even if the merge looked fine.
+        let mut r = vec![line(true)];
+        shards_guard(&mut r, &[None, Some("shard 1/2: the pacer sent late".into())], false);
+        assert!(!r[0].passed && r[0].note.as_deref().unwrap_or("").contains("shard 1/2"), "{r:?}");
+        // A warn-only guard never fails.
+        let mut r = vec![line(false)];
+        shards_guard(&mut r, &[Some("shard 0/2: x".into())], true);
+        assert!(r[0].passed, "{r:?}");
     }
 }
