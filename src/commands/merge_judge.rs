@@ -157,15 +157,8 @@ fn share(plan: &Plan, held: u32, count: u32) -> (crate::verify::VerifyPlan, Vec<
 }
 
 fn note_partial(results: &mut [CheckResult], scaled: &[usize], held: usize, count: u32) {
-    for &i in scaled {
-        if let Some(r) = results.get_mut(i) {
-            let why = format!("{held} of {count} shards merged: they sent {held}/{count} of the run, so the threshold is {held}/{count} of the one written");
-            r.note = Some(match r.note.take() {
-                Some(n) => format!("{why}; {n}"),
-                None => why,
-            });
-        }
-    }
+    let why = format!("{held} of {count} shards merged: they sent {held}/{count} of the run, so the threshold is {held}/{count} of the one written");
+    crate::verify::shard_share::explain(results, scaled, &why);
 }
 
 #[cfg(test)]

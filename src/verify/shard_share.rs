@@ -34,12 +34,18 @@ pub fn share_of(vp: &VerifyPlan, count: u32) -> (VerifyPlan, Vec<usize>) {
 
 /// Says on each changed check's result why its threshold is not the one written.
 pub fn annotate(results: &mut [CheckResult], changed: &[usize], index: u32, count: u32) {
+    let why = format!("shard {index}/{count}: this shard sends 1/{count} of the run, so the threshold is 1/{count} of the one written");
+    explain(results, changed, &why);
+}
+
+/// Puts `why` first in the note of each result in `changed` (by check index), before what the
+/// check itself noted.
+pub fn explain(results: &mut [CheckResult], changed: &[usize], why: &str) {
     for &i in changed {
         if let Some(r) = results.get_mut(i) {
-            let why = format!("shard {index}/{count}: this shard sends 1/{count} of the run, so the threshold is 1/{count} of the one written");
             r.note = Some(match r.note.take() {
                 Some(n) => format!("{why}; {n}"),
-                None => why,
+                None => why.to_string(),
             });
         }
     }
