@@ -125,7 +125,7 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     }
     let connect_timeout = match args.connect_timeout.as_deref().map(crate::units::parse_duration) {
         None => None,
-        Some(Ok(d)) => match crate::scenario::overrides_record::check_connect_timeout(d, timeout) {
+        Some(Ok(d)) => match crate::scenario::bounds::connect_timeout(d, timeout) {
             Ok(()) => Some(d),
             Err(m) => return usage(format!("--connect-timeout {m}")),
         },

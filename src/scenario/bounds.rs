@@ -98,6 +98,23 @@ pub fn results_second(k: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// A connect timeout no longer than the whole-request timeout it is part of (a longer one could
+/// never fire), and at least 1 ms (the timer's resolution).
+pub fn connect_timeout(connect: std::time::Duration, whole: std::time::Duration) -> Result<(), String> {
+    if connect < std::time::Duration::from_millis(1) {
+        return Err(format!("{} is not allowed: the connect timeout must be at least 1ms", crate::units::HumanDuration(connect)));
+    }
+    if connect > whole {
+        return Err(format!(
+            "{} is longer than the whole-request timeout ({}) it is part of: give at most {}, or raise the timeout",
+            crate::units::HumanDuration(connect),
+            crate::units::HumanDuration(whole),
+            crate::units::HumanDuration(whole)
+        ));
+    }
+    Ok(())
+}
+
 /// Generator threads one process may start.
 pub const MAX_THREADS: usize = 1024;
 

@@ -178,7 +178,7 @@ impl Overrides {
         if let Some(ct) = plan.connections.connect_timeout {
             // Checked against the timeout as it now is: either flag may have changed one side.
             let flag = if self.connect_timeout.is_some() { "--connect-timeout" } else { "--timeout" };
-            super::overrides_record::check_connect_timeout(ct, plan.timeout).map_err(|m| ScenarioError::flag(flag, format!("connect timeout {m}")))?;
+            super::bounds::connect_timeout(ct, plan.timeout).map_err(|m| ScenarioError::flag(flag, format!("connect timeout {m}")))?;
         }
         let flags = self.describe();
         if !flags.is_empty() {

@@ -41,7 +41,7 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     connections.tls = super::tls::resolve(raw.target.as_ref(), &target, rep, base_dir)?;
     if let Some(d) = raw.target.as_ref().and_then(|t| t.get_ref().connect_timeout.as_ref()) {
         let ct = positive(d, "target.connect_timeout", "the connect timeout", rep)?;
-        if let Err(m) = super::overrides_record::check_connect_timeout(ct, timeout) {
+        if let Err(m) = super::bounds::connect_timeout(ct, timeout) {
             return Err(rep.span(d.span(), "target.connect_timeout", m));
         }
         connections.connect_timeout = Some(ct);
