@@ -6,7 +6,7 @@
 # a plain timerfd sleep wakes at each rate's interval (benches/wakeup.rs), so a reader sees what
 # the pacer adds over the OS. The load average is printed with every row (the machine is shared).
 #
-#   bash benches/lag.sh                 # 5 s per rate and pacer
+#   bash benches/lag.sh                 # 5 s per rate and pacer (PIN=1: nginx on core 0, skyload on 1)
 #   DURATION=10 PACERS="precise" RATES="2000" RUNS=3 bash benches/lag.sh
 #   WRAP="chrt -f 50" PACERS=precise bash benches/lag.sh   # skyload under SCHED_FIFO (root)
 #   GEN_FIFO=50 PACERS=precise bash benches/lag.sh         # only its generator threads (chrt -f -p)
@@ -38,24 +38,33 @@ BIN=${BIN:-target/release/skyload}  # BIN= another build, for a before/after
 WAKEUP=$(ls -t target/release/deps/wakeup-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 
 . benches/nginx.sh
-start_nginx ""
+# PIN=1: nginx on core 0, skyload (and the floor's timerfd probe) on core 1, as benches/vs_wrk.sh
+# does, so the target never preempts the generator thread. Not the default: skyload's collector
+# then shares the generator's core and `sleep` at 2,000/s cost 0.24-0.28 cores instead of
+# 0.12-0.13, while lag p99 was no better on a noisy VM (docs/measurement.md, 2026-12-02).
+PIN=${PIN:-0}
+[ "$(nproc)" -ge 2 ] || PIN=0
+if [ "$PIN" = 1 ]; then SERVER_CPU="taskset -c 0"; GEN_CPU="taskset -c 1"; else SERVER_CPU=""; GEN_CPU=""; fi
+start_nginx "$SERVER_CPU"
 
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # The OS floor: a timerfd sleep per interval a generator thread sees at each rate (threads split
-# the rate), for as many wake-ups as the run would have, at most 2,000.
-threads=$(nproc)
+# the rate: one per 25,000/s, at most one per core, skyload's default), for as many wake-ups as
+# the run would have, at most 2,000.
+threads_for() { local t=$(( ($1 + 24999) / 25000 )); [ "$PIN" = 1 ] && t=1; [ "$t" -le "$(nproc)" ] || t=$(nproc); echo "$t"; }
 # Both ways: as the sleep pacer sleeps, and holding the CPU wake-up latency request at 0 µs as
 # the precise pacer does (rows `held`; skipped with a note when the request is not permitted).
 if [ -n "$WAKEUP" ]; then
   echo "# machine floor: plain timerfd sleep, wake-up lateness (benches/wakeup.rs); cpu_latency: the request held or not"
   printf '%-8s %-11s %7s %10s %10s %10s %10s %6s\n' floor cpu_latency rate interval late_p50 late_p99 late_max load
   for rate in $RATES; do
+    threads=$(threads_for "$rate")
     interval=$(( 1000000 * threads / rate )); [ "$interval" -ge 1 ] || interval=1
     n=$(( rate * DURATION / threads )); [ "$n" -le 2000 ] || n=2000
     for how in none held; do
       flag=""; [ "$how" = none ] || flag=--hold-cpu-latency
-      "$WAKEUP" --interval-us "$interval" --count "$n" --quiet $flag | awk -v r="$rate" -v h="$how" -v l="$(load)" '{printf "%-8s %-11s %7s %8sus %8sus %8sus %8sus %6s\n", "timerfd", h, r, $1, $2, $3, $4, l}' \
+      $GEN_CPU "$WAKEUP" --interval-us "$interval" --count "$n" --quiet $flag | awk -v r="$rate" -v h="$how" -v l="$(load)" '{printf "%-8s %-11s %7s %8sus %8sus %8sus %8sus %6s\n", "timerfd", h, r, $1, $2, $3, $4, l}' \
         || echo "timerfd  $how: not measured (the request is not permitted: run as root)"
     done
   done
@@ -79,10 +88,11 @@ for run in $(seq "$RUNS"); do
     # `timerfd` was the sleep pacer's name when it was chosen by SKYLOAD_PACER (older commands).
     [ "$pacer" != timerfd ] || pacer=sleep
     for rate in $RATES; do
+      threads=$(threads_for "$rate")
       out="$work/r-$variant-$rate-$run"
       err="$work/err-$run"
       [ -z "$TRACE_US" ] || err="$TRACE_DIR/$variant-$rate-$run.txt"
-      env "${envs[@]}" $WRAP "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>"$err" &
+      env "${envs[@]}" $GEN_CPU $WRAP "$BIN" run --url "http://127.0.0.1:$port/" --rate "$rate" --duration "${DURATION}s" --pacer "$pacer" -q -o "$out" >/dev/null 2>"$err" &
       pid=$!
       if [ -n "$GEN_FIFO" ]; then
         # The generator threads exist a few ms after start; the run's first moments are not FIFO.

@@ -104,7 +104,7 @@ fn every_run_writes_a_self_contained_report() {
     assert!(html.contains("No faults were injected") && html.contains("No capacity search"));
     assert!(chart(&html, "chart-pods").contains("\nhello-1\n</text>") && html.contains("<td>hello-2</td>"), "pods named");
     assert!(html.contains("generator guard"));
-    assert!(html.contains("threads · pacer sleep · "), "the report names the pacer that ran");
+    assert!(html.contains("1 thread · pacer sleep · "), "the report names the thread count (one per 25,000/s by default) and the pacer that ran");
 
     // `skyload report DIR` makes it again, the same apart from when and where it was made.
     std::fs::remove_file(dir.join("report.html")).unwrap();

@@ -141,6 +141,14 @@ pub struct PodSummary {
 }
 
 impl GeneratorHealth {
+    /// `1 thread` or `N threads`, for the terminal's and the report's generator lines.
+    pub fn threads_text(&self) -> String {
+        match self.threads {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        }
+    }
+
     /// Whether the generator limited a run of `seconds`, for verdicts. Every flagged second is a
     /// warning in `notes`; the verdict fails only when more than max(1, 5% of the seconds) were
     /// flagged (or on drops / a low sent share, which are not per second): one late second — a

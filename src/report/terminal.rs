@@ -61,8 +61,8 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "generator: {} threads{} · {:.1}% of arrivals not dropped ({:.1}/s sent of {:.1}/s planned) · pacer lag p50 {} p99 {} max {} · {:.2} cores · {:.0} requests per CPU-second",
-        g.threads,
+        "generator: {}{} · {:.1}% of arrivals not dropped ({:.1}/s sent of {:.1}/s planned) · pacer lag p50 {} p99 {} max {} · {:.2} cores · {:.0} requests per CPU-second",
+        g.threads_text(),
         g.pacer_text(),
         g.send_ratio * 100.0,
         g.send_rps,

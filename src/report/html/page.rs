@@ -569,8 +569,8 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         (
             "generator",
             format!(
-                "{} threads{} · {:.2} cores busy · {:.0} requests per CPU-second",
-                g.threads,
+                "{}{} · {:.2} cores busy · {:.0} requests per CPU-second",
+                g.threads_text(),
                 // Results from before the pacer option have no name for it.
                 g.pacer_text(),
                 g.cpu_cores,
