@@ -4,11 +4,14 @@
 # thread), so neither steals from the other; CPU time is the generator process's user+sys time,
 # RSS its peak resident set (GNU time). Only answered (`ok`) requests count for skyload.
 #
-# Two skyload rows: a rate it can hold (HOLD, default 90% of the rate wrk reached, open loop, full
-# recording) and overload (OVER, default 3x wrk's rate: the generator and server saturate; arrivals
-# more than 1 s late are dropped, as wrk never sends them either). Each figure is the median of
-# REPEAT runs (default 3), because a shared machine disturbs single runs; the load average is
-# printed with the table so a noisy run can be told apart.
+# Two skyload rows: a rate it can hold (HOLD, default HOLD_PCT=100% of the rate wrk reached in
+# the first round, open loop, full recording: the same throughput, so nginx is as busy and wakes
+# as often for both tools, and the CPU compared is the generators'; `held` says what share of the
+# schedule was answered) and overload (OVER, default 3x wrk's rate: the generator and server
+# saturate; arrivals more than 1 s late are dropped, as wrk never sends them either). The tools
+# alternate round by round (wrk, hold, over; REPEAT rounds, default 3) so a shared machine's load
+# falls on all alike; each figure is the median of the rounds, and the load average is printed
+# with the table so a noisy run can be told apart.
 #
 #   bash benches/vs_wrk.sh                       # 10 s per run, 3 runs each
 #   DURATION=5 REPEAT=1 bash benches/vs_wrk.sh   # quick look
@@ -53,23 +56,28 @@ run_sky() { # label rate
     echo "skyload $1 $ok $(python3 -c "print($u + $s)") $m" >> "$rows"
 }
 
-for i in $(seq "$REPEAT"); do run_wrk; done
-wrk_rate=$(python3 -c "
-import statistics; r=[float(l.split()[2]) for l in open('$rows')]
-print(int(statistics.median(r) / $DURATION))")
-HOLD=${HOLD:-${RATE:-$(python3 -c "print(int($wrk_rate * 0.9))")}}
-OVER=${OVER:-$(python3 -c "print(int($wrk_rate * 3))")}
-for i in $(seq "$REPEAT"); do run_sky "hold@$HOLD/s" "$HOLD"; run_sky "over@$OVER/s" "$OVER"; done
+HOLD_PCT=${HOLD_PCT:-100}
+for i in $(seq "$REPEAT"); do
+    run_wrk
+    if [ "$i" = 1 ]; then
+        wrk_rate=$(awk -v d="$DURATION" '{print int($3 / d)}' "$rows")
+        HOLD=${HOLD:-${RATE:-$(( wrk_rate * HOLD_PCT / 100 ))}}
+        OVER=${OVER:-$(( wrk_rate * 3 ))}
+    fi
+    run_sky "hold@$HOLD/s" "$HOLD"
+    run_sky "over@$OVER/s" "$OVER"
+done
 
 echo "vs_wrk: $CONNS connections, ${DURATION}s per run, median of $REPEAT; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$rows" <<'PY'
+python3 - "$rows" "$DURATION" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     tool, row, n, cpu, rss = line.split()
     rows.setdefault((tool, row), []).append((int(n), float(cpu), int(rss)))
+duration = float(sys.argv[2])
 wrk = None
-print(f"{'tool':<8} {'load':<16} {'req/CPU-s':>10} {'x wrk':>6} {'answered':>9} {'CPU-s':>6} {'max RSS':>9}")
+print(f"{'tool':<8} {'load':<16} {'req/CPU-s':>10} {'x wrk':>6} {'answered':>9} {'held':>5} {'CPU-s':>6} {'max RSS':>9}")
 for (tool, row), runs in rows.items():
     eff = statistics.median(n / max(c, 1e-9) for n, c, _ in runs)
     if tool == "wrk":
@@ -78,5 +86,7 @@ for (tool, row), runs in rows.items():
     cpu = statistics.median(r[1] for r in runs)
     rss = statistics.median(r[2] for r in runs) / 1024
     ratio = f"{eff / wrk:.2f}" if wrk else "-"
-    print(f"{tool:<8} {row:<16} {eff:>10.0f} {ratio:>6} {n:>9.0f} {cpu:>6.2f} {rss:>7.1f}MiB")
+    # The share of the schedule answered, for an open-loop row (rate@N/s); wrk has no schedule.
+    held = f"{min(n / (float(row.split('@')[1][:-2]) * duration), 9.99):.0%}" if "@" in row else "-"
+    print(f"{tool:<8} {row:<16} {eff:>10.0f} {ratio:>6} {n:>9.0f} {held:>5} {cpu:>6.2f} {rss:>7.1f}MiB")
 PY
