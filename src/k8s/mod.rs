@@ -72,6 +72,9 @@ pub struct JobSpec {
     pub completions: u32,
     pub parallelism: u32,
     pub backoff_limit: u32,
+    /// Which pod failures are final (Kubernetes 1.26+, GA in 1.31): see `merge_failure_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_failure_policy: Option<serde_json::Value>,
     pub template: PodTemplate,
 }
 
@@ -237,6 +240,7 @@ fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32, u32
                 completions: js.1,
                 parallelism: js.1,
                 backoff_limit: js.2,
+                pod_failure_policy: None,
                 template: PodTemplate {
                     metadata: pod_meta,
                     spec: PodSpec {
@@ -282,11 +286,29 @@ done
 set --
 for d in "$dir"/shard-*; do [ -f "$d/summary.json" ] && set -- "$@" "$d"; done
 [ "$#" -gt 0 ] || {{ echo "skyload: no shard finished: nothing to merge"; exit 3; }}
+if [ -e "$dir/merged" ]; then
+  aside="$dir/merged.attempt-$(date +%s)"
+  echo "skyload: an earlier merge attempt stopped without a verdict and left $dir/merged; kept as $aside"
+  mv "$dir/merged" "$aside" || exit 3
+fi
 exec skyload merge "$@" --out "$dir/merged"
 "#,
         n = spec.shards,
         deadline = spec.merge_deadline_unix,
     )
+}
+
+/// The merge pod's exit codes 1 (a check failed), 2 (usage) and 4 (unstable) are the run's verdict,
+/// not a failure to retry: the Job fails at once, so `kubectl logs job/<name>-merge` shows the
+/// checks table. Without it the Job retried, the retry met its own `merged` directory and exited 2
+/// ("exists"), and that message was what the logs showed. Exit 3 (the merge could not be carried
+/// out) and a lost pod are retried (`backoffLimit` 2; an eviction does not count), and the retry
+/// sets the unfinished `merged` aside instead of overwriting it (`merge_script`).
+fn merge_failure_policy() -> serde_json::Value {
+    serde_json::json!({"rules": [
+        {"action": "FailJob", "onExitCodes": {"containerName": "merge", "operator": "In", "values": [1, 2, 4]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+    ]})
 }
 
 /// Where each shard pod serves its live metrics (the OpenTelemetry Prometheus exporter's port).
@@ -391,7 +413,8 @@ pub fn build(spec: &Spec) -> Manifests {
         volume_mounts: mounts(),
         ports: Vec::new(),
     };
-    let merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1, 2), merge_container, false);
+    let mut merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1, 2), merge_container, false);
+    merge.body.spec.pod_failure_policy = Some(merge_failure_policy());
     Manifests { config_map, claim, shards, merge }
 }
 
@@ -462,5 +485,43 @@ mod tests {
         assert_eq!(yaml.len(), 4);
         let back: Object<JobBody> = serde_yaml::from_str(&yaml[3].1).unwrap();
         assert_eq!(back, build(&spec()).merge);
+        assert!(yaml[3].1.contains("podFailurePolicy") && !yaml[2].1.contains("podFailurePolicy"), "only the merge Job has one");
+        let rules = &build(&spec()).merge.body.spec.pod_failure_policy.unwrap()["rules"];
+        assert_eq!(rules[0]["action"], "FailJob");
+        assert_eq!(rules[0]["onExitCodes"]["values"], serde_json::json!([1, 2, 4]), "verdicts and usage errors are final");
+        assert_eq!(rules[0]["onExitCodes"]["containerName"], build(&spec()).merge.body.spec.template.spec.containers[0].name);
+    }
+
+    /// The merge pod's script, run by `sh` against a directory laid out as the volume would be
+    /// after an attempt that stopped without a verdict: it merges the finished shard into `merged`
+    /// and keeps the earlier attempt's directory under another name instead of failing on it.
+    #[cfg(unix)]
+    #[test]
+    fn a_retried_merge_sets_the_unfinished_attempt_aside() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir_all(dir.join("shard-0")).unwrap();
+        std::fs::write(dir.join("shard-0/summary.json"), "{}").unwrap();
+        std::fs::create_dir_all(dir.join("merged")).unwrap();
+        std::fs::write(dir.join("merged/timeseries.csv"), "partial").unwrap();
+        // A stand-in `skyload` that records its arguments.
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("skyload");
+        std::fs::write(&fake, format!("#!/bin/sh\necho \"$@\" > {}/args\n", tmp.path().display())).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = merge_script(&spec()).replace("/results/quick-20261121T100000Z", dir.to_str().unwrap()).replace("deadline=1795255500", "deadline=0");
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).env("PATH", path).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(said.contains("earlier merge attempt") && said.contains("merged.attempt-"), "{said}");
+        let args = std::fs::read_to_string(tmp.path().join("args")).unwrap();
+        assert_eq!(args.trim(), format!("merge {} --out {}", dir.join("shard-0").display(), dir.join("merged").display()));
+        let kept: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("merged.attempt-")).collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(std::fs::read_to_string(dir.join(&kept[0]).join("timeseries.csv")).unwrap(), "partial", "the earlier attempt's files are kept");
+        assert!(!dir.join("merged").exists(), "the stand-in wrote nothing: `merged` is left for the real merge to create");
     }
 }
