@@ -45,6 +45,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         headers: args.headers.clone(),
         body: args.body.clone(),
         connections: args.connections,
+        threads: args.threads,
         http2: args.http2,
         pacer: args.pacer.clone(),
         timeout,

@@ -26,6 +26,8 @@ pub struct Overrides {
     pub headers: Vec<String>,
     pub body: Option<String>,
     pub connections: Option<usize>,
+    /// `--threads N` (wrk's `-t`): replaces `threads`.
+    pub threads: Option<usize>,
     pub http2: bool,
     /// `--pacer sleep|precise` (replaces the scenario's `pacer`).
     pub pacer: Option<String>,
@@ -64,6 +66,9 @@ impl Overrides {
         t += &format!("name = {}\n", q(&sanitize_name(&target.host)));
         if let Some(p) = &self.pacer {
             t += &format!("pacer = {}\n", q(p));
+        }
+        if let Some(n) = self.threads {
+            t += &format!("threads = {n}\n");
         }
         t += &format!("\n[target]\nurl = {}\n", q(&base));
         if let Some(d) = self.timeout {
@@ -166,6 +171,9 @@ impl Overrides {
         if self.http2 {
             plan.connections.http2 = true;
         }
+        if let Some(n) = self.threads {
+            plan.threads = Some(n);
+        }
         if let Some(p) = self.pacer() {
             plan.pacer = p?;
         }
@@ -209,6 +217,16 @@ impl Overrides {
         }
         if self.timeout.is_some_and(|d| d.is_zero()) {
             return Err(ScenarioError::flag("--timeout", "0 is not allowed: the whole-request timeout must be longer than zero (e.g. 5s)"));
+        }
+        match self.threads {
+            Some(0) => return Err(ScenarioError::flag("--threads", "0 is not allowed: the number of generator threads, >= 1")),
+            Some(n) if n > super::bounds::MAX_THREADS => {
+                return Err(ScenarioError::flag(
+                    "--threads",
+                    format!("{n} is not allowed: at most {} generator threads in one process; use sharded runs (--shard) for more", super::bounds::MAX_THREADS),
+                ))
+            }
+            _ => {}
         }
         if self.connections == Some(0) {
             return Err(ScenarioError::flag(
@@ -256,6 +274,9 @@ impl Overrides {
         }
         if let Some(c) = self.connections {
             out.push(format!("--connections {c}"));
+        }
+        if let Some(n) = self.threads {
+            out.push(format!("--threads {n}"));
         }
         if self.http2 {
             out.push("--http2".into());
@@ -372,6 +393,11 @@ mod tests {
         assert_eq!(r.headers, vec![(HeaderName::from_static("x-id"), Template { parts: vec![Part::Uuid] })]);
         assert_eq!(r.body.as_ref().and_then(|b| b.as_literal()), Some("{\"a\": 1}"));
         assert_eq!((p.connections.max, p.connections.http2), (4, true));
+        assert_eq!(p.threads, None, "no --threads: the engine picks one per 25,000/s");
+        assert_eq!(Overrides { threads: Some(3), ..quick() }.to_plan().unwrap().threads, Some(3));
+        let mut f = file_plan();
+        Overrides { threads: Some(2), ..Default::default() }.apply(&mut f).unwrap();
+        assert!(f.threads == Some(2) && f.source_text.contains("--threads 2"), "--threads replaces the file's and is recorded");
         assert_eq!(p.pod_header, None);
         // The generated text is itself a valid scenario that builds the same plan.
         let again = crate::scenario::load_str(&p.source_text, Path::new("again.toml")).unwrap();
@@ -389,6 +415,8 @@ mod tests {
             (Overrides { headers: vec!["nocolon".into()], ..quick() }, "--header"),
             (Overrides { method: Some("GTE".into()), ..quick() }, "--method"),
             (Overrides { body: Some("{{user}}".into()), ..quick() }, "--body"),
+            (Overrides { threads: Some(0), ..quick() }, "--threads"),
+            (Overrides { threads: Some(100_000), ..quick() }, "--threads"),
         ] {
             let e = o.to_plan().unwrap_err().to_string();
             assert!(e.starts_with(flag), "{flag}: {e}");
