@@ -504,7 +504,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("shard-0")).unwrap();
         std::fs::write(dir.join("shard-0/summary.json"), "{}").unwrap();
         std::fs::create_dir_all(dir.join("merged")).unwrap();
-        std::fs::write(dir.join("merged/timeseries.csv"), "partial").unwrap();
+        std::fs::write(dir.join("merged/partial.txt"), "partial").unwrap();
         // A stand-in `skyload` that records its arguments.
         let bin = tmp.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -521,7 +521,7 @@ mod tests {
         assert_eq!(args.trim(), format!("merge {} --out {}", dir.join("shard-0").display(), dir.join("merged").display()));
         let kept: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("merged.attempt-")).collect();
         assert_eq!(kept.len(), 1, "{kept:?}");
-        assert_eq!(std::fs::read_to_string(dir.join(&kept[0]).join("timeseries.csv")).unwrap(), "partial", "the earlier attempt's files are kept");
+        assert_eq!(std::fs::read_to_string(dir.join(&kept[0]).join("partial.txt")).unwrap(), "partial", "the earlier attempt's files are kept");
         assert!(!dir.join("merged").exists(), "the stand-in wrote nothing: `merged` is left for the real merge to create");
     }
 }
