@@ -17,6 +17,10 @@
 #   DURATION=5 REPEAT=1 bash benches/vs_wrk.sh   # quick look
 #   HOLD=50000 OVER=200000 CONNS=64 bash benches/vs_wrk.sh
 #   BIN=/tmp/skyload-before NO_BUILD=1 bash benches/vs_wrk.sh   # another build of skyload
+#   PEERS="ab oha" bash benches/vs_wrk.sh        # more closed-loop rows: ApacheBench (Debian
+#                                                # apache2-utils, installed if missing) and oha
+#                                                # (when on PATH: `cargo install oha`), same
+#                                                # core, connections and duration as wrk
 #
 # Needs wrk and nginx (Debian packages; installed if missing, as root).
 set -euo pipefail
@@ -29,6 +33,14 @@ need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONT
 need wrk wrk
 need time time
 need nginx nginx-light || need nginx nginx
+PEERS=${PEERS:-}
+for peer in $PEERS; do
+    case $peer in
+        ab) need ab apache2-utils ;;
+        oha) command -v oha >/dev/null 2>&1 || { echo "vs_wrk: oha is not on PATH (cargo install oha); its row is left out" >&2; PEERS=${PEERS//oha/}; } ;;
+        *) echo "vs_wrk: unknown peer '$peer' (ab, oha)" >&2; exit 2 ;;
+    esac
+done
 
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=${BIN:-target/release/skyload}
@@ -45,6 +57,20 @@ run_wrk() {
     local reqs; reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
     read -r u s m < "$work/wrk.time"
     echo "wrk closed-loop $reqs $(python3 -c "print($u + $s)") $m" >> "$rows"
+}
+
+# The other closed-loop tools, as wrk: one core, CONNS keep-alive connections, DURATION seconds;
+# completed requests from each tool's own report.
+run_peer() { # ab|oha
+    local out="$work/$1.out" reqs
+    case $1 in
+        ab) /usr/bin/env time -f "%U %S %M" -o "$work/peer.time" taskset -c 1 ab -q -k -c "$CONNS" -t "$DURATION" -n 100000000 "http://127.0.0.1:$port/" > "$out" 2>&1 || true
+            reqs=$(awk '/^Complete requests:/ {print $3}' "$out") ;;
+        oha) /usr/bin/env time -f "%U %S %M" -o "$work/peer.time" taskset -c 1 oha --no-tui -j -c "$CONNS" -z "${DURATION}s" "http://127.0.0.1:$port/" > "$out" 2>/dev/null || true
+            reqs=$(python3 -c "import json,sys; d=json.load(open('$out')); print(sum(v for k, v in d['statusCodeDistribution'].items() if k == '200'))") ;;
+    esac
+    read -r u s m < "$work/peer.time"
+    echo "$1 closed-loop ${reqs:-0} $(python3 -c "print($u + $s)") $m" >> "$rows"
 }
 
 run_sky() { # label rate
@@ -66,6 +92,7 @@ for i in $(seq "$REPEAT"); do
     fi
     run_sky "hold@$HOLD/s" "$HOLD"
     run_sky "over@$OVER/s" "$OVER"
+    for peer in $PEERS; do run_peer "$peer"; done
 done
 
 echo "vs_wrk: $CONNS connections, ${DURATION}s per run, median of $REPEAT; load average: $(cut -d' ' -f1-3 /proc/loadavg)"

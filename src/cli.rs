@@ -197,9 +197,10 @@ pub struct RunArgs {
     /// `[connections] max`, else 10000, lowered to fit the open-file limit).
     #[arg(long, short = 'c', value_name = "N")]
     pub connections: Option<usize>,
-    /// Generator threads (wrk's -t; default: the scenario's `threads`, else one per 25,000
-    /// requests/s of peak rate, at most one per core). Overrides the scenario's `threads`.
-    #[arg(long, short = 't', value_name = "N")]
+    /// Generator threads (wrk's -t, spelled out: `-t` is compare's tolerance; default: the
+    /// scenario's `threads`, else one per 25,000 requests/s of peak rate, at most one per core).
+    /// Overrides the scenario's `threads`.
+    #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]

@@ -42,7 +42,8 @@ pub struct Plan {
     pub pacer: super::pacing::PacerKind,
     /// Seed for Poisson arrivals, `{{rand_int}}`, `{{uuid}}`, random feeders and the request mix.
     pub seed: u64,
-    /// Generator threads (each drives an interleaved share of the schedule); None = one per core.
+    /// Generator threads (each drives an interleaved share of the schedule); None = one per 25,000/s
+    /// of peak rate, at most one per core (`load::runner::default_threads`).
     pub threads: Option<usize>,
     /// Faults on a timeline; may overlap.
     pub faults: Vec<FaultPlan>,
