@@ -150,7 +150,10 @@ pub fn run_against(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = plan
         .threads
-        .unwrap_or_else(|| default_threads(schedule.peak_rate() * share, cores))
+        .unwrap_or_else(|| {
+            let churn = if plan.connections.per_request { 1.0 } else { plan.connections.max_requests.map_or(0.0, |n| 1.0 / n.max(1) as f64) };
+            default_threads(schedule.peak_rate() * share, churn, prepared.endpoint.dialer.tls.is_some(), cores)
+        })
         .clamp(1, 64)
         .min(plan.connections.max.max(1));
 
@@ -372,18 +375,28 @@ impl Collector {
 }
 
 /// The arrival rate one generator thread is given when `threads` is not set: a quarter of what one
-/// thread held against nginx on loopback with full recording (~98,000/s, benches/vs_wrk.sh), so
-/// heavier requests (TLS, HTTP/2, large bodies) still leave it headroom.
+/// thread held against nginx on loopback with full recording (~98,000/s over HTTP/1.1, 60,000/s
+/// held over TLS and over HTTP/2, `benches/vs_wrk.sh`, `benches/tls.sh`), so heavier requests
+/// (large bodies, many captures) still leave it headroom.
 const RATE_PER_THREAD: f64 = 25_000.0;
 
-/// Generator threads for a run whose peak rate (this process's share) is `peak`: as many as the
+/// New connections a second one thread is given on top: a resumed TLS handshake took ~280 µs of
+/// the generator's CPU (`RATE=60000 bash benches/tls.sh`, per_request row: ~3,500/s on one core),
+/// a cleartext connect and close far less.
+const TLS_CONNECTS_PER_THREAD: f64 = 1_000.0;
+const TCP_CONNECTS_PER_THREAD: f64 = 5_000.0;
+
+/// Generator threads for a run whose peak rate (this process's share) is `peak`, opening `churn`
+/// new connections per request (1 for `per_request`, 1/n for `max_requests = n`): as many as the
 /// rate needs, never more than the cores. A thread per core at any rate was the old default; on a
 /// machine that also runs the target (loopback tests, a laptop), idle-spinning or waking threads
 /// on every core take the CPU the target needs and it preempts them back: with one generator
-/// thread at 2,000/s the precise pacer's lag p99 fell from 13-118 µs to 1 µs, and each thread's
-/// larger batches cost fewer wake-ups per request (docs/measurement.md, "One thread per 25,000/s").
-fn default_threads(peak: f64, cores: usize) -> usize {
-    let need = (peak / RATE_PER_THREAD).ceil();
+/// thread at 2,000/s the precise pacer's lag p99 fell from 13-118 µs to 4-31 µs, and each
+/// thread's larger batches cost fewer wake-ups per request (docs/measurement.md, "One thread per
+/// 25,000/s").
+fn default_threads(peak: f64, churn: f64, tls: bool, cores: usize) -> usize {
+    let connects = if tls { TLS_CONNECTS_PER_THREAD } else { TCP_CONNECTS_PER_THREAD };
+    let need = (peak / RATE_PER_THREAD + peak * churn / connects).ceil();
     (need.max(1.0) as usize).clamp(1, cores.max(1))
 }
 
@@ -393,12 +406,27 @@ mod default_threads_tests {
 
     #[test]
     fn one_thread_per_25k_per_second_up_to_the_cores() {
-        assert_eq!(default_threads(0.0, 8), 1);
-        assert_eq!(default_threads(100.0, 8), 1);
-        assert_eq!(default_threads(25_000.0, 8), 1);
-        assert_eq!(default_threads(25_001.0, 8), 2);
-        assert_eq!(default_threads(90_000.0, 8), 4);
-        assert_eq!(default_threads(1e9, 8), 8);
-        assert_eq!(default_threads(1e9, 0), 1);
+        let keep_alive = |peak, cores| default_threads(peak, 0.0, false, cores);
+        assert_eq!(keep_alive(0.0, 8), 1);
+        assert_eq!(keep_alive(100.0, 8), 1);
+        assert_eq!(keep_alive(25_000.0, 8), 1);
+        assert_eq!(keep_alive(25_001.0, 8), 2);
+        assert_eq!(keep_alive(90_000.0, 8), 4);
+        assert_eq!(keep_alive(1e9, 8), 8);
+        assert_eq!(keep_alive(1e9, 0), 1);
+        assert_eq!(default_threads(20_000.0, 0.0, true, 8), 1, "TLS on kept-alive connections costs little more");
+    }
+
+    /// A handshake per request is what costs: a thread is given 1,000 TLS or 5,000 cleartext new
+    /// connections a second on top of its requests.
+    #[test]
+    fn new_connections_need_more_threads() {
+        assert_eq!(default_threads(900.0, 1.0, true, 8), 1);
+        assert_eq!(default_threads(2_000.0, 1.0, true, 8), 3, "2,000/s / 25,000 + 2,000 handshakes / 1,000");
+        assert_eq!(default_threads(2_000.0, 1.0, false, 8), 1);
+        assert_eq!(default_threads(20_000.0, 1.0, false, 8), 5);
+        assert_eq!(default_threads(20_000.0, 0.01, true, 8), 1, "max_requests = 100: 200 handshakes a second fit beside 20,000 requests");
+        assert_eq!(default_threads(24_000.0, 0.1, true, 8), 4, "max_requests = 10: 0.96 + 2.4 threads");
+        assert_eq!(default_threads(50_000.0, 1.0, true, 2), 2, "never more than the cores");
     }
 }
