@@ -118,6 +118,14 @@ pub fn connect_timeout(connect: std::time::Duration, whole: std::time::Duration)
 /// Generator threads one process may start.
 pub const MAX_THREADS: usize = 1024;
 
+/// At most `MAX_THREADS` generator threads: the scenario's `threads` and `run --threads` alike.
+pub fn threads(t: usize) -> Result<(), String> {
+    if t > MAX_THREADS {
+        return Err(format!("at most {MAX_THREADS} generator threads in one process; use sharded runs (--shard) for more"));
+    }
+    Ok(())
+}
+
 /// The first bound the plan breaks, as a message naming the file and line (for a plan from a
 /// file), the field, its value and what is allowed. `fd_limit` is the open-file limit the run will
 /// have (see [`raise_fd_limit`]).
@@ -140,8 +148,8 @@ type Broken = ((&'static str, Option<usize>), &'static str, String);
 fn check_fields(plan: &Plan, fd_limit: Option<u64>) -> Result<(), Broken> {
     let c = plan.connections.max;
     let conns = ("connections", None);
-    if let Some(t) = plan.threads.filter(|t| *t > MAX_THREADS) {
-        return Err((("", None), "threads", format!("threads = {t}: at most {MAX_THREADS} generator threads in one process; use sharded runs (--shard) for more")));
+    if let Some(t) = plan.threads {
+        threads(t).map_err(|m| (("", None), "threads", format!("threads = {t}: {m}")))?;
     }
     if c > MAX_CONNECTIONS {
         return Err((conns, "max", format!("connections.max = {c}: at most {MAX_CONNECTIONS} connections from one process; use sharded runs (--shard) for more")));

@@ -220,13 +220,8 @@ impl Overrides {
         }
         match self.threads {
             Some(0) => return Err(ScenarioError::flag("--threads", "0 is not allowed: the number of generator threads, >= 1")),
-            Some(n) if n > super::bounds::MAX_THREADS => {
-                return Err(ScenarioError::flag(
-                    "--threads",
-                    format!("{n} is not allowed: at most {} generator threads in one process; use sharded runs (--shard) for more", super::bounds::MAX_THREADS),
-                ))
-            }
-            _ => {}
+            Some(n) => super::bounds::threads(n).map_err(|m| ScenarioError::flag("--threads", format!("{n} is not allowed: {m}")))?,
+            None => {}
         }
         if self.connections == Some(0) {
             return Err(ScenarioError::flag(
