@@ -122,17 +122,34 @@ fn hlog(dir: &Path) -> Vec<(u64, String, Vec<(u64, u64)>)> {
         .collect()
 }
 
-#[test]
-fn four_shards_merge_into_the_whole_schedule() {
+/// What a sharded test starts from: the embedded gateway on 127.0.0.1:0 (on `rt`), a temporary
+/// directory holding the scenario `file`, and the shards' common start 2 s ahead, as `--start-at`
+/// takes it.
+struct Shards {
+    rt: tokio::runtime::Runtime,
+    gw: GatewayHandle,
+    tmp: tempfile::TempDir,
+    file: PathBuf,
+    start_at: String,
+}
+
+/// `Shards` with the scenario `name` written from `text(gateway address)`.
+fn shards_of(name: &str, text: impl FnOnce(&str) -> String) -> Shards {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let gw = rt
         .block_on(GatewayHandle::start(GatewayConfig::from_toml_str(GATEWAY).unwrap(), "127.0.0.1:0".parse().unwrap()))
         .unwrap();
     let tmp = tempdir();
-    let file = tmp.path().join("shards.toml");
-    std::fs::write(&file, scenario(&gw.addr.to_string())).unwrap();
+    let file = tmp.path().join(name);
+    std::fs::write(&file, text(&gw.addr.to_string())).unwrap();
     let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
     let start_at = format!("{:.3}", start.as_secs_f64());
+    Shards { rt, gw, tmp, file, start_at }
+}
+
+#[test]
+fn four_shards_merge_into_the_whole_schedule() {
+    let Shards { rt, gw, tmp, file, start_at } = shards_of("shards.toml", scenario);
 
     let dirs: Vec<PathBuf> = (0..4).map(|i| tmp.path().join(format!("shard-{i}"))).collect();
     let children: Vec<_> = dirs
@@ -281,20 +298,12 @@ fn bad_shard_and_start_values_exit_2() {
 /// with a failing JUnit testcase; shards run with other flags are refused (exit 2).
 #[test]
 fn merge_judges_the_checks_on_the_plan_the_shards_ran() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let gw = rt
-        .block_on(GatewayHandle::start(GatewayConfig::from_toml_str(GATEWAY).unwrap(), "127.0.0.1:0".parse().unwrap()))
-        .unwrap();
-    let tmp = tempdir();
-    let file = tmp.path().join("gate.toml");
     // `stage steady` exists only without --rate: after --rate the one stage is `constant`.
-    let text = format!(
-        "name = \"gate\"\nthreads = 1\n[target]\nurl = \"http://{}\"\ntimeout = \"2s\"\n[checks]\nrun = [\"rate >= 1000\", \"error_rate < 50%\"]\n[[stages]]\nname = \"steady\"\nrate = 5\nduration = \"30s\"\n[[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\n",
-        gw.addr
-    );
-    std::fs::write(&file, text).unwrap();
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
-    let start_at = format!("{:.3}", start.as_secs_f64());
+    let Shards { rt, gw, tmp, file, start_at } = shards_of("gate.toml", |addr| {
+        format!(
+            "name = \"gate\"\nthreads = 1\n[target]\nurl = \"http://{addr}\"\ntimeout = \"2s\"\n[checks]\nrun = [\"rate >= 1000\", \"error_rate < 50%\"]\n[[stages]]\nname = \"steady\"\nrate = 5\nduration = \"30s\"\n[[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\n"
+        )
+    });
     let run = |i: u32, rate: &str, dir: &Path| {
         let shard = format!("{i}/2");
         let mut c = skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--rate", rate, "--duration", "1s", "--out"]);
