@@ -52,11 +52,17 @@ start_nginx "taskset -c 0"
 rows="$work/rows"
 : > "$rows"
 
+# Each generator runs alone on core 1 under GNU time; `row` appends that run's line.
+timed=(/usr/bin/env time -f "%U %S %M" -o "$work/time" taskset -c 1)
+row() { # tool label requests
+    local u s m
+    read -r u s m < "$work/time"
+    echo "$1 $2 ${3:-0} $(python3 -c "print($u + $s)") $m" >> "$rows"
+}
+
 run_wrk() {
-    /usr/bin/env time -f "%U %S %M" -o "$work/wrk.time" taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port/" > "$work/wrk.out"
-    local reqs; reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
-    read -r u s m < "$work/wrk.time"
-    echo "wrk closed-loop $reqs $(python3 -c "print($u + $s)") $m" >> "$rows"
+    "${timed[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port/" > "$work/wrk.out"
+    row wrk closed-loop "$(awk '/requests in/ {print $1}' "$work/wrk.out")"
 }
 
 # The other closed-loop tools, as wrk: one core, CONNS keep-alive connections, DURATION seconds;
@@ -64,22 +70,19 @@ run_wrk() {
 run_peer() { # ab|oha
     local out="$work/$1.out" reqs
     case $1 in
-        ab) /usr/bin/env time -f "%U %S %M" -o "$work/peer.time" taskset -c 1 ab -q -k -c "$CONNS" -t "$DURATION" -n 100000000 "http://127.0.0.1:$port/" > "$out" 2>&1 || true
+        ab) "${timed[@]}" ab -q -k -c "$CONNS" -t "$DURATION" -n 100000000 "http://127.0.0.1:$port/" > "$out" 2>&1 || true
             reqs=$(awk '/^Complete requests:/ {print $3}' "$out") ;;
-        oha) /usr/bin/env time -f "%U %S %M" -o "$work/peer.time" taskset -c 1 oha --no-tui -j -c "$CONNS" -z "${DURATION}s" "http://127.0.0.1:$port/" > "$out" 2>/dev/null || true
-            reqs=$(python3 -c "import json,sys; d=json.load(open('$out')); print(sum(v for k, v in d['statusCodeDistribution'].items() if k == '200'))") ;;
+        oha) "${timed[@]}" oha --no-tui -j -c "$CONNS" -z "${DURATION}s" "http://127.0.0.1:$port/" > "$out" 2>/dev/null || true
+            reqs=$(python3 -c "import json; print(json.load(open('$out'))['statusCodeDistribution'].get('200', 0))") ;;
     esac
-    read -r u s m < "$work/peer.time"
-    echo "$1 closed-loop ${reqs:-0} $(python3 -c "print($u + $s)") $m" >> "$rows"
+    row "$1" closed-loop "$reqs"
 }
 
 run_sky() { # label rate
     bench_scenario bench "$2" "$DURATION" "$CONNS" 1s > "$work/bench.toml"
     rm -rf "$work/results"
-    /usr/bin/env time -f "%U %S %M" -o "$work/sky.time" taskset -c 1 "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
-    local ok; ok=$(python3 -c "import json; print(json.load(open('$work/results/summary.json'))['totals']['outcomes'].get('ok', 0))")
-    read -r u s m < "$work/sky.time"
-    echo "skyload $1 $ok $(python3 -c "print($u + $s)") $m" >> "$rows"
+    "${timed[@]}" "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
+    row skyload "$1" "$(python3 -c "import json; print(json.load(open('$work/results/summary.json'))['totals']['outcomes'].get('ok', 0))")"
 }
 
 HOLD_PCT=${HOLD_PCT:-100}
