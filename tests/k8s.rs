@@ -50,7 +50,23 @@ fn check_object(d: &Value) {
                 assert!(str_at(m, "mountPath").starts_with('/'));
             }
         }
-        assert!(s(d, "spec.backoffLimit").as_u64().is_some());
+        // The API server's own rules: a retry limit per Job, or per index for an Indexed Job
+        // (which FailIndex needs); a failure policy names containers of the pod.
+        let indexed = s(d, "spec.completionMode").as_str() == Some("Indexed");
+        if indexed {
+            assert!(s(d, "spec.backoffLimitPerIndex").as_u64().is_some() && d["spec"].get("backoffLimit").is_none());
+        } else {
+            assert!(s(d, "spec.backoffLimit").as_u64().is_some());
+        }
+        let names: Vec<&str> = pod["containers"].as_sequence().unwrap().iter().map(|c| str_at(c, "name")).collect();
+        if let Some(rules) = d["spec"].get("podFailurePolicy") {
+            for r in rules["rules"].as_sequence().unwrap() {
+                if let Some(codes) = r.get("onExitCodes") {
+                    assert!(names.contains(&str_at(codes, "containerName")), "a rule for an unknown container");
+                }
+                assert!(str_at(r, "action") != "FailIndex" || indexed);
+            }
+        }
     }
 }
 

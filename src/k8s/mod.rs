@@ -71,7 +71,13 @@ pub struct JobSpec {
     pub completion_mode: Option<String>,
     pub completions: u32,
     pub parallelism: u32,
-    pub backoff_limit: u32,
+    /// Failed pods the whole Job tolerates (the merge's); unset on the shards' Job, whose limit
+    /// is per shard (`backoff_limit_per_index`), so one shard's failures never end the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_limit: Option<u32>,
+    /// Retries per shard (Indexed Jobs; Kubernetes 1.29+, GA in 1.33): see `shard_failure_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_limit_per_index: Option<u32>,
     /// Which pod failures are final (Kubernetes 1.26+, GA in 1.31): see `merge_failure_policy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_failure_policy: Option<serde_json::Value>,
@@ -214,7 +220,7 @@ fn meta(spec: &Spec, name: String, component: &str) -> Meta {
     Meta { name, namespace: Some(spec.namespace.clone()), labels, annotations: BTreeMap::new() }
 }
 
-fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32, u32), container: Container, spread: bool) -> Object<JobBody> {
+fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32), container: Container, spread: bool) -> Object<JobBody> {
     let claim = spec.claim.clone().unwrap_or_else(|| format!("{}-results", spec.name));
     let mut items = vec![KeyToPath { key: SCENARIO_KEY.into(), path: SCENARIO_KEY.into() }];
     items.extend(spec.files.iter().map(|(k, p, _)| KeyToPath { key: k.clone(), path: p.clone() }));
@@ -239,7 +245,8 @@ fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32, u32
                 completion_mode: js.0,
                 completions: js.1,
                 parallelism: js.1,
-                backoff_limit: js.2,
+                backoff_limit: None,
+                backoff_limit_per_index: None,
                 pod_failure_policy: None,
                 template: PodTemplate {
                     metadata: pod_meta,
@@ -310,6 +317,23 @@ fn merge_failure_policy() -> serde_json::Value {
         {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
     ]})
 }
+
+/// A shard that ran and exited 1 (its share failed a check) or 4 (unstable) has written its
+/// Results, and one that exited 2 refused (a late start, an existing directory): another attempt
+/// adds nothing, so the shard (the index) fails at once and the others run on — the merge's
+/// verdict is the run's. Before, every such exit was retried under one `backoffLimit` for the
+/// whole Job, the retry refused the late start, and once N failures were spent Kubernetes
+/// stopped the shards still running. Exit 3 (could not be carried out) and a lost pod are retried
+/// (`SHARD_RETRIES`, an eviction not counted) while the start time is ahead.
+fn shard_failure_policy() -> serde_json::Value {
+    serde_json::json!({"rules": [
+        {"action": "FailIndex", "onExitCodes": {"containerName": "skyload", "operator": "In", "values": [1, 2, 4]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+    ]})
+}
+
+/// Attempts after the first, per shard.
+const SHARD_RETRIES: u32 = 2;
 
 /// Where each shard pod serves its live metrics (the OpenTelemetry Prometheus exporter's port).
 pub const METRICS_PORT: u16 = 9464;
@@ -388,16 +412,11 @@ pub fn build(spec: &Spec) -> Manifests {
         volume_mounts: mounts(),
         ports: vec![serde_json::json!({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})],
     };
-    // A failed shard pod is retried (up to N times in all) only while the start time is ahead; after
-    // it, `skyload run` refuses the late start and the shard stays missing (the merge says so).
-    let mut shards = job(
-        spec,
-        format!("{}-shards", spec.name),
-        "shard",
-        (Some("Indexed".into()), spec.shards, spec.shards),
-        shard_container,
-        true,
-    );
+    // A failed shard pod is retried only while the start time is ahead; after it, `skyload run`
+    // refuses the late start and the shard stays missing (the merge says so).
+    let mut shards = job(spec, format!("{}-shards", spec.name), "shard", (Some("Indexed".into()), spec.shards), shard_container, true);
+    shards.body.spec.backoff_limit_per_index = Some(SHARD_RETRIES);
+    shards.body.spec.pod_failure_policy = Some(shard_failure_policy());
     shards.body.spec.template.metadata.annotations = [
         ("prometheus.io/scrape".to_string(), "true".to_string()),
         ("prometheus.io/port".to_string(), METRICS_PORT.to_string()),
@@ -413,7 +432,8 @@ pub fn build(spec: &Spec) -> Manifests {
         volume_mounts: mounts(),
         ports: Vec::new(),
     };
-    let mut merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1, 2), merge_container, false);
+    let mut merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1), merge_container, false);
+    merge.body.spec.backoff_limit = Some(2);
     merge.body.spec.pod_failure_policy = Some(merge_failure_policy());
     Manifests { config_map, claim, shards, merge }
 }
@@ -485,11 +505,23 @@ mod tests {
         assert_eq!(yaml.len(), 4);
         let back: Object<JobBody> = serde_yaml::from_str(&yaml[3].1).unwrap();
         assert_eq!(back, build(&spec()).merge);
-        assert!(yaml[3].1.contains("podFailurePolicy") && !yaml[2].1.contains("podFailurePolicy"), "only the merge Job has one");
         let rules = &build(&spec()).merge.body.spec.pod_failure_policy.unwrap()["rules"];
         assert_eq!(rules[0]["action"], "FailJob");
         assert_eq!(rules[0]["onExitCodes"]["values"], serde_json::json!([1, 2, 4]), "verdicts and usage errors are final");
         assert_eq!(rules[0]["onExitCodes"]["containerName"], build(&spec()).merge.body.spec.template.spec.containers[0].name);
+    }
+
+    /// A shard that ran (exit 1 or 4) or refused (2) fails its index alone, at once; only a
+    /// crash (3) is retried, per shard, so one shard's failures never stop the others.
+    #[test]
+    fn a_shard_that_ran_or_refused_is_not_retried() {
+        let js = build(&spec()).shards.body.spec;
+        assert_eq!((js.backoff_limit, js.backoff_limit_per_index), (None, Some(SHARD_RETRIES)));
+        let rules = &js.pod_failure_policy.unwrap()["rules"];
+        assert_eq!(rules[0]["action"], "FailIndex");
+        assert_eq!(rules[0]["onExitCodes"]["values"], serde_json::json!([1, 2, 4]));
+        assert_eq!(rules[0]["onExitCodes"]["containerName"], js.template.spec.containers[0].name);
+        assert_eq!(rules[1]["onPodConditions"][0]["type"], "DisruptionTarget");
     }
 
     /// The merge pod's script, run by `sh` against a directory laid out as the volume would be
