@@ -103,6 +103,14 @@ fn main() {
         Some(us) => vec![us.max(1)],
         None => vec![10_000, 1_000, 500, 100, 50],
     };
+    if args.iter().any(|a| a == "--fifo") {
+        let param = libc::sched_param { sched_priority: 1 };
+        // SAFETY: sets this (the measuring) thread's policy; needs CAP_SYS_NICE.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+            eprintln!("--fifo: {}", std::io::Error::last_os_error());
+            std::process::exit(2)
+        }
+    }
     let _held = args.iter().any(|a| a == "--hold-cpu-latency").then(|| {
         skyload::load::cpu_latency::CpuLatencyRequest::hold().unwrap_or_else(|e| {
             eprintln!("--hold-cpu-latency: {e}");

@@ -122,4 +122,8 @@ impl FaultHook for Timeline {
         }
         crate::record::results::write_faults(dir, &self.records)
     }
+
+    fn failure(&self) -> Option<String> {
+        self.records.iter().find_map(FaultRecord::failed)
+    }
 }

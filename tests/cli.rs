@@ -80,19 +80,34 @@ fn a_bad_scenario_exits_2_with_its_position() {
     assert_eq!(o.status.code(), Some(2), "a quick run without --url is a usage error");
 }
 
+/// A run too short for the dead-target rule (1 s of 3) still ends `aborted` with the reason, in
+/// summary.json, `--summary-json` and a JUnit `<error>`: it read "completed", and its JUnit had
+/// no testcase at all, green to a reporter that reads the file rather than the exit code.
 #[test]
 fn a_dead_target_exits_3_with_results_on_disk() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out = tempdir();
     let dir = out.path().join("dead");
+    let (junit, gate) = (out.path().join("j.xml"), out.path().join("g.json"));
     let o = skyload()
         .args(["run", "--url", &format!("http://127.0.0.1:{port}"), "--rate", "50", "--duration", "1s", "-q", "--out"])
         .arg(&dir)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--summary-json")
+        .arg(&gate)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("accepted no connection"));
-    assert_eq!(summary(&dir)["totals"]["outcomes"]["connect"], 50);
+    let s = summary(&dir);
+    assert_eq!(s["totals"]["outcomes"]["connect"], 50);
+    assert_eq!(s["status"], "aborted", "{s}");
+    assert!(s["abort_reason"].as_str().unwrap().contains("accepted no connection"), "{s}");
+    let j = std::fs::read_to_string(&junit).unwrap();
+    assert!(j.contains(r#"errors="1""#) && j.contains("<error") && j.contains("accepted no connection"), "{j}");
+    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&gate).unwrap()).unwrap();
+    assert_eq!((g["status"].as_str(), g["passed"].as_bool()), (Some("aborted"), Some(false)), "{g}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{pod_state, read_json, run_file, tempdir};
+use common::{pod_state, read_json, run_file, skyload, tempdir};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -119,6 +119,12 @@ pods = 1
     let o = run_file(&f, &dir.path().join("r2")).output().unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("could not be applied"));
+    // …and its Results say so, so a merge or a report never reads it as a completed run.
+    let s = read_json(&dir.path().join("r2").join("summary.json"));
+    assert_eq!(s["status"], "drill_failed", "{s}");
+    assert!(s["failure"].as_str().unwrap().contains("could not be applied"), "{s}");
+    let o = skyload().args(["merge"]).arg(dir.path().join("r2")).arg("--out").arg(dir.path().join("m")).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

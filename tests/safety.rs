@@ -517,11 +517,12 @@ fn a_killed_runs_results_are_rebuilt_as_incomplete() {
     assert!(err.contains("INCOMPLETE"), "{err}");
     assert!(std::fs::read_to_string(&junit).unwrap().contains("incomplete"));
 
-    // merge: a normal Results directory comes out, still marked incomplete.
+    // merge: a normal Results directory comes out, still marked incomplete, and the merge exits
+    // 3 as for any shard that did not run to its end (it exited 0 without checks, 1 with them).
     let merged = tmp.path().join("merged");
     let o = skyload().arg("merge").arg(&dir).arg("--out").arg(&merged).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains("INCOMPLETE"), "{err}");
     assert_eq!(summary(&merged)["status"], "incomplete");
     assert_eq!(summary(&merged)["totals"]["completed"], s.totals.completed);

@@ -355,4 +355,13 @@ fn merge_judges_the_checks_on_the_plan_the_shards_ran() {
     assert_eq!(o.status.code(), Some(2), "{}", ok(&o));
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my notes");
     assert!(!tmp.path().join("m2").exists());
+    // One shard of two (the other killed, or late for the Kubernetes merge's deadline): merged,
+    // but never a pass, whatever its checks say — half the load was never sent.
+    let junit = tmp.path().join("half.xml");
+    let mut c = skyload(&["merge"]);
+    c.arg(&dirs[1]).arg("-o").arg(tmp.path().join("half")).arg("--junit").arg(&junit);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", ok(&o));
+    assert!(ok(&o).contains("1 of 2 shards merged: shard 0 missing"), "{}", ok(&o));
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("shard 0 missing"));
 }

@@ -73,6 +73,19 @@ pub struct GateInfo {
     pub abort_reason: Option<String>,
 }
 
+impl GateInfo {
+    /// Why the command exits non-zero when its checks alone do not say so (exit 3, or 1 with
+    /// every check passed): the run's status and reason, for the JUnit file.
+    fn run_error(&self, v: &Verdict, exit_code: i32) -> Option<String> {
+        if exit_code == exit::OK || (exit_code == exit::CHECK_FAILED && v.failed() > 0) {
+            return None;
+        }
+        let status = self.status.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "not judged".into());
+        let why = self.abort_reason.as_ref().map_or(String::new(), |r| format!(": {r}"));
+        Some(format!("{} ended {status}{why} (exit code {exit_code})", self.command))
+    }
+}
+
 #[derive(Serialize)]
 struct GateJson<'a> {
     command: &'a str,
@@ -89,7 +102,8 @@ struct GateJson<'a> {
 /// Writes `--junit` and `--summary-json` when asked.
 pub fn emit(gate: &GateArgs, v: &Verdict, info: &GateInfo, exit_code: i32) -> anyhow::Result<()> {
     if let Some(path) = &gate.junit {
-        junit::write_file(v, &format!("skyload.{}", info.scenario), info.seconds, path).with_context(|| format!("cannot write {}", path.display()))?;
+        let run_error = info.run_error(v, exit_code);
+        junit::write_file(v, &format!("skyload.{}", info.scenario), info.seconds, run_error.as_deref(), path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &gate.summary_json {
         let j = GateJson {

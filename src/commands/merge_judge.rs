@@ -59,12 +59,19 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option
         crate::record::results::write_json(out, VERDICT_FILE, &v).map_err(|e| CliError::Internal(e.into()))?;
     }
     let mut code = if v.passed() { exit::OK } else { exit::CHECK_FAILED };
-    if !matches!(summary.status, RunStatus::Completed | RunStatus::Incomplete) {
+    let mut reason = summary.abort_reason.clone().or_else(|| summary.failure.clone());
+    if summary.status != RunStatus::Completed {
+        let status = serde_json::to_value(summary.status).ok().and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default();
         crate::errln!(
-            "the merged run is {:?}: a shard did not run to its end, so this is not the planned run (exit code {})",
-            summary.status,
+            "the merged run is {status}{}: a shard did not run as planned, so this is not the planned run (exit code {})",
+            reason.as_ref().map_or(String::new(), |r| format!(" ({r})")),
             exit::RUN_FAILED
         );
+        code = exit::RUN_FAILED;
+    }
+    if let Some(missing) = missing_shards(&merged.shards()) {
+        crate::errln!("{missing}: this is not the planned run, whatever its checks say (exit code {})", exit::RUN_FAILED);
+        reason.get_or_insert(missing);
         code = exit::RUN_FAILED;
     }
     let info = GateInfo {
@@ -73,10 +80,32 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option
         results_dir: Some(out.display().to_string()),
         seconds: summary.duration_s,
         status: Some(summary.status),
-        abort_reason: summary.abort_reason.clone(),
+        abort_reason: reason,
     };
     emit(gate, &v, &info, code)?;
     Ok(code)
+}
+
+/// "2 of 4 shards merged: shards 1, 3 missing" when some never finished (a killed pod leaves no
+/// summary.json and the Kubernetes merge waits for the others only until its deadline): their
+/// share of the load was never sent, so the merge is never a pass.
+fn missing_shards(s: &crate::record::summary::Shards) -> Option<String> {
+    let missing: Vec<String> = (0..s.count).filter(|i| !s.indices.contains(i)).map(|i| i.to_string()).collect();
+    (!missing.is_empty()).then(|| format!("{} of {} shards merged: shard{} {} missing", s.indices.len(), s.count, if missing.len() == 1 { "" } else { "s" }, missing.join(", ")))
+}
+
+#[cfg(test)]
+mod missing_tests {
+    use super::missing_shards;
+    use crate::record::summary::Shards;
+
+    #[test]
+    fn names_the_shards_that_never_finished() {
+        assert_eq!(missing_shards(&Shards { count: 4, indices: vec![0, 1, 2, 3] }), None);
+        assert_eq!(missing_shards(&Shards { count: 1, indices: vec![0] }), None);
+        assert_eq!(missing_shards(&Shards { count: 4, indices: vec![0, 2] }).as_deref(), Some("2 of 4 shards merged: shards 1, 3 missing"));
+        assert_eq!(missing_shards(&Shards { count: 2, indices: vec![1] }).as_deref(), Some("1 of 2 shards merged: shard 0 missing"));
+    }
 }
 
 /// A shard's own generator guard: None when it offered its share of the load, else what held

@@ -14,7 +14,7 @@ use crate::units::parse_duration;
 use super::compare as compare_cmd;
 use super::compare::{emit, GateInfo};
 use crate::record::results::read_summary;
-use crate::record::summary::Summary;
+use crate::record::summary::{RunStatus, Summary};
 use crate::verify::compare::Tolerance;
 use crate::verify::abort::AbortWatch;
 use crate::verify::window::SavedRun;
@@ -173,7 +173,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         Err(e) => crate::errln!("warning: the HTML report could not be written: {e}"),
     }
     let fault_errors: Vec<String> = result.faults.iter().filter_map(|f| f.failed()).collect();
-    if let Some(cause) = &result.summary.failure {
+    if let Some(cause) = result.summary.failure.as_ref().filter(|_| result.summary.status == RunStatus::Failed) {
         crate::errln!("error: the run failed: {cause}; this is a skyload bug, not the target's (what was recorded is in {})", result.dir.display());
         code = exit::RUN_FAILED;
     } else if !fault_errors.is_empty() {
@@ -202,7 +202,8 @@ pub fn run(args: &RunArgs) -> CliResult {
         results_dir: Some(result.dir.display().to_string()),
         seconds: result.summary.duration_s,
         status: Some(result.summary.status),
-        abort_reason: result.summary.abort_reason.clone(),
+        // A drill's failed fault is the reason too (`failure` of a `drill_failed` run).
+        abort_reason: result.summary.abort_reason.clone().or_else(|| result.summary.failure.clone()),
     };
     emit(&args.gate, &verdict, &info, code)?;
     if let Some(m) = metrics {

@@ -104,6 +104,10 @@ pub trait FaultHook {
     fn start(&mut self, t0: Instant, dir: &Path);
     /// Removes whatever is still applied and writes what each fault did into `dir`.
     fn finish(&mut self, dir: &Path) -> std::io::Result<()>;
+    /// After `finish`: the first fault that could not be applied or removed, said in full.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The default results directory: `reports/<scenario>-<UTC timestamp>`.
@@ -252,15 +256,14 @@ pub fn run_against(
     if plan.metrics.trace {
         crate::record::slow::write_csv(&dir, &crate::record::slow::rows(&totals.slow, &shape, plan.seed, start_wall)).map_err(results_err)?;
     }
+    let drill_failure = if drives_faults { faults.failure() } else { None };
+    // Read once, after the generator threads ended: an abort condition judged on the last second
+    // may have fired after `interrupted` was read, and its reason must still make the run aborted.
+    let abort_reason = settings.stop.abort_reason();
     let meta = RunMeta {
         scenario: plan.name.clone(),
         scenario_file: plan.source_path.as_ref().map(|p| p.display().to_string()),
-        status: match (interrupted, settings.stop.abort_reason()) {
-            _ if failures.first().is_some() => RunStatus::Failed,
-            (true, Some(_)) => RunStatus::Aborted,
-            (true, None) => RunStatus::Interrupted,
-            (false, _) => RunStatus::Completed,
-        },
+        status: RunStatus::Completed,
         started_at: rfc3339(start_wall),
         start_unix_ms: start_wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
         planned_duration_s: schedule.duration().as_secs_f64(),
@@ -272,8 +275,14 @@ pub fn run_against(
         scenario_fingerprint: scenario_fingerprint(&scenario_text),
     };
     let mut summary = Summary::build(&meta, &shape, &totals);
-    summary.abort_reason = settings.stop.abort_reason();
-    summary.failure = failures.first();
+    let all_connect = summary.totals.completed > 0 && summary.totals.outcomes.get(shape.outcomes.name(CONNECT)) == Some(&summary.totals.completed);
+    summary.abort_reason = match abort_reason {
+        // Too short for the dead-target rule to fire: the same answer, so it is never "completed".
+        None if !reachable && all_connect => Some(NO_CONNECTION.to_string()),
+        r => r,
+    };
+    summary.status = run_status(failures.first().is_some(), interrupted, summary.abort_reason.is_some(), drill_failure.is_some());
+    summary.failure = failures.first().or(drill_failure);
     summary.tls = prepared.tls_run();
     summary.generator.pacer = plan.pacer.name().to_string();
     summary.generator.cpu_latency = cpu_latency;
@@ -281,8 +290,42 @@ pub fn run_against(
     if let Some(e) = write_error {
         return Err(results_err(e));
     }
-    let all_connect = summary.totals.completed > 0 && summary.totals.outcomes.get(shape.outcomes.name(CONNECT)) == Some(&summary.totals.completed);
     Ok(RunResult { summary, dir, target_unreachable: !reachable && all_connect })
+}
+
+/// Why a run whose every request failed to connect was aborted, when it ended before the
+/// dead-target rule (`verify::abort`, 3 seconds) could say so itself.
+pub const NO_CONNECTION: &str = "the target accepted no connection (every connect was refused or timed out): is it running and is the URL right?";
+
+/// How a run ended, worst first: the generator broke; an abort condition held (also one judged
+/// on the last second, after the schedule ended: it is read after the threads stopped); the user
+/// stopped it; a fault of the drill could not be applied or removed; or it ran as planned.
+fn run_status(generator_broke: bool, interrupted: bool, aborted: bool, drill_failed: bool) -> RunStatus {
+    match (generator_broke, aborted, interrupted, drill_failed) {
+        (true, ..) => RunStatus::Failed,
+        (_, true, ..) => RunStatus::Aborted,
+        (_, _, true, _) => RunStatus::Interrupted,
+        (.., true) => RunStatus::DrillFailed,
+        _ => RunStatus::Completed,
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::run_status;
+    use crate::record::summary::RunStatus::*;
+
+    /// The worst cause wins; an abort reason makes a run aborted even when the threads had
+    /// already reached the schedule's end (the last second's judgement came after it).
+    #[test]
+    fn the_worst_ending_wins() {
+        assert_eq!(run_status(false, false, false, false), Completed);
+        assert_eq!(run_status(false, false, false, true), DrillFailed);
+        assert_eq!(run_status(false, true, false, true), Interrupted);
+        assert_eq!(run_status(false, false, true, false), Aborted);
+        assert_eq!(run_status(false, true, true, true), Aborted);
+        assert_eq!(run_status(true, true, true, true), Failed);
+    }
 }
 
 /// File descriptors kept free for everything that is not a target connection (Results files, the

@@ -29,10 +29,11 @@ pub enum MergeError {
 fn severity(s: RunStatus) -> u8 {
     match s {
         RunStatus::Completed => 0,
-        RunStatus::Interrupted => 1,
-        RunStatus::Aborted => 2,
-        RunStatus::Incomplete => 3,
-        RunStatus::Failed => 4,
+        RunStatus::DrillFailed => 1,
+        RunStatus::Interrupted => 2,
+        RunStatus::Aborted => 3,
+        RunStatus::Incomplete => 4,
+        RunStatus::Failed => 5,
     }
 }
 
@@ -94,6 +95,7 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
         shards: Some(Shards { count: sa.count, indices }),
         ..x.clone()
     };
+    out.why = a.why.or(&b.why);
     out.totals.merge(&b.totals);
     for (k, s) in &b.seconds {
         match out.seconds.get_mut(k) {
@@ -178,6 +180,7 @@ mod tests {
             sources: vec![format!("shard-{index}")],
             tls: None,
             pacing: Default::default(),
+            why: Default::default(),
         }
     }
 

@@ -58,6 +58,22 @@ pub struct Results {
     pub tls: Option<crate::record::tls::TlsRun>,
     /// How the shares were paced, kept through rebuilds and merges.
     pub pacing: Pacing,
+    /// Why a share did not run as planned (summary.json `abort_reason`, `failure`), kept through
+    /// merges so the merged summary says why its status is what it is (the first of each).
+    pub why: Why,
+}
+
+/// summary.json `abort_reason` and `failure`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Why {
+    pub abort_reason: Option<String>,
+    pub failure: Option<String>,
+}
+
+impl Why {
+    pub fn or(&self, other: &Why) -> Why {
+        Why { abort_reason: self.abort_reason.clone().or_else(|| other.abort_reason.clone()), failure: self.failure.clone().or_else(|| other.failure.clone()) }
+    }
 }
 
 /// summary.json `generator.pacer` and `generator.cpu_latency`, as the set of values the shares
@@ -118,6 +134,8 @@ impl Results {
             s.merged_from = self.sources.clone();
         }
         s.tls = self.tls.clone();
+        s.abort_reason = self.why.abort_reason.clone();
+        s.failure = self.why.failure.clone();
         self.pacing.write(&mut s.generator);
         let (have, of) = (shards.indices.len(), shards.count as usize);
         if have < of {
@@ -196,6 +214,7 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
         sources,
         tls: summary.tls.clone(),
         pacing: Pacing::of(&summary.generator),
+        why: Why { abort_reason: summary.abort_reason.clone(), failure: summary.failure.clone() },
     })
 }
 

@@ -24,6 +24,9 @@ pub enum RunStatus {
     Failed,
     /// The run never finished writing (killed): rebuilt from its per-second files.
     Incomplete,
+    /// The load ran to its end but the drill did not: a fault could not be applied or removed
+    /// (`failure` says which). Never a pass: the checks judged a run without the planned fault.
+    DrillFailed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,7 +39,8 @@ pub struct Summary {
     /// Why an aborted run was stopped (the abort condition that held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abort_reason: Option<String>,
-    /// What broke in a `failed` run (a panic's message, with the thread it happened in).
+    /// What broke: in a `failed` run a panic's message, with the thread it happened in; in a
+    /// `drill_failed` run the fault that could not be applied or removed, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     /// RFC 3339, UTC.

@@ -13,6 +13,7 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
         RunStatus::Aborted => "ABORTED",
         RunStatus::Failed => "FAILED",
         RunStatus::Incomplete => "INCOMPLETE",
+        RunStatus::DrillFailed => "DRILL FAILED",
     };
     writeln!(out)?;
     writeln!(out, "skyload · {} · {status} after {:.1}s of {:.1}s · {}", s.scenario, s.duration_s, s.planned_duration_s, s.target)?;

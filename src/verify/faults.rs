@@ -215,7 +215,8 @@ pub fn judge_recovery(good: &[Option<bool>], end_s: f64, data_end_s: f64, status
         return (Recovery::Recovered, Some(t), None);
     }
     let after = (data_end_s - end_s).max(0.0);
-    if status != RunStatus::Completed {
+    // A drill with a failed fault still ran its load to the end: the others' recovery is measured.
+    if !matches!(status, RunStatus::Completed | RunStatus::DrillFailed) {
         let how = match status {
             RunStatus::Interrupted => "interrupted",
             RunStatus::Aborted => "aborted",

@@ -25,11 +25,19 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Writes the verdict; `suite` names the test suite (e.g. `skyload.checkout`), `seconds` the run time.
-pub fn write(v: &Verdict, suite: &str, seconds: f64, out: &mut dyn Write) -> io::Result<()> {
+/// `run_error` is why the command failed beyond its checks (a run aborted, interrupted, killed, or
+/// whose drill did not happen): it becomes a testcase with an `<error>`, so a reporter that reads
+/// the file instead of the exit code never shows such a run green (with no check, it had none).
+pub fn write(v: &Verdict, suite: &str, seconds: f64, run_error: Option<&str>, out: &mut dyn Write) -> io::Result<()> {
     let failures = v.failed();
+    let (tests, errors) = (v.results.len() + usize::from(run_error.is_some()), usize::from(run_error.is_some()));
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(out, r#"<testsuites name="skyload" tests="{}" failures="{failures}" errors="0" time="{seconds:.3}">"#, v.results.len())?;
-    writeln!(out, r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" skipped="0" time="{seconds:.3}">"#, escape(suite), v.results.len())?;
+    writeln!(out, r#"<testsuites name="skyload" tests="{tests}" failures="{failures}" errors="{errors}" time="{seconds:.3}">"#)?;
+    writeln!(out, r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="{errors}" skipped="0" time="{seconds:.3}">"#, escape(suite))?;
+    if let Some(e) = run_error {
+        writeln!(out, "    <testcase classname=\"{}.run\" name=\"run: ran as planned\" time=\"0\">", escape(suite))?;
+        writeln!(out, "      <error message=\"{}\" type=\"run\">{}</error>\n    </testcase>", escape(e), escape(e))?;
+    }
     for r in &v.results {
         let name = format!("{}: {}", r.scope, r.check);
         write!(out, r#"    <testcase classname="{}" name="{}" time="0">"#, escape(&format!("{suite}.{}", r.scope.replace(' ', "."))), escape(&name))?;
@@ -45,9 +53,9 @@ pub fn write(v: &Verdict, suite: &str, seconds: f64, out: &mut dyn Write) -> io:
     writeln!(out, "</testsuites>")
 }
 
-pub fn write_file(v: &Verdict, suite: &str, seconds: f64, path: &std::path::Path) -> io::Result<()> {
+pub fn write_file(v: &Verdict, suite: &str, seconds: f64, run_error: Option<&str>, path: &std::path::Path) -> io::Result<()> {
     let mut buf = Vec::new();
-    write(v, suite, seconds, &mut buf)?;
+    write(v, suite, seconds, run_error, &mut buf)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -75,7 +83,7 @@ mod tests {
             generator_notes: vec![],
         };
         let mut out = Vec::new();
-        write(&v, "skyload.demo", 2.5, &mut out).unwrap();
+        write(&v, "skyload.demo", 2.5, None, &mut out).unwrap();
         let want = r#"<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="skyload" tests="2" failures="1" errors="0" time="2.500">
   <testsuite name="skyload.demo" tests="2" failures="1" errors="0" skipped="0" time="2.500">
@@ -87,5 +95,15 @@ mod tests {
 </testsuites>
 "#;
         assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    /// A run that failed beyond its checks (none here) is an error testcase, never an empty suite.
+    #[test]
+    fn a_run_error_is_a_testcase_with_an_error() {
+        let mut out = Vec::new();
+        write(&Verdict::default(), "skyload.x", 1.0, Some("run ended aborted: no <connection>"), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#"<testsuites name="skyload" tests="1" failures="0" errors="1""#), "{text}");
+        assert!(text.contains(r#"name="run: ran as planned""#) && text.contains(r#"<error message="run ended aborted: no &lt;connection&gt;" type="run">"#), "{text}");
     }
 }

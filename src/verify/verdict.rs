@@ -129,16 +129,18 @@ pub fn render(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
 /// checks saw only part of what was planned.
 pub fn render_for(v: &Verdict, status: crate::record::summary::RunStatus, out: &mut dyn Write) -> io::Result<()> {
     use crate::record::summary::RunStatus;
+    const EARLY: &str = "the run did not complete";
     let stopped = match status {
         RunStatus::Completed => None,
-        RunStatus::Interrupted => Some("INTERRUPTED"),
-        RunStatus::Aborted => Some("ABORTED"),
-        RunStatus::Failed => Some("FAILED"),
-        RunStatus::Incomplete => Some("INCOMPLETE"),
+        RunStatus::Interrupted => Some(("INTERRUPTED", EARLY, " on the part that ran")),
+        RunStatus::Aborted => Some(("ABORTED", EARLY, " on the part that ran")),
+        RunStatus::Failed => Some(("FAILED", EARLY, " on the part that ran")),
+        RunStatus::Incomplete => Some(("INCOMPLETE", EARLY, " on the part that ran")),
+        RunStatus::DrillFailed => Some(("DRILL FAILED", "a planned fault did not happen", "")),
     };
     if v.results.is_empty() {
-        if let Some(word) = stopped {
-            writeln!(out, "verdict: {word} (the run did not complete; nothing was checked)")?;
+        if let Some((word, why, _)) = stopped {
+            writeln!(out, "verdict: {word} ({why}; nothing was checked)")?;
         }
         return Ok(());
     }
@@ -162,8 +164,8 @@ pub fn render_for(v: &Verdict, status: crate::record::summary::RunStatus, out: &
         writeln!(out, "  {tag} {} `{}`: {}", r.scope, r.check, r.note.as_deref().unwrap_or_default())?;
     }
     let failed = v.failed();
-    if let Some(word) = stopped {
-        writeln!(out, "verdict: {word} (the run did not complete; {failed} of {} checks failed on the part that ran)", v.results.len())?;
+    if let Some((word, why, part)) = stopped {
+        writeln!(out, "verdict: {word} ({why}; {failed} of {} checks failed{part})", v.results.len())?;
     } else if failed == 0 {
         writeln!(out, "verdict: PASS ({} checks)", v.results.len())?;
     } else {

@@ -554,6 +554,7 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         RunStatus::Aborted => "aborted",
         RunStatus::Failed => "failed",
         RunStatus::Incomplete => "incomplete",
+        RunStatus::DrillFailed => "drill failed",
     };
     writeln!(out, "<section id=\"environment\"><h2>Scenario and environment</h2><dl class=\"env\">")?;
     let items = [

@@ -306,7 +306,13 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>, cap: Option<&CapacityData>) ->
     let stopped = match s.status {
         RunStatus::Completed => None,
         RunStatus::Interrupted => Some(format!("INTERRUPTED after {:.0}s of {:.0}s: the figures cover only that part of the run", s.duration_s, s.planned_duration_s)),
-        RunStatus::Aborted => Some(format!("ABORTED: stopped after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
+        RunStatus::Aborted => Some(format!(
+            "ABORTED: stopped after {:.0}s of {:.0}s{}",
+            s.duration_s,
+            s.planned_duration_s,
+            s.abort_reason.as_ref().map_or(String::new(), |r| format!(": {r}"))
+        )),
+        RunStatus::DrillFailed => Some(format!("DRILL FAILED: {}; the load ran, the planned fault did not", s.failure.as_deref().unwrap_or("a fault could not be applied or removed"))),
         RunStatus::Failed => Some(format!("FAILED: {}", s.failure.as_deref().unwrap_or("the generator broke"))),
         RunStatus::Incomplete => Some(format!("INCOMPLETE: the run was killed after {:.0}s of {:.0}s", s.duration_s, s.planned_duration_s)),
     };
