@@ -516,6 +516,11 @@ fn a_killed_runs_results_are_rebuilt_as_incomplete() {
     assert_eq!(o.status.code(), Some(1), "{err}\n{}", String::from_utf8_lossy(&o.stdout));
     assert!(err.contains("INCOMPLETE"), "{err}");
     assert!(std::fs::read_to_string(&junit).unwrap().contains("incomplete"));
+    // The terminal says why it failed, as --junit does, and does not blame the generator.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("compare: FAILED:") && out.contains("is a whole run` failed"), "{out}");
+    assert!(!out.contains("no regression") && !out.contains("generator may have been"), "{out}");
+    assert!(out.contains("note: the baseline run is INCOMPLETE"), "{out}");
 
     // merge: a normal Results directory comes out, still marked incomplete.
     let merged = tmp.path().join("merged");

@@ -610,8 +610,10 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     writeln!(out, "</dl>")?;
     if g.fell_behind {
+        // A rebuilt (killed) run's notes say what was lost, not that the generator lagged.
+        let why = if s.status == RunStatus::Incomplete { "" } else { "The generator may have been the limit: " };
         for note in &g.notes {
-            writeln!(out, "<p class=\"warning\">The generator may have been the limit: {}</p>", escape(note))?;
+            writeln!(out, "<p class=\"warning\">{why}{}</p>", escape(note))?;
         }
     } else {
         writeln!(out, "<p class=\"note\">The generator kept up with the schedule: the target, not skyload, shaped these numbers.</p>")?;
