@@ -113,12 +113,24 @@ fn value(m: &Metric, d: &Data) -> Option<f64> {
     }
 }
 
+/// Whether the runs are of different scenarios: by name, or, since quick runs are all named after
+/// their host, by the fingerprint of the scenario.toml each ran (absent in Results of old versions).
+fn scenario_note(base: &Summary, cur: &Summary) -> Option<String> {
+    if base.scenario != cur.scenario {
+        return Some(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+    }
+    let (a, b) = (&base.scenario_fingerprint, &cur.scenario_fingerprint);
+    (!a.is_empty() && !b.is_empty() && a != b).then(|| {
+        format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)
+    })
+}
+
 /// Compares the whole-run metrics of two summaries under the tolerances.
 pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance]) -> Comparison {
     let (bd, cd) = (Data::from_summary(base, None), Data::from_summary(cur, None));
     let mut c = Comparison::default();
-    if base.scenario != cur.scenario {
-        c.notes.push(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+    if let Some(note) = scenario_note(base, cur) {
+        c.notes.push(note);
     }
     for (s, which) in [(base, "baseline"), (cur, "current")] {
         use crate::record::summary::RunStatus;
@@ -239,6 +251,19 @@ mod tests {
             scenario_fingerprint: fingerprint.into(),
         };
         Summary::build(&meta, &shape, &Totals::new(&shape))
+    }
+
+    #[test]
+    fn runs_of_different_scenarios_are_noted_even_under_one_name() {
+        use crate::record::summary::RunStatus::Completed;
+        let notes = |a: &Summary, b: &Summary| compare(a, b, &[]).notes;
+        assert!(notes(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f1", Completed)).is_empty());
+        let n = notes(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f2", Completed));
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert!(n[0].contains("different scenarios") && n[0].contains("f1") && n[0].contains("f2"), "{n:?}");
+        assert!(notes(&summary("a", "f1", Completed), &summary("b", "f1", Completed))[0].contains("(`a` and `b`)"));
+        // Results of versions that wrote no fingerprint are not guessed about.
+        assert!(notes(&summary("a", "", Completed), &summary("a", "f2", Completed)).is_empty());
     }
 
     #[test]
