@@ -371,7 +371,8 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct K8sArgs {
-    /// Scenario file to run; it is put into a ConfigMap as it is.
+    /// Scenario file to run; it is put into a Secret as it is (it may hold tokens), with its
+    /// feeder files.
     pub scenario: PathBuf,
     /// Number of shards (pods of the Indexed Job).
     #[arg(long)]
@@ -553,4 +554,16 @@ pub enum FaultsAction {
         #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
         control_token: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    /// `skyload k8s --help` said the scenario went into a ConfigMap: it goes into a Secret (it may
+    /// hold tokens), and a reader deciding who may see it needs the right word.
+    #[test]
+    fn k8s_help_says_the_scenario_goes_into_a_secret() {
+        let mut cli = <super::Cli as clap::CommandFactory>::command();
+        let help = cli.find_subcommand_mut("k8s").expect("k8s command").render_long_help().to_string();
+        assert!(help.contains("into a Secret") && !help.contains("ConfigMap"), "{help}");
+    }
 }

@@ -32,7 +32,7 @@ pub struct Object<B> {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConfigMapBody {
+pub struct SecretBody {
     /// A Secret's plain-text data: the scenario holds tokens and feeders hold user data, which a
     /// ConfigMap shows to anyone allowed to read the namespace's config.
     #[serde(rename = "stringData")]
@@ -136,14 +136,14 @@ pub struct VolumeMount {
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "secret")]
-    pub config_map: Option<ConfigMapSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume_claim: Option<ClaimSource>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConfigMapSource {
+pub struct SecretSource {
     #[serde(rename = "secretName")]
     pub name: String,
     pub items: Vec<KeyToPath>,
@@ -178,7 +178,7 @@ pub struct Spec {
     /// Directory name of this run under the claim (so runs on one claim do not mix).
     pub run_id: String,
     pub scenario_text: String,
-    /// Feeder files: (ConfigMap key, path relative to the scenario file, content).
+    /// Feeder files: (Secret key, path relative to the scenario file, content).
     pub files: Vec<(String, String, String)>,
     /// None: create `<name>-results`.
     pub claim: Option<String>,
@@ -191,7 +191,7 @@ pub struct Spec {
 
 /// The manifests, in the order they are applied.
 pub struct Manifests {
-    pub config_map: Object<ConfigMapBody>,
+    pub secret: Object<SecretBody>,
     pub claim: Option<Object<PvcBody>>,
     pub shards: Object<JobBody>,
     pub merge: Object<JobBody>,
@@ -200,7 +200,7 @@ pub struct Manifests {
 impl Manifests {
     /// (file name, YAML) per object.
     pub fn files(&self) -> Result<Vec<(String, String)>, serde_yaml::Error> {
-        let mut out = vec![("00-secret.yaml".to_string(), serde_yaml::to_string(&self.config_map)?)];
+        let mut out = vec![("00-secret.yaml".to_string(), serde_yaml::to_string(&self.secret)?)];
         if let Some(c) = &self.claim {
             out.push(("01-results-pvc.yaml".into(), serde_yaml::to_string(c)?));
         }
@@ -256,10 +256,10 @@ fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32), co
                         volumes: vec![
                             Volume {
                                 name: "scenario".into(),
-                                config_map: Some(ConfigMapSource { name: format!("{}-scenario", spec.name), items }),
+                                secret: Some(SecretSource { name: format!("{}-scenario", spec.name), items }),
                                 persistent_volume_claim: None,
                             },
-                            Volume { name: "results".into(), config_map: None, persistent_volume_claim: Some(ClaimSource { claim_name: claim }) },
+                            Volume { name: "results".into(), secret: None, persistent_volume_claim: Some(ClaimSource { claim_name: claim }) },
                         ],
                         security_context: PodSecurity { fs_group: 10001 },
                         topology_spread_constraints: spread,
@@ -361,11 +361,11 @@ pub fn build(spec: &Spec) -> Manifests {
         }));
         run_args.push(format!("$(SKYLOAD_RUN_ARG_{i})"));
     }
-    let config_map = Object {
+    let secret = Object {
         api_version: "v1".into(),
         kind: "Secret".into(),
         metadata: meta(spec, format!("{}-scenario", spec.name), "scenario"),
-        body: ConfigMapBody { data },
+        body: SecretBody { data },
     };
     let claim = spec.claim.is_none().then(|| Object {
         api_version: "v1".into(),
@@ -435,7 +435,7 @@ pub fn build(spec: &Spec) -> Manifests {
     let mut merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1), merge_container, false);
     merge.body.spec.backoff_limit = Some(2);
     merge.body.spec.pod_failure_policy = Some(merge_failure_policy());
-    Manifests { config_map, claim, shards, merge }
+    Manifests { secret, claim, shards, merge }
 }
 
 #[cfg(test)]
@@ -473,7 +473,7 @@ mod tests {
         assert_eq!(c.ports[0]["containerPort"], 9464);
         let ann = &j.template.metadata.annotations;
         assert_eq!((ann["prometheus.io/scrape"].as_str(), ann["prometheus.io/port"].as_str()), ("true", "9464"));
-        let items = &j.template.spec.volumes[0].config_map.as_ref().unwrap().items;
+        let items = &j.template.spec.volumes[0].secret.as_ref().unwrap().items;
         assert_eq!(items[1], KeyToPath { key: "feeder-0".into(), path: "data/users.csv".into() });
         assert_eq!(m.claim.as_ref().unwrap().body.spec.access_modes, vec!["ReadWriteMany"]);
         let with_claim = build(&Spec { claim: Some("shared".into()), ..spec() });
@@ -489,7 +489,7 @@ mod tests {
         let yaml = m.files().unwrap();
         let job = &yaml.iter().find(|(n, _)| n.contains("shard")).unwrap().1;
         assert!(!job.contains("zq-k8s-Hush") && job.contains("$(SKYLOAD_RUN_ARG_3)") && job.contains("run-arg-3"), "{job}");
-        assert!(m.config_map.body.data["run-arg-3"].contains("zq-k8s-Hush"));
+        assert!(m.secret.body.data["run-arg-3"].contains("zq-k8s-Hush"));
         let c = &m.shards.body.spec.template.spec.containers[0];
         assert!(c.args.ends_with(&["--url".into(), "http://gw:8080".into(), "-H".into(), "$(SKYLOAD_RUN_ARG_3)".into()]), "{:?}", c.args);
         // The secret's env var is declared after the index one, so $(…) expands in args.
