@@ -22,7 +22,7 @@ pub fn run(args: &MergeArgs) -> CliResult {
     if let Err(msg) = super::outfile::check_gate(&args.gate) {
         return Err(CliError::Usage(msg));
     }
-    if let Err(e) = crate::record::outdir::prepare(&args.out, false) {
+    if let Err(e) = crate::record::outdir::prepare_new(&args.out) {
         return Err(CliError::Usage(e.to_string()));
     }
     let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| read::results(d)).collect();
