@@ -421,3 +421,14 @@ fn a_non_empty_out_is_refused_suggesting_force_only_where_it_exists() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("not empty") && err.contains("add --force"), "{err}");
 }
+
+/// A TLS file that cannot be read is named by its flag in `invoke` as in `run` (nothing is sent).
+#[test]
+fn an_unreadable_cacert_is_named_by_its_flag() {
+    for cmd in [&["invoke", "https://127.0.0.1:9/"][..], &["run", "--url", "https://127.0.0.1:9/", "--rate", "1", "--duration", "1s"][..]] {
+        let o = skyload().args(cmd).args(["--cacert", "/nonexistent/ca.pem"]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(err.contains("--cacert: cannot read /nonexistent/ca.pem"), "{cmd:?}: {err}");
+    }
+}

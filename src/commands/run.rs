@@ -122,7 +122,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         out_dir.display()
     );
     if let Some(s) = sharding.shard {
-        crate::errln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
+        crate::errln!("skyload: shard {}/{}: every {} arrival of the schedule (faults and aborts {})", s.index, s.count, crate::units::ordinal(u64::from(s.count)),
             if s.drives_faults() { "are driven by this shard" } else { "are left to shard 0" });
     }
     if let Some(at) = sharding.start_at {
