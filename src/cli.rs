@@ -365,13 +365,19 @@ pub struct MergeArgs {
     /// Where to write the merged Results (must not be one of the inputs).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+    /// A merge holding fewer shards than the run had (one step of a merge in stages, or a look at
+    /// the shards that finished) is judged by its checks alone; without it such a merge exits 3,
+    /// since the missing shards' load was never sent.
+    #[arg(long)]
+    pub allow_missing: bool,
     #[command(flatten)]
     pub gate: GateArgs,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct K8sArgs {
-    /// Scenario file to run; it is put into a ConfigMap as it is.
+    /// Scenario file to run; it is put into a Secret as it is (it may hold tokens), with its
+    /// feeder files.
     pub scenario: PathBuf,
     /// Number of shards (pods of the Indexed Job).
     #[arg(long)]
@@ -553,4 +559,16 @@ pub enum FaultsAction {
         #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
         control_token: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    /// `skyload k8s --help` said the scenario went into a ConfigMap: it goes into a Secret (it may
+    /// hold tokens), and a reader deciding who may see it needs the right word.
+    #[test]
+    fn k8s_help_says_the_scenario_goes_into_a_secret() {
+        let mut cli = <super::Cli as clap::CommandFactory>::command();
+        let help = cli.find_subcommand_mut("k8s").expect("k8s command").render_long_help().to_string();
+        assert!(help.contains("into a Secret") && !help.contains("ConfigMap"), "{help}");
+    }
 }

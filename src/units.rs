@@ -53,6 +53,28 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A number from user input for a message: as typed when ordinary, in exponent form when huge,
+/// since `1e308` written out is a screenful of digits.
+pub fn compact(x: f64) -> String {
+    if x.abs() >= 1e9 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, `11th`, `22nd`: for "every Nth arrival".
+pub fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 /// Formats a duration the way people read latency: `850us`, `12.3ms`, `1.20s`, `2m30s`.
 pub fn format_duration(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
@@ -139,6 +161,16 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ordinals_and_compact_numbers() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112].into_iter().map(ordinal).collect();
+        assert_eq!(got, ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "112th"]);
+        assert_eq!(compact(1e308), "1e308");
+        assert_eq!(compact(12.5), "12.5");
+        assert_eq!(compact(-2e10), "-2e10");
+    }
+
     use super::*;
 
     #[test]

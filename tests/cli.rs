@@ -419,3 +419,31 @@ fn a_refused_default_report_path_names_the_o_flag() {
     assert!(err.contains("not replaced") && err.contains("-o FILE writes the report elsewhere"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("report.html")).unwrap(), "my notes");
 }
+
+/// A refusal suggests only flags the command has: `merge` has no --force, `run` has.
+#[test]
+fn a_non_empty_out_is_refused_suggesting_force_only_where_it_exists() {
+    let tmp = tempdir();
+    let out = tmp.path().join("taken");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("timeseries.csv"), "").unwrap();
+    let o = skyload().arg("merge").arg(tmp.path().join("a")).arg("--out").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not empty") && !err.contains("--force"), "{err}");
+    let o = skyload().args(["run", "--url", "http://127.0.0.1:9/", "--rate", "1", "--duration", "1s", "--out"]).arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not empty") && err.contains("add --force"), "{err}");
+}
+
+/// A TLS file that cannot be read is named by its flag in `invoke` as in `run` (nothing is sent).
+#[test]
+fn an_unreadable_cacert_is_named_by_its_flag() {
+    for cmd in [&["invoke", "https://127.0.0.1:9/"][..], &["run", "--url", "https://127.0.0.1:9/", "--rate", "1", "--duration", "1s"][..]] {
+        let o = skyload().args(cmd).args(["--cacert", "/nonexistent/ca.pem"]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(err.contains("--cacert: cannot read /nonexistent/ca.pem"), "{cmd:?}: {err}");
+    }
+}

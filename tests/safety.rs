@@ -508,6 +508,19 @@ fn a_killed_runs_results_are_rebuilt_as_incomplete() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("INCOMPLETE"), "{err}");
     assert!(std::fs::read_to_string(&html).unwrap().contains("INCOMPLETE"));
+    // Without -o the report goes beside the evidence, as for any run, and says INCOMPLETE at its
+    // top; nothing else in the directory is written (docs/safety.md).
+    let before: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let o = skyload().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let verdict = page.find("id=\"verdict\"").expect("a verdict banner");
+    assert!(page[verdict..].find("INCOMPLETE").is_some_and(|at| at < 300), "INCOMPLETE opens the banner");
+    let mut after: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n != "report.html").collect();
+    let mut before: Vec<_> = before.into_iter().filter(|n| n != "report.html").collect();
+    (before.sort(), after.sort());
+    assert_eq!(before, after, "report adds report.html and nothing else");
+    assert!(!dir.join("summary.json").exists());
 
     // compare: the table is shown, but the gate fails (even against itself).
     let junit = tmp.path().join("junit.xml");
@@ -516,6 +529,11 @@ fn a_killed_runs_results_are_rebuilt_as_incomplete() {
     assert_eq!(o.status.code(), Some(1), "{err}\n{}", String::from_utf8_lossy(&o.stdout));
     assert!(err.contains("INCOMPLETE"), "{err}");
     assert!(std::fs::read_to_string(&junit).unwrap().contains("incomplete"));
+    // The terminal says why it failed, as --junit does, and does not blame the generator.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("compare: FAILED:") && out.contains("is a whole run` failed"), "{out}");
+    assert!(!out.contains("no regression") && !out.contains("generator may have been"), "{out}");
+    assert!(out.contains("note: the baseline run is INCOMPLETE"), "{out}");
 
     // merge: a normal Results directory comes out, still marked incomplete, and the merge exits
     // 3 as for any shard that did not run to its end (it exited 0 without checks, 1 with them).

@@ -229,7 +229,11 @@ fn four_shards_merge_into_the_whole_schedule() {
 
     // Associative: ((0,1),2,3) from disk equals (0,1,2,3), and in memory (a,(b,c)) equals ((a,b),c).
     let m01 = tmp.path().join("m01");
-    let o = merge_cli(&[&dirs[0], &dirs[1]], &m01);
+    // A step of a merge in stages: without --allow-missing, 2 of 4 shards is never a pass.
+    let o = merge_cli(&[&dirs[0], &dirs[1]], &tmp.path().join("m01-strict"));
+    assert_eq!(o.status.code(), Some(3), "{}", ok(&o));
+    let mut c = skyload(&["merge", "--allow-missing"]);
+    let o = c.arg(&dirs[0]).arg(&dirs[1]).arg("--out").arg(&m01).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
     // Two of four shards are judged at 2/4 of the rate, and say so.
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m01.join("verdict.json")).unwrap()).unwrap();

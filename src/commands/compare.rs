@@ -37,10 +37,11 @@ pub fn run(args: &CompareArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     writeln!(out, "compare {} → {}", args.baseline.display(), args.current.display())?;
-    compare::render(&c, &mut out)?;
-    let mut verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
     // A rebuilt (killed) run is evidence, not a measurement to gate on.
-    verdict.results.extend(super::incomplete::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]));
+    let incomplete = super::incomplete::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]);
+    compare::render(&c, &incomplete, &mut out)?;
+    let mut verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
+    verdict.results.extend(incomplete);
     let code = if c.regressions() > 0 || !verdict.passed() { exit::CHECK_FAILED } else { exit::OK };
     emit(&args.gate, &verdict, &GateInfo { command: "compare", scenario: sums[1].scenario.clone(), results_dir: Some(args.current.display().to_string()), seconds: sums[1].duration_s, status: None, abort_reason: None }, code)?;
     CliError::from_status(code)

@@ -158,6 +158,8 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     let tls = if t.https {
         match TlsClient::new(&settings, &t.host, alpn) {
             Ok(c) => Some(c),
+            // The settings here are the flags' alone: name the one that was refused, as run does.
+            Err(crate::load::tls::TlsError::Settings { field, message }) => return usage(format!("{}: {message}", field.flag())),
             Err(e) => return usage(e.to_string()),
         }
     } else {

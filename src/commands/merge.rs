@@ -22,7 +22,7 @@ pub fn run(args: &MergeArgs) -> CliResult {
     if let Err(msg) = super::outfile::check_gate(&args.gate) {
         return Err(CliError::Usage(msg));
     }
-    if let Err(e) = crate::record::outdir::prepare(&args.out, false) {
+    if let Err(e) = crate::record::outdir::prepare_new(&args.out) {
         return Err(CliError::Usage(e.to_string()));
     }
     let loaded: Vec<Result<Results, _>> = args.dirs.par_iter().map(|d| read::results(d)).collect();
@@ -78,6 +78,6 @@ pub fn run(args: &MergeArgs) -> CliResult {
     let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&summary, &args.out, &mut out)?;
     // The whole run's verdict: the scenario's checks on the merged Results (each shard judged its share).
-    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &own_guards, &mut out)?;
+    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &own_guards, args.allow_missing, &mut out)?;
     CliError::from_status(code)
 }

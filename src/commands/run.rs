@@ -122,7 +122,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         out_dir.display()
     );
     if let Some(s) = sharding.shard {
-        crate::errln!("skyload: shard {}/{}: every {}th arrival of the schedule (faults and aborts {})", s.index, s.count, s.count,
+        crate::errln!("skyload: shard {}/{}: every {} arrival of the schedule (faults and aborts {})", s.index, s.count, crate::units::ordinal(u64::from(s.count)),
             if s.drives_faults() { "are driven by this shard" } else { "are left to shard 0" });
     }
     if let Some(at) = sharding.start_at {
@@ -272,9 +272,10 @@ fn judge(plan: &Plan, shared: &Shared, baseline: Option<&Baseline>, result: &ses
     if let Some((dir, base, tolerances)) = baseline {
         let c = compare::compare(base, &result.summary, tolerances);
         writeln!(out, "\nbaseline {}:", dir.display())?;
-        compare::render(&c, out)?;
+        let incomplete = super::incomplete::gate_results(&[(dir.as_path(), base)]);
+        compare::render(&c, &incomplete, out)?;
         verdict.results.extend(c.results());
-        verdict.results.extend(super::incomplete::gate_results(&[(dir.as_path(), base)]));
+        verdict.results.extend(incomplete);
     }
     // Every request failed: said in the terminal always, a failing built-in check when nothing else judges the run.
     if let Some(what) = crate::verify::all_failed::describe(&result.summary.totals).filter(|_| !result.target_unreachable) {

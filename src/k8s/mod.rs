@@ -32,7 +32,7 @@ pub struct Object<B> {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConfigMapBody {
+pub struct SecretBody {
     /// A Secret's plain-text data: the scenario holds tokens and feeders hold user data, which a
     /// ConfigMap shows to anyone allowed to read the namespace's config.
     #[serde(rename = "stringData")]
@@ -136,14 +136,14 @@ pub struct VolumeMount {
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "secret")]
-    pub config_map: Option<ConfigMapSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume_claim: Option<ClaimSource>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConfigMapSource {
+pub struct SecretSource {
     #[serde(rename = "secretName")]
     pub name: String,
     pub items: Vec<KeyToPath>,
@@ -178,7 +178,7 @@ pub struct Spec {
     /// Directory name of this run under the claim (so runs on one claim do not mix).
     pub run_id: String,
     pub scenario_text: String,
-    /// Feeder files: (ConfigMap key, path relative to the scenario file, content).
+    /// Feeder files: (Secret key, path relative to the scenario file, content).
     pub files: Vec<(String, String, String)>,
     /// None: create `<name>-results`.
     pub claim: Option<String>,
@@ -191,7 +191,7 @@ pub struct Spec {
 
 /// The manifests, in the order they are applied.
 pub struct Manifests {
-    pub config_map: Object<ConfigMapBody>,
+    pub secret: Object<SecretBody>,
     pub claim: Option<Object<PvcBody>>,
     pub shards: Object<JobBody>,
     pub merge: Object<JobBody>,
@@ -200,7 +200,7 @@ pub struct Manifests {
 impl Manifests {
     /// (file name, YAML) per object.
     pub fn files(&self) -> Result<Vec<(String, String)>, serde_yaml::Error> {
-        let mut out = vec![("00-secret.yaml".to_string(), serde_yaml::to_string(&self.config_map)?)];
+        let mut out = vec![("00-secret.yaml".to_string(), serde_yaml::to_string(&self.secret)?)];
         if let Some(c) = &self.claim {
             out.push(("01-results-pvc.yaml".into(), serde_yaml::to_string(c)?));
         }
@@ -256,10 +256,10 @@ fn job(spec: &Spec, name: String, component: &str, js: (Option<String>, u32), co
                         volumes: vec![
                             Volume {
                                 name: "scenario".into(),
-                                config_map: Some(ConfigMapSource { name: format!("{}-scenario", spec.name), items }),
+                                secret: Some(SecretSource { name: format!("{}-scenario", spec.name), items }),
                                 persistent_volume_claim: None,
                             },
-                            Volume { name: "results".into(), config_map: None, persistent_volume_claim: Some(ClaimSource { claim_name: claim }) },
+                            Volume { name: "results".into(), secret: None, persistent_volume_claim: Some(ClaimSource { claim_name: claim }) },
                         ],
                         security_context: PodSecurity { fs_group: 10001 },
                         topology_spread_constraints: spread,
@@ -305,15 +305,18 @@ exec skyload merge "$@" --out "$dir/merged"
     )
 }
 
-/// The merge pod's exit codes 1 (a check failed), 2 (usage) and 4 (unstable) are the run's verdict,
-/// not a failure to retry: the Job fails at once, so `kubectl logs job/<name>-merge` shows the
-/// checks table. Without it the Job retried, the retry met its own `merged` directory and exited 2
-/// ("exists"), and that message was what the logs showed. Exit 3 (the merge could not be carried
-/// out) and a lost pod are retried (`backoffLimit` 2; an eviction does not count), and the retry
-/// sets the unfinished `merged` aside instead of overwriting it (`merge_script`).
+/// Every exit of the merge pod's skyload is final: 1 (a check failed), 2 (usage), 4 (unstable)
+/// are the run's verdict, and 3 is a run that did not happen as planned (a shard missing at the
+/// deadline, one that stopped early) as often as a merge that could not be written — the same
+/// inputs give the same answer again. The Job fails at once, so `kubectl logs job/<name>-merge`
+/// shows the checks table and the reason. Without it the Job retried, the retry met its own
+/// `merged` directory and exited 2 ("exists"), and that message was what the logs showed. A lost
+/// pod (an eviction does not count) or one killed without an exit of skyload's (OOM: 137) is
+/// retried (`backoffLimit` 2), and the retry sets the unfinished `merged` aside instead of
+/// overwriting it (`merge_script`).
 fn merge_failure_policy() -> serde_json::Value {
     serde_json::json!({"rules": [
-        {"action": "FailJob", "onExitCodes": {"containerName": "merge", "operator": "In", "values": [1, 2, 4]}},
+        {"action": "FailJob", "onExitCodes": {"containerName": "merge", "operator": "In", "values": [1, 2, 3, 4]}},
         {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
     ]})
 }
@@ -361,11 +364,11 @@ pub fn build(spec: &Spec) -> Manifests {
         }));
         run_args.push(format!("$(SKYLOAD_RUN_ARG_{i})"));
     }
-    let config_map = Object {
+    let secret = Object {
         api_version: "v1".into(),
         kind: "Secret".into(),
         metadata: meta(spec, format!("{}-scenario", spec.name), "scenario"),
-        body: ConfigMapBody { data },
+        body: SecretBody { data },
     };
     let claim = spec.claim.is_none().then(|| Object {
         api_version: "v1".into(),
@@ -435,7 +438,7 @@ pub fn build(spec: &Spec) -> Manifests {
     let mut merge = job(spec, format!("{}-merge", spec.name), "merge", (None, 1), merge_container, false);
     merge.body.spec.backoff_limit = Some(2);
     merge.body.spec.pod_failure_policy = Some(merge_failure_policy());
-    Manifests { config_map, claim, shards, merge }
+    Manifests { secret, claim, shards, merge }
 }
 
 #[cfg(test)]
@@ -473,7 +476,7 @@ mod tests {
         assert_eq!(c.ports[0]["containerPort"], 9464);
         let ann = &j.template.metadata.annotations;
         assert_eq!((ann["prometheus.io/scrape"].as_str(), ann["prometheus.io/port"].as_str()), ("true", "9464"));
-        let items = &j.template.spec.volumes[0].config_map.as_ref().unwrap().items;
+        let items = &j.template.spec.volumes[0].secret.as_ref().unwrap().items;
         assert_eq!(items[1], KeyToPath { key: "feeder-0".into(), path: "data/users.csv".into() });
         assert_eq!(m.claim.as_ref().unwrap().body.spec.access_modes, vec!["ReadWriteMany"]);
         let with_claim = build(&Spec { claim: Some("shared".into()), ..spec() });
@@ -489,7 +492,7 @@ mod tests {
         let yaml = m.files().unwrap();
         let job = &yaml.iter().find(|(n, _)| n.contains("shard")).unwrap().1;
         assert!(!job.contains("zq-k8s-Hush") && job.contains("$(SKYLOAD_RUN_ARG_3)") && job.contains("run-arg-3"), "{job}");
-        assert!(m.config_map.body.data["run-arg-3"].contains("zq-k8s-Hush"));
+        assert!(m.secret.body.data["run-arg-3"].contains("zq-k8s-Hush"));
         let c = &m.shards.body.spec.template.spec.containers[0];
         assert!(c.args.ends_with(&["--url".into(), "http://gw:8080".into(), "-H".into(), "$(SKYLOAD_RUN_ARG_3)".into()]), "{:?}", c.args);
         // The secret's env var is declared after the index one, so $(…) expands in args.
@@ -507,7 +510,7 @@ mod tests {
         assert_eq!(back, build(&spec()).merge);
         let rules = &build(&spec()).merge.body.spec.pod_failure_policy.unwrap()["rules"];
         assert_eq!(rules[0]["action"], "FailJob");
-        assert_eq!(rules[0]["onExitCodes"]["values"], serde_json::json!([1, 2, 4]), "verdicts and usage errors are final");
+        assert_eq!(rules[0]["onExitCodes"]["values"], serde_json::json!([1, 2, 3, 4]), "the same inputs give the same answer");
         assert_eq!(rules[0]["onExitCodes"]["containerName"], build(&spec()).merge.body.spec.template.spec.containers[0].name);
     }
 

@@ -12,8 +12,8 @@ use super::results::{CAPACITY, KNOWN, SUMMARY, TIMESERIES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
-    #[error("--out {dir}: the directory is not empty (it holds {first}); choose a new directory, or add --force to replace the earlier run in it")]
-    NotEmpty { dir: PathBuf, first: String },
+    #[error("--out {dir}: the directory is not empty (it holds {first}); choose a new directory{}", if *can_force { ", or add --force to replace the earlier run in it" } else { "" })]
+    NotEmpty { dir: PathBuf, first: String, can_force: bool },
     #[error("--out {dir}: it holds {first}, which skyload did not write; --force empties only a directory holding an earlier run")]
     Foreign { dir: PathBuf, first: String },
     #[error("--out {dir}: {source}")]
@@ -21,8 +21,21 @@ pub enum OutDirError {
 }
 
 /// Makes `dir` ready for a new run: absent or empty is fine; a non-empty one is refused unless
-/// `force`, and then only emptied when everything in it is an earlier run's.
+/// `force`, and then only emptied when everything in it is an earlier run's. For commands that
+/// have `--force`; the refusal suggests it.
 pub fn prepare(dir: &Path, force: bool) -> Result<(), OutDirError> {
+    prepare_with(dir, Some(force))
+}
+
+/// [`prepare`] for a command without `--force` (`merge`): a non-empty directory is refused, and
+/// the message does not suggest a flag the command does not have.
+pub fn prepare_new(dir: &Path) -> Result<(), OutDirError> {
+    prepare_with(dir, None)
+}
+
+/// `force`: None when the command has no `--force`.
+fn prepare_with(dir: &Path, force_flag: Option<bool>) -> Result<(), OutDirError> {
+    let force = force_flag == Some(true);
     let io_err = |source| OutDirError::Io { dir: dir.to_path_buf(), source };
     let entries = match fs::read_dir(dir) {
         Ok(e) => e.collect::<Result<Vec<_>, _>>().map_err(io_err)?,
@@ -31,7 +44,7 @@ pub fn prepare(dir: &Path, force: bool) -> Result<(), OutDirError> {
     };
     let Some(first) = entries.first() else { return Ok(()) };
     if !force {
-        return Err(OutDirError::NotEmpty { dir: dir.to_path_buf(), first: first.file_name().to_string_lossy().into_owned() });
+        return Err(OutDirError::NotEmpty { dir: dir.to_path_buf(), first: first.file_name().to_string_lossy().into_owned(), can_force: force_flag.is_some() });
     }
     // An earlier run is recognised by its per-second files (a capacity search by its
     // capacity.json beside the steps' runs); a scenario.toml alone is the user's.
@@ -149,6 +162,10 @@ mod tests {
         fs::write(d.join(TIMESERIES), "second").unwrap();
         fs::write(d.join(VERDICT), "{}").unwrap();
         assert!(matches!(prepare(&d, false), Err(OutDirError::NotEmpty { .. })));
+        // --force is suggested only by commands that have it.
+        assert!(prepare(&d, false).unwrap_err().to_string().contains("add --force"));
+        let merge = prepare_new(&d).unwrap_err().to_string();
+        assert!(merge.contains("not empty") && merge.ends_with("choose a new directory") && !merge.contains("force"), "{merge}");
         prepare(&d, true).unwrap();
         assert_eq!(fs::read_dir(&d).unwrap().count(), 0);
         fs::write(d.join("notes.txt"), "mine").unwrap();

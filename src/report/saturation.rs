@@ -1,8 +1,10 @@
 //! The answer a ramp run was for: its saturation point, read from the per-second data — the highest
 //! offered rate at which `ok` completions still followed the target (at least `FOLLOW` of it, two
 //! seconds in a row, so one lucky second does not count) with p99 inside the SLO — the pods' rates
-//! at that point, each pod's peak sustained rate, and what to run next. A run whose target did not
-//! rise by at least half has no saturation point to find, and prints nothing.
+//! at that point, each pod's peak sustained rate, and what to run next. That rate is a saturation
+//! point only if a second offered as much or more and was not followed: a ramp that ends below
+//! the target's capacity is reported as not saturated, since its best second is just its peak. A
+//! run whose target did not rise by at least half has no saturation point to find, and prints nothing.
 
 use crate::record::hist::{add, new_hist};
 use crate::record::read::{Results, Timeseries};
@@ -21,9 +23,15 @@ pub const FOLLOW: f64 = 0.95;
 pub struct Saturation {
     /// Offered rate (target) of the last second that followed; None when even the first did not.
     pub rate: Option<f64>,
+    /// Whether some second offered at least `rate` and completions did not follow it (true too
+    /// when none followed). False when they followed the target up to its peak: `rate` is then
+    /// only the most this ramp asked for, a lower bound on capacity, and no capacity may be
+    /// claimed from it or from the pods' rates.
+    pub saturated: bool,
     /// `ok` completions per second of each pod in that second, by name.
     pub per_pod: Vec<(String, f64)>,
-    /// Each pod's highest `ok`-following per-second rate over the run.
+    /// Each pod's highest per-second rate over the seconds that followed: its sustained capacity
+    /// only when the run `saturated`, otherwise just the most it was asked for.
     pub pod_peaks: Vec<(String, f64)>,
     /// The p99 bound used: the SLO's, or 2x the first seconds' p99 (+1 ms) when there is none.
     pub p99_limit_us: u64,
@@ -66,12 +74,6 @@ pub fn find_in(dir: &Path, ts: &Timeseries, slo_p99_us: Option<u64>) -> Option<S
 
 pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
     let ok = r.shape.outcomes.names().iter().position(|n| n == "ok")?;
-    struct Sec {
-        target: f64,
-        ok: f64,
-        p99: u64,
-        pods: Vec<(String, u64)>,
-    }
     let secs: Vec<Sec> = r
         .seconds
         .values()
@@ -88,6 +90,21 @@ pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
             }
         })
         .collect();
+    judge(&secs, slo_p99_us)
+}
+
+/// One second of a run, as much of it as [`judge`] needs: kept apart from `Results` so the
+/// judgement is a pure function over a table of seconds and is tested with one.
+#[derive(Debug, Clone)]
+struct Sec {
+    target: f64,
+    ok: f64,
+    p99: u64,
+    pods: Vec<(String, u64)>,
+}
+
+/// The saturation answer for a run's seconds, in order.
+fn judge(secs: &[Sec], slo_p99_us: Option<u64>) -> Option<Saturation> {
     let targets: Vec<f64> = secs.iter().map(|s| s.target).filter(|t| *t > 0.0).collect();
     let (lo, hi) = targets.iter().fold((f64::MAX, 0.0f64), |(a, b), t| (a.min(*t), b.max(*t)));
     if targets.len() < 4 || hi < lo * 1.5 {
@@ -107,6 +124,10 @@ pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
             best = Some(i);
         }
     }
+    // The best following second is a saturation point only if the run offered as much or more in
+    // some second that completions did not follow; otherwise the target simply stopped rising
+    // first, and the rate is a lower bound on capacity, not the capacity.
+    let saturated = best.is_none_or(|b| secs.iter().any(|s| s.target > 0.0 && s.target >= secs[b].target && !follows(s)));
     // `gateway` (`none` in Results of older versions): answers no pod gave.
     let is_pod = |p: &str| p != "gateway" && p != "none";
     let per_pod = best.map(|b| secs[b].pods.iter().filter(|(p, _)| is_pod(p)).map(|(p, n)| (p.clone(), *n as f64)).collect()).unwrap_or_default();
@@ -124,7 +145,7 @@ pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
     }
     pod_peaks.sort_by(|a, b| a.0.cmp(&b.0));
     let gateway_answered = secs.iter().flat_map(|s| s.pods.iter()).filter(|(p, _)| !is_pod(p)).map(|(_, n)| n).sum();
-    Some(Saturation { rate: best.map(|b| secs[b].target), per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered })
+    Some(Saturation { rate: best.map(|b| secs[b].target), saturated, per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered })
 }
 
 /// Prints the saturation answer of a ramp run (nothing for other runs).
@@ -134,6 +155,9 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
     writeln!(out)?;
     let bound = format!("p99 <= {}{}", crate::units::format_us(s.p99_limit_us), if s.from_slo { ", the SLO" } else { ", 2x the first seconds' p99: no p99 SLO in the scenario" });
     match s.rate {
+        Some(rate) if !s.saturated => {
+            writeln!(out, "saturation: not reached: completions followed the target up to its peak, ~{rate:.0} rps offered ({:.0}% of target, {bound}); ramp higher to find it", FOLLOW * 100.0)?;
+        }
         Some(rate) => {
             let pods = s.per_pod.len().max(1);
             writeln!(out, "saturation: ~{rate:.0} rps offered is the most this run's completions followed ({:.0}% of target, {bound})", FOLLOW * 100.0)?;
@@ -144,14 +168,33 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
         None => writeln!(out, "saturation: completions never followed the target ({:.0}% of it, {bound})", FOLLOW * 100.0)?,
     }
     if !s.pod_peaks.is_empty() {
-        writeln!(out, "  peak sustained per pod: {}", s.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
+        writeln!(out, "  {}: {}", pod_peaks_label(s.saturated), s.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
     }
     if s.gateway_answered > 0 {
         writeln!(out, "  {} requests were answered by the gateway itself, not a pod (shed 503, 401, 429: pod `gateway`)", s.gateway_answered)?;
     }
     let file = scenario.map_or("SCENARIO".to_string(), |p| p.display().to_string());
-    writeln!(out, "  a ramp estimates; to confirm a capacity by holding it: skyload capacity {file}")?;
+    writeln!(out, "  {}: skyload capacity {file}", next_step(s.saturated))?;
     Ok(())
+}
+
+/// What the pods' peaks are: their sustained rates at saturation, or, when the run never
+/// saturated, only the most they were sent (the terminal's words; the report capitalises them).
+pub fn pod_peaks_label(saturated: bool) -> &'static str {
+    if saturated {
+        "peak sustained per pod"
+    } else {
+        "highest rates seen per pod (not their capacity: they were not saturated)"
+    }
+}
+
+/// The command to run next, and why.
+pub fn next_step(saturated: bool) -> &'static str {
+    if saturated {
+        "a ramp estimates; to confirm a capacity by holding it"
+    } else {
+        "to find the capacity, ramp higher or search for it"
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +219,56 @@ mod tests {
         // Seconds with no target (a pause) are not the low end.
         assert!(!rises(&ts(&[(0.0, 0.0), (50.0, 50.0), (60.0, 60.0), (70.0, 70.0), (74.9, 74.9)])));
         assert!(!rises(&Timeseries::default()));
+    }
+
+    /// A second offered `target`, `ok` of it completing, split evenly over two pods.
+    fn sec(target: f64, ok: f64, p99: u64) -> Sec {
+        let half = (ok / 2.0) as u64;
+        Sec { target, ok, p99, pods: vec![("hello-1".into(), half), ("hello-2".into(), half)] }
+    }
+
+    #[test]
+    fn a_ramp_that_stops_following_saturates_at_its_last_followed_rate() {
+        let secs = [sec(100.0, 100.0, 10_000), sec(300.0, 300.0, 10_000), sec(500.0, 500.0, 11_000), sec(600.0, 600.0, 12_000), sec(700.0, 610.0, 90_000), sec(800.0, 600.0, 200_000)];
+        let s = judge(&secs, None).unwrap();
+        assert_eq!(s.rate, Some(600.0));
+        assert!(s.saturated);
+        assert_eq!(s.per_pod, vec![("hello-1".into(), 300.0), ("hello-2".into(), 300.0)]);
+        assert_eq!(s.pod_peaks, s.per_pod);
+    }
+
+    #[test]
+    fn a_ramp_followed_to_its_peak_is_not_saturated() {
+        // 50 -> 150 rps against a 600/s gateway: every second followed, the last one the best.
+        let secs = [sec(60.0, 60.0, 10_500), sec(80.0, 80.0, 10_400), sec(100.0, 100.0, 10_600), sec(120.0, 120.0, 10_500), sec(140.0, 140.0, 10_500)];
+        let s = judge(&secs, None).unwrap();
+        assert_eq!(s.rate, Some(140.0));
+        assert!(!s.saturated, "nothing at or above 140 rps failed to follow");
+        // A trailing second with no target (late completions) does not make it saturated.
+        let mut tail = secs.to_vec();
+        tail.push(sec(0.0, 3.0, 10_500));
+        assert!(!judge(&tail, None).unwrap().saturated);
+    }
+
+    #[test]
+    fn a_miss_below_the_best_rate_or_after_the_peak_is_not_saturation() {
+        // One slow second at 80 rps, then following again up to the peak: not saturated.
+        let secs = [sec(60.0, 60.0, 10_000), sec(80.0, 50.0, 10_000), sec(100.0, 100.0, 10_000), sec(120.0, 120.0, 10_000), sec(140.0, 140.0, 10_000)];
+        assert!(!judge(&secs, None).unwrap().saturated);
+        // Missed only at the peak, after two followed seconds below it: saturated there.
+        let secs = [sec(60.0, 60.0, 10_000), sec(80.0, 80.0, 10_000), sec(100.0, 100.0, 10_000), sec(120.0, 120.0, 10_000), sec(140.0, 100.0, 10_000)];
+        let s = judge(&secs, None).unwrap();
+        assert_eq!((s.rate, s.saturated), (Some(120.0), true));
+        // A p99 over the SLO is a miss as much as too few completions.
+        let secs = [sec(60.0, 60.0, 10_000), sec(80.0, 80.0, 10_000), sec(100.0, 100.0, 10_000), sec(120.0, 120.0, 10_000), sec(140.0, 140.0, 60_000)];
+        assert!(judge(&secs, Some(50_000)).unwrap().saturated);
+    }
+
+    #[test]
+    fn never_following_counts_as_saturated_and_flat_runs_have_no_answer() {
+        let secs = [sec(100.0, 10.0, 10_000), sec(200.0, 10.0, 10_000), sec(300.0, 10.0, 10_000), sec(400.0, 10.0, 10_000)];
+        let s = judge(&secs, None).unwrap();
+        assert_eq!((s.rate, s.saturated), (None, true));
+        assert!(judge(&vec![sec(100.0, 100.0, 10_000); 6], None).is_none());
     }
 }

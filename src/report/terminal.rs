@@ -88,8 +88,10 @@ pub fn render(s: &Summary, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  connection-limited seconds: {}", g.seconds.connection_limited.list())?;
     }
     if g.fell_behind {
+        // A rebuilt (killed) run's notes say what was lost, not that the generator lagged.
+        let why = if s.status == RunStatus::Incomplete { "" } else { "the generator may have been the limit: " };
         for n in &g.notes {
-            writeln!(out, "  WARNING the generator may have been the limit: {n}")?;
+            writeln!(out, "  WARNING {why}{n}")?;
         }
     }
     super::tls::render(s, out)?;

@@ -184,7 +184,7 @@ fn check_fields(plan: &Plan, fd_limit: Option<u64>) -> Result<(), Broken> {
                 StageShape::Ramp { .. } => "ramp_to",
                 StageShape::Steps { .. } => "steps",
             };
-            return Err((("stages", Some(i)), key, format!("stages[{i}] (`{}`): a rate of {r}/s; allowed is 0 to {MAX_RATE:.0}/s per process (use --shard for more)", s.name)));
+            return Err((("stages", Some(i)), key, format!("stages[{i}] (`{}`): a rate of {}/s; allowed is 0 to {MAX_RATE:.0}/s per process (use --shard for more)", s.name, crate::units::compact(*r))));
         }
         total += s.duration.as_secs_f64();
     }
@@ -234,8 +234,9 @@ mod tests {
     fn absurd_inputs_are_refused_with_the_field_named() {
         let ok = plan(&format!("{BASE}[[stages]]\nrate = 100\nduration = \"1s\"\n"));
         assert!(check(&ok, Some(1024)).is_ok());
-        let huge = plan(&format!("{BASE}[[stages]]\nrate = 1e300\nduration = \"1s\"\n"));
-        assert!(check(&huge, None).unwrap_err().contains("stages[0]"));
+        let huge = plan(&format!("{BASE}[[stages]]\nrate = 1e308\nduration = \"1s\"\n"));
+        let e = check(&huge, None).unwrap_err();
+        assert!(e.contains("stages[0]") && e.contains("a rate of 1e308/s") && e.len() < 200, "{e}");
         let long = plan(&format!("{BASE}[[stages]]\nrate = 1\nduration = \"100000h\"\n"));
         assert!(check(&long, None).unwrap_err().contains("7 days"));
         let mut conns = ok.clone();
@@ -332,8 +333,7 @@ pub fn capacity(field: &str, x: f64) -> Result<(), String> {
     if x.is_finite() && x <= max {
         return Ok(());
     }
-    // 1e300 written out is a screenful of zeros.
-    let shown = if x.abs() >= 1e9 { format!("{x:e}") } else { format!("{x}") };
+    let shown = crate::units::compact(x);
     let unit = if max == MAX_CAPACITY_HOLD_S { "s" } else { "" };
     Err(format!("{shown}{unit} is not allowed: {allowed}"))
 }

@@ -304,6 +304,11 @@ fn check_duration(d: Duration) -> Result<(), ScenarioError> {
     if d.is_zero() {
         return Err(ScenarioError::flag("--duration", "0 is not allowed: give how long to run, e.g. 30s"));
     }
+    // bounds::check would refuse it too, but as the stages' total, without naming the flag.
+    let max = super::bounds::MAX_DURATION_S;
+    if d.as_secs_f64() > max {
+        return Err(ScenarioError::flag("--duration", format!("{} is too long: a run lasts at most {max:.0}s (7 days)", HumanDuration(d))));
+    }
     Ok(())
 }
 
@@ -357,6 +362,18 @@ mod tests {
             duration: Some(Duration::from_secs(10)),
             ..Default::default()
         }
+    }
+
+    /// `--duration 100000h` was refused as "the stages last 360000000s", naming no flag.
+    #[test]
+    fn a_duration_over_the_bound_names_the_flag() {
+        let long = Overrides { duration: Some(Duration::from_secs(100_000 * 3600)), ..quick() };
+        let e = long.to_plan().unwrap_err().to_string();
+        assert!(e.contains("--duration") && e.contains("7 days"), "{e}");
+        let mut p = quick().to_plan().unwrap();
+        let e = Overrides { duration: Some(Duration::from_secs(8 * 24 * 3600)), ..Default::default() }.apply(&mut p).unwrap_err().to_string();
+        assert!(e.contains("--duration"), "{e}");
+        assert!(Overrides { duration: Some(Duration::from_secs(7 * 24 * 3600)), ..quick() }.to_plan().is_ok());
     }
 
     #[test]

@@ -76,6 +76,18 @@ pub enum Field {
     ServerName,
 }
 
+impl Field {
+    /// The command-line flag that gives this setting, for messages about a flag's value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Field::Cacert => "--cacert",
+            Field::Cert => "--cert",
+            Field::Key => "--key",
+            Field::ServerName => "--servername",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CheckError {
     pub field: Field,
@@ -204,15 +216,7 @@ impl ConnectFlags {
         for r in &self.resolve {
             c.resolve.push(parse_resolve(r).map_err(|m| ScenarioError::flag("--resolve", m))?);
         }
-        check(&c.tls).map_err(|e| {
-            let flag = match e.field {
-                Field::Cacert => "--cacert",
-                Field::Cert => "--cert",
-                Field::Key => "--key",
-                Field::ServerName => "--servername",
-            };
-            ScenarioError::flag(flag, e.message)
-        })?;
+        check(&c.tls).map_err(|e| ScenarioError::flag(e.field.flag(), e.message))?;
         plan.source_text = format!("{}\n# TLS/connection flags: {}\n", plan.source_text.trim_end(), self.describe().join(" "));
         Ok(())
     }

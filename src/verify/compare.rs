@@ -113,15 +113,34 @@ fn value(m: &Metric, d: &Data) -> Option<f64> {
     }
 }
 
+/// Whether the runs are of different scenarios: by name, or, since quick runs are all named after
+/// their host, by the fingerprint of the scenario.toml each ran (absent in Results of old versions).
+fn scenario_note(base: &Summary, cur: &Summary) -> Option<String> {
+    if base.scenario != cur.scenario {
+        return Some(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+    }
+    let (a, b) = (&base.scenario_fingerprint, &cur.scenario_fingerprint);
+    (!a.is_empty() && !b.is_empty() && a != b).then(|| {
+        format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)
+    })
+}
+
 /// Compares the whole-run metrics of two summaries under the tolerances.
 pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance]) -> Comparison {
     let (bd, cd) = (Data::from_summary(base, None), Data::from_summary(cur, None));
     let mut c = Comparison::default();
-    if base.scenario != cur.scenario {
-        c.notes.push(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+    if let Some(note) = scenario_note(base, cur) {
+        c.notes.push(note);
     }
     for (s, which) in [(base, "baseline"), (cur, "current")] {
-        if s.status != crate::record::summary::RunStatus::Completed {
+        use crate::record::summary::RunStatus;
+        if s.status == RunStatus::Incomplete {
+            // A rebuilt summary marks its generator as behind (its guard data is gone), but the
+            // reader needs to know the run was killed, not that the generator lagged.
+            c.notes.push(format!("the {which} run is INCOMPLETE: it ended without writing summary.json (killed?) and was rebuilt from its per-second files"));
+            continue;
+        }
+        if s.status != RunStatus::Completed {
             c.notes.push(format!("the {which} run did not complete ({:?})", s.status));
         }
         if s.generator.fell_behind {
@@ -159,7 +178,10 @@ pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance]) -> Compa
     c
 }
 
-pub fn render(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
+/// The table, its notes and the verdict. `gate` holds the checks besides the tolerances that the
+/// caller gates on (an incomplete run's): the verdict line counts them too, so it never says
+/// "no regression" over a comparison that fails.
+pub fn render(c: &Comparison, gate: &[CheckResult], out: &mut dyn Write) -> io::Result<()> {
     let mut rows = vec![["metric", "baseline", "current", "change", "tolerance", ""].map(String::from).to_vec()];
     for r in &c.rows {
         let status = if r.regression { "REGRESSION" } else if r.tolerance.is_some() { "ok" } else { "" };
@@ -180,9 +202,19 @@ pub fn render(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     for n in &c.notes {
         writeln!(out, "  note: {n}")?;
     }
-    match c.regressions() {
-        0 => writeln!(out, "compare: no regression"),
-        n => writeln!(out, "compare: REGRESSION in {n} metric{}", if n == 1 { "" } else { "s" }),
+    writeln!(out, "{}", verdict_line(c.regressions(), gate))
+}
+
+/// `compare: no regression`, `compare: REGRESSION in N metrics`, or, when another check fails,
+/// `compare: FAILED: ...` naming it: the terminal agrees with the exit code and `--junit`.
+pub fn verdict_line(regressions: usize, gate: &[CheckResult]) -> String {
+    let regressed = format!("REGRESSION in {regressions} metric{}", if regressions == 1 { "" } else { "s" });
+    let failed: Vec<String> = gate.iter().filter(|r| !r.passed).map(|r| format!("`{}` failed: {}", r.check, r.measured)).collect();
+    match (regressions, failed.is_empty()) {
+        (0, true) => "compare: no regression".into(),
+        (_, true) => format!("compare: {regressed}"),
+        (0, false) => format!("compare: FAILED: {}", failed.join("; ")),
+        (_, false) => format!("compare: FAILED: {regressed}; {}", failed.join("; ")),
     }
 }
 
@@ -199,6 +231,67 @@ mod tests {
         assert_eq!(change_text(Kind::Count, Some(0.0), Some(0.0)), "±0");
         assert_eq!(change_text(Kind::Latency, Some(20_000.0), Some(30_000.0)), "+50.0%");
         assert_eq!(change_text(Kind::Latency, None, Some(1.0)), "-");
+    }
+
+    fn summary(name: &str, fingerprint: &str, status: crate::record::summary::RunStatus) -> Summary {
+        use crate::record::interval::{Shape, Totals};
+        let shape = Shape { requests: vec!["get".into()], outcomes: crate::scenario::outcomes::OutcomeTable::new([]), labels: vec![] };
+        let meta = crate::record::summary::RunMeta {
+            scenario: name.into(),
+            scenario_file: None,
+            status,
+            started_at: String::new(),
+            start_unix_ms: 0,
+            planned_duration_s: 3.0,
+            duration_s: 3.0,
+            target: String::new(),
+            threads: 1,
+            expected: 0.0,
+            shards: None,
+            scenario_fingerprint: fingerprint.into(),
+        };
+        Summary::build(&meta, &shape, &Totals::new(&shape))
+    }
+
+    #[test]
+    fn runs_of_different_scenarios_are_noted_even_under_one_name() {
+        use crate::record::summary::RunStatus::Completed;
+        let notes = |a: &Summary, b: &Summary| compare(a, b, &[]).notes;
+        assert!(notes(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f1", Completed)).is_empty());
+        let n = notes(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f2", Completed));
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert!(n[0].contains("different scenarios") && n[0].contains("f1") && n[0].contains("f2"), "{n:?}");
+        assert!(notes(&summary("a", "f1", Completed), &summary("b", "f1", Completed))[0].contains("(`a` and `b`)"));
+        // Results of versions that wrote no fingerprint are not guessed about.
+        assert!(notes(&summary("a", "", Completed), &summary("a", "f2", Completed)).is_empty());
+    }
+
+    #[test]
+    fn a_killed_run_is_noted_as_incomplete_not_as_generator_limited() {
+        use crate::record::summary::RunStatus::{Completed, Incomplete};
+        let mut killed = summary("s", "f", Incomplete);
+        killed.generator.fell_behind = true;
+        killed.generator.notes = vec!["INCOMPLETE: rebuilt from 3 whole second(s)".into()];
+        let n = compare(&killed, &summary("s", "f", Completed), &[]).notes;
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert!(n[0].starts_with("the baseline run is INCOMPLETE") && !n[0].contains("generator"), "{n:?}");
+    }
+
+    #[test]
+    fn the_verdict_line_never_says_no_regression_over_a_failed_check() {
+        let check = |passed| CheckResult {
+            scope: "run".into(),
+            check: "k is a whole run".into(),
+            expected: "a run that wrote summary.json".into(),
+            measured: "incomplete (3 s rebuilt from per-second files)".into(),
+            passed,
+            note: None,
+        };
+        assert_eq!(verdict_line(0, &[]), "compare: no regression");
+        assert_eq!(verdict_line(0, &[check(true)]), "compare: no regression");
+        assert_eq!(verdict_line(2, &[]), "compare: REGRESSION in 2 metrics");
+        assert_eq!(verdict_line(0, &[check(false)]), "compare: FAILED: `k is a whole run` failed: incomplete (3 s rebuilt from per-second files)");
+        assert!(verdict_line(1, &[check(false)]).starts_with("compare: FAILED: REGRESSION in 1 metric; `k is"));
     }
 
     #[test]

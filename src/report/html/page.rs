@@ -241,6 +241,10 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
     } else if let Some(sat) = &v.saturation {
         let bound = format!("p99 ≤ {}{}", format_us(sat.p99_limit_us), if sat.from_slo { ", the SLO" } else { ", 2× the first seconds' p99 (no p99 SLO)" });
         match sat.rate {
+            Some(r) if !sat.saturated => lines.push(format!(
+                "Not saturated: ok completions followed the target up to its peak, ~{r:.0} req/s offered ({:.0}%, {bound}); ramp higher to find the saturation point.",
+                crate::report::saturation::FOLLOW * 100.0
+            )),
             Some(r) => {
                 let pods = sat.per_pod.len();
                 let per = if pods > 0 { format!(" (~{:.0} per pod over {pods} pods)", r / pods as f64) } else { String::new() };
@@ -249,13 +253,13 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
             None => lines.push(format!("Completions never followed the target ({bound}).")),
         }
         if !sat.pod_peaks.is_empty() {
-            lines.push(format!("Peak sustained per pod: {}.", sat.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", ")));
+            lines.push(format!("{}: {}.", capitalised(crate::report::saturation::pod_peaks_label(sat.saturated)), sat.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", ")));
         }
         if sat.gateway_answered > 0 {
             lines.push(format!("{} requests were answered by the gateway itself, not a pod (shed 503, 401, 429).", sat.gateway_answered));
         }
         let file = v.summary.scenario_file.clone().unwrap_or_else(|| "SCENARIO".into());
-        lines.push(format!("A ramp estimates; to confirm a capacity by holding it: skyload capacity {file}"));
+        lines.push(format!("{}: skyload capacity {file}", capitalised(crate::report::saturation::next_step(sat.saturated))));
     }
     if lines.is_empty() {
         return Ok(());
@@ -269,6 +273,12 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
         }
     }
     writeln!(out, "</section>")
+}
+
+/// `text` with its first letter upper-case: the terminal's phrases opening a sentence.
+fn capitalised(text: &str) -> String {
+    let mut c = text.chars();
+    c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
 }
 
 /// Latency of each outcome alone: fast failures neither hide slow successes nor flatter them.
@@ -601,8 +611,10 @@ fn environment(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     writeln!(out, "</dl>")?;
     if g.fell_behind {
+        // A rebuilt (killed) run's notes say what was lost, not that the generator lagged.
+        let why = if s.status == RunStatus::Incomplete { "" } else { "The generator may have been the limit: " };
         for note in &g.notes {
-            writeln!(out, "<p class=\"warning\">The generator may have been the limit: {}</p>", escape(note))?;
+            writeln!(out, "<p class=\"warning\">{why}{}</p>", escape(note))?;
         }
     } else {
         writeln!(out, "<p class=\"note\">The generator kept up with the schedule: the target, not skyload, shaped these numbers.</p>")?;
