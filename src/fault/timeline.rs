@@ -80,12 +80,15 @@ impl FaultRecord {
 pub struct FaultDriver {
     cancel: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<Vec<FaultRecord>>>,
+    /// The records as planned: what is reported, each failed, if the thread panics.
+    planned: Vec<FaultRecord>,
 }
 
 impl FaultDriver {
     /// Starts driving `faults` against a schedule whose second 0 is `t0`.
     pub fn start(faults: Vec<FaultPlan>, t0: Instant, endpoints: Endpoints) -> FaultDriver {
         let (cancel, rx) = watch::channel(false);
+        let planned = faults.iter().map(|f| FaultRecord::planned(f).redacted()).collect();
         let thread = std::thread::Builder::new()
             .name("skyload-faults".into())
             .spawn(move || {
@@ -118,7 +121,7 @@ impl FaultDriver {
                 })
             })
             .expect("spawn fault thread");
-        FaultDriver { cancel, thread: Some(thread) }
+        FaultDriver { cancel, thread: Some(thread), planned }
     }
 
     /// Ends the timeline now: faults not yet due are skipped, active ones removed. Returns the records.
@@ -128,7 +131,34 @@ impl FaultDriver {
 
     fn stop(&mut self) -> Vec<FaultRecord> {
         let _ = self.cancel.send(true);
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+        match self.thread.take() {
+            Some(t) => joined(std::mem::take(&mut self.planned), t.join()),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The records of a finished driver thread. A thread that panicked returned none, which read as
+/// a drill with no faults, and the run could pass: each planned fault is reported failed
+/// instead, as any of them may still be in place.
+fn joined(planned: Vec<FaultRecord>, r: std::thread::Result<Vec<FaultRecord>>) -> Vec<FaultRecord> {
+    match r {
+        Ok(records) => records,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!("the fault driver panicked: {why}");
+            planned
+                .into_iter()
+                .map(|r| FaultRecord {
+                    apply_error: Some(format!("the fault driver panicked ({why}); check the target and `skyload faults list` for a leftover fault")),
+                    ..r
+                })
+                .collect()
+        }
     }
 }
 
@@ -259,6 +289,22 @@ pub fn recovery_time(good: &[Option<bool>], end_s: f64, streak: usize) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panicked driver thread used to give no records at all (`unwrap_or_default`), so no
+    /// fault failure was reported and the run could pass.
+    #[test]
+    fn a_panicked_driver_thread_fails_every_planned_fault() {
+        let planned = vec![FaultRecord { name: "kill".into(), ..FaultRecord::default() }, FaultRecord { name: "slow".into(), ..FaultRecord::default() }];
+        let r = std::thread::spawn(|| -> Vec<FaultRecord> { panic!("boom") }).join();
+        let out = joined(planned, r);
+        assert_eq!(out.len(), 2);
+        for rec in &out {
+            let e = rec.failed().unwrap_or_else(|| panic!("{rec:?}"));
+            assert!(e.contains("the fault driver panicked (boom)"), "{e}");
+        }
+        let fine = vec![FaultRecord { name: "x".into(), ..FaultRecord::default() }];
+        assert_eq!(joined(Vec::new(), Ok(fine.clone())), fine);
+    }
 
     #[test]
     fn recovery_is_the_start_of_the_first_good_streak() {
