@@ -274,3 +274,150 @@ body = "cached"
     assert_eq!(k2["recovery_s"].as_f64(), Some(0.0), "{k2}");
     assert!(stdout.contains("before → inside") && stdout.contains("recovered when"), "{stdout}");
 }
+
+/// A fake Toxiproxy API that takes every request and closes the connection without answering:
+/// the apply call's answer is lost. Returns its address and the request lines it saw.
+fn silent_toxiproxy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut r = BufReader::new(s);
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            log.lock().unwrap().push(line.trim().to_string());
+            // Dropped here: closed with no answer.
+        }
+    });
+    (addr, seen)
+}
+
+/// An apply whose answer was lost (the proxy took `POST /proxies/up/toxics` and closed the
+/// connection) left the toxic possibly in place with no trace: no DELETE, no journal entry, no
+/// faults.state.json. Now the entry is journalled before the call and removal is attempted.
+#[test]
+fn a_lost_apply_answer_is_journalled_and_removal_attempted() {
+    let (api, seen) = silent_toxiproxy();
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let f = dir.path().join("lost.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"2s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nproxy = \"up\"\napi = \"http://{api}\"\nlatency = \"30ms\"\nat = \"0s\"\nfor = \"1s\"\n\
+             [gateway.functions.hello]\npods = 1\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let child = run_file(&f, &out).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|l| l.starts_with("POST /proxies/up/toxics")), "{seen:?}");
+    assert!(seen.iter().any(|l| l.starts_with("DELETE /proxies/up/toxics/slow")), "removal attempted: {seen:?}");
+    // The removal got no answer either: the fault stays journalled and listed as possibly in place.
+    let copy = read_json(&out.join("faults.state.json"));
+    assert_eq!(copy["faults"][0]["name"], "slow", "{copy}");
+    assert_eq!(copy["faults"][0]["in_place"], true, "{copy}");
+    let faults = read_json(&out.join("faults.json"));
+    assert_eq!(faults[0]["removal_confirmed"], false, "{faults}");
+    assert!(state.join(format!("skyload/faults/{pid}.json")).exists());
+    let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("run pid {pid} (not running")) && text.contains("toxic `slow` on proxy `up`"), "{text}");
+}
+
+/// An exec fault of a `kill -9`'d run was left with no record at all. It is now journalled (name,
+/// start time, pid; never the command) so `faults list` and `faults clear` report it.
+#[test]
+fn an_exec_fault_of_a_killed_run_is_reported() {
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let mark = dir.path().join("F");
+    let f = dir.path().join("exec.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"mark\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"50s\"\nstart = \"touch '{m}'\"\nstop = \"rm '{m}'\"\n\
+             [gateway.functions.hello]\npods = 1\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let mut child = run_file(&f, &out).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
+    common::wait_until("the exec fault started and journalled", Duration::from_secs(15), || mark.exists() && journal.exists());
+    child.kill().unwrap(); // SIGKILL, by the pid we started
+    child.wait().unwrap();
+    assert!(mark.exists(), "nothing ran its stop command");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("\"exec\"") && text.contains("\"mark\"") && !text.contains("touch"), "{text}");
+    let copy = read_json(&out.join("faults.state.json"));
+    assert_eq!((copy["faults"][0]["kind"].as_str(), copy["faults"][0]["in_place"].as_bool()), (Some("exec"), Some(true)), "{copy}");
+    let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("exec fault `mark`") && text.contains("left in place by a dead run: run its stop command by hand"), "{text}");
+    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("exec fault `mark`") && text.contains("run its stop command by hand"), "{text}");
+    assert!(!journal.exists(), "reported to the person who asked, then dropped");
+}
+
+/// A failed lease renewal was only a warning: a fault the server had undone mid-window was
+/// recorded as in place for the whole window. Now the first failed renewal ends it early.
+#[test]
+fn a_lapsed_lease_ends_the_fault_early_in_the_records() {
+    let rt = common::server_runtime();
+    let gw = common::gateway_on(&rt, "[functions.hello]\npods = 1\n");
+    let base = gw.base_url();
+    let dir = tempdir();
+    let f = dir.path().join("lapse.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"{base}\"\n[[stages]]\nrate = 5\nduration = \"9s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow\"\nkind = \"latency\"\npod = \"hello-1\"\ncontrol_url = \"{base}\"\nlatency = \"50ms\"\nat = \"0s\"\nfor = \"8s\"\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let child = run_file(&f, &out).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    common::wait_until("the fault applied", Duration::from_secs(10), || pod_state(&rt, &base, "hello-1")["added_latency"] == "50.0ms");
+    // Removed by hand (no lease): the run's lease has nothing left to keep, and its next renewal is refused.
+    let (code, body) = rt
+        .block_on(skyload::fault::http::call(&base, http::Method::DELETE, "/_control/pods/hello-1/latency", None, None, Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let faults = read_json(&out.join("faults.json"));
+    let early = faults[0]["ended_early"].as_str().unwrap_or_else(|| panic!("{faults}"));
+    assert!(early.contains("lease renewal"), "{early}");
+    let removed = faults[0]["removed_at_s"].as_f64().unwrap();
+    assert!(removed < faults[0]["planned_end_s"].as_f64().unwrap(), "{faults}");
+    rt.block_on(gw.shutdown());
+}

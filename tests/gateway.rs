@@ -695,3 +695,41 @@ async fn control_api_refuses_hosts_that_are_not_loopback() {
     }
     gw.shutdown().await;
 }
+
+/// A lapsed lease undid every fault of its pod, also one set by hand: `errors` at 0.1 set without
+/// a lease went to 0 when a drill's leased latency on the same pod lapsed. Now a lapse puts back
+/// only the kinds the leased calls set, as they were before the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_lease_leaves_faults_set_by_hand() {
+    let gw = start("[functions.f]\npods = 2\n").await;
+    let pod = |name: &'static str| async move {
+        let r = control(gw.addr, Method::GET, &format!("/_control/pods/{name}"), "").await;
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
+    };
+    let leased = |path: &'static str, body: &'static str| async move {
+        let r = send(&mut connect(gw.addr).await, Method::POST, path, &[CONTROL, ("x-skyload-lease-ms", "1000")], body).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    // By hand: errors on f-2, latency on f-1 (no lease header).
+    assert_eq!(control(gw.addr, Method::POST, "/_control/pods/f-2/errors", r#"{"rate":0.1}"#).await.status, 200);
+    assert_eq!(control(gw.addr, Method::POST, "/_control/pods/f-1/latency", r#"{"add":"7ms"}"#).await.status, 200);
+    // A drill: kill f-1, latency on f-2, and an error rate over the hand-set one on f-1... then it dies.
+    leased("/_control/pods/f-1/kill", "").await;
+    leased("/_control/pods/f-2/latency", r#"{"add":"50ms"}"#).await;
+    leased("/_control/pods/f-1/errors", r#"{"rate":0.5,"status":503}"#).await;
+    assert_eq!(pod("f-1").await["healthy"], false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (pod("f-2").await["added_latency"] != "0us" || pod("f-1").await["healthy"] != true) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (p1, p2) = (pod("f-1").await, pod("f-2").await);
+    assert_eq!(p2["added_latency"], "0us", "{p2}");
+    assert_eq!(p2["error_rate"], 0.1, "the hand-set error rate stays: {p2}");
+    assert_eq!(p1["healthy"], true, "the leased kill is undone: {p1}");
+    assert_eq!((p1["error_rate"].as_f64(), p1["error_status"].as_u64()), (Some(0.0), Some(500)), "{p1}");
+    assert_eq!(p1["added_latency"], "7.00ms", "the hand-set latency stays: {p1}");
+    // Renewing a lapsed lease is refused (the run learns its fault is gone).
+    let r = send(&mut connect(gw.addr).await, Method::POST, "/_control/pods/f-2/lease", &[CONTROL, ("x-skyload-lease-ms", "1000")], "").await;
+    assert_eq!(r.status, 404);
+    gw.shutdown().await;
+}

@@ -417,6 +417,41 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     rt.block_on(gw.shutdown());
 }
 
+/// A 409 took over any toxic of the fault's name: a hand-made `timeout` on upstream was patched
+/// with latency attributes (so it kept blackholing while the run reported latency) and deleted at
+/// the end. Now only a toxic of the same type and stream is taken over; anything else is refused,
+/// naming both sides, and left alone.
+#[test]
+fn a_toxic_of_another_type_or_stream_is_not_taken_over() {
+    use skyload::fault::toxiproxy::{Stream, Toxic};
+    let rt = common::server_runtime();
+    let (gw, px, listen) = gateway_behind_proxy(&rt, "[functions.hello]\npods = 1\n");
+    let dir = tempdir();
+    rt.block_on(px.client().add_toxic("gw", &Toxic::timeout(Stream::Upstream, 0).named("slow-path"))).unwrap();
+    let f = dir.path().join("drill.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"http://{listen}\"\ntimeout = \"500ms\"\n[[stages]]\nrate = 5\nduration = \"1s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow-path\"\nkind = \"latency\"\nproxy = \"gw\"\napi = \"http://{api}\"\nlatency = \"30ms\"\nat = \"0s\"\nfor = \"1s\"\n",
+            api = px.addr
+        ),
+    )
+    .unwrap();
+    let o = run_file(&f, &dir.path().join("r")).env("XDG_STATE_HOME", dir.path().join("state")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(!err.contains("taken over"), "{err}");
+    for part in ["toxic `slow-path` already on proxy `gw`", "type `timeout` on stream upstream", "wants type `latency` on stream downstream"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    let toxics = rt.block_on(px.client().toxics("gw")).unwrap();
+    assert_eq!(toxics.len(), 1, "the hand-made toxic is not deleted: {toxics:?}");
+    assert_eq!((toxics[0].kind.as_str(), toxics[0].stream, &toxics[0].attributes), ("timeout", Stream::Upstream, &serde_json::json!({"timeout": 0})));
+    rt.block_on(px.shutdown());
+    rt.block_on(gw.shutdown());
+}
+
 /// A web page could kill pods with a "simple" cross-site POST (text/plain, no preflight); and
 /// `skyload gateway --listen 0.0.0.0:…` served an open control API.
 #[test]

@@ -1,5 +1,6 @@
 //! `skyload faults list|clear`: the faults that runs which never finished left on servers without
-//! leases (stock Toxiproxy, or an older skyload), from the journal in the state directory.
+//! leases (stock Toxiproxy, or an older skyload), and their exec faults (reported, never run:
+//! only a person can say a stop command is still right), from the journal in the state directory.
 
 use crate::cli::{FaultsAction, FaultsArgs};
 use super::error::{CliError, CliResult};
@@ -17,14 +18,17 @@ pub fn run(args: &FaultsArgs) -> CliResult {
                 let state = if f.running { "running" } else { "not running: leftovers" };
                 crate::outln!("run pid {} ({state}), {}:", f.pid, f.file.display());
                 for l in f.faults {
-                    crate::outln!("  {l}");
+                    match l {
+                        journal::Leftover::Exec { .. } if !f.running => crate::outln!("  {l}: {}", journal::EXEC_LEFT),
+                        _ => crate::outln!("  {l}"),
+                    }
                 }
             }
             Ok(())
         }
         FaultsAction::Clear { control_token } => {
             let ep = Endpoints { embedded: None, control_token: control_token.clone(), tls: None };
-            let lines = journal::clear_blocking(&ep);
+            let lines = journal::clear_blocking(&ep, true);
             if lines.is_empty() {
                 crate::outln!("no leftover faults (journals in {})", where_());
             }

@@ -32,12 +32,36 @@ pub struct Endpoints {
 pub struct StepResult {
     pub error: Option<String>,
     pub output: Option<String>,
+    /// The status a control API refused the call with (a clean "no": nothing was changed).
+    pub status: Option<u16>,
+    /// The call was sent but its answer was lost (closed connection, timeout): it may have taken
+    /// effect, so the caller must treat the fault as possibly in place.
+    pub unknown: bool,
 }
 
 impl StepResult {
     fn err(e: impl ToString) -> StepResult {
-        StepResult { error: Some(e.to_string()), output: None }
+        StepResult { error: Some(e.to_string()), ..StepResult::default() }
     }
+}
+
+/// Whether a failed call may still have reached the server and been carried out: the request
+/// went out and no answer came back. A refused connection or a bad URL changed nothing.
+fn answer_lost(e: &super::http::HttpError) -> bool {
+    matches!(e, super::http::HttpError::Exchange { .. } | super::http::HttpError::Timeout { .. })
+}
+
+/// The same for the Toxiproxy client; a 5xx may come from a server that half-did the change.
+fn toxi_lost(e: &ClientError) -> bool {
+    match e {
+        ClientError::Transport(h) => answer_lost(h),
+        ClientError::Api { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+fn toxi_err(e: &ClientError, text: String) -> StepResult {
+    StepResult { error: Some(text), status: e.status(), unknown: toxi_lost(e), output: None }
 }
 
 fn gateway_path(scope: &GatewayScope, action: &str) -> String {
@@ -58,8 +82,8 @@ async fn control(
 ) -> StepResult {
     match call_with(base, method.clone(), path, body.as_ref(), token, lease, tls, CONTROL_TIMEOUT).await {
         Ok((s, _)) if (200..300).contains(&s) => StepResult::default(),
-        Ok((s, text)) => StepResult::err(format!("{method} {path} answered {s}: {}", text.trim())),
-        Err(e) => StepResult::err(e),
+        Ok((s, text)) => StepResult { status: Some(s), unknown: s >= 500, ..StepResult::err(format!("{method} {path} answered {s}: {}", text.trim())) },
+        Err(e) => StepResult { unknown: answer_lost(&e), ..StepResult::err(e) },
     }
 }
 
@@ -94,21 +118,51 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
                 let t = toxic_of(name, toxic);
                 match c.add_toxic(proxy, &t).await {
                     Ok(_) => StepResult::default(),
-                    // A leftover of a run that never removed it (stock Toxiproxy has no leases):
-                    // take it over with this run's settings, and remove it at the end as ours.
-                    Err(e) if e.status() == Some(409) => match c.update_toxic(proxy, name, Some(t.toxicity), t.attributes.clone()).await {
-                        Ok(_) => {
-                            crate::errln!("note: toxic `{name}` on proxy `{proxy}` at {api} was a leftover of an earlier run; taken over");
-                            StepResult::default()
-                        }
-                        Err(e2) => StepResult::err(format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}) and taking it over failed: {e2}")),
-                    },
-                    Err(e) => StepResult::err(format!("adding toxic `{name}` to proxy `{proxy}` at {api}: {e}")),
+                    Err(e) if e.status() == Some(409) => take_over(&c, api, proxy, &t, &e).await,
+                    Err(e) => toxi_err(&e, format!("adding toxic `{name}` to proxy `{proxy}` at {api}: {e}")),
                 }
             }
             Err(e) => StepResult::err(e),
         },
         FaultAction::Exec { start, timeout, .. } => super::exec::run(start, *timeout).await,
+    }
+}
+
+/// A toxic of the fault's name is already on the proxy (409). It is taken over with this run's
+/// settings, and removed at the end as ours, only when it is what the scenario would have made
+/// (same type and stream: a leftover of an earlier run of it that nobody journalled, as stock
+/// Toxiproxy has no leases) and no running skyload journals it. Anything else was made by hand
+/// or by another run: patching attributes onto it would leave its own behaviour in place while
+/// this run reports its fault, and removing it at the end would delete what is not ours.
+async fn take_over(c: &Client, api: &str, proxy: &str, t: &Toxic, e: &ClientError) -> StepResult {
+    let name = &t.name;
+    let found = match c.toxics(proxy).await {
+        Ok(all) => all.into_iter().find(|x| x.name == *name),
+        Err(e2) => return StepResult::err(format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}) and it cannot be read to see whose it is: {e2}")),
+    };
+    let Some(found) = found else {
+        return StepResult::err(format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}), yet not listed there; try again"));
+    };
+    let refuse = |why: String| {
+        StepResult::err(format!(
+            "toxic `{name}` already on proxy `{proxy}` at {api} is type `{}` on stream {}, {why}; it is left as it is: remove or rename it, or rename the fault",
+            found.kind,
+            found.stream.as_str(),
+        ))
+    };
+    if found.kind != t.kind || found.stream != t.stream {
+        return refuse(format!("but the fault wants type `{}` on stream {}, so it is not this scenario's leftover", t.kind, t.stream.as_str()));
+    }
+    let ours = super::journal::Leftover::Toxic { api: api.to_string(), proxy: proxy.to_string(), name: name.clone() };
+    if let Some(run) = super::journal::list().into_iter().find(|f| f.running && f.faults.contains(&ours)) {
+        return refuse(format!("and the running skyload pid {} applied it", run.pid));
+    }
+    match c.update_toxic(proxy, name, Some(t.toxicity), t.attributes.clone()).await {
+        Ok(_) => {
+            crate::errln!("note: toxic `{name}` on proxy `{proxy}` at {api} (type `{}`, {}) was a leftover of an earlier run; taken over", t.kind, t.stream.as_str());
+            StepResult::default()
+        }
+        Err(e2) => toxi_err(&e2, format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}) and taking it over failed: {e2}")),
     }
 }
 
@@ -128,7 +182,7 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
                 // Gone already: its lease lapsed (a stalled driver), or an earlier attempt whose
                 // answer was lost removed it.
                 Err(ClientError::Api { status: 404, message, .. }) if message.contains("toxic not found") => StepResult::default(),
-                Err(e) => StepResult::err(format!("removing toxic `{name}` from proxy `{proxy}` at {api}: {e}")),
+                Err(e) => toxi_err(&e, format!("removing toxic `{name}` from proxy `{proxy}` at {api}: {e}")),
             },
             Err(e) => StepResult::err(e),
         },
@@ -138,7 +192,8 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
 }
 
 /// What undoes `action` after this process is gone, for the journal; None when nothing would
-/// outlive the run (the embedded gateway) or it must not be written down (commands).
+/// outlive the run (the embedded gateway, a command with no stop). A command is journalled by
+/// name, start time and pid only, never its text (it may hold secrets): it is reported, not undone.
 pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Leftover> {
     use super::journal::Leftover;
     match action {
@@ -151,6 +206,11 @@ pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Left
             Some(Leftover::Gateway { base: base.clone(), method: method.into(), path: gateway_path(scope, action) })
         }
         FaultAction::Toxic { api, proxy, .. } => Some(Leftover::Toxic { api: api.clone(), proxy: proxy.clone(), name: name.to_string() }),
+        FaultAction::Exec { stop: Some(_), .. } => Some(Leftover::Exec {
+            name: name.to_string(),
+            started: crate::units::rfc3339(std::time::SystemTime::now()),
+            pid: std::process::id(),
+        }),
         _ => None,
     }
 }
@@ -167,7 +227,7 @@ pub async fn renew(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
         FaultAction::Toxic { api, proxy, .. } => match Client::new(api).map(|c| c.with_token(ep.control_token.clone()).with_tls(ep.tls.clone())) {
             Ok(c) => match c.with_lease(LEASE).update_toxic(proxy, name, None, serde_json::json!({})).await {
                 Ok(_) => StepResult::default(),
-                Err(e) => StepResult::err(format!("renewing toxic `{name}` on proxy `{proxy}` at {api}: {e}")),
+                Err(e) => toxi_err(&e, format!("renewing toxic `{name}` on proxy `{proxy}` at {api}: {e}")),
             },
             Err(e) => StepResult::err(e),
         },

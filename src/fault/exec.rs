@@ -19,11 +19,11 @@ pub async fn run(command: &str, timeout: Duration) -> StepResult {
         .spawn();
     let child = match child {
         Ok(c) => c,
-        Err(e) => return StepResult { error: Some(format!("cannot start `{command}`: {e}")), output: None },
+        Err(e) => return StepResult { error: Some(format!("cannot start `{command}`: {e}")), output: None, ..StepResult::default() },
     };
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Err(_) => StepResult { error: Some(format!("`{command}` did not finish within {timeout:?} (killed)")), output: None },
-        Ok(Err(e)) => StepResult { error: Some(format!("`{command}`: {e}")), output: None },
+        Err(_) => StepResult { error: Some(format!("`{command}` did not finish within {timeout:?} (killed)")), output: None, ..StepResult::default() },
+        Ok(Err(e)) => StepResult { error: Some(format!("`{command}`: {e}")), output: None, ..StepResult::default() },
         Ok(Ok(out)) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -33,7 +33,7 @@ pub async fn run(command: &str, timeout: Duration) -> StepResult {
                 text.push_str("\n[output truncated]");
             }
             let error = (!out.status.success()).then(|| format!("`{command}` exited with {}", out.status));
-            StepResult { error, output: Some(text) }
+            StepResult { error, output: Some(text), ..StepResult::default() }
         }
     }
 }

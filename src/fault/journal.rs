@@ -6,8 +6,13 @@
 //! per process, so concurrent runs never race on it. The next run with faults, and
 //! `skyload faults clear`, remove what a dead process left and say so.
 //!
-//! Faults of the embedded gateway die with the run and are not journalled. Exec faults are not
-//! either: their stop command may hold secrets, which must not sit in a file nobody cleans.
+//! Faults of the embedded gateway die with the run and are not journalled. An exec fault is
+//! journalled by name, start time and pid, never its commands (they may hold secrets, which must
+//! not sit in a file nobody cleans): what a dead run left is reported, not undone — only its
+//! stop command could undo it, and a later process cannot know it is still right to run.
+//!
+//! An entry is written before its fault is applied: a run killed while the call is under way, or
+//! whose call lost its answer, still leaves a trace.
 
 use super::backend::{self, Endpoints};
 use serde::{Deserialize, Serialize};
@@ -22,13 +27,26 @@ pub enum Leftover {
     Toxic { api: String, proxy: String, name: String },
     /// `method base + path` on a gateway's control API.
     Gateway { base: String, method: String, path: String },
+    /// An exec fault whose stop command had not run (successfully): only a person can undo it.
+    Exec {
+        name: String,
+        /// RFC 3339, when its start command was run.
+        started: String,
+        /// The run that started it.
+        pid: u32,
+    },
 }
+
+/// What a dead run's exec fault needs; skyload never runs a command it did not get from the user
+/// in this process.
+pub const EXEC_LEFT: &str = "left in place by a dead run: run its stop command by hand";
 
 impl std::fmt::Display for Leftover {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Leftover::Toxic { api, proxy, name } => write!(f, "toxic `{name}` on proxy `{proxy}` at {api}"),
             Leftover::Gateway { base, method, path } => write!(f, "gateway fault at {base} (undone by {method} {path})"),
+            Leftover::Exec { name, started, pid } => write!(f, "exec fault `{name}` (started {started} by run pid {pid}; its stop command has not run)"),
         }
     }
 }
@@ -40,6 +58,7 @@ impl Leftover {
         match self {
             Leftover::Toxic { api, proxy, name } => Leftover::Toxic { api: r(api), proxy: proxy.clone(), name: name.clone() },
             Leftover::Gateway { base, method, path } => Leftover::Gateway { base: r(base), method: method.clone(), path: r(path) },
+            Leftover::Exec { name, started, pid } => Leftover::Exec { name: r(name), started: started.clone(), pid: *pid },
         }
     }
 }
@@ -185,12 +204,22 @@ pub fn list() -> Vec<Found> {
 }
 
 /// Removes what dead runs left; one line per fault, saying what was done. Faults that could not
-/// be removed stay in their journal for the next attempt.
-pub async fn clear(ep: &Endpoints) -> Vec<String> {
+/// be removed stay in their journal for the next attempt. Exec faults cannot be removed: each is
+/// reported (`EXEC_LEFT`), and kept in its journal unless `forget_exec` (`skyload faults clear`,
+/// a person asking, has now been told; a run's automatic clearing only reports it).
+pub async fn clear(ep: &Endpoints, forget_exec: bool) -> Vec<String> {
     let mut lines = Vec::new();
     for found in list().into_iter().filter(|f| !f.running) {
         let mut left = Vec::new();
         for l in found.faults {
+            if let Leftover::Exec { .. } = l {
+                let after = if forget_exec { " (dropped from the journal; faults.state.json of its Results keeps it)" } else { "" };
+                lines.push(format!("not undone: {l}: {EXEC_LEFT}{after}"));
+                if !forget_exec {
+                    left.push(l);
+                }
+                continue;
+            }
             match undo(&l, ep).await {
                 Ok(()) => lines.push(format!("removed leftover {l} (from run pid {}, which did not finish)", found.pid)),
                 Err(e) => {
@@ -213,9 +242,9 @@ pub async fn clear(ep: &Endpoints) -> Vec<String> {
 }
 
 /// `clear` from synchronous code (the `run` and `faults` commands), on a small runtime of its own.
-pub fn clear_blocking(ep: &Endpoints) -> Vec<String> {
+pub fn clear_blocking(ep: &Endpoints, forget_exec: bool) -> Vec<String> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(clear(ep)),
+        Ok(rt) => rt.block_on(clear(ep, forget_exec)),
         Err(e) => vec![format!("cannot look for leftover faults: {e}")],
     }
 }
@@ -235,6 +264,7 @@ async fn undo(l: &Leftover, ep: &Endpoints) -> Result<(), String> {
             let m = http::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
             backend::raw_control(base, m, path, ep.control_token.as_deref()).await
         }
+        Leftover::Exec { .. } => Err(EXEC_LEFT.to_string()),
     }
 }
 
@@ -249,12 +279,16 @@ mod tests {
             faults: vec![
                 Leftover::Toxic { api: "127.0.0.1:8474".into(), proxy: "api".into(), name: "slow".into() },
                 Leftover::Gateway { base: "http://127.0.0.1:1".into(), method: "DELETE".into(), path: "/_control/pods/p/latency".into() },
+                Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7 },
             ],
         };
         let text = serde_json::to_string(&j).unwrap();
         assert!(text.contains("\"kind\":\"toxic\""), "{text}");
         let back: RunJournal = serde_json::from_str(&text).unwrap();
         assert_eq!(back.faults, j.faults);
+        // An exec entry names the fault, never its commands.
+        assert!(text.contains("\"kind\":\"exec\",\"name\":\"drain\""), "{text}");
+        assert_eq!(j.faults[2].to_string(), "exec fault `drain` (started 2026-01-02T03:04:05Z by run pid 7; its stop command has not run)");
     }
 
     #[test]

@@ -32,11 +32,16 @@ pub struct FaultRecord {
     pub expect: Vec<String>,
     pub recover_within_s: Option<f64>,
     /// What undoes this fault if the run dies first (the journal entry, also in
-    /// `faults.state.json`); None for the embedded gateway (dies with the run) and commands.
+    /// `faults.state.json`); None for the embedded gateway (dies with the run) and a command
+    /// with no stop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<journal::Leftover>,
     /// Whether removal was confirmed by the API or the stop command (None: never applied).
     pub removal_confirmed: Option<bool>,
+    /// Why the fault ended before its window did (its lease lapsed on the server): then
+    /// `removed_at_s` is when it was known gone at the latest, so windows and verdicts stop there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_early: Option<String>,
 }
 
 impl FaultRecord {
@@ -80,12 +85,15 @@ impl FaultRecord {
 pub struct FaultDriver {
     cancel: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<Vec<FaultRecord>>>,
+    /// The records as planned: what is reported, each failed, if the thread panics.
+    planned: Vec<FaultRecord>,
 }
 
 impl FaultDriver {
     /// Starts driving `faults` against a schedule whose second 0 is `t0`.
     pub fn start(faults: Vec<FaultPlan>, t0: Instant, endpoints: Endpoints) -> FaultDriver {
         let (cancel, rx) = watch::channel(false);
+        let planned = faults.iter().map(|f| FaultRecord::planned(f).redacted()).collect();
         let thread = std::thread::Builder::new()
             .name("skyload-faults".into())
             .spawn(move || {
@@ -118,7 +126,7 @@ impl FaultDriver {
                 })
             })
             .expect("spawn fault thread");
-        FaultDriver { cancel, thread: Some(thread) }
+        FaultDriver { cancel, thread: Some(thread), planned }
     }
 
     /// Ends the timeline now: faults not yet due are skipped, active ones removed. Returns the records.
@@ -128,7 +136,34 @@ impl FaultDriver {
 
     fn stop(&mut self) -> Vec<FaultRecord> {
         let _ = self.cancel.send(true);
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+        match self.thread.take() {
+            Some(t) => joined(std::mem::take(&mut self.planned), t.join()),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The records of a finished driver thread. A thread that panicked returned none, which read as
+/// a drill with no faults, and the run could pass: each planned fault is reported failed
+/// instead, as any of them may still be in place.
+fn joined(planned: Vec<FaultRecord>, r: std::thread::Result<Vec<FaultRecord>>) -> Vec<FaultRecord> {
+    match r {
+        Ok(records) => records,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!("the fault driver panicked: {why}");
+            planned
+                .into_iter()
+                .map(|r| FaultRecord {
+                    apply_error: Some(format!("the fault driver panicked ({why}); check the target and `skyload faults list` for a leftover fault")),
+                    ..r
+                })
+                .collect()
+        }
     }
 }
 
@@ -160,16 +195,39 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     if wait(t0 + f.at, &mut cancel).await {
         return rec;
     }
+    // Journalled before the call: a run killed while it is under way, or whose answer is lost,
+    // must still leave a trace of a fault that may be in place.
+    let leftover = super::backend::leftover(&f.name, &f.action);
+    if let Some(l) = &leftover {
+        journal::record(l.clone());
+    }
+    rec.undo = leftover.clone();
+    let exec = matches!(f.action, crate::scenario::FaultAction::Exec { .. });
     let r = apply(&f.name, &f.action, &ep).await;
     rec.start_output = r.output;
     match r.error {
+        // A command may have half-worked: its stop runs at the end of the window anyway.
+        Some(e) if exec => {
+            tracing::error!("fault `{}` could not be applied: {e}", f.name);
+            rec.apply_error = Some(e);
+        }
+        // The call went out and its answer was lost: the fault may be in place. Remove it now
+        // (a 404 counts as removed) and say how that went.
+        Some(e) if r.unknown => {
+            tracing::error!("fault `{}` could not be applied: {e}; removing it in case the call took effect", f.name);
+            rec.apply_error = Some(e);
+            finish_removal(&mut rec, remove_with_retries(&f, &ep).await, &f.name, leftover.as_ref(), t0, false);
+            return rec;
+        }
+        // Refused or never sent: nothing was changed.
         Some(e) => {
             tracing::error!("fault `{}` could not be applied: {e}", f.name);
             rec.apply_error = Some(e);
-            // A command may have half-worked; run its stop anyway. Control APIs changed nothing.
-            if !matches!(f.action, crate::scenario::FaultAction::Exec { .. }) {
-                return rec;
+            if let Some(l) = &leftover {
+                journal::forget(l);
             }
+            rec.undo = None;
+            return rec;
         }
         None => {
             rec.applied_at_s = Some(secs(t0));
@@ -177,42 +235,70 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
             tracing::info!("fault `{}` applied: {}", f.name, f.action.describe());
         }
     }
-    let leftover = rec.apply_error.is_none().then(|| super::backend::leftover(&f.name, &f.action)).flatten();
-    if let Some(l) = &leftover {
-        journal::record(l.clone());
-    }
-    rec.undo = leftover.clone();
     // Renew the lease until the window ends: a run that dies stops renewing, and a skyload
     // gateway or proxy undoes the fault about `LEASE` later on its own.
     let end = t0 + f.end();
+    let mut first_failed: Option<f64> = None;
+    let mut lapsed = false;
     loop {
         let next = (Instant::now() + RENEW_EVERY).min(end);
         if wait(next, &mut cancel).await || next >= end {
             break;
         }
-        if let Some(e) = renew(&f.name, &f.action, &ep).await.error {
+        if lapsed {
+            continue;
+        }
+        let r = renew(&f.name, &f.action, &ep).await;
+        let Some(e) = r.error else {
+            first_failed = None;
+            continue;
+        };
+        let since = *first_failed.get_or_insert(secs(t0));
+        if r.status == Some(404) {
+            // The server undid the fault (its lease lapsed, or it was removed by hand): the
+            // window ended early, at the first renewal that failed at the latest.
+            tracing::error!("fault `{}`: lease renewal refused ({e}); the fault was undone by the server early, by {since:.1}s", f.name);
+            rec.removed_at_s = Some(since);
+            rec.ended_early = Some(format!("undone by the server before its window ended: lease renewal at {since:.1}s failed ({e})"));
+            lapsed = true;
+        } else {
             tracing::warn!("fault `{}`: lease renewal failed ({e}); it will be undone if this persists", f.name);
         }
     }
-    let r = remove_with_retries(&f, &ep).await;
+    if lapsed {
+        // Already undone; a removal now could only undo what someone set since.
+        rec.removal_confirmed = Some(true);
+        crate::metrics::live::fault_event(&f.name, false);
+        if let Some(l) = &leftover {
+            journal::forget(l);
+        }
+        return rec;
+    }
+    finish_removal(&mut rec, remove_with_retries(&f, &ep).await, &f.name, leftover.as_ref(), t0, true);
+    rec
+}
+
+/// Records how a removal went, and crosses the journal entry off once it is confirmed.
+fn finish_removal(rec: &mut FaultRecord, r: super::backend::StepResult, name: &str, leftover: Option<&journal::Leftover>, t0: Instant, applied: bool) {
     rec.stop_output = r.output;
     match r.error {
         Some(e) => {
-            tracing::error!("fault `{}` could not be removed: {e}", f.name);
+            tracing::error!("fault `{name}` could not be removed: {e}");
             rec.remove_error = Some(e);
             rec.removal_confirmed = Some(false);
         }
         None => {
-            rec.removed_at_s = Some(secs(t0));
-            crate::metrics::live::fault_event(&f.name, false);
+            if applied {
+                rec.removed_at_s = Some(secs(t0));
+                crate::metrics::live::fault_event(name, false);
+            }
             rec.removal_confirmed = Some(true);
-            tracing::info!("fault `{}` removed", f.name);
-            if let Some(l) = &leftover {
+            tracing::info!("fault `{name}` removed");
+            if let Some(l) = leftover {
                 journal::forget(l);
             }
         }
     }
-    rec
 }
 
 /// Waits between removal attempts: 4 tries within about 1.5 s plus call timeouts, so a second
@@ -259,6 +345,22 @@ pub fn recovery_time(good: &[Option<bool>], end_s: f64, streak: usize) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panicked driver thread used to give no records at all (`unwrap_or_default`), so no
+    /// fault failure was reported and the run could pass.
+    #[test]
+    fn a_panicked_driver_thread_fails_every_planned_fault() {
+        let planned = vec![FaultRecord { name: "kill".into(), ..FaultRecord::default() }, FaultRecord { name: "slow".into(), ..FaultRecord::default() }];
+        let r = std::thread::spawn(|| -> Vec<FaultRecord> { panic!("boom") }).join();
+        let out = joined(planned, r);
+        assert_eq!(out.len(), 2);
+        for rec in &out {
+            let e = rec.failed().unwrap_or_else(|| panic!("{rec:?}"));
+            assert!(e.contains("the fault driver panicked (boom)"), "{e}");
+        }
+        let fine = vec![FaultRecord { name: "x".into(), ..FaultRecord::default() }];
+        assert_eq!(joined(Vec::new(), Ok(fine.clone())), fine);
+    }
 
     #[test]
     fn recovery_is_the_start_of_the_first_good_streak() {

@@ -4,7 +4,7 @@
 //! touched, so a driver can log exactly what it did.
 
 use super::handler::{json, Resp};
-use super::pod::Pod;
+use super::pod::{FaultKind, Pod, Setting};
 use super::state::{Function, Gateway};
 use crate::fault::lease::{lease_wanted, parse_lease};
 use crate::scenario::secrets::constant_time_eq;
@@ -151,6 +151,9 @@ fn pod_action(
     lease_ns: Option<u64>,
 ) -> Resp {
     let now = gw.clock.now_ns();
+    let kind = FaultKind::of_action(action);
+    // What a leased call overwrites, so its lapse can put back a setting made by hand.
+    let before: Vec<Option<Setting>> = pods.iter().map(|p| kind.map(|k| p.setting(k))).collect();
     match (method, action) {
         (&Method::POST, "lease") => {
             let Some(ns) = lease_ns else {
@@ -215,9 +218,15 @@ fn pod_action(
             )
         }
     }
-    match (method, action, lease_ns) {
-        (&Method::POST, "kill" | "latency" | "errors", Some(ns)) => pods.iter().for_each(|p| p.lease(now, ns)),
-        (&Method::POST, "revive", _) | (&Method::DELETE, _, _) => pods.iter().for_each(|p| p.settle()),
+    // A leased call puts its kind under the lease; any other change of a kind (by hand, or the
+    // run removing its fault) takes the kind out of it, so a lapse never undoes it.
+    match (method, action, lease_ns, kind) {
+        (&Method::POST, "kill" | "latency" | "errors", Some(ns), Some(k)) => {
+            for (p, b) in pods.iter().zip(before) {
+                p.lease(k, b.unwrap_or(p.setting(k)), now, ns);
+            }
+        }
+        (&Method::POST | &Method::DELETE, _, _, Some(k)) => pods.iter().for_each(|p| p.unlease(k)),
         _ => {}
     }
     let states: Vec<Value> = pods
@@ -252,8 +261,13 @@ pub fn expire_leases(gw: &Gateway) {
     let now = gw.clock.now_ns();
     for f in &gw.functions {
         for p in f.pods() {
-            if p.expire(now) {
-                tracing::warn!("pod `{}`: faults undone, their lease lapsed (the run that applied them stopped renewing it)", p.name);
+            let undone = p.expire(now);
+            if !undone.is_empty() {
+                let kinds = undone.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
+                tracing::warn!(
+                    "pod `{}`: faults undone ({kinds}, put back as before the lease), their lease lapsed (the run that applied them stopped renewing it)",
+                    p.name
+                );
             }
         }
     }

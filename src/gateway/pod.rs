@@ -46,6 +46,60 @@ struct ColdStart {
     idle_ns: Option<u64>,
 }
 
+/// The faults the control API injects, one per action (`kill`, `latency`, `errors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    Kill,
+    Latency,
+    Errors,
+}
+
+impl FaultKind {
+    /// The kind a control action sets or clears (`revive` clears `kill`).
+    pub fn of_action(action: &str) -> Option<FaultKind> {
+        match action {
+            "kill" | "revive" => Some(FaultKind::Kill),
+            "latency" => Some(FaultKind::Latency),
+            "errors" => Some(FaultKind::Errors),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Latency => "latency",
+            FaultKind::Errors => "errors",
+        }
+    }
+}
+
+/// What one fault kind of a pod was set to: what a lapsed lease puts back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Killed(bool),
+    Latency { add_us: u64, jitter_us: u64 },
+    Errors { ppm: u32, status: u32 },
+}
+
+impl Setting {
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Setting::Killed(_) => FaultKind::Kill,
+            Setting::Latency { .. } => FaultKind::Latency,
+            Setting::Errors { .. } => FaultKind::Errors,
+        }
+    }
+}
+
+/// A pod's fault lease: until when (gateway-clock ns, 0: none), and for each kind a leased call
+/// set, what it was before.
+#[derive(Debug, Default)]
+struct Lease {
+    until_ns: u64,
+    before: Vec<Setting>,
+}
+
 /// A pod and everything it knows; shared by all workers through an `Arc`.
 #[derive(Debug)]
 pub struct Pod {
@@ -73,9 +127,10 @@ pub struct Pod {
     jitter_us: AtomicU64,
     error_ppm: AtomicU32,
     error_status: AtomicU32,
-    /// Gateway-clock ns at which injected faults undo themselves unless renewed (0: no lease):
-    /// a drill whose driver was killed never leaves the pod dead or slow.
-    lease_until_ns: AtomicU64,
+    /// The leased faults: they undo themselves unless renewed, so a drill whose driver was
+    /// killed never leaves the pod dead or slow. Per fault kind, so expiry never touches a
+    /// setting made by hand (no lease).
+    lease: Mutex<Lease>,
     status: StatusCode,
     body: Bytes,
     content_type: HeaderValue,
@@ -143,7 +198,7 @@ impl Pod {
             jitter_us: AtomicU64::new(0),
             error_ppm: AtomicU32::new(0),
             error_status: AtomicU32::new(500),
-            lease_until_ns: AtomicU64::new(0),
+            lease: Mutex::new(Lease::default()),
             status: StatusCode::from_u16(spec.response.status).expect("validated status"),
             body,
             content_type: HeaderValue::from_str(&spec.response.content_type)
@@ -352,46 +407,100 @@ impl Pod {
         );
     }
 
-    /// Starts or extends the fault lease to `now + ns`.
-    pub fn lease(&self, now: u64, ns: u64) {
-        self.lease_until_ns.store(now.saturating_add(ns).max(1), Ordering::Release);
+    /// What `kind` is set to now: what a lease restores when it lapses.
+    pub fn setting(&self, kind: FaultKind) -> Setting {
+        match kind {
+            FaultKind::Kill => Setting::Killed(self.is_killed()),
+            FaultKind::Latency => Setting::Latency {
+                add_us: self.add_latency_us.load(Ordering::Acquire),
+                jitter_us: self.jitter_us.load(Ordering::Acquire),
+            },
+            FaultKind::Errors => Setting::Errors {
+                ppm: self.error_ppm.load(Ordering::Acquire),
+                status: self.error_status.load(Ordering::Acquire),
+            },
+        }
+    }
+
+    fn restore(&self, s: Setting) {
+        match s {
+            Setting::Killed(killed) => {
+                if !killed && self.is_killed() {
+                    self.revive();
+                }
+            }
+            Setting::Latency { add_us, jitter_us } => {
+                self.add_latency_us.store(add_us, Ordering::Relaxed);
+                self.jitter_us.store(jitter_us, Ordering::Relaxed);
+            }
+            Setting::Errors { ppm, status } => {
+                self.error_status.store(status, Ordering::Relaxed);
+                self.error_ppm.store(ppm, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn leases(&self) -> std::sync::MutexGuard<'_, Lease> {
+        self.lease.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `kind` under the lease, starting or extending it to `now + ns`. `before` is what the
+    /// kind was set to before this call (taken by the caller before applying): a lapse restores
+    /// it. A kind already leased keeps its first `before`, so a second leased call cannot make
+    /// the lease restore the fault itself.
+    pub fn lease(&self, kind: FaultKind, before: Setting, now: u64, ns: u64) {
+        let mut l = self.leases();
+        l.until_ns = now.saturating_add(ns).max(1);
+        if !l.before.iter().any(|b| b.kind() == kind) {
+            l.before.push(before);
+        }
+    }
+
+    /// A call without a lease set or cleared `kind` (by hand, or the driver removing its fault):
+    /// it is no longer the lease's to undo. The lease ends with its last kind.
+    pub fn unlease(&self, kind: FaultKind) {
+        let mut l = self.leases();
+        l.before.retain(|b| b.kind() != kind);
+        if l.before.is_empty() {
+            l.until_ns = 0;
+        }
     }
 
     /// Extends a running lease only (a renewal after expiry must not bring a lease back).
     pub fn renew(&self, now: u64, ns: u64) -> bool {
-        let cur = self.lease_until_ns.load(Ordering::Acquire);
-        cur != 0 && self.lease_until_ns.compare_exchange(cur, now.saturating_add(ns).max(1), Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// Whether a fault is in place (killed, slowed or failing).
-    pub fn faulty(&self) -> bool {
-        self.is_killed() || self.add_latency_us.load(Ordering::Acquire) != 0 || self.error_ppm.load(Ordering::Acquire) != 0
-    }
-
-    /// Drops the lease once no fault is left (the driver removed them all itself).
-    pub fn settle(&self) {
-        if !self.faulty() {
-            self.lease_until_ns.store(0, Ordering::Release);
-        }
-    }
-
-    /// Undoes every fault when the lease lapsed before `now`; true when it did.
-    pub fn expire(&self, now: u64) -> bool {
-        let until = self.lease_until_ns.load(Ordering::Acquire);
-        if until == 0 || until > now || self.lease_until_ns.compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        let mut l = self.leases();
+        if l.until_ns == 0 {
             return false;
         }
-        self.reset();
+        l.until_ns = now.saturating_add(ns).max(1);
         true
     }
 
-    /// Clears injected faults and revives the pod if it was killed.
+    /// When the lease lapsed before `now`, puts each leased kind back as it was before the lease
+    /// and returns those kinds; settings made without a lease stay as they are.
+    pub fn expire(&self, now: u64) -> Vec<FaultKind> {
+        let before = {
+            let mut l = self.leases();
+            if l.until_ns == 0 || l.until_ns > now {
+                return Vec::new();
+            }
+            l.until_ns = 0;
+            std::mem::take(&mut l.before)
+        };
+        for b in &before {
+            self.restore(*b);
+        }
+        before.iter().map(Setting::kind).collect()
+    }
+
+    /// Clears injected faults, revives the pod if it was killed, and ends its lease.
     pub fn reset(&self) {
         self.set_latency(Duration::ZERO, Duration::ZERO);
         self.set_errors(0.0, StatusCode::INTERNAL_SERVER_ERROR);
         if self.is_killed() {
             self.revive();
         }
+        *self.leases() = Lease::default();
     }
 
     pub fn capacity_qps(&self) -> f64 {
@@ -555,5 +664,51 @@ mod tests {
         assert!(
             matches!(pod.call(&clock, Bytes::new()).await, PodReply::Answer { status, .. } if status == 200)
         );
+    }
+
+    /// The lapse of a lease used to `reset()` the whole pod, undoing settings made by hand.
+    #[test]
+    fn a_lapsed_lease_puts_back_only_the_kinds_it_leased() {
+        let pod = Pod::new("f", "v1", "f-1".into(), &spec(1, 0, 0));
+        // By hand: an error rate.
+        pod.set_errors(0.1, StatusCode::BAD_GATEWAY);
+        pod.unlease(FaultKind::Errors);
+        // Leased: latency, and a kill.
+        let before = pod.setting(FaultKind::Latency);
+        pod.set_latency(Duration::from_millis(50), Duration::ZERO);
+        pod.lease(FaultKind::Latency, before, 0, 1_000);
+        let before = pod.setting(FaultKind::Kill);
+        pod.kill(0);
+        pod.lease(FaultKind::Kill, before, 0, 1_000);
+        assert!(pod.expire(999).is_empty(), "not lapsed yet");
+        assert_eq!(pod.expire(1_000), vec![FaultKind::Latency, FaultKind::Kill]);
+        assert!(!pod.is_killed());
+        assert_eq!(pod.setting(FaultKind::Latency), Setting::Latency { add_us: 0, jitter_us: 0 });
+        assert_eq!(pod.setting(FaultKind::Errors), Setting::Errors { ppm: 100_000, status: 502 });
+        assert!(!pod.renew(2_000, 1_000), "a lapsed lease is not renewed");
+    }
+
+    /// A leased call over a hand-set value puts the hand-set value back; a second leased call of
+    /// the same kind does not make the lease restore the fault itself; a change by hand while
+    /// leased takes the kind out of the lease.
+    #[test]
+    fn a_lease_restores_what_was_there_before_it() {
+        let pod = Pod::new("f", "v1", "f-1".into(), &spec(1, 0, 0));
+        pod.set_errors(0.1, StatusCode::BAD_GATEWAY);
+        for rate in [0.5, 0.7] {
+            let before = pod.setting(FaultKind::Errors);
+            pod.set_errors(rate, StatusCode::SERVICE_UNAVAILABLE);
+            pod.lease(FaultKind::Errors, before, 0, 1_000);
+        }
+        assert_eq!(pod.expire(5_000), vec![FaultKind::Errors]);
+        assert_eq!(pod.setting(FaultKind::Errors), Setting::Errors { ppm: 100_000, status: 502 });
+
+        let before = pod.setting(FaultKind::Latency);
+        pod.set_latency(Duration::from_millis(50), Duration::ZERO);
+        pod.lease(FaultKind::Latency, before, 0, 1_000);
+        pod.set_latency(Duration::from_millis(9), Duration::ZERO);
+        pod.unlease(FaultKind::Latency);
+        assert!(pod.expire(5_000).is_empty());
+        assert_eq!(pod.setting(FaultKind::Latency), Setting::Latency { add_us: 9_000, jitter_us: 0 });
     }
 }

@@ -178,6 +178,7 @@ pub fn render_faults(reports: &[crate::verify::faults::FaultReport], out: &mut d
     let mut rows = vec![["fault", "window (planned → actual)", "action", "inside: outcomes", "fallback", "error rate", "p50/p99 before → inside", "recovery", "result"].map(String::from).to_vec()];
     for f in reports {
         let actual = match (f.fault.applied_at_s, f.fault.removed_at_s) {
+            (Some(a), Some(r)) if f.fault.ended_early.is_some() => format!("{a:.1}–{r:.1}s (ended early: lease lapsed)"),
             (Some(a), Some(r)) => format!("{a:.1}–{r:.1}s"),
             (Some(a), None) => format!("{a:.1}s–not removed"),
             _ => "not applied".to_string(),
