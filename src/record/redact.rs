@@ -7,6 +7,8 @@
 //!   separator), written `name = value` (TOML, query strings, env assignments, `--flag=value`),
 //!   `name: value` (headers, JSON), or `--name value` (command arguments);
 //! - URL user-info (`scheme://user:password@host`);
+//! - a credential after an HTTP auth scheme (`Bearer …`, `Basic …`, [`AUTH_SCHEMES`]) under any
+//!   name: `X-Upstream-Auth` is caught by its name, `X-Forward: Bearer …` only by its value;
 //! - TOML stays valid: a quoted value becomes `"<redacted>"`, an array keeps its length, a
 //!   multi-line string is replaced whole.
 //!
@@ -30,7 +32,8 @@ pub fn secrets(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     for r in &plan.requests {
         for (name, t) in &r.headers {
-            if is_secret_name(name.as_str()) {
+            let schemed = t.parts.iter().any(|p| matches!(p, crate::scenario::Part::Lit(s) if starts_with_scheme(s)));
+            if is_secret_name(name.as_str()) || schemed {
                 for p in &t.parts {
                     if let crate::scenario::Part::Lit(s) = p {
                         // "Bearer abc": the credential is the last word; keep the scheme visible.
@@ -50,6 +53,12 @@ pub fn secrets(plan: &Plan) -> Vec<String> {
     }
     out.extend(env_secrets());
     tidy(out)
+}
+
+/// "Bearer …" / "Basic …": a header value that carries a credential whatever the header's name.
+fn starts_with_scheme(s: &str) -> bool {
+    let l = s.trim_start().to_ascii_lowercase();
+    AUTH_SCHEMES.iter().any(|k| l.starts_with(k) && l[k.len()..].starts_with(' '))
 }
 
 /// Values of this process's environment variables whose names look secret (`API_TOKEN`,
@@ -101,7 +110,43 @@ pub fn text_with(s: &str, known: &[String]) -> String {
 pub fn text(s: &str) -> String {
     let s = userinfo(s);
     let s = pairs(&s);
-    flag_args(&s)
+    let s = flag_args(&s);
+    after_schemes(&s)
+}
+
+/// HTTP authentication schemes whose next word is a credential (RFC 9110 §11; AWS's SigV4).
+pub const AUTH_SCHEMES: [&str; 6] = ["bearer", "basic", "digest", "negotiate", "ntlm", "aws4-hmac-sha256"];
+
+/// Shortest word after a scheme taken for a credential: "Basic auth" and "Bearer tokens" in a
+/// comment stay readable; real credentials are longer.
+const MIN_CREDENTIAL: usize = 8;
+
+/// `Bearer abc.def-ghi` → `Bearer <redacted>`, whatever key or header it sits under. The scheme
+/// stays (it says what kind of credential it was); only a word of token68 characters (RFC 9110:
+/// letters, digits, `-._~+/` and trailing `=`) of `MIN_CREDENTIAL` or more is replaced.
+fn after_schemes(s: &str) -> String {
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let at_word = i == 0 || !s[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let scheme = AUTH_SCHEMES.iter().find(|k| at_word && lower[i..].starts_with(**k) && s[i + k.len()..].starts_with(' '));
+        if let Some(k) = scheme {
+            let start = i + k.len() + 1;
+            let word = s[start..].find(|c: char| !token68(c)).map_or(&s[start..], |e| &s[start..start + e]);
+            if word.len() >= MIN_CREDENTIAL {
+                out.push_str(&s[i..start]);
+                out.push_str(REDACTED);
+                i = start + word.len();
+                continue;
+            }
+        }
+        let c = s[i..].chars().next().expect("i is below the length, on a char boundary");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
 }
 
 /// A shell command (exec fault) made safe: patterns plus the values of secret-looking
@@ -333,6 +378,22 @@ mod tests {
         assert!(s.contains("headers = { Authorization = \"<redacted>\", accept"), "{s}");
         assert!(s.contains("tokens = [\"<redacted>\", \"<redacted>\"]"), "{s}");
         assert!(s.contains("delete pod x"), "{s}");
+    }
+
+    /// A credential after an auth scheme goes under any name (a reviewer's `-H 'X-Upstream: Bearer
+    /// …'` reached scenario.toml and report.html); prose and short words after a scheme stay.
+    #[test]
+    fn a_credential_after_an_auth_scheme_goes_under_any_name() {
+        let t = "\"X-Upstream\" = \"Bearer SECRET456\"\n# -H 'X-Fwd: basic dXNlcjpwYXNz' and bearer eyJhbGciOi.J9.x-_~+/==\n\
+                 # Basic auth, Bearer tokens; NegotiateSECRETXYZ is one word; AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7/x\n";
+        let s = text(t);
+        for leaked in ["SECRET456", "dXNlcjpwYXNz", "eyJhbGciOi"] {
+            assert!(!s.contains(leaked), "{leaked}: {s}");
+        }
+        assert!(s.contains("\"X-Upstream\" = \"Bearer <redacted>\"") && s.contains("basic <redacted>'"), "{s}");
+        assert!(s.contains("Basic auth, Bearer tokens;") && s.contains("NegotiateSECRETXYZ"), "{s}");
+        assert!(!s.contains("AKIAIOSFODNN7"), "{s}");
+        assert!(starts_with_scheme("Bearer x") && starts_with_scheme(" basic x") && !starts_with_scheme("Bearerx") && !starts_with_scheme("text/plain"));
     }
 
     #[test]
