@@ -185,13 +185,14 @@ pub struct RunArgs {
     pub duration: Option<String>,
     /// HTTP method of every request (default: the scenario's; a quick run's is GET, or POST with
     /// -d; -X as in curl).
-    #[arg(long, short = 'X', short_alias = 'm', visible_alias = "request", value_name = "METHOD")]
+    #[arg(long, short = 'X', visible_alias = "request", value_name = "METHOD")]
     pub method: Option<String>,
     /// Header "Name: value" on every request, replacing one of the same name; repeatable.
     #[arg(long = "header", short = 'H', value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Body of every request (--data, as in curl; templates such as {{seq}} work).
-    #[arg(long, short = 'd', visible_alias = "data", value_name = "BODY")]
+    /// Body of every request (--data, as in curl; templates such as {{seq}} work); @FILE reads
+    /// it from a file (at most 1 MiB).
+    #[arg(long, short = 'd', visible_aliases = ["data", "data-binary"], value_name = "BODY")]
     pub body: Option<String>,
     /// Maximum number of connections to the target, opened as needed (default: the scenario's
     /// `[connections] max`, else 10000, lowered to fit the open-file limit).
@@ -249,7 +250,7 @@ pub struct RunArgs {
     pub pacer: Option<String>,
     /// Whole-request timeout such as 2s: connect, send, response and body (overrides
     /// `target.timeout`; default 10s). A request that takes longer is a `timeout` outcome.
-    #[arg(long, visible_alias = "max-time", value_name = "DURATION")]
+    #[arg(long, short = 'm', visible_alias = "max-time", value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Give up on a connection whose TCP connect plus TLS handshake takes longer than this, e.g.
     /// 500ms (curl's --connect-timeout; overrides `target.connect_timeout`; at most --timeout).
@@ -521,7 +522,7 @@ pub struct InvokeArgs {
     #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     pub max_body: usize,
     /// Give up on a request after this long (curl's --max-time).
-    #[arg(long, visible_alias = "max-time", default_value = "10s", value_name = "DURATION")]
+    #[arg(long, short = 'm', visible_alias = "max-time", default_value = "10s", value_name = "DURATION")]
     pub timeout: String,
     /// Print one JSON object (per request) instead of text.
     #[arg(long)]

@@ -187,6 +187,8 @@ fn short_flags_mean_the_same_in_every_command() {
     assert!(clashes.is_empty(), "{clashes:#?}");
     assert!(seen[&'c'].0.contains("connections"), "{:?}", seen[&'c']);
     assert!(seen[&'X'].0.contains("request"), "{:?}", seen[&'X']);
+    // curl's -m is --max-time (it once meant --method in `run`).
+    assert!(seen[&'m'].0.contains("max-time"), "{:?}", seen[&'m']);
 }
 
 /// A quick run whose every answer is a 401 (the gateway wants a token the command line lacks) is

@@ -43,7 +43,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         duration,
         method: args.method.clone(),
         headers: args.headers.clone(),
-        body: args.body.clone(),
+        body: args.body.as_deref().map(body_arg).transpose()?,
         connections: args.connections,
         threads: args.threads,
         http2: args.http2,
@@ -62,6 +62,41 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
     metrics_flags(args, &mut plan)?;
     scenario::bounds::check(&plan, scenario::bounds::raise_fd_limit())?;
     Ok(plan)
+}
+
+/// Largest body `-d @FILE` reads: a request body, not a data set (feeders are for those).
+const MAX_BODY_FILE: u64 = 1 << 20;
+
+/// `-d TEXT` is the body; `-d @FILE` is the file's text, as in curl and `skyload invoke` (it
+/// once sent the literal "@FILE"). Text, since the body is a template (`{{seq}}` works in it).
+fn body_arg(b: &str) -> Result<String, String> {
+    let Some(path) = b.strip_prefix('@') else { return Ok(b.to_string()) };
+    let meta = std::fs::metadata(path).map_err(|e| format!("--body @{path}: cannot read {path}: {e}"))?;
+    if meta.len() > MAX_BODY_FILE {
+        return Err(format!("--body @{path}: {} bytes; a body file holds at most {MAX_BODY_FILE} bytes", meta.len()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("--body @{path}: cannot read {path}: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| format!("--body @{path}: not UTF-8 text; a scenario body is text (a template)"))
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::body_arg;
+
+    #[test]
+    fn at_file_reads_the_file_and_text_stays_text() {
+        let dir = std::env::temp_dir().join(format!("skyload-body-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("p.json");
+        std::fs::write(&f, "{\"id\": {{seq}}}").unwrap();
+        assert_eq!(body_arg(&format!("@{}", f.display())).unwrap(), "{\"id\": {{seq}}}");
+        assert_eq!(body_arg("plain").unwrap(), "plain");
+        let missing = body_arg("@/nonexistent/p.json").unwrap_err();
+        assert!(missing.starts_with("--body @/nonexistent/p.json: cannot read"), "{missing}");
+        std::fs::write(&f, [0xff, 0xfe]).unwrap();
+        assert!(body_arg(&format!("@{}", f.display())).unwrap_err().contains("not UTF-8"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// `--metrics-listen` and `--metrics-linger` on top of the scenario's `[metrics]`.
