@@ -15,7 +15,7 @@ fn quick_run_from_flags() {
     let o = skyload()
         .args(["run", "--url", &format!("{}/x", server.url()), "--rate", "200", "--duration", "1s", "-q", "--out"])
         .arg(&dir)
-        .args(["-H", "x-test: 1", "-m", "POST", "-d", "payload"])
+        .args(["-H", "x-test: 1", "-X", "POST", "-d", "payload"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -187,8 +187,11 @@ fn short_flags_mean_the_same_in_every_command() {
     assert!(clashes.is_empty(), "{clashes:#?}");
     assert!(seen[&'c'].0.contains("connections"), "{:?}", seen[&'c']);
     assert!(seen[&'X'].0.contains("request"), "{:?}", seen[&'X']);
-    // curl's -m is --max-time (it once meant --method in `run`).
+    // curl's -m is --max-time (it once meant --method in `run`, and says so).
     assert!(seen[&'m'].0.contains("max-time"), "{:?}", seen[&'m']);
+    let o = skyload().args(["run", "--url", "http://127.0.0.1:9/", "--rate", "1", "-m", "POST"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give the method with -X POST"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// A quick run whose every answer is a 401 (the gateway wants a token the command line lacks) is

@@ -29,6 +29,10 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         None => None,
     };
     let timeout = match &args.timeout {
+        // `-m POST`: -m is curl's --max-time; it once meant --method here.
+        Some(d) if http::Method::from_bytes(d.as_bytes()).is_ok() && d.chars().all(|c| c.is_ascii_uppercase()) => {
+            return Err(format!("--timeout (-m, curl's --max-time): `{d}` is a method, not a duration; give the method with -X {d}"));
+        }
         Some(d) => Some(parse_duration(d).map_err(|e| format!("--timeout: {e}"))?),
         None => None,
     };
