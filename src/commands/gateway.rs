@@ -61,14 +61,17 @@ pub fn run(args: &GatewayArgs) -> CliResult {
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         crate::outln!("skyload gateway listening on {scheme}://{addr} ({threads} worker thread(s))");
-        if let Some(pem) = tls.as_ref().and_then(|t| t.ca_pem.as_deref()) {
-            match gateway::tls::write_ca(pem, addr.port()) {
-                Ok(path) => crate::outln!("  TLS with a certificate made now; its CA is in {} (curl --cacert {0}, skyload --cacert {0})", path.display()),
-                Err(e) => {
-                    return Err(CliError::RunFailed(format!("cannot write the gateway's CA certificate: {e}")));
-                }
+        // Held until the gateway stops, then removed.
+        let _ca_file = match tls.as_ref().and_then(|t| t.ca_pem.as_deref()).map(|pem| gateway::tls::write_ca(pem, addr.port())) {
+            Some(Ok(f)) => {
+                crate::outln!("  TLS with a certificate made now; its CA is in {} (curl --cacert {0}, skyload --cacert {0})", f.path.display());
+                Some(f)
             }
-        }
+            Some(Err(e)) => {
+                return Err(CliError::RunFailed(format!("cannot write the gateway's CA certificate: {e}")));
+            }
+            None => None,
+        };
         for line in gateway::describe(&config) {
             crate::outln!("  {line}");
         }

@@ -68,15 +68,18 @@ pub fn run(args: &ProxyArgs) -> CliResult {
             }
         };
         crate::outln!("skyload proxy: Toxiproxy API on {}", handle.base_url());
-        if let Some(pem) = ca_pem {
-            match crate::gateway::tls::write_ca(&pem, handle.addr.port()) {
-                Ok(path) => crate::outln!("  TLS with a certificate made now; its CA is in {} (trust it with --cacert {0})", path.display()),
-                Err(e) => {
-                    handle.shutdown().await;
-                    return Err(CliError::RunFailed(format!("cannot write the API's CA certificate: {e}")));
-                }
+        // Held until the proxy stops, then removed.
+        let _ca_file = match ca_pem.map(|pem| crate::gateway::tls::write_ca(&pem, handle.addr.port())) {
+            Some(Ok(f)) => {
+                crate::outln!("  TLS with a certificate made now; its CA is in {} (trust it with --cacert {0})", f.path.display());
+                Some(f)
             }
-        }
+            Some(Err(e)) => {
+                handle.shutdown().await;
+                return Err(CliError::RunFailed(format!("cannot write the API's CA certificate: {e}")));
+            }
+            None => None,
+        };
         for p in &handle.initial {
             let state = if p.enabled { "" } else { " (disabled)" };
             crate::outln!("  {}  {} -> {}{state}", p.name, p.listen, p.upstream);

@@ -45,8 +45,13 @@ pub fn trace_id_of(h: &http::HeaderMap) -> Option<[u8; 32]> {
 }
 
 impl AccessLog {
-    /// Opens `path` for appending and starts the writer thread.
+    /// Opens `path` for appending (creating its directory, as a run creates its Results
+    /// directory: `access_log = "reports/…"` from a fresh checkout has no `reports/` yet) and
+    /// starts the writer thread.
     pub fn open(path: &Path) -> std::io::Result<AccessLog> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (tx, rx) = sync_channel(BACKLOG);
         let writer = std::thread::Builder::new()
@@ -122,7 +127,8 @@ mod tests {
     #[test]
     fn writes_lines_and_flushes_on_close() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
+        // Its directory is created, as `reports/` on a fresh checkout.
+        let path = dir.path().join("reports").join("access.log");
         let log = AccessLog::open(&path).unwrap();
         for _ in 0..3 {
             log.log(&Entry {

@@ -59,7 +59,10 @@ impl GatewayConfig {
         })?;
         parse(&text).map_err(|r| {
             let (at, field, message) = match r {
-                Refused::Toml { error, .. } => (error.span().map(|s| s.start), None, error.message().trim().to_string()),
+                Refused::Toml { error, .. } => {
+                    let (at, field, message) = crate::scenario::explain_toml_error(&text, &error, &[]);
+                    (at, (!field.is_empty()).then_some(field), message)
+                }
                 Refused::Config(GatewayError::Config { field, message }) => (crate::scenario::locate::field(&text, &field), Some(field), message),
                 Refused::Config(other) => return other,
             };
@@ -141,12 +144,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("skyload-gw-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for (text, want) in [
-            ("name = \"x\"\n[functions.hello]\n", "gw.toml:1:1: unknown field `name`, expected one of"),
-            ("[functions.hello]\npods = \"two\"\n", "gw.toml:2:8: invalid type: string \"two\", expected u32"),
+            // Unknown fields in the scenario's words: the table, what is allowed, a "did you mean".
+            ("name = \"x\"\n[functions.hello]\n", "gw.toml:1:1: unknown field `name` in the top level; allowed: control_token,"),
+            ("[functions.hello]\npodz = 2\n", "gw.toml:2:1: functions.hello: unknown field `podz` in [functions.hello]; allowed: version, pods,"),
+            ("[functions.hello]\npods = \"two\"\n", "gw.toml:2:8: functions.hello.pods: "),
             ("[functions.hello]\nconcurrency = 2\npods = 0\n", "gw.toml:3:1: functions.hello.pods: must be between 1 and 1000"),
             ("seed = 1\n[rate_limit]\n  rate = 0.0\n[functions.f]\n", "gw.toml:3:3: rate_limit.rate: "),
             ("[target]\nembedded = true\n[gateway]\nmetrics = true\n[gateway.functions.f]\nconcurrency = 0\n", "gw.toml:6:1: gateway.functions.f.concurrency: "),
-            ("[target]\nembedded = true\n[gateway]\nmetricz = true\n", "gw.toml:4:1: unknown field `metricz`"),
+            ("[target]\nembedded = true\n[gateway]\nmetricz = true\n", "gw.toml:4:1: gateway: unknown field `metricz`"),
             // An inline table: the line of the key that holds it.
             ("functions = { f = { pods = 0 } }\n", "gw.toml:1:1: functions.f.pods: "),
         ] {

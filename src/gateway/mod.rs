@@ -48,7 +48,7 @@ pub enum GatewayError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot open the access log {}: {source}", path.display())]
+    #[error("cannot open the access log {} (`access_log` in the gateway config): {source}", path.display())]
     AccessLog {
         path: PathBuf,
         source: std::io::Error,

@@ -79,18 +79,43 @@ fn generate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, S
 }
 
 /// Writes the generated CA to a new file in the temporary directory (never over an existing one),
-/// named after this process and the port so concurrent gateways never meet.
-pub fn write_ca(pem: &str, port: u16) -> std::io::Result<PathBuf> {
+/// named after this process and the port so concurrent gateways never meet. The file goes when
+/// the returned guard does (the server stopped): the CA is worth nothing after its process.
+pub fn write_ca(pem: &str, port: u16) -> std::io::Result<CaFile> {
     let path = std::env::temp_dir().join(format!("skyload-ca-{}-{port}.pem", std::process::id()));
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    let file = CaFile { path };
     f.write_all(pem.as_bytes())?;
-    Ok(path)
+    Ok(file)
+}
+
+/// A CA file written by [`write_ca`], removed on drop.
+pub struct CaFile {
+    pub path: PathBuf,
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rustls::pki_types::pem::PemObject;
+
+    /// A stopped gateway leaves no CA file in the temporary directory, and never overwrites one.
+    #[test]
+    fn the_ca_file_goes_with_its_guard() {
+        let port = 1 + (std::process::id() % 60_000) as u16;
+        let f = write_ca("pem", port).unwrap();
+        let path = f.path.clone();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "pem");
+        assert!(write_ca("other", port).is_err(), "an existing file is not overwritten");
+        drop(f);
+        assert!(!path.exists());
+    }
 
     #[test]
     fn generated_ca_verifies_the_leaf_for_local_names() {

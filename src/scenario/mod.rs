@@ -26,6 +26,7 @@ mod resolve;
 pub mod secrets;
 mod stages;
 mod syntax;
+pub use syntax::explain as explain_toml_error;
 pub mod template;
 pub mod tls;
 

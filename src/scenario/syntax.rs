@@ -12,9 +12,23 @@ use toml::Spanned;
 
 /// Converts a TOML parse/deserialize error for `text` into a located `ScenarioError`.
 pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
+    let (at, field, message) = explain(rep.text, err, &TOP_LEVEL_FIELDS);
+    rep.at(at, field, message)
+}
+
+/// A TOML error in `text` as (byte offset, field path, message), in the words of [`translate`]:
+/// the table an unknown field is in, what is allowed and a "did you mean". `top_level` are the
+/// document's top-level fields, for the hint when one is written under a table by mistake. Also
+/// for other files of the same kind (a gateway config).
+pub fn explain(text: &str, err: &toml::de::Error, top_level: &[&str]) -> (Option<usize>, String, String) {
     let at = err.span().map(|s| s.start);
     let segments = at
-        .and_then(|at| toml::from_str::<Spanned<SpanTree>>(rep.text).ok().map(|t| path_at(&t, at)))
+        .map(|at| match toml::from_str::<Spanned<SpanTree>>(text) {
+            Ok(t) => path_at(&t, at),
+            // toml 0.8 gives no span to the keys of a table opened by a dotted header
+            // (`[gateway.functions.hello]`), and the tree does not build: read the lines instead.
+            Err(_) => path_by_lines(text, at),
+        })
         .unwrap_or_default();
     let message = err.message().trim().replace('\n', ": ");
     if let Some((field, allowed)) = parse_unknown_field(&message) {
@@ -22,26 +36,18 @@ pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
         let table = table_header(parent);
         let allowed_list = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
         let mut hint = suggestion(&field, allowed.iter().map(String::as_str));
-        if !parent.is_empty() && TOP_LEVEL_FIELDS.contains(&field.as_str()) {
+        if !parent.is_empty() && top_level.contains(&field.as_str()) {
             hint = format!(
                 "; `{field}` is a top-level field: move it above the first [table] header (in TOML a key after a header belongs to that table)"
             );
         }
-        return rep.at(
-            at,
-            join(parent),
-            format!("unknown field `{field}` in {table}; allowed: {allowed_list}{hint}"),
-        );
+        return (at, join(parent), format!("unknown field `{field}` in {table}; allowed: {allowed_list}{hint}"));
     }
     if let Some((value, allowed)) = parse_unknown_variant(&message) {
         let hint = suggestion(&value, allowed.iter().map(String::as_str));
-        return rep.at(
-            at,
-            join(&segments),
-            format!("`{value}` is not allowed; allowed: {}{hint}", allowed.join(", ")),
-        );
+        return (at, join(&segments), format!("`{value}` is not allowed; allowed: {}{hint}", allowed.join(", ")));
     }
-    rep.at(at, join(&segments), friendlier(&message))
+    (at, join(&segments), friendlier(&message))
 }
 
 /// The top-level fields of a scenario, for the hint when one is written under a table by mistake
@@ -190,6 +196,35 @@ pub fn path_at(root: &Spanned<SpanTree>, at: usize) -> Vec<Seg> {
     }
 }
 
+/// The path at byte `at` from the text's lines: the last table header above it (`[a.b]`, or
+/// `[[a]]` counted to its index) and the key of its own line. For files the span tree cannot
+/// read; without inline tables or multi-line values in between it is the same path.
+fn path_by_lines(text: &str, at: usize) -> Vec<Seg> {
+    let keys = |s: &str| -> Vec<Seg> { s.split('.').map(|k| Seg::Key(k.trim().trim_matches('"').trim_matches('\'').to_string())).collect() };
+    let mut path = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        let end = pos + line.len();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            seen.push(name.trim().to_string());
+            path = keys(name);
+            path.push(Seg::Index(seen.iter().filter(|n| *n == name.trim()).count() - 1));
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            path = keys(name);
+        }
+        if (pos..end).contains(&at) {
+            if let Some((k, _)) = line.split_once('=').filter(|_| !t.starts_with('[') && !t.starts_with('#')) {
+                path.extend(keys(k));
+            }
+            return path;
+        }
+        pos = end;
+    }
+    path
+}
+
 /// serde: "unknown field `rat`, expected one of `a`, `b`" / "expected `a` or `b`" / "there are no fields".
 fn parse_unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
     let rest = msg.strip_prefix("unknown field `")?;
@@ -240,6 +275,17 @@ mod tests {
         assert_eq!(path(t, "rat ="), "stages[1].rat");
         assert_eq!(path(t, "2]"), "stages[1].steps[1]");
         assert_eq!(path("stages = [{rate = 1}, {rate = 7}]", "7"), "stages[1].rate");
+        // Under a dotted header the key is in the innermost table (it read "the top level").
+        let g = "name = \"g\"\n[[stages]]\nrate = 1\n[gateway.functions.hello]\npodz = 2\n[gateway.functions.other]\npods = 1\n";
+        let by_lines = |needle: &str| join(&path_by_lines(g, g.find(needle).unwrap()));
+        assert_eq!(by_lines("podz"), "gateway.functions.hello.podz");
+        assert_eq!(by_lines("pods = 1"), "gateway.functions.other.pods");
+        assert_eq!(by_lines("rate"), "stages[0].rate");
+        assert_eq!(by_lines("\"g\""), "name");
+        // On files the tree reads, both ways agree.
+        for needle in ["\"x\"", "\"u\"", "rat ="] {
+            assert_eq!(join(&path_by_lines(t, t.find(needle).unwrap())), path(t, needle), "{needle}");
+        }
     }
 
     #[test]
