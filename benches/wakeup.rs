@@ -9,6 +9,8 @@
 //!
 //!   cargo bench --bench wakeup -- --hold-cpu-latency  # as the precise pacer: idle CPUs poll
 //!
+//!   cargo bench --bench wakeup -- --fifo              # the measuring thread SCHED_FIFO 1 (root)
+//!
 //! `--quiet` prints one line per interval: interval p50 p99 max (µs), for scripts.
 //! `--hold-cpu-latency` holds the CPU wake-up latency request at 0 µs while measuring
 //! (`skyload::load::cpu_latency`, what the `precise` pacer holds; needs root): the difference
