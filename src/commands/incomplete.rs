@@ -36,27 +36,9 @@ pub fn gate_results(runs: &[(&Path, &Summary)]) -> Vec<CheckResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::interval::{Shape, Totals};
-    use crate::record::summary::RunMeta;
-    use crate::scenario::outcomes::OutcomeTable;
 
     fn summary(status: RunStatus) -> Summary {
-        let shape = Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] };
-        let meta = RunMeta {
-            scenario: "s".into(),
-            scenario_file: None,
-            status,
-            started_at: String::new(),
-            start_unix_ms: 0,
-            planned_duration_s: 3.0,
-            duration_s: 3.0,
-            target: String::new(),
-            threads: 1,
-            expected: 0.0,
-            shards: None,
-            scenario_fingerprint: String::new(),
-        };
-        Summary::build(&meta, &shape, &Totals::new(&shape))
+        crate::record::summary::test_summary("s", "", status)
     }
 
     /// A rebuilt (incomplete) run fails the gate with the reason; a whole run adds nothing.

@@ -494,3 +494,25 @@ impl GeneratorHealth {
         }
     }
 }
+
+/// An empty summary of one request named `get`, 3 s long, for tests of what reads summaries
+/// (compare, the incomplete gate).
+#[cfg(test)]
+pub fn test_summary(name: &str, fingerprint: &str, status: RunStatus) -> Summary {
+    let shape = Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] };
+    let meta = RunMeta {
+        scenario: name.into(),
+        scenario_file: None,
+        status,
+        started_at: String::new(),
+        start_unix_ms: 0,
+        planned_duration_s: 3.0,
+        duration_s: 3.0,
+        target: String::new(),
+        threads: 1,
+        expected: 0.0,
+        shards: None,
+        scenario_fingerprint: fingerprint.into(),
+    };
+    Summary::build(&meta, &shape, &Totals::new(&shape))
+}

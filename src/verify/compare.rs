@@ -234,23 +234,7 @@ mod tests {
     }
 
     fn summary(name: &str, fingerprint: &str, status: crate::record::summary::RunStatus) -> Summary {
-        use crate::record::interval::{Shape, Totals};
-        let shape = Shape { requests: vec!["get".into()], outcomes: crate::scenario::outcomes::OutcomeTable::new([]), labels: vec![] };
-        let meta = crate::record::summary::RunMeta {
-            scenario: name.into(),
-            scenario_file: None,
-            status,
-            started_at: String::new(),
-            start_unix_ms: 0,
-            planned_duration_s: 3.0,
-            duration_s: 3.0,
-            target: String::new(),
-            threads: 1,
-            expected: 0.0,
-            shards: None,
-            scenario_fingerprint: fingerprint.into(),
-        };
-        Summary::build(&meta, &shape, &Totals::new(&shape))
+        crate::record::summary::test_summary(name, fingerprint, status)
     }
 
     #[test]
