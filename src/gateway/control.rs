@@ -4,7 +4,8 @@
 //! touched, so a driver can log exactly what it did.
 
 use super::handler::{json, Resp};
-use super::pod::{FaultKind, Pod, Setting};
+use super::fault_setting::{FaultKind, Setting};
+use super::pod::Pod;
 use super::state::{Function, Gateway};
 use crate::fault::lease::{lease_wanted, parse_lease};
 use crate::scenario::secrets::constant_time_eq;

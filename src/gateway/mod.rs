@@ -12,6 +12,7 @@ mod balance;
 mod clock;
 pub mod config;
 mod control;
+mod fault_setting;
 mod handler;
 mod metrics;
 mod pod;

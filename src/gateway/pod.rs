@@ -11,6 +11,7 @@
 use super::clock::{with_rng, Clock};
 use super::config::PodSpec;
 use super::dist::ServiceTime;
+use super::fault_setting::{FaultKind, Lease, Setting};
 use super::metrics::Stats;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -44,60 +45,6 @@ pub enum PodReply {
 struct ColdStart {
     delay_ns: u64,
     idle_ns: Option<u64>,
-}
-
-/// The faults the control API injects, one per action (`kill`, `latency`, `errors`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    Kill,
-    Latency,
-    Errors,
-}
-
-impl FaultKind {
-    /// The kind a control action sets or clears (`revive` clears `kill`).
-    pub fn of_action(action: &str) -> Option<FaultKind> {
-        match action {
-            "kill" | "revive" => Some(FaultKind::Kill),
-            "latency" => Some(FaultKind::Latency),
-            "errors" => Some(FaultKind::Errors),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::Kill => "kill",
-            FaultKind::Latency => "latency",
-            FaultKind::Errors => "errors",
-        }
-    }
-}
-
-/// What one fault kind of a pod was set to: what a lapsed lease puts back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setting {
-    Killed(bool),
-    Latency { add_us: u64, jitter_us: u64 },
-    Errors { ppm: u32, status: u32 },
-}
-
-impl Setting {
-    pub fn kind(&self) -> FaultKind {
-        match self {
-            Setting::Killed(_) => FaultKind::Kill,
-            Setting::Latency { .. } => FaultKind::Latency,
-            Setting::Errors { .. } => FaultKind::Errors,
-        }
-    }
-}
-
-/// A pod's fault lease: until when (gateway-clock ns, 0: none), and for each kind a leased call
-/// set, what it was before.
-#[derive(Debug, Default)]
-struct Lease {
-    until_ns: u64,
-    before: Vec<Setting>,
 }
 
 /// A pod and everything it knows; shared by all workers through an `Arc`.
