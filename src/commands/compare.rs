@@ -81,7 +81,7 @@ impl GateInfo {
         if exit_code == exit::OK || (exit_code == exit::CHECK_FAILED && v.failed() > 0) {
             return None;
         }
-        let status = self.status.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "not judged".into());
+        let status = self.status.map_or("not judged", crate::record::summary::RunStatus::name);
         let why = self.abort_reason.as_ref().map_or(String::new(), |r| format!(": {r}"));
         Some(format!("{} ended {status}{why} (exit code {exit_code})", self.command))
     }

@@ -62,7 +62,7 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option
     let mut code = if v.passed() { exit::OK } else { exit::CHECK_FAILED };
     let mut reason = summary.abort_reason.clone().or_else(|| summary.failure.clone());
     if summary.status != RunStatus::Completed {
-        let status = serde_json::to_value(summary.status).ok().and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default();
+        let status = summary.status.name();
         crate::errln!(
             "the merged run is {status}{}: a shard did not run as planned, so this is not the planned run (exit code {})",
             reason.as_ref().map_or(String::new(), |r| format!(" ({r})")),

@@ -256,7 +256,7 @@ pub fn run_against(
     if plan.metrics.trace {
         crate::record::slow::write_csv(&dir, &crate::record::slow::rows(&totals.slow, &shape, plan.seed, start_wall)).map_err(results_err)?;
     }
-    let drill_failure = if drives_faults { faults.failure() } else { None };
+    let drill_failure = faults.failure();
     // Read once, after the generator threads ended: an abort condition judged on the last second
     // may have fired after `interrupted` was read, and its reason must still make the run aborted.
     let abort_reason = settings.stop.abort_reason();

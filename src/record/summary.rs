@@ -29,6 +29,20 @@ pub enum RunStatus {
     DrillFailed,
 }
 
+impl RunStatus {
+    /// The name summary.json and `--summary-json` give it (`drill_failed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Failed => "failed",
+            RunStatus::Incomplete => "incomplete",
+            RunStatus::DrillFailed => "drill_failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub schema_version: u32,
@@ -515,4 +529,17 @@ pub fn test_summary(name: &str, fingerprint: &str, status: RunStatus) -> Summary
         scenario_fingerprint: fingerprint.into(),
     };
     Summary::build(&meta, &shape, &Totals::new(&shape))
+}
+
+#[cfg(test)]
+mod status_name_tests {
+    use super::RunStatus::*;
+
+    /// `name` is the serde name, so the JSON and the messages never disagree.
+    #[test]
+    fn names_are_the_json_names() {
+        for s in [Completed, Interrupted, Aborted, Failed, Incomplete, DrillFailed] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name(), "{s:?}");
+        }
+    }
 }
