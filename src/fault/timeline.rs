@@ -197,10 +197,16 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     }
     // Journalled before the call: a run killed while it is under way, or whose answer is lost,
     // must still leave a trace of a fault that may be in place.
+    // Until the outcome is known the entry is `applying`: a later clean-up leaves it alone.
     let leftover = super::backend::leftover(&f.name, &f.action);
     if let Some(l) = &leftover {
-        journal::record(l.clone());
+        journal::record(l.clone(), journal::Stage::Applying);
     }
+    let stage = |s: journal::Stage| {
+        if let Some(l) = &leftover {
+            journal::advance(l, s);
+        }
+    };
     rec.undo = leftover.clone();
     let exec = matches!(f.action, crate::scenario::FaultAction::Exec { .. });
     let r = apply(&f.name, &f.action, &ep).await;
@@ -210,12 +216,15 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         Some(e) if exec => {
             tracing::error!("fault `{}` could not be applied: {e}", f.name);
             rec.apply_error = Some(e);
+            stage(journal::Stage::Applied);
         }
         // The call went out and its answer was lost: the fault may be in place. Remove it now
-        // (a 404 counts as removed) and say how that went.
+        // (a 404 counts as removed) and say how that went; if that fails too, a later clean-up
+        // deletes it by name.
         Some(e) if r.unknown => {
             tracing::error!("fault `{}` could not be applied: {e}; removing it in case the call took effect", f.name);
             rec.apply_error = Some(e);
+            stage(journal::Stage::AnswerLost);
             finish_removal(&mut rec, remove_with_retries(&f, &ep).await, &f.name, leftover.as_ref(), t0, false);
             return rec;
         }
@@ -230,6 +239,7 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
             return rec;
         }
         None => {
+            stage(if r.took_over { journal::Stage::TakenOver } else { journal::Stage::Applied });
             rec.applied_at_s = Some(secs(t0));
             crate::metrics::live::fault_event(&f.name, true);
             tracing::info!("fault `{}` applied: {}", f.name, f.action.describe());
