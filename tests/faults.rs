@@ -309,12 +309,112 @@ fn silent_toxiproxy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<
     (addr, seen)
 }
 
+/// A fake Toxiproxy API that answers each request as `answer` says from its request line: a
+/// status and body, or None to hold the connection open without answering until the client goes.
+/// Returns its address and the request lines it saw.
+fn scripted_toxiproxy(
+    answer: fn(&str) -> Option<(u16, &'static str)>,
+) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s);
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut len = 0;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let line = line.trim().to_string();
+                log.lock().unwrap().push(line.clone());
+                match answer(&line) {
+                    Some((status, text)) => {
+                        let head = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", text.len());
+                        let _ = r.get_mut().write_all(format!("{head}{text}").as_bytes());
+                    }
+                    // Held until the client closes it (or dies): reads end at EOF.
+                    None => {
+                        let _ = std::io::copy(&mut r, &mut std::io::sink());
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// A run killed while it checked a 409 (a toxic of its fault's name was already on the proxy,
+/// and it was reading the toxics to see whose it was) left a journal entry naming that toxic as
+/// its own, so `faults clear` deleted a toxic the run never made. The entry now says the run was
+/// checking, and clean-up reports it and leaves the toxic alone.
+#[test]
+fn a_run_killed_while_checking_a_409_leaves_the_toxic_alone() {
+    let (api, seen) = scripted_toxiproxy(|line| {
+        if line.starts_with("POST /proxies/up/toxics") {
+            Some((409, r#"{"error":"toxic already exists","status":409}"#))
+        } else if line.starts_with("GET /proxies/up/toxics") {
+            None
+        } else {
+            Some((204, ""))
+        }
+    });
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let f = dir.path().join("taken.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"slow\"\nkind = \"latency\"\nproxy = \"up\"\napi = \"http://{api}\"\nlatency = \"30ms\"\nat = \"0s\"\nfor = \"50s\"\n\
+             [gateway.functions.hello]\npods = 1\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let mut child = run_file(&f, &out).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
+    let checking = || seen.lock().unwrap().iter().any(|l| l.starts_with("GET /proxies/up/toxics"));
+    common::wait_until("the run reading the toxics after its 409", Duration::from_secs(15), checking);
+    child.kill().unwrap(); // SIGKILL, by the pid we started
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("\"name\": \"slow\"") && text.contains("\"state\": \"checking\""), "{text}");
+    let copy = read_json(&out.join("faults.state.json"));
+    assert_eq!((copy["faults"][0]["state"].as_str(), copy["faults"][0]["in_place"].as_bool()), (Some("checking"), Some(true)), "{copy}");
+    let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("toxic `slow` on proxy `up`") && text.contains("left alone") && text.contains("HTTP 409"), "{text}");
+    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "reported, not removed: {text}");
+    assert!(text.contains("not undone: toxic `slow` on proxy `up`") && text.contains("check by hand"), "{text}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.iter().any(|l| l.starts_with("DELETE ") || l.starts_with("PATCH ")), "the toxic was someone else's: {seen:?}");
+    assert!(!journal.exists(), "reported to the person who asked, then dropped");
+}
+
 /// An apply whose answer was lost (the proxy took `POST /proxies/up/toxics` and closed the
 /// connection) left the toxic possibly in place with no trace: no DELETE, no journal entry, no
 /// faults.state.json. Now the entry is journalled before the call and removal is attempted.
 #[test]
 fn a_lost_apply_answer_is_journalled_and_removal_attempted() {
-    let (api, seen) = silent_toxiproxy();
+    let (api, seen_log) = silent_toxiproxy();
     let dir = tempdir();
     let state = dir.path().join("state");
     let f = dir.path().join("lost.toml");
@@ -333,7 +433,7 @@ fn a_lost_apply_answer_is_journalled_and_removal_attempted() {
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen_log.lock().unwrap().clone();
     assert!(seen.iter().any(|l| l.starts_with("POST /proxies/up/toxics")), "{seen:?}");
     assert!(seen.iter().any(|l| l.starts_with("DELETE /proxies/up/toxics/slow")), "removal attempted: {seen:?}");
     // The removal got no answer either: the fault stays journalled and listed as possibly in place.
@@ -345,7 +445,18 @@ fn a_lost_apply_answer_is_journalled_and_removal_attempted() {
     assert!(state.join(format!("skyload/faults/{pid}.json")).exists());
     let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains(&format!("run pid {pid} (not running")) && text.contains("toxic `slow` on proxy `up`"), "{text}");
+    assert!(text.contains(&format!("run pid {pid} (not running")) && text.contains("toxic `slow` on proxy `up`") && text.contains("(apply answer lost)"), "{text}");
+    // The apply went out unanswered, so a later clean-up deletes by name (this proxy answers
+    // nothing, so the entry stays).
+    let deletes = |s: &[String]| s.iter().filter(|l| l.starts_with("DELETE /proxies/up/toxics/slow")).count();
+    let before = deletes(&seen);
+    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("could not remove leftover toxic `slow`"), "{text}");
+    let seen = seen_log.lock().unwrap().clone();
+    assert!(deletes(&seen) > before, "{seen:?}");
+    assert!(state.join(format!("skyload/faults/{pid}.json")).exists());
 }
 
 /// An exec fault of a `kill -9`'d run was left with no record at all. It is now journalled (name,

@@ -222,7 +222,7 @@ fn verdict_faults_and_capacity_files_are_shown() {
     .unwrap();
     std::fs::write(
         dir.join("faults.json"),
-        r#"[{"name":"kill-<pod>","action":"kill on pod x","planned_start_s":1.0,"planned_end_s":2.0,"applied_at_s":1.05,"removed_at_s":2.02,"outcomes":{"fallback":61,"ok":39},"completed":100,"fallback_ratio":0.61,"recovery_s":0.4,"passed":false}]"#,
+        r#"[{"name":"kill-<pod>","action":"kill on pod x","planned_start_s":1.0,"planned_end_s":2.0,"applied_at_s":1.05,"removed_at_s":1.62,"ended_early":"lease renewals failed from 1.6s until its lease ran out at 11.1s (last: <refused>)","outcomes":{"fallback":61,"ok":39},"completed":100,"fallback_ratio":0.61,"recovery_s":0.4,"passed":false}]"#,
     )
     .unwrap();
     std::fs::write(
@@ -245,7 +245,10 @@ fn verdict_faults_and_capacity_files_are_shown() {
         assert!(chart(&html, id).contains("kill-&lt;pod&gt;"), "{id} names the fault");
     }
     let faults = &html[html.find("id=\"faults\"").unwrap()..];
-    assert!(faults.contains("61.00%") && faults.contains("0.4s") && faults.contains("1.1s – 2.0s"));
+    assert!(faults.contains("61.00%") && faults.contains("0.4s"));
+    // A fault whose lease lapsed says so in words, with why, as the terminal does.
+    assert!(faults.contains("1.1s – 1.6s (ended early)"), "{faults}");
+    assert!(faults.contains("Fault kill-&lt;pod&gt; ended early: lease renewals failed from 1.6s until its lease ran out at 11.1s (last: &lt;refused&gt;)"), "{faults}");
     let cap = chart(&html, "chart-capacity");
     assert!(cap.contains("SLO: p99 &lt; 50ms") && cap.contains("knee 550 rps"));
     let plan = &html[html.find("id=\"capacity\"").unwrap()..];

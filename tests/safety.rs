@@ -370,7 +370,7 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     let leave = |name: &str| {
         // Added as a stock client would: no lease, so nothing undoes it.
         rt.block_on(px.client().add_toxic("gw", &Toxic::latency(Stream::Downstream, 40, 0).named(name))).unwrap();
-        let j = serde_json::json!({"pid": dead, "faults": [{"kind": "toxic", "api": px.addr.to_string(), "proxy": "gw", "name": name}]});
+        let j = serde_json::json!({"pid": dead, "faults": [{"kind": "toxic", "api": px.addr.to_string(), "proxy": "gw", "name": name, "state": "applied"}]});
         std::fs::create_dir_all(state.join("skyload/faults")).unwrap();
         std::fs::write(state.join(format!("skyload/faults/{dead}.json")), j.to_string()).unwrap();
     };
@@ -413,6 +413,7 @@ fn journalled_leftovers_are_cleared_and_a_409_is_taken_over() {
     let copy = read_json(&r.join("faults.state.json"));
     assert_eq!(copy["faults"].as_array().map(Vec::len), Some(1), "{copy}");
     assert_eq!(copy["faults"][0]["in_place"], false, "{copy}");
+    assert_eq!(copy["faults"][0]["state"], "taken_over", "{copy}");
     rt.block_on(px.shutdown());
     rt.block_on(gw.shutdown());
 }

@@ -1,6 +1,7 @@
 //! `skyload faults list|clear`: the faults that runs which never finished left on servers without
 //! leases (stock Toxiproxy, or an older skyload), and their exec faults (reported, never run:
 //! only a person can say a stop command is still right), from the journal in the state directory.
+//! An entry its run never saw confirmed is reported and left alone (`journal::cleanup`).
 
 use crate::cli::{FaultsAction, FaultsArgs};
 use super::error::{CliError, CliResult};
@@ -17,10 +18,14 @@ pub fn run(args: &FaultsArgs) -> CliResult {
             for f in found {
                 let state = if f.running { "running" } else { "not running: leftovers" };
                 crate::outln!("run pid {} ({state}), {}:", f.pid, f.file.display());
-                for l in f.faults {
-                    match l {
-                        journal::Leftover::Exec { .. } if !f.running => crate::outln!("  {l}: {}", journal::EXEC_LEFT),
-                        _ => crate::outln!("  {l}"),
+                for e in f.faults {
+                    let l = &e.fault;
+                    // A dead run's entry says what `faults clear` will do with it.
+                    match journal::cleanup(l, e.state) {
+                        _ if f.running => crate::outln!("  {l} ({})", e.state.as_str()),
+                        journal::Cleanup::Undo => crate::outln!("  {l} ({})", e.state.as_str()),
+                        journal::Cleanup::Report => crate::outln!("  {l}: {}", journal::EXEC_LEFT),
+                        journal::Cleanup::LeaveAlone(why) => crate::outln!("  {l}: {why}"),
                     }
                 }
             }

@@ -37,6 +37,8 @@ pub struct StepResult {
     /// The call was sent but its answer was lost (closed connection, timeout): it may have taken
     /// effect, so the caller must treat the fault as possibly in place.
     pub unknown: bool,
+    /// Applied by taking over an earlier run's leftover toxic of the same name (after a 409).
+    pub took_over: bool,
 }
 
 impl StepResult {
@@ -61,7 +63,7 @@ fn toxi_lost(e: &ClientError) -> bool {
 }
 
 fn toxi_err(e: &ClientError, text: String) -> StepResult {
-    StepResult { error: Some(text), status: e.status(), unknown: toxi_lost(e), output: None }
+    StepResult { error: Some(text), status: e.status(), unknown: toxi_lost(e), ..StepResult::default() }
 }
 
 fn gateway_path(scope: &GatewayScope, action: &str) -> String {
@@ -136,6 +138,10 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
 /// this run reports its fault, and removing it at the end would delete what is not ours.
 async fn take_over(c: &Client, api: &str, proxy: &str, t: &Toxic, e: &ClientError) -> StepResult {
     let name = &t.name;
+    // From here the toxic is known to be someone's from before: a run killed while checking must
+    // not have it deleted as its own by a later clean-up.
+    let ours = super::journal::Leftover::Toxic { api: api.to_string(), proxy: proxy.to_string(), name: name.clone() };
+    super::journal::advance(&ours, super::journal::Stage::Checking);
     let found = match c.toxics(proxy).await {
         Ok(all) => all.into_iter().find(|x| x.name == *name),
         Err(e2) => return StepResult::err(format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}) and it cannot be read to see whose it is: {e2}")),
@@ -153,14 +159,13 @@ async fn take_over(c: &Client, api: &str, proxy: &str, t: &Toxic, e: &ClientErro
     if found.kind != t.kind || found.stream != t.stream {
         return refuse(format!("but the fault wants type `{}` on stream {}, so it is not this scenario's leftover", t.kind, t.stream.as_str()));
     }
-    let ours = super::journal::Leftover::Toxic { api: api.to_string(), proxy: proxy.to_string(), name: name.clone() };
-    if let Some(run) = super::journal::list().into_iter().find(|f| f.running && f.faults.contains(&ours)) {
+    if let Some(run) = super::journal::list().into_iter().find(|f| f.running && f.faults.iter().any(|e| e.fault == ours)) {
         return refuse(format!("and the running skyload pid {} applied it", run.pid));
     }
     match c.update_toxic(proxy, name, Some(t.toxicity), t.attributes.clone()).await {
         Ok(_) => {
             crate::errln!("note: toxic `{name}` on proxy `{proxy}` at {api} (type `{}`, {}) was a leftover of an earlier run; taken over", t.kind, t.stream.as_str());
-            StepResult::default()
+            StepResult { took_over: true, ..StepResult::default() }
         }
         Err(e2) => toxi_err(&e2, format!("toxic `{name}` already on proxy `{proxy}` at {api} ({e}) and taking it over failed: {e2}")),
     }

@@ -12,7 +12,10 @@
 //! stop command could undo it, and a later process cannot know it is still right to run.
 //!
 //! An entry is written before its fault is applied: a run killed while the call is under way, or
-//! whose call lost its answer, still leaves a trace.
+//! whose call lost its answer, still leaves a trace. Each entry carries its `Stage`, so a later
+//! process undoes only what the run confirmed it applied (or took over), or sent and never heard
+//! back about; an entry written before the outcome was known is reported, never undone (`cleanup`):
+//! the toxic of that name may be someone else's.
 
 use super::backend::{self, Endpoints};
 use serde::{Deserialize, Serialize};
@@ -63,14 +66,86 @@ impl Leftover {
     }
 }
 
+/// How far a journalled fault had got when its entry was last written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Written before the apply call: whether it took effect is not known yet (an entry with no
+    /// state reads so too).
+    #[default]
+    Applying,
+    /// The toxic's name was taken (HTTP 409): it existed before the run, which is checking
+    /// whether it may take it over. Not the run's until the take-over is confirmed.
+    Checking,
+    /// The apply call (or the take-over's update) went out and no answer came: it may have taken
+    /// effect, so it is removed by name (a 404 counts as removed).
+    AnswerLost,
+    /// The API confirmed it (or the start command ran).
+    Applied,
+    /// An earlier run's leftover of the same type and stream, confirmed taken over.
+    TakenOver,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Applying => "applying",
+            Stage::Checking => "checking a toxic that was already there",
+            Stage::AnswerLost => "apply answer lost",
+            Stage::Applied => "applied",
+            Stage::TakenOver => "taken over",
+        }
+    }
+}
+
+/// One journalled fault and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub fault: Leftover,
+    #[serde(default)]
+    pub state: Stage,
+}
+
+/// What a later process does with a dead run's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Undo it by name (a 404 counts as removed).
+    Undo,
+    /// Report it and leave it: undoing could delete or revert what someone else made.
+    LeaveAlone(&'static str),
+    /// An exec fault: only its stop command undoes it, and only a person may run that.
+    Report,
+}
+
+/// A dead run's entry whose apply it never saw answered: the toxic may have been there before it.
+pub const DIED_APPLYING: &str = "left alone: the run died before it knew whether it created it; check by hand";
+/// A dead run's entry for a toxic that already existed (409) and was being checked.
+pub const DIED_CHECKING: &str =
+    "left alone: it was already there when the run applied its fault (HTTP 409), and the run died while checking whether it could take it over; it may be someone else's: check by hand";
+
+/// The decision for one entry of a dead run. Undone: what the run confirmed it applied or took
+/// over, and what it sent and never got an answer for (it may have taken effect; the run itself
+/// removes such a fault at once, and this is the retry of that removal). Left alone: an entry
+/// written before the outcome was known — the call may never have gone out, or been answered 409
+/// for a toxic someone else made — and one for a toxic found already there.
+pub fn cleanup(fault: &Leftover, state: Stage) -> Cleanup {
+    match (fault, state) {
+        (Leftover::Exec { .. }, _) => Cleanup::Report,
+        (_, Stage::Applied | Stage::TakenOver | Stage::AnswerLost) => Cleanup::Undo,
+        (_, Stage::Applying) => Cleanup::LeaveAlone(DIED_APPLYING),
+        (_, Stage::Checking) => Cleanup::LeaveAlone(DIED_CHECKING),
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RunJournal {
     pid: u32,
-    faults: Vec<Leftover>,
+    faults: Vec<Entry>,
 }
 
 /// This process's entries (a process runs at most one timeline at a time, but its tasks overlap).
-static MINE: Mutex<Vec<Leftover>> = Mutex::new(Vec::new());
+static MINE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// The copy in the Results of the run in progress (`faults.state.json`): every entry this run
 /// journalled, and whether its removal was confirmed. Written as the state file is, so a killed
@@ -86,6 +161,9 @@ pub struct CopyEntry {
     pub fault: Leftover,
     /// Still in place (not yet removed, or its removal failed): `skyload faults clear` removes it.
     pub in_place: bool,
+    /// How far it got (`applying` until the apply call's outcome is known).
+    #[serde(default)]
+    pub state: Stage,
 }
 
 /// Starts the Results copy for a run writing to `dir` (an earlier run's entries are not carried over).
@@ -94,19 +172,22 @@ pub fn copy_into(dir: &std::path::Path) {
     *c = Some((dir.to_path_buf(), Vec::new()));
 }
 
-fn update_copy(l: &Leftover, in_place: bool) {
+fn update_copy(l: &Leftover, in_place: bool, state: Stage) {
     let mut c = RESULTS_COPY.lock().unwrap_or_else(|e| e.into_inner());
     let Some((dir, entries)) = c.as_mut() else { return };
     match entries.iter_mut().find(|e| e.fault == *l) {
-        Some(e) => e.in_place = in_place,
-        None => entries.push(CopyEntry { fault: l.clone(), in_place }),
+        Some(e) => {
+            e.in_place = in_place;
+            e.state = state;
+        }
+        None => entries.push(CopyEntry { fault: l.clone(), in_place, state }),
     }
     #[derive(Serialize)]
     struct Copy {
         about: &'static str,
         faults: Vec<CopyEntry>,
     }
-    let shown: Vec<CopyEntry> = entries.iter().map(|e| CopyEntry { fault: e.fault.redacted(), in_place: e.in_place }).collect();
+    let shown: Vec<CopyEntry> = entries.iter().map(|e| CopyEntry { fault: e.fault.redacted(), ..e.clone() }).collect();
     let doc = Copy {
         about: "faults this run applied that could outlive it; in_place = false: removal confirmed. After a killed run, `skyload faults clear` removes what is still in place",
         faults: shown,
@@ -128,26 +209,36 @@ fn journal_dir() -> Option<PathBuf> {
     state_dir().map(|d| d.join("faults"))
 }
 
-/// Notes that `l` is in place. Failing to write the journal is reported, never fatal: the lease
-/// still protects skyload servers.
-pub fn record(l: Leftover) {
+/// Notes that `l` may be in place, at `state`. Failing to write the journal is reported, never
+/// fatal: the lease still protects skyload servers.
+pub fn record(l: Leftover, state: Stage) {
     let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
-    if !mine.contains(&l) {
-        mine.push(l.clone());
+    match mine.iter_mut().find(|e| e.fault == l) {
+        Some(e) => e.state = state,
+        None => mine.push(Entry { fault: l.clone(), state }),
     }
     save(&mine);
-    update_copy(&l, true);
+    update_copy(&l, true, state);
 }
 
-/// Notes that `l` was removed.
+/// Moves `l` on to `state` if this process journals it (a call made outside a timeline is not).
+pub fn advance(l: &Leftover, state: Stage) {
+    let known = MINE.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|e| e.fault == *l);
+    if known {
+        record(l.clone(), state);
+    }
+}
+
+/// Notes that `l` was removed (or never applied).
 pub fn forget(l: &Leftover) {
     let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
-    mine.retain(|x| x != l);
+    let state = mine.iter().find(|e| e.fault == *l).map_or(Stage::default(), |e| e.state);
+    mine.retain(|x| x.fault != *l);
     save(&mine);
-    update_copy(l, false);
+    update_copy(l, false, state);
 }
 
-fn save(entries: &[Leftover]) {
+fn save(entries: &[Entry]) {
     let Some(dir) = journal_dir() else { return };
     let path = dir.join(format!("{}.json", std::process::id()));
     if entries.is_empty() {
@@ -181,7 +272,7 @@ pub struct Found {
     pub pid: u32,
     /// The run is still going: its faults are not leftovers.
     pub running: bool,
-    pub faults: Vec<Leftover>,
+    pub faults: Vec<Entry>,
 }
 
 /// Every journal in the state directory (unreadable files are skipped with a warning).
@@ -203,28 +294,34 @@ pub fn list() -> Vec<Found> {
     out
 }
 
-/// Removes what dead runs left; one line per fault, saying what was done. Faults that could not
-/// be removed stay in their journal for the next attempt. Exec faults cannot be removed: each is
-/// reported (`EXEC_LEFT`), and kept in its journal unless `forget_exec` (`skyload faults clear`,
-/// a person asking, has now been told; a run's automatic clearing only reports it).
-pub async fn clear(ep: &Endpoints, forget_exec: bool) -> Vec<String> {
+/// Removes what dead runs left, as `cleanup` decides; one line per fault, saying what was done.
+/// Faults that could not be removed stay in their journal for the next attempt. Exec faults and
+/// entries left alone are reported, and kept in their journal unless `forget_reported` (`skyload
+/// faults clear`, a person asking, has now been told; a run's automatic clearing only reports them).
+pub async fn clear(ep: &Endpoints, forget_reported: bool) -> Vec<String> {
     let mut lines = Vec::new();
+    let after = if forget_reported { " (dropped from the journal; faults.state.json of its Results keeps it)" } else { "" };
     for found in list().into_iter().filter(|f| !f.running) {
         let mut left = Vec::new();
-        for l in found.faults {
-            if let Leftover::Exec { .. } = l {
-                let after = if forget_exec { " (dropped from the journal; faults.state.json of its Results keeps it)" } else { "" };
-                lines.push(format!("not undone: {l}: {EXEC_LEFT}{after}"));
-                if !forget_exec {
-                    left.push(l);
+        for e in found.faults {
+            let l = &e.fault;
+            let why = match cleanup(l, e.state) {
+                Cleanup::Undo => None,
+                Cleanup::Report => Some(EXEC_LEFT),
+                Cleanup::LeaveAlone(why) => Some(why),
+            };
+            if let Some(why) = why {
+                lines.push(format!("not undone: {l} (from run pid {}): {why}{after}", found.pid));
+                if !forget_reported {
+                    left.push(e);
                 }
                 continue;
             }
-            match undo(&l, ep).await {
+            match undo(l, ep).await {
                 Ok(()) => lines.push(format!("removed leftover {l} (from run pid {}, which did not finish)", found.pid)),
-                Err(e) => {
-                    lines.push(format!("could not remove leftover {l} (from run pid {}): {e}", found.pid));
-                    left.push(l);
+                Err(err) => {
+                    lines.push(format!("could not remove leftover {l} (from run pid {}): {err}", found.pid));
+                    left.push(e);
                 }
             }
         }
@@ -242,9 +339,9 @@ pub async fn clear(ep: &Endpoints, forget_exec: bool) -> Vec<String> {
 }
 
 /// `clear` from synchronous code (the `run` and `faults` commands), on a small runtime of its own.
-pub fn clear_blocking(ep: &Endpoints, forget_exec: bool) -> Vec<String> {
+pub fn clear_blocking(ep: &Endpoints, forget_reported: bool) -> Vec<String> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(clear(ep, forget_exec)),
+        Ok(rt) => rt.block_on(clear(ep, forget_reported)),
         Err(e) => vec![format!("cannot look for leftover faults: {e}")],
     }
 }
@@ -277,18 +374,55 @@ mod tests {
         let j = RunJournal {
             pid: 7,
             faults: vec![
-                Leftover::Toxic { api: "127.0.0.1:8474".into(), proxy: "api".into(), name: "slow".into() },
-                Leftover::Gateway { base: "http://127.0.0.1:1".into(), method: "DELETE".into(), path: "/_control/pods/p/latency".into() },
-                Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7 },
+                Entry { fault: toxic(), state: Stage::Checking },
+                Entry { fault: gateway(), state: Stage::Applied },
+                Entry { fault: exec(), state: Stage::Applied },
             ],
         };
         let text = serde_json::to_string(&j).unwrap();
         assert!(text.contains("\"kind\":\"toxic\""), "{text}");
+        assert!(text.contains("\"name\":\"slow\",\"state\":\"checking\""), "{text}");
         let back: RunJournal = serde_json::from_str(&text).unwrap();
         assert_eq!(back.faults, j.faults);
         // An exec entry names the fault, never its commands.
         assert!(text.contains("\"kind\":\"exec\",\"name\":\"drain\""), "{text}");
-        assert_eq!(j.faults[2].to_string(), "exec fault `drain` (started 2026-01-02T03:04:05Z by run pid 7; its stop command has not run)");
+        assert_eq!(j.faults[2].fault.to_string(), "exec fault `drain` (started 2026-01-02T03:04:05Z by run pid 7; its stop command has not run)");
+        // An entry with no state says nothing of its outcome: it reads as `applying`.
+        let old: RunJournal = serde_json::from_str(r#"{"pid":7,"faults":[{"kind":"toxic","api":"127.0.0.1:8474","proxy":"api","name":"slow"}]}"#).unwrap();
+        assert_eq!(old.faults, vec![Entry { fault: toxic(), state: Stage::Applying }]);
+    }
+
+    fn toxic() -> Leftover {
+        Leftover::Toxic { api: "127.0.0.1:8474".into(), proxy: "api".into(), name: "slow".into() }
+    }
+    fn gateway() -> Leftover {
+        Leftover::Gateway { base: "http://127.0.0.1:1".into(), method: "DELETE".into(), path: "/_control/pods/p/latency".into() }
+    }
+    fn exec() -> Leftover {
+        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7 }
+    }
+
+    /// A run killed while checking a 409 left an entry naming a toxic it had not created, and the
+    /// next clean-up deleted someone else's toxic. Only what the run confirmed, or sent without
+    /// hearing back, is undone by a later process.
+    #[test]
+    fn a_dead_runs_entry_is_undone_only_when_the_run_confirmed_or_sent_it() {
+        let all = [Stage::Applying, Stage::Checking, Stage::AnswerLost, Stage::Applied, Stage::TakenOver];
+        for l in [toxic(), gateway()] {
+            assert_eq!(cleanup(&l, Stage::Applied), Cleanup::Undo, "{l}");
+            assert_eq!(cleanup(&l, Stage::TakenOver), Cleanup::Undo, "{l}");
+            // The apply went out and its answer was lost: delete by name, as the run itself does.
+            assert_eq!(cleanup(&l, Stage::AnswerLost), Cleanup::Undo, "{l}");
+            // Died before the answer: the call may never have gone out, or met someone else's toxic.
+            assert_eq!(cleanup(&l, Stage::Applying), Cleanup::LeaveAlone(DIED_APPLYING), "{l}");
+        }
+        // Found already there (409), not yet taken over: someone else's, perhaps.
+        assert_eq!(cleanup(&toxic(), Stage::Checking), Cleanup::LeaveAlone(DIED_CHECKING));
+        // Exec faults are reported whatever their stage: skyload never runs a dead run's stop.
+        for s in all {
+            assert_eq!(cleanup(&exec(), s), Cleanup::Report, "{s:?}");
+        }
+        assert!(DIED_APPLYING.contains("check by hand") && DIED_CHECKING.contains("check by hand"));
     }
 
     #[test]

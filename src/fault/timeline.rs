@@ -4,7 +4,7 @@
 //! What actually happened (planned and actual times, errors, command output) is returned as records
 //! for `faults.json`.
 
-use super::backend::{apply, remove, renew, retryable, Endpoints, RENEW_EVERY};
+use super::backend::{apply, remove, renew, retryable, Endpoints, LEASE, RENEW_EVERY};
 use super::journal;
 use crate::scenario::FaultPlan;
 use serde::{Deserialize, Serialize};
@@ -38,8 +38,9 @@ pub struct FaultRecord {
     pub undo: Option<journal::Leftover>,
     /// Whether removal was confirmed by the API or the stop command (None: never applied).
     pub removal_confirmed: Option<bool>,
-    /// Why the fault ended before its window did (its lease lapsed on the server): then
-    /// `removed_at_s` is when it was known gone at the latest, so windows and verdicts stop there.
+    /// Why the fault ended before its window did (a renewal of its lease was refused, or
+    /// renewals failed until the lease ran out): then `removed_at_s` is the first renewal that
+    /// failed, when it was last known in place, so windows and verdicts stop there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_early: Option<String>,
 }
@@ -197,12 +198,19 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     }
     // Journalled before the call: a run killed while it is under way, or whose answer is lost,
     // must still leave a trace of a fault that may be in place.
+    // Until the outcome is known the entry is `applying`: a later clean-up leaves it alone.
     let leftover = super::backend::leftover(&f.name, &f.action);
     if let Some(l) = &leftover {
-        journal::record(l.clone());
+        journal::record(l.clone(), journal::Stage::Applying);
     }
+    let stage = |s: journal::Stage| {
+        if let Some(l) = &leftover {
+            journal::advance(l, s);
+        }
+    };
     rec.undo = leftover.clone();
     let exec = matches!(f.action, crate::scenario::FaultAction::Exec { .. });
+    let sent = secs(t0);
     let r = apply(&f.name, &f.action, &ep).await;
     rec.start_output = r.output;
     match r.error {
@@ -210,12 +218,15 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         Some(e) if exec => {
             tracing::error!("fault `{}` could not be applied: {e}", f.name);
             rec.apply_error = Some(e);
+            stage(journal::Stage::Applied);
         }
         // The call went out and its answer was lost: the fault may be in place. Remove it now
-        // (a 404 counts as removed) and say how that went.
+        // (a 404 counts as removed) and say how that went; if that fails too, a later clean-up
+        // deletes it by name.
         Some(e) if r.unknown => {
             tracing::error!("fault `{}` could not be applied: {e}; removing it in case the call took effect", f.name);
             rec.apply_error = Some(e);
+            stage(journal::Stage::AnswerLost);
             finish_removal(&mut rec, remove_with_retries(&f, &ep).await, &f.name, leftover.as_ref(), t0, false);
             return rec;
         }
@@ -230,6 +241,7 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
             return rec;
         }
         None => {
+            stage(if r.took_over { journal::Stage::TakenOver } else { journal::Stage::Applied });
             rec.applied_at_s = Some(secs(t0));
             crate::metrics::live::fault_event(&f.name, true);
             tracing::info!("fault `{}` applied: {}", f.name, f.action.describe());
@@ -238,34 +250,45 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     // Renew the lease until the window ends: a run that dies stops renewing, and a skyload
     // gateway or proxy undoes the fault about `LEASE` later on its own.
     let end = t0 + f.end();
-    let mut first_failed: Option<f64> = None;
-    let mut lapsed = false;
+    // When the last call that set or renewed the lease was sent: the lease runs from then at
+    // the earliest.
+    let mut confirmed = sent;
+    // The first renewal that failed since the last one that worked, and the latest error.
+    let mut failing: Option<(f64, String)> = None;
+    let mut lapsed: Option<Lapse> = None;
     loop {
         let next = (Instant::now() + RENEW_EVERY).min(end);
         if wait(next, &mut cancel).await || next >= end {
             break;
         }
-        if lapsed {
+        if lapsed.is_some() {
             continue;
         }
+        let at = secs(t0);
         let r = renew(&f.name, &f.action, &ep).await;
         let Some(e) = r.error else {
-            first_failed = None;
+            confirmed = at;
+            failing = None;
             continue;
         };
-        let since = *first_failed.get_or_insert(secs(t0));
-        if r.status == Some(404) {
-            // The server undid the fault (its lease lapsed, or it was removed by hand): the
-            // window ended early, at the first renewal that failed at the latest.
-            tracing::error!("fault `{}`: lease renewal refused ({e}); the fault was undone by the server early, by {since:.1}s", f.name);
-            rec.removed_at_s = Some(since);
-            rec.ended_early = Some(format!("undone by the server before its window ended: lease renewal at {since:.1}s failed ({e})"));
-            lapsed = true;
-        } else {
-            tracing::warn!("fault `{}`: lease renewal failed ({e}); it will be undone if this persists", f.name);
+        let since = failing.get_or_insert_with(|| (at, String::new())).0;
+        failing = Some((since, e.clone()));
+        match lapse(r.status == Some(404), confirmed, secs(t0), LEASE) {
+            Some(l) => {
+                end_early(&mut rec, l, since, &e);
+                lapsed = Some(l);
+            }
+            None => tracing::warn!("fault `{}`: lease renewal failed ({e}); it will be undone if this persists", f.name),
         }
     }
-    if lapsed {
+    // The window ended while renewals were failing: the lease may have run out before it did.
+    if let (None, Some((since, e))) = (lapsed, &failing) {
+        if let Some(l) = lapse(false, confirmed, secs(t0), LEASE) {
+            end_early(&mut rec, l, *since, e);
+            lapsed = Some(l);
+        }
+    }
+    if lapsed == Some(Lapse::Refused) {
         // Already undone; a removal now could only undo what someone set since.
         rec.removal_confirmed = Some(true);
         crate::metrics::live::fault_event(&f.name, false);
@@ -274,8 +297,54 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
         }
         return rec;
     }
+    // Expired leases are removed as usual: a server that keeps no leases (stock Toxiproxy), or
+    // was only out of reach, may still have the fault; a 404 counts as removed.
     finish_removal(&mut rec, remove_with_retries(&f, &ep).await, &f.name, leftover.as_ref(), t0, true);
     rec
+}
+
+/// Why a leased fault is taken to be gone before its window ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lapse {
+    /// A renewal was answered 404: the server no longer has the fault.
+    Refused,
+    /// Renewals failed (in transport, or refused otherwise) until the lease, granted at the
+    /// latest by the last call that worked, ran out at `at_s`: a server that keeps leases has
+    /// undone the fault by then.
+    Expired { at_s: f64 },
+}
+
+/// Whether a fault whose lease renewal just failed is gone: at once when it was `refused` (404),
+/// else once `now_s` is past the expiry of the lease renewed by the call sent at `confirmed_s`
+/// (the earliest the server can have started it, so a second in which the fault may already
+/// have been undone is never counted as inside it). None: it may still be in place.
+fn lapse(refused: bool, confirmed_s: f64, now_s: f64, lease: std::time::Duration) -> Option<Lapse> {
+    if refused {
+        return Some(Lapse::Refused);
+    }
+    let at_s = confirmed_s + lease.as_secs_f64();
+    (now_s >= at_s).then_some(Lapse::Expired { at_s })
+}
+
+impl Lapse {
+    /// `ended_early`: why, with the first failed renewal (`since_s`) and the last error.
+    fn reason(self, since_s: f64, error: &str) -> String {
+        match self {
+            Lapse::Refused => format!("undone by the server before its window ended: lease renewal at {since_s:.1}s failed ({error})"),
+            Lapse::Expired { at_s } => format!(
+                "lease renewals failed from {since_s:.1}s until its lease ran out at {at_s:.1}s (last: {error}); a skyload gateway or proxy has undone it by then"
+            ),
+        }
+    }
+}
+
+/// Ends the fault's window at the first renewal that failed (when it was last known in place at
+/// the latest), saying why.
+fn end_early(rec: &mut FaultRecord, l: Lapse, since_s: f64, error: &str) {
+    let why = l.reason(since_s, error);
+    tracing::error!("fault `{}`: {why}; its window ends at {since_s:.1}s", rec.name);
+    rec.removed_at_s = Some(since_s);
+    rec.ended_early = Some(why);
 }
 
 /// Records how a removal went, and crosses the journal entry off once it is confirmed.
@@ -289,7 +358,8 @@ fn finish_removal(rec: &mut FaultRecord, r: super::backend::StepResult, name: &s
         }
         None => {
             if applied {
-                rec.removed_at_s = Some(secs(t0));
+                // A window that ended early keeps its end.
+                rec.removed_at_s.get_or_insert(secs(t0));
                 crate::metrics::live::fault_event(name, false);
             }
             rec.removal_confirmed = Some(true);
@@ -360,6 +430,33 @@ mod tests {
         }
         let fine = vec![FaultRecord { name: "x".into(), ..FaultRecord::default() }];
         assert_eq!(joined(Vec::new(), Ok(fine.clone())), fine);
+    }
+
+    /// Renewals failing in transport only warned, even after the lease had run out and a
+    /// skyload server had undone the fault: the Results claimed it for its whole window.
+    #[test]
+    fn a_fault_whose_renewals_fail_past_its_lease_is_taken_as_gone() {
+        let lease = std::time::Duration::from_secs(10);
+        // Refused (404): gone at once, whatever the time.
+        assert_eq!(lapse(true, 6.0, 7.0, lease), Some(Lapse::Refused));
+        // Failing otherwise: in place (perhaps) until the last renewed lease runs out...
+        assert_eq!(lapse(false, 6.0, 9.0, lease), None);
+        assert_eq!(lapse(false, 6.0, 15.99, lease), None);
+        // ...and gone from its expiry on, counted from when the last good call was sent.
+        assert_eq!(lapse(false, 6.0, 16.0, lease), Some(Lapse::Expired { at_s: 16.0 }));
+        assert_eq!(lapse(false, 6.0, 40.0, lease), Some(Lapse::Expired { at_s: 16.0 }));
+        // The reasons name the first failure, the expiry and the error.
+        let r = Lapse::Expired { at_s: 16.0 }.reason(9.0, "cannot connect to 127.0.0.1:1: refused");
+        assert_eq!(
+            r,
+            "lease renewals failed from 9.0s until its lease ran out at 16.0s (last: cannot connect to 127.0.0.1:1: refused); a skyload gateway or proxy has undone it by then"
+        );
+        assert!(Lapse::Refused.reason(3.0, "HTTP 404").contains("lease renewal at 3.0s failed (HTTP 404)"));
+        // Its window ends at the first failed renewal, and a removal afterwards keeps that end.
+        let mut rec = FaultRecord { name: "slow".into(), ..FaultRecord::default() };
+        end_early(&mut rec, Lapse::Expired { at_s: 16.0 }, 9.0, "x");
+        assert_eq!(rec.removed_at_s, Some(9.0));
+        assert!(rec.ended_early.as_deref().is_some_and(|e| e.contains("ran out at 16.0s")));
     }
 
     #[test]

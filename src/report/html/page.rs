@@ -536,7 +536,10 @@ fn faults(out: &mut dyn Write, faults: &[FaultWindow]) -> io::Result<()> {
             vec![
                 text_cell(&f.name),
                 num_cell(w(Some(f.planned_start_s), Some(f.planned_end_s))),
-                num_cell(w(f.actual_start_s, f.actual_end_s)),
+                num_cell(match &f.ended_early {
+                    Some(_) => format!("{} (ended early)", w(f.actual_start_s, f.actual_end_s)),
+                    None => w(f.actual_start_s, f.actual_end_s),
+                }),
                 num_cell(f.fallback_ratio.map_or("–".into(), pct)),
                 num_cell(lat(f.latency_before)),
                 num_cell(lat(f.latency_inside)),
@@ -551,6 +554,12 @@ fn faults(out: &mut dyn Write, faults: &[FaultWindow]) -> io::Result<()> {
         })
         .collect();
     table(out, &["fault", "planned", "applied", "fallback ratio", "p50 / p99 before", "p50 / p99 inside", "recovery", "result"], &rows)?;
+    // The window (and what was judged inside it) stops where the fault was last known in place.
+    for f in faults {
+        if let Some(why) = &f.ended_early {
+            writeln!(out, "<p class=\"note\">Fault {} ended early: {}</p>", escape(&f.name), escape(why))?;
+        }
+    }
     writeln!(out, "</section>")
 }
 

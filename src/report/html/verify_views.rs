@@ -73,6 +73,10 @@ pub struct FaultWindow {
     pub latency_before: Option<(u64, u64)>,
     #[serde(default)]
     pub latency_inside: Option<(u64, u64)>,
+    /// Why the fault ended before its window did (its lease lapsed): `actual_end_s` is then the
+    /// first renewal that failed, not a removal.
+    #[serde(default)]
+    pub ended_early: Option<String>,
 }
 
 impl FaultWindow {
@@ -175,6 +179,7 @@ pub fn fault_view(f: &crate::verify::faults::FaultReport) -> FaultWindow {
         recovery_note: f.recovery_note.clone(),
         latency_before: f.latency_before.map(|p| (p.p50_us, p.p99_us)),
         latency_inside: f.latency_inside.map(|p| (p.p50_us, p.p99_us)),
+        ended_early: f.fault.ended_early.clone(),
     }
 }
 
