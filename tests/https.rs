@@ -345,6 +345,13 @@ fn mutual_tls() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(s.total(), 10);
 
+    // As in curl, a --cert file that holds the key too needs no --key.
+    let both = pki.path("client-and-key.pem");
+    std::fs::write(&both, std::fs::read_to_string(pki.path("client.pem")).unwrap() + &std::fs::read_to_string(pki.path("client.key")).unwrap()).unwrap();
+    let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", both.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(s.total(), 20);
+
     // A key that is not the certificate's is a usage error, found before any connection.
     let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", &pki.p("client.pem"), "--key", &pki.p("other.key")]);
     assert_eq!(o.status.code(), Some(2));
