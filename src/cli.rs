@@ -465,7 +465,7 @@ pub struct TlsArgs {
     /// Do not verify the server's certificate (printed loudly; a run also records it in its Results).
     #[arg(long, short = 'k')]
     pub insecure: bool,
-    /// Client certificate chain (PEM) for mutual TLS; needs --key.
+    /// Client certificate chain (PEM) for mutual TLS; needs --key unless this file holds the key too (as curl).
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert.

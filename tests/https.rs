@@ -52,6 +52,17 @@ impl Pki {
         w("other.key", &other_key);
         Pki { dir }
     }
+    /// The server's certificate replaced by a self-signed one that is also a CA (basicConstraints
+    /// CA:TRUE), as `openssl req -x509` makes them by default.
+    fn self_signed_ca_as_server(self) -> Pki {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = p.self_signed(&key).unwrap();
+        std::fs::write(self.path("server.pem"), cert.pem()).unwrap();
+        std::fs::write(self.path("server.key"), key.serialize_pem()).unwrap();
+        self
+    }
     fn path(&self, n: &str) -> PathBuf {
         self.dir.path().join(n)
     }
@@ -82,20 +93,35 @@ impl Server {
     }
 }
 
-struct Opts {
+struct Opts<'a> {
     client_auth: bool,
     alpn: Vec<&'static [u8]>,
     /// Bind 127.0.0.1 and also ::1 on the same port.
     both_families: bool,
+    /// Every second connection (the 2nd, 4th, ...) gets this PKI's server certificate instead.
+    every_other: Option<&'a Pki>,
 }
 
-impl Default for Opts {
+impl Default for Opts<'_> {
     fn default() -> Self {
-        Opts { client_auth: false, alpn: vec![b"h2", b"http/1.1"], both_families: false }
+        Opts { client_auth: false, alpn: vec![b"h2", b"http/1.1"], both_families: false, every_other: None }
     }
 }
 
-fn serve(pki: &Pki, o: Opts) -> Option<Server> {
+fn serve(pki: &Pki, o: Opts<'_>) -> Option<Server> {
+    let acceptor = acceptor_for(pki, &o);
+    let other = o.every_other.map(|p| acceptor_for(p, &o));
+    let accepted = Arc::new(AtomicU64::new(0));
+    serve_with(o.both_families, move || {
+        let n = accepted.fetch_add(1, Ordering::SeqCst);
+        match &other {
+            Some(b) if n % 2 == 1 => b.clone(),
+            _ => acceptor.clone(),
+        }
+    })
+}
+
+fn acceptor_for(pki: &Pki, o: &Opts) -> tokio_rustls::TlsAcceptor {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.pem")).unwrap().map(|c| c.unwrap()).collect();
     let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
@@ -110,12 +136,16 @@ fn serve(pki: &Pki, o: Opts) -> Option<Server> {
     };
     let mut cfg = b.with_single_cert(certs, key).unwrap();
     cfg.alpn_protocols = o.alpn.iter().map(|p| p.to_vec()).collect();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
 
+/// Serves on 127.0.0.1 (and ::1); `pick` gives the acceptor of each new connection.
+fn serve_with(both_families: bool, pick: impl Fn() -> tokio_rustls::TlsAcceptor + Send + Sync + 'static) -> Option<Server> {
+    let pick = Arc::new(pick);
     let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = v4.local_addr().unwrap().port();
     let mut listeners = vec![v4];
-    if o.both_families {
+    if both_families {
         listeners.push(std::net::TcpListener::bind(("::1", port)).ok()?);
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -124,12 +154,12 @@ fn serve(pki: &Pki, o: Opts) -> Option<Server> {
         l.set_nonblocking(true).unwrap();
         let c = Arc::new(Counts::default());
         counts.push(c.clone());
-        let acceptor = acceptor.clone();
+        let pick = pick.clone();
         rt.spawn(async move {
             let l = tokio::net::TcpListener::from_std(l).unwrap();
             loop {
                 let Ok((tcp, _)) = l.accept().await else { continue };
-                let (acceptor, c) = (acceptor.clone(), c.clone());
+                let (acceptor, c) = (pick(), c.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else { return };
                     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -248,6 +278,59 @@ fn name_mismatch_expired_and_protocol_mismatch_stop_the_run() {
     assert!(stderr(&o).contains("certificate for localhost has expired"), "{}", stderr(&o));
 }
 
+/// A self-signed certificate that is also a CA (`openssl req -x509`'s default) is refused by
+/// rustls even when --cacert names it; the message says so and what to do, instead of
+/// `Other(OtherError(CaUsedAsEndEntity))` and advice to pass the --cacert already given.
+#[test]
+fn a_ca_certificate_served_as_the_server_s_own_is_explained() {
+    let pki = Pki::new(false).self_signed_ca_as_server();
+    let s = serve(&pki, Opts::default()).unwrap();
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let (o, _d) = run(&url, 10, &["--cacert", &pki.p("server.pem")]);
+    assert_eq!(o.status.code(), Some(3));
+    let e = stderr(&o);
+    assert!(e.contains("certificate for 127.0.0.1 is a CA certificate (basicConstraints CA:TRUE)") && e.contains("--insecure"), "{e}");
+    assert!(!e.contains("OtherError"), "{e}");
+    let o = skyload(&["invoke", &url, "--cacert", &pki.p("server.pem")]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("is a CA certificate"), "{}", stderr(&o));
+    assert_eq!(s.total(), 0);
+    let (o, _d) = run(&url, 10, &["--insecure"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Handshakes that fail during the run (here every second connection meets a certificate from
+/// another CA of the same name, as after a CA was made again) are the `tls` outcome, and the Results say why: the first cause and its address,
+/// in the terminal and in summary.json.
+#[test]
+fn handshakes_failing_during_the_run_are_counted_and_explained() {
+    let pki = Pki::new(false);
+    let stranger = Pki::new(false);
+    let s = serve(&pki, Opts { every_other: Some(&stranger), ..Opts::default() }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("churn.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[target]\nurl = \"https://127.0.0.1:{}\"\ntls = {{ cacert = \"{}\" }}\n\n[connections]\nper_request = true\n\n[[stages]]\nrate = 20\nduration = \"1s\"\n\n[[requests]]\npath = \"/\"\n",
+            s.port,
+            pki.p("ca.pem")
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("r");
+    let o = skyload(&["run", f.to_str().unwrap(), "-o", results.to_str().unwrap(), "--http1.1"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let sum = summary(&results);
+    let (ok, tls) = (sum["totals"]["outcomes"]["ok"].as_u64().unwrap_or(0), sum["totals"]["outcomes"]["tls"].as_u64().unwrap_or(0));
+    assert!(ok > 0 && tls > 0 && ok + tls == 20, "{}", sum["totals"]);
+    assert_eq!(s.total(), ok, "only the verified connections carried requests");
+    let first = sum["tls"]["first_failure"].as_str().unwrap_or_default().to_string();
+    let addr = format!("(127.0.0.1:{})", s.port);
+    assert!(first.contains("certificate for 127.0.0.1 names a trusted CA as its issuer but that CA's key did not sign it") && first.ends_with(&addr), "{}", sum["tls"]);
+    assert!(out.contains("a TLS handshake failed during the run (outcome `tls`); the first: certificate for 127.0.0.1 names a trusted CA"), "{out}");
+}
+
 #[test]
 fn mutual_tls() {
     let pki = Pki::new(false);
@@ -261,6 +344,13 @@ fn mutual_tls() {
     let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", &pki.p("client.pem"), "--key", &pki.p("client.key")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(s.total(), 10);
+
+    // As in curl, a --cert file that holds the key too needs no --key.
+    let both = pki.path("client-and-key.pem");
+    std::fs::write(&both, std::fs::read_to_string(pki.path("client.pem")).unwrap() + &std::fs::read_to_string(pki.path("client.key")).unwrap()).unwrap();
+    let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", both.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(s.total(), 20);
 
     // A key that is not the certificate's is a usage error, found before any connection.
     let (o, _d) = run(&url, 10, &["--cacert", &ca, "--cert", &pki.p("client.pem"), "--key", &pki.p("other.key")]);

@@ -109,6 +109,10 @@ pub struct DialStats {
     pub handshakes: AtomicU64,
     pub resumed: AtomicU64,
     pub lookups: AtomicU64,
+    /// The first handshake of the run that failed, as `tls::describe` says it, with the address:
+    /// the `tls` outcome counts such failures but carries no text, and "tls 20" alone leaves the
+    /// user guessing which certificate or server broke.
+    pub first_tls_failure: std::sync::OnceLock<String>,
     handshake_us: Mutex<Histogram<u64>>,
     lookup_us: Mutex<Histogram<u64>>,
 }
@@ -116,7 +120,14 @@ pub struct DialStats {
 impl Default for DialStats {
     fn default() -> Self {
         let h = || Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"));
-        DialStats { handshakes: AtomicU64::new(0), resumed: AtomicU64::new(0), lookups: AtomicU64::new(0), handshake_us: h(), lookup_us: h() }
+        DialStats {
+            handshakes: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
+            first_tls_failure: std::sync::OnceLock::new(),
+            handshake_us: h(),
+            lookup_us: h(),
+        }
     }
 }
 
@@ -259,7 +270,11 @@ impl Dialer {
                         return Ok(Dialed { stream: Stream::Plain(tcp), addr, dns, connect, tls: None });
                     };
                     let Some(done) = within(deadline, self.handshake(tls, tcp)).await else { return Err(self.timed_out(addr)) };
-                    let (stream, took, info) = done?;
+                    let (stream, took, info) = done.inspect_err(|e| {
+                        if let DialError::Tls(why) = e {
+                            let _ = self.stats.first_tls_failure.set(format!("{why} ({addr})"));
+                        }
+                    })?;
                     return Ok(Dialed { stream, addr, dns, connect, tls: Some((took, info)) });
                 }
                 Some(Err(e)) => last = Some(DialError::Connect { addr, source: e }),

@@ -136,6 +136,7 @@ impl Prepared {
             dns_lookups: d.stats.lookups.load(Ordering::Relaxed),
             dns_p99_us: dns.p99_us,
             cacert: self.cacert.as_ref().map(|p| p.display().to_string()),
+            first_failure: d.stats.first_tls_failure.get().cloned(),
             merged_percentiles: false,
         })
     }

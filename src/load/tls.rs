@@ -177,15 +177,7 @@ pub fn describe(e: &std::io::Error, name: &str) -> String {
     };
     use rustls::Error as E;
     match r {
-        E::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => format!("certificate for {name} is signed by an unknown issuer; pass --cacert FILE (the CA's PEM) or, to skip verification, --insecure"),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!("certificate is not valid for the name {name} (name mismatch); connect by a name it carries or pass --servername NAME"),
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!("certificate for {name} has expired; renew it on the server or pass --insecure to test anyway"),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!("certificate for {name} is not valid yet (check the clocks); or pass --insecure"),
-            CertificateError::Revoked => format!("certificate for {name} has been revoked"),
-            CertificateError::BadSignature | CertificateError::BadEncoding => format!("certificate for {name} is malformed or badly signed ({c:?})"),
-            other => format!("certificate for {name} was refused: {other:?}; pass --cacert FILE or --insecure"),
-        },
+        E::InvalidCertificate(c) => certificate_refused(c, name),
         E::NoApplicationProtocol | E::AlertReceived(AlertDescription::NoApplicationProtocol) => {
             format!("protocol mismatch: the server at {name} speaks none of the protocols offered in ALPN; drop --http2/--http1.1 or pick the other")
         }
@@ -199,5 +191,91 @@ pub fn describe(e: &std::io::Error, name: &str) -> String {
             format!("the server at {name} did not answer in TLS (is it plain http://?)")
         }
         other => format!("the TLS handshake with {name} failed: {other}"),
+    }
+}
+
+/// Why the server's certificate was refused, and what to do. The names a certificate carries and
+/// the dates it is valid between are said when rustls gives them: "expired" alone leaves the user
+/// to fetch the certificate and read it.
+fn certificate_refused(c: &CertificateError, name: &str) -> String {
+    match c {
+        CertificateError::UnknownIssuer => format!("certificate for {name} is signed by an unknown issuer; pass --cacert FILE (the CA's PEM) or, to skip verification, --insecure"),
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            let carries = match presented.as_slice() {
+                [] => "it names no host (no subjectAltName)".to_string(),
+                names => format!("it is for {}", names.iter().map(|n| san_name(n)).collect::<Vec<_>>().join(", ")),
+            };
+            format!("certificate is not valid for the name {name} (name mismatch: {carries}); connect by a name it carries or pass --servername NAME")
+        }
+        CertificateError::NotValidForName => format!("certificate is not valid for the name {name} (name mismatch); connect by a name it carries or pass --servername NAME"),
+        CertificateError::ExpiredContext { not_after, .. } => {
+            format!("certificate for {name} has expired (valid until {}); renew it on the server or pass --insecure to test anyway", utc(not_after))
+        }
+        CertificateError::Expired => format!("certificate for {name} has expired; renew it on the server or pass --insecure to test anyway"),
+        CertificateError::NotValidYetContext { not_before, .. } => {
+            format!("certificate for {name} is not valid yet (valid from {}; check the clocks); or pass --insecure", utc(not_before))
+        }
+        CertificateError::NotValidYet => format!("certificate for {name} is not valid yet (check the clocks); or pass --insecure"),
+        CertificateError::Revoked => format!("certificate for {name} has been revoked"),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => format!(
+            "certificate for {name} is not a server certificate (its extended key usage does not allow TLS server authentication); the server must present one that does, or pass --insecure"
+        ),
+        CertificateError::BadSignature => format!(
+            "certificate for {name} names a trusted CA as its issuer but that CA's key did not sign it (a CA made again under the same name?); \
+             pass --cacert FILE with the CA that signed it, or --insecure"
+        ),
+        CertificateError::BadEncoding => format!("certificate for {name} is malformed (not valid DER); or pass --insecure"),
+        CertificateError::Other(o) if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)) => format!(
+            "certificate for {name} is a CA certificate (basicConstraints CA:TRUE) served as the server's own, which is refused even when --cacert names it; \
+             `openssl req -x509` makes such certificates unless given `-addext basicConstraints=critical,CA:FALSE`: give the server a certificate without CA:TRUE \
+             (or one signed by that CA), or pass --insecure"
+        ),
+        other => format!("certificate for {name} was refused ({other}); pass --cacert FILE or --insecure"),
+    }
+}
+
+/// A subjectAltName as webpki's Debug gives it (`DnsName("api.example")`, `IpAddress(10.0.0.1)`),
+/// as the name alone.
+fn san_name(presented: &str) -> &str {
+    let inner = |prefix: &str, suffix: &str| presented.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix));
+    inner("DnsName(\"", "\")").or_else(|| inner("IpAddress(", ")")).unwrap_or(presented)
+}
+
+/// A certificate's date as a person reads it.
+fn utc(t: &UnixTime) -> String {
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(d) => d.format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")).unwrap_or_else(|_| secs.to_string()),
+        Err(_) => format!("unix time {secs}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_refusals_say_what_the_certificate_holds() {
+        let ca = CertificateError::Other(rustls::OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity)));
+        let m = certificate_refused(&ca, "127.0.0.1");
+        assert!(m.contains("is a CA certificate") && m.contains("--insecure") && !m.contains("OtherError"), "{m}");
+
+        let expired = CertificateError::ExpiredContext { time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000)), not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_580_515_200)) };
+        let m = certificate_refused(&expired, "localhost");
+        assert!(m.contains("has expired (valid until 2020-02-01 00:00:00 UTC)"), "{m}");
+
+        let name = CertificateError::NotValidForNameContext { expected: ServerName::try_from("127.0.0.1").unwrap(), presented: vec!["DnsName(\"api.example\")".into()] };
+        let m = certificate_refused(&name, "127.0.0.1");
+        assert!(m.contains("(name mismatch: it is for api.example);") && m.contains("--servername"), "{m}");
+        assert_eq!(san_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(san_name("DirectoryName"), "DirectoryName");
+        let none = CertificateError::NotValidForNameContext { expected: ServerName::try_from("127.0.0.1").unwrap(), presented: vec![] };
+        assert!(certificate_refused(&none, "x").contains("it names no host"));
+
+        let forged = certificate_refused(&CertificateError::BadSignature, "h");
+        assert!(forged.contains("that CA's key did not sign it") && forged.contains("--cacert FILE"), "{forged}");
+
+        let purpose = certificate_refused(&CertificateError::InvalidPurpose, "h");
+        assert!(purpose.contains("not a server certificate"), "{purpose}");
     }
 }

@@ -30,6 +30,10 @@ pub struct TlsRun {
     /// generated CA in the Results directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cacert: Option<String>,
+    /// The first TLS handshake that failed during the run (the probe's never: it stops the run),
+    /// the cause in one sentence and the address; such requests are the `tls` outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
     /// Made by merging parts: handshake and DNS percentiles are the larger of the parts' (an
     /// upper bound), counts and the maximum are exact.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -51,6 +55,7 @@ pub fn merge(a: Option<&TlsRun>, b: Option<&TlsRun>) -> Option<TlsRun> {
             out.addresses.push(addr.clone());
         }
     }
+    out.first_failure = a.first_failure.clone().or_else(|| b.first_failure.clone());
     out.handshakes += b.handshakes;
     out.resumed += b.resumed;
     out.dns_lookups += b.dns_lookups;

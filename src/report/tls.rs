@@ -31,6 +31,9 @@ pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     if t.merged_percentiles {
         writeln!(out, "  (merged Results: handshake percentiles are the largest of the parts', an upper bound)")?;
     }
+    if let Some(why) = &t.first_failure {
+        writeln!(out, "  a TLS handshake failed during the run (outcome `tls`); the first: {why}")?;
+    }
     if t.insecure {
         writeln!(out, "  WARNING certificate NOT verified (--insecure)")?;
     } else if let Some(ca) = &t.cacert {

@@ -122,11 +122,14 @@ fn err(field: Field, message: String) -> CheckError {
     CheckError { field, message }
 }
 
-/// The client certificate and key, which come as a pair or not at all.
+/// The client certificate and key, which come as a pair or not at all. As in curl, a `cert` file
+/// that holds the private key too needs no `key`: such combined PEM files are what many
+/// certificate tools hand out.
 pub fn client_cert_paths(s: &TlsSettings) -> Result<Option<(&Path, &Path)>, CheckError> {
     match (&s.cert, &s.key) {
         (None, None) => Ok(None),
-        (Some(_), None) => Err(err(Field::Key, "a client certificate (--cert, tls.cert) needs its private key (--key, tls.key)".into())),
+        (Some(cert), None) if PrivateKeyDer::from_pem_file(cert).is_ok() => Ok(Some((cert, cert))),
+        (Some(_), None) => Err(err(Field::Key, "a client certificate (--cert, tls.cert) needs its private key (--key, tls.key), unless its file holds the key too".into())),
         (None, Some(_)) => Err(err(Field::Cert, "a private key (--key, tls.key) needs its client certificate (--cert, tls.cert)".into())),
         (Some(cert), Some(key)) => Ok(Some((cert, key))),
     }
@@ -284,6 +287,22 @@ pub fn parse_resolve(s: &str) -> Result<ResolveOverride, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cert_file_holding_its_key_needs_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["client.test".to_string()]).unwrap().self_signed(&key).unwrap();
+        let (alone, both) = (dir.path().join("c.pem"), dir.path().join("both.pem"));
+        std::fs::write(&alone, cert.pem()).unwrap();
+        std::fs::write(&both, cert.pem() + &key.serialize_pem()).unwrap();
+        let s = TlsSettings { cert: Some(both.clone()), ..TlsSettings::default() };
+        assert_eq!(client_cert_paths(&s).unwrap(), Some((both.as_path(), both.as_path())));
+        check(&s).unwrap();
+        let e = client_cert_paths(&TlsSettings { cert: Some(alone), ..TlsSettings::default() }).unwrap_err();
+        assert_eq!(e.field, Field::Key);
+        assert!(e.message.contains("needs its private key"), "{}", e.message);
+    }
 
     #[test]
     fn resolve_flags() {
