@@ -179,7 +179,7 @@ pub fn describe(e: &std::io::Error, name: &str) -> String {
     match r {
         E::InvalidCertificate(c) => certificate_refused(c, name),
         E::NoApplicationProtocol | E::AlertReceived(AlertDescription::NoApplicationProtocol) => {
-            format!("protocol mismatch: the server at {name} speaks none of the protocols offered in ALPN; drop --http2/--http1.1 or pick the other")
+            format!("protocol mismatch: the server at {name} speaks none of the protocols offered in ALPN; if you gave --http2 or --http1.1, try the other; if not, the servers behind this name disagree on the protocol (a run offers only the one its first connection agreed on)")
         }
         E::AlertReceived(AlertDescription::CertificateRequired) => format!("the server at {name} requires a client certificate; pass --cert FILE and --key FILE"),
         E::AlertReceived(a @ (AlertDescription::BadCertificate | AlertDescription::UnknownCA | AlertDescription::AccessDenied)) => {
