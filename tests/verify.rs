@@ -73,6 +73,7 @@ fn mistakes_in_checks_exit_2_with_line_column_and_a_suggestion() {
         ("\n[[windows]]\nfrom = \"1s\"\nrequest = \"gte\"\nchecks = [\"p99 < 5ms\"]\n", "no request is named `gte` (did you mean `get`?)"),
         ("\n[checks]\nrn = [\"p99 < 5ms\"]\n", "unknown field `rn` in [checks]"),
         ("\n[capacity]\ntargets = [\"p99 < 5ms\"]\n", "not a capacity result"),
+        ("\n[checks]\nrun = [\"p99 < 50ms\", \"error_rate < 150%\"]\n", "vt.toml:23:36: checks.run[1]: `error_rate < 150%`: `150%` is more than 100%"),
         ("\n[checks]\nrun = [\"p99(okk) < 50ms\"]\n", "vt.toml:23:13: checks.run[0]: `p99(okk) < 50ms`: no outcome is named `okk` (did you mean `ok`?)"),
         ("\n[[windows]]\nstage = \"hold\"\nchecks = [\"service_p99(ok) < 5ms\"]\n", "windows[0].checks[0]: `service_p99(ok) < 5ms`: service time of `ok` alone is kept for the whole run and per request, not per second: use `p99(ok)`"),
         ("\n[[windows]]\nfrom = \"1s\"\nrequest = \"get\"\nchecks = [\"p99(ok) < 5ms\"]\n", "latency of `ok` alone is kept per second for all requests together, not per request"),
