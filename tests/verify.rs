@@ -180,6 +180,11 @@ fn compare_passes_the_same_scenario_and_flags_a_slower_build() {
 
     let bad = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[1].as_os_str(), "-t".as_ref(), "p99 10%".as_ref()]);
     assert_eq!(bad.status.code(), Some(2));
+    // A sign that bounds an improvement would pass the slower build: refused, naming the flag.
+    let wrong = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[2].as_os_str(), "-t".as_ref(), "p50 -50%".as_ref()]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tolerance `p50 -50%`: `-` bounds a fall of p50") && err.contains("write `p50 +50%`"), "{err}");
 }
 
 /// A comparison is only as good as its runs: one that stopped early (here an interrupted run, made
