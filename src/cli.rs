@@ -83,7 +83,8 @@ Tolerances: + bounds a rise, - a fall; % is relative to the baseline; absolute a
 us/ms/s for latency, rps for rates, pp (percentage points) for ratios. A latency change under \
 1 ms is never a regression (docs/ci.md).
 
-Exit codes: 0 no regression, 1 a regression (or a run that did not complete), 2 bad flag or a \
+Exit codes: 0 no regression, 1 a regression, a run that did not complete (interrupted, aborted, \
+failed, killed) or a current run in which every request failed, 2 bad flag or a \
 directory that is not a skyload Results directory.")]
     Compare(CompareArgs),
     /// Make the HTML report again from saved results; with several directories, a comparison

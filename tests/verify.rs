@@ -73,6 +73,7 @@ fn mistakes_in_checks_exit_2_with_line_column_and_a_suggestion() {
         ("\n[[windows]]\nfrom = \"1s\"\nrequest = \"gte\"\nchecks = [\"p99 < 5ms\"]\n", "no request is named `gte` (did you mean `get`?)"),
         ("\n[checks]\nrn = [\"p99 < 5ms\"]\n", "unknown field `rn` in [checks]"),
         ("\n[capacity]\ntargets = [\"p99 < 5ms\"]\n", "not a capacity result"),
+        ("\n[checks]\nrun = [\"p99 < 50ms\", \"error_rate < 150%\"]\n", "vt.toml:23:36: checks.run[1]: `error_rate < 150%`: `150%` is more than 100%"),
         ("\n[checks]\nrun = [\"p99(okk) < 50ms\"]\n", "vt.toml:23:13: checks.run[0]: `p99(okk) < 50ms`: no outcome is named `okk` (did you mean `ok`?)"),
         ("\n[[windows]]\nstage = \"hold\"\nchecks = [\"service_p99(ok) < 5ms\"]\n", "windows[0].checks[0]: `service_p99(ok) < 5ms`: service time of `ok` alone is kept for the whole run and per request, not per second: use `p99(ok)`"),
         ("\n[[windows]]\nfrom = \"1s\"\nrequest = \"get\"\nchecks = [\"p99(ok) < 5ms\"]\n", "latency of `ok` alone is kept per second for all requests together, not per request"),
@@ -179,6 +180,56 @@ fn compare_passes_the_same_scenario_and_flags_a_slower_build() {
 
     let bad = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[1].as_os_str(), "-t".as_ref(), "p99 10%".as_ref()]);
     assert_eq!(bad.status.code(), Some(2));
+    // A sign that bounds an improvement would pass the slower build: refused, naming the flag.
+    let wrong = skyload(&["compare".as_ref(), dirs[0].as_os_str(), dirs[2].as_os_str(), "-t".as_ref(), "p50 -50%".as_ref()]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tolerance `p50 -50%`: `-` bounds a fall of p50") && err.contains("write `p50 +50%`"), "{err}");
+}
+
+/// A comparison is only as good as its runs: one that stopped early (here an interrupted run, made
+/// by marking a whole run's summary so) or one in which every request failed (fast 500s look like a
+/// faster build to a latency tolerance) fails `compare` with exit 1, even when no tolerance bounds
+/// what went wrong, and says why on the last line, in JUnit and in --summary-json.
+#[test]
+fn compare_fails_a_run_that_did_not_complete_or_in_which_every_request_failed() {
+    let dir = tempdir();
+    let mut dirs = Vec::new();
+    for (i, fail_every) in [None, Some(1)].into_iter().enumerate() {
+        let server = VerifyServer::start(ServerCfg { service: Duration::from_millis(5), fail_every, ..ServerCfg::default() });
+        let plan = scenario::load_str(&scenario_text(&server.url(), 50, 2, ""), Path::new("vt.toml")).unwrap();
+        let d = dir.path().join(format!("run{i}"));
+        run(&plan, RunSettings { out_dir: d.clone(), stop: StopHandle::new() }, &mut Silent).unwrap();
+        dirs.push(d);
+    }
+    let stopped = dir.path().join("stopped");
+    std::fs::create_dir(&stopped).unwrap();
+    for f in std::fs::read_dir(&dirs[0]).unwrap() {
+        let f = f.unwrap();
+        if f.file_type().unwrap().is_file() {
+            std::fs::copy(f.path(), stopped.join(f.file_name())).unwrap();
+        }
+    }
+    let mut s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stopped.join("summary.json")).unwrap()).unwrap();
+    s["status"] = "interrupted".into();
+    std::fs::write(stopped.join("summary.json"), s.to_string()).unwrap();
+    let compare = |base: &Path, cur: &Path, json: &Path| {
+        let o = skyload(&["compare".as_ref(), base.as_os_str(), cur.as_os_str(), "-t".as_ref(), "p99 +1000%".as_ref(), "--summary-json".as_ref(), json.as_os_str()]);
+        let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), j)
+    };
+    let json = dir.path().join("v.json");
+    let (code, text, j) = compare(&dirs[0], &dirs[0], &json);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(j["passed"], true);
+    for (base, cur, want) in [(&dirs[0], &stopped, "is a whole run` failed: interrupted after"), (&stopped, &dirs[0], "is a whole run` failed: interrupted after"), (&dirs[0], &dirs[1], "at least one request succeeded` failed: 100% 500")] {
+        let (code, text, j) = compare(base, cur, &json);
+        assert_eq!(code, Some(1), "{} -> {}\n{text}", base.display(), cur.display());
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("compare: FAILED: `") && last.contains(want), "{text}");
+        assert_eq!((j["exit_code"].as_i64(), j["passed"].as_bool()), (Some(1), Some(false)), "{j}");
+        assert!(j["checks"].as_array().unwrap().iter().any(|c| c["passed"] == false && c["measured"].as_str().unwrap().starts_with(if want.contains("500") { "100% 500" } else { "interrupted" })), "{j}");
+    }
 }
 
 /// Latency by outcome over a stage, a window and an abort rule, read from the saved per-second

@@ -37,14 +37,29 @@ pub fn run(args: &CompareArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     writeln!(out, "compare {} → {}", args.baseline.display(), args.current.display())?;
-    // A rebuilt (killed) run is evidence, not a measurement to gate on.
-    let incomplete = super::incomplete::gate_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]);
-    compare::render(&c, &incomplete, &mut out)?;
+    // A run that did not complete (killed, interrupted, aborted, failed) is evidence, not a
+    // measurement to gate on; a current run with no success is never a pass, whatever the
+    // tolerances bound (fast 404s would otherwise read as a faster build under `-t "p99 +10%"`).
+    let mut gate = super::incomplete::unfinished_results(&[(args.baseline.as_path(), &sums[0]), (args.current.as_path(), &sums[1])]);
+    gate.extend(all_failed(&args.current, &sums[1]));
+    compare::render(&c, &gate, &mut out)?;
     let mut verdict = Verdict { results: c.results(), generator_notes: Vec::new() };
-    verdict.results.extend(incomplete);
+    verdict.results.extend(gate);
     let code = if c.regressions() > 0 || !verdict.passed() { exit::CHECK_FAILED } else { exit::OK };
     emit(&args.gate, &verdict, &GateInfo { command: "compare", scenario: sums[1].scenario.clone(), results_dir: Some(args.current.display().to_string()), seconds: sums[1].duration_s, status: None, abort_reason: None }, code)?;
     CliError::from_status(code)
+}
+
+/// A failed check when no request of the current run succeeded (see `verify::all_failed`).
+fn all_failed(dir: &std::path::Path, s: &crate::record::summary::Summary) -> Option<crate::verify::CheckResult> {
+    crate::verify::all_failed::describe(&s.totals).map(|what| crate::verify::CheckResult {
+        scope: "run".into(),
+        check: format!("{}: {}", dir.display(), crate::verify::all_failed::CHECK),
+        expected: "some requests answered with success".into(),
+        measured: what.trim_start_matches("every request failed: ").to_string(),
+        passed: false,
+        note: Some(what),
+    })
 }
 
 /// Tolerances from flags, else from a scenario's `[checks] tolerances`, else the defaults.

@@ -33,6 +33,28 @@ pub fn gate_results(runs: &[(&Path, &Summary)]) -> Vec<CheckResult> {
         .collect()
 }
 
+/// The gate of a comparison (`compare`, `run --baseline`): a run that did not complete is not a
+/// measurement of the build. An interrupted or aborted run covers part of the schedule, a `failed`
+/// one's figures come from a broken generator and a `drill_failed` one ran without its fault, so
+/// their rates and percentiles are not comparable and the comparison fails with the status and
+/// reason (`compare --help` promises exit 1 "for a run that did not complete"). A rebuilt run
+/// gets `gate_results`'s line.
+pub fn unfinished_results(runs: &[(&Path, &Summary)]) -> Vec<CheckResult> {
+    let mut out = gate_results(runs);
+    out.extend(runs.iter().filter(|(_, s)| !matches!(s.status, RunStatus::Completed | RunStatus::Incomplete)).map(|(dir, s)| {
+        let why = s.abort_reason.as_ref().or(s.failure.as_ref()).map_or(String::new(), |r| format!(": {r}"));
+        CheckResult {
+            scope: "run".into(),
+            check: format!("{} is a whole run", dir.display()),
+            expected: "a run that completed".into(),
+            measured: format!("{} after {:.0} s{why}", s.status.name(), s.duration_s),
+            passed: false,
+            note: None,
+        }
+    }));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +71,25 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert!(!got[0].passed && got[0].check.starts_with("a "), "{got:?}");
         assert_eq!(got[0].note.as_deref(), Some(rebuild::REBUILT));
+    }
+
+    /// Every status but `completed` fails a comparison, each saying what it was.
+    #[test]
+    fn a_run_that_did_not_complete_never_passes_a_comparison() {
+        let good = summary(RunStatus::Completed);
+        for status in [RunStatus::Interrupted, RunStatus::Aborted, RunStatus::Failed, RunStatus::DrillFailed, RunStatus::Incomplete] {
+            let mut bad = summary(status);
+            bad.abort_reason = (status == RunStatus::Aborted).then(|| "abort_when `error_rate > 50% for 5s` held".to_string());
+            let got = unfinished_results(&[(Path::new("base"), &good), (Path::new("cur"), &bad)]);
+            assert_eq!(got.len(), 1, "{status:?}: {got:?}");
+            assert!(!got[0].passed && got[0].check.starts_with("cur "), "{got:?}");
+            if status != RunStatus::Incomplete {
+                assert!(got[0].measured.starts_with(status.name()), "{got:?}");
+            }
+            if status == RunStatus::Aborted {
+                assert!(got[0].measured.contains("error_rate > 50%"), "{got:?}");
+            }
+        }
+        assert!(unfinished_results(&[(Path::new("a"), &good), (Path::new("b"), &good)]).is_empty());
     }
 }

@@ -311,7 +311,7 @@ fn judge(plan: &Plan, shared: &Shared, baseline: Option<&Baseline>, result: &ses
     if let Some((dir, base, tolerances)) = baseline {
         let c = compare::compare(base, &result.summary, tolerances);
         writeln!(out, "\nbaseline {}:", dir.display())?;
-        let incomplete = super::incomplete::gate_results(&[(dir.as_path(), base)]);
+        let incomplete = super::incomplete::unfinished_results(&[(dir.as_path(), base)]);
         compare::render(&c, &incomplete, out)?;
         verdict.results.extend(c.results());
         verdict.results.extend(incomplete);

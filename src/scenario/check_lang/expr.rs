@@ -402,6 +402,12 @@ fn parse_expr(c: &mut Cursor) -> Result<Expr, ParseError> {
     if value < 0.0 {
         return err(num_at, "a threshold cannot be negative");
     }
+    // A share cannot exceed 100% (a bare fraction over 1 is refused in `apply_unit`):
+    // `error_rate < 150%` (1.5% meant?) would pass whatever happened and `ratio(ok) >= 150%` fail
+    // whatever happened. Only pod_imbalance, a spread over the mean, goes past 100%.
+    if metric.kind() == Kind::Ratio && metric != Metric::PodImbalance && value > 1.0 {
+        return err(num_at, format!("`{}` is more than 100%: {metric} is a share, so the check could not tell a good run from a bad one; give at most 100%", &c.s[num_at..c.i]));
+    }
     Ok(Expr { metric, op, value, arg_at })
 }
 
@@ -491,6 +497,8 @@ mod tests {
             ("per_pod_qps >= 300", Metric::PodQpsMin, Op::Ge, 300.0),
             ("pod_qps_mean >= 300 rps", Metric::PodQpsMean, Op::Ge, 300.0),
             ("pod_imbalance < 20%", Metric::PodImbalance, Op::Lt, 0.2),
+            ("pod_imbalance < 150%", Metric::PodImbalance, Op::Lt, 1.5),
+            ("ratio(ok) >= 100%", Metric::Ratio("ok".into()), Op::Ge, 1.0),
             ("pods == 2", Metric::Pods, Op::Eq, 2.0),
         ];
         for (s, m, op, v) in cases {
@@ -519,6 +527,9 @@ mod tests {
             ("", 0, "found nothing"),
             ("p99(OK) < 5ms", 4, "not an outcome name"),
             ("p99(ok < 5ms", 12, "missing `)`"),
+            ("error_rate < 150%", 13, "`150%` is more than 100%: error_rate is a share"),
+            ("ratio(ok) >= 100.5%", 13, "more than 100%"),
+            ("split(x-v=2) <= 101%", 16, "more than 100%"),
         ];
         for (s, at, msg) in cases {
             let e = parse(s).unwrap_err();

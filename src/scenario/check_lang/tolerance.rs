@@ -30,6 +30,18 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, ParseError> {
         .map_err(|e| ParseError { at: e.at.min(m.len()), message: e.message })?;
     let metric = probe.metric;
     let rise_is_bad = rest.starts_with('+');
+    if let Some(good) = worse_when(&metric).filter(|w| *w != rise_is_bad) {
+        let (sign, other) = if good { ('-', '+') } else { ('+', '-') };
+        let (which, passes) = if good { ("fall", "rise") } else { ("rise", "fall") };
+        return Err(ParseError {
+            at: sign_at,
+            message: format!(
+                "`{sign}` bounds a {which} of {metric}, which is an improvement, so a {passes} (the regression) would pass; write `{} {other}{}` (+ bounds a rise, - a fall)",
+                m.trim_end(),
+                rest[1..].trim()
+            ),
+        });
+    }
     let num_at = sign_at + 1;
     let body = rest[1..].trim();
     let split = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
@@ -56,6 +68,19 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, ParseError> {
     Ok(Tolerance { source: s.trim().to_string(), metric, rise_is_bad, amount })
 }
 
+/// Whether a rise (`Some(true)`) or a fall (`Some(false)`) of the metric is the regression, when
+/// only one can be: a build whose latency, error rate or drops went up, or whose completed rate
+/// went down. `p99 -10%` would flag only a faster build and pass every slower one, so the wrong
+/// sign is refused. Shares of an outcome or a header value (`ratio(fallback)`, `split`) and the
+/// pod figures can be bad either way.
+fn worse_when(metric: &Metric) -> Option<bool> {
+    match metric {
+        Metric::Latency { .. } | Metric::ErrorRate | Metric::Dropped => Some(true),
+        Metric::Rate | Metric::SendRate | Metric::PodQpsMin | Metric::PodQpsMean => Some(false),
+        _ => None,
+    }
+}
+
 /// A unit that makes the metric part parse as a check (only the metric is kept).
 pub fn unit_probe(m: &str) -> &'static str {
     match super::expr::parse(&format!("{} >= 0ms", m.trim_end())) {
@@ -78,7 +103,11 @@ mod tests {
         assert_eq!(parse_tolerance("error_rate +0.1pp").unwrap().amount, Amount::Absolute(0.001));
         assert_eq!(parse_tolerance("ratio(fallback) -1pp").unwrap().metric, Metric::Ratio("fallback".into()));
         assert_eq!(parse_tolerance("dropped +0").unwrap().amount, Amount::Absolute(0.0));
-        for (s, msg) in [("p99 10%", "expected METRIC +N%"), ("p98 +10%", "unknown metric"), ("p99 +10pp", "not a tolerance unit"), ("rate -x", "expected a number")] {
+        // Shares and pod figures may regress either way.
+        assert!(parse_tolerance("ratio(fallback) +5pp").unwrap().rise_is_bad);
+        assert!(!parse_tolerance("split(x-fn-version=v2) -5pp").unwrap().rise_is_bad);
+        assert!(!parse_tolerance("pods -1").unwrap().rise_is_bad);
+        for (s, msg) in [("p99 10%", "expected METRIC +N%"), ("p98 +10%", "unknown metric"), ("p99 +10pp", "not a tolerance unit"), ("rate -x", "expected a number"), ("p99 -10%", "`-` bounds a fall of p99, which is an improvement, so a rise (the regression) would pass; write `p99 +10%`"), ("rate +2%", "write `rate -2%`"), ("error_rate -0.1pp", "write `error_rate +0.1pp`"), ("p99(ok) -5ms", "bounds a fall"), ("dropped -0", "bounds a fall")] {
             let e = parse_tolerance(s).unwrap_err();
             assert!(e.message.contains(msg), "{s}: {}", e.message);
         }
