@@ -274,8 +274,10 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             r.passed = e.op.holds(v, e.value);
             r.note = None;
         }
-        if search.stop == Some(Stop::GeneratorLimited) {
-            r.note = Some("a lower bound: the generator may have been the limit".into());
+        match search.stop {
+            Some(Stop::GeneratorLimited) => r.note = Some("a lower bound: the generator may have been the limit".into()),
+            Some(Stop::ReachedMax) => r.note = Some(format!("a lower bound: every step up to --max {:.1} rps passed; raise --max to find the limit", s.max)),
+            _ => {}
         }
         targets.push(r);
     }
@@ -354,17 +356,26 @@ pub fn render(r: &CapacityReport, out: &mut dyn Write) -> std::io::Result<()> {
             let a = cap::Answer { sustainable: r.max_sustainable_rps, fails_from: r.first_failing_rps, unstable: r.unstable_band, noisy_below: vec![] };
             writeln!(out, "capacity: {} (SLO: {}; exit {})", cap::describe_unstable(&a), r.slo.join(", "), exit::UNSTABLE)?;
         }
+        // A search that stopped at its maximum, or at the generator's, never found the limit: the
+        // figure and everything planned from it (per pod, pods needed) are floors, said so here
+        // and not only in a warning below.
+        (Some(Stop::ReachedMax | Stop::GeneratorLimited), Some(g)) => {
+            writeln!(out, "capacity: at least {g:.1} rps sustainable{how}: the limit was not reached (SLO: {})", r.slo.join(", "))?
+        }
         (_, Some(g)) => writeln!(out, "capacity: {g:.1} rps sustainable{how}{} (SLO: {})", r.first_failing_rps.map_or(String::new(), |b| format!("; fails from {b:.1} rps")), r.slo.join(", "))?,
         (_, None) => writeln!(out, "capacity: none (no rate was confirmed to keep the SLO: {})", r.slo.join(", "))?,
     }
     if let Some(p) = &r.plan {
-        writeln!(out, "per pod: {:.1} rps over {} pods ({})", p.per_pod_rps, r.pods, r.pods_from)?;
+        let floor = matches!(r.stop, Some(Stop::ReachedMax | Stop::GeneratorLimited));
+        let at_least = if floor { "at least " } else { "" };
+        writeln!(out, "per pod: {at_least}{:.1} rps over {} pods ({})", p.per_pod_rps, r.pods, r.pods_from)?;
         match r.knee_rps {
             Some(k) => writeln!(out, "knee: latency bends above {k:.1} rps (p99 more than {}x the p99 at the lowest rate)", cap::KNEE_FACTOR)?,
             None => writeln!(out, "knee: none (p99 stayed within {}x of the lowest rate's at every rate tried)", cap::KNEE_FACTOR)?,
         }
         if let (Some(peak), Some(n)) = (p.peak_qps, p.pods_needed) {
-            writeln!(out, "plan: a peak of {peak:.0} qps with headroom {:.2} needs {n} pods", p.headroom)?;
+            let bound = if floor { "at most " } else { "" };
+            writeln!(out, "plan: a peak of {peak:.0} qps with headroom {:.2} needs {bound}{n} pods", p.headroom)?;
         }
         writeln!(out, "daily volume at this capacity: {:.0} calls ({:.0} per pod)", p.daily_calls, p.daily_calls_per_pod)?;
     }
@@ -373,4 +384,47 @@ pub fn render(r: &CapacityReport, out: &mut dyn Write) -> std::io::Result<()> {
     }
     let v = Verdict { results: r.targets.clone(), generator_notes: vec![] };
     verdict::render(&v, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(stop: Stop) -> CapacityReport {
+        CapacityReport {
+            scenario: "s".into(),
+            slo: vec!["p99 < 50ms".into()],
+            steps: vec![],
+            stop: Some(stop),
+            max_sustainable_rps: Some(800.0),
+            first_failing_rps: None,
+            unstable_band: None,
+            pods: 2,
+            pods_from: "declared".into(),
+            per_pod_rps: Some(400.0),
+            knee_rps: None,
+            plan: Some(cap::plan(800.0, 2, Some(4000.0), 1.3)),
+            targets: vec![],
+            notes: vec![],
+            seconds: 1.0,
+        }
+    }
+
+    fn rendered(r: &CapacityReport) -> String {
+        let mut out = Vec::new();
+        render(r, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A search that passed every step up to its maximum never found the limit: the headline,
+    /// the per-pod figure and the pods planned from it are bounds, not the capacity.
+    #[test]
+    fn a_search_that_reached_its_maximum_gives_bounds() {
+        let t = rendered(&report(Stop::ReachedMax));
+        assert!(t.contains("capacity: at least 800.0 rps sustainable") && t.contains("limit was not reached"), "{t}");
+        assert!(t.contains("per pod: at least 400.0 rps"), "{t}");
+        assert!(t.contains("needs at most 13 pods"), "{t}");
+        let t = rendered(&report(Stop::Converged));
+        assert!(t.contains("capacity: 800.0 rps sustainable") && !t.contains("at least") && !t.contains("at most"), "{t}");
+    }
 }
