@@ -257,11 +257,50 @@ checks = ["p50(error) >= 65ms", "max(error) >= 65ms", "p50(ok) >= 5ms"]
     assert!(v.results.iter().any(|c| c.check.contains("p50(ok)") && c.scope.starts_with("window")), "{:#?}", v.results);
     // Every completion of the stretch is in exactly one outcome's histogram, and the errors' is
     // the errors' alone (none of them under the server's 65 ms).
-    let d = saved.data(skyload::verify::window::Span { from: 1.0, to: None }, None).unwrap();
+    let d = saved.data(skyload::verify::window::Span { from: 1.0, to: None, tail: false }, None).unwrap();
     let by = d.by_outcome.as_ref().unwrap();
     assert_eq!(by.values().map(|(h, _)| h.len()).sum::<u64>(), d.completed);
     let err = &by["error"].0;
     assert_eq!(err.len(), d.outcomes["error"]);
     assert!(err.min() >= 65_000, "error min {} us", err.min());
     assert!(by["ok"].1.is_none() && by["error"].1.is_none(), "no service time by outcome per second");
+}
+
+/// A stall in the last seconds of the last stage is answered after the schedule ends. The stage's
+/// and an open window's checks take those answers (before, `max < 500ms` over the stage passed
+/// while a third of its requests waited over a second: they completed in no stage's second), and
+/// the seconds after the schedule are not time of theirs (an open window's rate read 2/3 of it).
+#[test]
+fn a_stall_at_the_end_of_the_last_stage_fails_its_checks() {
+    let server = common::TestServer::start();
+    let extra = r#"
+[[windows]]
+name = "open"
+from = "1s"
+checks = ["rate >= 90", "max < 500ms"]
+
+[[windows]]
+name = "warm-only"
+from = "0s"
+to = "1s"
+checks = ["max < 500ms"]
+"#;
+    let text = scenario_text(&server.url(), 100, 3, extra).replace("duration = \"2s\"\n", "duration = \"2s\"\nchecks = [\"max < 500ms\", \"p99(ok) < 500ms\"]\n");
+    let plan = scenario::load_str(&text, Path::new("vt.toml")).unwrap();
+    // Second 0 is ~50 ms after `run` is called: arrivals intended from ~2 s to the end (3 s) are
+    // held until ~3.6 s, answered after the schedule.
+    server.stall_at(Instant::now() + Duration::from_millis(2_050), Duration::from_millis(1_500));
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    let saved = SavedRun::load(&r.dir).unwrap();
+    let v = evaluate(&plan.verify, &plan.stages, &saved).unwrap();
+    let get = |scope: &str, check: &str| v.results.iter().find(|c| c.scope == scope && c.check == check).unwrap_or_else(|| panic!("{scope} {check}: {:#?}", v.results));
+    assert!(r.summary.totals.latency.max_us >= 1_000_000, "the stall was not seen: {:?}", r.summary.totals.latency);
+    for (scope, check) in [("stage hold", "max < 500ms"), ("stage hold", "p99(ok) < 500ms"), ("window open", "max < 500ms")] {
+        let c = get(scope, check);
+        assert!(!c.passed, "{scope} `{check}` passed over a stall of its last second: measured {}", c.measured);
+    }
+    let rate = get("window open", "rate >= 90");
+    assert!(rate.passed, "the seconds after the schedule diluted the open window's rate: {}", rate.measured);
+    assert!(get("window warm-only", "max < 500ms").passed, "a window that ends before the stall takes none of it");
 }

@@ -43,13 +43,16 @@ pub struct H1Conn<S> {
     /// The last exchange failed on a kept-alive connection before any byte of its response came
     /// back: the server had most likely closed the idle connection (the keep-alive race).
     stale: bool,
+    /// The last exchange's read failed with ECONNRESET: the server reset a connection our
+    /// request had reached (a closed idle connection reads as end of stream, or fails the write).
+    peer_reset: bool,
     /// The last head read, to skip reading the same one again.
     memo: HeadMemo,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     pub fn new(io: S) -> H1Conn<S> {
-        H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true, served: 0, stale: false, memo: HeadMemo::default() }
+        H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true, served: 0, stale: false, peer_reset: false, memo: HeadMemo::default() }
     }
 
     /// Whether another request may be sent on this connection.
@@ -58,8 +61,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     }
 
     /// Whether the last exchange failed the way a server's close of an idle kept-alive connection
-    /// looks (nothing of the response read, the connection had served before): the caller may send
-    /// the request again on a new connection, as HTTP clients do (RFC 9112 §9.3.1).
+    /// looks (nothing of the response read, the connection had served before, and not reset while
+    /// our request was on it): the caller may send the request again on a new connection, as HTTP
+    /// clients do (RFC 9112 §9.3.1).
     pub fn stale(&self) -> bool {
         self.stale
     }
@@ -86,6 +90,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         // Until the whole response is read the connection is in an unknown state.
         self.reusable = false;
         self.stale = false;
+        self.peer_reset = false;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -93,7 +98,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         let r = self.exchange_inner(request, head_request, captures, keep_body).await;
         match r {
             Ok(_) => self.served += 1,
-            Err(TransportFailure::Reset) => self.stale = self.served > 0 && self.end == 0,
+            // A reset after the request was written is the target's answer, counted as `reset`:
+            // sending it again hid every reset of a server that drops requests (and sent a POST twice).
+            Err(TransportFailure::Reset) => self.stale = self.served > 0 && self.end == 0 && !self.peer_reset,
             Err(_) => {}
         }
         r
@@ -141,7 +148,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 return Err(TransportFailure::Protocol);
             }
         }
-        let n = self.io.read(&mut self.buf[self.end..]).await.map_err(|e| io_failure(&e))?;
+        let n = self.io.read(&mut self.buf[self.end..]).await.map_err(|e| {
+            self.peer_reset = e.kind() == std::io::ErrorKind::ConnectionReset;
+            io_failure(&e)
+        })?;
         self.end += n;
         Ok(n)
     }

@@ -169,7 +169,7 @@ fn good_seconds(run: &SavedRun, criteria: &[Criterion], until: f64) -> Result<Ve
     let last = until.min(run.summary.duration_s).ceil() as u64;
     let mut out = Vec::new();
     for k in 0..last {
-        let d = run.data(Span { from: k as f64, to: Some(k as f64 + 1.0) }, None)?;
+        let d = run.data(Span { from: k as f64, to: Some(k as f64 + 1.0), tail: false }, None)?;
         out.push(second_good(criteria, &d));
     }
     Ok(out)
@@ -245,7 +245,7 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
         let scope = format!("fault {}", r.name);
         let from = r.applied_at_s.unwrap_or(r.planned_start_s);
         let to = r.removed_at_s.unwrap_or(r.planned_end_s);
-        let d = run.data(Span { from, to: Some(to) }, None)?;
+        let d = run.data(Span { from, to: Some(to), tail: false }, None)?;
         let ratio = |name: &str| (d.completed > 0).then(|| *d.outcomes.get(name).unwrap_or(&0) as f64 / d.completed as f64);
         let error_rate = match measure(&Metric::ErrorRate, &d) {
             Measured::Value(v) => Some(v),
@@ -273,7 +273,7 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
             });
         }
 
-        let before = Span { from: (from - BEFORE_S).max(0.0), to: Some(from) };
+        let before = Span { from: (from - BEFORE_S).max(0.0), to: Some(from), tail: false };
         let pre = run.data(before, None)?;
         let latency_before = latency_pair(&pre);
         let latency_inside = latency_pair(&d);
@@ -293,7 +293,7 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
                         let mut worst = 0;
                         let mut k = before.from.ceil();
                         while k + 1.0 <= from {
-                            if let Some(p) = latency_pair(&run.data(Span { from: k, to: Some(k + 1.0) }, None)?) {
+                            if let Some(p) = latency_pair(&run.data(Span { from: k, to: Some(k + 1.0), tail: false }, None)?) {
                                 worst = worst.max(p.p50_us);
                             }
                             k += 1.0;

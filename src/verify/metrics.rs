@@ -86,7 +86,12 @@ pub fn measure(m: &Metric, d: &Data) -> Measured {
         Metric::Rate => Value(d.completed as f64 / d.seconds),
         Metric::SendRate => Value(d.sent as f64 / d.seconds),
         Metric::Dropped => Value(d.dropped as f64),
-        Metric::ErrorRate => ratio(FAILURES.iter().map(|o| d.outcomes.get(*o).copied().unwrap_or(0)).sum()),
+        // Dropped arrivals are failures of the run, as in summary.json's `error_rate`: a run that
+        // dropped half its arrivals must not pass `error_rate < 1%` on the half that completed.
+        Metric::ErrorRate => match d.completed + d.dropped {
+            0 => none_completed(),
+            all => Value((FAILURES.iter().map(|o| d.outcomes.get(*o).copied().unwrap_or(0)).sum::<u64>() + d.dropped) as f64 / all as f64),
+        },
         Metric::Ratio(o) => ratio(d.outcomes.get(o).copied().unwrap_or(0)),
         Metric::RatioAmong { outcome, header } => {
             let Some(labels) = &d.labels else { return NoData("not recorded: header values are counted over all requests, not per request".into()) };
@@ -253,7 +258,7 @@ mod tests {
         near("rate > 1", 10.0);
         near("send_rate > 1", 99.0);
         near("dropped == 0", 10.0);
-        near("error_rate < 1%", 0.05);
+        near("error_rate < 1%", 15.0 / 110.0);
         near("ratio(fallback) > 1%", 0.05);
         near("ratio(limited) < 1%", 0.0);
         near("split(x-fn-version=v2) < 1%", 0.25);
@@ -300,11 +305,22 @@ mod tests {
         assert_eq!(value("max(error) < 1s", &d), Measured::Value(2_000.0));
     }
 
+    /// summary.json counts a dropped arrival as a failure; a check, `abort_when`, a fault window
+    /// and `compare` read the same rate (they said 0% for a run that dropped half its arrivals).
+    #[test]
+    fn dropped_arrivals_are_failures_in_the_error_rate() {
+        let d = Data { completed: 400, dropped: 400, outcomes: [("ok".to_string(), 400)].into(), ..data() };
+        assert_eq!(value("error_rate < 10%", &d), Measured::Value(0.5));
+        let all_dropped = Data { completed: 0, dropped: 50, outcomes: BTreeMap::new(), latency: Some(new_hist()), ..data() };
+        assert_eq!(value("error_rate < 10%", &all_dropped), Measured::Value(1.0));
+    }
+
     #[test]
     fn empty_windows_have_no_data() {
         let mut d = data();
         assert!(matches!(value("split(x-cold=1) < 1%", &d), Measured::NoData(m) if m.contains("x-cold")));
         d.completed = 0;
+        d.dropped = 0;
         d.latency = Some(new_hist());
         for s in ["p99 < 1s", "error_rate < 1%", "ratio(ok) > 1%"] {
             assert!(matches!(value(s, &d), Measured::NoData(_)), "{s}");

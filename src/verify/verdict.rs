@@ -77,7 +77,7 @@ pub fn evaluate(vp: &VerifyPlan, stages: &[Stage], run: &SavedRun) -> Result<Ver
             Scope::Request(r) => (format!("request {r}"), Ok(Data::from_summary(&run.summary, Some(r)))),
             Scope::Stage(name) => {
                 let d = match stage_span(stages, name) {
-                    Some((from, to)) => Ok(run.data(Span { from, to: Some(to) }, None)?),
+                    Some((from, to)) => Ok(run.data(Span::judged(from, Some(to)), None)?),
                     None => Err(format!("stage `{name}` is not in this run (were the stages replaced by --rate or cut by --duration?)")),
                 };
                 (format!("stage {name}"), d)
@@ -85,8 +85,8 @@ pub fn evaluate(vp: &VerifyPlan, stages: &[Stage], run: &SavedRun) -> Result<Ver
             Scope::Window(i) => {
                 let w = &vp.windows[*i];
                 let span = match &w.range {
-                    WindowRange::Time { from, to } => Some(Span { from: from.as_secs_f64(), to: to.map(|t| t.as_secs_f64()) }),
-                    WindowRange::Stage { name, skip } => stage_span(stages, name).map(|(f, t)| Span { from: f + skip.as_secs_f64(), to: Some(t) }),
+                    WindowRange::Time { from, to } => Some(Span::judged(from.as_secs_f64(), to.map(|t| t.as_secs_f64()))),
+                    WindowRange::Stage { name, skip } => stage_span(stages, name).map(|(f, t)| Span::judged(f + skip.as_secs_f64(), Some(t))),
                 };
                 let d = match span {
                     Some(span) => Ok(run.data(span, w.request.as_deref())?),

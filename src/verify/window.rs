@@ -24,12 +24,28 @@ pub struct Span {
     pub from: f64,
     /// None: to the end of the data.
     pub to: Option<f64>,
+    /// A stage's or a check window's span: reaching the end of the schedule (`to` at or past it,
+    /// or none), it takes the seconds after the schedule as answers, not as time (`data`). They
+    /// hold the answers to its last arrivals: without them a target that stalled in the last
+    /// seconds passed `max < 100ms`, and with them as time an open window's rate read low.
+    pub tail: bool,
 }
 
 impl Span {
+    /// A span judged by checks (see `tail`).
+    pub fn judged(from: f64, to: Option<f64>) -> Span {
+        Span { from, to, tail: true }
+    }
+
     pub fn contains(&self, second: u64) -> bool {
         let mid = second as f64 + 0.5;
         mid >= self.from && self.to.map_or(true, |t| mid < t)
+    }
+
+    /// Whether `second` is one after the schedule (which ended at `end` seconds) that this span
+    /// takes for its answers: the span reaches the end of the schedule and starts before it.
+    fn takes_tail(&self, second: u64, end: f64) -> bool {
+        self.tail && second as f64 >= end && self.from < end && self.to.map_or(true, |t| t >= end - 1e-9)
     }
 }
 
@@ -56,8 +72,13 @@ impl SavedRun {
         let (mut latency, mut service) = (new_hist(), new_hist());
         let (mut pods, mut labels) = (BTreeMap::new(), BTreeMap::<String, BTreeMap<String, u64>>::new());
         let mut by_outcome = BTreeMap::new();
-        for sec in self.run.seconds.iter().filter(|(k, _)| span.contains(**k)).map(|(_, s)| s) {
-            d.seconds += 1.0;
+        // Seconds after the schedule hold answers, not arrivals: a span that reaches the end takes
+        // them (a stall in its last seconds is answered there) but they lengthen no rate's divisor.
+        let end = self.summary.duration_s;
+        for (k, sec) in self.run.seconds.iter().filter(|(k, _)| span.contains(**k) || span.takes_tail(**k, end)) {
+            if !span.takes_tail(*k, end) {
+                d.seconds += 1.0;
+            }
             for (i, r) in sec.iv.requests.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
                 d.scheduled += r.scheduled;
                 d.sent += r.sent;
@@ -104,13 +125,24 @@ mod tests {
 
     #[test]
     fn a_second_belongs_where_its_middle_is() {
-        let s = Span { from: 10.0, to: Some(12.0) };
+        let s = Span { from: 10.0, to: Some(12.0), tail: false };
         assert_eq!((9..14).filter(|x| s.contains(*x)).collect::<Vec<_>>(), vec![10, 11]);
-        let s = Span { from: 1.4, to: Some(2.6) };
+        let s = Span { from: 1.4, to: Some(2.6), tail: false };
         assert_eq!((0..5).filter(|x| s.contains(*x)).collect::<Vec<_>>(), vec![1, 2]);
-        let open = Span { from: 3.0, to: None };
+        let open = Span { from: 3.0, to: None, tail: false };
         assert!(open.contains(1000) && !open.contains(2));
-        let short = Span { from: 0.2, to: Some(0.4) };
+        let short = Span { from: 0.2, to: Some(0.4), tail: false };
         assert!(!(0..3).any(|x| short.contains(x)), "a window shorter than a second may hold none");
+    }
+
+    #[test]
+    fn a_judged_span_that_reaches_the_end_takes_the_answers_after_it() {
+        let end = 5.0;
+        let last_stage = Span::judged(3.0, Some(5.0));
+        assert!(last_stage.takes_tail(5, end) && last_stage.takes_tail(9, end) && !last_stage.takes_tail(4, end));
+        assert!(Span::judged(0.0, None).takes_tail(6, end));
+        assert!(!Span::judged(1.0, Some(4.0)).takes_tail(5, end), "ends before the schedule does");
+        assert!(!Span::judged(6.0, None).takes_tail(7, end), "starts after the schedule: nothing of its own");
+        assert!(!Span { from: 4.0, to: Some(5.0), tail: false }.takes_tail(5, end), "a probe of one second stays one second");
     }
 }
