@@ -208,7 +208,6 @@ impl ResultsWriter {
             .map_err(|e| io::Error::other(format!("interval log: {e:?}")))
     }
 
-    /// Writes `summary.json` atomically (temp file + rename), so a reader never sees half of it.
     /// `accounting.csv` from `Totals::by_intended`.
     pub fn write_accounting(&self, by_intended: &[[u64; 3]]) -> io::Result<()> {
         use std::fmt::Write as _;
@@ -219,6 +218,7 @@ impl ResultsWriter {
         std::fs::write(self.dir().join(ACCOUNTING), s)
     }
 
+    /// Writes `summary.json` atomically (temp file + rename), so a reader never sees half of it.
     pub fn write_summary(&mut self, s: &Summary) -> io::Result<()> {
         self.csv.flush()?;
         self.hlog.flush()?;
