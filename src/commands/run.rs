@@ -25,7 +25,7 @@ use std::io::Write;
 /// Builds the plan the flags describe (with or without a file).
 pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
     let duration = match &args.duration {
-        Some(d) => Some(parse_duration(d).map_err(|e| format!("--duration: {e}"))?),
+        Some(d) => Some(scenario::duration_flag(d).map_err(|e| e.to_string())?),
         None => None,
     };
     let timeout = match &args.timeout {
