@@ -260,6 +260,15 @@ fn four_shards_merge_into_the_whole_schedule() {
         assert_eq!(row[0], row[1] + row[2], "second {k}: every arrival ended once");
     }
     assert_eq!(acc.iter().map(|r| r[0]).sum::<u64>(), scheduled);
+    // Status codes per second (status.csv) add up to the run's, here the 429s of the rate limit.
+    let mut per_code = std::collections::BTreeMap::<String, u64>::new();
+    for l in std::fs::read_to_string(merged.join("status.csv")).unwrap().lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        *per_code.entry(f[1].to_string()).or_default() += f[2].parse::<u64>().unwrap();
+    }
+    let codes: std::collections::BTreeMap<String, u64> = serde_json::from_value(m["totals"]["status_codes"].clone()).unwrap();
+    assert_eq!(per_code, codes);
+    assert!(codes.get("429").is_some_and(|n| *n > 0), "{codes:?}");
     let html = std::fs::read_to_string(merged.join("report.html")).unwrap();
     assert!(html.contains("rate &gt;= 300") && html.contains("<svg"), "the report shows the merged verdict and charts");
     assert!(ok(&o).contains(&format!("report:  {}", merged.join("report.html").display())), "{}", ok(&o));

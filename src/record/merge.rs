@@ -313,6 +313,11 @@ mod tests {
         assert_eq!(back.totals.by_intended, sum);
         assert_eq!(sum.iter().map(|r| r[1]).sum::<u64>(), 45);
         assert_eq!(back.handshakes, Some(BTreeMap::from([(0, (3, 1)), (1, (1, 3)), (2, (4, 0))])));
+        // Status codes per second add up too (every completion here is a 200).
+        assert_eq!(back.seconds.values().map(|s| s.iv.status.get(&200).copied().unwrap_or(0)).sum::<u64>(), 45);
+        for (k, s) in &back.seconds {
+            assert_eq!(s.iv.status, m.seconds[k].iv.status, "second {k}");
+        }
         let rows = crate::record::tls::read_handshakes(dir.path()).unwrap().unwrap();
         assert_eq!(rows.iter().map(|r| (r.1, r.2)).fold((0, 0), |s, r| (s.0 + r.0, s.1 + r.1)), (8, 4));
 

@@ -13,7 +13,7 @@
 use super::interval::{Interval, PodTotals, Shape, Totals};
 use super::hist::{add, decode, new_hist, CodecError, Hist};
 use super::outcome::OutcomeTable;
-use super::results::{self, ResultsWriter, ACCOUNTING, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, TIMESERIES};
+use super::results::{self, ResultsWriter, ACCOUNTING, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, STATUS, TIMESERIES};
 use super::summary::{scenario_fingerprint, RunMeta, Shards, Summary};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use std::collections::{BTreeMap, BTreeSet};
@@ -546,9 +546,13 @@ pub(super) fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, S
     Ok(())
 }
 
-/// `pods.csv` (second,pod,completed) and `labels.csv` (second,header,value,completed).
+/// `pods.csv` (second,pod,completed), `labels.csv` (second,header,value,completed) and
+/// `status.csv` (second,status,completed; absent from Results written before it existed).
 pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
-    for file in [PODS, LABELS] {
+    for file in [PODS, LABELS, STATUS] {
+        if file == STATUS && !dir.join(STATUS).exists() {
+            continue;
+        }
         let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
         let mut rd = csv_reader(dir, file)?;
         for row in rd.records() {
@@ -560,6 +564,9 @@ pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64,
             let s = second(seconds, k, shape);
             if file == PODS {
                 *s.iv.pods.entry(f(1).to_string()).or_default() += num(f(2))?;
+            } else if file == STATUS {
+                let code = f(1).parse::<u16>().map_err(|_| bad(format!("`{}` is not a status code", f(1))))?;
+                *s.iv.status.entry(code).or_default() += num(f(2))?;
             } else if let Some(h) = shape.labels.iter().position(|h| h == f(1)) {
                 *s.iv.labels[h].entry(f(2).to_string()).or_default() += num(f(3))?;
             }
