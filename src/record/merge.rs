@@ -291,6 +291,22 @@ mod tests {
         assert_eq!(old.pacer, "differs between shards: not recorded; precise; sleep");
     }
 
+    /// One late second on a 3 s shard is a warning, not a limited generator: the note a share
+    /// gets about the shards it lacks is not counted as a generator note (it was, and the merged
+    /// run's generator check failed on shards that had each passed on their own).
+    #[test]
+    fn a_shards_own_guard_is_not_tripped_by_the_missing_shards_note() {
+        let mut a = shard(1, 20, 5);
+        a.totals.guard.pacer_late = crate::record::guard::Flagged { count: 1, seconds: vec![2] };
+        let own = a.measured_summary().generator;
+        assert!(own.fell_behind && !own.limited(3.0), "{:?}", own.notes);
+        let with_note = a.summary().generator;
+        assert!(with_note.notes.iter().any(|n| n.contains("holds 1 of 3 shards")), "{:?}", with_note.notes);
+        // Two late seconds of three are a limited shard, note or not.
+        a.totals.guard.pacer_late = crate::record::guard::Flagged { count: 2, seconds: vec![1, 2] };
+        assert!(a.measured_summary().generator.limited(3.0));
+    }
+
     /// accounting.csv and handshakes.csv add up through merge, save and load; a share without
     /// accounting (a killed run) leaves the merge without one rather than with rows short of it.
     #[test]
