@@ -182,7 +182,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Run duration such as 30s or 2m (with a file: cuts or extends its schedule to this length).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// HTTP method of every request (default: the scenario's; a quick run's is GET, or POST with
     /// -d; -X as in curl).
@@ -197,12 +197,12 @@ pub struct RunArgs {
     pub body: Option<String>,
     /// Maximum number of connections to the target, opened as needed (default: the scenario's
     /// `[connections] max`, else 10000, lowered to fit the open-file limit).
-    #[arg(long, short = 'c', value_name = "N")]
+    #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true)]
     pub connections: Option<usize>,
     /// Generator threads (wrk's -t, spelled out: `-t` is compare's tolerance; default: the
     /// scenario's `threads`, else one per 25,000 requests/s of peak rate, at most one per core).
     /// Overrides the scenario's `threads`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]
@@ -239,7 +239,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
     /// After the run, keep serving metrics until a scrape has read the final values, at most this long (e.g. 30s).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub metrics_linger: Option<String>,
     /// Send a W3C traceparent with every request and keep the slowest and first failed requests
     /// with their trace ids (slow.csv, the report, metrics exemplars); same as `[metrics] trace = true`.
@@ -251,12 +251,12 @@ pub struct RunArgs {
     pub pacer: Option<String>,
     /// Whole-request timeout such as 2s: connect, send, response and body (overrides
     /// `target.timeout`; default 10s). A request that takes longer is a `timeout` outcome.
-    #[arg(long, short = 'm', visible_alias = "max-time", value_name = "DURATION")]
+    #[arg(long, short = 'm', visible_alias = "max-time", value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: Option<String>,
     /// Give up on a connection whose TCP connect plus TLS handshake takes longer than this, e.g.
     /// 500ms (curl's --connect-timeout; overrides `target.connect_timeout`; at most --timeout).
     /// Such a request ends as a `connect` failure.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub connect_timeout: Option<String>,
 }
 
@@ -285,34 +285,34 @@ pub struct CapacityArgs {
     #[arg(long)]
     pub url: Option<String>,
     /// First step's rate in rps [scenario default: 100].
-    #[arg(long, value_name = "RPS")]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
     pub start: Option<f64>,
     /// Add this many rps per step (instead of --factor).
-    #[arg(long, conflicts_with = "factor", value_name = "RPS")]
+    #[arg(long, conflicts_with = "factor", value_name = "RPS", allow_negative_numbers = true)]
     pub step: Option<f64>,
     /// Multiply the rate by this per step [scenario default: 1.5].
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub factor: Option<f64>,
     /// Highest rate to try, in rps [scenario default: 100000].
-    #[arg(long, value_name = "RPS")]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
     pub max: Option<f64>,
     /// How long each step up holds its rate [scenario default: 5s].
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub hold: Option<String>,
     /// How long each bisection step holds [scenario default: 3s].
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub bisect_hold: Option<String>,
     /// Stop bisecting when the bracket is within this fraction [scenario default: 0.05].
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub precision: Option<f64>,
     /// Declared pod count (default: pods seen through pod_header).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub pods: Option<usize>,
     /// Peak requests per second to plan pods for (no plan without it).
-    #[arg(long, value_name = "RPS")]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
     pub peak_qps: Option<f64>,
     /// Headroom factor for the plan [scenario default: 1.3].
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub headroom: Option<f64>,
     /// Output directory, new or empty (default reports/<scenario>-capacity-<UTC timestamp>/).
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -321,20 +321,20 @@ pub struct CapacityArgs {
     pub gate: GateArgs,
     /// Holds of the answer that must all keep the SLO before it is reported (0: report it
     /// unconfirmed) [scenario default: 3].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub confirm: Option<u32>,
     /// Length of each confirmation hold [scenario default: 30s].
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub confirm_hold: Option<String>,
     /// How many times the first failing rate is run again before the boundary is believed
     /// [scenario default: 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retests: Option<u32>,
     /// Sub-window length each step is also judged over, in whole seconds [scenario default: 1s].
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub window: Option<String>,
     /// Share of a step's sub-windows that must keep the SLO (1 = every one) [scenario default: 1].
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", allow_negative_numbers = true)]
     pub consistency: Option<f64>,
     /// Empty a non-empty --out directory first (only one that holds nothing but an earlier run or search).
     #[arg(long)]
@@ -382,7 +382,7 @@ pub struct K8sArgs {
     /// feeder files.
     pub scenario: PathBuf,
     /// Number of shards (pods of the Indexed Job).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub shards: u32,
     /// Container image holding the skyload binary (see the Dockerfile).
     #[arg(long)]
@@ -391,7 +391,7 @@ pub struct K8sArgs {
     #[arg(long, value_name = "TIME")]
     pub start_at: Option<String>,
     /// With no --start-at: how far ahead of now the shards start (time to apply, pull and schedule).
-    #[arg(long, default_value = "2m")]
+    #[arg(long, default_value = "2m", value_name = "DURATION", allow_hyphen_values = true)]
     pub lead: String,
     /// Name prefix of every object.
     #[arg(long, default_value = "skyload")]
@@ -511,7 +511,7 @@ pub struct InvokeArgs {
     #[arg(long = "data", short = 'd', visible_alias = "data-binary", value_name = "DATA")]
     pub data: Option<String>,
     /// Send the request this many times in sequence (on one connection when it is kept alive).
-    #[arg(short = 'n', default_value_t = 1)]
+    #[arg(short = 'n', default_value_t = 1, allow_negative_numbers = true)]
     pub count: u32,
     /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]
@@ -520,10 +520,10 @@ pub struct InvokeArgs {
     #[arg(long, default_value = "x-pod", value_name = "NAME")]
     pub pod_header: String,
     /// Show at most this many bytes of the body.
-    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+    #[arg(long, default_value_t = 4096, value_name = "BYTES", allow_negative_numbers = true)]
     pub max_body: usize,
     /// Give up on a request after this long (curl's --max-time).
-    #[arg(long, short = 'm', visible_alias = "max-time", default_value = "10s", value_name = "DURATION")]
+    #[arg(long, short = 'm', visible_alias = "max-time", default_value = "10s", value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: String,
     /// Print one JSON object (per request) instead of text.
     #[arg(long)]
@@ -541,7 +541,7 @@ pub struct InvokeArgs {
     pub force: bool,
     /// Give up when the TCP connect plus TLS handshake takes longer than this, e.g. 500ms (curl's
     /// --connect-timeout; at most --timeout). Exit 3, naming the address.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub connect_timeout: Option<String>,
 }
 
@@ -565,6 +565,35 @@ pub enum FaultsAction {
 
 #[cfg(test)]
 mod tests {
+    /// Every duration flag takes a value starting with `-`, so `--timeout -1s` reaches the
+    /// duration parser (which says it is negative) instead of clap's "unexpected argument '-1'";
+    /// every numeric flag likewise takes `-5` as its value. A flag added later is held to it too.
+    #[test]
+    fn duration_and_number_flags_take_a_leading_minus_as_their_value() {
+        let cli = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        let mut durations = 0;
+        for sub in cli.get_subcommands() {
+            for a in sub.get_arguments() {
+                let names: Vec<String> = a.get_value_names().into_iter().flatten().map(|n| n.to_string()).collect();
+                if names.iter().any(|n| n == "DURATION") {
+                    durations += 1;
+                    if !a.is_allow_hyphen_values_set() {
+                        missing.push(format!("{} --{}", sub.get_name(), a.get_id()));
+                    }
+                }
+            }
+        }
+        assert!(durations >= 11, "{durations} duration flags found");
+        assert!(missing.is_empty(), "duration flags without allow_hyphen_values: {missing:?}");
+        for args in [&["skyload", "run", "--timeout", "-1s"][..], &["skyload", "capacity", "s.toml", "--start", "-5"], &["skyload", "invoke", "u", "-n", "-1"]] {
+            let r = <super::Cli as clap::Parser>::try_parse_from(args);
+            if let Err(e) = &r {
+                assert!(!e.to_string().contains("unexpected argument"), "{args:?}: {e}");
+            }
+        }
+    }
+
     /// `skyload k8s --help` said the scenario went into a ConfigMap: it goes into a Secret (it may
     /// hold tokens), and a reader deciding who may see it needs the right word.
     #[test]

@@ -23,22 +23,38 @@ impl HumanDuration {
     }
 }
 
-/// Why a duration string was refused; the message lists what is allowed.
+/// What a duration is written as, for messages.
+const DURATION_FORM: &str = "a number with a unit, one of us, ms, s, m, h (e.g. 250ms, 1.5s, 2m)";
+
+/// Why a duration string was refused; each message shows the value as typed and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{value}` is not a duration: write a number with a unit, one of us, ms, s, m, h (e.g. 250ms, 1.5s, 2m)")]
-pub struct DurationError {
-    pub value: String,
+pub enum DurationError {
+    #[error("`{0}` is not a duration: write {DURATION_FORM}")]
+    Form(String),
+    /// `-1s`: said apart, since "not a duration" leaves the reader looking for a typo.
+    #[error("`{0}` is negative: a duration is 0 or more, written as {DURATION_FORM}")]
+    Negative(String),
+    #[error("`{0}` is too long to be meant: at most 1e9 seconds (about 31 years)")]
+    TooLong(String),
 }
 
+/// A duration as written in scenario files, check thresholds and flags: a decimal number, then a
+/// unit, optionally with spaces between (`2s`, `2 s`; the check language's `p99 < 50 ms` reads the
+/// same way). Spaces inside the number or the unit, a sign or a second number are refused.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { value: s.to_string() };
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(err)?;
+    if let Some(rest) = t.strip_prefix('-') {
+        return Err(if rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            DurationError::Negative(s.to_string())
+        } else {
+            DurationError::Form(s.to_string())
+        });
+    }
+    let err = || DurationError::Form(s.to_string());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().map_err(|_| err())?;
-    let scale = match unit.trim() {
+    let scale = match unit.trim_start() {
         "us" | "µs" => 1e-6,
         "ms" => 1e-3,
         "s" => 1.0,
@@ -47,8 +63,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         _ => return Err(err()),
     };
     let secs = n * scale;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
-        return Err(err());
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(DurationError::TooLong(s.to_string()));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -190,9 +206,36 @@ mod tests {
 
     #[test]
     fn refuses_missing_or_unknown_units() {
-        for s in ["5", "", "ms", "5 parsecs", "-1s", "1.2.3s"] {
+        for s in ["5", "", "ms", "5 parsecs", "-1s", "1.2.3s", "+1s", "1e3s", "2s s"] {
             assert!(parse_duration(s).is_err(), "{s} should be refused");
         }
+    }
+
+    /// A space between number and unit is allowed, as in the check language (`p99 < 50 ms`) and
+    /// humantime (Go's time.ParseDuration, which k6 uses, refuses it; a space never changes what
+    /// `2 s` means, so refusing it would only cost the user a retry). A space that splits the
+    /// number or the unit is refused: `1 0s` could be 10s or a typo.
+    #[test]
+    fn a_space_between_number_and_unit_is_allowed_nowhere_else() {
+        for (s, want) in [("2 s", Duration::from_secs(2)), ("250 ms", Duration::from_millis(250)), ("1.5\th", Duration::from_secs(5400)), (" 2  m ", Duration::from_secs(120))] {
+            assert_eq!(parse_duration(s), Ok(want), "{s:?}");
+        }
+        for s in ["1 0s", "2 m s", "2 s 3", "250 m s", ". s"] {
+            assert_eq!(parse_duration(s), Err(DurationError::Form(s.to_string())), "{s:?}");
+        }
+    }
+
+    /// Each refusal shows the value as typed and says what is wrong with it.
+    #[test]
+    fn messages_say_what_is_wrong_and_what_is_allowed() {
+        assert_eq!(
+            parse_duration("-1s").unwrap_err().to_string(),
+            "`-1s` is negative: a duration is 0 or more, written as a number with a unit, one of us, ms, s, m, h (e.g. 250ms, 1.5s, 2m)"
+        );
+        assert_eq!(parse_duration("-0.5 ms").unwrap_err(), DurationError::Negative("-0.5 ms".into()));
+        assert_eq!(parse_duration("-x").unwrap_err(), DurationError::Form("-x".into()));
+        assert_eq!(parse_duration("5").unwrap_err().to_string(), "`5` is not a duration: write a number with a unit, one of us, ms, s, m, h (e.g. 250ms, 1.5s, 2m)");
+        assert_eq!(parse_duration("99999999999h").unwrap_err(), DurationError::TooLong("99999999999h".into()));
     }
 
     #[test]

@@ -452,3 +452,42 @@ fn an_unreadable_cacert_is_named_by_its_flag() {
         assert!(err.contains("--cacert: cannot read /nonexistent/ca.pem"), "{cmd:?}: {err}");
     }
 }
+
+/// A negative value on a duration flag reaches skyload's parser (clap took `-1s` for a flag and
+/// said "unexpected argument '-1'"), and an out-of-range value is shown as typed: exit 2, the flag
+/// named, what is wrong and what is allowed. Nothing is sent (port 9 on loopback is never called:
+/// every case is refused before a run starts).
+#[test]
+fn negative_and_out_of_range_durations_name_the_flag_and_the_value_as_typed() {
+    let tmp = tempdir();
+    let scen = tmp.path().join("s.toml");
+    std::fs::write(&scen, "[target]\nurl = \"http://127.0.0.1:9\"\n[checks]\nrun = [\"p99 < 1s\"]\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n").unwrap();
+    let s = scen.to_str().unwrap();
+    let url = "http://127.0.0.1:9/";
+    let quick = ["run", "--url", url, "--rate", "1", "--duration", "1s"];
+    let with = |extra: &[&'static str]| -> Vec<&str> { quick.iter().copied().chain(extra.iter().copied()).collect() };
+    let negative = "is negative: a duration is 0 or more, written as a number with a unit, one of us, ms, s, m, h";
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (with(&["--timeout", "-1s"]), format!("--timeout: `-1s` {negative}")),
+        (with(&["-m", "-250ms"]), format!("--timeout: `-250ms` {negative}")),
+        (with(&["--connect-timeout", "-1s"]), format!("--connect-timeout: `-1s` {negative}")),
+        (with(&["--metrics-linger", "-5s"]), format!("--metrics-linger: `-5s` {negative}")),
+        (vec!["run", "--url", url, "--rate", "1", "--duration", "-2m"], format!("--duration: `-2m` {negative}")),
+        (vec!["run", "--url", url, "--rate", "1", "--duration", "200h"], "--duration: `200h` is too long: a run lasts at most 7 days (168h)".into()),
+        (vec!["run", s, "--duration", "0m"], "--duration: `0m` is 0".into()),
+        (vec!["invoke", url, "--timeout", "-1s"], format!("--timeout: `-1s` {negative}")),
+        (vec!["invoke", url, "--connect-timeout", "-1s"], format!("--connect-timeout: `-1s` {negative}")),
+        (vec!["capacity", s, "--hold", "-2s"], format!("--hold: `-2s` {negative}")),
+        (vec!["capacity", s, "--window", "25h"], "--window: `25h` is not allowed: at most 24h per step".into()),
+        (vec!["capacity", s, "--start", "-5"], "--start: -5 is not allowed: a number > 0".into()),
+        (vec!["k8s", s, "--shards", "2", "--image", "i", "--lead", "-1m"], format!("--lead: `-1m` {negative}")),
+    ];
+    for (args, says) in cases {
+        let o = skyload().args(&args).current_dir(tmp.path()).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(&says), "{args:?}: wanted `{says}` in: {text}");
+        assert!(!text.contains("unexpected argument"), "{args:?}: {text}");
+    }
+    assert!(!tmp.path().join("reports").exists(), "nothing ran");
+}

@@ -122,6 +122,28 @@ fn hlog(dir: &Path) -> Vec<(u64, String, Vec<(u64, u64)>)> {
         .collect()
 }
 
+/// The names of the files in a directory, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// `accounting.csv` as `[scheduled, completed, dropped]` per intended second.
+fn accounting(dir: &Path) -> Vec<[u64; 3]> {
+    let text = std::fs::read_to_string(dir.join("accounting.csv")).unwrap();
+    assert_eq!(text.lines().next(), Some("second,scheduled,completed,dropped"));
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .map(|(k, l)| {
+            let f: Vec<u64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+            assert_eq!(f[0], k as u64, "{l}");
+            [f[1], f[2], f[3]]
+        })
+        .collect()
+}
+
 /// What a sharded test starts from: the embedded gateway on 127.0.0.1:0 (on `rt`), a temporary
 /// directory holding the scenario `file`, and the shards' common start 2 s ahead, as `--start-at`
 /// takes it.
@@ -226,6 +248,30 @@ fn four_shards_merge_into_the_whole_schedule() {
         csv.lines().filter(|l| l.split(',').nth(1) == Some("*")).map(|l| l.split(',').nth(5).unwrap().parse::<u64>().unwrap()).sum()
     };
     assert_eq!(star_completed(&merged), dirs.iter().map(|d| star_completed(d)).sum::<u64>());
+    // A sharded run gives what an unsharded one gives: the same files (the report and the
+    // accounting too), and every intended second's arrivals are the shards' added up.
+    assert_eq!(files(&merged), files(&dirs[0]), "a merged directory holds what a run's holds");
+    assert!(files(&merged).contains(&"report.html".to_string()) && files(&merged).contains(&"accounting.csv".to_string()));
+    let acc = accounting(&merged);
+    assert_eq!(acc.len(), dirs.iter().map(|d| accounting(d).len()).max().unwrap());
+    for (k, row) in acc.iter().enumerate() {
+        let sum = dirs.iter().filter_map(|d| accounting(d).get(k).copied()).fold([0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
+        assert_eq!(*row, sum, "accounting second {k}");
+        assert_eq!(row[0], row[1] + row[2], "second {k}: every arrival ended once");
+    }
+    assert_eq!(acc.iter().map(|r| r[0]).sum::<u64>(), scheduled);
+    // Status codes per second (status.csv) add up to the run's, here the 429s of the rate limit.
+    let mut per_code = std::collections::BTreeMap::<String, u64>::new();
+    for l in std::fs::read_to_string(merged.join("status.csv")).unwrap().lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        *per_code.entry(f[1].to_string()).or_default() += f[2].parse::<u64>().unwrap();
+    }
+    let codes: std::collections::BTreeMap<String, u64> = serde_json::from_value(m["totals"]["status_codes"].clone()).unwrap();
+    assert_eq!(per_code, codes);
+    assert!(codes.get("429").is_some_and(|n| *n > 0), "{codes:?}");
+    let html = std::fs::read_to_string(merged.join("report.html")).unwrap();
+    assert!(html.contains("rate &gt;= 300") && html.contains("<svg"), "the report shows the merged verdict and charts");
+    assert!(ok(&o).contains(&format!("report:  {}", merged.join("report.html").display())), "{}", ok(&o));
 
     // Associative: ((0,1),2,3) from disk equals (0,1,2,3), and in memory (a,(b,c)) equals ((a,b),c).
     let m01 = tmp.path().join("m01");
@@ -243,7 +289,7 @@ fn four_shards_merge_into_the_whole_schedule() {
     let o = merge_cli(&[&m01, &dirs[2], &dirs[3]], &again);
     assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
     assert_eq!(comparable(&again), comparable(&merged));
-    for f in ["timeseries.csv", "pods.csv", "labels.csv", "scenario.toml"] {
+    for f in ["timeseries.csv", "pods.csv", "labels.csv", "scenario.toml", "accounting.csv"] {
         assert!(std::fs::read_to_string(again.join(f)).unwrap() == std::fs::read_to_string(merged.join(f)).unwrap(), "{f} differs");
     }
     assert!(hlog(&again) == hlog(&merged), "latency.hlog differs");

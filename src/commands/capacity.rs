@@ -51,7 +51,11 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
             if d.as_secs_f64() < 1.0 {
                 return Err(format!("{flag}: `{v}` is too short: give at least 1s"));
             }
-            bound(d.as_secs_f64(), flag)?;
+            // Said with the value as typed (`25h`), not the seconds it comes to.
+            let name = flag.trim_start_matches("--").replace('-', "_");
+            if let Some((max, allowed)) = crate::scenario::bounds::capacity_limit(&name).filter(|(max, _)| d.as_secs_f64() > *max) {
+                return Err(format!("{flag}: `{v}` is not allowed: {allowed} ({max:.0}s)"));
+            }
             *slot = d;
         }
     }

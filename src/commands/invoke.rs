@@ -118,7 +118,8 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     };
     let timeout = match crate::units::parse_duration(&args.timeout) {
         Ok(d) if !d.is_zero() => d,
-        _ => return usage(format!("--timeout `{}`: give a duration such as 10s", args.timeout)),
+        Ok(_) => return usage(format!("--timeout: `{}` is 0: give how long to wait for the answer, more than 0 (e.g. 10s)", args.timeout)),
+        Err(e) => return usage(format!("--timeout: {e}")),
     };
     if args.count == 0 {
         return usage("-n 0 would send nothing; give 1 or more".into());

@@ -42,6 +42,15 @@ pub fn run(args: &MergeArgs) -> CliResult {
             }
         }
     }
+    // accounting.csv is written at a run's end: a killed run's Results have none, and a sum
+    // without that share would not add up to the schedule.
+    for (d, _) in args.dirs.iter().zip(&parts).filter(|(_, r)| !r.accounted) {
+        crate::errln!(
+            "warning: {} has no {} (a killed run, or an older skyload): the merged Results have none",
+            d.display(),
+            crate::record::results::ACCOUNTING
+        );
+    }
     // Each shard's own generator guard, judged on its own machine's seconds (see merge_judge).
     let own_guards: Vec<Option<String>> = parts.iter().map(super::merge_judge::own_guard).collect();
     // rayon's reduce keeps the order of an indexed iterator, so `merged_from` lists the inputs as given.
@@ -79,5 +88,6 @@ pub fn run(args: &MergeArgs) -> CliResult {
     terminal::render(&summary, &args.out, &mut out)?;
     // The whole run's verdict: the scenario's checks on the merged Results (each shard judged its share).
     let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &own_guards, args.allow_missing, &mut out)?;
+    super::report::write_into(&args.out, &mut out)?;
     CliError::from_status(code)
 }

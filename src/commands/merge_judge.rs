@@ -112,7 +112,7 @@ mod missing_tests {
 /// A shard's own generator guard: None when it offered its share of the load, else what held
 /// it back, named by its share ("shard 2/4: the pacer sent late …").
 pub fn own_guard(r: &Results) -> Option<String> {
-    let s = r.summary();
+    let s = r.measured_summary();
     let sh = r.shards();
     let share = sh.indices.iter().map(u32::to_string).collect::<Vec<_>>().join("+");
     s.generator.limited(s.duration_s).then(|| format!("shard {share}/{}: {}", sh.count, s.generator.notes.join("; ")))

@@ -36,3 +36,17 @@ pub fn run(args: &ReportArgs) -> CliResult {
         Err(e) => Err(anyhow::Error::from(e).into()),
     }
 }
+
+/// `report.html` of the Results in `dir` (a run's, a merge's), written after the verdict and the
+/// faults are judged so it shows them. Failing to write it does not change what was measured, so
+/// it is a warning, not an exit code.
+pub fn write_into(dir: &std::path::Path, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let report = dir.join(html::REPORT_FILE);
+    match html::write_file(&[dir.to_path_buf()], &report) {
+        Ok(()) => writeln!(out, "report:  {}", report.display()),
+        Err(e) => {
+            crate::errln!("warning: the HTML report could not be written: {e}");
+            Ok(())
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::exit;
 use crate::load::runner::{self, RunError, RunSettings, StopHandle};
 use crate::session::{self, SessionError};
 use crate::load::shard::{self, Sharding};
-use crate::report::{html, progress, terminal};
+use crate::report::{progress, terminal};
 use crate::scenario::{self, Overrides, Plan};
 use crate::units::parse_duration;
 use super::compare as compare_cmd;
@@ -25,7 +25,7 @@ use std::io::Write;
 /// Builds the plan the flags describe (with or without a file).
 pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
     let duration = match &args.duration {
-        Some(d) => Some(parse_duration(d).map_err(|e| format!("--duration: {e}"))?),
+        Some(d) => Some(scenario::duration_flag(d).map_err(|e| e.to_string())?),
         None => None,
     };
     let timeout = match &args.timeout {
@@ -203,14 +203,8 @@ pub fn run(args: &RunArgs) -> CliResult {
     crate::report::saturation::print(&plan, &result.dir, args.scenario.as_deref(), &mut out)?;
     crate::report::slow::print(&result.summary, &result.dir, &mut out)?;
     let (verdict, mut code) = judge(&plan, &shared, baseline.as_ref(), &result, &mut out)?;
-    // The report is written for every run that has results, interrupted ones too, after the
-    // verdict and faults are judged so it shows them; failing to write it does not change what the
-    // run measured, so it is a warning, not an exit code.
-    let report = result.dir.join(html::REPORT_FILE);
-    match html::write_file(std::slice::from_ref(&result.dir), &report) {
-        Ok(()) => writeln!(out, "report:  {}", report.display())?,
-        Err(e) => crate::errln!("warning: the HTML report could not be written: {e}"),
-    }
+    // For every run that has results, interrupted ones too, after the verdict and faults are judged.
+    super::report::write_into(&result.dir, &mut out)?;
     let fault_errors: Vec<String> = result.faults.iter().filter_map(|f| f.failed()).collect();
     if let Some(cause) = result.summary.failure.as_ref().filter(|_| result.summary.status == RunStatus::Failed) {
         crate::errln!("error: the run failed: {cause}; this is a skyload bug, not the target's (what was recorded is in {})", result.dir.display());

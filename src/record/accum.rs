@@ -223,6 +223,9 @@ impl ThreadRecorder {
         let h = iv.by_pair[pair].get_or_insert_with(|| spare.pop().unwrap_or_else(|| OutcomeHists { latency: new_hist(), service: new_hist() }));
         record_us(&mut h.latency, latency);
         record_us(&mut h.service, service);
+        if c.status != 0 && (c.status as usize) < STATUS_SLOTS {
+            bump(&mut iv.status_slots, c.status as usize);
+        }
         if let Some(i) = pod {
             bump(&mut iv.pod_slots, i);
         }
@@ -243,6 +246,7 @@ impl ThreadRecorder {
 
     /// Turns slot counts into named maps, for shipping.
     fn name_counts(&mut self, iv: &mut Interval) {
+        iv.status = std::mem::take(&mut iv.status_slots).iter().enumerate().filter(|(_, n)| **n > 0).map(|(code, n)| (code as u16, *n)).collect();
         iv.pods = self.pods.named(&iv.pod_slots);
         for (h, counts) in iv.label_slots.iter().enumerate() {
             let named = self.labels[h].named(counts);
@@ -358,6 +362,9 @@ mod tests {
         assert_eq!(first[0].pods.get("p1"), Some(&1));
         assert_eq!(first[2].pods.get("p2"), Some(&1));
         assert_eq!(first[0].labels[0].get("v1"), Some(&1));
+        // Status codes per second: the 200 in second 0, nothing for the reset (no HTTP answer).
+        assert_eq!(first[0].status, BTreeMap::from([(200, 1)]));
+        assert!(first[1].status.is_empty() && first[2].status.is_empty());
         // Latency by outcome per second: only outcomes that happened hold a histogram.
         assert_eq!(first[0].outcome_latency[OK as usize].as_ref().map(|h| h.len()), Some(1));
         assert!(first[0].outcome_latency[RESET as usize].is_none());
@@ -371,6 +378,7 @@ mod tests {
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].second, 3);
         assert_eq!(rest[0].requests[0].completed, 1);
+        assert_eq!(rest[0].status, BTreeMap::from([(200, 1)]));
         assert_eq!(totals.pods.len(), 2);
         assert_eq!(totals.pods[0].count(), 2);
         assert_eq!(totals.status.get(&200), Some(&2));

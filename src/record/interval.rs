@@ -97,6 +97,12 @@ pub struct Interval {
     pub pods: BTreeMap<String, u64>,
     /// Completions per value, one map per label header.
     pub labels: Vec<BTreeMap<String, u64>>,
+    /// Completions by HTTP status code in this second (`status.csv`), so a burst of 503s can be
+    /// placed in time; requests that failed below HTTP have no code and are not here.
+    pub status: BTreeMap<u16, u64>,
+    /// While the second is open: counts indexed by status code (a bump, never a map insert, per
+    /// completion), turned into `status` when shipped.
+    pub(super) status_slots: Vec<u64>,
     /// Per-thread counts by pod / label slot, turned into the named maps when shipped.
     pub(super) pod_slots: Vec<u64>,
     pub(super) label_slots: Vec<Vec<u64>>,
@@ -122,6 +128,8 @@ impl Interval {
             cpu: Duration::ZERO,
             pods: BTreeMap::new(),
             labels: vec![BTreeMap::new(); shape.labels.len()],
+            status: BTreeMap::new(),
+            status_slots: Vec::new(),
             pod_slots: Vec::new(),
             label_slots: vec![Vec::new(); shape.labels.len()],
             slow: Default::default(),
@@ -130,6 +138,9 @@ impl Interval {
     }
     pub fn merge(&mut self, o: &Interval) {
         merge_named(&mut self.pods, &o.pods);
+        for (code, n) in &o.status {
+            *self.status.entry(*code).or_default() += n;
+        }
         for (a, b) in self.labels.iter_mut().zip(&o.labels) {
             merge_named(a, b);
         }

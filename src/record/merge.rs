@@ -113,6 +113,15 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
     out.sources.extend(b.sources.iter().cloned());
     out.tls = crate::record::tls::merge(a.tls.as_ref(), b.tls.as_ref());
     out.pacing.merge(&b.pacing);
+    out.accounted = a.accounted && b.accounted;
+    out.handshakes = match (&a.handshakes, &b.handshakes) {
+        (None, None) => None,
+        (x, y) => {
+            let mut sum = x.clone().unwrap_or_default();
+            super::read::add_handshakes(&mut sum, y.iter().flatten().map(|(k, (h, r))| (*k, *h, *r)));
+            Some(sum)
+        }
+    };
     Ok(out)
 }
 
@@ -181,6 +190,8 @@ mod tests {
             tls: None,
             pacing: Default::default(),
             why: Default::default(),
+            accounted: true,
+            handshakes: None,
         }
     }
 
@@ -278,6 +289,63 @@ mod tests {
         assert_eq!((all.pacer.as_str(), all.cpu_latency.as_str()), (g.pacer.as_str(), g.cpu_latency.as_str()));
         let old = merge(&back, &third("", "")).unwrap().summary().generator;
         assert_eq!(old.pacer, "differs between shards: not recorded; precise; sleep");
+    }
+
+    /// One late second on a 3 s shard is a warning, not a limited generator: the note a share
+    /// gets about the shards it lacks is not counted as a generator note (it was, and the merged
+    /// run's generator check failed on shards that had each passed on their own).
+    #[test]
+    fn a_shards_own_guard_is_not_tripped_by_the_missing_shards_note() {
+        let mut a = shard(1, 20, 5);
+        a.totals.guard.pacer_late = crate::record::guard::Flagged { count: 1, seconds: vec![2] };
+        let own = a.measured_summary().generator;
+        assert!(own.fell_behind && !own.limited(3.0), "{:?}", own.notes);
+        let with_note = a.summary().generator;
+        assert!(with_note.notes.iter().any(|n| n.contains("holds 1 of 3 shards")), "{:?}", with_note.notes);
+        // Two late seconds of three are a limited shard, note or not.
+        a.totals.guard.pacer_late = crate::record::guard::Flagged { count: 2, seconds: vec![1, 2] };
+        assert!(a.measured_summary().generator.limited(3.0));
+    }
+
+    /// accounting.csv and handshakes.csv add up through merge, save and load; a share without
+    /// accounting (a killed run) leaves the merge without one rather than with rows short of it.
+    #[test]
+    fn accounting_and_handshakes_add_up_through_save_and_load() {
+        let (mut a, mut b) = (shard(0, 20, 5), shard(1, 25, 40));
+        assert!(!a.totals.by_intended.is_empty());
+        a.handshakes = Some(BTreeMap::from([(0, (3, 1)), (1, (0, 2))]));
+        b.handshakes = Some(BTreeMap::from([(1, (1, 1)), (2, (4, 0))]));
+        let m = merge(&a, &b).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        m.save(dir.path()).unwrap();
+        let back = crate::record::read::results(dir.path()).unwrap();
+        let sum: Vec<[u64; 3]> = (0..a.totals.by_intended.len().max(b.totals.by_intended.len()))
+            .map(|k| {
+                let (x, y) = (a.totals.by_intended.get(k).copied().unwrap_or_default(), b.totals.by_intended.get(k).copied().unwrap_or_default());
+                [x[0] + y[0], x[1] + y[1], x[2] + y[2]]
+            })
+            .collect();
+        assert!(back.accounted);
+        assert_eq!(back.totals.by_intended, sum);
+        assert_eq!(sum.iter().map(|r| r[1]).sum::<u64>(), 45);
+        assert_eq!(back.handshakes, Some(BTreeMap::from([(0, (3, 1)), (1, (1, 3)), (2, (4, 0))])));
+        // Status codes per second add up too (every completion here is a 200).
+        assert_eq!(back.seconds.values().map(|s| s.iv.status.get(&200).copied().unwrap_or(0)).sum::<u64>(), 45);
+        for (k, s) in &back.seconds {
+            assert_eq!(s.iv.status, m.seconds[k].iv.status, "second {k}");
+        }
+        let rows = crate::record::tls::read_handshakes(dir.path()).unwrap().unwrap();
+        assert_eq!(rows.iter().map(|r| (r.1, r.2)).fold((0, 0), |s, r| (s.0 + r.0, s.1 + r.1)), (8, 4));
+
+        b.accounted = false;
+        let unaccounted = tempfile::tempdir().unwrap();
+        merge(&a, &b).unwrap().save(unaccounted.path()).unwrap();
+        assert!(!unaccounted.path().join(crate::record::results::ACCOUNTING).exists());
+        assert!(!crate::record::read::results(unaccounted.path()).unwrap().accounted);
+        // A malformed accounting.csv is an error naming the file and line.
+        std::fs::write(dir.path().join(crate::record::results::ACCOUNTING), "second,scheduled,completed,dropped\n0,1,1,0\n2,1,1,0\n").unwrap();
+        let e = crate::record::read::results(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("accounting.csv: line 3: expected `1,scheduled,completed,dropped`"), "{e}");
     }
 
     /// Per-second latency by outcome, connection wait and connection-limited counts are written,

@@ -13,7 +13,7 @@
 use super::interval::{Interval, PodTotals, Shape, Totals};
 use super::hist::{add, decode, new_hist, CodecError, Hist};
 use super::outcome::OutcomeTable;
-use super::results::{self, ResultsWriter, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, TIMESERIES};
+use super::results::{self, ResultsWriter, ACCOUNTING, ALL_REQUESTS, HLOG, LABELS, PODS, SCENARIO_COPY, STATUS, TIMESERIES};
 use super::summary::{scenario_fingerprint, RunMeta, Shards, Summary};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,6 +61,12 @@ pub struct Results {
     /// Why a share did not run as planned (summary.json `abort_reason`, `failure`), kept through
     /// merges so the merged summary says why its status is what it is (the first of each).
     pub why: Why,
+    /// Whether `totals.by_intended` holds every share's arrivals (`accounting.csv`): a killed
+    /// run's and an older skyload's Results have none, and a merge with one of them writes no
+    /// accounting rather than rows that do not add up to the schedule.
+    pub accounted: bool,
+    /// TLS handshakes and resumptions per second (`handshakes.csv`; None for a plain-http run).
+    pub handshakes: Option<BTreeMap<u64, (u64, u64)>>,
 }
 
 /// summary.json `abort_reason` and `failure`.
@@ -125,18 +131,11 @@ impl Results {
         self.info.shards.clone().unwrap_or(Shards { count: 1, indices: vec![0] })
     }
 
-    /// `summary.json` recomputed from the totals.
+    /// `summary.json` recomputed from the totals: `measured_summary` plus, for a merge that holds
+    /// only some shards, a note saying which are missing.
     pub fn summary(&self) -> Summary {
+        let mut s = self.measured_summary();
         let shards = self.shards();
-        let meta = RunMeta { shards: (shards.count > 1).then(|| shards.clone()), ..self.info.clone() };
-        let mut s = Summary::build(&meta, &self.shape, &self.totals);
-        if self.sources.len() > 1 {
-            s.merged_from = self.sources.clone();
-        }
-        s.tls = self.tls.clone();
-        s.abort_reason = self.why.abort_reason.clone();
-        s.failure = self.why.failure.clone();
-        self.pacing.write(&mut s.generator);
         let (have, of) = (shards.indices.len(), shards.count as usize);
         if have < of {
             let missing: Vec<String> =
@@ -149,7 +148,25 @@ impl Results {
         s
     }
 
-    /// Writes a normal Results directory: every file a run writes.
+    /// The summary of what these shares measured, without the note on missing shards: a shard's
+    /// own generator guard is judged on it (that note is no limit of the generator, yet counted
+    /// as a note it made one late second on a 3 s shard fail the merged run's generator check).
+    pub fn measured_summary(&self) -> Summary {
+        let shards = self.shards();
+        let meta = RunMeta { shards: (shards.count > 1).then(|| shards.clone()), ..self.info.clone() };
+        let mut s = Summary::build(&meta, &self.shape, &self.totals);
+        if self.sources.len() > 1 {
+            s.merged_from = self.sources.clone();
+        }
+        s.tls = self.tls.clone();
+        s.abort_reason = self.why.abort_reason.clone();
+        s.failure = self.why.failure.clone();
+        self.pacing.write(&mut s.generator);
+        s
+    }
+
+    /// Writes a normal Results directory: every file a run writes from its data (`report.html`,
+    /// `verdict.json` and `faults.json` are judged and drawn over these by the command).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         let shape = Arc::new(self.shape.clone());
         let start = UNIX_EPOCH + Duration::from_millis(self.info.start_unix_ms);
@@ -167,6 +184,18 @@ impl Results {
             let targets: Vec<f64> =
                 (0..shape.requests.len()).map(|r| tenths.get(r).copied().unwrap_or(0) as f64 / 10.0).collect();
             w.write_interval(iv, &targets)?;
+        }
+        if let Some(seconds) = &self.handshakes {
+            // The log takes running totals, as the run hands them over.
+            let mut log = super::tls::HandshakeLog::create(dir)?;
+            let (mut h, mut r) = (0, 0);
+            for (k, (dh, dr)) in seconds {
+                (h, r) = (h + dh, r + dr);
+                log.second(*k, h, r)?;
+            }
+        }
+        if self.accounted {
+            w.write_accounting(&self.totals.by_intended)?;
         }
         w.write_summary(&self.summary())
     }
@@ -186,7 +215,17 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
         outcomes: OutcomeTable::from_names(summary.outcome_names.clone()),
         labels: summary.labels.keys().cloned().collect(),
     };
-    let totals = totals_of(dir, &summary, &shape)?;
+    let mut totals = totals_of(dir, &summary, &shape)?;
+    let accounting = read_accounting(dir)?;
+    let accounted = accounting.is_some();
+    totals.by_intended = accounting.unwrap_or_default();
+    let handshakes = super::tls::read_handshakes(dir)
+        .map_err(|e| LoadError::Bad { dir: dir.to_path_buf(), file: super::tls::HANDSHAKES, what: e.to_string() })?
+        .map(|rows| {
+            let mut by_second = BTreeMap::new();
+            add_handshakes(&mut by_second, rows);
+            by_second
+        });
     let mut seconds = BTreeMap::new();
     read_timeseries(dir, &shape, &mut seconds)?;
     read_hlog(dir, &shape, &mut seconds)?;
@@ -215,7 +254,41 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
         tls: summary.tls.clone(),
         pacing: Pacing::of(&summary.generator),
         why: Why { abort_reason: summary.abort_reason.clone(), failure: summary.failure.clone() },
+        accounted,
+        handshakes,
     })
+}
+
+/// Adds (second, handshakes, resumed) rows into per-second sums (a run's last second can have two
+/// rows; a merge adds its shares').
+pub(super) fn add_handshakes(sum: &mut BTreeMap<u64, (u64, u64)>, rows: impl IntoIterator<Item = (u64, u64, u64)>) {
+    for (k, h, r) in rows {
+        let s = sum.entry(k).or_default();
+        (s.0, s.1) = (s.0 + h, s.1 + r);
+    }
+}
+
+/// `accounting.csv` (`second,scheduled,completed,dropped`, one row per intended second from 0);
+/// None when the directory has none.
+fn read_accounting(dir: &Path) -> Result<Option<Vec<[u64; 3]>>, LoadError> {
+    if !dir.join(ACCOUNTING).exists() {
+        return Ok(None);
+    }
+    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: ACCOUNTING, what };
+    let mut rows = Vec::new();
+    for (n, row) in csv_reader(dir, ACCOUNTING)?.records().enumerate() {
+        let line = n + 2;
+        let row = row.map_err(|e| bad(format!("line {line}: {e}")))?;
+        let f: Vec<u64> = row
+            .iter()
+            .map(|v| v.parse().map_err(|_| bad(format!("line {line}: `{v}` is not a count"))))
+            .collect::<Result<_, _>>()?;
+        match f[..] {
+            [k, scheduled, completed, dropped] if k == rows.len() as u64 => rows.push([scheduled, completed, dropped]),
+            _ => return Err(bad(format!("line {line}: expected `{},scheduled,completed,dropped`", rows.len()))),
+        }
+    }
+    Ok(Some(rows))
 }
 
 /// The run totals, rebuilt from the summary's histograms and counters.
@@ -483,9 +556,13 @@ pub(super) fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, S
     Ok(())
 }
 
-/// `pods.csv` (second,pod,completed) and `labels.csv` (second,header,value,completed).
+/// `pods.csv` (second,pod,completed), `labels.csv` (second,header,value,completed) and
+/// `status.csv` (second,status,completed; absent from Results written before it existed).
 pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
-    for file in [PODS, LABELS] {
+    for file in [PODS, LABELS, STATUS] {
+        if file == STATUS && !dir.join(STATUS).exists() {
+            continue;
+        }
         let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
         let mut rd = csv_reader(dir, file)?;
         for row in rd.records() {
@@ -497,6 +574,9 @@ pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64,
             let s = second(seconds, k, shape);
             if file == PODS {
                 *s.iv.pods.entry(f(1).to_string()).or_default() += num(f(2))?;
+            } else if file == STATUS {
+                let code = f(1).parse::<u16>().map_err(|_| bad(format!("`{}` is not a status code", f(1))))?;
+                *s.iv.status.entry(code).or_default() += num(f(2))?;
             } else if let Some(h) = shape.labels.iter().position(|h| h == f(1)) {
                 *s.iv.labels[h].entry(f(2).to_string()).or_default() += num(f(3))?;
             }

@@ -28,7 +28,7 @@ use std::time::{Duration, UNIX_EPOCH};
 pub const REBUILT: &str = "the run ended without writing summary.json (killed?): this summary was rebuilt from the per-second files, with status `incomplete`; it never passes a check or a comparison";
 
 /// What a rebuilt summary cannot say, because no per-second file holds it (the start of a note).
-pub const ABSENT: &str = "not in the per-second files, so absent here: HTTP status codes (counted per run, written only in summary.json), per-pod totals (pods.csv has the per-second counts)";
+pub const ABSENT: &str = "not in the per-second files, so absent here: per-pod totals (pods.csv has the per-second counts)";
 
 /// Whether `dir` looks like a run that died before writing its summary.
 pub fn is_killed_run(dir: &Path) -> bool {
@@ -89,7 +89,9 @@ pub fn rebuild(dir: &Path) -> Result<Summary, LoadError> {
     s.failure = Some(REBUILT.to_string());
     let g = &mut s.generator.notes;
     g.insert(0, format!("INCOMPLETE: rebuilt from {} whole second(s) of per-second files; the run did not end normally (no summary.json)", seconds.len()));
-    g.push(format!("{ABSENT}, generator threads, the per-second guard"));
+    // Status codes come from status.csv; Results written before it existed have none.
+    let status = if dir.join(crate::record::results::STATUS).exists() { "" } else { ", HTTP status codes (no status.csv)" };
+    g.push(format!("{ABSENT}{status}, generator threads, the per-second guard"));
     if shape.requests.len() > 1 {
         g.push("service time is kept per second for all requests together: it is shown under the first request".into());
     }
@@ -190,6 +192,9 @@ fn totals_of(shape: &Shape, seconds: &BTreeMap<u64, Second>) -> (Totals, u64) {
         add(&mut t.conn_wait, &iv.conn_wait);
         t.conn_limited += iv.conn_limited;
         t.cpu += iv.cpu;
+        for (code, n) in &iv.status {
+            *t.status.entry(*code).or_default() += n;
+        }
         for (a, b) in t.labels.iter_mut().zip(&iv.labels) {
             for (v, n) in b {
                 *a.entry(v.clone()).or_default() += n;
@@ -308,6 +313,7 @@ mod tests {
                 record_us(&mut r.latency, Duration::from_millis(1 + i));
                 record_us(&mut r.service, Duration::from_millis(1 + i));
             }
+            iv.status = if k == 1 { [(200, 7), (503, 3)].into() } else { [(200, 10)].into() };
             w.write_interval(&iv, &[10.0]).unwrap();
         }
         drop(w);
@@ -326,6 +332,9 @@ mod tests {
         assert_eq!(s.totals.outcomes.get("ok"), Some(&27));
         assert_eq!(s.totals.outcomes.get("error"), Some(&3));
         assert!((s.totals.error_rate - 0.1).abs() < 1e-9);
+        // status.csv's per-second counts give the run's status codes back.
+        assert_eq!(s.totals.status_codes, [("200".to_string(), 27), ("503".to_string(), 3)].into());
+        assert!(!s.generator.notes.iter().any(|n| n.contains("HTTP status codes")), "{:?}", s.generator.notes);
         assert_eq!(s.totals.latency.count, 30);
         assert!(s.generator.notes.iter().any(|n| n.contains("1 request-second")), "{:?}", s.generator.notes);
         // The Results loader (merge, verify, report) reads it as well.

@@ -27,6 +27,8 @@ pub const HLOG: &str = "latency.hlog";
 pub const SCENARIO_COPY: &str = "scenario.toml";
 pub const PODS: &str = "pods.csv";
 pub const LABELS: &str = "labels.csv";
+/// Completions by HTTP status code per second (`second,status,completed`).
+pub const STATUS: &str = "status.csv";
 /// Every intended second's arrivals and how many of them ended completed or dropped (written at
 /// the end, once each arrival has ended): the no-censoring invariant, checkable per second.
 pub const ACCOUNTING: &str = "accounting.csv";
@@ -53,8 +55,8 @@ pub const GATE: &str = "gate.json";
 
 /// Every file a run, a report, a merge or a capacity search writes into a Results directory
 /// (`--force` empties a directory holding nothing else).
-pub const KNOWN: [&str; 19] = [
-    SUMMARY, TIMESERIES, HLOG, SCENARIO_COPY, PODS, LABELS, FAULTS, VERDICT, REPORT_HTML, COMPARE_HTML, CAPACITY, SLOW, JUNIT, GATE,
+pub const KNOWN: [&str; 20] = [
+    SUMMARY, TIMESERIES, HLOG, SCENARIO_COPY, PODS, LABELS, STATUS, FAULTS, VERDICT, REPORT_HTML, COMPARE_HTML, CAPACITY, SLOW, JUNIT, GATE,
     SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES,
 ];
 
@@ -73,6 +75,7 @@ pub struct ResultsWriter {
     hlog: BufWriter<File>,
     pods: BufWriter<File>,
     labels: BufWriter<File>,
+    status: BufWriter<File>,
     serializer: V2DeflateSerializer,
     shape: Arc<Shape>,
 }
@@ -97,6 +100,9 @@ impl ResultsWriter {
         let mut labels = BufWriter::new(File::create(dir.join(LABELS))?);
         writeln!(labels, "second,header,value,completed")?;
         labels.flush()?;
+        let mut status = BufWriter::new(File::create(dir.join(STATUS))?);
+        writeln!(status, "second,status,completed")?;
+        status.flush()?;
         let mut hlog = BufWriter::new(File::create(dir.join(HLOG))?);
         let secs = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         writeln!(hlog, "#[skyload interval log: values in microseconds; untagged = latency from intended start (all requests)]")?;
@@ -105,7 +111,7 @@ impl ResultsWriter {
         writeln!(hlog, "#[BaseTime: {secs:.3} (seconds since epoch)]")?;
         writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
         hlog.flush()?;
-        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, pods, labels, serializer: V2DeflateSerializer::new(), shape })
+        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, pods, labels, status, serializer: V2DeflateSerializer::new(), shape })
     }
 
     pub fn dir(&self) -> &Path {
@@ -147,6 +153,10 @@ impl ResultsWriter {
             }
         }
         self.labels.flush()?;
+        for (code, n) in &iv.status {
+            writeln!(self.status, "{},{code},{n}", iv.second)?;
+        }
+        self.status.flush()?;
 
         let start = Duration::from_secs(iv.second);
         let len = Duration::from_secs(1);
@@ -208,7 +218,6 @@ impl ResultsWriter {
             .map_err(|e| io::Error::other(format!("interval log: {e:?}")))
     }
 
-    /// Writes `summary.json` atomically (temp file + rename), so a reader never sees half of it.
     /// `accounting.csv` from `Totals::by_intended`.
     pub fn write_accounting(&self, by_intended: &[[u64; 3]]) -> io::Result<()> {
         use std::fmt::Write as _;
@@ -219,6 +228,7 @@ impl ResultsWriter {
         std::fs::write(self.dir().join(ACCOUNTING), s)
     }
 
+    /// Writes `summary.json` atomically (temp file + rename), so a reader never sees half of it.
     pub fn write_summary(&mut self, s: &Summary) -> io::Result<()> {
         self.csv.flush()?;
         self.hlog.flush()?;

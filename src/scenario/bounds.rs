@@ -321,19 +321,24 @@ pub const MAX_FACTOR: f64 = 100.0;
 /// scenario: `start`, `hold`, …; durations in seconds), as "VALUE is not allowed: …" naming what is
 /// allowed. The lower bounds (> 0, factor > 1, at least 1s) are checked where each is parsed.
 pub fn capacity(field: &str, x: f64) -> Result<(), String> {
-    let (max, allowed) = match field {
-        "start" | "step" | "max" => (MAX_RATE, format!("at most {MAX_RATE:.0} rps (what one process can schedule)")),
-        "factor" => (MAX_FACTOR, format!("at most {MAX_FACTOR:.0} (a factor > 1 such as 1.5)")),
-        "peak_qps" => (MAX_PEAK_QPS, format!("at most {MAX_PEAK_QPS:e} qps")),
-        "headroom" => (MAX_HEADROOM, format!("from 1 to {MAX_HEADROOM:.0}")),
-        "pods" => (MAX_PODS, format!("from 1 to {MAX_PODS:.0}")),
-        "hold" | "bisect_hold" | "confirm_hold" | "window" | "cooldown" => (MAX_CAPACITY_HOLD_S, "at most 24h per step".to_string()),
-        _ => return Ok(()),
-    };
+    let Some((max, allowed)) = capacity_limit(field) else { return Ok(()) };
     if x.is_finite() && x <= max {
         return Ok(());
     }
     let shown = crate::units::compact(x);
     let unit = if max == MAX_CAPACITY_HOLD_S { "s" } else { "" };
     Err(format!("{shown}{unit} is not allowed: {allowed}"))
+}
+
+/// The largest value a `[capacity]` field (or its flag) takes, and what is allowed, in words.
+pub fn capacity_limit(field: &str) -> Option<(f64, String)> {
+    Some(match field {
+        "start" | "step" | "max" => (MAX_RATE, format!("at most {MAX_RATE:.0} rps (what one process can schedule)")),
+        "factor" => (MAX_FACTOR, format!("at most {MAX_FACTOR:.0} (a factor > 1 such as 1.5)")),
+        "peak_qps" => (MAX_PEAK_QPS, format!("at most {MAX_PEAK_QPS:e} qps")),
+        "headroom" => (MAX_HEADROOM, format!("from 1 to {MAX_HEADROOM:.0}")),
+        "pods" => (MAX_PODS, format!("from 1 to {MAX_PODS:.0}")),
+        "hold" | "bisect_hold" | "confirm_hold" | "window" | "cooldown" => (MAX_CAPACITY_HOLD_S, "at most 24h per step".to_string()),
+        _ => return None,
+    })
 }

@@ -31,7 +31,7 @@ pub mod template;
 pub mod tls;
 
 pub use error::{did_you_mean, line_col, Located, ScenarioError};
-pub use overrides::Overrides;
+pub use overrides::{duration_flag, Overrides};
 pub use pacing::PacerKind;
 pub use plan::*;
 pub use resolve::{parse_target_url, url_port};

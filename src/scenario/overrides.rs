@@ -55,7 +55,7 @@ impl Overrides {
         let (base, path) = split_url(url)?;
         let target = parse_target_url(&base).map_err(|m| ScenarioError::flag("--url", m))?;
         check_rate(rate)?;
-        check_duration(duration)?;
+        check_duration(duration, &HumanDuration(duration).to_string())?;
         self.check_common(&[])?;
         if rate == 0.0 {
             return Err(ScenarioError::flag("--rate", "0 would send nothing: give requests per second > 0"));
@@ -126,7 +126,7 @@ impl Overrides {
             plan.target = Target::Url(parse_target_url(url).map_err(|m| ScenarioError::flag("--url", m))?);
         }
         if let Some(d) = self.duration {
-            check_duration(d)?;
+            check_duration(d, &HumanDuration(d).to_string())?;
         }
         match (self.rate, self.duration) {
             (Some(rate), d) => {
@@ -300,14 +300,23 @@ fn check_rate(rate: f64) -> Result<(), ScenarioError> {
     }
 }
 
-fn check_duration(d: Duration) -> Result<(), ScenarioError> {
+/// `--duration` as typed: parsed and checked, every message showing the value as the user wrote
+/// it (`200h`, not the seconds it comes to).
+pub fn duration_flag(typed: &str) -> Result<Duration, ScenarioError> {
+    let d = crate::units::parse_duration(typed).map_err(|e| ScenarioError::flag("--duration", e.to_string()))?;
+    check_duration(d, typed.trim())?;
+    Ok(d)
+}
+
+/// `shown` is how the value was written (a flag's text, or the duration formatted).
+fn check_duration(d: Duration, shown: &str) -> Result<(), ScenarioError> {
     if d.is_zero() {
-        return Err(ScenarioError::flag("--duration", "0 is not allowed: give how long to run, e.g. 30s"));
+        return Err(ScenarioError::flag("--duration", format!("`{shown}` is 0: give how long to run, more than 0 (e.g. 30s)")));
     }
     // bounds::check would refuse it too, but as the stages' total, without naming the flag.
     let max = super::bounds::MAX_DURATION_S;
     if d.as_secs_f64() > max {
-        return Err(ScenarioError::flag("--duration", format!("{} is too long: a run lasts at most {max:.0}s (7 days)", HumanDuration(d))));
+        return Err(ScenarioError::flag("--duration", format!("`{shown}` is too long: a run lasts at most 7 days ({}h)", max / 3600.0)));
     }
     Ok(())
 }
