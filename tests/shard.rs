@@ -415,3 +415,47 @@ fn merge_judges_the_checks_on_the_plan_the_shards_ran() {
     assert!(ok(&o).contains("1 of 2 shards merged: shard 0 missing"), "{}", ok(&o));
     assert!(std::fs::read_to_string(&junit).unwrap().contains("shard 0 missing"));
 }
+
+/// A sharded drill: only shard 0 drives the fault and writes faults.json. The merge judges the
+/// fault's recovery on the whole run, as `run` does on one machine; it used to leave the faults
+/// out, so a drill whose recovery check failed merged to a pass (exit 0).
+#[test]
+fn merge_judges_a_sharded_drill_s_faults() {
+    let Shards { rt, gw, tmp, file, start_at } = shards_of("drill.toml", |addr| {
+        // The fault ends at 2 s and the run at 3 s: too soon for 3 good seconds in a row, so
+        // `recover_within` cannot be met whatever the machine's speed — a deterministic failure.
+        format!(
+            "name = \"drill\"\nthreads = 1\n[target]\nurl = \"http://{addr}\"\ntimeout = \"2s\"\n[checks]\nrun = [\"error_rate < 100%\"]\n\
+             [[stages]]\nrate = 40\nduration = \"3s\"\n[[requests]]\nname = \"hello\"\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"kill-1\"\nkind = \"pod_kill\"\npod = \"hello-1\"\nat = \"1s\"\nfor = \"1s\"\nrecover_within = \"1s\"\n"
+        )
+    });
+    let dirs: Vec<PathBuf> = (0..2).map(|i| tmp.path().join(format!("d{i}"))).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let shard = format!("{i}/2");
+            skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--out"]).arg(d).spawn().unwrap()
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = children.into_iter().map(|c| c.wait_with_output().unwrap().status.code()).collect();
+    rt.block_on(gw.shutdown());
+    assert_eq!(codes[0], Some(1), "shard 0 drove the fault and judged its recovery");
+    assert!(dirs[0].join("faults.json").exists() && !dirs[1].join("faults.json").exists());
+
+    let merged = tmp.path().join("merged");
+    let junit = tmp.path().join("junit.xml");
+    let mut c = skyload(&["merge"]);
+    c.args(&dirs).arg("--out").arg(&merged).arg("--junit").arg(&junit);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", ok(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("verdict.json")).unwrap()).unwrap();
+    let rec = v["results"].as_array().unwrap().iter().find(|r| r["scope"] == "fault kill-1" && r["check"] == "recovery <= 1s");
+    assert_eq!(rec.and_then(|r| r["passed"].as_bool()), Some(false), "{v}");
+    let faults: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("faults.json")).unwrap()).unwrap();
+    assert_eq!(faults[0]["name"], "kill-1", "{faults}");
+    assert!(faults[0]["completed"].as_u64().unwrap() > 0, "judged on the merged data: {faults}");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("recovery &lt;= 1s"));
+    assert!(std::fs::read_to_string(merged.join("report.html")).unwrap().contains("kill-1"));
+}

@@ -51,6 +51,8 @@ pub fn run(args: &MergeArgs) -> CliResult {
             crate::record::results::ACCOUNTING
         );
     }
+    // The drill's faults, from the shard that drove them (judged on the merged data below).
+    let faults = super::merge_judge::fault_records(&args.dirs)?;
     // Each shard's own generator guard, judged on its own machine's seconds (see merge_judge).
     let own_guards: Vec<Option<String>> = parts.iter().map(super::merge_judge::own_guard).collect();
     // rayon's reduce keeps the order of an indexed iterator, so `merged_from` lists the inputs as given.
@@ -87,7 +89,7 @@ pub fn run(args: &MergeArgs) -> CliResult {
     let mut out = crate::out::Lenient::new(std::io::stdout().lock());
     terminal::render(&summary, &args.out, &mut out)?;
     // The whole run's verdict: the scenario's checks on the merged Results (each shard judged its share).
-    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &own_guards, args.allow_missing, &mut out)?;
+    let code = super::merge_judge::judge(&merged, &args.out, &args.gate, &own_guards, &faults, args.allow_missing, &mut out)?;
     super::report::write_into(&args.out, &mut out)?;
     CliError::from_status(code)
 }

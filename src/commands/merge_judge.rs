@@ -18,13 +18,16 @@ use crate::scenario::overrides_record::{self, Recorded};
 use crate::scenario::Plan;
 use crate::verify::window::SavedRun;
 use crate::verify::{verdict, CheckResult, Verdict, VERDICT_FILE};
+use crate::fault::timeline::FaultRecord;
+use crate::record::results::{write_faults, FAULTS};
+use crate::verify::faults::FaultReport;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Judges the merged Results written to `out`; prints the table, writes verdict.json and the
 /// gate files, and returns the exit code (0 pass, 1 a check failed, 3 a shard did not run as
 /// planned, or is missing and `allow_missing` was not given).
-pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option<String>], allow_missing: bool, w: &mut dyn Write) -> Result<i32, CliError> {
+pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option<String>], faults: &[FaultRecord], allow_missing: bool, w: &mut dyn Write) -> Result<i32, CliError> {
     let summary = merged.summary();
     let plan = match rebuild(merged, out) {
         Ok(p) => Some(p),
@@ -34,20 +37,37 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option
                 out.display()
             )));
         }
-        // Nothing to judge: a plan that does not rebuild loses no verdict.
-        Err(_) => None,
+        // Nothing to judge: a plan that does not rebuild loses no verdict (the faults are kept
+        // as their shard recorded them, for the report).
+        Err(_) => {
+            if !faults.is_empty() {
+                write_faults(out, faults).map_err(|e| CliError::Internal(e.into()))?;
+            }
+            None
+        }
     };
     let mut v = Verdict::default();
-    if let Some(plan) = plan.as_ref().filter(|p| !p.verify.checks.is_empty()) {
+    if let Some(plan) = plan.as_ref().filter(|p| !p.verify.checks.is_empty() || !faults.is_empty()) {
         let shards = merged.shards();
         let (vp, scaled) = share(plan, shards.indices.len() as u32, shards.count);
         let saved = SavedRun::load(out).map_err(|e| CliError::Internal(e.into()))?;
-        v = verdict::evaluate(&vp, &plan.stages, &saved).map_err(|e| CliError::Internal(e.into()))?;
-        note_partial(&mut v.results, &scaled, shards.indices.len(), shards.count);
-        shards_guard(&mut v.results, own_guards, vp.guard == crate::verify::spec::GuardMode::Warn);
-        v.generator_notes = own_guards.iter().flatten().cloned().collect();
-        // A killed shard's rebuilt Results never pass a gate (without checks there is no gate).
-        v.results.extend(super::incomplete::gate_results(&[(out, &summary)]));
+        if !plan.verify.checks.is_empty() {
+            v = verdict::evaluate(&vp, &plan.stages, &saved).map_err(|e| CliError::Internal(e.into()))?;
+            note_partial(&mut v.results, &scaled, shards.indices.len(), shards.count);
+            shards_guard(&mut v.results, own_guards, vp.guard == crate::verify::spec::GuardMode::Warn);
+            v.generator_notes = own_guards.iter().flatten().cloned().collect();
+            // A killed shard's rebuilt Results never pass a gate (without checks there is no gate).
+            v.results.extend(super::incomplete::gate_results(&[(out, &summary)]));
+        }
+        // The drill, judged as `run` judges it but on the whole run: the shard that drove the
+        // faults judged recovery on its share only, and a merge that left them out passed a
+        // drill whose recovery had failed.
+        if !faults.is_empty() {
+            let (reports, results) = crate::verify::faults::assess(&vp, faults, &saved).map_err(|e| CliError::Internal(e.into()))?;
+            crate::report::terminal::render_faults(&reports, w)?;
+            write_faults(out, &reports).map_err(|e| CliError::Internal(e.into()))?;
+            v.results.extend(results);
+        }
     }
     // Every request failed: said always, a failing built-in check when nothing else judges the run (as `run`).
     if let Some(what) = crate::verify::all_failed::describe(&summary.totals) {
@@ -85,6 +105,23 @@ pub fn judge(merged: &Results, out: &Path, gate: &GateArgs, own_guards: &[Option
     };
     emit(gate, &v, &info, code)?;
     Ok(code)
+}
+
+/// The fault records of the shard that drove the drill (only one shard applies faults; the others
+/// write no `faults.json`), read back from its reports so the merge can judge them again.
+pub fn fault_records(dirs: &[PathBuf]) -> Result<Vec<FaultRecord>, CliError> {
+    for d in dirs {
+        let path = d.join(FAULTS);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(CliError::Usage(format!("cannot read {}: {e}", path.display()))),
+        };
+        // The timeline writes its records first and the judged reports over them: both read as reports.
+        let reports: Vec<FaultReport> = serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: not a skyload {FAULTS}: {e}", path.display())))?;
+        return Ok(reports.into_iter().map(|r| r.fault).collect());
+    }
+    Ok(Vec::new())
 }
 
 /// "2 of 4 shards merged: shards 1, 3 missing" when some never finished (a killed pod leaves no
