@@ -48,7 +48,12 @@ pub fn measure(m: &Metric, d: &Data) -> Measured {
         return NoData("no data: the window holds no second of the run".into());
     }
     let none_completed = || NoData("no data: no request completed in this window".into());
-    let ratio = |n: u64| if d.completed == 0 { none_completed() } else { Value(n as f64 / d.completed as f64) };
+    // A share of the arrivals, dropped ones included (as `error_rate`): `ratio(ok) >= 99%` must not
+    // read 100% on a run that dropped half its arrivals and completed the rest.
+    let ratio = |n: u64| match d.completed + d.dropped {
+        0 => none_completed(),
+        all => Value(n as f64 / all as f64),
+    };
     match m {
         Metric::Latency { stat, service, outcome } => {
             let one;
@@ -259,7 +264,7 @@ mod tests {
         near("send_rate > 1", 99.0);
         near("dropped == 0", 10.0);
         near("error_rate < 1%", 15.0 / 110.0);
-        near("ratio(fallback) > 1%", 0.05);
+        near("ratio(fallback) > 1%", 5.0 / 110.0); // of the 100 completed and 10 dropped
         near("ratio(limited) < 1%", 0.0);
         near("split(x-fn-version=v2) < 1%", 0.25);
         near("split(x-fn-version=v3) < 1%", 0.0);
@@ -311,6 +316,7 @@ mod tests {
     fn dropped_arrivals_are_failures_in_the_error_rate() {
         let d = Data { completed: 400, dropped: 400, outcomes: [("ok".to_string(), 400)].into(), ..data() };
         assert_eq!(value("error_rate < 10%", &d), Measured::Value(0.5));
+        assert_eq!(value("ratio(ok) > 99%", &d), Measured::Value(0.5));
         let all_dropped = Data { completed: 0, dropped: 50, outcomes: BTreeMap::new(), latency: Some(new_hist()), ..data() };
         assert_eq!(value("error_rate < 10%", &all_dropped), Measured::Value(1.0));
     }
