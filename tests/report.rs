@@ -236,7 +236,7 @@ fn verdict_faults_and_capacity_files_are_shown() {
     assert!(html.contains("class=\"banner fail\"") && html.contains("FAIL: 1 of 2 checks failed"));
     let at = html.find("id=\"verdict\"").unwrap();
     let banner = &html[at..at + html[at..].find("</section>").unwrap()];
-    assert!(banner.contains("ratio(fallback) &gt;= 95%: expected &gt;= 95%, measured 61.0%"), "{banner}");
+    assert!(banner.contains("ratio(fallback) &gt;= 95% [window fault:kill-&lt;pod&gt;]: expected &gt;= 95%, measured 61.0%"), "{banner}");
     assert!(!banner.contains("p99 &lt; 50ms"), "only failed checks in the banner");
     let checks = &html[html.find("id=\"checks\"").unwrap()..];
     assert!(checks.contains("<td class=\"fail\">FAIL</td>") && checks.contains("<td class=\"pass\">pass</td>"));

@@ -101,7 +101,7 @@ pub enum BannerKind {
 pub struct Banner {
     pub kind: BannerKind,
     pub title: String,
-    /// Failed checks, each as `name: expected …, measured …`.
+    /// Failed checks, each as `name [scope]: expected …, measured …` (no scope for the whole run).
     pub failed: Vec<String>,
 }
 
@@ -297,7 +297,10 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>, cap: Option<&CapacityData>) ->
                 .iter()
                 .filter(|c| !c.passed)
                 .map(|c| {
-                    format!("{}: expected {}, measured {}", c.name, c.expected, if c.measured.is_empty() { "nothing" } else { &c.measured })
+                    // The scope tells apart one check written for the run and for a stage or
+                    // window, which otherwise read as the same line twice with two values.
+                    let scope = c.window.as_deref().filter(|w| !w.is_empty() && *w != "run").map_or(String::new(), |w| format!(" [{w}]"));
+                    format!("{}{scope}: expected {}, measured {}", c.name, c.expected, if c.measured.is_empty() { "nothing" } else { &c.measured })
                 })
                 .collect()
         })
