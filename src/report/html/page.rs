@@ -229,14 +229,17 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
     if let Some(c) = &v.capacity {
         match c.max_rps {
             Some(r) => lines.push(format!(
-                "Capacity: {r:.1} req/s sustainable{}{}.",
+                "Capacity: {}{r:.1} req/s sustainable{}{}{}.",
+                if c.lower_bound { "at least " } else { "" },
                 c.slo_p99_us.map_or(String::new(), |u| format!(" with p99 < {}", format_us(u))),
-                c.per_pod_rps.zip(c.pods).map_or(String::new(), |(p, n)| format!(", {p:.1} per pod over {n} pods"))
+                c.per_pod_rps.zip(c.pods).map_or(String::new(), |(p, n)| format!(", {p:.1} per pod over {n} pods")),
+                if c.lower_bound { " (the limit was not reached)" } else { "" }
             )),
             None => lines.push("Capacity: no rate tried kept the SLO.".into()),
         }
         if let (Some(n), Some(peak)) = (c.pods_needed, c.peak_qps) {
-            lines.push(format!("A peak of {peak:.0} req/s with {} headroom needs {n} pods.", c.headroom.map_or("–".into(), pct)));
+            let at_most = if c.lower_bound { "at most " } else { "" };
+            lines.push(format!("A peak of {peak:.0} req/s with {} headroom needs {at_most}{n} pods.", c.headroom.map_or("–".into(), pct)));
         }
     } else if let Some(sat) = &v.saturation {
         let bound = format!("p99 ≤ {}{}", format_us(sat.p99_limit_us), if sat.from_slo { ", the SLO" } else { ", 2× the first seconds' p99 (no p99 SLO)" });

@@ -122,6 +122,10 @@ pub struct CapacityData {
     pub passed: Option<bool>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The search stopped at its maximum or the generator's before it found the limit:
+    /// `max_rps` and everything planned from it are bounds, said so wherever they are shown.
+    #[serde(default)]
+    pub lower_bound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,6 +219,7 @@ pub fn capacity_view(c: &crate::verify::capacity::report::CapacityReport) -> Cap
         daily_calls: plan.map(|p| p.daily_calls),
         passed: Some(c.targets.iter().all(|t| t.passed)),
         notes: c.notes.clone(),
+        lower_bound: matches!(c.stop, Some(crate::verify::capacity::Stop::ReachedMax | crate::verify::capacity::Stop::GeneratorLimited)),
     }
 }
 

@@ -329,6 +329,7 @@ fn banner(s: &Summary, v: Option<&ReportVerdict>, cap: Option<&CapacityData>) ->
         (None, Some(VerdictStatus::NoChecks) | None) if cap.is_some() => {
             let c = cap.expect("checked");
             match (c.max_rps, c.passed) {
+                (Some(r), Some(true) | None) if c.lower_bound => (BannerKind::Pass, format!("CAPACITY: at least {r:.1} req/s sustainable within the SLO (the limit was not reached)")),
                 (Some(r), Some(true) | None) => (BannerKind::Pass, format!("CAPACITY: {r:.1} req/s sustainable within the SLO")),
                 (Some(r), Some(false)) => (BannerKind::Fail, format!("FAIL: {r:.1} req/s sustainable, short of the scenario's capacity targets")),
                 (None, _) => (BannerKind::Fail, "FAIL: no rate kept the SLO".into()),
@@ -392,6 +393,16 @@ mod tests {
 
     fn cols() -> Vec<String> {
         ["ok", "error", "timeout", "connect", "reset", "protocol", "fallback"].map(String::from).to_vec()
+    }
+
+    /// A capacity search that stopped at its maximum found a floor, not the limit.
+    #[test]
+    fn a_capacity_floor_is_called_one() {
+        let s = crate::record::summary::test_summary("cap", "f", RunStatus::Completed);
+        let mut c = CapacityData { max_rps: Some(800.0), passed: Some(true), ..CapacityData::default() };
+        assert_eq!(banner(&s, None, Some(&c)).title, "CAPACITY: 800.0 req/s sustainable within the SLO");
+        c.lower_bound = true;
+        assert!(banner(&s, None, Some(&c)).title.starts_with("CAPACITY: at least 800.0 req/s"));
     }
 
     #[test]
