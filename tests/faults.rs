@@ -275,10 +275,31 @@ body = "cached"
     assert!(stdout.contains("before → inside") && stdout.contains("recovered when"), "{stdout}");
 }
 
+/// Reads one request (line, headers, a `content-length` body) from a fake API's connection and
+/// returns its request line, trimmed; None when the line cannot be read.
+fn read_request(r: &mut std::io::BufReader<std::net::TcpStream>) -> Option<String> {
+    use std::io::{BufRead, Read};
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    let _ = r.read_exact(&mut body);
+    Some(line.trim().to_string())
+}
+
 /// A fake Toxiproxy API that takes every request and closes the connection without answering:
 /// the apply call's answer is lost. Returns its address and the request lines it saw.
 fn silent_toxiproxy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::BufReader;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -286,23 +307,8 @@ fn silent_toxiproxy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
             let mut r = BufReader::new(s);
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut len = 0;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            log.lock().unwrap().push(line.trim().to_string());
+            let Some(line) = read_request(&mut r) else { continue };
+            log.lock().unwrap().push(line);
             // Dropped here: closed with no answer.
         }
     });
@@ -315,7 +321,7 @@ fn silent_toxiproxy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<
 fn scripted_toxiproxy(
     answer: fn(&str) -> Option<(u16, &'static str)>,
 ) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -325,23 +331,7 @@ fn scripted_toxiproxy(
             let log = log.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s);
-                let mut line = String::new();
-                if r.read_line(&mut line).is_err() {
-                    return;
-                }
-                let mut len = 0;
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body);
-                let line = line.trim().to_string();
+                let Some(line) = read_request(&mut r) else { return };
                 log.lock().unwrap().push(line.clone());
                 match answer(&line) {
                     Some((status, text)) => {
