@@ -9,7 +9,7 @@ use skyload::record::interval::Shape;
 use skyload::record::outcome::{Classifier, OutcomeTable, OK};
 use skyload::scenario::{Arrivals, HeaderMatch, Matcher, Stage, StageShape};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn schedule(c: &mut Criterion) {
     let stages = [
@@ -22,13 +22,14 @@ fn schedule(c: &mut Criterion) {
 
 fn record(c: &mut Criterion) {
     let shape = Arc::new(Shape { requests: vec!["a".into()], outcomes: OutcomeTable::new(["fallback"]), labels: vec![] });
-    let t0 = Instant::now();
+    // Second 0 on a made-up CLOCK_MONOTONIC (ns), as the generator's clock reads it.
+    let t0 = 5_000_000_000u64;
     let mut rec = ThreadRecorder::new(t0, shape);
     let mut i = 0u64;
     c.bench_function("record: one completion", |b| {
         b.iter(|| {
             i += 1;
-            let done = t0 + Duration::from_micros(i % 5_000_000);
+            let done = t0 + (i % 5_000_000) * 1_000;
             rec.completed(black_box(&Completion {
                 request: 0,
                 outcome: OK,

@@ -18,6 +18,8 @@ use crate::record::accum::ThreadRecorder;
 use crate::record::interval::{Interval, Shape, Totals};
 use crate::record::outcome::Classifier;
 use super::pacer::Pacer;
+use super::mono::{ns, Clock};
+use crate::record::accum::MonoNs;
 use crate::scenario::ConnectionPlan;
 use http::HeaderName;
 use std::cell::{Cell, RefCell};
@@ -60,24 +62,25 @@ pub enum Msg {
     Done(usize, Box<Totals>),
 }
 
-/// One arrival on its way: the schedule's instant and when the pacer handed it over. Copy, so the
-/// worker holding it can be asked what it held if the run ends before it is answered.
+/// One arrival on its way: the schedule's instant and when the pacer handed it over, both on the
+/// thread's `Clock`. Copy, so the worker holding it can be asked what it held if the run ends
+/// before it is answered.
 #[derive(Clone, Copy)]
 pub(crate) struct Job {
     pub(crate) seq: u64,
     pub(crate) request: usize,
-    pub(crate) intended: Instant,
+    pub(crate) intended: MonoNs,
     /// When the pacer pushed it to the workers: `handed - intended` is the pacer's own lateness,
     /// `sent - handed` the wait for a connection.
-    pub(crate) handed: Instant,
+    pub(crate) handed: MonoNs,
 }
 
 /// A `Job` while it waits in the thread's queue, where it is packed to a few bytes (`Pack`, below).
 /// At overload every arrival of the last `max_lag` waits there (300,000 at 300,000/s and 1 s), so
 /// what one costs is most of the generator's memory above its base. Exact: both instants are kept as nanoseconds since the
-/// schedule's second 0 (`t0`, which neither precedes: arrivals are `t0` plus their offset, and the
-/// hand-over is read at or after the arrival), `Instant` has nanosecond resolution on Linux, and
-/// the request is the one `RequestSet::pick` gives for the sequence number, as at the hand-over.
+/// schedule's second 0 (`origin`, which neither precedes: arrivals are `origin` plus their offset,
+/// and the hand-over is read at or after the arrival), and the request is the one
+/// `RequestSet::pick` gives for the sequence number, as at the hand-over.
 #[derive(Clone, Copy)]
 pub(crate) struct Queued {
     seq: u64,
@@ -88,25 +91,17 @@ pub(crate) struct Queued {
 const _: () = assert!(std::mem::size_of::<Queued>() == 24);
 
 impl Queued {
-    pub(crate) fn new(job: &Job, t0: Instant) -> Queued {
-        let ns = |at: Instant| {
-            debug_assert!(at >= t0, "an instant before the schedule's start");
-            u64::try_from(at.saturating_duration_since(t0).as_nanos()).unwrap_or(u64::MAX)
-        };
-        Queued { seq: job.seq, intended_ns: ns(job.intended), handed_ns: ns(job.handed) }
+    pub(crate) fn new(job: &Job, origin: MonoNs) -> Queued {
+        debug_assert!(job.intended >= origin && job.handed >= origin, "an instant before the schedule's start");
+        Queued { seq: job.seq, intended_ns: job.intended.saturating_sub(origin), handed_ns: job.handed.saturating_sub(origin) }
     }
 
-    pub(crate) fn job(self, ctx: &EngineCtx) -> Job {
-        self.at(ctx.t0, ctx.requests.pick(self.seq))
+    pub(crate) fn job(self, ctx: &EngineCtx, origin: MonoNs) -> Job {
+        self.at(origin, ctx.requests.pick(self.seq))
     }
 
-    fn at(self, t0: Instant, request: usize) -> Job {
-        Job {
-            seq: self.seq,
-            request,
-            intended: t0 + Duration::from_nanos(self.intended_ns),
-            handed: t0 + Duration::from_nanos(self.handed_ns),
-        }
+    fn at(self, origin: MonoNs, request: usize) -> Job {
+        Job { seq: self.seq, request, intended: origin + self.intended_ns, handed: origin + self.handed_ns }
     }
 }
 
@@ -150,7 +145,8 @@ fn share(total: usize, idx: usize, n: usize) -> usize {
 }
 
 async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
-    let rec = Rc::new(RefCell::new(ThreadRecorder::new(ctx.t0, ctx.shape.clone())));
+    let clock = Clock::at(ctx.t0);
+    let rec = Rc::new(RefCell::new(ThreadRecorder::new(clock.origin(), ctx.shape.clone())));
     let in_flight = Rc::new(Cell::new(0usize));
     let stopping = Rc::new(Cell::new(false));
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
@@ -166,17 +162,18 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         current: Vec::new(),
         max_workers: share(ctx.conns.max, idx, ctx.threads) * per_conn,
         per_conn,
+        clock,
     };
 
-    let mut ticker = Ticker::new(&ctx, idx, tx.clone(), rec.clone(), in_flight.clone());
+    let mut ticker = Ticker::new(&clock, idx, tx.clone(), rec.clone(), in_flight.clone());
 
-    let mut pacer = Pacer::new(ctx.pacer);
+    let mut pacer = Pacer::new(ctx.pacer, clock);
     let cap = share(ctx.max_in_flight, idx, ctx.threads);
     let window = coalesce_window();
     let mut interrupted = *stop.borrow();
     let mut arrivals = ctx.schedule.arrivals(ctx.seed, ctx.shard.thread_slice(idx, ctx.threads)).peekable();
     // Arrivals handed over on one wake; never grows past MAX_BATCH, so it never reallocates.
-    let mut due: Vec<(u64, Instant)> = Vec::with_capacity(MAX_BATCH);
+    let mut due: Vec<(u64, MonoNs)> = Vec::with_capacity(MAX_BATCH);
     'run: while let Some(first) = arrivals.next() {
         if interrupted {
             break;
@@ -184,14 +181,14 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         // One wake for every arrival due within `window` of this one: the wait ends at the last
         // of them, and each is charged its own lateness as pacer lag (`handed - intended`), so the
         // saved sleep/wake-up per request costs at most `window` of honest, recorded lag.
-        let first_at = ctx.t0 + first.at;
+        let first_at = clock.after(first.at);
         due.clear();
         due.push((first.seq, first_at));
         let mut wake = first_at;
         while due.len() < MAX_BATCH {
             match arrivals.peek() {
-                Some(n) if ctx.t0 + n.at <= first_at + window => {
-                    wake = ctx.t0 + n.at;
+                Some(n) if clock.after(n.at) <= first_at + window => {
+                    wake = clock.after(n.at);
                     due.push((n.seq, wake));
                     arrivals.next();
                 }
@@ -206,7 +203,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
                 interrupted = true;
                 break 'run;
             }
-            let now = Instant::now();
+            let now = clock.now();
             if now >= ticker.next {
                 ticker.ship(now);
             }
@@ -215,7 +212,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
             }
             // A slice that ends before the arrival is rested through (a plain sleep): only the
             // last slice is worth the precise pacer's early arming and spinning.
-            let slice_end = now + STOP_POLL;
+            let slice_end = now + ns(STOP_POLL);
             if wake > slice_end {
                 pool.while_waiting(pacer.rest_until(slice_end)).await;
             } else {
@@ -244,7 +241,7 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
     stopping.set(interrupted);
     let grace = if interrupted { ctx.timeout.min(Duration::from_secs(2)) } else { ctx.timeout + Duration::from_millis(500) };
     pool.finish(grace, &mut ticker).await;
-    let rec = rec.replace(ThreadRecorder::new(ctx.t0, ctx.shape.clone()));
+    let rec = rec.replace(ThreadRecorder::new(clock.origin(), ctx.shape.clone()));
     let (rest, totals) = rec.finish(ticker.cpu.lap());
     let _ = tx.send(Msg::Intervals(idx, rest));
     let _ = tx.send(Msg::Done(idx, Box::new(totals)));
@@ -257,9 +254,10 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
 /// most that much later than its ship time even when no arrival is due.
 pub(crate) struct Ticker {
     /// When the next second (`k`) is due to be shipped.
-    pub(crate) next: Instant,
+    pub(crate) next: MonoNs,
     k: u64,
-    t0: Instant,
+    /// Second 0.
+    origin: MonoNs,
     idx: usize,
     tx: mpsc::Sender<Msg>,
     rec: Rc<RefCell<ThreadRecorder>>,
@@ -271,25 +269,31 @@ pub(crate) struct Ticker {
 const SHIP_AFTER: Duration = Duration::from_millis(20);
 
 impl Ticker {
-    fn new(ctx: &EngineCtx, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>, in_flight: Rc<Cell<usize>>) -> Ticker {
-        Ticker { next: ctx.t0 + Duration::from_secs(1) + SHIP_AFTER, k: 0, t0: ctx.t0, idx, tx, rec, in_flight, cpu: CpuClock::new() }
+    fn new(clock: &Clock, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>, in_flight: Rc<Cell<usize>>) -> Ticker {
+        let origin = clock.origin();
+        Ticker { next: Self::ship_time(origin, 0), k: 0, origin, idx, tx, rec, in_flight, cpu: CpuClock::new() }
+    }
+
+    /// When second `k` is shipped: `SHIP_AFTER` past its end.
+    fn ship_time(origin: MonoNs, k: u64) -> MonoNs {
+        origin + (k + 1) * 1_000_000_000 + ns(SHIP_AFTER)
     }
 
     /// Ships every second whose ship time is at or before `now` (several at once after a stall).
-    pub(crate) fn ship(&mut self, now: Instant) {
+    pub(crate) fn ship(&mut self, now: MonoNs) {
         if now < self.next {
             return;
         }
         let mut through = self.k;
-        while self.t0 + Duration::from_secs(through + 2) + SHIP_AFTER <= now {
+        while Self::ship_time(self.origin, through + 1) <= now {
             through += 1;
         }
         let ivs = self.rec.borrow_mut().take_through(through, self.in_flight.get() as u64, self.cpu.lap());
         self.k = through + 1;
-        self.next = self.t0 + Duration::from_secs(self.k + 1) + SHIP_AFTER;
+        self.next = Self::ship_time(self.origin, self.k);
         if self.tx.send(Msg::Intervals(self.idx, ivs)).is_err() {
             // The collector is gone (the run is being torn down): nothing more to ship.
-            self.next = now + Duration::from_secs(86_400 * 365);
+            self.next = MonoNs::MAX;
         }
     }
 }
@@ -309,9 +313,9 @@ const STOP_POLL: Duration = Duration::from_millis(20);
 /// wake-up of the generator thread costs more CPU than the request it releases, so at high rates
 /// this is most of the difference to a closed-loop tool; at 2,000/s (500 µs apart on average) few
 /// arrivals fall within 25 µs of another and the lag figures stay as they were.
-fn coalesce_window() -> Duration {
+fn coalesce_window() -> u64 {
     let us = super::pacer::knob("SKYLOAD_COALESCE_US").unwrap_or(25);
-    Duration::from_micros(us.min(10_000))
+    us.min(10_000) * 1_000
 }
 
 /// Whether the run was told to stop, or its stop handle is gone (which ends it as well).
@@ -376,14 +380,14 @@ pub(crate) mod tests {
     /// intended`) and latency from `intended` are what they would have been unqueued.
     #[test]
     fn a_queued_job_keeps_its_instants_exactly() {
-        let t0 = Instant::now();
+        let t0: MonoNs = 11_000_000_003;
         let cases = [(0u64, 0u64), (1, 1), (999_999_999, 7), (3_600_000_000_007, 1_234_567_891), (86_400_000_000_001, 0), (86_400_000_000_001, 0), (5, 3)];
         let mut q = crate::load::packed::PackedFifo::with_room(1);
         let jobs: Vec<Job> = cases
             .iter()
             .map(|&(at, lag)| {
-                let intended = t0 + Duration::from_nanos(at);
-                Job { seq: at ^ 5, request: 3, intended, handed: intended + Duration::from_nanos(lag) }
+                let intended = t0 + at;
+                Job { seq: at ^ 5, request: 3, intended, handed: intended + lag }
             })
             .collect();
         for job in &jobs {
@@ -392,7 +396,7 @@ pub(crate) mod tests {
         for (job, &(_, lag)) in jobs.iter().zip(&cases) {
             let back = q.pop_front().map(|b| b.at(t0, 3)).expect("queued");
             assert_eq!((back.seq, back.request, back.intended, back.handed), (job.seq, 3, job.intended, job.handed));
-            assert_eq!(back.handed - back.intended, Duration::from_nanos(lag));
+            assert_eq!(back.handed - back.intended, lag);
         }
         assert!(q.pop_front().is_none());
     }

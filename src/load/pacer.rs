@@ -23,9 +23,11 @@
 //! run at every yield, so at high rates (arrivals microseconds apart, the thread busy with
 //! responses) this costs nothing, and when idle it spins at most `SHORT_WAIT`.
 
+use super::mono::{mono_now, ns, Clock};
 use super::pacer_trace::{self, Trace};
+use crate::record::accum::MonoNs;
 use crate::scenario::PacerKind;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Off Linux (no timerfd) the wait sleeps with tokio to this long before the instant (tokio's
 /// tick is 1 ms and rounds up, so a sleep to `at - 1.2 ms` wakes between `at - 1.2 ms` and
@@ -196,11 +198,15 @@ impl WakeLateness {
 
 pub struct Pacer {
     kind: PacerKind,
+    /// The thread's clock: every instant here is CLOCK_MONOTONIC ns, the timerfd's own clock.
+    clock: Clock,
     #[cfg(target_os = "linux")]
     timer: Option<timerfd::TimerFd>,
     lateness: WakeLateness,
-    short: Duration,
-    max_early: Duration,
+    /// `short_wait()` in ns.
+    short: u64,
+    /// `max_early_from_env()` in ns.
+    max_early: u64,
     spin: Spin,
     /// `SKYLOAD_PACER_TRACE`: what the slow waits went through (`pacer_trace`); None normally.
     trace: Option<Box<Trace>>,
@@ -208,7 +214,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// Must be called on the generator thread, inside its runtime.
-    pub fn new(kind: PacerKind) -> Pacer {
+    pub(crate) fn new(kind: PacerKind, clock: Clock) -> Pacer {
         #[cfg(target_os = "linux")]
         let timer = match timerfd::TimerFd::new() {
             Ok(t) => Some(t),
@@ -219,11 +225,12 @@ impl Pacer {
         };
         Pacer {
             kind,
+            clock,
             #[cfg(target_os = "linux")]
             timer,
             lateness: WakeLateness::with_tail(tail_from_env()),
-            short: short_wait(),
-            max_early: max_early_from_env(),
+            short: ns(short_wait()),
+            max_early: ns(max_early_from_env()),
             spin: spin_from_env(),
             trace: pacer_trace::threshold_from_env().map(|t| Box::new(Trace::new(t))),
         }
@@ -237,18 +244,19 @@ impl Pacer {
     /// Sleeps until about `at`, without the precise pacer's early arming and spinning: for waits
     /// whose end is not an arrival (the engine's stop-poll slices), where precision buys nothing
     /// and spinning would cost CPU every 20 ms of a slow schedule.
-    pub async fn rest_until(&mut self, at: Instant) {
+    pub(crate) async fn rest_until(&mut self, at: MonoNs) {
+        let clock = self.clock;
         if let Some(t) = self.trace.as_mut() {
-            t.begin(at);
+            t.begin(clock.instant(at));
         }
         self.rest(at).await;
         if let Some(t) = self.trace.as_mut() {
-            t.end(at, false);
+            t.end(clock.instant(at), false);
         }
     }
 
-    async fn rest(&mut self, at: Instant) {
-        if Instant::now() >= at {
+    async fn rest(&mut self, at: MonoNs) {
+        if self.clock.now() >= at {
             return;
         }
         #[cfg(target_os = "linux")]
@@ -257,21 +265,23 @@ impl Pacer {
                 return;
             }
         }
-        tokio::time::sleep_until(at.into()).await
+        tokio::time::sleep_until(self.clock.instant(at).into()).await
     }
 
-    pub async fn wait_until(&mut self, at: Instant) {
+    pub(crate) async fn wait_until(&mut self, at: MonoNs) {
+        let clock = self.clock;
         if let Some(t) = self.trace.as_mut() {
-            t.begin(at);
+            t.begin(clock.instant(at));
         }
         self.wait(at).await;
         if let Some(t) = self.trace.as_mut() {
-            t.end(at, true);
+            t.end(clock.instant(at), true);
         }
     }
 
-    async fn wait(&mut self, at: Instant) {
-        let now = Instant::now();
+    async fn wait(&mut self, at: MonoNs) {
+        let clock = self.clock;
+        let now = clock.now();
         if now >= at {
             return;
         }
@@ -283,7 +293,7 @@ impl Pacer {
             match self.kind {
                 PacerKind::Sleep => {
                     if let Some(tr) = self.trace.as_mut() {
-                        tr.armed(at);
+                        tr.armed(clock.instant(at));
                     }
                     if t.wait_until(at).await.is_ok() {
                         if let Some(tr) = self.trace.as_mut() {
@@ -294,18 +304,18 @@ impl Pacer {
                 }
                 PacerKind::Precise => {
                     // Arm only when the sleep is worth a timer (`short`); otherwise spin all of it.
-                    let early = self.lateness.early().min(self.max_early).min((at - now) / MAX_DUTY);
+                    let early = ns(self.lateness.early()).min(self.max_early).min((at - now) / u64::from(MAX_DUTY));
                     if let Some(arm) = at.checked_sub(early).filter(|a| *a > now + self.short) {
                         if let Some(tr) = self.trace.as_mut() {
-                            tr.armed(arm);
+                            tr.armed(clock.instant(arm));
                         }
                         if t.wait_until(arm).await.is_err() {
-                            return spin_until(at).await;
+                            return spin_until(clock, at).await;
                         }
                         if let Some(tr) = self.trace.as_mut() {
                             tr.woke();
                         }
-                        self.lateness.saw(Instant::now().saturating_duration_since(arm));
+                        self.lateness.saw(Duration::from_nanos(clock.now().saturating_sub(arm)));
                     }
                     // At most `early` (<= EARLY_CAP) left when the estimate holds; the workers of
                     // this thread run at every yield.
@@ -313,14 +323,14 @@ impl Pacer {
                 }
             }
         }
-        spin_until(at).await
+        spin_until(clock, at).await
     }
 }
 
-async fn spin_until(at: Instant) {
-    if let Some(early) = at.checked_sub(SPIN_MARGIN) {
-        if early > Instant::now() {
-            tokio::time::sleep_until(early.into()).await;
+async fn spin_until(clock: Clock, at: MonoNs) {
+    if let Some(early) = at.checked_sub(ns(SPIN_MARGIN)) {
+        if early > clock.now() {
+            tokio::time::sleep_until(clock.instant(early).into()).await;
         }
     }
     yield_until(at, Spin::Yield, None).await
@@ -328,8 +338,8 @@ async fn spin_until(at: Instant) {
 
 /// Yields to the runtime (the thread's workers and its I/O) until `at` has passed (`Spin::Hint`:
 /// spins without yielding).
-async fn yield_until(at: Instant, spin: Spin, mut trace: Option<&mut Trace>) {
-    while Instant::now() < at {
+async fn yield_until(at: MonoNs, spin: Spin, mut trace: Option<&mut Trace>) {
+    while mono_now() < at {
         match spin {
             Spin::Yield => tokio::task::yield_now().await,
             Spin::Sched => {
@@ -348,14 +358,14 @@ async fn yield_until(at: Instant, spin: Spin, mut trace: Option<&mut Trace>) {
 mod timerfd {
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use crate::load::mono::MonoBase;
-    use std::time::Instant;
+    use crate::load::mono::mono_now;
+    use crate::record::accum::MonoNs;
     use tokio::io::unix::AsyncFd;
 
     pub struct TimerFd {
         fd: AsyncFd<OwnedFd>,
-        /// How an `Instant` becomes the absolute CLOCK_MONOTONIC time the timer is armed at.
-        base: MonoBase,
+        /// Armed this much before each instant (0 but in a test of a timer that fires early).
+        skew: u64,
     }
 
     impl TimerFd {
@@ -369,14 +379,15 @@ mod timerfd {
             // The default 50 µs timer slack would let the kernel coalesce our wake-ups that late.
             // SAFETY: prctl on the calling (generator) thread only.
             unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
-            let base = MonoBase::now();
             // SAFETY: OwnedFd's raw fd is valid, open and unchanging for as long as the AsyncFd owns it.
             let fd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }.map_err(|e| e.into_parts().1)?;
-            Ok(TimerFd { fd, base })
+            Ok(TimerFd { fd, skew: 0 })
         }
 
-        fn arm(&self, at: Instant) -> io::Result<()> {
-            let ns = self.base.ns_of(at).max(1);
+        /// Arms the timer at `at`, an absolute CLOCK_MONOTONIC time in ns: the clock the thread's
+        /// instants are on, so nothing is converted.
+        fn arm(&self, at: MonoNs) -> io::Result<()> {
+            let ns = at.saturating_sub(self.skew).max(1);
             let spec = libc::itimerspec {
                 it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
                 it_value: libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long },
@@ -394,24 +405,24 @@ mod timerfd {
         /// a read() and the EAGAIN read() after it. A wake before `at` (readiness left from an
         /// earlier expiry, or a timer that fired early) arms the timer again: a one-shot timer
         /// that has fired never wakes the thread a second time.
-        pub async fn wait_until(&mut self, at: Instant) -> io::Result<()> {
+        pub async fn wait_until(&mut self, at: MonoNs) -> io::Result<()> {
             self.arm(at)?;
             loop {
                 let mut guard = self.fd.readable().await?;
                 guard.clear_ready();
-                if Instant::now() >= at {
+                if mono_now() >= at {
                     return Ok(());
                 }
                 self.arm(at)?;
             }
         }
 
-        /// A timer whose clock pair is off by `early`: it fires that much before each instant, as
-        /// one paired across a preemption did.
+        /// A timer that fires `early` before each instant, as one armed through an `Instant` pair
+        /// taken across a preemption did.
         #[cfg(test)]
         pub fn skewed(early: std::time::Duration) -> io::Result<TimerFd> {
             let mut t = TimerFd::new()?;
-            t.base = t.base.skewed(early);
+            t.skew = crate::load::mono::ns(early);
             Ok(t)
         }
     }
@@ -430,10 +441,10 @@ mod tests {
         rt.block_on(async {
             let mut t = timerfd::TimerFd::skewed(Duration::from_millis(30)).unwrap();
             for _ in 0..3 {
-                let at = Instant::now() + Duration::from_millis(40);
+                let at = mono_now() + 40_000_000;
                 let waited = tokio::time::timeout(Duration::from_secs(10), t.wait_until(at)).await;
                 assert!(waited.is_ok(), "the wait never ended");
-                assert!(Instant::now() >= at, "woke before the instant");
+                assert!(mono_now() >= at, "woke before the instant");
             }
         });
     }
@@ -445,15 +456,15 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             for (kind, spin) in [(PacerKind::Sleep, Spin::Yield), (PacerKind::Precise, Spin::Yield), (PacerKind::Precise, Spin::Sched), (PacerKind::Precise, Spin::Hint)] {
-                let mut p = Pacer::new(kind);
+                let mut p = Pacer::new(kind, Clock::at(std::time::Instant::now()));
                 p.spin = spin;
                 for i in 0..20u64 {
-                    let at = Instant::now() + Duration::from_micros(137 * i);
+                    let at = mono_now() + 137_000 * i;
                     p.wait_until(at).await;
-                    assert!(Instant::now() >= at, "{kind:?} woke early");
-                    let at = Instant::now() + Duration::from_micros(91 * i);
+                    assert!(mono_now() >= at, "{kind:?} woke early");
+                    let at = mono_now() + 91_000 * i;
                     p.rest_until(at).await;
-                    assert!(Instant::now() >= at, "{kind:?} rested too briefly");
+                    assert!(mono_now() >= at, "{kind:?} rested too briefly");
                 }
             }
         });

@@ -12,7 +12,7 @@ use crate::record::outcome::{OutcomeTable, OK};
 use crate::record::summary::{RunMeta, RunStatus, Summary};
 use crate::scenario::{Arrivals, Stage, StageShape};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SEEDS: u64 = 200;
 
@@ -21,16 +21,17 @@ const SEEDS: u64 = 200;
 /// real run is.
 fn healthy_run(s: &Schedule, seed: u64) -> Summary {
     let shape = Arc::new(Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] });
-    let t0 = Instant::now();
+    // Second 0 on a made-up CLOCK_MONOTONIC (ns), as the generator's clock reads it.
+    let t0 = 9_000_000_000u64;
     let mut rec = ThreadRecorder::new(t0, shape.clone());
     for (i, a) in s.arrivals(seed, (0, 1)).enumerate() {
-        let intended = t0 + a.at;
-        let handed = intended + Duration::from_micros(20 + (i as u64 * 7) % 40);
-        let sent = handed + Duration::from_micros(10);
+        let intended = t0 + crate::load::mono::ns(a.at);
+        let handed = intended + (20 + (i as u64 * 7) % 40) * 1_000;
+        let sent = handed + 10_000;
         rec.scheduled(0, intended);
         rec.handed(intended, handed);
         rec.sent(0, handed, sent, 100);
-        rec.completed(&Completion { status: 200, ..Completion::failed(0, OK, intended, sent, sent + Duration::from_millis(1)) });
+        rec.completed(&Completion { status: 200, ..Completion::failed(0, OK, intended, sent, sent + 1_000_000) });
     }
     let secs = s.duration().as_secs_f64();
     let mut guard = SecondsGuard::default();

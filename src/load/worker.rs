@@ -7,7 +7,8 @@ use super::engine::{EngineCtx, Job, Queued, Ticker};
 use super::h1_head::Capture;
 use super::queue::{LocalQueue, Parked};
 use super::transport::{exchange, Conn, BODY_KEEP};
-use crate::record::accum::{Completion, ThreadRecorder};
+use super::mono::{ns, Clock};
+use crate::record::accum::{Completion, MonoNs, ThreadRecorder};
 use crate::record::interval::MAX_LABELS;
 use crate::record::outcome::{OutcomeId, TransportFailure, PROTOCOL, TIMEOUT};
 use crate::scenario::ConnectionPlan;
@@ -39,6 +40,7 @@ pub(crate) struct Pool {
     pub(crate) current: Vec<Rc<Cell<Option<Job>>>>,
     pub(crate) max_workers: usize,
     pub(crate) per_conn: usize,
+    pub(crate) clock: Clock,
 }
 
 impl Pool {
@@ -49,7 +51,7 @@ impl Pool {
         if !idle && free {
             self.spawn();
         }
-        self.jobs.push(Queued::new(&job, self.ctx.t0));
+        self.jobs.push(Queued::new(&job, self.clock.origin()));
         free
     }
 
@@ -68,6 +70,7 @@ impl Pool {
             stopping: self.stopping.clone(),
             current: current.clone(),
             rng: SmallRng::seed_from_u64(self.ctx.seed ^ ((self.idx as u64) << 32) ^ w as u64),
+            clock: self.clock,
         };
         self.workers.spawn(Box::pin(worker.run(self.jobs.clone())));
         self.current.push(current);
@@ -87,13 +90,13 @@ impl Pool {
         tracing::debug!("generator thread {}: job queue peak {} jobs in {} KiB, {} workers", self.idx, self.jobs.peak(), self.jobs.peak_bytes() / 1024, self.current.len());
         // A worker's panic unwinds through the arrival loop: the thread's, as the runner expects
         // (the run becomes `failed` with its message).
-        let end = Instant::now() + grace;
+        let end = self.clock.now() + ns(grace);
         let now = loop {
-            let until = end.min(ticker.next);
+            let until = self.clock.instant(end.min(ticker.next));
             if tokio::time::timeout_at(until.into(), self.workers.until_done()).await.is_ok() {
                 return;
             }
-            let now = Instant::now();
+            let now = self.clock.now();
             if now >= end {
                 break now;
             }
@@ -108,7 +111,7 @@ impl Pool {
         }
         let interrupted = self.stopping.get();
         for job in self.jobs.drain() {
-            let job = job.job(&self.ctx);
+            let job = job.job(&self.ctx, self.clock.origin());
             if interrupted {
                 rec.dropped(job.request, job.intended, now);
             } else {
@@ -226,6 +229,7 @@ struct Worker {
     /// The job this worker holds, for the end-of-run accounting of what never came back.
     current: Rc<Cell<Option<Job>>>,
     rng: SmallRng,
+    clock: Clock,
 }
 
 impl Worker {
@@ -241,11 +245,11 @@ impl Worker {
         // the Arc (two atomic increments and decrements per request).
         let ctx = self.ctx.clone();
         while let Some(queued) = jobs.pop_as(&parked).await {
-            let job = queued.job(&ctx);
+            let job = queued.job(&ctx, self.clock.origin());
             self.current.set(Some(job));
             // The one clock read before the request leaves: with a kept-alive connection nothing
             // waits between here and the write, so it is also the send time.
-            let now = Instant::now();
+            let now = self.clock.now();
             if let Some(deadline) = self.admit(&ctx, &job, now) {
                 let kept = self.slot.take_kept(&ctx.conns);
                 let body = keep_body.then_some(&mut body);
@@ -269,21 +273,21 @@ impl Worker {
     /// `max_lag`) or `timeout` (its deadline passed while it waited for a worker); otherwise its
     /// deadline.
     #[inline]
-    fn admit(&self, ctx: &EngineCtx, job: &Job, now: Instant) -> Option<tokio::time::Instant> {
+    fn admit(&self, ctx: &EngineCtx, job: &Job, now: MonoNs) -> Option<tokio::time::Instant> {
         // Opt-in censoring only: by default a request is sent however late, so a stall shows at
         // its true size.
-        if self.stopping.get() || now.saturating_duration_since(job.intended) > ctx.max_lag {
+        if self.stopping.get() || now.saturating_sub(job.intended) > ns(ctx.max_lag) {
             self.rec.borrow_mut().dropped(job.request, job.intended, now);
             return None;
         }
         // The timeout runs from the hand-over, so queueing for a connection counts against it and
         // every job ends within `timeout` of leaving the pacer.
-        let deadline = job.handed + ctx.timeout;
+        let deadline = job.handed.saturating_add(ns(ctx.timeout));
         if now >= deadline {
             self.rec.borrow_mut().completed(&Completion::failed(job.request, TIMEOUT, job.intended, now, now));
             return None;
         }
-        Some(tokio::time::Instant::from_std(deadline))
+        Some(tokio::time::Instant::from_std(self.clock.instant(deadline)))
     }
 
     /// The cold path: a connection to open or wait for, or a hyper connection (HTTP/2, or
@@ -295,7 +299,7 @@ impl Worker {
         &mut self,
         ctx: &EngineCtx,
         job: Job,
-        now: Instant,
+        now: MonoNs,
         scratch: &mut String,
         mut body: Option<&mut Vec<u8>>,
         lean: &mut Lean,
@@ -310,7 +314,7 @@ impl Worker {
         };
         if let Conn::Lean(_) = conn {
             // Waiting for the connection is part of the connection wait, not of the service time.
-            return Box::pin(self.one_lean(ctx, job, conn, Instant::now(), scratch, body, lean, deadline)).await;
+            return Box::pin(self.one_lean(ctx, job, conn, self.clock.now(), scratch, body, lean, deadline)).await;
         }
         if let Some(b) = body.as_deref_mut() {
             b.clear();
@@ -324,11 +328,11 @@ impl Worker {
                 return;
             }
         };
-        let sent = Instant::now();
+        let sent = self.clock.now();
         self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
         match exchange(&mut conn, req, body.as_deref_mut(), deadline).await {
             Ok(ans) => {
-                let done = Instant::now();
+                let done = self.clock.now();
                 let status = ans.status.as_u16();
                 let outcome = ctx.classifier.classify(status, &ans.headers, body.as_deref().map_or(&[], |b| b));
                 let pod = ctx.pod_header.as_ref().and_then(|h| ans.headers.get(h)).map(|v| v.as_bytes());
@@ -352,7 +356,7 @@ impl Worker {
                 self.slot.release(conn, !close, &ctx.conns);
             }
             Err(f) => {
-                let done = Instant::now();
+                let done = self.clock.now();
                 self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
                 self.slot.release(conn, false, &ctx.conns);
             }
@@ -368,7 +372,7 @@ impl Worker {
         ctx: &EngineCtx,
         job: Job,
         mut conn: Conn,
-        sent: Instant,
+        sent: MonoNs,
         scratch: &mut String,
         mut body: Option<&mut Vec<u8>>,
         lean: &mut Lean,
@@ -401,13 +405,13 @@ impl Worker {
                     result = r;
                 }
                 Err(f) => {
-                    let done = Instant::now();
+                    let done = self.clock.now();
                     self.rec.borrow_mut().completed(&Completion::failed(job.request, f.outcome(), job.intended, sent, done));
                     return;
                 }
             }
         }
-        let done = Instant::now();
+        let done = self.clock.now();
         let reusable = match &conn {
             Conn::Lean(c) => c.reusable(),
             _ => false,
@@ -448,7 +452,7 @@ impl Worker {
     fn unencodable(&mut self, ctx: &EngineCtx, job: &Job, conn: Conn, e: &dyn std::fmt::Display) {
         tracing::warn!("{e}");
         self.slot.release(conn, true, &ctx.conns);
-        self.failed(job, PROTOCOL, Instant::now());
+        self.failed(job, PROTOCOL, self.clock.now());
     }
 
     /// Sends the encoded request once more on a new connection after `stale` found the kept one
@@ -484,10 +488,10 @@ impl Worker {
 
     /// A request that failed before it was on the wire (could not be built, no connection): it
     /// counts as sent at `at` and completes now with `outcome`, so error rates include it.
-    fn failed(&self, job: &Job, outcome: OutcomeId, at: Instant) {
+    fn failed(&self, job: &Job, outcome: OutcomeId, at: MonoNs) {
         let mut rec = self.rec.borrow_mut();
         rec.sent(job.request, job.handed, at, 0);
-        rec.completed(&Completion::failed(job.request, outcome, job.intended, at, Instant::now()));
+        rec.completed(&Completion::failed(job.request, outcome, job.intended, at, self.clock.now()));
     }
 }
 

@@ -3,12 +3,19 @@
 //! the second is over, and hands its totals over once at the end (wrk2's per-thread histograms merged
 //! with `hdr_add`). Nothing is kept per request, so memory is flat in the length of the run.
 
-use super::hist::{add, new_hist, record_us};
+use super::hist::{add, new_hist, record_ns};
 use super::interval::{bump, merge_named, Interval, OutcomeHists, PodTotals, Shape, Totals, MAX_LABELS, MAX_LABEL_VALUES, MAX_PODS, OTHER_POD};
 use super::outcome::OutcomeId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// An instant on CLOCK_MONOTONIC in nanoseconds (the generator's clock, `load::mono`): a
+/// difference of two is one subtraction. The recorder places them in seconds from the schedule's
+/// second 0 on the same clock (`ThreadRecorder::new`'s `origin`).
+pub type MonoNs = u64;
+
+const NS_PER_SEC: u64 = 1_000_000_000;
 
 /// One finished request, as the engine saw it.
 #[derive(Debug, Clone, Copy)]
@@ -17,9 +24,9 @@ pub struct Completion<'a> {
     pub outcome: OutcomeId,
     /// HTTP status, or 0 when the request failed below HTTP.
     pub status: u16,
-    pub intended: Instant,
-    pub sent: Instant,
-    pub done: Instant,
+    pub intended: MonoNs,
+    pub sent: MonoNs,
+    pub done: MonoNs,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub pod: Option<&'a [u8]>,
@@ -29,7 +36,7 @@ pub struct Completion<'a> {
 
 impl Completion<'_> {
     /// A request that got no HTTP response.
-    pub fn failed(request: usize, outcome: OutcomeId, intended: Instant, sent: Instant, done: Instant) -> Completion<'static> {
+    pub fn failed(request: usize, outcome: OutcomeId, intended: MonoNs, sent: MonoNs, done: MonoNs) -> Completion<'static> {
         Completion {
             request,
             outcome,
@@ -75,7 +82,8 @@ impl Slots {
 
 /// One generator thread's recorder.
 pub struct ThreadRecorder {
-    t0: Instant,
+    /// Second 0 of the schedule.
+    origin: MonoNs,
     shape: Arc<Shape>,
     /// Open intervals, ascending and contiguous; the first is `shipped` (the oldest not yet shipped).
     open: VecDeque<Interval>,
@@ -87,8 +95,6 @@ pub struct ThreadRecorder {
     /// Completions by HTTP status code below `STATUS_SLOTS`: a counter per request instead of a
     /// map lookup; folded into `totals.status` when the thread finishes.
     status: Vec<u64>,
-    /// The second `interval` found last: `[from, to)` and its number.
-    last: Option<(Instant, Instant, u64)>,
     /// Emptied (reset) per-pair histograms of shipped seconds, reused by the next ones.
     spare: Vec<OutcomeHists>,
 }
@@ -97,35 +103,41 @@ pub struct ThreadRecorder {
 const STATUS_SLOTS: usize = 1000;
 
 impl ThreadRecorder {
-    pub fn new(t0: Instant, shape: Arc<Shape>) -> ThreadRecorder {
+    pub fn new(origin: MonoNs, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { t0, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(t0), status: vec![0; STATUS_SLOTS], last: None, spare: Vec::new() }
+        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new() }
+    }
+
+    /// The second of the schedule `at` falls in (second 0 for anything before it).
+    #[inline]
+    fn second(&self, at: MonoNs) -> u64 {
+        at.saturating_sub(self.origin) / NS_PER_SEC
     }
 
     /// The interval an event at `at` belongs to. An event for a second already shipped (a thread
     /// that ran late) goes into the oldest open one rather than being lost.
-    fn interval(&mut self, at: Instant) -> &mut Interval {
+    fn interval(&mut self, at: MonoNs) -> &mut Interval {
         let i = self.interval_at(at);
         &mut self.open[i]
     }
 
-    /// `interval`'s position in `open`.
-    fn interval_at(&mut self, at: Instant) -> usize {
-        // Most events of a request fall in the second of the previous one: two comparisons
-        // instead of a subtraction and a division.
-        if let Some((from, to, sec)) = self.last {
-            let i = sec.wrapping_sub(self.shipped) as usize;
-            if at >= from && at < to && sec >= self.shipped && i < self.open.len() {
-                return i;
-            }
+    /// `interval`'s position in `open`: a subtraction and a division by a constant (a multiply),
+    /// then a bounds check; the second is opened only when it is new.
+    #[inline]
+    fn interval_at(&mut self, at: MonoNs) -> usize {
+        let sec = self.second(at);
+        let i = sec.wrapping_sub(self.shipped);
+        if sec >= self.shipped && i < self.open.len() as u64 {
+            return i as usize;
         }
-        let since = at.saturating_duration_since(self.t0).as_secs();
-        if since >= self.shipped {
-            let from = self.t0 + Duration::from_secs(since);
-            self.last = Some((from, from + Duration::from_secs(1), since));
-        }
-        let sec = since.max(self.shipped);
+        self.open_through(sec)
+    }
+
+    /// Opens the seconds up to `sec` (an event for a shipped second goes to the oldest open one).
+    #[inline(never)]
+    fn open_through(&mut self, sec: u64) -> usize {
+        let sec = sec.max(self.shipped);
         let next = self.shipped + self.open.len() as u64;
         for s in next..=sec {
             self.open.push_back(Interval::new(s, &self.shape));
@@ -134,8 +146,9 @@ impl ThreadRecorder {
     }
 
     /// Counts one more `[scheduled, completed, dropped]` (slot `i`) for the second of `intended`.
-    fn account(&mut self, intended: Instant, i: usize) {
-        let sec = intended.saturating_duration_since(self.t0).as_secs() as usize;
+    #[inline]
+    fn account(&mut self, intended: MonoNs, i: usize) {
+        let sec = self.second(intended) as usize;
         if self.totals.by_intended.len() <= sec {
             self.totals.by_intended.resize(sec + 1, [0; 3]);
         }
@@ -143,43 +156,43 @@ impl ThreadRecorder {
     }
 
     /// An arrival was handed to the engine (it will end completed or dropped).
-    pub fn scheduled(&mut self, request: usize, at: Instant) {
+    pub fn scheduled(&mut self, request: usize, at: MonoNs) {
         self.interval(at).requests[request].scheduled += 1;
         self.totals.requests[request].scheduled += 1;
         self.account(at, 0);
     }
 
     /// The pacer handed an arrival over at `handed`: its own lateness.
-    pub fn handed(&mut self, intended: Instant, handed: Instant) {
-        let lag = handed.saturating_duration_since(intended);
+    pub fn handed(&mut self, intended: MonoNs, handed: MonoNs) {
+        let lag = handed.saturating_sub(intended);
         // The run's total is the sum of the seconds' (added as each is shipped): one record here.
-        record_us(&mut self.interval(handed).lag, lag);
+        record_ns(&mut self.interval(handed).lag, lag);
     }
 
     /// An arrival found every connection busy and no room for another.
-    pub fn conn_limited(&mut self, at: Instant) {
+    pub fn conn_limited(&mut self, at: MonoNs) {
         self.interval(at).conn_limited += 1;
         self.totals.conn_limited += 1;
     }
 
     /// On the wire at `sent`, after waiting for a connection since `handed`.
-    pub fn sent(&mut self, request: usize, handed: Instant, sent: Instant, bytes_out: u64) {
-        let wait = sent.saturating_duration_since(handed);
+    pub fn sent(&mut self, request: usize, handed: MonoNs, sent: MonoNs, bytes_out: u64) {
+        let wait = sent.saturating_sub(handed);
         let iv = self.interval(sent);
         iv.requests[request].sent += 1;
         iv.requests[request].bytes_out += bytes_out;
-        record_us(&mut iv.conn_wait, wait);
+        record_ns(&mut iv.conn_wait, wait);
         self.totals.requests[request].sent += 1;
         self.totals.requests[request].bytes_out += bytes_out;
     }
 
     /// An arrival given up at `at`: the in-flight cap was reached, the opt-in `max_lag` passed, or
     /// the run was interrupted before it left.
-    pub fn dropped(&mut self, request: usize, intended: Instant, at: Instant) {
+    pub fn dropped(&mut self, request: usize, intended: MonoNs, at: MonoNs) {
         self.interval(at).requests[request].dropped += 1;
         let t = &mut self.totals.requests[request];
         t.dropped += 1;
-        record_us(&mut t.dropped_wait, at.saturating_duration_since(intended));
+        record_ns(&mut t.dropped_wait, at.saturating_sub(intended));
         self.account(intended, 2);
     }
 
@@ -189,8 +202,8 @@ impl ThreadRecorder {
 
     pub fn completed(&mut self, c: &Completion) {
         self.slow.stage(c);
-        let latency = c.done.saturating_duration_since(c.intended);
-        let service = c.done.saturating_duration_since(c.sent);
+        let latency = c.done.saturating_sub(c.intended);
+        let service = c.done.saturating_sub(c.sent);
         let n_outcomes = self.shape.outcomes.len();
         self.account(c.intended, 1);
 
@@ -221,8 +234,8 @@ impl ThreadRecorder {
         }
         let spare = &mut self.spare;
         let h = iv.by_pair[pair].get_or_insert_with(|| spare.pop().unwrap_or_else(|| OutcomeHists { latency: new_hist(), service: new_hist() }));
-        record_us(&mut h.latency, latency);
-        record_us(&mut h.service, service);
+        record_ns(&mut h.latency, latency);
+        record_ns(&mut h.service, service);
         if c.status != 0 && (c.status as usize) < STATUS_SLOTS {
             bump(&mut iv.status_slots, c.status as usize);
         }
@@ -240,7 +253,7 @@ impl ThreadRecorder {
             }
             let p = &mut self.totals.pods[i];
             p.outcomes[c.outcome as usize] += 1;
-            record_us(&mut p.latency, latency);
+            record_ns(&mut p.latency, latency);
         }
     }
 
@@ -329,14 +342,18 @@ mod tests {
         Arc::new(Shape { requests: vec!["a".into(), "b".into()], outcomes: OutcomeTable::new(["fallback"]), labels: vec!["x-fn-version".into()] })
     }
 
-    fn done<'a>(t0: Instant, req: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: Option<&'a [u8]>) -> Completion<'a> {
-        let done = t0 + Duration::from_millis(at_ms);
+    /// Second 0 of the tests' schedules, on a made-up clock (any value far from 0 does).
+    const T0: MonoNs = 7_000_000_123;
+    const MS: u64 = 1_000_000;
+
+    fn done<'a>(t0: MonoNs, req: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: Option<&'a [u8]>) -> Completion<'a> {
+        let done = t0 + at_ms * MS;
         Completion {
             request: req,
             outcome,
             status: if outcome == OK { 200 } else { 0 },
-            intended: done - Duration::from_millis(lat_ms),
-            sent: done - Duration::from_millis(lat_ms / 2),
+            intended: done - lat_ms * MS,
+            sent: done - lat_ms / 2 * MS,
             done,
             bytes_in: 10,
             bytes_out: 5,
@@ -347,11 +364,11 @@ mod tests {
 
     #[test]
     fn events_land_in_their_second_and_every_second_is_shipped() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let mut r = ThreadRecorder::new(t0, shape());
         r.completed(&done(t0, 0, OK, 100, 10, Some(b"p1")));
         r.completed(&done(t0, 1, RESET, 2_500, 40, Some(b"p2")));
-        r.dropped(0, t0 + Duration::from_millis(2_590), t0 + Duration::from_millis(2_600));
+        r.dropped(0, t0 + 2_590 * MS, t0 + 2_600 * MS);
         let first = r.take_through(2, 3, Duration::from_millis(5));
         assert_eq!(first.iter().map(|i| i.second).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(first[0].requests[0].completed, 1);
@@ -392,7 +409,7 @@ mod tests {
     #[test]
     fn per_pair_histograms_sum_to_what_direct_records_hold() {
         use rand::{Rng, SeedableRng};
-        let t0 = Instant::now();
+        let t0 = T0;
         let shape = shape();
         let n_out = shape.outcomes.len();
         let mut r = ThreadRecorder::new(t0, shape.clone());
@@ -416,11 +433,11 @@ mod tests {
             r.completed(&c);
             let sec = ((at_ms / 1_000) as usize).max(if i >= 1_500 { 2 } else { 0 });
             let (lat, svc) = (c.done - c.intended, c.done - c.sent);
-            record_us(&mut sec_req[sec][req].0, lat);
-            record_us(&mut sec_req[sec][req].1, svc);
-            record_us(&mut sec_out[sec][o as usize], lat);
-            record_us(&mut tot[req][o as usize].0, lat);
-            record_us(&mut tot[req][o as usize].1, svc);
+            record_ns(&mut sec_req[sec][req].0, lat);
+            record_ns(&mut sec_req[sec][req].1, svc);
+            record_ns(&mut sec_out[sec][o as usize], lat);
+            record_ns(&mut tot[req][o as usize].0, lat);
+            record_ns(&mut tot[req][o as usize].1, svc);
         }
         let (rest, totals) = r.finish(Duration::ZERO);
         shipped.extend(rest);
@@ -449,7 +466,7 @@ mod tests {
 
     #[test]
     fn totals_merge_adds_and_unions_pods() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let mut a = ThreadRecorder::new(t0, shape());
         let mut b = ThreadRecorder::new(t0, shape());
         a.completed(&done(t0, 0, OK, 10, 5, Some(b"p1")));
@@ -466,7 +483,7 @@ mod tests {
 
     #[test]
     fn pod_names_are_capped() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let mut r = ThreadRecorder::new(t0, shape());
         for i in 0..MAX_PODS + 50 {
             let name = format!("req-{i}");

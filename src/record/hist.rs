@@ -20,7 +20,17 @@ pub fn new_hist() -> Hist {
 /// Records a duration in microseconds (0 is kept as 0: a sub-microsecond answer is still an answer).
 #[inline]
 pub fn record_us(h: &mut Hist, d: std::time::Duration) {
-    let us = d.as_micros().min(u64::MAX as u128) as u64;
+    record_micros(h, d.as_micros().min(u64::MAX as u128) as u64);
+}
+
+/// `record_us` for a span in ns (the hot path's instants are ns): the same microsecond, truncated.
+#[inline]
+pub fn record_ns(h: &mut Hist, ns: u64) {
+    record_micros(h, ns / 1_000);
+}
+
+#[inline]
+fn record_micros(h: &mut Hist, us: u64) {
     // With auto-resize on, recording can only fail for u64::MAX-sized values; saturate instead.
     if h.record(us).is_err() {
         let _ = h.record(h.high());

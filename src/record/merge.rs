@@ -146,16 +146,17 @@ mod tests {
     use crate::record::outcome::{OutcomeTable, OK};
     use std::collections::BTreeMap;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     /// A shard with `n` completions of latency base+i ms, one per 100 ms, on pods p0/p1.
     fn shard(index: u32, n: u64, base: u64) -> Results {
         let shape = Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] };
-        let t0 = Instant::now();
+        // Second 0 on a made-up CLOCK_MONOTONIC, in ns.
+        let (t0, ms) = (4_000_000_000u64, 1_000_000u64);
         let mut rec = ThreadRecorder::new(t0, Arc::new(shape.clone()));
         for i in 0..n {
-            let done = t0 + Duration::from_millis(100 * i + base);
-            let intended = done - Duration::from_millis(base + i);
+            let done = t0 + (100 * i + base) * ms;
+            let intended = done - (base + i) * ms;
             let pod = format!("p{}", i % 2);
             rec.handed(intended, intended);
             rec.sent(0, intended, intended, 3);

@@ -13,7 +13,7 @@ use super::accum::Completion;
 use super::outcome::{OutcomeId, OK};
 use super::buckets::{self, LATENCY_BUCKETS_US};
 use std::cmp::Reverse;
-use std::time::Instant;
+use super::accum::MonoNs;
 
 /// Pod names longer than this are cut (Kubernetes pod names are at most 63 bytes).
 pub const POD_BYTES: usize = 64;
@@ -183,8 +183,9 @@ impl SlowTotals {
 /// One generator thread's keeper (lives in its `ThreadRecorder`).
 #[derive(Debug)]
 pub struct SlowKeeper {
-    t0: Instant,
-    ring: [Option<(Instant, Kept)>; RING],
+    /// Second 0 of the schedule.
+    origin: MonoNs,
+    ring: [Option<(MonoNs, Kept)>; RING],
     next: usize,
     pub total: SlowTotals,
     pub second: SecondSlow,
@@ -196,9 +197,9 @@ pub struct SlowKeeper {
 }
 
 impl SlowKeeper {
-    pub fn new(t0: Instant) -> SlowKeeper {
+    pub fn new(origin: MonoNs) -> SlowKeeper {
         SlowKeeper {
-            t0,
+            origin,
             ring: [None; RING],
             next: 0,
             total: SlowTotals::default(),
@@ -238,11 +239,11 @@ impl SlowKeeper {
 
     #[inline(never)]
     fn stage_traced(&mut self, c: &Completion) {
-        let latency_ns = c.done.saturating_duration_since(c.intended).as_nanos() as u64;
+        let latency_ns = c.done.saturating_sub(c.intended);
         if !self.can_enter(c, latency_ns) {
             return;
         }
-        let ns = |t: Instant| t.saturating_duration_since(self.t0).as_nanos() as u64;
+        let ns = |t: MonoNs| t.saturating_sub(self.origin);
         let pod = c.pod.unwrap_or(b"");
         let len = pod.len().min(POD_BYTES);
         let mut k = Kept {
@@ -263,7 +264,7 @@ impl SlowKeeper {
 
     /// The staged completion of the arrival (`seq`, `intended`, `request`) is kept if it is among
     /// the slowest or first failures. `n`: how many per list; `requests`: names in the run.
-    pub fn offer(&mut self, seq: u64, intended: Instant, request: usize, n: usize, requests: usize) {
+    pub fn offer(&mut self, seq: u64, intended: MonoNs, request: usize, n: usize, requests: usize) {
         let Some(entry) = self.ring.iter_mut().find(|e| e.is_some_and(|(at, k)| at == intended && k.request == request)) else {
             return;
         };
@@ -286,7 +287,7 @@ impl SlowKeeper {
 
 /// The worker's hook, called right after an arrival ended: `keep` is `RequestSet::keep_slow()`
 /// (None when not tracing, and then this does nothing).
-pub fn after(rec: &mut super::accum::ThreadRecorder, keep: Option<usize>, seq: u64, intended: Instant, request: usize) {
+pub fn after(rec: &mut super::accum::ThreadRecorder, keep: Option<usize>, seq: u64, intended: MonoNs, request: usize) {
     if let Some(n) = keep {
         let requests = rec.requests();
         rec.slow.offer(seq, intended, request, n, requests);
@@ -441,17 +442,19 @@ pub fn merge_rows(parts: &[Vec<SlowRow>]) -> Vec<SlowRow> {
 mod tests {
     use super::*;
     use crate::record::outcome::{ERROR, TIMEOUT};
-    use std::time::Duration;
+    /// Second 0 on a made-up clock, and a millisecond in ns.
+    const T0: MonoNs = 3_000_000_017;
+    const MS: u64 = 1_000_000;
 
-    fn done(t0: Instant, request: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: &'static [u8]) -> Completion<'static> {
-        let intended = t0 + Duration::from_millis(at_ms);
-        let mut c = Completion::failed(request, outcome, intended, intended, intended + Duration::from_millis(lat_ms));
+    fn done(t0: MonoNs, request: usize, outcome: OutcomeId, at_ms: u64, lat_ms: u64, pod: &'static [u8]) -> Completion<'static> {
+        let intended = t0 + at_ms * MS;
+        let mut c = Completion::failed(request, outcome, intended, intended, intended + lat_ms * MS);
         c.status = if outcome == OK { 200 } else { 500 };
         c.pod = Some(pod);
         c
     }
 
-    fn feed(k: &mut SlowKeeper, t0: Instant, seq: u64, request: usize, outcome: OutcomeId, lat_ms: u64) {
+    fn feed(k: &mut SlowKeeper, t0: MonoNs, seq: u64, request: usize, outcome: OutcomeId, lat_ms: u64) {
         let c = done(t0, request, outcome, seq * 10, lat_ms, b"pod-a");
         k.stage(&c);
         k.offer(seq, c.intended, request, 3, 2);
@@ -459,7 +462,7 @@ mod tests {
 
     #[test]
     fn keeps_the_slowest_per_name_and_the_first_failures() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let mut k = SlowKeeper::new(t0);
         for seq in 0..100 {
             let outcome = if seq % 10 == 3 { ERROR } else { OK };
@@ -482,7 +485,7 @@ mod tests {
     /// tracing stages nothing.
     #[test]
     fn the_entry_check_keeps_the_same_requests_and_skips_the_rest() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let (mut all, mut checked, mut off) = (SlowKeeper::new(t0), SlowKeeper::new(t0), SlowKeeper::new(t0));
         checked.keep(Some(3));
         off.keep(None);
@@ -516,7 +519,7 @@ mod tests {
 
     #[test]
     fn an_offer_without_a_staged_completion_is_ignored_and_staging_is_matched() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let mut k = SlowKeeper::new(t0);
         let a = done(t0, 0, OK, 5, 50, b"p");
         let b = done(t0, 0, OK, 6, 1, b"q");
@@ -525,7 +528,7 @@ mod tests {
         // offered in the other order: each finds its own numbers
         k.offer(2, b.intended, 0, 3, 1);
         k.offer(1, a.intended, 0, 3, 1);
-        k.offer(9, t0 + Duration::from_secs(9), 0, 3, 1);
+        k.offer(9, t0 + 9_000 * MS, 0, 3, 1);
         let by_seq = |s| k.total.slowest[0].iter().find(|x| x.seq == s).copied().unwrap();
         assert_eq!(by_seq(1).latency_ns, 50_000_000);
         assert_eq!(by_seq(2).pod(), "q");
@@ -534,7 +537,7 @@ mod tests {
 
     #[test]
     fn merge_keeps_the_slowest_and_earliest_and_exemplars_are_the_bucket_maximum() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let (mut a, mut b) = (SlowKeeper::new(t0), SlowKeeper::new(t0));
         for seq in 0..20 {
             feed(&mut a, t0, seq * 2, 0, if seq == 7 { TIMEOUT } else { OK }, seq);
@@ -558,7 +561,7 @@ mod tests {
 
     #[test]
     fn csv_round_trips_with_trace_ids() {
-        let t0 = Instant::now();
+        let t0 = T0;
         let mut k = SlowKeeper::new(t0);
         for seq in 0..6 {
             feed(&mut k, t0, seq, 0, if seq == 4 { TIMEOUT } else { OK }, seq + 1);
@@ -568,7 +571,7 @@ mod tests {
             outcomes: crate::record::outcome::OutcomeTable::new([]),
             labels: vec![],
         };
-        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let rows = rows(&k.total, &shape, 9, start);
         let dir = std::env::temp_dir().join(format!("skyload-slow-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
