@@ -273,7 +273,7 @@ impl Worker {
     /// `max_lag`) or `timeout` (its deadline passed while it waited for a worker); otherwise its
     /// deadline.
     #[inline]
-    fn admit(&self, ctx: &EngineCtx, job: &Job, now: MonoNs) -> Option<tokio::time::Instant> {
+    fn admit(&self, ctx: &EngineCtx, job: &Job, now: MonoNs) -> Option<MonoNs> {
         // Opt-in censoring only: by default a request is sent however late, so a stall shows at
         // its true size.
         if self.stopping.get() || now.saturating_sub(job.intended) > ns(ctx.max_lag) {
@@ -287,7 +287,7 @@ impl Worker {
             self.rec.borrow_mut().completed(&Completion::failed(job.request, TIMEOUT, job.intended, now, now));
             return None;
         }
-        Some(tokio::time::Instant::from_std(self.clock.instant(deadline)))
+        Some(deadline)
     }
 
     /// The cold path: a connection to open or wait for, or a hyper connection (HTTP/2, or
@@ -303,9 +303,9 @@ impl Worker {
         scratch: &mut String,
         mut body: Option<&mut Vec<u8>>,
         lean: &mut Lean,
-        deadline: tokio::time::Instant,
+        deadline: MonoNs,
     ) {
-        let mut conn = match self.slot.acquire(ctx, deadline).await {
+        let mut conn = match self.slot.acquire(ctx, self.tokio_instant(deadline)).await {
             Ok(c) => c,
             Err(f) => {
                 self.failed(&job, f.outcome(), now);
@@ -330,7 +330,7 @@ impl Worker {
         };
         let sent = self.clock.now();
         self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
-        match exchange(&mut conn, req, body.as_deref_mut(), deadline).await {
+        match exchange(&mut conn, req, body.as_deref_mut(), self.tokio_instant(deadline)).await {
             Ok(ans) => {
                 let done = self.clock.now();
                 let status = ans.status.as_u16();
@@ -376,7 +376,7 @@ impl Worker {
         scratch: &mut String,
         mut body: Option<&mut Vec<u8>>,
         lean: &mut Lean,
-        deadline: tokio::time::Instant,
+        deadline: MonoNs,
     ) {
         if let Some(b) = body.as_deref_mut() {
             b.clear();
@@ -392,7 +392,7 @@ impl Worker {
         self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
         let Conn::Lean(c) = &mut conn else { unreachable!("one_lean is called with a lean connection") };
         let keep = body.as_deref_mut().map(|b| (b, BODY_KEEP));
-        let mut result = match within(&mut lean.timer, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
+        let mut result = match within(&mut lean.timer, &self.clock, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
             Some(r) => r,
             None => Err(TransportFailure::Timeout),
         };
@@ -465,13 +465,13 @@ impl Worker {
         conn: Conn,
         mut body: Option<&mut Vec<u8>>,
         lean: &mut Lean,
-        deadline: tokio::time::Instant,
+        deadline: MonoNs,
     ) -> Result<(Conn, Result<super::h1::Head, TransportFailure>), TransportFailure> {
         self.slot.release(conn, false, &ctx.conns);
         if let Some(b) = body.as_deref_mut() {
             b.clear();
         }
-        let mut conn = self.slot.acquire(ctx, deadline).await?;
+        let mut conn = self.slot.acquire(ctx, self.tokio_instant(deadline)).await?;
         let Conn::Lean(c) = &mut conn else {
             // ALPN chose HTTP/2 on the new connection: not a case a run meets (the probe fixed the
             // protocol); count it as the reset it followed.
@@ -479,11 +479,16 @@ impl Worker {
         };
         let head = ctx.requests.is_head(job.request);
         let keep = body.map(|b| (b, BODY_KEEP));
-        let r = match within(&mut lean.timer, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
+        let r = match within(&mut lean.timer, &self.clock, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
             Some(r) => r,
             None => Err(TransportFailure::Timeout),
         };
         Ok((conn, r))
+    }
+
+    /// `at` for tokio's timers (the cold paths: connecting, hyper).
+    fn tokio_instant(&self, at: MonoNs) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.clock.instant(at))
     }
 
     /// A request that failed before it was on the wire (could not be built, no connection): it
@@ -535,6 +540,9 @@ impl Lean {
 #[derive(Default)]
 pub(crate) struct DeadlineTimer {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The deadline `sleep` is set to, on the thread's clock: compared per request as one `u64`
+    /// instead of an `Instant` made and compared, and converted only when the timer is moved.
+    armed: MonoNs,
     /// Polled since it was last armed or reset, and not fired since: it will wake the task.
     watching: bool,
 }
@@ -543,14 +551,17 @@ pub(crate) struct DeadlineTimer {
 /// and, when it fires before the current one (deadlines move forward with every request), moved
 /// to it then: one timer registration per timeout period and worker, not one per request. Between
 /// those it is polled only when it has fired (`is_elapsed`, an atomic load).
-async fn within<F: Future>(t: &mut DeadlineTimer, deadline: tokio::time::Instant, work: F) -> Option<F::Output> {
-    let watching = &mut t.watching;
+async fn within<F: Future>(t: &mut DeadlineTimer, clock: &Clock, deadline: MonoNs, work: F) -> Option<F::Output> {
+    let at = |d: MonoNs| tokio::time::Instant::from_std(clock.instant(d));
+    let (watching, armed) = (&mut t.watching, &mut t.armed);
     let timer = t.sleep.get_or_insert_with(|| {
         *watching = false;
-        Box::pin(tokio::time::sleep_until(deadline))
+        *armed = deadline;
+        Box::pin(tokio::time::sleep_until(at(deadline)))
     });
-    if timer.deadline() > deadline {
-        timer.as_mut().reset(deadline);
+    if *armed > deadline {
+        timer.as_mut().reset(at(deadline));
+        *armed = deadline;
         *watching = false;
     }
     let mut work = std::pin::pin!(work);
@@ -566,10 +577,11 @@ async fn within<F: Future>(t: &mut DeadlineTimer, deadline: tokio::time::Instant
         let registers = tokio::task::coop::has_budget_remaining();
         *watching = false;
         while timer.as_mut().poll(cx).is_ready() {
-            if tokio::time::Instant::now() >= deadline {
+            if clock.now() >= deadline {
                 return Poll::Ready(None);
             }
-            timer.as_mut().reset(deadline);
+            timer.as_mut().reset(at(deadline));
+            *armed = deadline;
         }
         *watching = registers;
         Poll::Pending
