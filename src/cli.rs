@@ -42,6 +42,7 @@ pub enum Command {
   skyload run scenarios/quickstart.toml --rate 300 --duration 10s
   skyload run scenarios/ci-gate.toml -q -o reports/current --junit reports/junit.xml
   skyload run --url http://127.0.0.1:8080/fn/hello --rate 100 --duration 10s --connect-timeout 500ms
+  skyload run --url http://127.0.0.1:8080/fn/echo --rate 100 --duration 10s --check 'p99 < 50ms'
 
 Without a file, --url, --rate and --duration are required; the method is GET, or POST with -d \
 (as in curl). Results go to reports/<name>-<UTC time>/ (summary.json, timeseries.csv, \
@@ -62,10 +63,11 @@ Exit codes: 0 every file is valid, 2 otherwise.")]
     Validate(ValidateArgs),
     /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
     #[command(after_help = "Examples:
-  skyload capacity scenarios/quickstart.toml
-  skyload capacity scenarios/quickstart.toml --start 200 --step 100 --max 1000 --confirm 0
+  skyload capacity scenarios/ci-gate.toml
+  skyload capacity scenarios/quickstart.toml --check 'p99 < 100ms' --check 'error_rate < 1%'
+  skyload capacity scenarios/ci-gate.toml --start 200 --step 100 --max 1000 --confirm 0
 
-The scenario's [checks] run (and request) checks are the SLO every step must keep; its requests \
+The scenario's [checks] run (and request) checks and any --check are the SLO every step must keep; its requests \
 are sent at one constant rate per step. A flag not given takes the scenario's [capacity] value, \
 else the default shown. Writes capacity.json, one Results directory per step and report.html \
 (docs/checks.md, docs/checks-and-capacity.md).
@@ -220,6 +222,10 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// A whole-run check such as "p99 < 50ms" or "error_rate < 1%", added to the scenario's
+    /// [checks] run; repeatable (the check language: docs/checks.md).
+    #[arg(long = "check", value_name = "CHECK")]
+    pub checks: Vec<String>,
     /// Compare with this baseline results directory at the end; a regression exits 1.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
@@ -284,6 +290,10 @@ pub struct CapacityArgs {
     /// Target base URL (overrides the scenario's target).
     #[arg(long)]
     pub url: Option<String>,
+    /// A check every step must keep, such as "p99 < 100ms" or "error_rate < 1%", added to the
+    /// scenario's [checks] run (its SLO); repeatable. Needed when the scenario has no checks.
+    #[arg(long = "check", value_name = "CHECK")]
+    pub checks: Vec<String>,
     /// First step's rate in rps [scenario default: 100].
     #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
     pub start: Option<f64>,

@@ -103,7 +103,7 @@ pub fn run(a: &CapacityArgs) -> CliResult {
             return Err(CliError::Usage(e.to_string()));
         }
     };
-    if let Err(e) = (Overrides { url: a.url.clone(), ..Default::default() }).apply(&mut plan) {
+    if let Err(e) = (Overrides { url: a.url.clone(), checks: a.checks.clone(), ..Default::default() }).apply(&mut plan) {
         return Err(CliError::Usage(e.to_string()));
     }
     let s = match settings(&plan, a) {
@@ -117,7 +117,7 @@ pub fn run(a: &CapacityArgs) -> CliResult {
         return Err(CliError::Usage(msg));
     }
     if !plan.verify.checks.iter().any(|c| matches!(c.scope, Scope::Run | Scope::Request(_))) {
-        return Err(CliError::Usage(format!("{}: capacity needs an SLO to judge each step by: add e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display())));
+        return Err(CliError::Usage(format!("{}: capacity needs an SLO to judge each step by: give it with --check 'p99 < 100ms' --check 'error_rate < 1%', or add to the file e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display())));
     }
     let out = a.out.clone().unwrap_or_else(|| {
         let d = runner::default_out_dir(&plan);

@@ -53,6 +53,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         http2: args.http2,
         pacer: args.pacer.clone(),
         timeout,
+        checks: args.checks.clone(),
     };
     let mut plan = match &args.scenario {
         Some(path) => {

@@ -65,11 +65,17 @@ pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let saturation = if capacity.is_some() || !rises {
         None
     } else {
-        let slo = scenario_text
-            .as_deref()
-            .and_then(|t| crate::scenario::load_str(t, &dir.join(SCENARIO_COPY)).ok())
-            .and_then(|p| crate::report::saturation::slo_p99(&p));
-        crate::record::read::results(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo))
+        let plan = scenario_text.as_deref().and_then(|t| {
+            let mut plan = crate::scenario::load_str(t, &dir.join(SCENARIO_COPY)).ok()?;
+            // The run's --check flags are recorded in the copy: the same SLO as the terminal's.
+            if let crate::scenario::overrides_record::Recorded::Flags(o) = crate::scenario::overrides_record::read(t) {
+                o.apply(&mut plan).ok()?;
+            }
+            Some(plan)
+        });
+        let slo = plan.as_ref().and_then(crate::report::saturation::slo_p99);
+        let slo_checks = plan.as_ref().is_some_and(crate::report::saturation::has_slo_checks);
+        crate::record::read::results(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo)).map(|s| crate::report::saturation::Saturation { slo_checks, ..s })
     };
     Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, scenario_text, verdict, faults, capacity, saturation, warnings })
 }

@@ -262,7 +262,9 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
             lines.push(format!("{} requests were answered by the gateway itself, not a pod (shed 503, 401, 429).", sat.gateway_answered));
         }
         let file = v.summary.scenario_file.clone().unwrap_or_else(|| "SCENARIO".into());
-        lines.push(format!("{}: skyload capacity {file}", capitalised(crate::report::saturation::next_step(sat.saturated))));
+        let cmd = crate::report::saturation::capacity_command(&file, sat.slo_checks, sat.p99_limit_us);
+        let why = if sat.slo_checks { "" } else { " (the scenario has no checks: this ramp's bound is the SLO; put your own in [checks] run)" };
+        lines.push(format!("{}: {cmd}{why}", capitalised(crate::report::saturation::next_step(sat.saturated))));
     }
     if lines.is_empty() {
         return Ok(());
