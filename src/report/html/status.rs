@@ -129,7 +129,7 @@ pub fn section(out: &mut dyn Write, codes: &StatusCodes, svg: Option<&str>, faul
             return writeln!(out, "<p class=\"note\" id=\"status-codes\">No status codes recorded: no request got an HTTP response (connect, reset and timeout failures have no code).</p>");
         }
         _ => {
-            return writeln!(out, "<p class=\"note\" id=\"status-codes\">No status codes recorded: this results directory has no status.csv (written by a skyload before it existed).</p>");
+            return writeln!(out, "<p class=\"note\" id=\"status-codes\">No status codes recorded: this results directory has no readable status.csv (Results written before it existed have none).</p>");
         }
     };
     let other = v.series.iter().find(|s| s.name == OTHER).map_or(String::new(), |s| {
