@@ -151,7 +151,6 @@ fn share(total: usize, idx: usize, n: usize) -> usize {
 
 async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
     let rec = Rc::new(RefCell::new(ThreadRecorder::new(ctx.t0, ctx.shape.clone())));
-    let in_flight = Rc::new(Cell::new(0usize));
     let stopping = Rc::new(Cell::new(false));
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
     let mut pool = Pool {
@@ -159,7 +158,6 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         idx,
         jobs: LocalQueue::with_capacity(QUEUE_ROOM),
         rec: rec.clone(),
-        in_flight: in_flight.clone(),
         stopping: stopping.clone(),
         slots: Vec::new(),
         workers: Default::default(),
@@ -168,10 +166,10 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         per_conn,
     };
 
-    let mut ticker = Ticker::new(&ctx, idx, tx.clone(), rec.clone(), in_flight.clone());
+    let mut ticker = Ticker::new(&ctx, idx, tx.clone(), rec.clone());
 
     let mut pacer = Pacer::new(ctx.pacer);
-    let cap = share(ctx.max_in_flight, idx, ctx.threads);
+    let cap = share(ctx.max_in_flight, idx, ctx.threads) as u64;
     let window = coalesce_window();
     let mut interrupted = *stop.borrow();
     let mut arrivals = ctx.schedule.arrivals(ctx.seed, ctx.shard.thread_slice(idx, ctx.threads)).peekable();
@@ -228,12 +226,12 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
                 let mut r = rec.borrow_mut();
                 r.scheduled(request, at);
                 r.handed(at, handed);
-                if in_flight.get() >= cap {
-                    r.dropped(request, at, handed);
+                if r.in_flight() >= cap {
+                    r.refused(request, at, handed);
                     continue;
                 }
+                r.admitted(handed);
             }
-            in_flight.set(in_flight.get() + 1);
             if !pool.hand(Job { seq, request, intended: at, handed }) {
                 rec.borrow_mut().conn_limited(handed);
             }
@@ -263,7 +261,6 @@ pub(crate) struct Ticker {
     idx: usize,
     tx: mpsc::Sender<Msg>,
     rec: Rc<RefCell<ThreadRecorder>>,
-    in_flight: Rc<Cell<usize>>,
     cpu: CpuClock,
 }
 
@@ -271,8 +268,8 @@ pub(crate) struct Ticker {
 const SHIP_AFTER: Duration = Duration::from_millis(20);
 
 impl Ticker {
-    fn new(ctx: &EngineCtx, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>, in_flight: Rc<Cell<usize>>) -> Ticker {
-        Ticker { next: ctx.t0 + Duration::from_secs(1) + SHIP_AFTER, k: 0, t0: ctx.t0, idx, tx, rec, in_flight, cpu: CpuClock::new() }
+    fn new(ctx: &EngineCtx, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>) -> Ticker {
+        Ticker { next: ctx.t0 + Duration::from_secs(1) + SHIP_AFTER, k: 0, t0: ctx.t0, idx, tx, rec, cpu: CpuClock::new() }
     }
 
     /// Ships every second whose ship time is at or before `now` (several at once after a stall).
@@ -284,7 +281,7 @@ impl Ticker {
         while self.t0 + Duration::from_secs(through + 2) + SHIP_AFTER <= now {
             through += 1;
         }
-        let ivs = self.rec.borrow_mut().take_through(through, self.in_flight.get() as u64, self.cpu.lap());
+        let ivs = self.rec.borrow_mut().take_through(through, self.cpu.lap());
         self.k = through + 1;
         self.next = self.t0 + Duration::from_secs(self.k + 1) + SHIP_AFTER;
         if self.tx.send(Msg::Intervals(self.idx, ivs)).is_err() {
