@@ -430,8 +430,11 @@ pub(crate) mod tests {
     /// the 4,000th, all inside second 0 (nothing per-second happens in the window). One
     /// connection, because opening another (a worker task, its buffers: ~10 allocations) is a
     /// per-connection cost that a stall of this shared machine can trigger at any time. The bound
-    /// is not 0 only because a histogram grows (one allocation) when a value beyond its range
-    /// arrives, which such a stall can also cause; one allocation per request would be 3,000.
+    /// is not 0 only because capacity grows when a stall pushes past it: a histogram (one
+    /// allocation) when a value beyond its range arrives, the job queue (one per doubling) when
+    /// arrivals pile up behind the one connection — each growth happens once and is kept, never
+    /// per request. A loaded CI machine once showed 29 such growths in a stall; one allocation
+    /// per request would be 3,000, so 100 still tells the two apart.
     #[test]
     fn the_worker_path_allocates_nothing_per_request() {
         let addr = answering_server();
@@ -487,6 +490,6 @@ pub(crate) mod tests {
         assert!(done >= to, "only {done} requests ended");
         assert_eq!(ok, scheduled, "every request answered ok");
         eprintln!("allocations in requests {from}..{to}: {allocs} (first sizes: {sizes:?})");
-        assert!(allocs <= 20, "{allocs} heap allocations in {} requests on the generator thread (first sizes: {sizes:?})", to - from);
+        assert!(allocs <= 100, "{allocs} heap allocations in {} requests on the generator thread (first sizes: {sizes:?})", to - from);
     }
 }
