@@ -449,43 +449,93 @@ fn a_lost_apply_answer_is_journalled_and_removal_attempted() {
     assert!(state.join(format!("skyload/faults/{pid}.json")).exists());
 }
 
-/// An exec fault of a `kill -9`'d run was left with no record at all. It is now journalled (name,
-/// start time, pid; never the command) so `faults list` and `faults clear` report it.
+/// An exec fault of a `kill -9`'d run was left in place: the journal named it but had no way to
+/// run its stop command (no directory, no environment, no proof the start ran, and the command's
+/// text must not be stored). Now the entry says where to find the command again (scenario path and
+/// a keyed digest of it, the run's directory, the names of the variables it uses), and `faults
+/// clear` runs it, shown redacted, only with --yes, refusing while a variable is unset, when the
+/// start may not have run (unless --stop-unconfirmed) or when the scenario file changed.
 #[test]
-fn an_exec_fault_of_a_killed_run_is_reported() {
+fn an_exec_fault_of_a_killed_run_is_stopped_by_faults_clear_yes() {
     let dir = tempdir();
     let state = dir.path().join("state");
-    let mark = dir.path().join("F");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let mark = work.join("F");
     let f = dir.path().join("exec.toml");
-    std::fs::write(
-        &f,
-        format!(
-            "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
-             [[faults]]\nname = \"mark\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"50s\"\nstart = \"touch '{m}'\"\nstop = \"rm '{m}'\"\n\
-             [gateway.functions.hello]\npods = 1\n",
-            m = mark.display()
-        ),
-    )
-    .unwrap();
+    // Relative `F`: only the run's directory finds it. `--password`: a secret the output must hide.
+    let scenario = "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"mark\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"50s\"\nstart = \"touch F\"\n\
+             stop = \"true --password hunter22; test -n \\\"$DRILL_NS\\\" && rm F\"\n\
+             [gateway.functions.hello]\npods = 1\n";
+    std::fs::write(&f, scenario).unwrap();
     let out = dir.path().join("r");
-    let mut child = run_file(&f, &out).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
-    common::wait_until("the exec fault started and journalled", Duration::from_secs(15), || mark.exists() && journal.exists());
+    let mut child =
+        run_file(&f, &out).current_dir(&work).env("XDG_STATE_HOME", &state).env_remove("DRILL_NS").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = child.id();
+    let journal = state.join(format!("skyload/faults/{pid}.json"));
+    // `applied` is written once the start command returned: the start is known to have run.
+    let started = || mark.exists() && std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"state\": \"applied\""));
+    common::wait_until("the exec fault started and journalled as applied", Duration::from_secs(15), started);
     child.kill().unwrap(); // SIGKILL, by the pid we started
     child.wait().unwrap();
     assert!(mark.exists(), "nothing ran its stop command");
-    let text = std::fs::read_to_string(&journal).unwrap();
-    assert!(text.contains("\"exec\"") && text.contains("\"mark\"") && !text.contains("touch"), "{text}");
+    let saved = std::fs::read_to_string(&journal).unwrap();
+    assert!(saved.contains("\"DRILL_NS\"") && saved.contains(&format!("\"cwd\": \"{}\"", work.canonicalize().unwrap().display())), "{saved}");
+    assert!(saved.contains("\"scenario_hmac\"") && !saved.contains("hunter22") && !saved.contains("rm F") && !saved.contains("touch"), "{saved}");
     let copy = read_json(&out.join("faults.state.json"));
     assert_eq!((copy["faults"][0]["kind"].as_str(), copy["faults"][0]["in_place"].as_bool()), (Some("exec"), Some(true)), "{copy}");
     let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("exec fault `mark`") && text.contains("left in place by a dead run: run its stop command by hand"), "{text}");
-    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{text}");
-    assert!(text.contains("exec fault `mark`") && text.contains("run its stop command by hand"), "{text}");
-    assert!(!journal.exists(), "reported to the person who asked, then dropped");
+    assert!(text.contains("exec fault `mark`") && text.contains("its start ran") && text.contains("DRILL_NS"), "{text}");
+
+    // Run from elsewhere: the command must run in the recorded directory.
+    let clear = |args: &[&str], ns: Option<&str>| {
+        let mut c = skyload();
+        c.arg("faults").arg("clear").args(args).current_dir(dir.path()).env("XDG_STATE_HOME", &state);
+        match ns {
+            Some(v) => c.env("DRILL_NS", v),
+            None => c.env_remove("DRILL_NS"),
+        };
+        let o = c.output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // A variable the command uses is not set: refused by name, nothing run, entry kept.
+    let (code, text) = clear(&["--yes"], None);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("DRILL_NS not set here"), "{text}");
+    assert!(mark.exists() && journal.exists());
+    // No --yes and no terminal: shown (redacted), not run, kept.
+    let (code, text) = clear(&[], Some("prod"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("pass --yes") && text.contains("<redacted>") && text.contains("rm F") && !text.contains("hunter22"), "{text}");
+    assert!(mark.exists() && journal.exists());
+    // --yes: run in the run's directory; exit 0 marks it done.
+    let (code, text) = clear(&["--yes"], Some("prod"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("removed leftover exec fault `mark`") && text.contains("exit 0") && !text.contains("hunter22"), "{text}");
+    assert!(!mark.exists(), "the stop command removed the marker");
+    assert!(!journal.exists(), "done: dropped from the journal");
+
+    // Killed before its start was known to have run: left alone unless --stop-unconfirmed.
+    std::fs::write(&mark, "").unwrap();
+    std::fs::write(&journal, saved.replace("\"state\": \"applied\"", "\"state\": \"applying\"")).unwrap();
+    let (code, text) = clear(&["--yes"], Some("prod"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("left alone") && text.contains("--stop-unconfirmed"), "{text}");
+    assert!(mark.exists() && journal.exists(), "left alone, kept for --stop-unconfirmed");
+    let (code, text) = clear(&["--yes", "--stop-unconfirmed"], Some("prod"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!mark.exists() && !journal.exists());
+
+    // The scenario file changed since the run: its stop command may not be the run's. Refused.
+    std::fs::write(&mark, "").unwrap();
+    std::fs::write(&journal, &saved).unwrap();
+    std::fs::write(&f, format!("{scenario}# edited\n")).unwrap();
+    let (code, text) = clear(&["--yes"], Some("prod"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("changed since the run") && text.contains("by hand"), "{text}");
+    assert!(mark.exists(), "not run");
 }
 
 /// A failed lease renewal was only a warning: a fault the server had undone mid-window was
