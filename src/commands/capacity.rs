@@ -318,7 +318,9 @@ fn sub_windows(vp: &crate::verify::spec::VerifyPlan, saved: &SavedRun, hold: std
     let n = (hold.as_secs_f64() / w).floor() as usize;
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
-        let span = Span { from: k as f64 * w, to: Some((k + 1) as f64 * w), tail: false };
+        // The sub-window that ends the step takes the answers after it (`Span::judged`): a stall
+        // over the step's last arrivals is answered after its schedule, and belongs to its end.
+        let span = Span::judged(k as f64 * w, Some((k + 1) as f64 * w));
         let mut failed = None;
         for c in vp.checks.iter() {
             let request = match &c.scope {

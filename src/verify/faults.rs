@@ -164,12 +164,14 @@ fn slo(vp: &VerifyPlan) -> Vec<&Expr> {
 }
 
 /// Whether each second from 0 to `until` met every criterion (None: nothing completed in it, or
-/// no criterion could be measured in it).
+/// no criterion could be measured in it). The schedule's last second takes the answers after the
+/// schedule (`Span::judged`): a stall in it is answered there, and recovery must not be read from
+/// the fast half of a second whose slow half was answered after the run.
 fn good_seconds(run: &SavedRun, criteria: &[Criterion], until: f64) -> Result<Vec<Option<bool>>, VerifyError> {
     let last = until.min(run.summary.duration_s).ceil() as u64;
     let mut out = Vec::new();
     for k in 0..last {
-        let d = run.data(Span { from: k as f64, to: Some(k as f64 + 1.0), tail: false }, None)?;
+        let d = run.data(Span::judged(k as f64, Some(k as f64 + 1.0)), None)?;
         out.push(second_good(criteria, &d));
     }
     Ok(out)
@@ -245,7 +247,9 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
         let scope = format!("fault {}", r.name);
         let from = r.applied_at_s.unwrap_or(r.planned_start_s);
         let to = r.removed_at_s.unwrap_or(r.planned_end_s);
-        let d = run.data(Span { from, to: Some(to), tail: false }, None)?;
+        // A window that reaches the end of the schedule takes the answers after it, as its
+        // `expect` checks (window checks) do: a stall in its last second is answered there.
+        let d = run.data(Span::judged(from, Some(to)), None)?;
         let ratio = |name: &str| (d.completed > 0).then(|| *d.outcomes.get(name).unwrap_or(&0) as f64 / d.completed as f64);
         let error_rate = match measure(&Metric::ErrorRate, &d) {
             Measured::Value(v) => Some(v),
