@@ -226,7 +226,10 @@ pub fn judge_recovery(good: &[Option<bool>], end_s: f64, data_end_s: f64, status
         };
         return (Recovery::NotMeasured, None, Some(format!("the run was {how} {after:.1}s after the fault ended, before {RECOVERY_STREAK} good seconds in a row")));
     }
-    if after < RECOVERY_STREAK as f64 {
+    // Counted in the seconds `recovery_time` judges (from the first whose middle is after the end),
+    // not in time: a fault removed 2 ms late in a run that went on 3 s more has its 3 seconds.
+    let first = (end_s - 0.5).ceil().max(0.0) as usize;
+    if good.len().saturating_sub(first) < RECOVERY_STREAK {
         return (Recovery::NotMeasured, None, Some(format!("the run ended {after:.1}s after the fault; {RECOVERY_STREAK} good seconds in a row are needed to see recovery")));
     }
     (Recovery::NotRecovered, None, Some(format!("not {RECOVERY_STREAK} good seconds in a row in the {after:.1}s after the fault")))
@@ -434,6 +437,11 @@ mod tests {
         // Long enough and never good: not recovered.
         let bad = vec![Some(false); 20];
         assert_eq!(judge_recovery(&bad, 8.0, 20.0, RunStatus::Completed).0, Recovery::NotRecovered);
+        // A fault removed a few ms after 2 s in a 5 s run: seconds 2, 3 and 4 are the ones judged,
+        // so bad ones are "not recovered", not "not measured" (the run ended 2.998 s after it).
+        let late = [Some(true), Some(true), Some(false), Some(true), Some(false)];
+        assert_eq!(judge_recovery(&late, 2.002, 5.0, RunStatus::Completed).0, Recovery::NotRecovered);
+        assert_eq!(judge_recovery(&late[..4], 2.002, 4.0, RunStatus::Completed).0, Recovery::NotMeasured, "two seconds after it");
         // Recovered even in an interrupted run, when the recovery is in the data.
         let mut g = vec![Some(false); 9];
         g.extend([Some(true); 3]);
