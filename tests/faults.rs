@@ -572,3 +572,68 @@ fn a_lapsed_lease_ends_the_fault_early_in_the_records() {
     assert!(removed < faults[0]["planned_end_s"].as_f64().unwrap(), "{faults}");
     rt.block_on(gw.shutdown());
 }
+
+/// A stall in the last second of the schedule is answered after it. A fault whose window reaches
+/// the end, and a recovery judged up to the end, take those answers as the last stage does: the
+/// fault's report (`passed`, latency inside) read the stall as nothing (its answers completed in no
+/// second of the window), and `recover_within` passed on a last second whose slow answers came
+/// after the schedule. The server holds the last 10 arrivals of a uniform 100/s, 5 s schedule
+/// (due from 4.9 s) for 1 s each, so their answers come after 5 s whatever the machine's load.
+/// `early` ends at 2 s (removed a few ms later): its recovery is judged on seconds 2, 3 and 4, the
+/// last of them the stalled one; that the run ended a few ms under 3 s after the removal does not
+/// make it "not measured" (those are the three seconds recovery is judged on).
+#[test]
+fn a_stall_at_the_end_counts_in_a_fault_window_and_its_recovery() {
+    let server = common::TestServer::start();
+    server.hold_numbered(490, 10, Duration::from_secs(1));
+    let dir = tempdir();
+    let f = dir.path().join("tail.toml");
+    std::fs::write(
+        &f,
+        format!(
+            r#"[target]
+url = "{}"
+timeout = "5s"
+[[stages]]
+rate = 100
+duration = "5s"
+[[requests]]
+path = "/hello"
+[[faults]]
+name = "to-end"
+kind = "exec"
+start = "true"
+at = "2s"
+for = "3s"
+expect = ["p99 < 500ms"]
+[[faults]]
+name = "early"
+kind = "exec"
+start = "true"
+at = "1s"
+for = "1s"
+recover_within = "3s"
+recovered_when = ["p95 < 500ms"]
+"#,
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = run_file(&f, &out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(server.received() >= 500, "{} requests", server.received());
+    let s = common::summary(&out);
+    assert!(s["totals"]["latency"]["max_us"].as_u64().unwrap() >= 1_000_000, "the stall was not seen: {}", s["totals"]["latency"]);
+    let faults = read_json(&out.join("faults.json"));
+    let by = |name: &str| faults.as_array().unwrap().iter().find(|x| x["name"] == name).cloned().unwrap_or_else(|| panic!("{name}: {faults}"));
+    let to_end = by("to-end");
+    assert_eq!(to_end["passed"], false, "a window over the stall passed its `p99 < 500ms`: {to_end}");
+    assert!(to_end["latency_inside"]["p99_us"].as_u64().unwrap() >= 1_000_000, "{to_end}");
+    let early = by("early");
+    assert_eq!(early["recovery"], "not recovered", "the last of its 3 seconds stalled: {early}");
+    let verdict = read_json(&out.join("verdict.json"));
+    let line = verdict["results"].as_array().unwrap().iter().find(|r| r["scope"] == "fault early" && r["check"] == "recovery <= 3s").cloned().unwrap_or_else(|| panic!("{verdict}"));
+    assert_eq!(line["passed"], false, "{line}");
+}
