@@ -571,4 +571,6 @@ fn a_tls_handshake_that_never_finishes_is_named() {
     assert_eq!(sum["tls"]["first_failure_outcome"], "timeout", "{}", sum["tls"]);
     assert!(text.contains("tls: no handshake completed before the run"), "{text}");
     assert!(text.contains("(outcome `timeout`); the first: TLS handshake timed out"), "{text}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("No TLS handshake completed before the run") && html.contains("(outcome <code>timeout</code>); the first: TLS handshake timed out"), "the report says it too");
 }
