@@ -146,9 +146,12 @@ Details: docs/sharding.md, \"Running on Kubernetes\".")]
   skyload invoke http://127.0.0.1:8080/fn/report -o report.pdf     the body to a file
   skyload invoke http://127.0.0.1:8080/fn/echo -o - | jq .          the body alone on stdout
   skyload invoke http://10.0.0.7:8080/fn/hello --connect-timeout 500ms
+  skyload invoke http://127.0.0.1:8080/old -L -w '%{http_code} %{num_redirects} %{time_total}\\n' -s
 
-Headers whose names look secret are shown as <redacted>. Exit codes: 0 a 2xx/3xx answer, 1 any \
-other status, 2 bad flag or URL, 3 no connection or no answer within --timeout.")]
+Headers whose names look secret are shown as <redacted>. With -L, Authorization, Cookie and other \
+secret-looking -H headers are not sent to a host other than the first URL's unless \
+--location-trusted (as curl). Exit codes: 0 a 2xx/3xx answer, 1 any other status, 2 bad flag or \
+URL, 3 no connection, no answer within --timeout, or more than --max-redirs redirects.")]
     Invoke(InvokeArgs),
     /// Faults left behind by runs that did not finish (kill -9, OOM, lost runner): list or clear.
     #[command(after_help = "Examples:
@@ -553,6 +556,28 @@ pub struct InvokeArgs {
     /// --connect-timeout; at most --timeout). Exit 3, naming the address.
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub connect_timeout: Option<String>,
+    /// Follow redirects (curl's -L): 301/302/303 turn a POST into a GET without its body, 307/308
+    /// keep both; a relative Location is resolved against the URL that answered. As curl, the
+    /// Authorization and Cookie headers given with -H (here: every secret-looking header) are NOT
+    /// sent to another scheme, host or port than the first URL's, unless --location-trusted.
+    #[arg(long = "location", short = 'L')]
+    pub location: bool,
+    /// Like -L, and sends the secret -H headers (Authorization, Cookie, ...) to every host it is
+    /// redirected to: only for hosts you trust with them.
+    #[arg(long)]
+    pub location_trusted: bool,
+    /// With -L: follow at most N redirects (curl's default: 50); one more is an error, exit 3.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_redirs: Option<u32>,
+    /// After each call, print FORMAT with curl's variables (%{http_code} %{time_total} ...; see
+    /// docs/https.md), `\n` `\t` escapes and `%%`; @FILE reads it from a file. An unknown
+    /// variable is an error listing the known ones. Never prints a header or body.
+    #[arg(long = "write-out", short = 'w', value_name = "FORMAT")]
+    pub write_out: Option<String>,
+    /// Show nothing of the call (status, headers, body, timing): only what -w writes, the body
+    /// with -o -, and errors. The exit code still follows the status.
+    #[arg(long, short = 's')]
+    pub silent: bool,
 }
 
 #[derive(Debug, Args, Clone)]
