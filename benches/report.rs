@@ -1,5 +1,5 @@
 //! How long a report of a one-hour run takes: a synthetic Results directory of 3,600 seconds (two
-//! requests, four pods, a fault window, a verdict) is read and rendered to HTML exactly as
+//! requests, four pods, a fault window, a verdict, status codes) is read and rendered to HTML exactly as
 //! `skyload report DIR` does (minus writing the file). The aim is under 2 seconds.
 //!
 //!     cargo bench --bench report
@@ -23,6 +23,7 @@ fn synthesize(dir: &Path) {
     csv.push_str(",p50_ms,p90_ms,p99_ms,max_ms,bytes_in,lag_p99_ms,in_flight,generator_cpu_pct\n");
     let mut lat = new_hist();
     let mut svc = new_hist();
+    let mut status = String::from("second,status,completed\n");
     for s in 0..SECONDS {
         let rate = 300.0 + 200.0 * ((s as f64) / 600.0).sin();
         let fault = (1200..1500).contains(&s);
@@ -54,6 +55,7 @@ fn synthesize(dir: &Path) {
             n * 200
         )
         .unwrap();
+        writeln!(status, "{s},200,{}\n{s},503,2", n - 2).unwrap();
         lat.record_n((p50 * 1000.0) as u64, n / 2).unwrap();
         lat.record_n((p50 * 4000.0) as u64, n / 2).unwrap();
         svc.record_n((p50 * 900.0) as u64, n).unwrap();
@@ -84,6 +86,7 @@ fn synthesize(dir: &Path) {
         ],
     });
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary).unwrap()).unwrap();
+    std::fs::write(dir.join("status.csv"), status).unwrap();
     std::fs::write(dir.join("scenario.toml"), "name = \"one-hour\"\n[target]\nurl = \"http://127.0.0.1:8080\"\n").unwrap();
     std::fs::write(
         dir.join("faults.json"),

@@ -42,6 +42,7 @@ pub enum Command {
   skyload run scenarios/quickstart.toml --rate 300 --duration 10s
   skyload run scenarios/ci-gate.toml -q -o reports/current --junit reports/junit.xml
   skyload run --url http://127.0.0.1:8080/fn/hello --rate 100 --duration 10s --connect-timeout 500ms
+  skyload run --url http://127.0.0.1:8080/fn/echo --rate 100 --duration 10s --check 'p99 < 50ms'
 
 Without a file, --url, --rate and --duration are required; the method is GET, or POST with -d \
 (as in curl). Results go to reports/<name>-<UTC time>/ (summary.json, timeseries.csv, \
@@ -62,10 +63,11 @@ Exit codes: 0 every file is valid, 2 otherwise.")]
     Validate(ValidateArgs),
     /// Find the maximum sustainable rate: step the rate up, judge each step by the scenario's checks, bisect.
     #[command(after_help = "Examples:
-  skyload capacity scenarios/quickstart.toml
-  skyload capacity scenarios/quickstart.toml --start 200 --step 100 --max 1000 --confirm 0
+  skyload capacity scenarios/ci-gate.toml
+  skyload capacity scenarios/quickstart.toml --check 'p99 < 100ms' --check 'error_rate < 1%'
+  skyload capacity scenarios/ci-gate.toml --start 200 --step 100 --max 1000 --confirm 0
 
-The scenario's [checks] run (and request) checks are the SLO every step must keep; its requests \
+The scenario's [checks] run (and request) checks and any --check are the SLO every step must keep; its requests \
 are sent at one constant rate per step. A flag not given takes the scenario's [capacity] value, \
 else the default shown. Writes capacity.json, one Results directory per step and report.html \
 (docs/checks.md, docs/checks-and-capacity.md).
@@ -144,9 +146,12 @@ Details: docs/sharding.md, \"Running on Kubernetes\".")]
   skyload invoke http://127.0.0.1:8080/fn/report -o report.pdf     the body to a file
   skyload invoke http://127.0.0.1:8080/fn/echo -o - | jq .          the body alone on stdout
   skyload invoke http://10.0.0.7:8080/fn/hello --connect-timeout 500ms
+  skyload invoke http://127.0.0.1:8080/old -L -w '%{http_code} %{num_redirects} %{time_total}\\n' -s
 
-Headers whose names look secret are shown as <redacted>. Exit codes: 0 a 2xx/3xx answer, 1 any \
-other status, 2 bad flag or URL, 3 no connection or no answer within --timeout.")]
+Headers whose names look secret are shown as <redacted>. With -L, Authorization, Cookie and other \
+secret-looking -H headers are not sent to a host other than the first URL's unless \
+--location-trusted (as curl). Exit codes: 0 a 2xx/3xx answer, 1 any other status, 2 bad flag or \
+URL, 3 no connection, no answer within --timeout, or more than --max-redirs redirects.")]
     Invoke(InvokeArgs),
     /// Faults left behind by runs that did not finish (kill -9, OOM, lost runner): list or clear.
     #[command(after_help = "Examples:
@@ -220,6 +225,10 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// A whole-run check such as "p99 < 50ms" or "error_rate < 1%", added to the scenario's
+    /// [checks] run; repeatable (the check language: docs/checks.md).
+    #[arg(long = "check", value_name = "CHECK")]
+    pub checks: Vec<String>,
     /// Compare with this baseline results directory at the end; a regression exits 1.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
@@ -284,6 +293,10 @@ pub struct CapacityArgs {
     /// Target base URL (overrides the scenario's target).
     #[arg(long)]
     pub url: Option<String>,
+    /// A check every step must keep, such as "p99 < 100ms" or "error_rate < 1%", added to the
+    /// scenario's [checks] run (its SLO); repeatable. Needed when the scenario has no checks.
+    #[arg(long = "check", value_name = "CHECK")]
+    pub checks: Vec<String>,
     /// First step's rate in rps [scenario default: 100].
     #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
     pub start: Option<f64>,
@@ -543,6 +556,28 @@ pub struct InvokeArgs {
     /// --connect-timeout; at most --timeout). Exit 3, naming the address.
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub connect_timeout: Option<String>,
+    /// Follow redirects (curl's -L): 301/302/303 turn a POST into a GET without its body, 307/308
+    /// keep both; a relative Location is resolved against the URL that answered. As curl, the
+    /// Authorization and Cookie headers given with -H (here: every secret-looking header) are NOT
+    /// sent to another scheme, host or port than the first URL's, unless --location-trusted.
+    #[arg(long = "location", short = 'L')]
+    pub location: bool,
+    /// Like -L, and sends the secret -H headers (Authorization, Cookie, ...) to every host it is
+    /// redirected to: only for hosts you trust with them.
+    #[arg(long)]
+    pub location_trusted: bool,
+    /// With -L: follow at most N redirects (curl's default: 50); one more is an error, exit 3.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_redirs: Option<u32>,
+    /// After each call, print FORMAT with curl's variables (%{http_code} %{time_total} ...; see
+    /// docs/https.md), `\n` `\t` escapes and `%%`; @FILE reads it from a file. An unknown
+    /// variable is an error listing the known ones. Never prints a header or body.
+    #[arg(long = "write-out", short = 'w', value_name = "FORMAT")]
+    pub write_out: Option<String>,
+    /// Show nothing of the call (status, headers, body, timing): only what -w writes, the body
+    /// with -o -, and errors. The exit code still follows the status.
+    #[arg(long, short = 's')]
+    pub silent: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -556,10 +591,19 @@ pub enum FaultsAction {
     /// Show the fault journals in the state directory (runs still going are marked).
     List,
     /// Remove the faults of runs that are no longer running; exit 1 when some could not be removed.
+    /// An exec fault whose start ran has its stop command shown (redacted) and run only with --yes
+    /// (or a yes typed on a terminal), in the run's directory with this environment.
     Clear {
         /// Bearer token for a gateway's control API (else $SKYLOAD_CONTROL_TOKEN).
         #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
         control_token: Option<String>,
+        /// Run dead runs' exec stop commands without asking (each is still printed, redacted).
+        #[arg(long)]
+        yes: bool,
+        /// Also run the stop command of an exec fault whose run died before or while its start
+        /// command ran (the start may not have run; check first).
+        #[arg(long)]
+        stop_unconfirmed: bool,
     },
 }
 

@@ -86,7 +86,7 @@ pub fn run_sharded(
             crate::fault::http::control_tls(&plan.connections.tls, &target.host).map_err(|e| RunError::Probe(ProbeError::Settings(e.to_string())))?,
         );
     }
-    let mut faults = Timeline { plan: plan.faults.clone(), endpoints: Some(endpoints), driver: None, records: Vec::new() };
+    let mut faults = Timeline { plan: plan.faults.clone(), source: plan.source_path.clone(), endpoints: Some(endpoints), driver: None, records: Vec::new() };
     let result = runner::run_against(plan, &target, settings, sharding, observer, &mut faults);
     // Whatever is still applied is removed before the gateway goes (dropping the driver does it).
     drop(faults.driver.take());
@@ -102,6 +102,8 @@ pub fn run_sharded(
 /// (or dropping) the driver removes whatever is still applied, however the run ends.
 struct Timeline {
     plan: Vec<FaultPlan>,
+    /// The scenario file, where `skyload faults clear` finds an exec fault's stop command again.
+    source: Option<std::path::PathBuf>,
     endpoints: Option<Endpoints>,
     driver: Option<FaultDriver>,
     records: Vec<FaultRecord>,
@@ -111,6 +113,7 @@ impl FaultHook for Timeline {
     fn start(&mut self, t0: Instant, dir: &Path) {
         crate::fault::journal::copy_into(dir);
         if let Some(endpoints) = self.endpoints.take() {
+            crate::fault::exec_undo::record_origins(self.source.as_deref(), &self.plan);
             self.driver = Some(FaultDriver::start(self.plan.clone(), t0, endpoints));
         }
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHARTS: [&str; 5] = ["chart-rate", "chart-latency", "chart-percentiles", "chart-pods", "chart-capacity"];
+const CHARTS: [&str; 6] = ["chart-rate", "chart-status", "chart-latency", "chart-percentiles", "chart-pods", "chart-capacity"];
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SKYLOAD_CHROMIUM") {

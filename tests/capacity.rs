@@ -152,3 +152,33 @@ fn capacity_refuses_a_used_out_dir_and_unbounded_inputs_up_front() {
     }
     assert!(!Path::new(&out2).exists(), "nothing was run");
 }
+
+/// A capacity step's last sub-window takes the answers that come after the step's schedule, as
+/// the last stage of a run does: a stall over a step's last arrivals was answered after it, in
+/// no sub-window, so every second kept the SLO. The server holds the last 10 arrivals of the
+/// first step (100/s for 4 s, due from 3.9 s) for 1 s each: answered after 4 s for certain. The
+/// step as a whole keeps `p95 < 500ms` (10 of 400), its last second (10 of about 100) does not.
+#[test]
+fn a_stall_at_the_end_of_a_step_fails_its_last_sub_window() {
+    let server = common::TestServer::start();
+    server.hold_numbered(390, 10, Duration::from_secs(1));
+    let text = format!(
+        "name = \"tail\"\n[target]\nurl = \"{}\"\ntimeout = \"5s\"\n[[stages]]\nrate = 10\nduration = \"1s\"\n[[requests]]\npath = \"/hello\"\n[checks]\nrun = [\"p95 < 500ms\"]\n",
+        server.url()
+    );
+    let plan = skyload::scenario::load_str(&text, Path::new("tail.toml")).unwrap();
+    let mut s = plan.verify.capacity.clone();
+    // One step at 100/s; after it fails, a bisection at 50 and 75 (1 s each) ends the search.
+    (s.start, s.max, s.hold, s.bisect_hold, s.cooldown) = (100.0, 100.0, Duration::from_secs(4), Duration::from_secs(1), Duration::ZERO);
+    (s.window, s.consistency, s.retests, s.confirm, s.precision) = (Duration::from_secs(1), 1.0, 0, 0, 0.99);
+    let out = tempdir();
+    let mut log = Vec::new();
+    let (r, _) = search(&plan, s, out.path(), &mut log).unwrap();
+    let log = String::from_utf8(log).unwrap();
+    let first = &r.steps[0];
+    assert_eq!((first.rate, first.windows), (100.0, 4), "{log}");
+    assert!(first.p99_us >= 1_000_000, "the stall was not seen: {first:?}\n{log}");
+    assert_eq!(first.verdict, StepVerdict::Fail, "the stall in its last second passed: {log}");
+    assert_eq!(first.windows_passed, 3, "{log}");
+    assert!(first.broke_first.as_deref().unwrap_or_default().starts_with("second 3: `p95 < 500ms`"), "{first:?}");
+}

@@ -491,3 +491,70 @@ fn negative_and_out_of_range_durations_name_the_flag_and_the_value_as_typed() {
     }
     assert!(!tmp.path().join("reports").exists(), "nothing ran");
 }
+
+/// `--check` adds whole-run checks to a quick run and to a file, by the rules of `[checks] run`:
+/// judged and printed like the file's, kept in the saved scenario copy (a rerun or a merge judges
+/// the same checks), and a bad one refused before anything is sent, naming the flag.
+#[test]
+fn check_flags_judge_a_quick_run_and_a_file() {
+    let server = TestServer::start();
+    let out = tempdir();
+    let dir = out.path().join("quick");
+    let url = format!("{}/x", server.url());
+    let o = skyload()
+        .args(["run", "--url", &url, "--rate", "50", "--duration", "1s", "-q", "--check", "error_rate < 1%", "--check", "rate >= 100000", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "an unreachable rate fails the run\n{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("verdict.json")).unwrap()).unwrap();
+    let result = |check: &str| v["results"].as_array().unwrap().iter().find(|r| r["check"] == check).cloned().unwrap_or_else(|| panic!("{check} not judged: {v}"));
+    assert_eq!(result("error_rate < 1%")["passed"], true, "{v}");
+    assert_eq!(result("rate >= 100000")["passed"], false, "{v}");
+    assert_eq!(result("rate >= 100000")["scope"], "run", "{v}");
+    let copy = std::fs::read_to_string(dir.join("scenario.toml")).unwrap();
+    assert!(copy.contains("[checks]") && copy.contains("rate >= 100000"), "{copy}");
+
+    // On top of a file: added to its own checks, and recorded in the copy for `skyload merge`.
+    let f = out.path().join("s.toml");
+    std::fs::write(&f, format!("[target]\nurl = \"{}\"\n[checks]\nrun = [\"dropped == 0\"]\n[[stages]]\nrate = 50\nduration = \"1s\"\n[[requests]]\npath = \"/x\"\n", server.url())).unwrap();
+    let dir = out.path().join("file");
+    let o = skyload().arg("run").arg(&f).args(["-q", "--check", "ratio(ok) >= 99%", "--out"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("verdict.json")).unwrap()).unwrap();
+    let checks: Vec<&str> = v["results"].as_array().unwrap().iter().filter_map(|r| r["check"].as_str()).collect();
+    assert!(checks.contains(&"dropped == 0") && checks.contains(&"ratio(ok) >= 99%"), "{v}");
+    let copy = std::fs::read_to_string(dir.join("scenario.toml")).unwrap();
+    assert!(copy.lines().any(|l| l.starts_with("# schedule flags, read back by skyload merge: ") && l.contains("ratio(ok) >= 99%")), "{copy}");
+
+    // A bad check: exit 2, the flag named, a hint, nothing sent.
+    let before = server.received();
+    let o = skyload().args(["run", "--url", &url, "--rate", "50", "--duration", "1s", "-q", "--check", "p99(okk) < 5ms"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--check") && stderr.contains("did you mean `ok`"), "{stderr}");
+    let o = skyload().arg("run").arg(&f).args(["-q", "--check", "p99 <"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--check") && stderr.contains("p99 <"), "{stderr}");
+    assert_eq!(server.received(), before, "a refused check sends nothing");
+}
+
+/// `skyload capacity` on a scenario without checks says how to give an SLO (the --check flag or
+/// the file), and runs with one given by flag.
+#[test]
+fn capacity_without_checks_names_the_check_flag() {
+    let dir = tempdir();
+    let f = dir.path().join("s.toml");
+    std::fs::write(&f, "[target]\nurl = \"http://127.0.0.1:9\"\n[[stages]]\nrate = 10\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n").unwrap();
+    let o = skyload().arg("capacity").arg(&f).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--check 'p99 < 100ms'") && stderr.contains("[checks]"), "{stderr}");
+    let o = skyload().arg("capacity").arg(&f).args(["--check", "p99 < 100ms", "--check", "nonsense"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "the flag's check is parsed: {stderr}");
+    assert!(stderr.contains("--check") && stderr.contains("nonsense"), "{stderr}");
+}

@@ -449,43 +449,93 @@ fn a_lost_apply_answer_is_journalled_and_removal_attempted() {
     assert!(state.join(format!("skyload/faults/{pid}.json")).exists());
 }
 
-/// An exec fault of a `kill -9`'d run was left with no record at all. It is now journalled (name,
-/// start time, pid; never the command) so `faults list` and `faults clear` report it.
+/// An exec fault of a `kill -9`'d run was left in place: the journal named it but had no way to
+/// run its stop command (no directory, no environment, no proof the start ran, and the command's
+/// text must not be stored). Now the entry says where to find the command again (scenario path and
+/// a keyed digest of it, the run's directory, the names of the variables it uses), and `faults
+/// clear` runs it, shown redacted, only with --yes, refusing while a variable is unset, when the
+/// start may not have run (unless --stop-unconfirmed) or when the scenario file changed.
 #[test]
-fn an_exec_fault_of_a_killed_run_is_reported() {
+fn an_exec_fault_of_a_killed_run_is_stopped_by_faults_clear_yes() {
     let dir = tempdir();
     let state = dir.path().join("state");
-    let mark = dir.path().join("F");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let mark = work.join("F");
     let f = dir.path().join("exec.toml");
-    std::fs::write(
-        &f,
-        format!(
-            "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
-             [[faults]]\nname = \"mark\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"50s\"\nstart = \"touch '{m}'\"\nstop = \"rm '{m}'\"\n\
-             [gateway.functions.hello]\npods = 1\n",
-            m = mark.display()
-        ),
-    )
-    .unwrap();
+    // Relative `F`: only the run's directory finds it. `--password`: a secret the output must hide.
+    let scenario = "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+             [[faults]]\nname = \"mark\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"50s\"\nstart = \"touch F\"\n\
+             stop = \"true --password hunter22; test -n \\\"$DRILL_NS\\\" && rm F\"\n\
+             [gateway.functions.hello]\npods = 1\n";
+    std::fs::write(&f, scenario).unwrap();
     let out = dir.path().join("r");
-    let mut child = run_file(&f, &out).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
-    common::wait_until("the exec fault started and journalled", Duration::from_secs(15), || mark.exists() && journal.exists());
+    let mut child =
+        run_file(&f, &out).current_dir(&work).env("XDG_STATE_HOME", &state).env_remove("DRILL_NS").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = child.id();
+    let journal = state.join(format!("skyload/faults/{pid}.json"));
+    // `applied` is written once the start command returned: the start is known to have run.
+    let started = || mark.exists() && std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"state\": \"applied\""));
+    common::wait_until("the exec fault started and journalled as applied", Duration::from_secs(15), started);
     child.kill().unwrap(); // SIGKILL, by the pid we started
     child.wait().unwrap();
     assert!(mark.exists(), "nothing ran its stop command");
-    let text = std::fs::read_to_string(&journal).unwrap();
-    assert!(text.contains("\"exec\"") && text.contains("\"mark\"") && !text.contains("touch"), "{text}");
+    let saved = std::fs::read_to_string(&journal).unwrap();
+    assert!(saved.contains("\"DRILL_NS\"") && saved.contains(&format!("\"cwd\": \"{}\"", work.canonicalize().unwrap().display())), "{saved}");
+    assert!(saved.contains("\"scenario_hmac\"") && !saved.contains("hunter22") && !saved.contains("rm F") && !saved.contains("touch"), "{saved}");
     let copy = read_json(&out.join("faults.state.json"));
     assert_eq!((copy["faults"][0]["kind"].as_str(), copy["faults"][0]["in_place"].as_bool()), (Some("exec"), Some(true)), "{copy}");
     let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("exec fault `mark`") && text.contains("left in place by a dead run: run its stop command by hand"), "{text}");
-    let o = skyload().args(["faults", "clear"]).env("XDG_STATE_HOME", &state).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{text}");
-    assert!(text.contains("exec fault `mark`") && text.contains("run its stop command by hand"), "{text}");
-    assert!(!journal.exists(), "reported to the person who asked, then dropped");
+    assert!(text.contains("exec fault `mark`") && text.contains("its start ran") && text.contains("DRILL_NS"), "{text}");
+
+    // Run from elsewhere: the command must run in the recorded directory.
+    let clear = |args: &[&str], ns: Option<&str>| {
+        let mut c = skyload();
+        c.arg("faults").arg("clear").args(args).current_dir(dir.path()).env("XDG_STATE_HOME", &state);
+        match ns {
+            Some(v) => c.env("DRILL_NS", v),
+            None => c.env_remove("DRILL_NS"),
+        };
+        let o = c.output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // A variable the command uses is not set: refused by name, nothing run, entry kept.
+    let (code, text) = clear(&["--yes"], None);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("DRILL_NS not set here"), "{text}");
+    assert!(mark.exists() && journal.exists());
+    // No --yes and no terminal: shown (redacted), not run, kept.
+    let (code, text) = clear(&[], Some("prod"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("pass --yes") && text.contains("<redacted>") && text.contains("rm F") && !text.contains("hunter22"), "{text}");
+    assert!(mark.exists() && journal.exists());
+    // --yes: run in the run's directory; exit 0 marks it done.
+    let (code, text) = clear(&["--yes"], Some("prod"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("removed leftover exec fault `mark`") && text.contains("exit 0") && !text.contains("hunter22"), "{text}");
+    assert!(!mark.exists(), "the stop command removed the marker");
+    assert!(!journal.exists(), "done: dropped from the journal");
+
+    // Killed before its start was known to have run: left alone unless --stop-unconfirmed.
+    std::fs::write(&mark, "").unwrap();
+    std::fs::write(&journal, saved.replace("\"state\": \"applied\"", "\"state\": \"applying\"")).unwrap();
+    let (code, text) = clear(&["--yes"], Some("prod"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("left alone") && text.contains("--stop-unconfirmed"), "{text}");
+    assert!(mark.exists() && journal.exists(), "left alone, kept for --stop-unconfirmed");
+    let (code, text) = clear(&["--yes", "--stop-unconfirmed"], Some("prod"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!mark.exists() && !journal.exists());
+
+    // The scenario file changed since the run: its stop command may not be the run's. Refused.
+    std::fs::write(&mark, "").unwrap();
+    std::fs::write(&journal, &saved).unwrap();
+    std::fs::write(&f, format!("{scenario}# edited\n")).unwrap();
+    let (code, text) = clear(&["--yes"], Some("prod"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("changed since the run") && text.contains("by hand"), "{text}");
+    assert!(mark.exists(), "not run");
 }
 
 /// A failed lease renewal was only a warning: a fault the server had undone mid-window was
@@ -521,4 +571,69 @@ fn a_lapsed_lease_ends_the_fault_early_in_the_records() {
     let removed = faults[0]["removed_at_s"].as_f64().unwrap();
     assert!(removed < faults[0]["planned_end_s"].as_f64().unwrap(), "{faults}");
     rt.block_on(gw.shutdown());
+}
+
+/// A stall in the last second of the schedule is answered after it. A fault whose window reaches
+/// the end, and a recovery judged up to the end, take those answers as the last stage does: the
+/// fault's report (`passed`, latency inside) read the stall as nothing (its answers completed in no
+/// second of the window), and `recover_within` passed on a last second whose slow answers came
+/// after the schedule. The server holds the last 10 arrivals of a uniform 100/s, 5 s schedule
+/// (due from 4.9 s) for 1 s each, so their answers come after 5 s whatever the machine's load.
+/// `early` ends at 2 s (removed a few ms later): its recovery is judged on seconds 2, 3 and 4, the
+/// last of them the stalled one; that the run ended a few ms under 3 s after the removal does not
+/// make it "not measured" (those are the three seconds recovery is judged on).
+#[test]
+fn a_stall_at_the_end_counts_in_a_fault_window_and_its_recovery() {
+    let server = common::TestServer::start();
+    server.hold_numbered(490, 10, Duration::from_secs(1));
+    let dir = tempdir();
+    let f = dir.path().join("tail.toml");
+    std::fs::write(
+        &f,
+        format!(
+            r#"[target]
+url = "{}"
+timeout = "5s"
+[[stages]]
+rate = 100
+duration = "5s"
+[[requests]]
+path = "/hello"
+[[faults]]
+name = "to-end"
+kind = "exec"
+start = "true"
+at = "2s"
+for = "3s"
+expect = ["p99 < 500ms"]
+[[faults]]
+name = "early"
+kind = "exec"
+start = "true"
+at = "1s"
+for = "1s"
+recover_within = "3s"
+recovered_when = ["p95 < 500ms"]
+"#,
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = run_file(&f, &out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(server.received() >= 500, "{} requests", server.received());
+    let s = common::summary(&out);
+    assert!(s["totals"]["latency"]["max_us"].as_u64().unwrap() >= 1_000_000, "the stall was not seen: {}", s["totals"]["latency"]);
+    let faults = read_json(&out.join("faults.json"));
+    let by = |name: &str| faults.as_array().unwrap().iter().find(|x| x["name"] == name).cloned().unwrap_or_else(|| panic!("{name}: {faults}"));
+    let to_end = by("to-end");
+    assert_eq!(to_end["passed"], false, "a window over the stall passed its `p99 < 500ms`: {to_end}");
+    assert!(to_end["latency_inside"]["p99_us"].as_u64().unwrap() >= 1_000_000, "{to_end}");
+    let early = by("early");
+    assert_eq!(early["recovery"], "not recovered", "the last of its 3 seconds stalled: {early}");
+    let verdict = read_json(&out.join("verdict.json"));
+    let line = verdict["results"].as_array().unwrap().iter().find(|r| r["scope"] == "fault early" && r["check"] == "recovery <= 3s").cloned().unwrap_or_else(|| panic!("{verdict}"));
+    assert_eq!(line["passed"], false, "{line}");
 }

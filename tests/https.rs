@@ -533,3 +533,44 @@ fn proxy_api_over_tls() {
         h.shutdown().await;
     });
 }
+
+/// A listener that accepts TCP and then says nothing (a stuck TLS terminator, or a port that waits
+/// for the client to speak): the handshake never finishes. `invoke` says the TLS handshake timed
+/// out (under --timeout and under --connect-timeout), and a run counts its requests as `timeout`
+/// (no new outcome) with the cause in `tls.first_failure` and under the summary's `tls:` line.
+#[test]
+fn a_tls_handshake_that_never_finishes_is_named() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Hold every connection open, silent; bounded (the run below opens a few dozen at most).
+        let held: Vec<_> = l.incoming().take(500).collect();
+        drop(held);
+    });
+    let url = format!("https://127.0.0.1:{port}/");
+    let o = skyload(&["invoke", &url, "--insecure", "--timeout", "1s"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("no response from {url} within 1s: TLS handshake timed out")), "{}", stderr(&o));
+    let o = skyload(&["invoke", &url, "--insecure", "--connect-timeout", "300ms", "--timeout", "30s"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("TLS handshake timed out") && stderr(&o).contains("connect timeout, 300ms"), "{}", stderr(&o));
+
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    let o = Command::new(BIN)
+        .args(["run", "--url", &url, "--insecure", "--rate", "4", "--duration", "1s", "--timeout", "500ms", "-q", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    let sum = summary(&dir);
+    assert!(sum["totals"]["outcomes"]["timeout"].as_u64().unwrap_or(0) > 0, "{}", sum["totals"]);
+    assert!(sum["totals"]["outcomes"]["tls"].is_null() || sum["totals"]["outcomes"]["tls"] == 0, "{}", sum["totals"]);
+    let first = sum["tls"]["first_failure"].as_str().unwrap_or_default();
+    assert!(first.starts_with("TLS handshake timed out") && first.ends_with(&format!("(127.0.0.1:{port})")), "{}", sum["tls"]);
+    assert_eq!(sum["tls"]["first_failure_outcome"], "timeout", "{}", sum["tls"]);
+    assert!(text.contains("tls: no handshake completed before the run"), "{text}");
+    assert!(text.contains("(outcome `timeout`); the first: TLS handshake timed out"), "{text}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("No TLS handshake completed before the run") && html.contains("(outcome <code>timeout</code>); the first: TLS handshake timed out"), "the report says it too");
+}

@@ -104,6 +104,14 @@ fn every_run_writes_a_self_contained_report() {
     assert!(html.contains("No faults were injected") && html.contains("No capacity search"));
     assert!(chart(&html, "chart-pods").contains("\nhello-1\n</text>") && html.contains("<td>hello-2</td>"), "pods named");
     assert!(html.contains("generator guard"));
+    // Responses by status code per second (status.csv), beside the rate chart: every answer of
+    // the run's 200s, as many as summary.json counts, in a table as well as drawn.
+    assert!(chart(&html, "chart-status").contains("responses per second"));
+    let summary: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    let ok200 = summary["totals"]["status_codes"]["200"].as_u64().unwrap();
+    assert!(ok200 > 0 && html.contains(&format!("<tr><td>200</td><td class=\"num\">{ok200}</td>")), "status table: {html}");
+    let (rate_at, status_at, latency_at) = (html.find("id=\"chart-rate\""), html.find("id=\"chart-status\""), html.find("id=\"chart-latency\""));
+    assert!(rate_at < status_at && status_at < latency_at, "the status chart follows the rate chart");
     assert!(html.contains("1 thread · pacer sleep · "), "the report names the thread count (one per 25,000/s by default) and the pacer that ran");
 
     // `skyload report DIR` makes it again, the same apart from when and where it was made.
@@ -172,9 +180,13 @@ fn an_old_results_dir_with_a_secret_in_its_scenario_is_still_redacted() {
         "[target]\nurl = \"http://h\"\nheaders = { authorization = \"Bearer leaked-7\", cookie = \"sid=leaked-8\" }\n",
     )
     .unwrap();
+    // Nor had it status.csv: the report says so instead of failing.
+    std::fs::remove_file(dir.join("status.csv")).unwrap();
     ok(skyload().arg("report").arg(&dir).output().unwrap());
     let html = read(&dir.join("report.html"));
     assert!(!html.contains("leaked-7") && !html.contains("leaked-8"));
+    assert!(html.contains("No status codes recorded") && !html.contains("id=\"chart-status\""));
+    assert_self_contained(&html);
 }
 
 /// The precise pacer's CPU wake-up latency request reaches summary.json, the report and (through

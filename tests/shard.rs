@@ -271,6 +271,9 @@ fn four_shards_merge_into_the_whole_schedule() {
     assert!(codes.get("429").is_some_and(|n| *n > 0), "{codes:?}");
     let html = std::fs::read_to_string(merged.join("report.html")).unwrap();
     assert!(html.contains("rate &gt;= 300") && html.contains("<svg"), "the report shows the merged verdict and charts");
+    // The merged status codes are drawn and tabled: the 429s, all shards' together.
+    assert!(html.contains("<figure class=\"chart\" id=\"chart-status\">"), "status chart missing from the merged report");
+    assert!(html.contains(&format!("<tr><td>429</td><td class=\"num\">{}</td>", codes["429"])), "merged 429s in the status table");
     assert!(ok(&o).contains(&format!("report:  {}", merged.join("report.html").display())), "{}", ok(&o));
 
     // Associative: ((0,1),2,3) from disk equals (0,1,2,3), and in memory (a,(b,c)) equals ((a,b),c).

@@ -103,7 +103,7 @@ pub fn run(a: &CapacityArgs) -> CliResult {
             return Err(CliError::Usage(e.to_string()));
         }
     };
-    if let Err(e) = (Overrides { url: a.url.clone(), ..Default::default() }).apply(&mut plan) {
+    if let Err(e) = (Overrides { url: a.url.clone(), checks: a.checks.clone(), ..Default::default() }).apply(&mut plan) {
         return Err(CliError::Usage(e.to_string()));
     }
     let s = match settings(&plan, a) {
@@ -117,7 +117,7 @@ pub fn run(a: &CapacityArgs) -> CliResult {
         return Err(CliError::Usage(msg));
     }
     if !plan.verify.checks.iter().any(|c| matches!(c.scope, Scope::Run | Scope::Request(_))) {
-        return Err(CliError::Usage(format!("{}: capacity needs an SLO to judge each step by: add e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display())));
+        return Err(CliError::Usage(format!("{}: capacity needs an SLO to judge each step by: give it with --check 'p99 < 100ms' --check 'error_rate < 1%', or add to the file e.g.\n  [checks]\n  run = [\"p99 < 100ms\", \"error_rate < 1%\"]", a.scenario.display())));
     }
     let out = a.out.clone().unwrap_or_else(|| {
         let d = runner::default_out_dir(&plan);
@@ -265,6 +265,19 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
             answer.noisy_below.iter().map(|r| format!("{r:.1} rps")).collect::<Vec<_>>().join(", ")
         ));
     }
+    let resolution = resolution(&vp, &steps, good, search.stop);
+    if let Some(r) = resolution.as_ref().filter(|r| r.unseen_overload > s.precision) {
+        notes.push(format!(
+            "holds of {:.0}s cannot see an overload under {:.1}% (`{}` lets {} of queueing pass): the true capacity may be as low as {:.1} rps; a --confirm-hold of {:.0}s sees the {:.1}% precision",
+            r.hold_s,
+            r.unseen_overload * 100.0,
+            r.check,
+            crate::units::format_us(r.slack_us as u64),
+            r.capacity_at_least_rps,
+            cap::hold_to_see(r.slack_us, s.precision).ceil(),
+            s.precision * 100.0
+        ));
+    }
     let mut targets = Vec::new();
     for (src, e) in &s.targets {
         let value = match e.metric {
@@ -308,8 +321,21 @@ pub fn search(plan: &Plan, s: CapacitySettings, out: &std::path::Path, log: &mut
         targets,
         notes,
         seconds: started.elapsed().as_secs_f64(),
+        resolution,
     };
     Ok((report, code))
+}
+
+/// How close the answer's holds get to the true capacity (`cap::resolution`), from the latency at
+/// the lowest rate that passed and the longest hold the answer passed; None for a bound (the
+/// search reached its maximum or the generator's) or no answer.
+fn resolution(vp: &crate::verify::spec::VerifyPlan, steps: &[StepReport], answer: Option<f64>, stop: Option<Stop>) -> Option<cap::HoldResolution> {
+    let answer = answer.filter(|_| !matches!(stop, Some(Stop::ReachedMax | Stop::GeneratorLimited)))?;
+    let passed = || steps.iter().filter(|x| x.verdict == StepVerdict::Pass);
+    let base = passed().min_by(|a, b| a.rate.total_cmp(&b.rate))?;
+    let hold = passed().filter(|x| x.rate == answer).map(|x| x.hold_s).max_by(f64::total_cmp)?;
+    let slo: Vec<(&str, &crate::verify::expr::Expr)> = vp.checks.iter().map(|c| (c.source.as_str(), &c.expr)).collect();
+    cap::resolution(&slo, (base.p50_us, base.p99_us), answer, hold)
 }
 
 /// Judges the SLO over each `window`-long stretch of a step's `hold` (whole windows only).
@@ -318,7 +344,9 @@ fn sub_windows(vp: &crate::verify::spec::VerifyPlan, saved: &SavedRun, hold: std
     let n = (hold.as_secs_f64() / w).floor() as usize;
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
-        let span = Span { from: k as f64 * w, to: Some((k + 1) as f64 * w), tail: false };
+        // The sub-window that ends the step takes the answers after it (`Span::judged`): a stall
+        // over the step's last arrivals is answered after its schedule, and belongs to its end.
+        let span = Span::judged(k as f64 * w, Some((k + 1) as f64 * w));
         let mut failed = None;
         for c in vp.checks.iter() {
             let request = match &c.scope {
@@ -383,6 +411,17 @@ pub fn render(r: &CapacityReport, out: &mut dyn Write) -> std::io::Result<()> {
         }
         writeln!(out, "daily volume at this capacity: {:.0} calls ({:.0} per pod)", p.daily_calls, p.daily_calls_per_pod)?;
     }
+    if let Some(x) = &r.resolution {
+        writeln!(
+            out,
+            "resolution: holds of {:.0}s cannot see an overload under {:.1}% (`{}` lets {} of queueing pass): the true capacity is at least {:.1} rps",
+            x.hold_s,
+            x.unseen_overload * 100.0,
+            x.check,
+            crate::units::format_us(x.slack_us as u64),
+            x.capacity_at_least_rps
+        )?;
+    }
     for n in &r.notes {
         writeln!(out, "  WARNING {n}")?;
     }
@@ -411,6 +450,7 @@ mod tests {
             targets: vec![],
             notes: vec![],
             seconds: 1.0,
+            resolution: None,
         }
     }
 
@@ -430,5 +470,15 @@ mod tests {
         assert!(t.contains("needs at most 13 pods"), "{t}");
         let t = rendered(&report(Stop::Converged));
         assert!(t.contains("capacity: 800.0 rps sustainable") && !t.contains("at least") && !t.contains("at most"), "{t}");
+    }
+
+    /// The answer's holds say how close they get: a rate passed with 3 s holds against 90 ms of
+    /// slack may be 3% over the true capacity, and the terminal says so under the answer.
+    #[test]
+    fn the_answer_says_what_its_holds_can_see() {
+        let mut r = report(Stop::Converged);
+        r.resolution = cap::resolution(&[("p99 < 100ms", &crate::verify::expr::parse("p99 < 100ms").unwrap())], (9_000, 10_000), 800.0, 3.0);
+        let t = rendered(&r);
+        assert!(t.contains("resolution: holds of 3s cannot see an overload under 3.0% (`p99 < 100ms` lets 90.0ms of queueing pass): the true capacity is at least 776.7 rps"), "{t}");
     }
 }

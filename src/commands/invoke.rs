@@ -3,10 +3,13 @@
 //! note), the pod that answered, and where the time went (DNS, TCP connect, TLS handshake, request
 //! sent, first byte, body done), as curl's `-w` or httpstat show. Exit 0 for 2xx/3xx, 1 for any
 //! other status, 3 when no response came (could not resolve, connect or handshake, or the
-//! connection failed mid-request).
+//! connection failed mid-request). `-L` follows redirects (`invoke_redirect` holds curl's rules)
+//! and `-w` prints curl's `--write-out` variables (`invoke_writeout`).
 
 use crate::cli::InvokeArgs;
 use super::error::{CliError, CliResult};
+use super::invoke_redirect::{next_method, resolve, sends_header, DEFAULT_MAX_REDIRS};
+use super::invoke_writeout::{Facts, Format};
 use crate::exit;
 use crate::load::connect::{Dialer, Stream, TlsInfo};
 use crate::load::tls::{Alpn, TlsClient};
@@ -46,6 +49,29 @@ pub struct Call {
     pub tls: Option<TlsInfo>,
     /// Milliseconds per step; `dns`/`connect`/`tls` are absent when a kept-alive connection was reused.
     pub timing_ms: Timing,
+    /// The redirects `-L` followed to reach this answer, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<Hop>,
+    /// Secret -H headers that were not sent to a host other than the first URL's (`-L`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
+    /// The `Location` header as received, for `-L`.
+    #[serde(skip)]
+    location: Option<String>,
+    /// The response's header block in bytes, for `-w %{size_header}`.
+    #[serde(skip)]
+    header_bytes: u64,
+}
+
+/// One redirect that `-L` followed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hop {
+    pub status: u16,
+    /// Both redacted, as every URL skyload shows.
+    pub url: String,
+    pub location: String,
+    /// The method of the next request (a POST becomes a GET after 301/302/303).
+    pub next_method: String,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -59,6 +85,7 @@ pub struct Timing {
     pub total: f64,
 }
 
+#[derive(Clone)]
 struct Target {
     uri: Uri,
     https: bool,
@@ -66,6 +93,13 @@ struct Target {
     port: u16,
     authority: String,
     path: String,
+}
+
+impl Target {
+    /// Scheme, host and port: what a connection (and the secret headers, under -L) belongs to.
+    fn origin(&self) -> (bool, String, u16) {
+        (self.https, self.host.to_ascii_lowercase(), self.port)
+    }
 }
 
 fn parse_url(s: &str) -> Result<Target, String> {
@@ -145,58 +179,79 @@ pub fn run(args: &InvokeArgs) -> CliResult {
         }
     }
     let settings = TlsSettings { cacert: flags.cacert.clone(), insecure: flags.insecure, cert: flags.cert.clone(), key: flags.key.clone(), server_name: flags.servername.clone() };
-    if !t.https && settings != TlsSettings::default() {
+    let follow = args.location || args.location_trusted;
+    if !t.https && !follow && settings != TlsSettings::default() {
         return usage("--cacert/--insecure/--cert/--key/--servername apply to https:// URLs only".into());
     }
     if args.http2 && flags.http1 {
         return usage("--http2 and --http1.1 ask for different protocols; give one".into());
+    }
+    let write_out = match args.write_out.as_deref().map(Format::from_arg) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(m)) => return usage(m),
+    };
+    if args.json && (write_out.is_some() || args.silent) {
+        return usage("--json prints the whole call as JSON: leave out -w/--write-out and -s/--silent, or --json".into());
     }
     let alpn = match (args.http2, flags.http1) {
         (true, _) => Alpn::H2,
         (_, true) => Alpn::Http1,
         _ => Alpn::Negotiate,
     };
-    let tls = if t.https {
+    if t.https {
+        // Checked before anything is sent; the settings here are the flags' alone: name the one that was refused, as run does.
         match TlsClient::new(&settings, &t.host, alpn) {
-            Ok(c) => Some(c),
-            // The settings here are the flags' alone: name the one that was refused, as run does.
+            Ok(_) => {}
             Err(crate::load::tls::TlsError::Settings { field, message }) => return usage(format!("{}: {message}", field.flag())),
             Err(e) => return usage(e.to_string()),
         }
-    } else {
-        None
-    };
+    }
     if settings.insecure && !args.json {
         eprintln!("skyload: WARNING --insecure: the server's certificate is NOT verified");
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start a runtime")?;
-    let pod_header = HeaderName::from_bytes(args.pod_header.as_bytes()).ok();
+    let ctx = Ctx {
+        first: t.origin(),
+        settings,
+        alpn,
+        resolves,
+        connect_timeout,
+        pod_header: HeaderName::from_bytes(args.pod_header.as_bytes()).ok(),
+        max_body: args.max_body,
+        force_h2: args.http2,
+        follow,
+        trusted: args.location_trusted,
+        max_redirs: args.max_redirs.unwrap_or(DEFAULT_MAX_REDIRS),
+    };
     let req = ReqParts { method, headers, body };
     let mut out = std::io::stdout().lock();
-    let dns_start = Instant::now();
-    let dialer = match Dialer::new(&t.host, t.port, &resolves, tls) {
-        Ok(d) => d.with_connect_timeout(connect_timeout),
-        Err(e) => return Err(CliError::RunFailed(e.to_string())),
-    };
-    let mut dns = (dialer.stats.lookups.load(std::sync::atomic::Ordering::Relaxed) > 0).then(|| dns_start.elapsed());
-    let mut conn: Option<(Sender, Arc<Marks>, Option<String>)> = None;
+    let mut origins: Vec<Origin> = Vec::new();
     let mut code = exit::OK;
     for i in 0..args.count {
-        let dns_now = dns.take();
-        let result = rt.block_on(async { tokio::time::timeout(timeout, one(&t, &dialer, &req, &mut conn, dns_now, pod_header.as_ref(), args.max_body, args.http2)).await });
-        let call = match result {
+        let started = Instant::now();
+        let result = rt.block_on(async { tokio::time::timeout(timeout, chain(&t, &req, &mut origins, &ctx)).await });
+        let chain = match result {
             Ok(Ok(c)) => c,
             Ok(Err(m)) => return Err(CliError::RunFailed(m)),
-            Err(_) => return Err(CliError::RunFailed(format!("no response from {} within {}", t.uri, args.timeout))),
+            Err(_) => {
+                // A dial cut short by --timeout leaves its cause with the dialer (a TLS handshake the server never finished).
+                let why = origins.iter().find_map(|o| o.dialer.stats.first_tls_failure.get()).map(|f| format!(": {}", f.why)).unwrap_or_default();
+                return Err(CliError::RunFailed(format!("no response from {} within {}{why}", crate::record::redact::text(&t.uri.to_string()), args.timeout)));
+            }
         };
+        let total = started.elapsed();
+        let facts = write_out.as_ref().map(|_| chain.facts(total));
+        let mut call = chain.call;
         if !(200..400).contains(&call.status) {
             code = exit::CHECK_FAILED;
         }
-        let mut call = call;
         if let Some(line) = output.write(&call.raw).map_err(CliError::RunFailed)? {
             (call.body, call.body_truncated, call.body_file) = (String::new(), false, Some(line));
         }
-        if output.text_to_stderr() {
+        if args.silent {
+            // -s: the call is not shown; -w's text (below) and the body with -o - are all of it.
+        } else if output.text_to_stderr() {
             print_call(&call, &mut std::io::stderr().lock())?;
         } else if args.json {
             writeln!(out, "{}", serde_json::to_string(&call)?)?;
@@ -206,8 +261,177 @@ pub fn run(args: &InvokeArgs) -> CliResult {
             }
             print_call(&call, &mut out)?;
         }
+        if let (Some(f), Some(facts)) = (&write_out, facts) {
+            write!(out, "{}", f.render(&facts))?;
+            out.flush()?;
+        }
     }
     CliError::from_status(code)
+}
+
+/// What every hop of a call shares: the flags, checked.
+struct Ctx {
+    /// The first URL's origin: secret headers go only there unless --location-trusted.
+    first: (bool, String, u16),
+    settings: TlsSettings,
+    alpn: Alpn,
+    resolves: Vec<crate::scenario::ResolveOverride>,
+    connect_timeout: Option<Duration>,
+    pod_header: Option<HeaderName>,
+    max_body: usize,
+    force_h2: bool,
+    follow: bool,
+    trusted: bool,
+    max_redirs: u32,
+}
+
+/// A scheme, host and port called during this invocation, with its kept-alive connection (a
+/// redirect back to it, or the next of -n, reuses it).
+struct Origin {
+    key: (bool, String, u16),
+    dialer: Dialer,
+    conn: Option<(Sender, Arc<Marks>, Option<String>)>,
+    /// The name lookup made when the dialer was made, shown on the first call that uses it.
+    dns: Option<Duration>,
+}
+
+impl Origin {
+    fn new(t: &Target, ctx: &Ctx) -> Result<Origin, String> {
+        let tls = if t.https {
+            // --servername names the first URL's server; another host is checked under its own name.
+            let mut s = ctx.settings.clone();
+            if t.origin() != ctx.first {
+                s.server_name = None;
+            }
+            Some(TlsClient::new(&s, &t.host, ctx.alpn).map_err(|e| format!("{}: {e}", t.uri))?)
+        } else {
+            None
+        };
+        let start = Instant::now();
+        let dialer = Dialer::new(&t.host, t.port, &ctx.resolves, tls).map_err(|e| e.to_string())?.with_connect_timeout(ctx.connect_timeout);
+        let dns = (dialer.stats.lookups.load(std::sync::atomic::Ordering::Relaxed) > 0).then(|| start.elapsed());
+        Ok(Origin { key: t.origin(), dialer, conn: None, dns })
+    }
+}
+
+/// One call: the request, and with -L the redirects after it.
+struct Chain {
+    call: Call,
+    /// The last hop's scheme.
+    https: bool,
+    sums: Sums,
+}
+
+/// Per-step times (seconds from each hop's start) added up over the hops, as curl adds them for
+/// `-w`; and the header bytes of every answer.
+#[derive(Default)]
+struct Sums {
+    namelookup: f64,
+    connect: f64,
+    appconnect: f64,
+    starttransfer: f64,
+    header_bytes: u64,
+}
+
+impl Sums {
+    fn add(&mut self, call: &Call) {
+        let tm = &call.timing_ms;
+        let dns = tm.dns.unwrap_or(0.0);
+        let connect = dns + tm.connect.unwrap_or(0.0);
+        self.namelookup += dns / 1e3;
+        self.connect += connect / 1e3;
+        if let Some(tls) = tm.tls {
+            self.appconnect += (connect + tls) / 1e3;
+        }
+        self.starttransfer += (tm.total - tm.done) / 1e3;
+        self.header_bytes += call.header_bytes;
+    }
+}
+
+impl Chain {
+    fn facts(&self, total: Duration) -> Facts {
+        let (c, s) = (&self.call, &self.sums);
+        let remote: Option<std::net::SocketAddr> = c.address.as_deref().and_then(|a| a.parse().ok());
+        Facts {
+            http_code: c.status,
+            http_version: match c.protocol.as_str() {
+                "h2" => "2",
+                "http/1.0" => "1.0",
+                _ => "1.1",
+            }
+            .into(),
+            time_namelookup: s.namelookup,
+            time_connect: s.connect,
+            time_appconnect: s.appconnect,
+            time_starttransfer: s.starttransfer,
+            time_total: total.as_secs_f64(),
+            size_download: c.body_bytes as u64,
+            size_header: s.header_bytes,
+            remote_ip: remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+            remote_port: remote.map_or(0, |a| a.port()),
+            url_effective: c.url.clone(),
+            num_redirects: c.redirects.len() as u32,
+            scheme: if self.https { "HTTPS" } else { "HTTP" }.into(),
+        }
+    }
+}
+
+/// Sends the request to `first` and, with -L, follows its redirects (at most --max-redirs).
+async fn chain(first: &Target, req: &ReqParts, origins: &mut Vec<Origin>, ctx: &Ctx) -> Result<Chain, String> {
+    let mut t = first.clone();
+    let (mut method, mut body) = (req.method.clone(), req.body.clone());
+    let mut hops = Vec::new();
+    let mut withheld: Vec<String> = Vec::new();
+    let mut sums = Sums::default();
+    loop {
+        let key = t.origin();
+        let idx = match origins.iter().position(|o| o.key == key) {
+            Some(i) => i,
+            None => {
+                origins.push(Origin::new(&t, ctx)?);
+                origins.len() - 1
+            }
+        };
+        let o = &mut origins[idx];
+        let mut headers = Vec::new();
+        for (n, v) in &req.headers {
+            if sends_header(is_secret_header(n.as_str()), key == ctx.first, ctx.trusted) {
+                headers.push((n.clone(), v.clone()));
+            } else {
+                let note = format!("{n} not sent to {}://{}:{} (not the first URL's scheme, host and port; --location-trusted sends it)", if t.https { "https" } else { "http" }, t.host, t.port);
+                if !withheld.contains(&note) {
+                    withheld.push(note);
+                }
+            }
+        }
+        let hop_req = ReqParts { method: method.clone(), headers, body: body.clone() };
+        let call = one(&t, &o.dialer, &hop_req, &mut o.conn, o.dns.take(), ctx.pod_header.as_ref(), ctx.max_body, ctx.force_h2).await?;
+        sums.add(&call);
+        let next = match (ctx.follow, next_method(call.status, &method), call.location.as_deref()) {
+            (true, Some(next), Some(loc)) => Some((next, loc.to_string())),
+            _ => None,
+        };
+        let Some(((next_m, keep_body), loc)) = next else {
+            return Ok(Chain { call: Call { redirects: hops, withheld, ..call }, https: t.https, sums });
+        };
+        let here = t.uri.to_string();
+        if hops.len() as u32 >= ctx.max_redirs {
+            return Err(format!(
+                "maximum ({}) redirects followed: {} answered {} again, to {}; raise --max-redirs N if the chain is that long, else it is a redirect loop",
+                ctx.max_redirs,
+                crate::record::redact::text(&here),
+                call.status,
+                crate::record::redact::text(&loc)
+            ));
+        }
+        let to = resolve(&here, &loc).and_then(|u| parse_url(&u)).map_err(|m| format!("{} answered {} with Location `{}`, which cannot be followed: {m}", crate::record::redact::text(&here), call.status, crate::record::redact::text(&loc)))?;
+        hops.push(Hop { status: call.status, url: crate::record::redact::text(&here), location: crate::record::redact::text(&to.uri.to_string()), next_method: next_m.to_string() });
+        method = next_m;
+        if !keep_body {
+            body = Bytes::new();
+        }
+        t = to;
+    }
 }
 
 struct ReqParts {
@@ -301,6 +525,15 @@ async fn one(
             (n.as_str().to_string(), v)
         })
         .collect();
+    let location = parts.headers.get(http::header::LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let header_bytes = match parts.version {
+        // curl writes HTTP/2's status line without a reason phrase.
+        http::Version::HTTP_2 => super::invoke_writeout::header_size("2", parts.status, Some(""), &parts.headers),
+        v => {
+            let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>().and_then(|r| std::str::from_utf8(r.as_bytes()).ok());
+            super::invoke_writeout::header_size(if v == http::Version::HTTP_10 { "1.0" } else { "1.1" }, parts.status, reason, &parts.headers)
+        }
+    };
     let pod = pod_header.and_then(|h| parts.headers.get(h)).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let is_json = parts.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.to_str().unwrap_or("").contains("json"));
     let (body, truncated) = show_body(&bytes, is_json, max_body);
@@ -324,6 +557,10 @@ async fn one(
         pod,
         tls: tls_info,
         timing_ms: timing,
+        redirects: Vec::new(),
+        withheld: Vec::new(),
+        location,
+        header_bytes,
     })
 }
 
@@ -354,6 +591,16 @@ pub fn show_body(b: &[u8], is_json: bool, max: usize) -> (String, bool) {
 }
 
 fn print_call(c: &Call, out: &mut dyn Write) -> std::io::Result<()> {
+    for (i, h) in c.redirects.iter().enumerate() {
+        let reason = http::StatusCode::from_u16(h.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        writeln!(out, "redirect {}: {} {reason}  {} -> {} ({})", i + 1, h.status, h.url, h.location, h.next_method)?;
+    }
+    for w in &c.withheld {
+        writeln!(out, "  {w}")?;
+    }
+    if !c.redirects.is_empty() {
+        writeln!(out)?;
+    }
     writeln!(out, "{} {} {}", c.protocol.to_uppercase(), c.status, http::StatusCode::from_u16(c.status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""))?;
     for (n, v) in &c.headers {
         writeln!(out, "{n}: {v}")?;

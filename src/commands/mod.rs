@@ -17,3 +17,5 @@ pub mod error;
 pub mod outfile;
 pub mod merge_judge;
 pub mod invoke_output;
+pub mod invoke_redirect;
+pub mod invoke_writeout;

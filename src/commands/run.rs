@@ -53,6 +53,7 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
         http2: args.http2,
         pacer: args.pacer.clone(),
         timeout,
+        checks: args.checks.clone(),
     };
     let mut plan = match &args.scenario {
         Some(path) => {
@@ -146,8 +147,10 @@ pub fn run(args: &RunArgs) -> CliResult {
     // A run that was killed may have left toxics on a server without leases: remove them first.
     if !plan.faults.is_empty() && sharding.shard.is_none_or(|s| s.drives_faults()) {
         let ep = crate::fault::backend::Endpoints { embedded: None, control_token: std::env::var("SKYLOAD_CONTROL_TOKEN").ok(), tls: None };
-        for line in crate::fault::journal::clear_blocking(&ep, false) {
-            crate::errln!("skyload: {line}");
+        // Nobody is asked here: a dead run's exec stop commands are reported, never run.
+        let opts = crate::fault::journal::ClearOptions { forget_reported: false, exec: None };
+        for line in crate::fault::journal::clear_blocking(&ep, opts) {
+            crate::errln!("skyload: {}", line.text);
         }
     }
     let stop = StopHandle::new();

@@ -198,7 +198,8 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
 
 /// What undoes `action` after this process is gone, for the journal; None when nothing would
 /// outlive the run (the embedded gateway, a command with no stop). A command is journalled by
-/// name, start time and pid only, never its text (it may hold secrets): it is reported, not undone.
+/// name, start time and pid, never its text (it may hold secrets), with where it can be found
+/// again (`exec_undo::StopRef`, noted when the timeline started).
 pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Leftover> {
     use super::journal::Leftover;
     match action {
@@ -215,6 +216,7 @@ pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Left
             name: name.to_string(),
             started: crate::units::rfc3339(std::time::SystemTime::now()),
             pid: std::process::id(),
+            stop: super::exec_undo::origin(name),
         }),
         _ => None,
     }

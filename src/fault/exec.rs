@@ -9,7 +9,17 @@ use std::time::Duration;
 const KEEP: usize = 16 * 1024;
 
 pub async fn run(command: &str, timeout: Duration) -> StepResult {
-    let child = tokio::process::Command::new("sh")
+    run_in(command, timeout, None).await
+}
+
+/// `run` in directory `cwd` (None: this process's): `skyload faults clear` runs a dead run's stop
+/// command where that run ran it.
+pub async fn run_in(command: &str, timeout: Duration, cwd: Option<&std::path::Path>) -> StepResult {
+    let mut cmd = tokio::process::Command::new("sh");
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let child = cmd
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())

@@ -8,8 +8,9 @@
 //!
 //! Faults of the embedded gateway die with the run and are not journalled. An exec fault is
 //! journalled by name, start time and pid, never its commands (they may hold secrets, which must
-//! not sit in a file nobody cleans): what a dead run left is reported, not undone — only its
-//! stop command could undo it, and a later process cannot know it is still right to run.
+//! not sit in a file nobody cleans), with a `StopRef` (`exec_undo`) saying where its stop command
+//! can be found again and checked: `skyload faults clear` shows it redacted and runs it only on
+//! the person's yes, and only when its start is known to have run. A run's own clean-up reports it.
 //!
 //! An entry is written before its fault is applied: a run killed while the call is under way, or
 //! whose call lost its answer, still leaves a trace. Each entry carries its `Stage`, so a later
@@ -18,6 +19,7 @@
 //! the toxic of that name may be someone else's.
 
 use super::backend::{self, Endpoints};
+use super::exec_undo::StopRef;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -30,26 +32,35 @@ pub enum Leftover {
     Toxic { api: String, proxy: String, name: String },
     /// `method base + path` on a gateway's control API.
     Gateway { base: String, method: String, path: String },
-    /// An exec fault whose stop command had not run (successfully): only a person can undo it.
+    /// An exec fault whose stop command had not run (successfully): undone by its stop command,
+    /// which only a person may have run by a later process.
     Exec {
         name: String,
         /// RFC 3339, when its start command was run.
         started: String,
         /// The run that started it.
         pid: u32,
+        /// Where its stop command can be found again (None: it cannot, e.g. a journal of an older
+        /// skyload or a scenario not read from a file).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stop: Option<StopRef>,
     },
 }
 
-/// What a dead run's exec fault needs; skyload never runs a command it did not get from the user
-/// in this process.
+/// A dead run's exec fault whose stop command cannot be found again.
 pub const EXEC_LEFT: &str = "left in place by a dead run: run its stop command by hand";
+/// A dead run's exec fault whose start ran, as a run's own clean-up reports it (it never runs a
+/// dead run's command: nobody was asked).
+pub const EXEC_STOP_PENDING: &str = "its start command ran and its stop did not: `skyload faults clear` shows the stop command and runs it with --yes";
+/// A dead run's exec fault whose start command may not have run.
+pub const DIED_STARTING: &str = "left alone: the run died before or while its start command ran, so it may not have run (or may still be running); check by hand, or run its stop anyway with `skyload faults clear --stop-unconfirmed`";
 
 impl std::fmt::Display for Leftover {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Leftover::Toxic { api, proxy, name } => write!(f, "toxic `{name}` on proxy `{proxy}` at {api}"),
             Leftover::Gateway { base, method, path } => write!(f, "gateway fault at {base} (undone by {method} {path})"),
-            Leftover::Exec { name, started, pid } => write!(f, "exec fault `{name}` (started {started} by run pid {pid}; its stop command has not run)"),
+            Leftover::Exec { name, started, pid, .. } => write!(f, "exec fault `{name}` (started {started} by run pid {pid}; its stop command has not run)"),
         }
     }
 }
@@ -61,7 +72,8 @@ impl Leftover {
         match self {
             Leftover::Toxic { api, proxy, name } => Leftover::Toxic { api: r(api), proxy: proxy.clone(), name: name.clone() },
             Leftover::Gateway { base, method, path } => Leftover::Gateway { base: r(base), method: method.clone(), path: r(path) },
-            Leftover::Exec { name, started, pid } => Leftover::Exec { name: r(name), started: started.clone(), pid: *pid },
+            // The `StopRef` holds paths, variable names and a keyed digest: nothing to redact.
+            Leftover::Exec { name, started, pid, stop } => Leftover::Exec { name: r(name), started: started.clone(), pid: *pid, stop: stop.clone() },
         }
     }
 }
@@ -114,8 +126,11 @@ pub enum Cleanup {
     Undo,
     /// Report it and leave it: undoing could delete or revert what someone else made.
     LeaveAlone(&'static str),
-    /// An exec fault: only its stop command undoes it, and only a person may run that.
+    /// An exec fault whose stop command cannot be found again: only a person can undo it.
     Report,
+    /// An exec fault whose start ran: its stop command may be run, shown first and on the
+    /// person's yes (`skyload faults clear`); a run's own clean-up only reports it.
+    RunStop,
 }
 
 /// A dead run's entry whose apply it never saw answered: the toxic may have been there before it.
@@ -129,9 +144,20 @@ pub const DIED_CHECKING: &str =
 /// removes such a fault at once, and this is the retry of that removal). Left alone: an entry
 /// written before the outcome was known — the call may never have gone out, or been answered 409
 /// for a toxic someone else made — and one for a toxic found already there.
-pub fn cleanup(fault: &Leftover, state: Stage) -> Cleanup {
+///
+/// An exec fault is undone by its stop command. When its start ran (`applied`, written once the
+/// start command returned, whatever its exit: a failed start may have half-worked, and the run
+/// itself runs the stop then too), the stop may be run. When the run died before or while its start
+/// ran (`applying`), the start may not have run, or may still be running (a killed run's command
+/// is not killed with it): a stop run then could act on a system the drill never touched —
+/// restart what someone else scaled, delete a rule someone else added, or race the start. It is
+/// left alone unless the person says so (`stop_unconfirmed`, `faults clear --stop-unconfirmed`).
+/// Either way the command is shown and needs a yes. One whose stop cannot be found again is reported.
+pub fn cleanup(fault: &Leftover, state: Stage, stop_unconfirmed: bool) -> Cleanup {
     match (fault, state) {
-        (Leftover::Exec { .. }, _) => Cleanup::Report,
+        (Leftover::Exec { stop: None, .. }, _) => Cleanup::Report,
+        (Leftover::Exec { .. }, Stage::Applying) if !stop_unconfirmed => Cleanup::LeaveAlone(DIED_STARTING),
+        (Leftover::Exec { .. }, _) => Cleanup::RunStop,
         (_, Stage::Applied | Stage::TakenOver | Stage::AnswerLost) => Cleanup::Undo,
         (_, Stage::Applying) => Cleanup::LeaveAlone(DIED_APPLYING),
         (_, Stage::Checking) => Cleanup::LeaveAlone(DIED_CHECKING),
@@ -294,55 +320,124 @@ pub fn list() -> Vec<Found> {
     out
 }
 
+/// One line of a clean-up; `left`: something may still be in place, or an entry was only
+/// reported (`skyload faults clear` exits 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub text: String,
+    pub left: bool,
+}
+
+/// What a clean-up may do beyond deleting toxics and gateway faults by name.
+pub struct ClearOptions<'a> {
+    /// Drop reported entries from the journal: `skyload faults clear`, a person asking, has been
+    /// told (a run's automatic clearing only reports them, and keeps them).
+    pub forget_reported: bool,
+    /// Consent to run dead runs' exec stop commands; None (a run's own clean-up): reported only.
+    pub exec: Option<ExecConsent<'a>>,
+}
+
+/// How the person running `skyload faults clear` agrees to a stop command.
+pub struct ExecConsent<'a> {
+    /// Also run the stop of an entry whose start may not have run (`--stop-unconfirmed`).
+    pub stop_unconfirmed: bool,
+    /// Shown what would run (redacted) and where; true runs it (`--yes`, or a yes on a terminal).
+    pub confirm: &'a mut dyn FnMut(&str) -> bool,
+}
+
 /// Removes what dead runs left, as `cleanup` decides; one line per fault, saying what was done.
-/// Faults that could not be removed stay in their journal for the next attempt. Exec faults and
-/// entries left alone are reported, and kept in their journal unless `forget_reported` (`skyload
-/// faults clear`, a person asking, has now been told; a run's automatic clearing only reports them).
-pub async fn clear(ep: &Endpoints, forget_reported: bool) -> Vec<String> {
+/// Faults that could not be removed stay in their journal for the next attempt. Entries only
+/// reported are kept unless `forget_reported`; an exec entry the person can still act on (set a
+/// variable, say yes, pass `--stop-unconfirmed`) is kept either way.
+pub async fn clear(ep: &Endpoints, mut opts: ClearOptions<'_>) -> Vec<Line> {
     let mut lines = Vec::new();
-    let after = if forget_reported { " (dropped from the journal; faults.state.json of its Results keeps it)" } else { "" };
+    let dropped = " (dropped from the journal; faults.state.json of its Results keeps it)";
+    let unconfirmed = opts.exec.as_ref().is_some_and(|c| c.stop_unconfirmed);
     for found in list().into_iter().filter(|f| !f.running) {
+        let pid = found.pid;
         let mut left = Vec::new();
         for e in found.faults {
             let l = &e.fault;
-            let why = match cleanup(l, e.state) {
-                Cleanup::Undo => None,
-                Cleanup::Report => Some(EXEC_LEFT),
-                Cleanup::LeaveAlone(why) => Some(why),
+            let (text, keep) = match (cleanup(l, e.state, unconfirmed), l, opts.exec.as_mut()) {
+                (Cleanup::Undo, ..) => match undo(l, ep).await {
+                    Ok(()) => {
+                        lines.push(Line { text: format!("removed leftover {l} (from run pid {pid}, which did not finish)"), left: false });
+                        continue;
+                    }
+                    Err(err) => (format!("could not remove leftover {l} (from run pid {pid}): {err}"), true),
+                },
+                (Cleanup::Report, ..) => (format!("not undone: {l} (from run pid {pid}): {EXEC_LEFT}"), !opts.forget_reported),
+                // `--stop-unconfirmed` can still act on it: kept for that.
+                (Cleanup::LeaveAlone(why), Leftover::Exec { .. }, _) => (format!("not undone: {l} (from run pid {pid}): {why}"), true),
+                (Cleanup::LeaveAlone(why), ..) => (format!("not undone: {l} (from run pid {pid}): {why}"), !opts.forget_reported),
+                (Cleanup::RunStop, Leftover::Exec { name, started, stop: Some(r), .. }, Some(consent)) => {
+                    match run_stop(name, r, consent).await {
+                        Ok(ran) => {
+                            lines.push(Line { text: format!("removed leftover exec fault `{name}` (started {started} by run pid {pid}, which did not finish): {ran}"), left: false });
+                            continue;
+                        }
+                        Err((why, keep)) => (format!("not undone: {l} (from run pid {pid}): {why}"), keep),
+                    }
+                }
+                (Cleanup::RunStop, ..) => (format!("not undone: {l} (from run pid {pid}): {EXEC_STOP_PENDING}"), true),
             };
-            if let Some(why) = why {
-                lines.push(format!("not undone: {l} (from run pid {}): {why}{after}", found.pid));
-                if !forget_reported {
-                    left.push(e);
-                }
-                continue;
-            }
-            match undo(l, ep).await {
-                Ok(()) => lines.push(format!("removed leftover {l} (from run pid {}, which did not finish)", found.pid)),
-                Err(err) => {
-                    lines.push(format!("could not remove leftover {l} (from run pid {}): {err}", found.pid));
-                    left.push(e);
-                }
+            let after = if keep || !opts.forget_reported { "" } else { dropped };
+            lines.push(Line { text: format!("{text}{after}"), left: true });
+            if keep {
+                left.push(e);
             }
         }
         let r = if left.is_empty() {
             std::fs::remove_file(&found.file)
         } else {
-            let text = serde_json::to_vec_pretty(&RunJournal { pid: found.pid, faults: left }).expect("journal serializes");
+            let text = serde_json::to_vec_pretty(&RunJournal { pid, faults: left }).expect("journal serializes");
             crate::record::outdir::write_atomic(&found.file, &text)
         };
         if let Err(e) = r {
-            lines.push(format!("cannot update the fault journal {}: {e}", found.file.display()));
+            lines.push(Line { text: format!("cannot update the fault journal {}: {e}", found.file.display()), left: true });
         }
     }
     lines
 }
 
+/// Output of a failed stop command kept in its line.
+const SHOW_OUTPUT: usize = 2000;
+
+/// Finds exec fault `name`'s stop command again, checks it (`exec_undo::prepare`), asks, and runs
+/// it in the run's directory with this process's environment. Ok: what ran (exit 0). Err: why not,
+/// and whether the entry stays in the journal.
+async fn run_stop(name: &str, r: &StopRef, consent: &mut ExecConsent<'_>) -> Result<String, (String, bool)> {
+    let ready = super::exec_undo::prepare(name, r).map_err(|no| (no.explain(r), no.keeps()))?;
+    let shown = crate::record::redact::command(&ready.command);
+    let what = format!("stop command `{shown}` (exec fault `{name}` of {}) in {}", r.scenario, r.cwd);
+    if !(consent.confirm)(&what) {
+        return Err((format!("not run: {what}; pass --yes to run it"), true));
+    }
+    let done = super::exec::run_in(&ready.command, ready.timeout, Some(&ready.cwd)).await;
+    match done.error {
+        None => Ok(format!("ran its {what}: exit 0")),
+        Some(e) => {
+            let out = match done.output.map(|o| crate::record::redact::command(o.trim())) {
+                Some(mut o) if !o.is_empty() => {
+                    if o.len() > SHOW_OUTPUT {
+                        let cut = (0..=SHOW_OUTPUT).rev().find(|i| o.is_char_boundary(*i)).unwrap_or(0);
+                        o.truncate(cut);
+                        o.push('…');
+                    }
+                    format!("; its output: {o}")
+                }
+                _ => String::new(),
+            };
+            Err((format!("its stop command ran and failed: {}{out}", crate::record::redact::command(&e)), true))
+        }
+    }
+}
+
 /// `clear` from synchronous code (the `run` and `faults` commands), on a small runtime of its own.
-pub fn clear_blocking(ep: &Endpoints, forget_reported: bool) -> Vec<String> {
+pub fn clear_blocking(ep: &Endpoints, opts: ClearOptions<'_>) -> Vec<Line> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(clear(ep, forget_reported)),
-        Err(e) => vec![format!("cannot look for leftover faults: {e}")],
+        Ok(rt) => rt.block_on(clear(ep, opts)),
+        Err(e) => vec![Line { text: format!("cannot look for leftover faults: {e}"), left: true }],
     }
 }
 
@@ -399,7 +494,7 @@ mod tests {
         Leftover::Gateway { base: "http://127.0.0.1:1".into(), method: "DELETE".into(), path: "/_control/pods/p/latency".into() }
     }
     fn exec() -> Leftover {
-        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7 }
+        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7, stop: None }
     }
 
     /// A run killed while checking a 409 left an entry naming a toxic it had not created, and the
@@ -409,20 +504,48 @@ mod tests {
     fn a_dead_runs_entry_is_undone_only_when_the_run_confirmed_or_sent_it() {
         let all = [Stage::Applying, Stage::Checking, Stage::AnswerLost, Stage::Applied, Stage::TakenOver];
         for l in [toxic(), gateway()] {
-            assert_eq!(cleanup(&l, Stage::Applied), Cleanup::Undo, "{l}");
-            assert_eq!(cleanup(&l, Stage::TakenOver), Cleanup::Undo, "{l}");
+            assert_eq!(cleanup(&l, Stage::Applied, false), Cleanup::Undo, "{l}");
+            assert_eq!(cleanup(&l, Stage::TakenOver, false), Cleanup::Undo, "{l}");
             // The apply went out and its answer was lost: delete by name, as the run itself does.
-            assert_eq!(cleanup(&l, Stage::AnswerLost), Cleanup::Undo, "{l}");
+            assert_eq!(cleanup(&l, Stage::AnswerLost, false), Cleanup::Undo, "{l}");
             // Died before the answer: the call may never have gone out, or met someone else's toxic.
-            assert_eq!(cleanup(&l, Stage::Applying), Cleanup::LeaveAlone(DIED_APPLYING), "{l}");
+            assert_eq!(cleanup(&l, Stage::Applying, false), Cleanup::LeaveAlone(DIED_APPLYING), "{l}");
+            // `--stop-unconfirmed` is about exec stop commands; a toxic stays left alone.
+            assert_eq!(cleanup(&l, Stage::Applying, true), Cleanup::LeaveAlone(DIED_APPLYING), "{l}");
         }
         // Found already there (409), not yet taken over: someone else's, perhaps.
-        assert_eq!(cleanup(&toxic(), Stage::Checking), Cleanup::LeaveAlone(DIED_CHECKING));
-        // Exec faults are reported whatever their stage: skyload never runs a dead run's stop.
+        assert_eq!(cleanup(&toxic(), Stage::Checking, true), Cleanup::LeaveAlone(DIED_CHECKING));
+        // An exec fault whose stop cannot be found again is reported whatever its stage.
         for s in all {
-            assert_eq!(cleanup(&exec(), s), Cleanup::Report, "{s:?}");
+            for unconfirmed in [false, true] {
+                assert_eq!(cleanup(&exec(), s, unconfirmed), Cleanup::Report, "{s:?}");
+            }
         }
         assert!(DIED_APPLYING.contains("check by hand") && DIED_CHECKING.contains("check by hand"));
+    }
+
+    fn exec_found_again() -> Leftover {
+        let stop = StopRef { scenario: "/s/d.toml".into(), scenario_hmac: "00".into(), cwd: "/w".into(), env: vec!["NS".into()] };
+        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7, stop: Some(stop) }
+    }
+
+    /// A dead run's exec stop command may be run (shown, on a yes) only when its start is known to
+    /// have run; a run that died before or while starting it is left alone unless the person
+    /// passes `--stop-unconfirmed`: its stop could act on a system the drill never touched.
+    #[test]
+    fn a_dead_runs_exec_stop_runs_only_when_its_start_ran_or_the_person_says_so() {
+        let l = exec_found_again();
+        assert_eq!(cleanup(&l, Stage::Applied, false), Cleanup::RunStop);
+        assert_eq!(cleanup(&l, Stage::Applying, false), Cleanup::LeaveAlone(DIED_STARTING));
+        assert_eq!(cleanup(&l, Stage::Applying, true), Cleanup::RunStop);
+        assert!(DIED_STARTING.contains("check by hand") && DIED_STARTING.contains("--stop-unconfirmed"));
+        // The reference round-trips; an old entry without one reads as None (reported).
+        let j = RunJournal { pid: 7, faults: vec![Entry { fault: l.clone(), state: Stage::Applied }] };
+        let text = serde_json::to_string(&j).unwrap();
+        assert!(text.contains("\"env\":[\"NS\"]") && text.contains("\"cwd\":\"/w\""), "{text}");
+        assert_eq!(serde_json::from_str::<RunJournal>(&text).unwrap().faults[0].fault, l);
+        let old: RunJournal = serde_json::from_str(r#"{"pid":7,"faults":[{"kind":"exec","name":"drain","started":"x","pid":7,"state":"applied"}]}"#).unwrap();
+        assert_eq!(cleanup(&old.faults[0].fault, Stage::Applied, true), Cleanup::Report);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod exec;
+pub mod exec_undo;
 pub mod http;
 pub mod journal;
 pub mod lease;

@@ -103,6 +103,14 @@ pub enum DialError {
     Tls(String),
 }
 
+/// Why a handshake failed, and the outcome the request that needed it was counted as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFailure {
+    /// One sentence ending with the address, e.g. `... (127.0.0.1:8443)`.
+    pub why: String,
+    pub outcome: crate::scenario::outcomes::OutcomeId,
+}
+
 /// Connection-level counts of a run, shared by every thread (touched once per new connection,
 /// never per request).
 pub struct DialStats {
@@ -111,8 +119,9 @@ pub struct DialStats {
     pub lookups: AtomicU64,
     /// The first handshake of the run that failed, as `tls::describe` says it, with the address:
     /// the `tls` outcome counts such failures but carries no text, and "tls 20" alone leaves the
-    /// user guessing which certificate or server broke.
-    pub first_tls_failure: std::sync::OnceLock<String>,
+    /// user guessing which certificate or server broke. A handshake that never finished is kept
+    /// too, with the outcome its request got (`timeout`, or `connect` under a connect timeout).
+    pub first_tls_failure: std::sync::OnceLock<TlsFailure>,
     handshake_us: Mutex<Histogram<u64>>,
     lookup_us: Mutex<Histogram<u64>>,
 }
@@ -269,10 +278,10 @@ impl Dialer {
                     let Some(tls) = &self.tls else {
                         return Ok(Dialed { stream: Stream::Plain(tcp), addr, dns, connect, tls: None });
                     };
-                    let Some(done) = within(deadline, self.handshake(tls, tcp)).await else { return Err(self.timed_out(addr)) };
+                    let Some(done) = within(deadline, self.handshake(tls, tcp, addr, deadline)).await else { return Err(self.handshake_timed_out(addr)) };
                     let (stream, took, info) = done.inspect_err(|e| {
                         if let DialError::Tls(why) = e {
-                            let _ = self.stats.first_tls_failure.set(format!("{why} ({addr})"));
+                            let _ = self.stats.first_tls_failure.set(TlsFailure { why: format!("{why} ({addr})"), outcome: crate::scenario::outcomes::TLS });
                         }
                     })?;
                     return Ok(Dialed { stream, addr, dns, connect, tls: Some((took, info)) });
@@ -290,10 +299,23 @@ impl Dialer {
         DialError::Connect { addr, source: io::Error::new(io::ErrorKind::TimedOut, format!("no connection (TCP and TLS) within the connect timeout, {d}")) }
     }
 
-    async fn handshake(&self, tls: &TlsClient, tcp: TcpStream) -> Result<(Stream, Duration, TlsInfo), DialError> {
+    /// The TLS handshake ran out of the connect timeout: said as such, since "no connection"
+    /// alone hides that TCP worked and the server then never finished its part.
+    fn handshake_timed_out(&self, addr: SocketAddr) -> DialError {
+        let d = crate::units::HumanDuration(self.connect_timeout.unwrap_or_default());
+        let why = format!("TLS handshake timed out: the server accepted the TCP connection but did not finish the handshake within the connect timeout, {d}");
+        DialError::Connect { addr, source: io::Error::new(io::ErrorKind::TimedOut, why) }
+    }
+
+    /// `deadline` is the connect timeout's: it tells the unfinished-handshake note which outcome
+    /// the request gets (`connect` when it ran out, else the request's own `timeout`).
+    async fn handshake(&self, tls: &TlsClient, tcp: TcpStream, addr: SocketAddr, deadline: Option<tokio::time::Instant>) -> Result<(Stream, Duration, TlsInfo), DialError> {
         let start = Instant::now();
         let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let s = connector.connect(tls.server_name.clone(), tcp).await.map_err(|e| DialError::Tls(super::tls::describe(&e, &tls.name)))?;
+        let mut unfinished = Unfinished { stats: &self.stats, addr, start, deadline, armed: true };
+        let s = connector.connect(tls.server_name.clone(), tcp).await;
+        unfinished.armed = false;
+        let s = s.map_err(|e| DialError::Tls(super::tls::describe(&e, &tls.name)))?;
         let took = start.elapsed();
         let (_, c) = s.get_ref();
         let info = TlsInfo {
@@ -308,6 +330,31 @@ impl Dialer {
         }
         let _ = self.stats.handshake_us.lock().unwrap_or_else(|e| e.into_inner()).record(took.as_micros().max(1) as u64);
         Ok((Stream::Tls(Box::new(s)), took, info))
+    }
+}
+
+/// Notes a handshake that was dropped before it finished: a timeout (the request's, the connect
+/// timeout, invoke's --timeout) ends the dial from outside, so the dial itself never returns and
+/// only this guard sees that TCP worked and TLS did not. Without it a silent TLS listener shows
+/// as a bare `timeout` with no cause.
+struct Unfinished<'a> {
+    stats: &'a DialStats,
+    addr: SocketAddr,
+    start: Instant,
+    deadline: Option<tokio::time::Instant>,
+    armed: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let connect_ran_out = self.deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        let outcome = if connect_ran_out { crate::scenario::outcomes::CONNECT } else { crate::scenario::outcomes::TIMEOUT };
+        let waited = self.start.elapsed().as_secs_f64();
+        let why = format!("TLS handshake timed out: the server accepted the TCP connection but did not finish the handshake in {waited:.1}s (a TLS listener that is stuck or overloaded, or a port that is not TLS) ({})", self.addr);
+        let _ = self.stats.first_tls_failure.set(TlsFailure { why, outcome });
     }
 }
 

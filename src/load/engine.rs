@@ -147,7 +147,6 @@ fn share(total: usize, idx: usize, n: usize) -> usize {
 async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
     let clock = Clock::at(ctx.t0);
     let rec = Rc::new(RefCell::new(ThreadRecorder::new(clock.origin(), ctx.shape.clone())));
-    let in_flight = Rc::new(Cell::new(0usize));
     let stopping = Rc::new(Cell::new(false));
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
     let mut pool = Pool {
@@ -155,7 +154,6 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         idx,
         jobs: LocalQueue::with_capacity(QUEUE_ROOM),
         rec: rec.clone(),
-        in_flight: in_flight.clone(),
         stopping: stopping.clone(),
         slots: Vec::new(),
         workers: Default::default(),
@@ -165,10 +163,10 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         clock,
     };
 
-    let mut ticker = Ticker::new(&clock, idx, tx.clone(), rec.clone(), in_flight.clone());
+    let mut ticker = Ticker::new(&clock, idx, tx.clone(), rec.clone());
 
     let mut pacer = Pacer::new(ctx.pacer, clock);
-    let cap = share(ctx.max_in_flight, idx, ctx.threads);
+    let cap = share(ctx.max_in_flight, idx, ctx.threads) as u64;
     let window = coalesce_window();
     let mut interrupted = *stop.borrow();
     let mut arrivals = ctx.schedule.arrivals(ctx.seed, ctx.shard.thread_slice(idx, ctx.threads)).peekable();
@@ -225,12 +223,12 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
                 let mut r = rec.borrow_mut();
                 r.scheduled(request, at);
                 r.handed(at, handed);
-                if in_flight.get() >= cap {
-                    r.dropped(request, at, handed);
+                if r.in_flight() >= cap {
+                    r.refused(request, at, handed);
                     continue;
                 }
+                r.admitted(handed);
             }
-            in_flight.set(in_flight.get() + 1);
             if !pool.hand(Job { seq, request, intended: at, handed }) {
                 rec.borrow_mut().conn_limited(handed);
             }
@@ -261,7 +259,6 @@ pub(crate) struct Ticker {
     idx: usize,
     tx: mpsc::Sender<Msg>,
     rec: Rc<RefCell<ThreadRecorder>>,
-    in_flight: Rc<Cell<usize>>,
     cpu: CpuClock,
 }
 
@@ -269,9 +266,9 @@ pub(crate) struct Ticker {
 const SHIP_AFTER: Duration = Duration::from_millis(20);
 
 impl Ticker {
-    fn new(clock: &Clock, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>, in_flight: Rc<Cell<usize>>) -> Ticker {
+    fn new(clock: &Clock, idx: usize, tx: mpsc::Sender<Msg>, rec: Rc<RefCell<ThreadRecorder>>) -> Ticker {
         let origin = clock.origin();
-        Ticker { next: Self::ship_time(origin, 0), k: 0, origin, idx, tx, rec, in_flight, cpu: CpuClock::new() }
+        Ticker { next: Self::ship_time(origin, 0), k: 0, origin, idx, tx, rec, cpu: CpuClock::new() }
     }
 
     /// When second `k` is shipped: `SHIP_AFTER` past its end.
@@ -288,7 +285,7 @@ impl Ticker {
         while Self::ship_time(self.origin, through + 1) <= now {
             through += 1;
         }
-        let ivs = self.rec.borrow_mut().take_through(through, self.in_flight.get() as u64, self.cpu.lap());
+        let ivs = self.rec.borrow_mut().take_through(through, self.cpu.lap());
         self.k = through + 1;
         self.next = Self::ship_time(self.origin, self.k);
         if self.tx.send(Msg::Intervals(self.idx, ivs)).is_err() {
@@ -437,8 +434,11 @@ pub(crate) mod tests {
     /// the 4,000th, all inside second 0 (nothing per-second happens in the window). One
     /// connection, because opening another (a worker task, its buffers: ~10 allocations) is a
     /// per-connection cost that a stall of this shared machine can trigger at any time. The bound
-    /// is not 0 only because a histogram grows (one allocation) when a value beyond its range
-    /// arrives, which such a stall can also cause; one allocation per request would be 3,000.
+    /// is not 0 only because capacity grows when a stall pushes past it: a histogram (one
+    /// allocation) when a value beyond its range arrives, the job queue (one per doubling) when
+    /// arrivals pile up behind the one connection — each growth happens once and is kept, never
+    /// per request. A loaded CI machine once showed 29 such growths in a stall; one allocation
+    /// per request would be 3,000, so 100 still tells the two apart.
     #[test]
     fn the_worker_path_allocates_nothing_per_request() {
         let addr = answering_server();
@@ -494,6 +494,6 @@ pub(crate) mod tests {
         assert!(done >= to, "only {done} requests ended");
         assert_eq!(ok, scheduled, "every request answered ok");
         eprintln!("allocations in requests {from}..{to}: {allocs} (first sizes: {sizes:?})");
-        assert!(allocs <= 20, "{allocs} heap allocations in {} requests on the generator thread (first sizes: {sizes:?})", to - from);
+        assert!(allocs <= 100, "{allocs} heap allocations in {} requests on the generator thread (first sizes: {sizes:?})", to - from);
     }
 }

@@ -36,7 +36,7 @@ fn healthy_run(s: &Schedule, seed: u64) -> Summary {
     let secs = s.duration().as_secs_f64();
     let mut guard = SecondsGuard::default();
     for k in 0..secs.ceil() as u64 + 1 {
-        for iv in rec.take_through(k, 0, Duration::from_millis(10)) {
+        for iv in rec.take_through(k, Duration::from_millis(10)) {
             guard.judge(&iv, 1);
         }
     }

@@ -79,7 +79,13 @@ pub fn prepare(plan: &Plan, target: &TargetUrl) -> Result<Prepared, ProbeError> 
             tracing::debug!("probe: {e}");
             (false, None)
         }
-        Err(_) => (false, None),
+        Err(_) => {
+            // A TLS listener that accepts and then says nothing: name it, not just "no connection".
+            if let Some(f) = dialer.stats.first_tls_failure.get() {
+                tracing::warn!("the pre-run probe: {}", f.why);
+            }
+            (false, None)
+        }
     };
     let http2 = match (&info, alpn) {
         (Some(i), Alpn::H2) if !i.is_h2() => {
@@ -115,16 +121,17 @@ async fn verdict_after_handshake(mut d: super::connect::Dialed, tls: Option<&Tls
 
 impl Prepared {
     /// The `tls` section of the summary, read after the run (https only).
+    /// Also when the probe's handshake never finished (`tls` is None): the section then says no
+    /// handshake completed, and keeps the run's first failure, e.g. a handshake that timed out.
     pub fn tls_run(&self) -> Option<TlsRun> {
-        let info = self.tls.as_ref()?;
         let d = &self.endpoint.dialer;
         let client = d.tls.as_ref()?;
         let hs = d.stats.handshake_times();
         let dns = d.stats.lookup_times();
         Some(TlsRun {
             protocol: if self.http2 { "h2" } else { "http/1.1" }.to_string(),
-            version: info.version.clone(),
-            cipher: info.cipher.clone(),
+            version: self.tls.as_ref().map(|i| i.version.clone()).unwrap_or_default(),
+            cipher: self.tls.as_ref().map(|i| i.cipher.clone()).unwrap_or_default(),
             insecure: client.insecure,
             server_name: client.name.clone(),
             addresses: d.addrs().iter().map(|a| a.to_string()).collect(),
@@ -136,7 +143,8 @@ impl Prepared {
             dns_lookups: d.stats.lookups.load(Ordering::Relaxed),
             dns_p99_us: dns.p99_us,
             cacert: self.cacert.as_ref().map(|p| p.display().to_string()),
-            first_failure: d.stats.first_tls_failure.get().cloned(),
+            first_failure: d.stats.first_tls_failure.get().map(|f| f.why.clone()),
+            first_failure_outcome: d.stats.first_tls_failure.get().filter(|f| f.outcome != crate::scenario::outcomes::TLS).map(|f| crate::scenario::outcomes::fixed_name(f.outcome).to_string()),
             merged_percentiles: false,
         })
     }

@@ -31,7 +31,6 @@ pub(crate) struct Pool {
     pub(crate) idx: usize,
     pub(crate) jobs: LocalQueue<Queued>,
     pub(crate) rec: Rc<RefCell<ThreadRecorder>>,
-    pub(crate) in_flight: Rc<Cell<usize>>,
     pub(crate) stopping: Rc<Cell<bool>>,
     pub(crate) slots: Vec<Rc<Slot>>,
     /// The workers, polled by the arrival loop (`Drive`), not as tasks.
@@ -66,7 +65,6 @@ impl Pool {
             ctx: self.ctx.clone(),
             slot: self.slots[s].clone(),
             rec: self.rec.clone(),
-            in_flight: self.in_flight.clone(),
             stopping: self.stopping.clone(),
             current: current.clone(),
             rng: SmallRng::seed_from_u64(self.ctx.seed ^ ((self.idx as u64) << 32) ^ w as u64),
@@ -224,7 +222,6 @@ struct Worker {
     ctx: Arc<EngineCtx>,
     slot: Rc<Slot>,
     rec: Rc<RefCell<ThreadRecorder>>,
-    in_flight: Rc<Cell<usize>>,
     stopping: Rc<Cell<bool>>,
     /// The job this worker holds, for the end-of-run accounting of what never came back.
     current: Rc<Cell<Option<Job>>>,
@@ -263,7 +260,6 @@ impl Worker {
                 crate::record::slow::after(&mut self.rec.borrow_mut(), keep_slow, job.seq, job.intended, job.request);
             }
             self.current.set(None);
-            self.in_flight.set(self.in_flight.get() - 1);
             #[cfg(test)]
             super::engine::tests::request_done();
         }

@@ -238,7 +238,7 @@ impl Live {
         }
         w.family("skyload_send_lag_seconds", Kind::Histogram, "Pacer lag: actual send time minus intended send time.");
         w.histogram("skyload_send_lag_seconds", &base, &self.lag);
-        w.family("skyload_in_flight_requests", Kind::Gauge, "Requests sent and not yet answered, at the end of the last second.");
+        w.family("skyload_in_flight_requests", Kind::Gauge, "The most requests in flight (handed to a connection, not yet ended) at any moment of the last second.");
         w.sample("skyload_in_flight_requests", &base, self.in_flight as f64);
         w.family("skyload_target_requests_per_second", Kind::Gauge, "Rate the schedule offered in the last second (this shard's share).");
         w.sample("skyload_target_requests_per_second", &base, self.target_rps);

@@ -97,6 +97,11 @@ pub struct ThreadRecorder {
     status: Vec<u64>,
     /// Emptied (reset) per-pair histograms of shipped seconds, reused by the next ones.
     spare: Vec<OutcomeHists>,
+    /// This thread's requests in flight now: handed to a connection worker (`admitted`) and not
+    /// yet ended (`completed`, or `dropped` after admission). Kept here, beside the seconds, so
+    /// each second's peak is raised at the moment of the hand-over that reached it (not sampled
+    /// when the second is shipped, ~20 ms into the next one), and the engine's cap reads it too.
+    in_flight: u64,
 }
 
 /// Status codes counted in `ThreadRecorder::status` (HTTP's are three digits).
@@ -106,7 +111,7 @@ impl ThreadRecorder {
     pub fn new(origin: MonoNs, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new() }
+        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0 }
     }
 
     /// The second of the schedule `at` falls in (second 0 for anything before it).
@@ -134,13 +139,19 @@ impl ThreadRecorder {
         self.open_through(sec)
     }
 
-    /// Opens the seconds up to `sec` (an event for a shipped second goes to the oldest open one).
+    /// Opens the seconds up to `sec` that are not open yet (an event for a shipped second goes to
+    /// the oldest open one). A second is opened by its first event (or when shipped without one),
+    /// before that event counts, so the requests in flight then were in flight at its start: its
+    /// peak starts there. Events are recorded in time order on this thread, so nothing later than
+    /// the second's start has counted yet.
     #[inline(never)]
     fn open_through(&mut self, sec: u64) -> usize {
         let sec = sec.max(self.shipped);
         let next = self.shipped + self.open.len() as u64;
         for s in next..=sec {
-            self.open.push_back(Interval::new(s, &self.shape));
+            let mut iv = Interval::new(s, &self.shape);
+            iv.in_flight = self.in_flight;
+            self.open.push_back(iv);
         }
         (sec - self.shipped) as usize
     }
@@ -186,9 +197,35 @@ impl ThreadRecorder {
         self.totals.requests[request].bytes_out += bytes_out;
     }
 
-    /// An arrival given up at `at`: the in-flight cap was reached, the opt-in `max_lag` passed, or
-    /// the run was interrupted before it left.
+    /// An arrival handed to a connection worker at `at`: one more in flight, and the second's peak
+    /// raised if this is its highest point (the count only rises here, so its maximum is at a
+    /// hand-over or at the second's start). Two comparisons and two additions: no per-request cost.
+    pub fn admitted(&mut self, at: MonoNs) {
+        let i = self.interval_at(at);
+        self.in_flight += 1;
+        let iv = &mut self.open[i];
+        iv.in_flight = iv.in_flight.max(self.in_flight);
+    }
+
+    /// Requests of this thread in flight now (`admitted` and not yet ended).
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// An admitted arrival given up at `at`: the opt-in `max_lag` passed, or the run was
+    /// interrupted before it left. It is no longer in flight.
     pub fn dropped(&mut self, request: usize, intended: MonoNs, at: MonoNs) {
+        self.count_drop(request, intended, at);
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// An arrival given up at its hand-over because the in-flight cap was reached: dropped like
+    /// the others, but never in flight.
+    pub fn refused(&mut self, request: usize, intended: MonoNs, at: MonoNs) {
+        self.count_drop(request, intended, at);
+    }
+
+    fn count_drop(&mut self, request: usize, intended: MonoNs, at: MonoNs) {
         self.interval(at).requests[request].dropped += 1;
         let t = &mut self.totals.requests[request];
         t.dropped += 1;
@@ -223,6 +260,8 @@ impl ThreadRecorder {
         }
 
         let i = self.interval_at(c.done);
+        // After the second is opened: the request was in flight at its start.
+        self.in_flight = self.in_flight.saturating_sub(1);
         let iv = &mut self.open[i];
         let r = &mut iv.requests[c.request];
         r.completed += 1;
@@ -292,15 +331,13 @@ impl ThreadRecorder {
     }
 
     /// Ships every interval up to and including `second` (empty ones too, so a consumer can count
-    /// on one interval per thread per second). `cpu` is this thread's CPU time since the last call.
-    pub fn take_through(&mut self, second: u64, in_flight: u64, cpu: Duration) -> Vec<Interval> {
+    /// on one interval per thread per second, each with its own in-flight peak). `cpu` is this
+    /// thread's CPU time since the last call.
+    pub fn take_through(&mut self, second: u64, cpu: Duration) -> Vec<Interval> {
         if second < self.shipped {
             return Vec::new();
         }
-        let next = self.shipped + self.open.len() as u64;
-        for s in next..=second {
-            self.open.push_back(Interval::new(s, &self.shape));
-        }
+        self.open_through(second);
         let n = (second + 1 - self.shipped) as usize;
         let mut out: Vec<Interval> = self.open.drain(..n).collect();
         for iv in &mut out {
@@ -311,7 +348,6 @@ impl ThreadRecorder {
         }
         self.shipped = second + 1;
         if let Some(last) = out.last_mut() {
-            last.in_flight = in_flight;
             last.cpu = cpu;
             last.slow = self.slow.take_second();
         }
@@ -322,7 +358,7 @@ impl ThreadRecorder {
     /// Ships what is left and the run totals.
     pub fn finish(mut self, cpu: Duration) -> (Vec<Interval>, Totals) {
         let last = (self.shipped + self.open.len() as u64).saturating_sub(1).max(self.shipped);
-        let rest = if self.open.is_empty() && cpu.is_zero() { Vec::new() } else { self.take_through(last, 0, cpu) };
+        let rest = if self.open.is_empty() && cpu.is_zero() { Vec::new() } else { self.take_through(last, cpu) };
         self.totals.slow = std::mem::take(&mut self.slow.total);
         for (code, &n) in self.status.iter().enumerate().filter(|(_, n)| **n > 0) {
             *self.totals.status.entry(code as u16).or_default() += n;
@@ -369,13 +405,12 @@ mod tests {
         r.completed(&done(t0, 0, OK, 100, 10, Some(b"p1")));
         r.completed(&done(t0, 1, RESET, 2_500, 40, Some(b"p2")));
         r.dropped(0, t0 + 2_590 * MS, t0 + 2_600 * MS);
-        let first = r.take_through(2, 3, Duration::from_millis(5));
+        let first = r.take_through(2, Duration::from_millis(5));
         assert_eq!(first.iter().map(|i| i.second).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(first[0].requests[0].completed, 1);
         assert_eq!(first[1].requests[0].completed + first[1].requests[1].completed, 0);
         assert_eq!(first[2].requests[1].outcomes[RESET as usize], 1);
         assert_eq!(first[2].requests[0].dropped, 1);
-        assert_eq!(first[2].in_flight, 3);
         assert_eq!(first[0].pods.get("p1"), Some(&1));
         assert_eq!(first[2].pods.get("p2"), Some(&1));
         assert_eq!(first[0].labels[0].get("v1"), Some(&1));
@@ -424,7 +459,7 @@ mod tests {
         for i in 0..3_000u64 {
             let at_ms = i * 5 / 3; // 0..5,000 ms
             if i == 1_500 {
-                shipped.extend(r.take_through(1, 0, Duration::ZERO));
+                shipped.extend(r.take_through(1, Duration::ZERO));
             }
             // After second 1 is shipped, a late event for it lands in second 2.
             let at_ms = if i >= 1_500 && rng.gen_bool(0.05) { 1_500 } else { at_ms };
@@ -462,6 +497,48 @@ mod tests {
                 assert_eq!(got.map(|h| values(&h.service)).unwrap_or_default(), values(&tot[req][o].1), "total {req}/{o} service");
             }
         }
+    }
+
+    /// `in_flight` is each second's peak, raised at the hand-over that reached it and carried
+    /// into seconds with no event, whenever the seconds are shipped: not the count ~20 ms into the
+    /// next second when the ticker ships, and not only on the last of several shipped together.
+    #[test]
+    fn in_flight_is_the_peak_of_each_second() {
+        let t0 = T0;
+        let ms = |m: u64| t0 + m * MS;
+        let mut r = ThreadRecorder::new(t0, shape());
+        let end = |r: &mut ThreadRecorder, at: u64| r.completed(&done(t0, 0, OK, at, 1, None));
+        // Second 0: three out, two back, one more: the peak is 3 although 2 are left at its end.
+        for at in [100, 200, 300] {
+            r.admitted(ms(at));
+        }
+        end(&mut r, 400);
+        end(&mut r, 500);
+        r.admitted(ms(600));
+        // Second 1: the target stalls, nothing happens; the two still out are its peak.
+        // Second 2: a third joins them, then all three come back and one is refused at the cap
+        // (never in flight) and one admitted is dropped (max_lag).
+        r.admitted(ms(2_100));
+        r.refused(0, ms(2_150), ms(2_150));
+        for at in [2_200, 2_300, 2_400] {
+            end(&mut r, at);
+        }
+        r.admitted(ms(2_500));
+        r.dropped(0, ms(2_500), ms(2_600));
+        assert_eq!(r.in_flight(), 0);
+        // Five hand-overs 10 ms into second 4, before the ticker ships second 3 at 4.02 s: they
+        // are second 4's, not second 3's.
+        for _ in 0..5 {
+            r.admitted(ms(4_010));
+        }
+        let shipped = r.take_through(3, Duration::ZERO);
+        assert_eq!(shipped.iter().map(|i| (i.second, i.in_flight)).collect::<Vec<_>>(), [(0, 3), (1, 2), (2, 3), (3, 0)]);
+        assert_eq!(shipped[2].requests[0].dropped, 2, "refused and dropped both count as dropped");
+        // Late answers: second 4 starts with none out and peaks at 5; second 5 starts at 5.
+        end(&mut r, 5_500);
+        assert_eq!(r.in_flight(), 4, "the other four are still out");
+        let (rest, _) = r.finish(Duration::ZERO);
+        assert_eq!(rest.iter().map(|i| (i.second, i.in_flight)).collect::<Vec<_>>(), [(4, 5), (5, 5)]);
     }
 
     #[test]

@@ -89,7 +89,11 @@ pub struct Interval {
     /// connections pulling it down. Only outcomes that occurred in the second get a histogram
     /// (at most one allocation per outcome per second per thread, never one per request).
     pub outcome_latency: Vec<Option<Hist>>,
-    /// Requests in flight when the interval was shipped.
+    /// The most requests in flight at any moment of the second: handed to a connection worker
+    /// and not yet ended, those still waiting for a connection included (a stalled target's
+    /// backlog at its worst, even when it cleared before the second ended). Summed over threads
+    /// and shards: exact for one thread, else the sum of their peaks, an upper bound of the
+    /// whole's (a stall raises them together).
     pub in_flight: u64,
     /// CPU time the generator threads used in this second.
     pub cpu: Duration,

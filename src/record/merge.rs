@@ -164,7 +164,7 @@ mod tests {
             rec.completed(&c);
         }
         let last = (100 * n + base) / 1000;
-        let ivs = rec.take_through(last, 0, Duration::from_millis(7));
+        let ivs = rec.take_through(last, Duration::from_millis(7));
         let (_, totals) = rec.finish(Duration::ZERO);
         let seconds: BTreeMap<u64, Second> =
             ivs.into_iter().map(|iv| (iv.second, Second { iv, target_tenths: vec![100] })).collect();

@@ -559,10 +559,7 @@ pub(super) fn read_hlog(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, S
 /// `pods.csv` (second,pod,completed), `labels.csv` (second,header,value,completed) and
 /// `status.csv` (second,status,completed; absent from Results written before it existed).
 pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64, Second>) -> Result<(), LoadError> {
-    for file in [PODS, LABELS, STATUS] {
-        if file == STATUS && !dir.join(STATUS).exists() {
-            continue;
-        }
+    for file in [PODS, LABELS] {
         let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file, what };
         let mut rd = csv_reader(dir, file)?;
         for row in rd.records() {
@@ -574,13 +571,40 @@ pub(super) fn read_counts(dir: &Path, shape: &Shape, seconds: &mut BTreeMap<u64,
             let s = second(seconds, k, shape);
             if file == PODS {
                 *s.iv.pods.entry(f(1).to_string()).or_default() += num(f(2))?;
-            } else if file == STATUS {
-                let code = f(1).parse::<u16>().map_err(|_| bad(format!("`{}` is not a status code", f(1))))?;
-                *s.iv.status.entry(code).or_default() += num(f(2))?;
             } else if let Some(h) = shape.labels.iter().position(|h| h == f(1)) {
                 *s.iv.labels[h].entry(f(2).to_string()).or_default() += num(f(3))?;
             }
         }
     }
+    for (k, codes) in status_counts(dir)?.unwrap_or_default() {
+        let s = second(seconds, k, shape);
+        for (code, n) in codes {
+            *s.iv.status.entry(code).or_default() += n;
+        }
+    }
     Ok(())
+}
+
+/// Completions by HTTP status code per second, from `status.csv` (rows of one second and code
+/// added together); `None` when the directory has no `status.csv` (Results written before it
+/// existed), so a reader can say so rather than show an empty run. The one parser of the file:
+/// merging and the report both read it here.
+pub fn status_counts(dir: &Path) -> Result<Option<BTreeMap<u64, BTreeMap<u16, u64>>>, LoadError> {
+    if !dir.join(STATUS).exists() {
+        return Ok(None);
+    }
+    let bad = |what: String| LoadError::Bad { dir: dir.to_path_buf(), file: STATUS, what };
+    let mut out: BTreeMap<u64, BTreeMap<u16, u64>> = BTreeMap::new();
+    let mut rd = csv_reader(dir, STATUS)?;
+    for (i, row) in rd.records().enumerate() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let f = |i: usize| row.get(i).unwrap_or("");
+        let line = i + 2;
+        let num = |s: &str, col: &str| s.parse::<u64>().map_err(|_| bad(format!("line {line}: {col} `{s}` is not a count")));
+        let k = num(f(0), "second")?;
+        crate::scenario::bounds::results_second(k).map_err(|e| bad(format!("line {line}: {e}")))?;
+        let code = f(1).parse::<u16>().map_err(|_| bad(format!("line {line}: status `{}` is not a status code", f(1))))?;
+        *out.entry(k).or_default().entry(code).or_default() += num(f(2), "completed")?;
+    }
+    Ok(Some(out))
 }

@@ -34,6 +34,10 @@ pub struct TlsRun {
     /// the cause in one sentence and the address; such requests are the `tls` outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<String>,
+    /// The outcome of `first_failure`'s request when it is not `tls`: a handshake that never
+    /// finished is `timeout` (or `connect` under a connect timeout). Absent means `tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure_outcome: Option<String>,
     /// Made by merging parts: handshake and DNS percentiles are the larger of the parts' (an
     /// upper bound), counts and the maximum are exact.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -55,7 +59,8 @@ pub fn merge(a: Option<&TlsRun>, b: Option<&TlsRun>) -> Option<TlsRun> {
             out.addresses.push(addr.clone());
         }
     }
-    out.first_failure = a.first_failure.clone().or_else(|| b.first_failure.clone());
+    let first = if a.first_failure.is_some() { a } else { b };
+    (out.first_failure, out.first_failure_outcome) = (first.first_failure.clone(), first.first_failure_outcome.clone());
     out.handshakes += b.handshakes;
     out.resumed += b.resumed;
     out.dns_lookups += b.dns_lookups;

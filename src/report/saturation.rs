@@ -38,6 +38,26 @@ pub struct Saturation {
     pub from_slo: bool,
     /// Requests no pod answered (the gateway's own 401/429/503, pod `gateway`).
     pub gateway_answered: u64,
+    /// Whether the scenario has whole-run or request checks (the SLO `skyload capacity` judges
+    /// its steps by): set by the caller, which has the plan.
+    pub slo_checks: bool,
+}
+
+/// Whether a plan has the checks `skyload capacity` needs as its SLO.
+pub fn has_slo_checks(plan: &Plan) -> bool {
+    plan.verify.checks.iter().any(|c| matches!(c.scope, Scope::Run | Scope::Request(_)))
+}
+
+/// The `skyload capacity` command to run next. A scenario without checks cannot be searched as
+/// it is, so the command carries the ramp's own bound (its p99 limit and an error rate) as the
+/// SLO: it runs as printed, and it confirms the same criterion the ramp estimated with.
+pub fn capacity_command(file: &str, slo_checks: bool, p99_limit_us: u64) -> String {
+    if slo_checks {
+        return format!("skyload capacity {file}");
+    }
+    // Rounded up to a value the check language reads back exactly: whole ms, or µs below 1 ms.
+    let p99 = if p99_limit_us >= 1000 { format!("{}ms", p99_limit_us.div_ceil(1000)) } else { format!("{}us", p99_limit_us.max(1)) };
+    format!("skyload capacity {file} --check 'p99 < {p99}' --check 'error_rate < 1%'")
 }
 
 /// The run's `p99 <` / `p99 <=` check over the whole run, in microseconds.
@@ -65,11 +85,11 @@ pub fn rises(ts: &Timeseries) -> bool {
 
 /// [`find`] for a Results directory, reading its per-second histograms only when [`rises`] says
 /// there may be something to find. None when there is not, or the directory cannot be read.
-pub fn find_in(dir: &Path, ts: &Timeseries, slo_p99_us: Option<u64>) -> Option<Saturation> {
+pub fn find_in(dir: &Path, ts: &Timeseries, plan: &Plan) -> Option<Saturation> {
     if !rises(ts) {
         return None;
     }
-    crate::record::read::results(dir).ok().and_then(|r| find(&r, slo_p99_us))
+    crate::record::read::results(dir).ok().and_then(|r| find(&r, slo_p99(plan))).map(|s| Saturation { slo_checks: has_slo_checks(plan), ..s })
 }
 
 pub fn find(r: &Results, slo_p99_us: Option<u64>) -> Option<Saturation> {
@@ -145,13 +165,13 @@ fn judge(secs: &[Sec], slo_p99_us: Option<u64>) -> Option<Saturation> {
     }
     pod_peaks.sort_by(|a, b| a.0.cmp(&b.0));
     let gateway_answered = secs.iter().flat_map(|s| s.pods.iter()).filter(|(p, _)| !is_pod(p)).map(|(_, n)| n).sum();
-    Some(Saturation { rate: best.map(|b| secs[b].target), saturated, per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered })
+    Some(Saturation { rate: best.map(|b| secs[b].target), saturated, per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered, slo_checks: false })
 }
 
 /// Prints the saturation answer of a ramp run (nothing for other runs).
 pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Write) -> std::io::Result<()> {
     let Ok(ts) = crate::record::read::timeseries(dir) else { return Ok(()) };
-    let Some(s) = find_in(dir, &ts, slo_p99(plan)) else { return Ok(()) };
+    let Some(s) = find_in(dir, &ts, plan) else { return Ok(()) };
     writeln!(out)?;
     let bound = format!("p99 <= {}{}", crate::units::format_us(s.p99_limit_us), if s.from_slo { ", the SLO" } else { ", 2x the first seconds' p99: no p99 SLO in the scenario" });
     match s.rate {
@@ -174,7 +194,10 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
         writeln!(out, "  {} requests were answered by the gateway itself, not a pod (shed 503, 401, 429: pod `gateway`)", s.gateway_answered)?;
     }
     let file = scenario.map_or("SCENARIO".to_string(), |p| p.display().to_string());
-    writeln!(out, "  {}: skyload capacity {file}", next_step(s.saturated))?;
+    writeln!(out, "  {}: {}", next_step(s.saturated), capacity_command(&file, s.slo_checks, s.p99_limit_us))?;
+    if !s.slo_checks {
+        writeln!(out, "  (the scenario has no checks: the command carries this ramp's bound as the SLO; put your own in [checks] run)")?;
+    }
     Ok(())
 }
 
@@ -208,6 +231,19 @@ mod tests {
             csv += &format!("{k},a,{a:.1},0,0,0,0,0,,,,,0,,,\n{k},b,{b:.1},0,0,0,0,0,,,,,0,,,\n{k},*,{:.1},0,0,0,0,0,,,,,0,0,0,0\n", a + b);
         }
         crate::record::read::parse_timeseries(csv.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_capacity_command_runs_as_printed() {
+        assert_eq!(capacity_command("s.toml", true, 51_000), "skyload capacity s.toml");
+        assert_eq!(capacity_command("s.toml", false, 51_000), "skyload capacity s.toml --check 'p99 < 51ms' --check 'error_rate < 1%'");
+        assert_eq!(capacity_command("s.toml", false, 51_001), "skyload capacity s.toml --check 'p99 < 52ms' --check 'error_rate < 1%'", "rounded up, never tighter than the ramp's bound");
+        assert_eq!(capacity_command("s.toml", false, 900), "skyload capacity s.toml --check 'p99 < 900us' --check 'error_rate < 1%'");
+        // Each suggested check is one the check language accepts.
+        let cmd = capacity_command("s.toml", false, 1_234_567);
+        for c in cmd.split("--check '").skip(1).map(|c| c.trim_end().trim_end_matches('\'')) {
+            crate::verify::expr::parse(c).unwrap_or_else(|e| panic!("{c}: {e:?}"));
+        }
     }
 
     #[test]

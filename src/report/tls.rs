@@ -15,7 +15,11 @@ pub fn warn_insecure(plan: &Plan) {
 
 pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let Some(t) = &s.tls else { return Ok(()) };
-    writeln!(
+    if t.version.is_empty() {
+        // The pre-run probe never finished a handshake: no version or cipher to show.
+        writeln!(out, "tls: no handshake completed before the run · {} handshakes during it · server name {} · {}", t.handshakes, t.server_name, t.addresses.join(", "))?;
+    } else {
+        writeln!(
         out,
         "tls: {} over {} ({}) · {} handshakes ({} resumed) · handshake p50 {} p99 {} · server name {} · {}",
         t.protocol,
@@ -27,12 +31,14 @@ pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         format_us(t.handshake_p99_us),
         t.server_name,
         t.addresses.join(", ")
-    )?;
+        )?;
+    }
     if t.merged_percentiles {
         writeln!(out, "  (merged Results: handshake percentiles are the largest of the parts', an upper bound)")?;
     }
     if let Some(why) = &t.first_failure {
-        writeln!(out, "  a TLS handshake failed during the run (outcome `tls`); the first: {why}")?;
+        let outcome = t.first_failure_outcome.as_deref().unwrap_or("tls");
+        writeln!(out, "  a TLS handshake failed during the run (outcome `{outcome}`); the first: {why}")?;
     }
     if t.insecure {
         writeln!(out, "  WARNING certificate NOT verified (--insecure)")?;

@@ -234,6 +234,39 @@ fn exec(f: &RawFault, path: &str, rep: &Reporter) -> Result<FaultAction, Scenari
     Ok(FaultAction::Exec { start: start.get_ref().clone(), stop: f.stop.as_ref().map(|s| s.get_ref().clone()), timeout })
 }
 
+/// An exec fault's stop command as a scenario file gives it, found again by `skyload faults
+/// clear` after the run that loaded the file died (the journal keeps where to look, never the
+/// command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecStop {
+    /// The fault's name (`name`, else `fault-N` as `resolve` names it).
+    pub name: String,
+    pub stop: String,
+    pub timeout: Duration,
+}
+
+/// The stop commands of a scenario text's exec faults, named and timed as `resolve` does (the same
+/// model, the same defaults), without resolving the rest of the scenario: feeders and the gateway
+/// are not read, so a moved feeder file does not stop a clean-up. `path` names the file in errors.
+pub fn exec_stops(text: &str, path: &std::path::Path) -> Result<Vec<ExecStop>, ScenarioError> {
+    let rep = Reporter { file: path, text };
+    let raw: super::model::RawScenario = toml::from_str(text).map_err(|e| super::syntax::translate(&rep, &e))?;
+    let mut out = Vec::new();
+    for (i, f) in raw.faults.iter().enumerate() {
+        let f = f.get_ref();
+        let Some(stop) = &f.stop else { continue };
+        if f.kind.get_ref() != "exec" {
+            continue;
+        }
+        out.push(ExecStop {
+            name: f.name.as_ref().map_or(format!("fault-{}", i + 1), |n| n.get_ref().clone()),
+            stop: stop.get_ref().clone(),
+            timeout: f.command_timeout.as_ref().map_or(DEFAULT_COMMAND_TIMEOUT, |d| d.get_ref().get()),
+        });
+    }
+    Ok(out)
+}
+
 /// Functions of the embedded gateway, when that is the target.
 fn functions(target: &Target) -> Option<Vec<String>> {
     match target {
@@ -276,4 +309,33 @@ fn check_pod(pod: &Spanned<String>, path: &str, target: &Target, rep: &Reporter)
         format!("{path}.pod"),
         format!("the embedded gateway has no pod `{}`; it has: {}{}", pod.get_ref(), names.join(", "), suggestion(pod.get_ref(), names.iter().map(String::as_str))),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `faults clear` must find the very command the run had: named and timed as `resolve` does.
+    #[test]
+    fn exec_stops_match_what_resolve_makes() {
+        let text = "[target]\nembedded = true\n[[stages]]\nrate = 1\nduration = \"10s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+                    [[faults]]\nkind = \"exec\"\nat = \"1s\"\nfor = \"1s\"\nstart = \"a\"\nstop = \"b $X\"\n\
+                    [[faults]]\nname = \"n\"\nkind = \"exec\"\nat = \"1s\"\nfor = \"1s\"\nstart = \"c\"\nstop = \"d\"\ncommand_timeout = \"5s\"\n\
+                    [[faults]]\nname = \"nostop\"\nkind = \"exec\"\nat = \"1s\"\nfor = \"1s\"\nstart = \"e\"\n\
+                    [gateway.functions.hello]\npods = 1\n";
+        let path = std::path::Path::new("d.toml");
+        let plan = crate::scenario::load_str(text, path).unwrap();
+        let stops = exec_stops(text, path).unwrap();
+        let resolved: Vec<ExecStop> = plan
+            .faults
+            .iter()
+            .filter_map(|f| match &f.action {
+                FaultAction::Exec { stop: Some(s), timeout, .. } => Some(ExecStop { name: f.name.clone(), stop: s.clone(), timeout: *timeout }),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stops, resolved);
+        assert_eq!(stops.iter().map(|s| (s.name.as_str(), s.timeout)).collect::<Vec<_>>(), [("fault-1", DEFAULT_COMMAND_TIMEOUT), ("n", Duration::from_secs(5))]);
+        assert!(exec_stops("[[faults]]\nkind = 1\n", path).unwrap_err().to_string().contains("d.toml"));
+    }
 }

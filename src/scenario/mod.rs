@@ -30,6 +30,7 @@ pub use syntax::explain as explain_toml_error;
 pub mod template;
 pub mod tls;
 
+pub use faults::{exec_stops, ExecStop};
 pub use error::{did_you_mean, line_col, Located, ScenarioError};
 pub use overrides::{duration_flag, Overrides};
 pub use pacing::PacerKind;

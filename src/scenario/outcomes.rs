@@ -15,6 +15,11 @@ pub const PROTOCOL: OutcomeId = 5;
 pub const TLS: OutcomeId = 6;
 const FIXED: [&str; 7] = ["ok", "error", "timeout", "connect", "reset", "protocol", "tls"];
 
+/// The name of a fixed outcome (`TIMEOUT` → "timeout"); an id past them reads as "error".
+pub fn fixed_name(id: OutcomeId) -> &'static str {
+    FIXED.get(id as usize).copied().unwrap_or(FIXED[ERROR as usize])
+}
+
 /// Outcome names by id: the fixed ones first, then the scenario's own in first-seen order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeTable {

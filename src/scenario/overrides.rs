@@ -35,6 +35,8 @@ pub struct Overrides {
     pub timeout: Option<Duration>,
     /// `--connect-timeout D` (curl's): replaces `target.connect_timeout`.
     pub connect_timeout: Option<Duration>,
+    /// `--check EXPR`, repeatable: whole-run checks added to the scenario's `[checks] run`.
+    pub checks: Vec<String>,
 }
 
 impl Overrides {
@@ -109,9 +111,14 @@ impl Overrides {
         if let Some(b) = &self.body {
             t += &format!("body = {}\n", q(b));
         }
+        if !self.checks.is_empty() {
+            // In the generated file, so the saved scenario copy carries them (merge, a rerun).
+            t += &format!("\n[checks]\nrun = [{}]\n", self.checks.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "));
+        }
         let mut plan = super::load_str(&t, Path::new("<flags>")).map_err(|e| match (e.located(), self.connect_timeout) {
             // The generated file's position means nothing to the user: name the flag.
             (Some(l), Some(_)) if l.field == "target.connect_timeout" => ScenarioError::flag("--connect-timeout", l.message.clone()),
+            (Some(l), _) if l.field.starts_with("checks.run") => ScenarioError::flag("--check", l.message.clone()),
             _ => e,
         })?;
         plan.source_path = None;
@@ -188,6 +195,8 @@ impl Overrides {
             let flag = if self.connect_timeout.is_some() { "--connect-timeout" } else { "--timeout" };
             super::bounds::connect_timeout(ct, plan.timeout).map_err(|m| ScenarioError::flag(flag, format!("connect timeout {m}")))?;
         }
+        // After the stages are final: a check may name one.
+        super::resolve::add_run_checks(plan, &self.checks).map_err(|m| ScenarioError::flag("--check", m))?;
         let flags = self.describe();
         if !flags.is_empty() {
             // The schedule flags also machine-readably, before the prose (`skyload merge` reads them).
@@ -278,6 +287,9 @@ impl Overrides {
         }
         if let Some(p) = &self.pacer {
             out.push(format!("--pacer {}", q(p)));
+        }
+        for c in &self.checks {
+            out.push(format!("--check {}", q(c)));
         }
         if let Some(d) = self.timeout {
             out.push(format!("--timeout {}", HumanDuration(d)));

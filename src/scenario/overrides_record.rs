@@ -1,8 +1,8 @@
-//! The schedule flags of a run (`--rate`, `--duration`), written into the scenario copy as one
-//! machine-readable comment line so that `skyload merge` can rebuild the stages the shards ran and
-//! judge the checks on the merged Results. The human comment beside it ("Run with these flags…")
+//! The schedule flags of a run (`--rate`, `--duration`) and its `--check` flags, written into the
+//! scenario copy as one machine-readable comment line so that `skyload merge` can rebuild the stages
+//! the shards ran and judge the same checks on the merged Results. The human comment beside it ("Run with these flags…")
 //! quotes values the way a shell would, which is for reading, not parsing. Only the flags that
-//! shape the schedule (and so the stage windows and the checks' meaning) are recorded: the others
+//! shape the schedule (and so the stage windows and the checks' meaning) or add checks are recorded: the others
 //! (headers, body, URL) change nothing a check reads, and some of them carry secrets.
 //!
 //! The line is part of `scenario.toml`, so its fingerprint covers it: shards run with other
@@ -24,15 +24,18 @@ struct Record {
     /// Nanoseconds: exact, where a decimal of seconds would not round-trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     duration_ns: Option<u64>,
+    /// `--check` flags: whole-run checks the merge must judge as the shards did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<String>,
 }
 
 /// The comment line for these flags, or None when no schedule flag was given (the file's
 /// schedule ran as written).
 pub fn line(o: &Overrides) -> Option<String> {
-    if o.rate.is_none() && o.duration.is_none() {
+    if o.rate.is_none() && o.duration.is_none() && o.checks.is_empty() {
         return None;
     }
-    let r = Record { rate: o.rate, duration_ns: o.duration.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)) };
+    let r = Record { rate: o.rate, duration_ns: o.duration.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)), checks: o.checks.clone() };
     Some(format!("{PREFIX}{}", serde_json::to_string(&r).expect("a record of numbers serializes")))
 }
 
@@ -41,7 +44,7 @@ pub fn line(o: &Overrides) -> Option<String> {
 pub enum Recorded {
     /// No schedule flag: the copy's own stages ran.
     Nothing,
-    /// These flags ran on top of the copy (only `rate` and `duration` are set).
+    /// These flags ran on top of the copy (only `rate`, `duration` and `checks` are set).
     Flags(Overrides),
     /// The stages that ran cannot be rebuilt: why.
     Unknown(String),
@@ -53,7 +56,7 @@ pub fn read(text: &str) -> Recorded {
         return match serde_json::from_str::<Record>(json.trim()) {
             Ok(r) if r.rate.is_some_and(|x| !x.is_finite() || x <= 0.0) => Recorded::Unknown(format!("the recorded rate {:?} is not a rate > 0", r.rate.unwrap_or_default())),
             Ok(r) if r.duration_ns == Some(0) => Recorded::Unknown("the recorded duration is 0".into()),
-            Ok(r) => Recorded::Flags(Overrides { rate: r.rate, duration: r.duration_ns.map(Duration::from_nanos), ..Default::default() }),
+            Ok(r) => Recorded::Flags(Overrides { rate: r.rate, duration: r.duration_ns.map(Duration::from_nanos), checks: r.checks, ..Default::default() }),
             Err(e) => Recorded::Unknown(format!("its schedule-flags line does not read: {e}")),
         };
     }
@@ -91,6 +94,24 @@ mod tests {
         // The secret of the header flag is not in the machine line.
         let l = plan.source_text.lines().find(|l| l.starts_with(PREFIX)).unwrap();
         assert!(!l.contains("SECRETQQ"), "{l}");
+    }
+
+    #[test]
+    fn check_flags_round_trip_and_are_judged_again() {
+        let mut plan = load_str(FILE, Path::new("s.toml")).unwrap();
+        let ov = Overrides { checks: vec!["p99 < 50ms".into(), "ratio(ok) >= 99%".into()], ..Default::default() };
+        ov.apply(&mut plan).unwrap();
+        let sources = |p: &crate::scenario::Plan| p.verify.checks.iter().map(|c| c.source.clone()).collect::<Vec<_>>();
+        assert_eq!(sources(&plan), ["rate >= 5", "p99 < 50ms", "ratio(ok) >= 99%"]);
+        let Recorded::Flags(back) = read(&plan.source_text) else { panic!("{}", plan.source_text) };
+        assert_eq!(back.checks, ov.checks);
+        assert_eq!((back.rate, back.duration), (None, None), "only checks were given");
+        let mut again = load_str(&plan.source_text, Path::new("copy.toml")).unwrap();
+        back.apply(&mut again).unwrap();
+        assert_eq!(sources(&again), sources(&plan), "applied again, no check twice");
+        let bad = Overrides { checks: vec!["p99(nope) < 5ms".into()], ..Default::default() };
+        let e = bad.apply(&mut load_str(FILE, Path::new("s.toml")).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("--check") && e.contains("no outcome is named `nope`"), "{e}");
     }
 
     #[test]

@@ -206,6 +206,39 @@ fn resolve_verify(
     Ok(resolved.plan)
 }
 
+/// Adds whole-run checks given on the command line (`--check`) to a resolved plan, by the rules of
+/// `[checks] run`: names are checked against the plan, `split(...)` headers are counted.
+pub fn add_run_checks(plan: &mut super::Plan, list: &[String]) -> Result<(), String> {
+    use super::check_lang::spec;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let outcomes = super::outcomes::OutcomeTable::new(plan.matchers.iter().map(|m| m.outcome.as_str()));
+    let names = spec::Names {
+        stages: plan.stages.iter().map(|s| s.name.as_str()).collect(),
+        requests: plan.requests.iter().map(|r| r.name.as_str()).collect(),
+        outcomes: outcomes.names().to_vec(),
+        has_pod_header: plan.pod_header.is_some(),
+    };
+    let (checks, split_headers) = spec::run_checks(list, &names)?;
+    for h in split_headers {
+        let name = HeaderName::from_bytes(h.as_bytes()).expect("checked by the check parser");
+        if !plan.labels.contains(&name) {
+            if plan.labels.len() >= MAX_LABELS {
+                return Err(format!("split({h}=...) needs `{h}` counted, but {MAX_LABELS} label headers are already counted"));
+            }
+            plan.labels.push(name);
+        }
+    }
+    for c in checks {
+        // The same check twice would be judged and printed twice.
+        if !plan.verify.checks.iter().any(|k| k.scope == c.scope && k.source == c.source) {
+            plan.verify.checks.push(c);
+        }
+    }
+    Ok(())
+}
+
 /// Names used in results and tags: `[A-Za-z0-9._-]+`.
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))

@@ -164,12 +164,14 @@ fn slo(vp: &VerifyPlan) -> Vec<&Expr> {
 }
 
 /// Whether each second from 0 to `until` met every criterion (None: nothing completed in it, or
-/// no criterion could be measured in it).
+/// no criterion could be measured in it). The schedule's last second takes the answers after the
+/// schedule (`Span::judged`): a stall in it is answered there, and recovery must not be read from
+/// the fast half of a second whose slow half was answered after the run.
 fn good_seconds(run: &SavedRun, criteria: &[Criterion], until: f64) -> Result<Vec<Option<bool>>, VerifyError> {
     let last = until.min(run.summary.duration_s).ceil() as u64;
     let mut out = Vec::new();
     for k in 0..last {
-        let d = run.data(Span { from: k as f64, to: Some(k as f64 + 1.0), tail: false }, None)?;
+        let d = run.data(Span::judged(k as f64, Some(k as f64 + 1.0)), None)?;
         out.push(second_good(criteria, &d));
     }
     Ok(out)
@@ -224,7 +226,10 @@ pub fn judge_recovery(good: &[Option<bool>], end_s: f64, data_end_s: f64, status
         };
         return (Recovery::NotMeasured, None, Some(format!("the run was {how} {after:.1}s after the fault ended, before {RECOVERY_STREAK} good seconds in a row")));
     }
-    if after < RECOVERY_STREAK as f64 {
+    // Counted in the seconds `recovery_time` judges (from the first whose middle is after the end),
+    // not in time: a fault removed 2 ms late in a run that went on 3 s more has its 3 seconds.
+    let first = (end_s - 0.5).ceil().max(0.0) as usize;
+    if good.len().saturating_sub(first) < RECOVERY_STREAK {
         return (Recovery::NotMeasured, None, Some(format!("the run ended {after:.1}s after the fault; {RECOVERY_STREAK} good seconds in a row are needed to see recovery")));
     }
     (Recovery::NotRecovered, None, Some(format!("not {RECOVERY_STREAK} good seconds in a row in the {after:.1}s after the fault")))
@@ -245,7 +250,9 @@ pub fn assess(vp: &VerifyPlan, records: &[FaultRecord], run: &SavedRun) -> Resul
         let scope = format!("fault {}", r.name);
         let from = r.applied_at_s.unwrap_or(r.planned_start_s);
         let to = r.removed_at_s.unwrap_or(r.planned_end_s);
-        let d = run.data(Span { from, to: Some(to), tail: false }, None)?;
+        // A window that reaches the end of the schedule takes the answers after it, as its
+        // `expect` checks (window checks) do: a stall in its last second is answered there.
+        let d = run.data(Span::judged(from, Some(to)), None)?;
         let ratio = |name: &str| (d.completed > 0).then(|| *d.outcomes.get(name).unwrap_or(&0) as f64 / d.completed as f64);
         let error_rate = match measure(&Metric::ErrorRate, &d) {
             Measured::Value(v) => Some(v),
@@ -430,6 +437,11 @@ mod tests {
         // Long enough and never good: not recovered.
         let bad = vec![Some(false); 20];
         assert_eq!(judge_recovery(&bad, 8.0, 20.0, RunStatus::Completed).0, Recovery::NotRecovered);
+        // A fault removed a few ms after 2 s in a 5 s run: seconds 2, 3 and 4 are the ones judged,
+        // so bad ones are "not recovered", not "not measured" (the run ended 2.998 s after it).
+        let late = [Some(true), Some(true), Some(false), Some(true), Some(false)];
+        assert_eq!(judge_recovery(&late, 2.002, 5.0, RunStatus::Completed).0, Recovery::NotRecovered);
+        assert_eq!(judge_recovery(&late[..4], 2.002, 4.0, RunStatus::Completed).0, Recovery::NotMeasured, "two seconds after it");
         // Recovered even in an interrupted run, when the recovery is in the data.
         let mut g = vec![Some(false); 9];
         g.extend([Some(true); 3]);

@@ -24,8 +24,9 @@ pub struct Span {
     pub from: f64,
     /// None: to the end of the data.
     pub to: Option<f64>,
-    /// A stage's or a check window's span: reaching the end of the schedule (`to` at or past it,
-    /// or none), it takes the seconds after the schedule as answers, not as time (`data`). They
+    /// A span that is judged (a stage, a check window, a fault's window, a second of its recovery,
+    /// a capacity step's sub-window): reaching the end of the schedule (`to` at or past it, or
+    /// none), it takes the seconds after the schedule as answers, not as time (`data`). They
     /// hold the answers to its last arrivals: without them a target that stalled in the last
     /// seconds passed `max < 100ms`, and with them as time an open window's rate read low.
     pub tail: bool,

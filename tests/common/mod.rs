@@ -85,6 +85,8 @@ pub struct TestServer {
     /// Distinct request paths seen (with query), for template tests.
     pub paths: Arc<Mutex<std::collections::HashSet<String>>>,
     stall: Arc<Mutex<Option<(Instant, Duration)>>>,
+    /// Requests numbered [first, first + count) in arrival order, each held for the duration.
+    held: Arc<Mutex<Option<(u64, u64, Duration)>>>,
     _server: Serving,
 }
 
@@ -93,9 +95,10 @@ impl TestServer {
         let count = Arc::new(AtomicU64::new(0));
         let paths: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let stall: Arc<Mutex<Option<(Instant, Duration)>>> = Arc::new(Mutex::new(None));
-        let (c, s, ps) = (count.clone(), stall.clone(), paths.clone());
+        let held: Arc<Mutex<Option<(u64, u64, Duration)>>> = Arc::new(Mutex::new(None));
+        let (c, s, ps, hd) = (count.clone(), stall.clone(), paths.clone(), held.clone());
         let server = serve(move |req: Request<hyper::body::Incoming>| {
-            let (c, s) = (c.clone(), s.clone());
+            let (c, s, hd) = (c.clone(), s.clone(), hd.clone());
             if let Ok(mut p) = ps.lock() {
                 if p.len() < 100_000 {
                     p.insert(req.uri().path_and_query().map_or(String::new(), |p| p.to_string()));
@@ -110,18 +113,28 @@ impl TestServer {
                         (now >= at && now < at + d).then(|| at + d - now)
                     })
                 };
-                if let Some(w) = wait {
+                let hold = hd.lock().unwrap().and_then(|(first, count, d)| (n >= first && n < first + count).then_some(d));
+                if let Some(w) = wait.into_iter().chain(hold).max() {
                     tokio::time::sleep(w).await;
                 }
                 Response::builder().header("x-pod", format!("test-{}", n % 2)).body(Full::new(Bytes::from_static(b"ok"))).unwrap()
             }
         });
-        TestServer { addr: server.addr, count, conns: server.conns.clone(), paths, stall, _server: server }
+        TestServer { addr: server.addr, count, conns: server.conns.clone(), paths, stall, held, _server: server }
     }
 
     /// Every request that arrives in [at, at + d) is held until at + d.
     pub fn stall_at(&self, at: Instant, d: Duration) {
         *self.stall.lock().unwrap() = Some((at, d));
+    }
+
+    /// Requests number `first` to `first + count - 1` (0-based, in the order they arrive) are each
+    /// held for `d`: a stall placed by count, not by the clock, so a test knows which arrivals of
+    /// a uniform schedule it hits however busy the machine is (an answer cannot come before its
+    /// arrival was due, so a stall of the last arrivals longer than their spacing to the end is
+    /// answered after the schedule for certain).
+    pub fn hold_numbered(&self, first: u64, count: u64, d: Duration) {
+        *self.held.lock().unwrap() = Some((first, count, d));
     }
 
     pub fn url(&self) -> String {

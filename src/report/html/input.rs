@@ -1,14 +1,15 @@
 //! Reading one Results directory for the report: `summary.json` (required), the per-second
-//! aggregate rows of `timeseries.csv`, `scenario.toml`, and the optional `verdict.json`,
+//! aggregate rows of `timeseries.csv`, `scenario.toml`, and the optional `status.csv`, `verdict.json`,
 //! `faults.json` and `capacity.json`. Only the summary is required: anything else that is missing
 //! or unreadable becomes a warning shown in the report, so an old or partial directory still
 //! gives a report of what it holds.
 
 use super::verify_views::{self, CapacityData, FaultWindow, ReportVerdict};
 use super::ReportError;
-use crate::record::results::{self, ALL_REQUESTS, SCENARIO_COPY, TIMESERIES};
+use crate::record::results::{self, ALL_REQUESTS, SCENARIO_COPY, STATUS, TIMESERIES};
 use crate::record::summary::Summary;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Everything the report uses from one Results directory, as read.
@@ -20,6 +21,8 @@ pub struct RunData {
     pub outcome_columns: Vec<String>,
     /// The `*` rows: every request together, one per second.
     pub seconds: Vec<SecondRow>,
+    /// `status.csv`: completions by status code per second (None: no such file, or unreadable).
+    pub status: Option<BTreeMap<u64, BTreeMap<u16, u64>>>,
     pub scenario_text: Option<String>,
     pub verdict: Option<ReportVerdict>,
     pub faults: Vec<FaultWindow>,
@@ -53,6 +56,10 @@ pub fn read(dir: &Path) -> Result<RunData, ReportError> {
             (Vec::new(), Vec::new())
         }
     };
+    let status = crate::record::read::status_counts(dir).unwrap_or_else(|e| {
+        warnings.push(format!("{STATUS} could not be read ({e}): the status code chart is missing"));
+        None
+    });
     let scenario_text = std::fs::read_to_string(dir.join(SCENARIO_COPY)).ok();
     // The files verify, the fault timeline and `skyload capacity` write, turned into the report's
     // own view of them.
@@ -65,13 +72,19 @@ pub fn read(dir: &Path) -> Result<RunData, ReportError> {
     let saturation = if capacity.is_some() || !rises {
         None
     } else {
-        let slo = scenario_text
-            .as_deref()
-            .and_then(|t| crate::scenario::load_str(t, &dir.join(SCENARIO_COPY)).ok())
-            .and_then(|p| crate::report::saturation::slo_p99(&p));
-        crate::record::read::results(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo))
+        let plan = scenario_text.as_deref().and_then(|t| {
+            let mut plan = crate::scenario::load_str(t, &dir.join(SCENARIO_COPY)).ok()?;
+            // The run's --check flags are recorded in the copy: the same SLO as the terminal's.
+            if let crate::scenario::overrides_record::Recorded::Flags(o) = crate::scenario::overrides_record::read(t) {
+                o.apply(&mut plan).ok()?;
+            }
+            Some(plan)
+        });
+        let slo = plan.as_ref().and_then(crate::report::saturation::slo_p99);
+        let slo_checks = plan.as_ref().is_some_and(crate::report::saturation::has_slo_checks);
+        crate::record::read::results(dir).ok().and_then(|r| crate::report::saturation::find(&r, slo)).map(|s| crate::report::saturation::Saturation { slo_checks, ..s })
     };
-    Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, scenario_text, verdict, faults, capacity, saturation, warnings })
+    Ok(RunData { dir: dir.to_path_buf(), summary, outcome_columns, seconds, status, scenario_text, verdict, faults, capacity, saturation, warnings })
 }
 
 /// An optional JSON file: absent is normal, unreadable is a warning.

@@ -1,5 +1,5 @@
 //! The HTML report: the document a team attaches to a launch review. Made from Results alone
-//! (`summary.json`, `timeseries.csv`, `scenario.toml` and the optional `verdict.json`,
+//! (`summary.json`, `timeseries.csv`, `scenario.toml` and the optional `status.csv`, `verdict.json`,
 //! `faults.json`, `capacity.json`), so the run writes it at its end and `skyload report` makes it
 //! again, or compares several runs, later.
 //!
@@ -10,6 +10,7 @@ pub mod charts;
 pub mod input;
 pub mod page;
 pub mod slow;
+pub mod status;
 pub mod tls;
 pub mod view;
 pub mod verify_views;
@@ -48,6 +49,10 @@ pub fn render(r: &view::Report, out: &mut dyn Write) -> Result<(), ReportError> 
     let page_charts = page::Charts {
         rate: has_series.then(|| charts::rate(v, base)).transpose()?,
         latency: has_series.then(|| charts::latency(v, base)).transpose()?,
+        status: match &v.status {
+            status::StatusCodes::Drawn(s) => Some(charts::status(v, s)?),
+            _ => None,
+        },
         percentiles: (!v.hdr_latency.is_empty()).then(|| charts::percentiles(v, base)).transpose()?,
         pods: (!v.pods.is_empty()).then(|| charts::pods(v)).transpose()?,
         capacity: v.capacity.as_ref().filter(|c| !c.steps.is_empty()).map(charts::capacity).transpose()?,

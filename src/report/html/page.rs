@@ -15,6 +15,8 @@ const CSS: &str = include_str!("style.css");
 pub struct Charts {
     pub rate: Option<String>,
     pub latency: Option<String>,
+    /// Responses by status code per second.
+    pub status: Option<String>,
     pub percentiles: Option<String>,
     pub pods: Option<String>,
     pub capacity: Option<String>,
@@ -159,6 +161,8 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
     match (&charts.rate, &charts.latency) {
         (Some(rate), Some(latency)) => {
             figure(out, "chart-rate", rate, &format!("Offered (target) against achieved requests per second; completions stacked by outcome, dropped requests on top.{fault_note}{limited}{base_note}{bucket}"))?;
+            // Beside the rate chart's one `error` layer: which codes, and when.
+            super::status::section(out, &v.status, charts.status.as_deref(), fault_note)?;
             figure(
                 out,
                 "chart-latency",
@@ -166,7 +170,10 @@ pub fn write(r: &Report, charts: &Charts, out: &mut dyn Write) -> io::Result<()>
                 &format!("Latency percentiles per second, from each request's intended start.{fault_note}{limited}{base_note}{bucket}"),
             )?;
         }
-        _ => writeln!(out, "<p class=\"note\">No per-second data (timeseries.csv) in this results directory.</p>")?,
+        _ => {
+            writeln!(out, "<p class=\"note\">No per-second data (timeseries.csv) in this results directory.</p>")?;
+            super::status::section(out, &v.status, charts.status.as_deref(), fault_note)?;
+        }
     }
     writeln!(out, "</section>")?;
 
@@ -262,7 +269,9 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
             lines.push(format!("{} requests were answered by the gateway itself, not a pod (shed 503, 401, 429).", sat.gateway_answered));
         }
         let file = v.summary.scenario_file.clone().unwrap_or_else(|| "SCENARIO".into());
-        lines.push(format!("{}: skyload capacity {file}", capitalised(crate::report::saturation::next_step(sat.saturated))));
+        let cmd = crate::report::saturation::capacity_command(&file, sat.slo_checks, sat.p99_limit_us);
+        let why = if sat.slo_checks { "" } else { " (the scenario has no checks: this ramp's bound is the SLO; put your own in [checks] run)" };
+        lines.push(format!("{}: {cmd}{why}", capitalised(crate::report::saturation::next_step(sat.saturated))));
     }
     if lines.is_empty() {
         return Ok(());

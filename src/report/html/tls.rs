@@ -11,21 +11,30 @@ use std::io::{self, Write};
 pub fn section(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
     let Some(t) = &v.summary.tls else { return Ok(()) };
     writeln!(out, "<section id=\"tls\"><h2>TLS</h2>")?;
-    writeln!(
-        out,
-        "<p>{} over {} ({}) · server name {} · {} · {} handshakes, {} resumed · handshake p50 {} p99 {} max {}{}</p>",
-        escape(&t.protocol),
-        escape(&t.version),
-        escape(&t.cipher),
-        escape(&t.server_name),
-        escape(&t.addresses.join(", ")),
-        t.handshakes,
-        t.resumed,
-        format_us(t.handshake_p50_us),
-        format_us(t.handshake_p99_us),
-        format_us(t.handshake_max_us),
-        if t.merged_percentiles { " (merged: percentiles are the largest of the parts', an upper bound)" } else { "" }
-    )?;
+    if t.version.is_empty() {
+        // The pre-run probe never finished a handshake: no version or cipher to show.
+        writeln!(out, "<p>No TLS handshake completed before the run · server name {} · {} · {} handshakes during it</p>", escape(&t.server_name), escape(&t.addresses.join(", ")), t.handshakes)?;
+    } else {
+        writeln!(
+            out,
+            "<p>{} over {} ({}) · server name {} · {} · {} handshakes, {} resumed · handshake p50 {} p99 {} max {}{}</p>",
+            escape(&t.protocol),
+            escape(&t.version),
+            escape(&t.cipher),
+            escape(&t.server_name),
+            escape(&t.addresses.join(", ")),
+            t.handshakes,
+            t.resumed,
+            format_us(t.handshake_p50_us),
+            format_us(t.handshake_p99_us),
+            format_us(t.handshake_max_us),
+            if t.merged_percentiles { " (merged: percentiles are the largest of the parts', an upper bound)" } else { "" }
+        )?;
+    }
+    if let Some(why) = &t.first_failure {
+        let outcome = t.first_failure_outcome.as_deref().unwrap_or("tls");
+        writeln!(out, "<p class=\"warning\">A TLS handshake failed during the run (outcome <code>{}</code>); the first: {}</p>", escape(outcome), escape(why))?;
+    }
     if t.insecure {
         writeln!(out, "<p class=\"warning\">The server's certificate was NOT verified (--insecure).</p>")?;
     }

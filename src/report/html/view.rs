@@ -43,6 +43,8 @@ pub struct RunView {
     /// Seconds of data in each point (1 unless the run was long).
     pub bucket_s: u64,
     pub series: Vec<Point>,
+    /// Responses by status code per second (`status.csv`), or why there are none.
+    pub status: super::status::StatusCodes,
     /// HDR percentile curves: (1/(1-p), milliseconds).
     pub hdr_latency: Vec<(f64, f64)>,
     pub hdr_service: Vec<(f64, f64)>,
@@ -159,6 +161,7 @@ pub fn run_view(d: RunData) -> RunView {
     let (groups, members) = outcome_groups(&d.outcome_columns, &d.seconds);
     let bucket_s = (d.seconds.len() as u64).div_ceil(MAX_POINTS as u64).max(1);
     let series = downsample(&d.seconds, &members, bucket_s);
+    let status = super::status::view(d.status.as_ref(), d.seconds.last().map_or(0, |r| r.second + 1), bucket_s);
     let (hdr_latency, hdr_service) = hdr_curves(&d.summary);
     let mut pods: Vec<PodBar> =
         d.summary.pods.iter().map(|p| PodBar { name: p.name.clone(), rps: p.rps, p99_ms: p.latency.p99_us as f64 / 1000.0 }).collect();
@@ -174,6 +177,7 @@ pub fn run_view(d: RunData) -> RunView {
         groups,
         bucket_s,
         series,
+        status,
         hdr_latency,
         hdr_service,
         pods,

@@ -200,10 +200,15 @@ impl Ctx<'_> {
 
     /// Parses one check and checks the names it uses against the plan.
     fn check(&mut self, s: &Spanned<String>, field: &str, scope: &Scope, request_filter: bool) -> Result<Expr, SpecError> {
-        let e = expr::parse(s.get_ref()).map_err(|e| self.located(s, field, e))?;
-        self.names_in(&e.metric, scope, request_filter).map_err(|m| self.located(s, field, ParseError { at: e.arg_at, message: m }))?;
+        self.check_text(s.get_ref(), scope, request_filter).map_err(|e| self.located(s, field, e))
+    }
+
+    /// `check` on the bare text: the error's `at` is an offset into `s`.
+    fn check_text(&mut self, s: &str, scope: &Scope, request_filter: bool) -> Result<Expr, ParseError> {
+        let e = expr::parse(s)?;
+        self.names_in(&e.metric, scope, request_filter).map_err(|m| ParseError { at: e.arg_at, message: m })?;
         if let (Some(message), Scope::Stage(_) | Scope::Window(_)) = (per_second_outcome(&e.metric, request_filter), scope) {
-            return Err(self.located(s, field, ParseError { at: e.arg_at, message }));
+            return Err(ParseError { at: e.arg_at, message });
         }
         if let Metric::Split { header, .. } | Metric::RatioAmong { header, .. } = &e.metric {
             if !self.split_headers.contains(header) {
@@ -273,6 +278,19 @@ fn name_check(s: &Spanned<String>, field: &str, what: &str, known: &[&str]) -> R
     }
     let hint = did_you_mean(n, known.iter().copied()).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
     Err(at(s, field, format!("no {what} is named `{n}`{hint}; {what}s: {}", known.join(", "))))
+}
+
+/// Whole-run checks given on the command line (`--check 'p99 < 50ms'`), resolved by the same
+/// rules as `[checks] run`: the first bad one gives its text and what is wrong with it. Returns the
+/// checks and the headers their `split(...)` needs counted.
+pub fn run_checks(list: &[String], names: &Names) -> Result<(Vec<Check>, Vec<String>), String> {
+    let mut cx = Ctx { text: "", names, split_headers: Vec::new() };
+    let mut out = Vec::new();
+    for s in list {
+        let expr = cx.check_text(s, &Scope::Run, false).map_err(|e| format!("`{s}`: {}", e.message))?;
+        out.push(Check { scope: Scope::Run, source: s.trim().to_string(), expr });
+    }
+    Ok((out, cx.split_headers))
 }
 
 pub fn resolve(src: &Sources, names: &Names) -> Result<Resolved, SpecError> {

@@ -10,6 +10,7 @@ pub mod report;
 pub use search::{Answer, Search, Try};
 
 use crate::record::summary::Summary;
+use crate::verify::expr::{Expr, Metric, Op, Stat};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +136,61 @@ pub fn describe_unstable(a: &Answer) -> String {
     format!("UNSTABLE: {head}; unstable {lo:.1}–{hi:.1} rps (tries there passed and failed by turns){tail}: a single number would not repeat")
 }
 
+/// How close to the true capacity a passing hold gets. A rate a fraction `e` over the capacity `c`
+/// queues `e * c` requests more each second, which `c` a second serve, so a request sent `t`
+/// seconds into the step waits `e * t` longer than at the capacity, and the last ones of a hold of
+/// `T` seconds `e * T` longer. A latency check whose limit is `slack` above the latency without a
+/// queue fails only once `e * T > slack`: the hold passes every rate up to `c * (1 + slack / T)`.
+/// At a small overload the queue needs time to show (100 ms of slack fills in 3 s only at 3.3%
+/// over capacity, in 30 s at 0.33%), so a short hold confirms a rate a little above the capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HoldResolution {
+    /// The latency check of the SLO with the least slack, as written.
+    pub check: String,
+    /// Its limit minus the same figure at the lowest rate that passed (the p50 for `p50`, `mean`
+    /// and lower quantiles, else the p99), µs: the queueing delay it lets pass.
+    pub slack_us: f64,
+    /// The longest hold the answer passed, seconds.
+    pub hold_s: f64,
+    /// The overload, as a fraction of the capacity, that this hold cannot see: slack / hold.
+    pub unseen_overload: f64,
+    /// The lowest the true capacity may be: the answer / (1 + `unseen_overload`).
+    pub capacity_at_least_rps: f64,
+}
+
+/// The overload (a fraction of the capacity) that a hold of `hold_s` seconds cannot see against a
+/// latency check with `slack_us` of slack (see `HoldResolution`).
+pub fn unseen_overload(slack_us: f64, hold_s: f64) -> f64 {
+    slack_us / 1e6 / hold_s.max(1e-9)
+}
+
+/// The hold, seconds, that sees an overload of `overload` (a fraction of the capacity) against a
+/// latency check with `slack_us` of slack.
+pub fn hold_to_see(slack_us: f64, overload: f64) -> f64 {
+    slack_us / 1e6 / overload.max(1e-9)
+}
+
+/// The resolution of an `answer` the search confirmed with holds of at most `hold_s`, judged by
+/// `slo` (checks as written, with their parsed form); `base` is the (p50, p99) µs at the lowest
+/// rate that passed. None when the SLO has no upper limit on latency, or none with slack left.
+pub fn resolution(slo: &[(&str, &Expr)], base: (u64, u64), answer: f64, hold_s: f64) -> Option<HoldResolution> {
+    let slack = |e: &Expr| -> Option<f64> {
+        let Metric::Latency { stat, .. } = &e.metric else { return None };
+        if !matches!(e.op, Op::Lt | Op::Le) {
+            return None;
+        }
+        let at_base = match stat {
+            Stat::Quantile(q) if *q <= 0.5 => base.0,
+            Stat::Mean => base.0,
+            _ => base.1,
+        };
+        Some(e.value - at_base as f64).filter(|s| *s > 0.0)
+    };
+    let (check, slack_us) = slo.iter().filter_map(|(src, e)| slack(e).map(|s| (src.to_string(), s))).min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let e = unseen_overload(slack_us, hold_s);
+    Some(HoldResolution { check, slack_us, hold_s, unseen_overload: e, capacity_at_least_rps: answer / (1.0 + e) })
+}
+
 /// How much higher than the lowest-rate p99 latency may be before it has "bent".
 pub const KNEE_FACTOR: f64 = 2.0;
 
@@ -202,6 +258,31 @@ mod tests {
         assert_eq!(knee(&[(100.0, 300.0), (200.0, 1_200.0), (300.0, 2_000.0)]), Some(200.0), "+1ms floor");
         assert_eq!(knee(&[]), None);
         assert_eq!(knee(&[(1000.0, 2_000.0), (2000.0, 2_100.0), (3000.0, 2_600.0)]), None, "p99 never rose: no knee");
+    }
+
+    /// 609/s confirmed with 3 s holds for a server of 600/s: p99 < 100ms over a 10 ms service has
+    /// 90 ms of slack, which a 1.5% overload fills only after 6 s. A 3 s hold cannot see under 3%,
+    /// a 30 s hold under 0.3%.
+    #[test]
+    fn a_hold_sees_an_overload_only_once_its_queue_fills_the_slack() {
+        let p99 = crate::verify::expr::parse("p99 < 100ms").unwrap();
+        let p50 = crate::verify::expr::parse("p50 < 30ms").unwrap();
+        let errors = crate::verify::expr::parse("error_rate < 1%").unwrap();
+        let r = resolution(&[("p99 < 100ms", &p99), ("error_rate < 1%", &errors)], (9_000, 10_000), 609.0, 3.0).unwrap();
+        assert_eq!((r.check.as_str(), r.slack_us), ("p99 < 100ms", 90_000.0));
+        assert!((r.unseen_overload - 0.03).abs() < 1e-12, "{r:?}");
+        assert!((r.capacity_at_least_rps - 609.0 / 1.03).abs() < 1e-9 && r.capacity_at_least_rps < 600.0, "{r:?}");
+        // 1.5% over for 3 s queues 45 ms: inside the slack, so the hold passes; for 6 s it fills it.
+        assert!(0.015 * 3.0 < r.slack_us / 1e6 && 0.015 * 6.0 >= r.slack_us / 1e6);
+        assert!((resolution(&[("p99 < 100ms", &p99)], (9_000, 10_000), 609.0, 30.0).unwrap().unseen_overload - 0.003).abs() < 1e-12);
+        // The tightest check decides, each against its own figure at the base: p50 has 21 ms.
+        let r = resolution(&[("p99 < 100ms", &p99), ("p50 < 30ms", &p50)], (9_000, 10_000), 609.0, 3.0).unwrap();
+        assert_eq!((r.check.as_str(), r.slack_us), ("p50 < 30ms", 21_000.0));
+        // The hold that sees a 1% overload against 90 ms: 9 s.
+        assert!((hold_to_see(90_000.0, 0.01) - 9.0).abs() < 1e-9);
+        // No latency limit, or none with slack left: nothing to say.
+        assert_eq!(resolution(&[("error_rate < 1%", &errors)], (9_000, 10_000), 609.0, 3.0), None);
+        assert_eq!(resolution(&[("p99 < 100ms", &p99)], (9_000, 120_000), 609.0, 3.0), None);
     }
 
     #[test]

@@ -54,4 +54,8 @@ pub struct CapacityReport {
     pub targets: Vec<CheckResult>,
     pub notes: Vec<String>,
     pub seconds: f64,
+    /// How close to the true capacity the answer's holds get (None: no answer, a bound only, or
+    /// no latency limit in the SLO).
+    #[serde(default)]
+    pub resolution: Option<super::HoldResolution>,
 }

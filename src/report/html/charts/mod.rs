@@ -13,7 +13,7 @@ mod dist;
 mod time;
 
 pub use dist::{capacity, percentiles, pods};
-pub use time::{latency, rate};
+pub use time::{latency, rate, status, status_color};
 
 const W: u32 = 960;
 const H: u32 = 340;

@@ -2,6 +2,7 @@
 //! percentiles per second. Both shade the fault windows and draw a baseline under the run.
 
 use super::*;
+use crate::report::html::status::StatusView;
 use crate::report::html::view::Point;
 
 /// Offered (target) against achieved rate, completions stacked by outcome with drops on top.
@@ -71,6 +72,67 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.stroke_width(2)));
         legend(&mut chart)
     })
+}
+
+/// Responses per second stacked by status code (`status.csv`), codes ascending from the bottom
+/// and `other` on top, each held for its whole second like the rate chart's layers.
+pub fn status(view: &RunView, s: &StatusView) -> Result<String, ChartError> {
+    svg("status", (W, H), |root| {
+        let ymax = s.points.iter().map(|p| p.values.iter().sum::<f64>()).fold(1.0, f64::max) * 1.12;
+        let xmax = span(view).max(s.points.last().map_or(1.0, |p| p.t + s.bucket_s as f64));
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .x_desc("time")
+            .y_desc("responses per second")
+            .x_labels(time_labels(xmax))
+            .x_label_formatter(&|t| clock(*t, xmax))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(plot_err)?;
+        shade_faults(&mut chart, view, (0.0, ymax))?;
+        let ts: Vec<f64> = s.points.iter().map(|p| p.t).collect();
+        let mut lower = vec![0.0; s.points.len()];
+        let mut nth = [0usize; 10];
+        for (i, series) in s.series.iter().enumerate() {
+            let upper: Vec<f64> = s.points.iter().zip(&lower).map(|(p, l)| l + p.values[i]).collect();
+            let mut pts = step_outline(&ts, &upper, s.bucket_s as f64);
+            pts.extend(step_outline(&ts, &lower, s.bucket_s as f64).into_iter().rev());
+            let class = series.class() as usize;
+            let c = status_color(series.class(), nth[class.min(9)]);
+            nth[class.min(9)] += 1;
+            chart
+                .draw_series(std::iter::once(Polygon::new(pts, c.mix(0.85).filled())))
+                .map_err(plot_err)?
+                .label(series.name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.mix(0.85).filled()));
+            lower = upper;
+        }
+        legend(&mut chart)
+    })
+}
+
+/// The colour of a status code series: green 2xx, blue 3xx, orange 4xx, red 5xx, grey for `other`
+/// (class 0) and anything else; the class's further codes lighter, so a 502 and a 503 differ.
+pub fn status_color(class: u16, nth: usize) -> RGBColor {
+    let RGBColor(r, g, b) = match class {
+        2 => OK,
+        3 => P50,
+        4 => OTHER[0],
+        5 => ERROR,
+        _ => DROPPED,
+    };
+    let k = (nth.min(4) as f64) * 0.17;
+    let light = |v: u8| (v as f64 + (255.0 - v as f64) * k).round() as u8;
+    RGBColor(light(r), light(g), light(b))
 }
 
 /// Latency percentiles over time: p50, p90, p99, max (log scale when the range needs it).
@@ -200,6 +262,15 @@ mod tests {
         // Nothing above zero before second 5: the area does not start a second early.
         assert!(pts.iter().filter(|p| p.0 < 5.0).all(|p| p.1 == 0.0));
         assert_eq!(step_outline(&[0.0, 3.0], &[1.0, 2.0], 3.0), [(0.0, 1.0), (3.0, 1.0), (3.0, 2.0), (6.0, 2.0)], "buckets of 3 s");
+    }
+
+    #[test]
+    fn status_classes_have_their_colours_and_codes_of_one_class_differ() {
+        assert_eq!(status_color(2, 0), OK);
+        assert_eq!(status_color(5, 0), ERROR);
+        assert_eq!(status_color(0, 0), DROPPED);
+        assert_ne!(status_color(5, 0), status_color(5, 1));
+        assert_eq!(status_color(5, 9), status_color(5, 4), "shades stop before white");
     }
 
     #[test]
