@@ -11,24 +11,7 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
         let top = |v: &RunView| v.series.iter().map(|p| p.target.max(p.completed + p.dropped).max(p.sent)).fold(1.0, f64::max);
         let ymax = top(view).max(base.map_or(0.0, top)) * 1.12;
         let xmax = span(view).max(base.map_or(0.0, span));
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .x_desc("time")
-            .y_desc("requests per second")
-            .x_labels(time_labels(xmax))
-            .x_label_formatter(&|t| clock(*t, xmax))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = per_second_axes(root, xmax, ymax, "requests per second")?;
         shade_faults(&mut chart, view, (0.0, ymax))?;
         let limited = crate::report::html::view::limited_spans(&view.series, view.bucket_s);
         for (i, (s, e)) in limited.iter().enumerate() {
@@ -74,30 +57,42 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
     })
 }
 
+/// The axes of a per-second count over the run's time: time on x, a count per second from 0 on y
+/// (the rate and status charts, drawn in the same frame so they line up on the page).
+fn per_second_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    xmax: f64,
+    ymax: f64,
+    y_desc: &str,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .x_desc("time")
+        .y_desc(y_desc)
+        .x_labels(time_labels(xmax))
+        .x_label_formatter(&|t| clock(*t, xmax))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
 /// Responses per second stacked by status code (`status.csv`), codes ascending from the bottom
 /// and `other` on top, each held for its whole second like the rate chart's layers.
 pub fn status(view: &RunView, s: &StatusView) -> Result<String, ChartError> {
     svg("status", (W, H), |root| {
         let ymax = s.points.iter().map(|p| p.values.iter().sum::<f64>()).fold(1.0, f64::max) * 1.12;
         let xmax = span(view).max(s.points.last().map_or(1.0, |p| p.t + s.bucket_s as f64));
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .x_desc("time")
-            .y_desc("responses per second")
-            .x_labels(time_labels(xmax))
-            .x_label_formatter(&|t| clock(*t, xmax))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = per_second_axes(root, xmax, ymax, "responses per second")?;
         shade_faults(&mut chart, view, (0.0, ymax))?;
         let ts: Vec<f64> = s.points.iter().map(|p| p.t).collect();
         let mut lower = vec![0.0; s.points.len()];
