@@ -81,7 +81,7 @@ run_peer() { # ab|oha
 run_sky() { # label rate
     bench_scenario bench "$2" "$DURATION" "$CONNS" 1s > "$work/bench.toml"
     rm -rf "$work/results"
-    "${timed[@]}" "$BIN" run "$work/bench.toml" --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
+    "${timed[@]}" "$BIN" run "$work/bench.toml" ${SKY_ARGS:-} --quiet --out "$work/results" > "$work/sky.out" 2>&1 || true
     row skyload "$1" "$(python3 -c "import json; print(json.load(open('$work/results/summary.json'))['totals']['outcomes'].get('ok', 0))")"
 }
 
