@@ -112,7 +112,7 @@ fn every_run_writes_a_self_contained_report() {
     assert!(ok200 > 0 && html.contains(&format!("<tr><td>200</td><td class=\"num\">{ok200}</td>")), "status table: {html}");
     let (rate_at, status_at, latency_at) = (html.find("id=\"chart-rate\""), html.find("id=\"chart-status\""), html.find("id=\"chart-latency\""));
     assert!(rate_at < status_at && status_at < latency_at, "the status chart follows the rate chart");
-    assert!(html.contains("1 thread · pacer sleep · "), "the report names the thread count (one per 25,000/s by default) and the pacer that ran");
+    assert!(html.contains("1 thread · pacer precise ("), "the report names the thread count (one per 25,000/s by default) and the pacer that ran (precise by default)");
 
     // `skyload report DIR` makes it again, the same apart from when and where it was made.
     std::fs::remove_file(dir.join("report.html")).unwrap();
@@ -191,13 +191,14 @@ fn an_old_results_dir_with_a_secret_in_its_scenario_is_still_redacted() {
 
 /// The precise pacer's CPU wake-up latency request reaches summary.json, the report and (through
 /// the same text) the terminal: held where the process may open /dev/cpu_dma_latency (root, as
-/// in CI), otherwise "not held: why" and the run still succeeds. The sleep pacer asks for nothing.
+/// in CI), otherwise "not held: why" and the run still succeeds. `precise` is the default pacer;
+/// `--pacer sleep` asks for nothing.
 #[test]
 fn the_precise_pacers_cpu_latency_request_is_named() {
     let server = TestServer::start();
     let out = tempdir();
     let dir = out.path().join("precise");
-    quick_run(&server, 50, 1, &dir, &["--pacer", "precise"]);
+    quick_run(&server, 50, 1, &dir, &[]);
     let summary: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
     let g = &summary["generator"];
     assert_eq!(g["pacer"], "precise");
@@ -212,7 +213,7 @@ fn the_precise_pacers_cpu_latency_request_is_named() {
     assert!(html.contains(&format!("pacer precise (CPU wake-up latency request {})", cpu.replace('&', "&amp;"))), "the report names it");
 
     let plain = out.path().join("sleep");
-    quick_run(&server, 50, 1, &plain, &[]);
+    quick_run(&server, 50, 1, &plain, &["--pacer", "sleep"]);
     let summary: serde_json::Value = serde_json::from_str(&read(&plain.join("summary.json"))).unwrap();
     assert_eq!(summary["generator"]["pacer"], "sleep");
     assert!(summary["generator"].get("cpu_latency").is_none(), "the sleep pacer makes no request");

@@ -14,9 +14,9 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PacerKind {
     /// Sleep until the instant: no CPU while waiting, the OS's wake-up lateness as lag.
-    #[default]
     Sleep,
     /// Wake early, spin the rest: microsecond lag at the cost of CPU per arrival.
+    #[default]
     Precise,
 }
 
@@ -72,9 +72,9 @@ mod tests {
     }
 
     #[test]
-    fn the_scenario_picks_the_pacer_and_sleep_is_the_default() {
+    fn the_scenario_picks_the_pacer_and_precise_is_the_default() {
         let p = load_str(REST, Path::new("s.toml")).unwrap();
-        assert_eq!(p.pacer, PacerKind::Sleep);
+        assert_eq!(p.pacer, PacerKind::Precise);
         for (text, kind) in [("pacer = \"precise\"\n", PacerKind::Precise), ("pacer = \"sleep\"\n", PacerKind::Sleep)] {
             assert_eq!(load_str(&format!("{text}{REST}"), Path::new("s.toml")).unwrap().pacer, kind);
         }
