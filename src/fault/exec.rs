@@ -142,3 +142,60 @@ pub async fn end_left(g: &Group) -> (Option<String>, bool) {
     }
     ((!matches!(e, group::Ended::WasGone)).then(|| e.describe(g)), e.gone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Runs `command` as a start, noting its group; `cancel_after`: the run stops then.
+    fn start(command: &str, timeout: Duration, cancel_after: Option<Duration>) -> (StepResult, Group) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let seen: Arc<Mutex<Option<Group>>> = Arc::default();
+        let s2 = seen.clone();
+        let r = rt.block_on(async move {
+            let (tx, rx) = watch::channel(false);
+            if let Some(d) = cancel_after {
+                tokio::spawn(async move {
+                    tokio::time::sleep(d).await;
+                    let _ = tx.send(true);
+                    std::future::pending::<()>().await;
+                });
+            }
+            let mut note = move |g: &Group| *s2.lock().unwrap() = Some(g.clone());
+            run_in(command, timeout, None, Role::Start, &mut note, Some(rx)).await
+        });
+        let g = seen.lock().unwrap().clone().expect("the group was told on spawn");
+        (r, g)
+    }
+
+    /// A command cut short (its timeout, or the run stopping) had only its shell killed: what the
+    /// shell had started kept running. Now its whole group is ended.
+    #[test]
+    fn a_command_cut_short_has_its_whole_group_ended() {
+        let (r, g) = start("sleep 30 & sleep 30", Duration::from_millis(300), None);
+        let e = r.error.unwrap();
+        assert!(e.contains("did not finish within") && e.contains("its process group was ended"), "{e}");
+        assert_eq!(group::status(&g), group::Status::Gone);
+        assert!(r.group.is_none());
+        let (r, g) = start("sleep 30 & sleep 30", Duration::from_secs(60), Some(Duration::from_millis(300)));
+        let e = r.error.unwrap();
+        assert!(e.contains("still running when the run stopped"), "{e}");
+        assert_eq!(group::status(&g), group::Status::Gone);
+    }
+
+    /// A finished start's group is handed back with what it left running, for the fault's
+    /// removal to end; the command's environment carries the group's token.
+    #[test]
+    fn a_finished_start_hands_back_its_group() {
+        let (r, g) = start("sleep 30 >/dev/null 2>&1 & echo \"$SKYLOAD_EXEC_GROUP\"", Duration::from_secs(20), None);
+        assert_eq!(r.error, None);
+        assert_eq!(r.output.as_deref().map(str::trim), Some(g.token.as_str()));
+        assert_eq!(r.group.as_ref(), Some(&g));
+        assert!(matches!(group::status(&g), group::Status::Running(_)), "{:?}", group::status(&g));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (said, gone) = rt.block_on(end_left(&g));
+        assert!(gone && said.is_some_and(|s| s.contains("has been ended")));
+        assert_eq!(group::status(&g), group::Status::Gone);
+    }
+}
