@@ -120,6 +120,24 @@ pub fn judge(g: &Group, boot_now: Option<&str>, leader: Option<Stat>, members: &
     }
 }
 
+/// When a process started: its start time and the boot it started in. A pid held by a process
+/// with another `Born` is another process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Born {
+    pub start_ticks: u64,
+    pub boot_id: String,
+}
+
+/// `Born` of process `pid` (None: no such process, or no `/proc`).
+pub fn born(pid: u32) -> Option<Born> {
+    Some(Born { start_ticks: read_stat(pid)?.start_ticks, boot_id: boot_id()? })
+}
+
+/// Whether `pid` is a zombie: dead, only not yet reaped by its parent.
+pub fn zombie(pid: u32) -> bool {
+    read_stat(pid).is_some_and(|s| s.state == 'Z')
+}
+
 fn read_stat(pid: u32) -> Option<Stat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }

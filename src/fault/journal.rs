@@ -218,6 +218,10 @@ pub fn exec_cleanup(fault: &Leftover, state: Stage, processes_left: bool, flags:
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RunJournal {
     pid: u32,
+    /// When the run started: a process holding its pid later is not the run (absent in journals
+    /// of an older skyload: then any process with the pid is taken for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run: Option<group::Born>,
     faults: Vec<Entry>,
 }
 
@@ -333,7 +337,7 @@ fn save(entries: &[Entry]) {
         let _ = std::fs::remove_file(&path);
         return;
     }
-    let j = RunJournal { pid: std::process::id(), faults: entries.to_vec() };
+    let j = RunJournal { pid: std::process::id(), run: group::born(std::process::id()), faults: entries.to_vec() };
     let text = serde_json::to_vec_pretty(&j).expect("journal serializes");
     let r = std::fs::create_dir_all(&dir).and_then(|()| crate::record::outdir::write_atomic(&path, &text));
     if let Err(e) = r {
@@ -341,11 +345,20 @@ fn save(entries: &[Entry]) {
     }
 }
 
-/// Whether process `pid` still runs (a journal of a live run is not a leftover).
-fn alive(pid: u32) -> bool {
+/// Whether process `pid`, started at `born` when the journal says so, still runs (a journal of a
+/// live run is not a leftover). A process with that pid and another start time is not the run:
+/// the run died and its pid was reused, and its leftovers would otherwise never be cleared.
+fn alive(pid: u32, born: Option<&group::Born>) -> bool {
     if pid == std::process::id() {
         // Our own pid in an old file: a dead process had it before us.
         return false;
+    }
+    // Killed and not yet reaped (its parent is still there): dead all the same.
+    if group::zombie(pid) {
+        return false;
+    }
+    if let (Some(was), Some(now)) = (born, group::born(pid)) {
+        return *was == now;
     }
     let Ok(p) = i32::try_from(pid) else { return false };
     // SAFETY: signal 0 only checks that the process exists; nothing is sent.
@@ -360,6 +373,8 @@ pub struct Found {
     pub pid: u32,
     /// The run is still going: its faults are not leftovers.
     pub running: bool,
+    /// When the run started, if its journal says.
+    pub run: Option<group::Born>,
     pub faults: Vec<Entry>,
 }
 
@@ -374,7 +389,7 @@ pub fn list() -> Vec<Found> {
             continue;
         }
         match std::fs::read(&file).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<RunJournal>(&b).map_err(|e| e.to_string())) {
-            Ok(j) => out.push(Found { running: alive(j.pid), pid: j.pid, faults: j.faults, file }),
+            Ok(j) => out.push(Found { running: alive(j.pid, j.run.as_ref()), pid: j.pid, run: j.run, faults: j.faults, file }),
             Err(e) => tracing::warn!("skipping fault journal {}: {e}", file.display()),
         }
     }
@@ -478,7 +493,7 @@ pub async fn clear(ep: &Endpoints, mut opts: ClearOptions<'_>) -> Vec<Line> {
                         cur.groups.retain(|x| x.role != g.role);
                         cur.groups.push(g.clone());
                         let now: Vec<Entry> = left.iter().cloned().chain(std::iter::once(cur)).chain(found.faults[i + 1..].iter().cloned()).collect();
-                        let _ = write_journal(&found.file, pid, now);
+                        let _ = write_journal(&found.file, pid, found.run.clone(), now);
                     };
                     match run_stop(name, r, consent, &mut note).await {
                         Ok(ran) => {
@@ -501,7 +516,7 @@ pub async fn clear(ep: &Endpoints, mut opts: ClearOptions<'_>) -> Vec<Line> {
                 left.push(e.clone());
             }
         }
-        if let Err(e) = write_journal(&found.file, pid, left) {
+        if let Err(e) = write_journal(&found.file, pid, found.run.clone(), left) {
             lines.push(Line { text: format!("cannot update the fault journal {}: {e}", found.file.display()), left: true });
         }
     }
@@ -509,14 +524,14 @@ pub async fn clear(ep: &Endpoints, mut opts: ClearOptions<'_>) -> Vec<Line> {
 }
 
 /// Writes a dead run's journal as `faults` (removes the file when none is left).
-fn write_journal(file: &std::path::Path, pid: u32, faults: Vec<Entry>) -> std::io::Result<()> {
+fn write_journal(file: &std::path::Path, pid: u32, run: Option<group::Born>, faults: Vec<Entry>) -> std::io::Result<()> {
     if faults.is_empty() {
         return match std::fs::remove_file(file) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             r => r,
         };
     }
-    let text = serde_json::to_vec_pretty(&RunJournal { pid, faults }).expect("journal serializes");
+    let text = serde_json::to_vec_pretty(&RunJournal { pid, run, faults }).expect("journal serializes");
     crate::record::outdir::write_atomic(file, &text)
 }
 
@@ -588,6 +603,7 @@ mod tests {
     fn journal_entries_round_trip() {
         let j = RunJournal {
             pid: 7,
+            run: None,
             faults: vec![
                 Entry { fault: toxic(), state: Stage::Checking, groups: Vec::new() },
                 Entry { fault: gateway(), state: Stage::Applied, groups: Vec::new() },
@@ -660,7 +676,7 @@ mod tests {
         assert_eq!(cleanup(&l, Stage::Applying, true), Cleanup::RunStop);
         assert!(DIED_STARTING.contains("--stop-unconfirmed --yes") && DIED_STARTING.contains("--dismiss"), "{DIED_STARTING}");
         // The reference round-trips; an old entry without one reads as None (reported).
-        let j = RunJournal { pid: 7, faults: vec![Entry { fault: l.clone(), state: Stage::Applied, groups: Vec::new() }] };
+        let j = RunJournal { pid: 7, run: None, faults: vec![Entry { fault: l.clone(), state: Stage::Applied, groups: Vec::new() }] };
         let text = serde_json::to_string(&j).unwrap();
         assert!(text.contains("\"env\":[\"NS\"]") && text.contains("\"cwd\":\"/w\""), "{text}");
         assert_eq!(serde_json::from_str::<RunJournal>(&text).unwrap().faults[0].fault, l);
@@ -706,7 +722,7 @@ mod tests {
     fn an_entrys_process_groups_round_trip() {
         let g = Group { role: group::Role::Start, pgid: 42, start_ticks: 9, boot_id: "b".into(), token: "t".into() };
         let e = Entry { fault: exec_found_again(), state: Stage::Applying, groups: vec![g] };
-        let text = serde_json::to_string(&RunJournal { pid: 7, faults: vec![e.clone()] }).unwrap();
+        let text = serde_json::to_string(&RunJournal { pid: 7, run: None, faults: vec![e.clone()] }).unwrap();
         assert!(text.contains("\"groups\":[{\"role\":\"start\",\"pgid\":42,\"start_ticks\":9"), "{text}");
         assert!(!text.contains("no_stop"), "{text}");
         assert_eq!(serde_json::from_str::<RunJournal>(&text).unwrap().faults, vec![e]);
@@ -714,8 +730,13 @@ mod tests {
 
     #[test]
     fn own_pid_in_an_old_file_is_a_leftover_and_pid_1_is_alive() {
-        assert!(!alive(std::process::id()));
-        assert!(alive(1));
-        assert!(!alive(u32::MAX));
+        assert!(!alive(std::process::id(), None));
+        assert!(alive(1, None));
+        assert!(!alive(u32::MAX, None));
+        // A journal that says when its run started: pid 1 with another start time is not it.
+        let init = group::born(1).expect("/proc/1/stat");
+        assert!(alive(1, Some(&init)));
+        assert!(!alive(1, Some(&group::Born { start_ticks: init.start_ticks + 1, ..init.clone() })));
+        assert!(!alive(1, Some(&group::Born { boot_id: "another boot".into(), ..init })));
     }
 }
