@@ -1,7 +1,7 @@
 //! `skyload faults list|clear`: the faults that runs which never finished left on servers without
 //! leases (stock Toxiproxy, or an older skyload), and their exec faults with the processes their
-//! commands left running, from the journal in the state directory. An entry its run never saw confirmed is reported and left alone
-//! (`journal::cleanup`). An exec fault's stop command is run only here, shown first and on the
+//! commands left running, from the journal in the state directory. An entry its run never saw
+//! confirmed is reported and left alone (`journal::cleanup`). An exec fault's stop command is run only here, shown first and on the
 //! person's yes (`--yes`, or typed on a terminal): only a person can say it is still right to run.
 
 use crate::cli::{FaultsAction, FaultsArgs};
