@@ -592,8 +592,9 @@ pub enum FaultsAction {
     /// Show the fault journals in the state directory (runs still going are marked).
     List,
     /// Remove the faults of runs that are no longer running; exit 1 when some could not be removed.
-    /// An exec fault whose start ran has its stop command shown (redacted) and run only with --yes
-    /// (or a yes typed on a terminal), in the run's directory with this environment.
+    /// Processes an exec fault's commands left running are ended (SIGTERM, then SIGKILL). An exec
+    /// fault whose start ran has its stop command shown (redacted) and run only with --yes (or a
+    /// yes typed on a terminal), in the run's directory with this environment.
     Clear {
         /// Bearer token for a gateway's control API (else $SKYLOAD_CONTROL_TOKEN).
         #[arg(long, env = "SKYLOAD_CONTROL_TOKEN", hide_env_values = true)]
@@ -603,8 +604,12 @@ pub enum FaultsAction {
         yes: bool,
         /// Also run the stop command of an exec fault whose run died before or while its start
         /// command ran (the start may not have run; check first).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dismiss")]
         stop_unconfirmed: bool,
+        /// Drop exec faults whose run died before or while their start command ran, without
+        /// running their stop command (after checking that nothing is left); each is printed.
+        #[arg(long)]
+        dismiss: bool,
     },
 }
 

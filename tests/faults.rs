@@ -538,6 +538,191 @@ fn an_exec_fault_of_a_killed_run_is_stopped_by_faults_clear_yes() {
     assert!(mark.exists(), "not run");
 }
 
+/// A process group this test's run started: its leader's pid (written by the shell itself) and
+/// start time, read while the run that started it was alive. Signalled on drop (a failed
+/// assertion) only while that pid still has that start time: never a reused pid.
+struct Orphan {
+    pgid: u32,
+    start_ticks: u64,
+}
+
+/// Field 5 (group) and 22 (start time) of /proc/PID/stat, counted after the command name.
+fn stat_of(pid: u32) -> Option<(char, u32, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
+    Some((f.first()?.chars().next()?, f.get(2)?.parse().ok()?, f.get(19)?.parse().ok()?))
+}
+
+impl Orphan {
+    fn from_pid_file(path: &std::path::Path) -> Orphan {
+        let pgid: u32 = std::fs::read_to_string(path).unwrap().trim().parse().unwrap();
+        let (_, pgrp, start_ticks) = stat_of(pgid).expect("the start command's shell is running");
+        assert_eq!(pgrp, pgid, "the start command leads its own process group");
+        Orphan { pgid, start_ticks }
+    }
+
+    /// Live (not zombie) processes in the group.
+    fn members(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if stat_of(pid).is_some_and(|(state, pgrp, _)| pgrp == self.pgid && state != 'Z') {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    fn leader_alive(&self) -> bool {
+        stat_of(self.pgid).is_some_and(|(state, _, t)| t == self.start_ticks && state != 'Z')
+    }
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if self.leader_alive() {
+            // SAFETY: kill(2) on the group this test's run started, its leader checked just above.
+            unsafe { libc::kill(-(self.pgid as i32), libc::SIGKILL) };
+        }
+    }
+}
+
+fn holding_scenario(stop: &str) -> String {
+    format!(
+        "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+         [[faults]]\nname = \"hold\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"50s\"\ncommand_timeout = \"55s\"\n\
+         start = \"echo $$ > P; sleep 30; touch STARTED\"\nstop = \"{stop}\"\n\
+         [gateway.functions.hello]\npods = 1\n"
+    )
+}
+
+/// A run `kill -9`'d while its exec start command still ran left that command running with nothing
+/// to find it: the journal named the fault, not its process, and `faults clear` kept the entry at
+/// exit 1 with no obvious way out. Now the command runs in its own process group, journalled (pid,
+/// start time) as soon as it is spawned; `faults list` shows it running, `faults clear` ends it
+/// (the group, only while the recorded start time matches) and names the two ways to finish: run
+/// the stop anyway, or `--dismiss` the entry.
+#[test]
+fn a_killed_runs_still_running_start_command_is_ended_by_faults_clear() {
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let f = dir.path().join("hold.toml");
+    std::fs::write(&f, holding_scenario("touch STOPPED")).unwrap();
+    let mut child = run_file(&f, &dir.path().join("r")).current_dir(&work).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
+    let pid_file = work.join("P");
+    let recorded = || {
+        pid_file.metadata().is_ok_and(|m| m.len() > 1) && std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"pgid\"") && t.contains("\"state\": \"applying\""))
+    };
+    common::wait_until("the start command running and its group journalled", Duration::from_secs(20), recorded);
+    let orphan = Orphan::from_pid_file(&pid_file);
+    child.kill().unwrap(); // SIGKILL, by the pid we started
+    child.wait().unwrap();
+
+    // The run is gone; its start command is not, and the journal names it exactly.
+    assert!(orphan.leader_alive(), "the start command should outlive a SIGKILLed run");
+    let saved = std::fs::read_to_string(&journal).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    let g = &j["faults"][0]["groups"][0];
+    assert_eq!((g["role"].as_str(), g["pgid"].as_u64(), g["start_ticks"].as_u64()), (Some("start"), Some(orphan.pgid as u64), Some(orphan.start_ticks)), "{saved}");
+    assert!(!saved.contains("sleep") && !saved.contains("touch"), "no command text in the journal: {saved}");
+    let o = skyload().args(["faults", "list"]).env("XDG_STATE_HOME", &state).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("process group {} is still running", orphan.pgid)), "{text}");
+
+    let clear = |args: &[&str]| {
+        let o = skyload().args(["faults", "clear"]).args(args).env("XDG_STATE_HOME", &state).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // No flags: the group is ended; whether the start took effect is unknown, so the entry stays
+    // (exit 1), and the message names the fault, the scenario file and both ways on.
+    let (code, text) = clear(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    let scenario = f.canonicalize().unwrap();
+    for want in [
+        "exec fault `hold`".to_string(),
+        scenario.display().to_string(),
+        format!("process group {} was still running", orphan.pgid),
+        "has been ended".into(),
+        "skyload faults clear --stop-unconfirmed --yes".into(),
+        "skyload faults clear --dismiss".into(),
+    ] {
+        assert!(text.contains(&want), "`{want}` missing from: {text}");
+    }
+    common::wait_until("the start command's group gone", Duration::from_secs(10), || orphan.members().is_empty());
+    assert!(!work.join("STARTED").exists() && !work.join("STOPPED").exists(), "nothing of the start's rest, nor the stop, ran");
+    assert!(journal.exists(), "kept for --stop-unconfirmed or --dismiss");
+    // Again: the group is known to have ended, and says so.
+    let (code, text) = clear(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("process group {} has ended", orphan.pgid)), "{text}");
+    // --dismiss drops it after saying what it was, running nothing.
+    let (code, text) = clear(&["--dismiss"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("dismissed exec fault `hold`") && text.contains("its stop command not run"), "{text}");
+    assert!(!journal.exists() && !work.join("STOPPED").exists());
+}
+
+/// Exec commands now run in their own process group, which a terminal's Ctrl-C does not reach:
+/// a run stopped (SIGTERM here, as `kill` and Kubernetes send) while its start command ran waited
+/// out the command before. Now the run ends the start's group at once, runs the stop (a start cut
+/// short may have half-worked), and leaves no process behind.
+#[test]
+fn a_stopped_run_ends_its_running_start_command_and_runs_the_stop() {
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let f = dir.path().join("hold.toml");
+    std::fs::write(&f, holding_scenario("touch STOPPED")).unwrap();
+    let out = dir.path().join("r");
+    let mut child = run_file(&f, &out).current_dir(&work).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
+    let pid_file = work.join("P");
+    let recorded = || pid_file.metadata().is_ok_and(|m| m.len() > 1) && std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"pgid\""));
+    common::wait_until("the start command running and its group journalled", Duration::from_secs(20), recorded);
+    let orphan = Orphan::from_pid_file(&pid_file);
+    // SAFETY: SIGTERM to the run this test started, by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    common::wait_until("the run to exit", Duration::from_secs(50), || child.try_wait().unwrap().is_some());
+    assert!(orphan.members().is_empty(), "the run left processes of its start command: {:?}", orphan.members());
+    assert!(!work.join("STARTED").exists(), "the start command was waited out, not ended");
+    assert!(work.join("STOPPED").exists(), "the stop command ran");
+    let faults = read_json(&out.join("faults.json"));
+    let e = faults[0]["apply_error"].as_str().unwrap_or_else(|| panic!("{faults}"));
+    assert!(e.contains("still running when the run stopped") && e.contains("process group was ended"), "{e}");
+    assert_eq!(faults[0]["removal_confirmed"], true, "{faults}");
+    assert!(!journal.exists(), "removed: crossed off the journal");
+}
+
+/// A start command may leave a process holding its fault for the window (`cmd &`); with no stop
+/// command nothing ended it, and it outlived the run. Now what is left in the start's process
+/// group is ended when the fault is removed, and the fault's stop output says so.
+#[test]
+fn what_a_start_command_left_running_is_ended_with_its_fault() {
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let f = dir.path().join("bg.toml");
+    std::fs::write(
+        &f,
+        "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"3s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+         [[faults]]\nname = \"bg\"\nkind = \"exec\"\nat = \"0s\"\nfor = \"1s\"\nstart = \"echo $$ > P; sleep 30 >/dev/null 2>&1 &\"\n\
+         [gateway.functions.hello]\npods = 1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = run_file(&f, &out).current_dir(dir.path()).env("XDG_STATE_HOME", &state).output().unwrap();
+    let orphan = Orphan { pgid: std::fs::read_to_string(dir.path().join("P")).unwrap().trim().parse().unwrap(), start_ticks: 0 };
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(orphan.members().is_empty(), "the backgrounded sleep outlived the run: {:?}", orphan.members());
+    let faults = read_json(&out.join("faults.json"));
+    let said = faults[0]["stop_output"].as_str().unwrap_or_else(|| panic!("{faults}"));
+    assert!(said.contains("start command's process group") && said.contains("has been ended"), "{said}");
+    assert!(!state.join("skyload/faults").read_dir().is_ok_and(|mut d| d.next().is_some()), "nothing left in the journal");
+}
+
 /// A failed lease renewal was only a warning: a fault the server had undone mid-window was
 /// recorded as in place for the whole window. Now the first failed renewal ends it early.
 #[test]

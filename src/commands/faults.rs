@@ -1,13 +1,13 @@
 //! `skyload faults list|clear`: the faults that runs which never finished left on servers without
-//! leases (stock Toxiproxy, or an older skyload), and their exec faults, from the journal in the
-//! state directory. An entry its run never saw confirmed is reported and left alone
-//! (`journal::cleanup`). An exec fault's stop command is run only here, shown first and on the
+//! leases (stock Toxiproxy, or an older skyload), and their exec faults with the processes their
+//! commands left running, from the journal in the state directory. An entry its run never saw
+//! confirmed is reported and left alone (`journal::cleanup`). An exec fault's stop command is run only here, shown first and on the
 //! person's yes (`--yes`, or typed on a terminal): only a person can say it is still right to run.
 
 use crate::cli::{FaultsAction, FaultsArgs};
 use super::error::{CliError, CliResult};
 use crate::fault::backend::Endpoints;
-use crate::fault::journal;
+use crate::fault::{group, journal};
 use std::io::{BufRead, IsTerminal};
 
 pub fn run(args: &FaultsArgs) -> CliResult {
@@ -22,23 +22,28 @@ pub fn run(args: &FaultsArgs) -> CliResult {
                 crate::outln!("run pid {} ({state}), {}:", f.pid, f.file.display());
                 for e in f.faults {
                     let l = &e.fault;
+                    // An exec fault's commands' processes, as they are now.
+                    let procs: String = e.groups.iter().map(|g| format!("; {}", group::report(g))).collect();
                     // A dead run's entry says what `faults clear` will do with it.
                     match journal::cleanup(l, e.state, false) {
-                        _ if f.running => crate::outln!("  {l} ({})", e.state.as_str()),
+                        _ if f.running => crate::outln!("  {l} ({}){procs}", e.state.as_str()),
                         journal::Cleanup::Undo => crate::outln!("  {l} ({})", e.state.as_str()),
-                        journal::Cleanup::Report => crate::outln!("  {l}: {}", journal::EXEC_LEFT),
-                        journal::Cleanup::LeaveAlone(why) => crate::outln!("  {l}: {why}"),
-                        journal::Cleanup::RunStop => crate::outln!("  {l}: {}", stop_needs(l)),
+                        journal::Cleanup::Report => crate::outln!("  {l}: {}{procs}", journal::EXEC_LEFT),
+                        journal::Cleanup::LeaveAlone(why) => crate::outln!("  {l}: {why}{procs}"),
+                        journal::Cleanup::RunStop => crate::outln!("  {l}: {}{procs}", stop_needs(l)),
+                        journal::Cleanup::EndOnly => crate::outln!("  {l}: `skyload faults clear` ends what is left of it{procs}"),
+                        // Not decided by `cleanup` (only `clear` ends processes or dismisses).
+                        journal::Cleanup::Dismiss | journal::Cleanup::ProcessesLeft => crate::outln!("  {l} ({}){procs}", e.state.as_str()),
                     }
                 }
             }
             Ok(())
         }
-        FaultsAction::Clear { control_token, yes, stop_unconfirmed } => {
+        FaultsAction::Clear { control_token, yes, stop_unconfirmed, dismiss } => {
             let ep = Endpoints { embedded: None, control_token: control_token.clone(), tls: None };
             let ask_here = !*yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
             let mut confirm = |what: &str| if *yes { true } else { ask_here && ask(what) };
-            let consent = journal::ExecConsent { stop_unconfirmed: *stop_unconfirmed, confirm: &mut confirm };
+            let consent = journal::ExecConsent { stop_unconfirmed: *stop_unconfirmed, dismiss: *dismiss, confirm: &mut confirm };
             let lines = journal::clear_blocking(&ep, journal::ClearOptions { forget_reported: true, exec: Some(consent) });
             if lines.is_empty() {
                 crate::outln!("no leftover faults (journals in {})", where_());

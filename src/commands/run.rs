@@ -359,6 +359,9 @@ fn install_ctrl_c(stop: StopHandle) {
                 super::signals::stop_signal().await;
                 crate::errln!("quitting: removing applied faults first (at most {}s; a third Ctrl-C quits at once)", FAULT_CLEANUP.as_secs());
                 let _ = tokio::time::timeout(FAULT_CLEANUP, super::signals::stop_signal()).await;
+                // Exec commands run in their own process groups, which the terminal's Ctrl-C
+                // does not reach: end them rather than leave them running unwatched.
+                crate::fault::group::end_all_tracked(std::time::Duration::from_millis(500));
                 std::process::exit(130);
             });
         })

@@ -39,6 +39,9 @@ pub struct StepResult {
     pub unknown: bool,
     /// Applied by taking over an earlier run's leftover toxic of the same name (after a 409).
     pub took_over: bool,
+    /// A finished start command's process group, which may hold processes for the fault's
+    /// window: ended when the fault is removed.
+    pub group: Option<super::group::Group>,
 }
 
 impl StepResult {
@@ -100,7 +103,8 @@ fn toxic_of(name: &str, t: &ToxicSpec) -> Toxic {
     }
 }
 
-pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResult {
+/// `cancel`: the run is stopping; an exec start command still running is ended.
+pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints, cancel: Option<tokio::sync::watch::Receiver<bool>>) -> StepResult {
     match action {
         FaultAction::Gateway { control: c, scope, fault } => {
             let (method, action, body) = match fault {
@@ -126,7 +130,7 @@ pub async fn apply(name: &str, action: &FaultAction, ep: &Endpoints) -> StepResu
             }
             Err(e) => StepResult::err(e),
         },
-        FaultAction::Exec { start, timeout, .. } => super::exec::run(start, *timeout).await,
+        FaultAction::Exec { start, timeout, .. } => super::exec::run(name, super::group::Role::Start, start, *timeout, cancel).await,
     }
 }
 
@@ -191,15 +195,17 @@ pub async fn remove(name: &str, action: &FaultAction, ep: &Endpoints) -> StepRes
             },
             Err(e) => StepResult::err(e),
         },
-        FaultAction::Exec { stop: Some(stop), timeout, .. } => super::exec::run(stop, *timeout).await,
+        FaultAction::Exec { stop: Some(stop), timeout, .. } => super::exec::run(name, super::group::Role::Stop, stop, *timeout, None).await,
         FaultAction::Exec { stop: None, .. } => StepResult::default(),
     }
 }
 
 /// What undoes `action` after this process is gone, for the journal; None when nothing would
-/// outlive the run (the embedded gateway, a command with no stop). A command is journalled by
-/// name, start time and pid, never its text (it may hold secrets), with where it can be found
-/// again (`exec_undo::StopRef`, noted when the timeline started).
+/// outlive the run (the embedded gateway). A command is journalled by name, start time and pid,
+/// never its text (it may hold secrets), with where its stop can be found again
+/// (`exec_undo::StopRef`, noted when the timeline started) and, once spawned, its process groups
+/// (`journal::note_group`). One with no stop is journalled too: its start command (or what it
+/// left running) can outlive a run that dies.
 pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Leftover> {
     use super::journal::Leftover;
     match action {
@@ -212,13 +218,14 @@ pub fn leftover(name: &str, action: &FaultAction) -> Option<super::journal::Left
             Some(Leftover::Gateway { base: base.clone(), method: method.into(), path: gateway_path(scope, action) })
         }
         FaultAction::Toxic { api, proxy, .. } => Some(Leftover::Toxic { api: api.clone(), proxy: proxy.clone(), name: name.to_string() }),
-        FaultAction::Exec { stop: Some(_), .. } => Some(Leftover::Exec {
+        FaultAction::Exec { stop, .. } => Some(Leftover::Exec {
             name: name.to_string(),
             started: crate::units::rfc3339(std::time::SystemTime::now()),
             pid: std::process::id(),
-            stop: super::exec_undo::origin(name),
+            stop: stop.as_ref().and_then(|_| super::exec_undo::origin(name)),
+            no_stop: stop.is_none(),
         }),
-        _ => None,
+        FaultAction::Gateway { control: ControlEndpoint::Embedded, .. } => None,
     }
 }
 

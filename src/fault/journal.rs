@@ -10,7 +10,9 @@
 //! journalled by name, start time and pid, never its commands (they may hold secrets, which must
 //! not sit in a file nobody cleans), with a `StopRef` (`exec_undo`) saying where its stop command
 //! can be found again and checked: `skyload faults clear` shows it redacted and runs it only on
-//! the person's yes, and only when its start is known to have run. A run's own clean-up reports it.
+//! the person's yes, and only when its start is known to have run. Its commands' process groups
+//! (`group`) are added as they are spawned: `clear` ends what they left running first. A run's own
+//! clean-up only reports it.
 //!
 //! An entry is written before its fault is applied: a run killed while the call is under way, or
 //! whose call lost its answer, still leaves a trace. Each entry carries its `Stage`, so a later
@@ -20,6 +22,7 @@
 
 use super::backend::{self, Endpoints};
 use super::exec_undo::StopRef;
+use super::group::{self, Group};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -44,6 +47,9 @@ pub enum Leftover {
         /// skyload or a scenario not read from a file).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stop: Option<StopRef>,
+        /// The fault has no stop command: only its processes can outlive the run.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_stop: bool,
     },
 }
 
@@ -53,14 +59,23 @@ pub const EXEC_LEFT: &str = "left in place by a dead run: run its stop command b
 /// dead run's command: nobody was asked).
 pub const EXEC_STOP_PENDING: &str = "its start command ran and its stop did not: `skyload faults clear` shows the stop command and runs it with --yes";
 /// A dead run's exec fault whose start command may not have run.
-pub const DIED_STARTING: &str = "left alone: the run died before or while its start command ran, so it may not have run (or may still be running); check by hand, or run its stop anyway with `skyload faults clear --stop-unconfirmed`";
+pub const DIED_STARTING: &str = "left alone: the run died before or while its start command ran, so whether it took effect is unknown; check, then `skyload faults clear --stop-unconfirmed --yes` runs its stop command, or `skyload faults clear --dismiss` drops the entry without running anything";
+/// A dead run's exec fault whose processes could not all be ended (or shown to be its own).
+pub const PROCESSES_LEFT: &str = "kept: processes of its commands may still be running (above); end them by hand, then run `skyload faults clear` again";
 
 impl std::fmt::Display for Leftover {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Leftover::Toxic { api, proxy, name } => write!(f, "toxic `{name}` on proxy `{proxy}` at {api}"),
             Leftover::Gateway { base, method, path } => write!(f, "gateway fault at {base} (undone by {method} {path})"),
-            Leftover::Exec { name, started, pid, .. } => write!(f, "exec fault `{name}` (started {started} by run pid {pid}; its stop command has not run)"),
+            Leftover::Exec { name, started, pid, no_stop: true, .. } => write!(f, "exec fault `{name}` (started {started} by run pid {pid}; it has no stop command)"),
+            Leftover::Exec { name, started, pid, stop, .. } => {
+                write!(f, "exec fault `{name}` (started {started} by run pid {pid}")?;
+                if let Some(r) = stop {
+                    write!(f, " from scenario {}", r.scenario)?;
+                }
+                write!(f, "; its stop command has not run)")
+            }
         }
     }
 }
@@ -73,7 +88,9 @@ impl Leftover {
             Leftover::Toxic { api, proxy, name } => Leftover::Toxic { api: r(api), proxy: proxy.clone(), name: name.clone() },
             Leftover::Gateway { base, method, path } => Leftover::Gateway { base: r(base), method: method.clone(), path: r(path) },
             // The `StopRef` holds paths, variable names and a keyed digest: nothing to redact.
-            Leftover::Exec { name, started, pid, stop } => Leftover::Exec { name: r(name), started: started.clone(), pid: *pid, stop: stop.clone() },
+            Leftover::Exec { name, started, pid, stop, no_stop } => {
+                Leftover::Exec { name: r(name), started: started.clone(), pid: *pid, stop: stop.clone(), no_stop: *no_stop }
+            }
         }
     }
 }
@@ -117,6 +134,10 @@ pub struct Entry {
     pub fault: Leftover,
     #[serde(default)]
     pub state: Stage,
+    /// An exec fault's commands' process groups, each written as soon as it was spawned: what a
+    /// dead run may have left running (`group`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
 }
 
 /// What a later process does with a dead run's entry.
@@ -131,6 +152,12 @@ pub enum Cleanup {
     /// An exec fault whose start ran: its stop command may be run, shown first and on the
     /// person's yes (`skyload faults clear`); a run's own clean-up only reports it.
     RunStop,
+    /// An exec fault with no stop command whose processes are gone: nothing is left to undo.
+    EndOnly,
+    /// An exec fault whose start may not have run, dropped on the person's `--dismiss`.
+    Dismiss,
+    /// An exec fault with processes still running that could not be ended: kept.
+    ProcessesLeft,
 }
 
 /// A dead run's entry whose apply it never saw answered: the toxic may have been there before it.
@@ -154,9 +181,33 @@ pub const DIED_CHECKING: &str =
 /// left alone unless the person says so (`stop_unconfirmed`, `faults clear --stop-unconfirmed`).
 /// Either way the command is shown and needs a yes. One whose stop cannot be found again is reported.
 pub fn cleanup(fault: &Leftover, state: Stage, stop_unconfirmed: bool) -> Cleanup {
+    exec_cleanup(fault, state, false, ExecFlags { stop_unconfirmed, dismiss: false })
+}
+
+/// What `skyload faults clear` may do with a dead run's exec entry beyond running an applied
+/// fault's stop command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecFlags {
+    /// `--stop-unconfirmed`: run the stop of an entry whose start may not have run.
+    pub stop_unconfirmed: bool,
+    /// `--dismiss`: drop such an entry without running anything.
+    pub dismiss: bool,
+}
+
+/// `cleanup`, knowing whether processes of the entry's commands are still running after `clear`
+/// tried to end them (`processes_left`: some could not be ended, or shown to be the run's). Those
+/// come first: nothing is run or dropped while they may still act. An exec fault with no stop
+/// command has nothing more to undo once its processes are gone. One whose start may not have run
+/// (`applying`) has its stop run on `--stop-unconfirmed`, is dropped on `--dismiss` (the person
+/// checked), and is otherwise left alone, kept, with both commands named.
+pub fn exec_cleanup(fault: &Leftover, state: Stage, processes_left: bool, flags: ExecFlags) -> Cleanup {
     match (fault, state) {
+        (Leftover::Exec { .. }, _) if processes_left => Cleanup::ProcessesLeft,
+        (Leftover::Exec { no_stop: true, .. }, _) => Cleanup::EndOnly,
         (Leftover::Exec { stop: None, .. }, _) => Cleanup::Report,
-        (Leftover::Exec { .. }, Stage::Applying) if !stop_unconfirmed => Cleanup::LeaveAlone(DIED_STARTING),
+        (Leftover::Exec { .. }, Stage::Applying) if flags.stop_unconfirmed => Cleanup::RunStop,
+        (Leftover::Exec { .. }, Stage::Applying) if flags.dismiss => Cleanup::Dismiss,
+        (Leftover::Exec { .. }, Stage::Applying) => Cleanup::LeaveAlone(DIED_STARTING),
         (Leftover::Exec { .. }, _) => Cleanup::RunStop,
         (_, Stage::Applied | Stage::TakenOver | Stage::AnswerLost) => Cleanup::Undo,
         (_, Stage::Applying) => Cleanup::LeaveAlone(DIED_APPLYING),
@@ -167,6 +218,10 @@ pub fn cleanup(fault: &Leftover, state: Stage, stop_unconfirmed: bool) -> Cleanu
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RunJournal {
     pid: u32,
+    /// When the run started: a process holding its pid later is not the run (absent in journals
+    /// of an older skyload: then any process with the pid is taken for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run: Option<group::Born>,
     faults: Vec<Entry>,
 }
 
@@ -241,7 +296,7 @@ pub fn record(l: Leftover, state: Stage) {
     let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
     match mine.iter_mut().find(|e| e.fault == l) {
         Some(e) => e.state = state,
-        None => mine.push(Entry { fault: l.clone(), state }),
+        None => mine.push(Entry { fault: l.clone(), state, groups: Vec::new() }),
     }
     save(&mine);
     update_copy(&l, true, state);
@@ -253,6 +308,17 @@ pub fn advance(l: &Leftover, state: Stage) {
     if known {
         record(l.clone(), state);
     }
+}
+
+/// Notes the process group this run's exec fault `name` just spawned (its start or stop command),
+/// replacing the one of the same role: a run killed from here on leaves a group `faults clear`
+/// can find. A fault this process does not journal is skipped.
+pub fn note_group(name: &str, g: &Group) {
+    let mut mine = MINE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(e) = mine.iter_mut().find(|e| matches!(&e.fault, Leftover::Exec { name: n, .. } if n == name)) else { return };
+    e.groups.retain(|x| x.role != g.role);
+    e.groups.push(g.clone());
+    save(&mine);
 }
 
 /// Notes that `l` was removed (or never applied).
@@ -271,7 +337,7 @@ fn save(entries: &[Entry]) {
         let _ = std::fs::remove_file(&path);
         return;
     }
-    let j = RunJournal { pid: std::process::id(), faults: entries.to_vec() };
+    let j = RunJournal { pid: std::process::id(), run: group::born(std::process::id()), faults: entries.to_vec() };
     let text = serde_json::to_vec_pretty(&j).expect("journal serializes");
     let r = std::fs::create_dir_all(&dir).and_then(|()| crate::record::outdir::write_atomic(&path, &text));
     if let Err(e) = r {
@@ -279,11 +345,20 @@ fn save(entries: &[Entry]) {
     }
 }
 
-/// Whether process `pid` still runs (a journal of a live run is not a leftover).
-fn alive(pid: u32) -> bool {
+/// Whether process `pid`, started at `born` when the journal says so, still runs (a journal of a
+/// live run is not a leftover). A process with that pid and another start time is not the run:
+/// the run died and its pid was reused, and its leftovers would otherwise never be cleared.
+fn alive(pid: u32, born: Option<&group::Born>) -> bool {
     if pid == std::process::id() {
         // Our own pid in an old file: a dead process had it before us.
         return false;
+    }
+    // Killed and not yet reaped (its parent is still there): dead all the same.
+    if group::zombie(pid) {
+        return false;
+    }
+    if let (Some(was), Some(now)) = (born, group::born(pid)) {
+        return *was == now;
     }
     let Ok(p) = i32::try_from(pid) else { return false };
     // SAFETY: signal 0 only checks that the process exists; nothing is sent.
@@ -298,6 +373,8 @@ pub struct Found {
     pub pid: u32,
     /// The run is still going: its faults are not leftovers.
     pub running: bool,
+    /// When the run started, if its journal says.
+    pub run: Option<group::Born>,
     pub faults: Vec<Entry>,
 }
 
@@ -312,7 +389,7 @@ pub fn list() -> Vec<Found> {
             continue;
         }
         match std::fs::read(&file).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<RunJournal>(&b).map_err(|e| e.to_string())) {
-            Ok(j) => out.push(Found { running: alive(j.pid), pid: j.pid, faults: j.faults, file }),
+            Ok(j) => out.push(Found { running: alive(j.pid, j.run.as_ref()), pid: j.pid, run: j.run, faults: j.faults, file }),
             Err(e) => tracing::warn!("skipping fault journal {}: {e}", file.display()),
         }
     }
@@ -341,6 +418,8 @@ pub struct ClearOptions<'a> {
 pub struct ExecConsent<'a> {
     /// Also run the stop of an entry whose start may not have run (`--stop-unconfirmed`).
     pub stop_unconfirmed: bool,
+    /// Drop an entry whose start may not have run, running nothing (`--dismiss`).
+    pub dismiss: bool,
     /// Shown what would run (redacted) and where; true runs it (`--yes`, or a yes on a terminal).
     pub confirm: &'a mut dyn FnMut(&str) -> bool,
 }
@@ -348,17 +427,39 @@ pub struct ExecConsent<'a> {
 /// Removes what dead runs left, as `cleanup` decides; one line per fault, saying what was done.
 /// Faults that could not be removed stay in their journal for the next attempt. Entries only
 /// reported are kept unless `forget_reported`; an exec entry the person can still act on (set a
-/// variable, say yes, pass `--stop-unconfirmed`) is kept either way.
+/// variable, say yes, pass `--stop-unconfirmed` or `--dismiss`) is kept either way.
+///
+/// With consent (`skyload faults clear`), an exec entry's process groups still running are ended
+/// first (`group::end`: only a group shown to be the run's); a run's own clean-up only reports them.
 pub async fn clear(ep: &Endpoints, mut opts: ClearOptions<'_>) -> Vec<Line> {
     let mut lines = Vec::new();
     let dropped = " (dropped from the journal; faults.state.json of its Results keeps it)";
-    let unconfirmed = opts.exec.as_ref().is_some_and(|c| c.stop_unconfirmed);
+    let flags = opts.exec.as_ref().map_or(ExecFlags::default(), |c| ExecFlags { stop_unconfirmed: c.stop_unconfirmed, dismiss: c.dismiss });
     for found in list().into_iter().filter(|f| !f.running) {
         let pid = found.pid;
-        let mut left = Vec::new();
-        for e in found.faults {
+        let mut left: Vec<Entry> = Vec::new();
+        for (i, e) in found.faults.iter().enumerate() {
             let l = &e.fault;
-            let (text, keep) = match (cleanup(l, e.state, unconfirmed), l, opts.exec.as_mut()) {
+            // What the processes of an exec entry are now (ended, when the person asked).
+            let mut notes = Vec::new();
+            let mut processes_left = false;
+            if matches!(l, Leftover::Exec { .. }) {
+                for g in &e.groups {
+                    if opts.exec.is_some() {
+                        let ended = group::end_async(g.clone(), group::GRACE).await;
+                        processes_left |= !ended.gone();
+                        notes.push(ended.describe(g));
+                    } else {
+                        processes_left |= group::status(g) != group::Status::Gone;
+                        notes.push(group::report(g));
+                    }
+                }
+                if e.state == Stage::Applying && !e.groups.iter().any(|g| g.role == group::Role::Start) {
+                    notes.push("no process of its start command was recorded (the run died before starting it, or an older skyload wrote the entry)".into());
+                }
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!("; {}", notes.join("; ")) };
+            let (text, keep) = match (exec_cleanup(l, e.state, processes_left, flags), l, opts.exec.as_mut()) {
                 (Cleanup::Undo, ..) => match undo(l, ep).await {
                     Ok(()) => {
                         lines.push(Line { text: format!("removed leftover {l} (from run pid {pid}, which did not finish)"), left: false });
@@ -366,38 +467,72 @@ pub async fn clear(ep: &Endpoints, mut opts: ClearOptions<'_>) -> Vec<Line> {
                     }
                     Err(err) => (format!("could not remove leftover {l} (from run pid {pid}): {err}"), true),
                 },
-                (Cleanup::Report, ..) => (format!("not undone: {l} (from run pid {pid}): {EXEC_LEFT}"), !opts.forget_reported),
-                // `--stop-unconfirmed` can still act on it: kept for that.
-                (Cleanup::LeaveAlone(why), Leftover::Exec { .. }, _) => (format!("not undone: {l} (from run pid {pid}): {why}"), true),
+                (Cleanup::Report, ..) => (format!("not undone: {l} (from run pid {pid}): {EXEC_LEFT}{notes}"), !opts.forget_reported),
+                (Cleanup::EndOnly, _, Some(_)) => {
+                    let how = if notes.is_empty() { "; no process of it was recorded".to_string() } else { notes };
+                    lines.push(Line { text: format!("removed leftover {l} (from run pid {pid}, which did not finish): nothing to undo but its processes{how}"), left: false });
+                    continue;
+                }
+                (Cleanup::EndOnly, ..) => (format!("not undone: {l} (from run pid {pid}){notes}"), true),
+                (Cleanup::ProcessesLeft, ..) => (format!("not undone: {l} (from run pid {pid}){notes}; {PROCESSES_LEFT}"), true),
+                (Cleanup::Dismiss, ..) => {
+                    lines.push(Line {
+                        text: format!("dismissed {l} (from run pid {pid}){notes}; dropped from the journal on --dismiss, its stop command not run"),
+                        left: false,
+                    });
+                    continue;
+                }
+                // `--stop-unconfirmed` or `--dismiss` can still act on it: kept for that.
+                (Cleanup::LeaveAlone(why), Leftover::Exec { .. }, _) => (format!("not undone: {l} (from run pid {pid}): {why}{notes}"), true),
                 (Cleanup::LeaveAlone(why), ..) => (format!("not undone: {l} (from run pid {pid}): {why}"), !opts.forget_reported),
                 (Cleanup::RunStop, Leftover::Exec { name, started, stop: Some(r), .. }, Some(consent)) => {
-                    match run_stop(name, r, consent).await {
+                    // The stop command's group is journalled with the entry as soon as it is
+                    // spawned: a `clear` killed while it runs leaves it for the next one.
+                    let mut note = |g: &Group| {
+                        let mut cur = e.clone();
+                        cur.groups.retain(|x| x.role != g.role);
+                        cur.groups.push(g.clone());
+                        let now: Vec<Entry> = left.iter().cloned().chain(std::iter::once(cur)).chain(found.faults[i + 1..].iter().cloned()).collect();
+                        let _ = write_journal(&found.file, pid, found.run.clone(), now);
+                    };
+                    match run_stop(name, r, consent, &mut note).await {
                         Ok(ran) => {
-                            lines.push(Line { text: format!("removed leftover exec fault `{name}` (started {started} by run pid {pid}, which did not finish): {ran}"), left: false });
+                            lines.push(Line {
+                                text: format!("removed leftover exec fault `{name}` (started {started} by run pid {pid}, which did not finish){notes}: {ran}"),
+                                left: false,
+                            });
                             continue;
                         }
-                        Err((why, keep)) => (format!("not undone: {l} (from run pid {pid}): {why}"), keep),
+                        Err((why, keep)) => (format!("not undone: {l} (from run pid {pid}){notes}: {why}"), keep),
                     }
                 }
-                (Cleanup::RunStop, ..) => (format!("not undone: {l} (from run pid {pid}): {EXEC_STOP_PENDING}"), true),
+                (Cleanup::RunStop, ..) => (format!("not undone: {l} (from run pid {pid}): {EXEC_STOP_PENDING}{notes}"), true),
             };
             let after = if keep || !opts.forget_reported { "" } else { dropped };
             lines.push(Line { text: format!("{text}{after}"), left: true });
             if keep {
-                left.push(e);
+                // Its groups are ended or gone now, unless `ProcessesLeft`: kept as they are,
+                // as `clear` judges each again (a gone one costs a look at /proc).
+                left.push(e.clone());
             }
         }
-        let r = if left.is_empty() {
-            std::fs::remove_file(&found.file)
-        } else {
-            let text = serde_json::to_vec_pretty(&RunJournal { pid, faults: left }).expect("journal serializes");
-            crate::record::outdir::write_atomic(&found.file, &text)
-        };
-        if let Err(e) = r {
+        if let Err(e) = write_journal(&found.file, pid, found.run.clone(), left) {
             lines.push(Line { text: format!("cannot update the fault journal {}: {e}", found.file.display()), left: true });
         }
     }
     lines
+}
+
+/// Writes a dead run's journal as `faults` (removes the file when none is left).
+fn write_journal(file: &std::path::Path, pid: u32, run: Option<group::Born>, faults: Vec<Entry>) -> std::io::Result<()> {
+    if faults.is_empty() {
+        return match std::fs::remove_file(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        };
+    }
+    let text = serde_json::to_vec_pretty(&RunJournal { pid, run, faults }).expect("journal serializes");
+    crate::record::outdir::write_atomic(file, &text)
 }
 
 /// Output of a failed stop command kept in its line.
@@ -406,14 +541,14 @@ const SHOW_OUTPUT: usize = 2000;
 /// Finds exec fault `name`'s stop command again, checks it (`exec_undo::prepare`), asks, and runs
 /// it in the run's directory with this process's environment. Ok: what ran (exit 0). Err: why not,
 /// and whether the entry stays in the journal.
-async fn run_stop(name: &str, r: &StopRef, consent: &mut ExecConsent<'_>) -> Result<String, (String, bool)> {
+async fn run_stop(name: &str, r: &StopRef, consent: &mut ExecConsent<'_>, on_spawn: &mut (dyn FnMut(&Group) + Send)) -> Result<String, (String, bool)> {
     let ready = super::exec_undo::prepare(name, r).map_err(|no| (no.explain(r), no.keeps()))?;
     let shown = crate::record::redact::command(&ready.command);
     let what = format!("stop command `{shown}` (exec fault `{name}` of {}) in {}", r.scenario, r.cwd);
     if !(consent.confirm)(&what) {
         return Err((format!("not run: {what}; pass --yes to run it"), true));
     }
-    let done = super::exec::run_in(&ready.command, ready.timeout, Some(&ready.cwd)).await;
+    let done = super::exec::run_in(&ready.command, ready.timeout, Some(&ready.cwd), group::Role::Stop, on_spawn, None).await;
     match done.error {
         None => Ok(format!("ran its {what}: exit 0")),
         Some(e) => {
@@ -468,10 +603,11 @@ mod tests {
     fn journal_entries_round_trip() {
         let j = RunJournal {
             pid: 7,
+            run: None,
             faults: vec![
-                Entry { fault: toxic(), state: Stage::Checking },
-                Entry { fault: gateway(), state: Stage::Applied },
-                Entry { fault: exec(), state: Stage::Applied },
+                Entry { fault: toxic(), state: Stage::Checking, groups: Vec::new() },
+                Entry { fault: gateway(), state: Stage::Applied, groups: Vec::new() },
+                Entry { fault: exec(), state: Stage::Applied, groups: Vec::new() },
             ],
         };
         let text = serde_json::to_string(&j).unwrap();
@@ -484,7 +620,7 @@ mod tests {
         assert_eq!(j.faults[2].fault.to_string(), "exec fault `drain` (started 2026-01-02T03:04:05Z by run pid 7; its stop command has not run)");
         // An entry with no state says nothing of its outcome: it reads as `applying`.
         let old: RunJournal = serde_json::from_str(r#"{"pid":7,"faults":[{"kind":"toxic","api":"127.0.0.1:8474","proxy":"api","name":"slow"}]}"#).unwrap();
-        assert_eq!(old.faults, vec![Entry { fault: toxic(), state: Stage::Applying }]);
+        assert_eq!(old.faults, vec![Entry { fault: toxic(), state: Stage::Applying, groups: Vec::new() }]);
     }
 
     fn toxic() -> Leftover {
@@ -494,7 +630,7 @@ mod tests {
         Leftover::Gateway { base: "http://127.0.0.1:1".into(), method: "DELETE".into(), path: "/_control/pods/p/latency".into() }
     }
     fn exec() -> Leftover {
-        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7, stop: None }
+        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7, stop: None, no_stop: false }
     }
 
     /// A run killed while checking a 409 left an entry naming a toxic it had not created, and the
@@ -526,7 +662,7 @@ mod tests {
 
     fn exec_found_again() -> Leftover {
         let stop = StopRef { scenario: "/s/d.toml".into(), scenario_hmac: "00".into(), cwd: "/w".into(), env: vec!["NS".into()] };
-        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7, stop: Some(stop) }
+        Leftover::Exec { name: "drain".into(), started: "2026-01-02T03:04:05Z".into(), pid: 7, stop: Some(stop), no_stop: false }
     }
 
     /// A dead run's exec stop command may be run (shown, on a yes) only when its start is known to
@@ -538,9 +674,9 @@ mod tests {
         assert_eq!(cleanup(&l, Stage::Applied, false), Cleanup::RunStop);
         assert_eq!(cleanup(&l, Stage::Applying, false), Cleanup::LeaveAlone(DIED_STARTING));
         assert_eq!(cleanup(&l, Stage::Applying, true), Cleanup::RunStop);
-        assert!(DIED_STARTING.contains("check by hand") && DIED_STARTING.contains("--stop-unconfirmed"));
+        assert!(DIED_STARTING.contains("--stop-unconfirmed --yes") && DIED_STARTING.contains("--dismiss"), "{DIED_STARTING}");
         // The reference round-trips; an old entry without one reads as None (reported).
-        let j = RunJournal { pid: 7, faults: vec![Entry { fault: l.clone(), state: Stage::Applied }] };
+        let j = RunJournal { pid: 7, run: None, faults: vec![Entry { fault: l.clone(), state: Stage::Applied, groups: Vec::new() }] };
         let text = serde_json::to_string(&j).unwrap();
         assert!(text.contains("\"env\":[\"NS\"]") && text.contains("\"cwd\":\"/w\""), "{text}");
         assert_eq!(serde_json::from_str::<RunJournal>(&text).unwrap().faults[0].fault, l);
@@ -548,10 +684,59 @@ mod tests {
         assert_eq!(cleanup(&old.faults[0].fault, Stage::Applied, true), Cleanup::Report);
     }
 
+    /// What `faults clear` does with a dead run's exec entry once it has tried to end its
+    /// processes: nothing is run or dropped while some may still act; an `applying` entry has one
+    /// flag to run its stop and one to drop it; a fault with no stop command is done once its
+    /// processes are.
+    #[test]
+    fn a_dead_runs_exec_entry_per_state_processes_and_flags() {
+        let l = exec_found_again();
+        let none = ExecFlags::default();
+        let run = ExecFlags { stop_unconfirmed: true, dismiss: false };
+        let dismiss = ExecFlags { stop_unconfirmed: false, dismiss: true };
+        for s in [Stage::Applying, Stage::Applied] {
+            for f in [none, run, dismiss] {
+                assert_eq!(exec_cleanup(&l, s, true, f), Cleanup::ProcessesLeft, "{s:?} {f:?}");
+            }
+        }
+        assert_eq!(exec_cleanup(&l, Stage::Applying, false, none), Cleanup::LeaveAlone(DIED_STARTING));
+        assert_eq!(exec_cleanup(&l, Stage::Applying, false, run), Cleanup::RunStop);
+        assert_eq!(exec_cleanup(&l, Stage::Applying, false, dismiss), Cleanup::Dismiss);
+        // `--dismiss` is for entries whose start may not have run; an applied one's stop is offered.
+        assert_eq!(exec_cleanup(&l, Stage::Applied, false, dismiss), Cleanup::RunStop);
+        let Leftover::Exec { name, started, pid, .. } = exec_found_again() else { unreachable!() };
+        let bare = Leftover::Exec { name, started, pid, stop: None, no_stop: true };
+        assert_eq!(bare.to_string(), "exec fault `drain` (started 2026-01-02T03:04:05Z by run pid 7; it has no stop command)");
+        for s in [Stage::Applying, Stage::Applied] {
+            assert_eq!(exec_cleanup(&bare, s, false, none), Cleanup::EndOnly);
+            assert_eq!(exec_cleanup(&bare, s, true, none), Cleanup::ProcessesLeft);
+        }
+        // The display names the scenario file a stop command is found in.
+        assert!(l.to_string().contains("from scenario /s/d.toml"), "{l}");
+        // A toxic is never affected by the exec flags or processes.
+        assert_eq!(exec_cleanup(&toxic(), Stage::Applying, true, dismiss), Cleanup::LeaveAlone(DIED_APPLYING));
+    }
+
+    /// The groups round-trip with their entry; an entry without any (an older skyload) reads so.
+    #[test]
+    fn an_entrys_process_groups_round_trip() {
+        let g = Group { role: group::Role::Start, pgid: 42, start_ticks: 9, boot_id: "b".into(), token: "t".into() };
+        let e = Entry { fault: exec_found_again(), state: Stage::Applying, groups: vec![g] };
+        let text = serde_json::to_string(&RunJournal { pid: 7, run: None, faults: vec![e.clone()] }).unwrap();
+        assert!(text.contains("\"groups\":[{\"role\":\"start\",\"pgid\":42,\"start_ticks\":9"), "{text}");
+        assert!(!text.contains("no_stop"), "{text}");
+        assert_eq!(serde_json::from_str::<RunJournal>(&text).unwrap().faults, vec![e]);
+    }
+
     #[test]
     fn own_pid_in_an_old_file_is_a_leftover_and_pid_1_is_alive() {
-        assert!(!alive(std::process::id()));
-        assert!(alive(1));
-        assert!(!alive(u32::MAX));
+        assert!(!alive(std::process::id(), None));
+        assert!(alive(1, None));
+        assert!(!alive(u32::MAX, None));
+        // A journal that says when its run started: pid 1 with another start time is not it.
+        let init = group::born(1).expect("/proc/1/stat");
+        assert!(alive(1, Some(&init)));
+        assert!(!alive(1, Some(&group::Born { start_ticks: init.start_ticks + 1, ..init.clone() })));
+        assert!(!alive(1, Some(&group::Born { boot_id: "another boot".into(), ..init })));
     }
 }

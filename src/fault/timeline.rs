@@ -211,8 +211,11 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     rec.undo = leftover.clone();
     let exec = matches!(f.action, crate::scenario::FaultAction::Exec { .. });
     let sent = secs(t0);
-    let r = apply(&f.name, &f.action, &ep).await;
+    // An exec start still running when the run stops is ended then (its group with it).
+    let r = apply(&f.name, &f.action, &ep, Some(cancel.clone())).await;
     rec.start_output = r.output;
+    // What a finished start command left in its process group, ended when the fault is removed.
+    let start_group = r.group;
     match r.error {
         // A command may have half-worked: its stop runs at the end of the window anyway.
         Some(e) if exec => {
@@ -299,7 +302,22 @@ async fn drive(f: FaultPlan, t0: Instant, ep: Endpoints, mut cancel: watch::Rece
     }
     // Expired leases are removed as usual: a server that keeps no leases (stock Toxiproxy), or
     // was only out of reach, may still have the fault; a 404 counts as removed.
-    finish_removal(&mut rec, remove_with_retries(&f, &ep).await, &f.name, leftover.as_ref(), t0, true);
+    let mut removed = remove_with_retries(&f, &ep).await;
+    // Then what the start command left running (a holder such as `sleep 600 &`), before the
+    // journal entry can be crossed off: no process of a drill outlives its run.
+    if let Some(g) = &start_group {
+        match super::exec::end_left(g).await {
+            (Some(said), true) => {
+                tracing::info!("fault `{}`: {said}", f.name);
+                let out = removed.output.get_or_insert_with(String::new);
+                out.push_str(&format!("\n[skyload: {said}]"));
+            }
+            // Still running: the fault is not removed, and its entry stays for `faults clear`.
+            (Some(said), false) => removed.error = Some(removed.error.map_or(said.clone(), |e| format!("{e}; {said}"))),
+            (None, _) => {}
+        }
+    }
+    finish_removal(&mut rec, removed, &f.name, leftover.as_ref(), t0, true);
     rec
 }
 
