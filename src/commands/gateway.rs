@@ -2,7 +2,7 @@
 //! (wrk, curl, a browser, another skyload) can be pointed at it. Reads a bare gateway config or a
 //! scenario's `[gateway]` table, serves until Ctrl-C, and says where and what it serves.
 
-use super::signals::stop_signal;
+use super::signals::StopSignals;
 use crate::cli::GatewayArgs;
 use super::error::{CliError, CliResult};
 use crate::gateway::{self, GatewayConfig, GatewayError};
@@ -46,6 +46,8 @@ pub fn run(args: &GatewayArgs) -> CliResult {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        // Before the listening line is printed: whoever reads it may send SIGTERM at once.
+        let stop = StopSignals::listen();
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
             Err(source) => {
@@ -89,7 +91,7 @@ pub fn run(args: &GatewayArgs) -> CliResult {
             );
         }
         crate::outln!("Ctrl-C to stop.");
-        let shutdown = stop_signal();
+        let shutdown = stop.recv();
         match gateway::serve_tls(listener, config, tls, shutdown).await {
             Ok(()) => {
                 crate::outln!("gateway stopped");

@@ -2,7 +2,7 @@
 //! proxies of a `populate` file first, until Ctrl-C or SIGTERM; then remove every proxy so nothing
 //! keeps listening.
 
-use super::signals::stop_signal;
+use super::signals::StopSignals;
 use crate::cli::ProxyArgs;
 use super::error::{CliError, CliResult};
 use crate::fault::proxy::{Options, ProxyError, ProxyHandle};
@@ -58,6 +58,8 @@ pub fn run(args: &ProxyArgs) -> CliResult {
     rt.block_on(async move {
         let options = Options { allow_remote: args.allow_remote, control_token: args.control_token.clone() };
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        // Before anything is printed: whoever reads the API line may send SIGTERM at once.
+        let stop = StopSignals::listen();
         let handle = match ProxyHandle::start_tls(options, listen, initial, tls.map(|t| t.acceptor)).await {
             Ok(h) => h,
             Err(e @ ProxyError::Populate(_)) => {
@@ -88,7 +90,7 @@ pub fn run(args: &ProxyArgs) -> CliResult {
             crate::outln!("  no proxies yet: POST /proxies or /populate (e.g. with toxiproxy-cli, or skyload's fault timeline)");
         }
         crate::outln!("Ctrl-C to stop.");
-        stop_signal().await;
+        stop.recv().await;
         handle.shutdown().await;
         crate::outln!("proxy stopped; all proxies removed");
         Ok(())
