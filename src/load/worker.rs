@@ -274,7 +274,8 @@ impl Worker {
                 match kept {
                     // The hot path: a small future, nothing boxed, no timer registered.
                     Some(conn) => {
-                        let done = self.one_lean(&ctx, job, conn, now, &mut scratch, body, &mut lean, deadline).await;
+                        // Pinned where it is made (see `one_lean`'s exchange): not moved to be polled.
+                        let done = std::pin::pin!(self.one_lean(&ctx, job, conn, now, &mut scratch, body, &mut lean, deadline)).await;
                         ended = done.filter(|_| keep_slow.is_none());
                     }
                     None => self.one(&ctx, job, now, &mut scratch, body, &mut lean, deadline).await,
@@ -415,9 +416,14 @@ impl Worker {
         self.rec.borrow_mut().sent(job.request, job.handed, sent, bytes_out);
         let Conn::Lean(c) = &mut conn else { unreachable!("one_lean is called with a lean connection") };
         let keep = body.as_deref_mut().map(|b| (b, BODY_KEEP));
-        let mut result = match within(&mut lean.timer, &self.clock, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
-            Some(r) => r,
-            None => Err(TransportFailure::Timeout),
+        // Pinned where it is made, and polled through the pin: passed by value, the exchange's
+        // future (a few hundred bytes) was copied into `within` and once more inside it.
+        let mut result = {
+            let exchange = std::pin::pin!(c.exchange(&lean.wire, head, &mut lean.caps, keep));
+            match within(&mut lean.timer, &self.clock, deadline, exchange).await {
+                Some(r) => r,
+                None => Err(TransportFailure::Timeout),
+            }
         };
         // The server had closed the kept-alive connection before this request reached it: send it
         // once more on a new connection, as HTTP clients do (out of line: once per connection).
@@ -506,9 +512,12 @@ impl Worker {
         };
         let head = ctx.requests.is_head(job.request);
         let keep = body.map(|b| (b, BODY_KEEP));
-        let r = match within(&mut lean.timer, &self.clock, deadline, c.exchange(&lean.wire, head, &mut lean.caps, keep)).await {
-            Some(r) => r,
-            None => Err(TransportFailure::Timeout),
+        let r = {
+            let exchange = std::pin::pin!(c.exchange(&lean.wire, head, &mut lean.caps, keep));
+            match within(&mut lean.timer, &self.clock, deadline, exchange).await {
+                Some(r) => r,
+                None => Err(TransportFailure::Timeout),
+            }
         };
         Ok((conn, r))
     }
@@ -578,7 +587,7 @@ pub(crate) struct DeadlineTimer {
 /// and, when it fires before the current one (deadlines move forward with every request), moved
 /// to it then: one timer registration per timeout period and worker, not one per request. Between
 /// those it is polled only when it has fired (`is_elapsed`, an atomic load).
-async fn within<F: Future>(t: &mut DeadlineTimer, clock: &Clock, deadline: MonoNs, work: F) -> Option<F::Output> {
+async fn within<F: Future>(t: &mut DeadlineTimer, clock: &Clock, deadline: MonoNs, mut work: Pin<&mut F>) -> Option<F::Output> {
     let at = |d: MonoNs| tokio::time::Instant::from_std(clock.instant(d));
     let (watching, armed) = (&mut t.watching, &mut t.armed);
     let timer = t.sleep.get_or_insert_with(|| {
@@ -591,7 +600,6 @@ async fn within<F: Future>(t: &mut DeadlineTimer, clock: &Clock, deadline: MonoN
         *armed = deadline;
         *watching = false;
     }
-    let mut work = std::pin::pin!(work);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(v) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(v));
