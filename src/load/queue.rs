@@ -218,7 +218,13 @@ mod tests {
         let q: LocalQueue<u32> = LocalQueue::default();
         let parked = Parked::default();
         assert_eq!(q.try_pop_as(&parked), None);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // A waker that does nothing (`Waker::noop` is newer than the crate's MSRV).
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+        let mut cx = std::task::Context::from_waker(&waker);
         let park = |cx: &mut std::task::Context<'_>| {
             let mut f = std::pin::pin!(q.pop_as(&parked));
             f.as_mut().poll(cx)
