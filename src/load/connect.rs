@@ -32,6 +32,17 @@ impl AsyncRead for Stream {
     }
 }
 
+impl super::h1::TryWriteNow for Stream {
+    #[inline]
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.try_write_now(buf),
+            // rustls buffers and encrypts in its poll_write: the async path.
+            Stream::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
 impl AsyncWrite for Stream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {

@@ -195,15 +195,20 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         }
         // The stop flag is read once per wake (a long wait is cut into STOP_POLL slices), instead
         // of a `select!` registering on the watch channel for every arrival.
-        // The clock read that ends the wait is the hand-over time (one read per wake).
+        // The clock read that ends the wait is the hand-over time: the pacer's own (the reading
+        // that found the wait over, taken just before it returned: nothing runs in between), or
+        // this loop's when no wait was needed. One read per wake, where the loop and the pacer
+        // used to read again for the same instant (three to five reads per wake).
+        let mut now = clock.now();
         let handed = loop {
             if stop_requested(&stop) {
                 interrupted = true;
                 break 'run;
             }
-            let now = clock.now();
             if now >= ticker.next {
                 ticker.ship(now);
+                // Shipping a second takes a while: what follows needs the time after it.
+                now = clock.now();
             }
             if now >= wake {
                 break now;
@@ -213,8 +218,9 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
             let slice_end = now + ns(STOP_POLL);
             if wake > slice_end {
                 pool.while_waiting(pacer.rest_until(slice_end)).await;
+                now = clock.now();
             } else {
-                pool.while_waiting(pacer.wait_until(wake)).await;
+                now = pool.while_waiting(pacer.wait_until(wake, now)).await;
             }
         };
         for &(seq, at) in &due {

@@ -1,5 +1,5 @@
 //! A lean HTTP/1.1 client connection for the generator's hot path: the request goes out as bytes
-//! the caller encoded (`RequestSet::encode_h1`, one `write_all`), the response is parsed with
+//! the caller encoded (`RequestSet::encode_h1`, one `send` straight at the socket, `write_all` for what did not fit), the response is parsed with
 //! `h1_head` (hand-read, httparse for the unusual) in a buffer the connection owns and reuses, and nothing on the steady path
 //! allocates. hyper stays for HTTP/2
 //! and for the servers; this exists because hyper's client builds a `Request`, a `HeaderMap` and a
@@ -50,7 +50,31 @@ pub struct H1Conn<S> {
     memo: HeadMemo,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
+/// A write straight at the socket, without a future: the request is a few hundred bytes and the
+/// socket's send buffer is empty between requests, so it goes out in one `send` nearly always,
+/// and the `write_all` future (its poll, tokio's readiness check and coop budget, mio's write)
+/// is left for what did not fit. `WouldBlock` when the stream cannot (TLS, a test's pipe) or the
+/// socket is not known writable: the caller writes the rest the async way.
+pub trait TryWriteNow {
+    fn try_write_now(&mut self, buf: &[u8]) -> std::io::Result<usize>;
+}
+
+impl TryWriteNow for tokio::net::TcpStream {
+    #[inline]
+    fn try_write_now(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Through tokio's registration: a WouldBlock clears its readiness, so the async write
+        // that follows waits for the socket instead of trying again at once.
+        self.try_write(buf)
+    }
+}
+
+impl TryWriteNow for tokio::io::DuplexStream {
+    fn try_write_now(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + TryWriteNow + Unpin> H1Conn<S> {
     pub fn new(io: S) -> H1Conn<S> {
         H1Conn { io, buf: vec![0; READ_CHUNK], start: 0, end: 0, reusable: true, served: 0, stale: false, peer_reset: false, memo: HeadMemo::default() }
     }
@@ -113,7 +137,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         captures: &mut [Capture],
         mut keep_body: Option<(&mut Vec<u8>, usize)>,
     ) -> Result<Head, TransportFailure> {
-        self.io.write_all(request).await.map_err(|e| io_failure(&e))?;
+        let sent = match self.io.try_write_now(request) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(io_failure(&e)),
+        };
+        if sent < request.len() {
+            self.io.write_all(&request[sent..]).await.map_err(|e| io_failure(&e))?;
+        }
         let (status, framing, keep_alive) = loop {
             let (status, framing, keep_alive) = self.read_head(head_request, captures).await?;
             if (100..200).contains(&status) && status != 101 {

@@ -268,25 +268,29 @@ impl Pacer {
         tokio::time::sleep_until(self.clock.instant(at).into()).await
     }
 
-    pub(crate) async fn wait_until(&mut self, at: MonoNs) {
+    ///
+    /// `now` is a reading the caller has just taken (nothing waited since); the answer is the
+    /// reading that ended the wait (at or after `at`), so neither side reads the clock again for
+    /// the same instant: the arrival loop hands over at that reading.
+    pub(crate) async fn wait_until(&mut self, at: MonoNs, now: MonoNs) -> MonoNs {
         let clock = self.clock;
         if let Some(t) = self.trace.as_mut() {
             t.begin(clock.instant(at));
         }
-        self.wait(at).await;
+        let woke = self.wait(at, now).await;
         if let Some(t) = self.trace.as_mut() {
             t.end(clock.instant(at), true);
         }
+        woke
     }
 
-    async fn wait(&mut self, at: MonoNs) {
+    async fn wait(&mut self, at: MonoNs, now: MonoNs) -> MonoNs {
         let clock = self.clock;
-        let now = clock.now();
         if now >= at {
-            return;
+            return now;
         }
         if at - now < self.short {
-            return yield_until(at, Spin::Yield, self.trace.as_deref_mut()).await;
+            return yield_until(at, Spin::Yield, self.trace.as_deref_mut(), now).await;
         }
         #[cfg(target_os = "linux")]
         if let Some(t) = self.timer.as_mut() {
@@ -295,31 +299,35 @@ impl Pacer {
                     if let Some(tr) = self.trace.as_mut() {
                         tr.armed(clock.instant(at));
                     }
-                    if t.wait_until(at).await.is_ok() {
+                    if let Ok(woke) = t.wait_until(at).await {
                         if let Some(tr) = self.trace.as_mut() {
                             tr.woke();
                         }
-                        return;
+                        return woke;
                     }
                 }
                 PacerKind::Precise => {
                     // Arm only when the sleep is worth a timer (`short`); otherwise spin all of it.
                     let early = ns(self.lateness.early()).min(self.max_early).min((at - now) / u64::from(MAX_DUTY));
+                    // The reading the spin starts from: `now`, or the one the timer's wake took.
+                    let mut last = now;
                     if let Some(arm) = at.checked_sub(early).filter(|a| *a > now + self.short) {
                         if let Some(tr) = self.trace.as_mut() {
                             tr.armed(clock.instant(arm));
                         }
-                        if t.wait_until(arm).await.is_err() {
+                        let Ok(woke) = t.wait_until(arm).await else {
                             return spin_until(clock, at).await;
-                        }
+                        };
                         if let Some(tr) = self.trace.as_mut() {
                             tr.woke();
                         }
-                        self.lateness.saw(Duration::from_nanos(clock.now().saturating_sub(arm)));
+                        // How late the timer woke: the reading that saw it had fired.
+                        self.lateness.saw(Duration::from_nanos(woke.saturating_sub(arm)));
+                        last = woke;
                     }
                     // At most `early` (<= EARLY_CAP) left when the estimate holds; the workers of
                     // this thread run at every yield.
-                    return yield_until(at, self.spin, self.trace.as_deref_mut()).await;
+                    return yield_until(at, self.spin, self.trace.as_deref_mut(), last).await;
                 }
             }
         }
@@ -327,19 +335,22 @@ impl Pacer {
     }
 }
 
-async fn spin_until(clock: Clock, at: MonoNs) {
+async fn spin_until(clock: Clock, at: MonoNs) -> MonoNs {
+    let mut now = clock.now();
     if let Some(early) = at.checked_sub(ns(SPIN_MARGIN)) {
-        if early > clock.now() {
+        if early > now {
             tokio::time::sleep_until(clock.instant(early).into()).await;
+            now = clock.now();
         }
     }
-    yield_until(at, Spin::Yield, None).await
+    yield_until(at, Spin::Yield, None, now).await
 }
 
 /// Yields to the runtime (the thread's workers and its I/O) until `at` has passed (`Spin::Hint`:
-/// spins without yielding).
-async fn yield_until(at: MonoNs, spin: Spin, mut trace: Option<&mut Trace>) {
-    while mono_now() < at {
+/// spins without yielding). `now` is a reading just taken (nothing waited since); the answer is
+/// the first reading at or after `at`.
+async fn yield_until(at: MonoNs, spin: Spin, mut trace: Option<&mut Trace>, mut now: MonoNs) -> MonoNs {
+    while now < at {
         match spin {
             Spin::Yield => tokio::task::yield_now().await,
             Spin::Sched => {
@@ -351,7 +362,9 @@ async fn yield_until(at: MonoNs, spin: Spin, mut trace: Option<&mut Trace>) {
         if let Some(t) = trace.as_deref_mut() {
             t.yielded();
         }
+        now = mono_now();
     }
+    now
 }
 
 #[cfg(target_os = "linux")]
@@ -405,13 +418,15 @@ mod timerfd {
         /// a read() and the EAGAIN read() after it. A wake before `at` (readiness left from an
         /// earlier expiry, or a timer that fired early) arms the timer again: a one-shot timer
         /// that has fired never wakes the thread a second time.
-        pub async fn wait_until(&mut self, at: MonoNs) -> io::Result<()> {
+        /// Ok: the reading that found `at` passed.
+        pub async fn wait_until(&mut self, at: MonoNs) -> io::Result<MonoNs> {
             self.arm(at)?;
             loop {
                 let mut guard = self.fd.readable().await?;
                 guard.clear_ready();
-                if mono_now() >= at {
-                    return Ok(());
+                let now = mono_now();
+                if now >= at {
+                    return Ok(now);
                 }
                 self.arm(at)?;
             }
@@ -460,8 +475,8 @@ mod tests {
                 p.spin = spin;
                 for i in 0..20u64 {
                     let at = mono_now() + 137_000 * i;
-                    p.wait_until(at).await;
-                    assert!(mono_now() >= at, "{kind:?} woke early");
+                    let woke = p.wait_until(at, mono_now()).await;
+                    assert!(woke >= at && mono_now() >= woke, "{kind:?} woke early");
                     let at = mono_now() + 91_000 * i;
                     p.rest_until(at).await;
                     assert!(mono_now() >= at, "{kind:?} rested too briefly");

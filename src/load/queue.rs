@@ -93,6 +93,20 @@ impl<T: Pack> LocalQueue<T> {
         self.len() == 0
     }
 
+    /// The next job if one is queued, without waiting (`pop_as` without the future): a worker
+    /// that finds one knows no time passed waiting for it.
+    #[inline]
+    pub fn try_pop_as(&self, parked: &Parked) -> Option<T> {
+        let mut q = self.0.borrow_mut();
+        let j = q.jobs.pop_front()?;
+        if parked.0.listed.get() {
+            // Rare: listed from a park that something else woke; unlist, as `pop_as` does.
+            q.idle.retain(|p| !Rc::ptr_eq(p, &parked.0));
+            parked.0.listed.set(false);
+        }
+        Some(j)
+    }
+
     /// The next job, waiting while the queue is empty and open.
     pub async fn pop(&self) -> Option<T> {
         self.pop_as(&Parked::default()).await
@@ -195,5 +209,36 @@ mod tests {
             v
         });
         assert_eq!(got, (0..10).collect::<Vec<_>>());
+    }
+
+    /// `try_pop_as` takes queued jobs in order without waiting, and a worker that was listed as
+    /// idle (its job handed while it parked) is listed again when it next parks, not skipped.
+    #[test]
+    fn try_pop_takes_in_order_and_keeps_the_idle_list_right() {
+        let q: LocalQueue<u32> = LocalQueue::default();
+        let parked = Parked::default();
+        assert_eq!(q.try_pop_as(&parked), None);
+        // A waker that does nothing (`Waker::noop` is newer than the crate's MSRV).
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let park = |cx: &mut std::task::Context<'_>| {
+            let mut f = std::pin::pin!(q.pop_as(&parked));
+            f.as_mut().poll(cx)
+        };
+        use std::future::Future;
+        assert!(park(&mut cx).is_pending());
+        assert_eq!(q.idle(), 1);
+        q.push(7);
+        q.push(8);
+        assert_eq!(q.idle(), 0, "the push handed its job to the parked worker");
+        assert_eq!(q.try_pop_as(&parked), Some(7));
+        assert_eq!(q.try_pop_as(&parked), Some(8));
+        assert_eq!(q.try_pop_as(&parked), None);
+        assert!(park(&mut cx).is_pending());
+        assert_eq!(q.idle(), 1, "parked again, listed again");
     }
 }

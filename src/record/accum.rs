@@ -102,6 +102,11 @@ pub struct ThreadRecorder {
     /// each second's peak is raised at the moment of the hand-over that reached it (not sampled
     /// when the second is shipped, ~20 ms into the next one), and the engine's cap reads it too.
     in_flight: u64,
+    /// Times the recorder did more than count: opened a second, made a histogram, grew a table
+    /// (microseconds, where a completion's counting is a few hundred ns). A worker compares it
+    /// before and after a completion to know whether that completion's end reading may also
+    /// serve as the next request's start (`growths`).
+    growths: u64,
 }
 
 /// Status codes counted in `ThreadRecorder::status` (HTTP's are three digits).
@@ -111,7 +116,7 @@ impl ThreadRecorder {
     pub fn new(origin: MonoNs, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0 }
+        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0, growths: 0 }
     }
 
     /// The second of the schedule `at` falls in (second 0 for anything before it).
@@ -146,6 +151,7 @@ impl ThreadRecorder {
     /// the second's start has counted yet.
     #[inline(never)]
     fn open_through(&mut self, sec: u64) -> usize {
+        self.growths += 1;
         let sec = sec.max(self.shipped);
         let next = self.shipped + self.open.len() as u64;
         for s in next..=sec {
@@ -161,6 +167,7 @@ impl ThreadRecorder {
     fn account(&mut self, intended: MonoNs, i: usize) {
         let sec = self.second(intended) as usize;
         if self.totals.by_intended.len() <= sec {
+            self.growths += 1;
             self.totals.by_intended.resize(sec + 1, [0; 3]);
         }
         self.totals.by_intended[sec][i] += 1;
@@ -233,6 +240,13 @@ impl ThreadRecorder {
         self.account(intended, 2);
     }
 
+    /// How many times recording did more than count (see the field): equal before and after a
+    /// completion, that completion took a few hundred ns to record.
+    #[inline]
+    pub fn growths(&self) -> u64 {
+        self.growths
+    }
+
     pub fn requests(&self) -> usize {
         self.shape.requests.len()
     }
@@ -271,8 +285,11 @@ impl ThreadRecorder {
         if iv.by_pair.len() <= pair {
             iv.by_pair.resize((iv.requests.len() * n_outcomes).max(pair + 1), None);
         }
-        let spare = &mut self.spare;
-        let h = iv.by_pair[pair].get_or_insert_with(|| spare.pop().unwrap_or_else(|| OutcomeHists { latency: new_hist(), service: new_hist() }));
+        let (spare, growths) = (&mut self.spare, &mut self.growths);
+        let h = iv.by_pair[pair].get_or_insert_with(|| {
+            *growths += 1;
+            spare.pop().unwrap_or_else(|| OutcomeHists { latency: new_hist(), service: new_hist() })
+        });
         record_ns(&mut h.latency, latency);
         record_ns(&mut h.service, service);
         if c.status != 0 && (c.status as usize) < STATUS_SLOTS {
@@ -288,6 +305,7 @@ impl ThreadRecorder {
         }
         if let Some(i) = pod {
             if i == self.totals.pods.len() {
+                self.growths += 1;
                 self.totals.pods.push(PodTotals { name: self.pods.names[i].clone(), outcomes: vec![0; n_outcomes], latency: new_hist() });
             }
             let p = &mut self.totals.pods[i];
