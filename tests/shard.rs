@@ -462,3 +462,94 @@ fn merge_judges_a_sharded_drill_s_faults() {
     assert!(std::fs::read_to_string(&junit).unwrap().contains("recovery &lt;= 1s"));
     assert!(std::fs::read_to_string(merged.join("report.html")).unwrap().contains("kill-1"));
 }
+
+/// Two shards of a two-stage schedule (100/s in all: `first` 2 s, `second` 4 s) against one test
+/// server that holds arrivals 185..195 of both together (due ~1.85 s to ~1.95 s, the end of
+/// `first`) for 3 s, so they are answered in `second`'s seconds. The merge judges `first` by the
+/// requests it scheduled (its `p99 < 500ms` fails, `second` is not blamed), and its stage
+/// histograms are exactly the shards' added: on disk, in memory, and in a merge's verdict.
+#[test]
+fn shards_merge_their_stage_histograms() {
+    use skyload::record::by_stage::StageHists;
+    let server = common::TestServer::start();
+    server.hold_numbered(185, 10, Duration::from_secs(3));
+    let tmp = tempdir();
+    let file = tmp.path().join("staged.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"staged\"\nthreads = 1\nseed = 5\n[target]\nurl = \"{}\"\ntimeout = \"5s\"\n\n\
+             [[stages]]\nname = \"first\"\nrate = 100\nduration = \"2s\"\nchecks = [\"p99 < 500ms\"]\n\n\
+             [[stages]]\nname = \"second\"\nrate = 100\nduration = \"4s\"\nchecks = [\"max < 2s\"]\n\n\
+             [[requests]]\nname = \"get\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
+    let start_at = format!("{:.3}", start.as_secs_f64());
+    let dirs: Vec<PathBuf> = (0..2).map(|i| tmp.path().join(format!("shard-{i}"))).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let shard = format!("{i}/2");
+            let mut c = skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--out"]);
+            c.arg(d).spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", ok(&o));
+    }
+    let merged = tmp.path().join("merged");
+    let o = merge_cli(&[&dirs[0], &dirs[1]], &merged);
+    assert_eq!(o.status.code(), Some(1), "stage first's check fails: {}", ok(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("verdict.json")).unwrap()).unwrap();
+    let result = |scope: &str| v["results"].as_array().unwrap().iter().find(|r| r["scope"] == scope).cloned().unwrap_or_else(|| panic!("{scope}: {v}"));
+    assert_eq!(result("stage first")["passed"], false, "{v}");
+    assert_eq!(result("stage second")["passed"], true, "{v}");
+    assert!(files(&merged).contains(&"stages.hlog".to_string()));
+
+    // Exactly the shards' histograms added, stage by stage, request by request, outcome by outcome.
+    let (a, b) = (read::results(&dirs[0]).unwrap(), read::results(&dirs[1]).unwrap());
+    let on_disk = read::results(&merged).unwrap();
+    let in_memory = merge(&a, &b).unwrap();
+    let values = |h: Option<&Hist>| h.map(|h| h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect::<Vec<_>>()).unwrap_or_default();
+    let stages = |r: &read::Results| -> StageHists { r.totals.by_stage.clone().expect("stage histograms") };
+    let (sa, sb, sd, sm) = (stages(&a), stages(&b), stages(&on_disk), stages(&in_memory));
+    assert_eq!(sd.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["first", "second"]);
+    let outcomes = on_disk.shape.outcomes.len();
+    let mut held = 0;
+    for s in 0..2 {
+        for o in 0..outcomes {
+            let mut sum = new_hist();
+            let mut service = new_hist();
+            for part in [&sa, &sb] {
+                if let Some(h) = part.get(s, 0, o) {
+                    add(&mut sum, &h.latency);
+                    add(&mut service, &h.service);
+                }
+            }
+            let got = sd.get(s, 0, o);
+            assert_eq!(values(got.map(|h| &h.latency)), values(Some(&sum).filter(|h| !h.is_empty())), "stage {s} outcome {o} latency");
+            assert_eq!(values(got.map(|h| &h.service)), values(Some(&service).filter(|h| !h.is_empty())), "stage {s} outcome {o} service");
+            assert_eq!(values(sm.get(s, 0, o).map(|h| &h.latency)), values(got.map(|h| &h.latency)), "in memory = on disk");
+            if s == 0 {
+                held += got.map_or(0, |h| h.latency.count_between(2_500_000, u64::MAX));
+            }
+        }
+    }
+    assert_eq!(held, 10, "the held arrivals are stage first's");
+    let second_max = (0..outcomes).filter_map(|o| sd.get(1, 0, o)).map(|h| h.latency.max()).max().unwrap();
+    assert!(second_max < 2_500_000, "stage second holds none of them: max {second_max} us");
+
+    // A shard without the file (an older skyload) makes a merge without it: judged by the seconds.
+    let old = tmp.path().join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    for f in files(&dirs[1]).iter().filter(|f| *f != "stages.hlog") {
+        std::fs::copy(dirs[1].join(f), old.join(f)).unwrap();
+    }
+    let partial = merge(&a, &read::results(&old).unwrap()).unwrap();
+    assert!(partial.totals.by_stage.is_none());
+}

@@ -304,3 +304,59 @@ checks = ["max < 500ms"]
     assert!(rate.passed, "the seconds after the schedule diluted the open window's rate: {}", rate.measured);
     assert!(get("window warm-only", "max < 500ms").passed, "a window that ends before the stall takes none of it");
 }
+
+/// Two stages, 100/s: `first` 2 s, `second` 4 s, on one generator thread so the server sees the
+/// arrivals in the schedule's order. The server holds arrivals 185..195 (due ~1.85 s to ~1.95 s,
+/// the last of `first`) for 3 s each: they end in `second`'s seconds (after ~4.85 s) for certain,
+/// however busy the machine. `first` is judged by the requests it scheduled, so its `p99 < 500ms`
+/// fails (10 of its 200 waited 3 s); `second` holds none of them. Before, both were judged by the
+/// second a request ended: `first` passed and `second` was blamed.
+fn held_at_the_boundary(url: &str) -> String {
+    format!(
+        "name = \"boundary\"\nthreads = 1\nseed = 3\n[target]\nurl = \"{url}\"\ntimeout = \"5s\"\n\n\
+         [[stages]]\nname = \"first\"\nrate = 100\nduration = \"2s\"\nchecks = [\"p99 < 500ms\"]\n\n\
+         [[stages]]\nname = \"second\"\nrate = 100\nduration = \"4s\"\nchecks = [\"max < 2s\"]\n\n\
+         [[requests]]\nname = \"get\"\npath = \"/x\"\n\n\
+         [[windows]]\nname = \"whole-second\"\nstage = \"second\"\nchecks = [\"max < 2s\"]\n"
+    )
+}
+
+const HELD: (u64, u64, Duration) = (185, 10, Duration::from_secs(3));
+
+#[test]
+fn a_stage_is_judged_by_the_requests_it_scheduled() {
+    use skyload::verify::window::Span;
+    let server = common::TestServer::start();
+    server.hold_numbered(HELD.0, HELD.1, HELD.2);
+    let plan = scenario::load_str(&held_at_the_boundary(&server.url()), Path::new("boundary.toml")).unwrap();
+    let out = tempdir();
+    let r = run(&plan, RunSettings { out_dir: out.path().join("r"), stop: StopHandle::new() }, &mut Silent).unwrap();
+    assert!(r.dir.join("stages.hlog").exists(), "a run of two stages keeps latency by stage");
+    let saved = SavedRun::load(&r.dir).unwrap();
+    let v = evaluate(&plan.verify, &plan.stages, &saved).unwrap();
+    let get = |scope: &str| v.results.iter().find(|c| c.scope == scope).unwrap_or_else(|| panic!("{scope}: {:#?}", v.results));
+    let first = get("stage first");
+    assert!(!first.passed, "stage first passed although 10 of its arrivals waited 3 s: {first:?}");
+    assert!(first.note.is_none(), "measured, not missing: {first:?}");
+    for scope in ["stage second", "window whole-second"] {
+        let c = get(scope);
+        assert!(c.passed, "{scope} was blamed for stage first's held arrivals: {c:?}");
+    }
+
+    let held = |d: &skyload::verify::metrics::Data| d.latency.as_ref().unwrap().count_between((HELD.2 - Duration::from_millis(500)).as_micros() as u64, u64::MAX);
+    let first = saved.stage_data("first", Span::judged(0.0, Some(2.0)), None).unwrap();
+    let second = saved.stage_data("second", Span::judged(2.0, Some(6.0)), None).unwrap();
+    assert_eq!(held(&first), HELD.1, "the held arrivals are stage first's");
+    assert_eq!(held(&second), 0, "and none of stage second's");
+    // Counts by intended start: every arrival of a stage ended in it, held or not.
+    assert!((199..=201).contains(&first.scheduled), "{}", first.scheduled);
+    assert_eq!((first.completed, first.dropped), (first.scheduled, 0));
+    assert_eq!((second.completed, second.dropped), (second.scheduled, 0));
+    assert_eq!(first.outcomes.get("ok"), Some(&first.completed));
+    assert_eq!(first.service.as_ref().unwrap().len(), first.completed);
+    // The per-second data, by the second a request ended, places them in stage second.
+    let by_end = saved.data(Span::judged(2.0, Some(6.0)), None).unwrap();
+    assert_eq!(held(&by_end), HELD.1);
+    // A window that is not a whole stage keeps the per-second data.
+    assert_eq!(held(&saved.data(Span::judged(4.0, Some(6.0)), None).unwrap()), HELD.1);
+}

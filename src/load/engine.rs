@@ -52,6 +52,9 @@ pub struct EngineCtx {
     pub shard: Shard,
     /// How the thread waits for each arrival (the scenario's `pacer`).
     pub pacer: crate::scenario::PacerKind,
+    /// Empty latency histograms by stage of the intended start, each thread's copy preallocated at
+    /// its start (None for a run of one stage: nothing more is recorded).
+    pub stages: Option<crate::record::by_stage::StageHists>,
 }
 
 /// From a generator thread to the collector.
@@ -146,7 +149,7 @@ fn share(total: usize, idx: usize, n: usize) -> usize {
 
 async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
     let clock = Clock::at(ctx.t0);
-    let rec = Rc::new(RefCell::new(ThreadRecorder::new(clock.origin(), ctx.shape.clone())));
+    let rec = Rc::new(RefCell::new(ThreadRecorder::new(clock.origin(), ctx.shape.clone()).with_stages(ctx.stages.clone())));
     let stopping = Rc::new(Cell::new(false));
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
     let mut pool = Pool {
@@ -475,6 +478,7 @@ pub(crate) mod tests {
             t0: Instant::now() + Duration::from_millis(20),
             shard: Shard::WHOLE,
             pacer: plan.pacer,
+            stages: None,
         });
         let (tx, rx) = mpsc::channel();
         let (_keep, stop) = watch::channel(false);

@@ -192,6 +192,7 @@ pub fn run_against(
         t0,
         shard,
         pacer: plan.pacer,
+        stages: crate::record::by_stage::StageHists::for_plan(&plan.stages, &shape),
     });
     // Faults run on their own thread against the same second 0; finishing (or dropping) the
     // driver removes whatever is still applied, however the run ends.
@@ -253,6 +254,9 @@ pub fn run_against(
     handshakes.finish(collector.next.saturating_sub(1)).map_err(results_err)?;
     let totals = collector.totals;
     writer.write_accounting(&totals.by_intended).map_err(results_err)?;
+    if let Some(stages) = &totals.by_stage {
+        stages.write(&dir, &shape).map_err(results_err)?;
+    }
     if plan.metrics.trace {
         crate::record::slow::write_csv(&dir, &crate::record::slow::rows(&totals.slow, &shape, plan.seed, start_wall)).map_err(results_err)?;
     }

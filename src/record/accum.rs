@@ -107,6 +107,8 @@ pub struct ThreadRecorder {
     /// before and after a completion to know whether that completion's end reading may also
     /// serve as the next request's start (`growths`).
     growths: u64,
+    /// Latency by the stage of the intended start (runs of two or more stages only).
+    by_stage: Option<Box<super::by_stage::StageHists>>,
 }
 
 /// Status codes counted in `ThreadRecorder::status` (HTTP's are three digits).
@@ -116,7 +118,14 @@ impl ThreadRecorder {
     pub fn new(origin: MonoNs, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0, growths: 0 }
+        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0, growths: 0, by_stage: None }
+    }
+
+    /// Also keeps latency by the stage of the intended start (`StageHists::for_plan`: None for a
+    /// run of one stage, which then records nothing more).
+    pub fn with_stages(mut self, stages: Option<super::by_stage::StageHists>) -> ThreadRecorder {
+        self.by_stage = stages.map(Box::new);
+        self
     }
 
     /// The second of the schedule `at` falls in (second 0 for anything before it).
@@ -257,6 +266,11 @@ impl ThreadRecorder {
         let service = c.done.saturating_sub(c.sent);
         let n_outcomes = self.shape.outcomes.len();
         self.account(c.intended, 1);
+        if let Some(s) = &mut self.by_stage {
+            if s.record(c.intended.saturating_sub(self.origin), c.request, c.outcome as usize, latency, service) {
+                self.growths += 1;
+            }
+        }
 
         self.totals.requests[c.request].bytes_in += c.bytes_in;
         if c.status != 0 {
@@ -378,6 +392,7 @@ impl ThreadRecorder {
         let last = (self.shipped + self.open.len() as u64).saturating_sub(1).max(self.shipped);
         let rest = if self.open.is_empty() && cpu.is_zero() { Vec::new() } else { self.take_through(last, cpu) };
         self.totals.slow = std::mem::take(&mut self.slow.total);
+        self.totals.by_stage = self.by_stage.take().map(|s| *s);
         for (code, &n) in self.status.iter().enumerate().filter(|(_, n)| **n > 0) {
             *self.totals.status.entry(code as u16).or_default() += n;
         }

@@ -224,6 +224,9 @@ pub struct Totals {
     pub cpu: Duration,
     /// When tracing: the slowest and first failed requests (`slow.csv`).
     pub slow: super::slow::SlowTotals,
+    /// Latency and service time by the stage of the intended start (runs of two or more stages;
+    /// `stages.hlog`). None: one stage, or Results without the file.
+    pub by_stage: Option<super::by_stage::StageHists>,
 }
 
 impl Totals {
@@ -252,6 +255,7 @@ impl Totals {
             labels: vec![BTreeMap::new(); shape.labels.len()],
             cpu: Duration::ZERO,
             slow: Default::default(),
+            by_stage: None,
         }
     }
 
@@ -300,6 +304,17 @@ impl Totals {
         }
         self.cpu += o.cpu;
         self.slow.merge(&o.slow);
+        // Threads start from an empty total: the first that kept stage histograms brings them.
+        // Stages that differ (never within one scenario) cannot be added: neither is kept.
+        match (&mut self.by_stage, &o.by_stage) {
+            (Some(a), Some(b)) => {
+                if !a.merge(b) {
+                    self.by_stage = None;
+                }
+            }
+            (None, Some(b)) => self.by_stage = Some(b.clone()),
+            _ => {}
+        }
     }
 }
 

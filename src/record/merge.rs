@@ -114,6 +114,11 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
     out.tls = crate::record::tls::merge(a.tls.as_ref(), b.tls.as_ref());
     out.pacing.merge(&b.pacing);
     out.accounted = a.accounted && b.accounted;
+    // Like the accounting: only when every share has them, else a stage would be judged by some
+    // shares' requests alone.
+    if a.totals.by_stage.is_none() || b.totals.by_stage.is_none() {
+        out.totals.by_stage = None;
+    }
     out.handshakes = match (&a.handshakes, &b.handshakes) {
         (None, None) => None,
         (x, y) => {

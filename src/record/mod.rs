@@ -16,4 +16,5 @@ pub mod guard;
 pub mod slow;
 pub mod rebuild;
 pub mod buckets;
+pub mod by_stage;
 pub mod trace_id;

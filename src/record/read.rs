@@ -197,6 +197,9 @@ impl Results {
         if self.accounted {
             w.write_accounting(&self.totals.by_intended)?;
         }
+        if let Some(stages) = &self.totals.by_stage {
+            stages.write(dir, &shape)?;
+        }
         w.write_summary(&self.summary())
     }
 }
@@ -219,6 +222,7 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
     let accounting = read_accounting(dir)?;
     let accounted = accounting.is_some();
     totals.by_intended = accounting.unwrap_or_default();
+    totals.by_stage = super::by_stage::StageHists::read(dir, &shape)?;
     let handshakes = super::tls::read_handshakes(dir)
         .map_err(|e| LoadError::Bad { dir: dir.to_path_buf(), file: super::tls::HANDSHAKES, what: e.to_string() })?
         .map(|rows| {

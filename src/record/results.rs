@@ -32,6 +32,9 @@ pub const STATUS: &str = "status.csv";
 /// Every intended second's arrivals and how many of them ended completed or dropped (written at
 /// the end, once each arrival has ended): the no-censoring invariant, checkable per second.
 pub const ACCOUNTING: &str = "accounting.csv";
+/// Latency and service time by the stage of each request's intended start (`record::by_stage`;
+/// runs of two or more stages), so a stage is judged by the requests it scheduled.
+pub const STAGES: &str = "stages.hlog";
 /// `faults.json`: what each fault did, for verify and the report.
 pub const FAULTS: &str = "faults.json";
 /// The fault journal's copy for the run in progress (what is applied, to clean up after a kill).
@@ -55,9 +58,9 @@ pub const GATE: &str = "gate.json";
 
 /// Every file a run, a report, a merge or a capacity search writes into a Results directory
 /// (`--force` empties a directory holding nothing else).
-pub const KNOWN: [&str; 20] = [
+pub const KNOWN: [&str; 21] = [
     SUMMARY, TIMESERIES, HLOG, SCENARIO_COPY, PODS, LABELS, STATUS, FAULTS, VERDICT, REPORT_HTML, COMPARE_HTML, CAPACITY, SLOW, JUNIT, GATE,
-    SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES,
+    SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES, STAGES,
 ];
 
 /// Per-second connection columns of `timeseries.csv` (filled on the `*` row; absent from files

@@ -77,7 +77,7 @@ pub fn evaluate(vp: &VerifyPlan, stages: &[Stage], run: &SavedRun) -> Result<Ver
             Scope::Request(r) => (format!("request {r}"), Ok(Data::from_summary(&run.summary, Some(r)))),
             Scope::Stage(name) => {
                 let d = match stage_span(stages, name) {
-                    Some((from, to)) => Ok(run.data(Span::judged(from, Some(to)), None)?),
+                    Some((from, to)) => Ok(run.stage_data(name, Span::judged(from, Some(to)), None)?),
                     None => Err(format!("stage `{name}` is not in this run (were the stages replaced by --rate or cut by --duration?)")),
                 };
                 (format!("stage {name}"), d)
@@ -88,8 +88,17 @@ pub fn evaluate(vp: &VerifyPlan, stages: &[Stage], run: &SavedRun) -> Result<Ver
                     WindowRange::Time { from, to } => Some(Span::judged(from.as_secs_f64(), to.map(|t| t.as_secs_f64()))),
                     WindowRange::Stage { name, skip } => stage_span(stages, name).map(|(f, t)| Span::judged(f + skip.as_secs_f64(), Some(t))),
                 };
+                // A window over a whole stage is that stage (judged by the requests it scheduled);
+                // any other keeps the per-second data.
+                let whole_stage = match &w.range {
+                    WindowRange::Stage { name, skip } if skip.is_zero() => Some(name.as_str()),
+                    _ => None,
+                };
                 let d = match span {
-                    Some(span) => Ok(run.data(span, w.request.as_deref())?),
+                    Some(span) => Ok(match whole_stage {
+                        Some(stage) => run.stage_data(stage, span, w.request.as_deref())?,
+                        None => run.data(span, w.request.as_deref())?,
+                    }),
                     None => Err("the window's stage is not in this run (were the stages replaced by --rate?)".to_string()),
                 };
                 (format!("window {}", w.name), d)

@@ -2,7 +2,8 @@
 //! (timeseries.csv, pods.csv, labels.csv, latency.hlog, read once through `record::read`) for any
 //! stretch of it, so a check over a stage, a window or a fault is computed from what is on disk,
 //! exactly as `skyload compare` or a later re-check would see it. A second belongs to a window when
-//! its middle lies inside it.
+//! its middle lies inside it. A whole stage is judged by the requests it scheduled instead, when
+//! the Results say which those were (`stage_data`).
 
 use super::metrics::{add_outcome_latency, Data};
 use super::VerifyError;
@@ -115,6 +116,45 @@ impl SavedRun {
         if only.is_none() {
             d.pods = Some(pods);
             d.labels = Some(labels);
+        }
+        Ok(d)
+    }
+
+    /// The data of the stage `name` (over `span`, its seconds): `data`, with its latency, service
+    /// time and completions by outcome taken from the requests the stage *scheduled* (by intended
+    /// start, `stages.hlog`) however late they ended, and its scheduled and dropped arrivals by
+    /// intended second (`accounting.csv`, all requests only). Sends, pods and header values stay
+    /// by the second they happened. Results without the file (one stage, older skyload) keep the
+    /// per-second figures.
+    pub fn stage_data(&self, name: &str, span: Span, request: Option<&str>) -> Result<Data, VerifyError> {
+        let mut d = self.data(span, request)?;
+        let Some(stages) = self.run.totals.by_stage.as_ref() else { return Ok(d) };
+        let Some(si) = stages.stage(name) else { return Ok(d) };
+        let shape = &self.run.shape;
+        let only = request.and_then(|r| shape.requests.iter().position(|n| n == r));
+        let (mut latency, mut service) = (new_hist(), new_hist());
+        let mut by_outcome = BTreeMap::new();
+        let mut outcomes = BTreeMap::new();
+        for r in (0..shape.requests.len()).filter(|r| only.is_none_or(|o| o == *r)) {
+            for o in 0..shape.outcomes.len() {
+                let Some(h) = stages.get(si, r, o) else { continue };
+                add(&mut latency, &h.latency);
+                add(&mut service, &h.service);
+                let name = shape.outcomes.name(o as u16).to_string();
+                *outcomes.entry(name.clone()).or_default() += h.latency.len();
+                let (l, sv) = by_outcome.entry(name).or_insert_with(|| (new_hist(), Some(new_hist())));
+                add(l, &h.latency);
+                add(sv.get_or_insert_with(new_hist), &h.service);
+            }
+        }
+        d.completed = latency.len();
+        d.outcomes = outcomes;
+        d.latency = Some(latency);
+        d.service = Some(service);
+        d.by_outcome = Some(by_outcome);
+        if only.is_none() && self.run.accounted {
+            let rows = self.run.totals.by_intended.iter().enumerate().filter(|(k, _)| span.contains(*k as u64));
+            (d.scheduled, d.dropped) = rows.fold((0, 0), |(s, x), (_, [sched, _, dropped])| (s + sched, x + dropped));
         }
         Ok(d)
     }
