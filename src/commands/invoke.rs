@@ -152,14 +152,11 @@ pub fn run(args: &InvokeArgs) -> CliResult {
         Ok(_) => return usage(format!("--timeout: `{}` is 0: give how long to wait for the answer, more than 0 (e.g. 10s)", args.timeout)),
         Err(e) => return usage(format!("--timeout: {e}")),
     };
-    if args.count == 0 {
-        return usage("-n 0 would send nothing; give 1 or more".into());
-    }
     let connect_timeout = match args.connect_timeout.as_deref().map(crate::units::parse_duration) {
         None => None,
-        Some(Ok(d)) => match crate::scenario::bounds::connect_timeout(d, timeout) {
+        Some(Ok(d)) => match crate::scenario::bounds::connect_timeout(d, args.connect_timeout.as_deref().unwrap_or_default(), timeout, &args.timeout) {
             Ok(()) => Some(d),
-            Err(m) => return usage(format!("--connect-timeout {m}")),
+            Err(m) => return usage(format!("--connect-timeout: {m}")),
         },
         Some(Err(e)) => return usage(format!("--connect-timeout: {e}")),
     };

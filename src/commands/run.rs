@@ -42,6 +42,8 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
     };
     let ov = Overrides {
         connect_timeout,
+        timeout_text: args.timeout.clone(),
+        connect_timeout_text: args.connect_timeout.clone(),
         url: args.url.clone(),
         rate: args.rate,
         duration,
