@@ -600,3 +600,33 @@ fn capacity_without_checks_names_the_check_flag() {
     assert_eq!(o.status.code(), Some(2), "the flag's check is parsed: {stderr}");
     assert!(stderr.contains("--check") && stderr.contains("nonsense"), "{stderr}");
 }
+
+/// Two quick runs that differ only by `--check` ran the same load: compare says so and names the
+/// checks that differ, instead of calling them different scenarios; another rate still is one.
+#[test]
+fn compare_of_runs_that_differ_only_in_checks_says_the_load_was_the_same() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let url = format!("{}/x", server.url());
+    let run = |name: &str, rate: &str, checks: &[&str]| {
+        let dir = tmp.path().join(name);
+        let mut c = skyload();
+        c.args(["run", "--url", &url, "--rate", rate, "--duration", "1s", "-q", "--out"]).arg(&dir);
+        for k in checks {
+            c.args(["--check", k]);
+        }
+        let o = c.output().unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&o.stderr));
+        dir
+    };
+    let a = run("a", "20", &["p99 < 5s"]);
+    let b = run("b", "20", &["p99 < 10s", "error_rate < 50%"]);
+    let c = run("c", "25", &["p99 < 5s"]);
+    let o = skyload().arg("compare").args([&a, &b]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("the runs sent the same load") && out.contains("checks.run `p99 < 5s` → `p99 < 10s`, `error_rate < 50%`"), "{out}");
+    assert!(!out.contains("different scenarios"), "{out}");
+    let o = skyload().arg("compare").args([&a, &c]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("different scenarios") && !out.contains("same load"), "{out}");
+}
