@@ -571,7 +571,8 @@ pub struct InvokeArgs {
     pub max_redirs: Option<u32>,
     /// After each call, print FORMAT with curl's variables (%{http_code} %{time_total} ...; see
     /// docs/https.md), `\n` `\t` escapes and `%%`; @FILE reads it from a file. An unknown
-    /// variable is an error listing the known ones. Never prints a header or body.
+    /// variable is an error listing the known ones. Never prints a header or body. Written also
+    /// when no response came, as curl (%{http_code} is then 000).
     #[arg(long = "write-out", short = 'w', value_name = "FORMAT")]
     pub write_out: Option<String>,
     /// Show nothing of the call (status, headers, body, timing): only what -w writes, the body

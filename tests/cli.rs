@@ -630,3 +630,20 @@ fn compare_of_runs_that_differ_only_in_checks_says_the_load_was_the_same() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("different scenarios") && !out.contains("same load"), "{out}");
 }
+
+/// What a new user types first: a bare `skyload run` says to give a file or the quick-run flags
+/// (not that `--url` alone is missing), and `invoke` of a URL without a scheme says to add one,
+/// as `run --url` does (it said "invalid format").
+#[test]
+fn a_bare_run_and_a_url_without_scheme_say_what_to_give() {
+    let tmp = tempdir();
+    let o = skyload().arg("run").current_dir(tmp.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("give a scenario file") && err.contains("--url, --rate and --duration"), "{err}");
+    let o = skyload().args(["invoke", "127.0.0.1:9/fn/hello"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`127.0.0.1:9/fn/hello` has no scheme: write http://127.0.0.1:9/fn/hello"), "{err}");
+    assert!(!tmp.path().join("reports").exists(), "nothing ran");
+}

@@ -100,6 +100,10 @@ impl Target {
 }
 
 fn parse_url(s: &str) -> Result<Target, String> {
+    if !s.contains("://") {
+        // `127.0.0.1:8080/x` would otherwise be "invalid format", and `host/x` a path; say what `run --url` says.
+        return Err(format!("`{s}` has no scheme: write http://{s} or https://{s}"));
+    }
     let uri: Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e}); e.g. https://127.0.0.1:8443/fn/hello"))?;
     let https = match uri.scheme_str() {
         Some("https") => true,

@@ -49,6 +49,13 @@ impl Overrides {
     /// equivalent scenario file and the same checks apply as to a file.
     pub fn to_plan(&self) -> Result<Plan, ScenarioError> {
         let need = "is required when no scenario file is given";
+        if self.url.is_none() && self.rate.is_none() && self.duration.is_none() {
+            // A bare `skyload run`: not one missing flag but a missing choice.
+            return Err(ScenarioError::flag(
+                "skyload run",
+                "give a scenario file (e.g. skyload run scenarios/quickstart.toml, the demo), or --url, --rate and --duration for a quick run",
+            ));
+        }
         let url = self.url.as_deref().ok_or_else(|| {
             ScenarioError::flag("--url", format!("{need} (e.g. --url http://127.0.0.1:8080/fn/hello)"))
         })?;
