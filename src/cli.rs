@@ -202,12 +202,12 @@ pub struct RunArgs {
     pub body: Option<String>,
     /// Maximum number of connections to the target, opened as needed (default: the scenario's
     /// `[connections] max`, else 10000, lowered to fit the open-file limit).
-    #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true, value_parser = count::<usize>("the number of TCP connections", 1, Some(crate::scenario::bounds::MAX_CONNECTIONS as u64)))]
     pub connections: Option<usize>,
     /// Generator threads (wrk's -t, spelled out: `-t` is compare's tolerance; default: the
     /// scenario's `threads`, else one per 25,000 requests/s of peak rate, at most one per core).
     /// Overrides the scenario's `threads`.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<usize>("the number of generator threads", 1, Some(crate::scenario::bounds::MAX_THREADS as u64)))]
     pub threads: Option<usize>,
     /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]
@@ -320,7 +320,7 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub precision: Option<f64>,
     /// Declared pod count (default: pods seen through pod_header).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<usize>("the number of pods", 1, Some(crate::scenario::bounds::MAX_PODS as u64)))]
     pub pods: Option<usize>,
     /// Peak requests per second to plan pods for (no plan without it).
     #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
@@ -335,14 +335,14 @@ pub struct CapacityArgs {
     pub gate: GateArgs,
     /// Holds of the answer that must all keep the SLO before it is reported (0: report it
     /// unconfirmed) [scenario default: 3].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<u32>("holds that confirm the answer", 0, Some(crate::scenario::bounds::MAX_CONFIRM as u64)))]
     pub confirm: Option<u32>,
     /// Length of each confirmation hold [scenario default: 30s].
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub confirm_hold: Option<String>,
     /// How many times the first failing rate is run again before the boundary is believed
     /// [scenario default: 1].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<u32>("re-runs of the first failing rate", 0, Some(crate::scenario::bounds::MAX_RETESTS as u64)))]
     pub retests: Option<u32>,
     /// Sub-window length each step is also judged over, in whole seconds [scenario default: 1s].
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
@@ -396,7 +396,7 @@ pub struct K8sArgs {
     /// feeder files.
     pub scenario: PathBuf,
     /// Number of shards (pods of the Indexed Job).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<u32>("the number of shards", 1, Some(crate::k8s::MAX_JOB_SHARDS as u64)))]
     pub shards: u32,
     /// Container image holding the skyload binary (see the Dockerfile).
     #[arg(long)]
@@ -525,7 +525,7 @@ pub struct InvokeArgs {
     #[arg(long = "data", short = 'd', visible_alias = "data-binary", value_name = "DATA")]
     pub data: Option<String>,
     /// Send the request this many times in sequence (on one connection when it is kept alive).
-    #[arg(short = 'n', default_value_t = 1, allow_negative_numbers = true)]
+    #[arg(short = 'n', default_value_t = 1, allow_negative_numbers = true, value_parser = count::<u32>("the number of requests", 1, None))]
     pub count: u32,
     /// Use HTTP/2 (prior knowledge over cleartext; over TLS, offer only h2 in ALPN).
     #[arg(long)]
@@ -534,7 +534,7 @@ pub struct InvokeArgs {
     #[arg(long, default_value = "x-pod", value_name = "NAME")]
     pub pod_header: String,
     /// Show at most this many bytes of the body.
-    #[arg(long, default_value_t = 4096, value_name = "BYTES", allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 4096, value_name = "BYTES", allow_negative_numbers = true, value_parser = count::<usize>("bytes of the body to show", 0, None))]
     pub max_body: usize,
     /// Give up on a request after this long (curl's --max-time).
     #[arg(long, short = 'm', visible_alias = "max-time", default_value = "10s", value_name = "DURATION", allow_hyphen_values = true)]
@@ -568,11 +568,12 @@ pub struct InvokeArgs {
     #[arg(long)]
     pub location_trusted: bool,
     /// With -L: follow at most N redirects (curl's default: 50); one more is an error, exit 3.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<u32>("redirects to follow", 0, None))]
     pub max_redirs: Option<u32>,
     /// After each call, print FORMAT with curl's variables (%{http_code} %{time_total} ...; see
     /// docs/https.md), `\n` `\t` escapes and `%%`; @FILE reads it from a file. An unknown
-    /// variable is an error listing the known ones. Never prints a header or body.
+    /// variable is an error listing the known ones. Never prints a header or body. Written also
+    /// when no response came, as curl (%{http_code} is then 000).
     #[arg(long = "write-out", short = 'w', value_name = "FORMAT")]
     pub write_out: Option<String>,
     /// Show nothing of the call (status, headers, body, timing): only what -w writes, the body
@@ -613,6 +614,45 @@ pub enum FaultsAction {
     },
 }
 
+/// A whole-number flag's type, for `count`.
+pub trait Whole: TryFrom<u64> + Clone + Send + Sync + 'static {
+    const MAX: u64;
+}
+impl Whole for u32 {
+    const MAX: u64 = u32::MAX as u64;
+}
+impl Whole for usize {
+    const MAX: u64 = usize::MAX as u64;
+}
+
+/// The parser of a whole-number flag: `--connections -5` or `--threads x` is refused as the
+/// duration flags refuse `--timeout -1s` (`units`), naming the flag, the value as typed and what
+/// is allowed, instead of clap's "invalid digit found in string".
+#[derive(Clone)]
+pub struct Count<T> {
+    range: crate::units::CountRange,
+    of: std::marker::PhantomData<T>,
+}
+
+fn count<T: Whole>(what: &'static str, min: u64, max: Option<u64>) -> Count<T> {
+    Count { range: crate::units::CountRange { what, min, max }, of: std::marker::PhantomData }
+}
+
+impl<T: Whole> clap::builder::TypedValueParser for Count<T> {
+    type Value = T;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<T, clap::Error> {
+        let flag = arg.map_or(String::new(), |a| match (a.get_long(), a.get_short()) {
+            (Some(l), _) => format!("--{l}"),
+            (None, Some(c)) => format!("-{c}"),
+            (None, None) => a.get_id().to_string(),
+        });
+        let refuse = |m: String| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{flag}: {m}\n")).with_cmd(cmd);
+        let n = crate::units::parse_count(&value.to_string_lossy(), self.range, T::MAX).map_err(|e| refuse(e.to_string()))?;
+        T::try_from(n).map_err(|_| refuse(format!("`{n}` is too large: at most {}", T::MAX)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Every duration flag takes a value starting with `-`, so `--timeout -1s` reaches the
@@ -641,6 +681,33 @@ mod tests {
             if let Err(e) = &r {
                 assert!(!e.to_string().contains("unexpected argument"), "{args:?}: {e}");
             }
+        }
+    }
+
+    /// Every flag that takes a number refuses `-5` (when its type has no sign) by naming itself,
+    /// the value as typed and its range, as `--timeout -1s` is refused; never clap's "invalid
+    /// digit found in string". A flag added later is held to it too.
+    #[test]
+    fn a_negative_whole_number_names_the_flag_and_the_range() {
+        let cli = <super::Cli as clap::CommandFactory>::command();
+        let mut refused = Vec::new();
+        for sub in cli.get_subcommands() {
+            for a in sub.get_arguments().filter(|a| a.is_allow_negative_numbers_set()) {
+                let flag = match (a.get_long(), a.get_short()) {
+                    (Some(l), _) => format!("--{l}"),
+                    (None, Some(c)) => format!("-{c}"),
+                    _ => continue,
+                };
+                let Err(e) = sub.clone().try_get_matches_from([sub.get_name(), flag.as_str(), "-5"]) else { continue };
+                if e.kind() == clap::error::ErrorKind::ValueValidation || e.kind() == clap::error::ErrorKind::InvalidValue {
+                    let m = e.to_string();
+                    assert!(m.starts_with(&format!("error: {flag}: `-5` is negative: ")) && m.contains("a whole number"), "{} {flag}: {m}", sub.get_name());
+                    refused.push(flag);
+                }
+            }
+        }
+        for f in ["--connections", "--threads", "--pods", "--confirm", "--retests", "--shards", "-n", "--max-body", "--max-redirs"] {
+            assert!(refused.iter().any(|r| r == f), "{f} not found among {refused:?}");
         }
     }
 

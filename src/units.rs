@@ -43,30 +43,103 @@ pub enum DurationError {
 /// same way). Spaces inside the number or the unit, a sign or a second number are refused.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let t = s.trim();
-    if let Some(rest) = t.strip_prefix('-') {
-        return Err(if rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            DurationError::Negative(s.to_string())
-        } else {
-            DurationError::Form(s.to_string())
-        });
+    if t.starts_with('-') {
+        return Err(if is_negative_number(t) { DurationError::Negative(s.to_string()) } else { DurationError::Form(s.to_string()) });
     }
     let err = || DurationError::Form(s.to_string());
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().map_err(|_| err())?;
-    let scale = match unit.trim_start() {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(err()),
-    };
+    let scale = unit_seconds(unit.trim_start()).ok_or_else(err)?;
     let secs = n * scale;
     if !secs.is_finite() || secs > 1e9 {
         return Err(DurationError::TooLong(s.to_string()));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Seconds in one of a duration's units.
+fn unit_seconds(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    })
+}
+
+/// `d` in the unit `typed` was written in (`12000ms` for 12s when the user wrote `1500ms`), so a
+/// bound reads in the user's terms; as `HumanDuration` shows it when `typed` has no unit or `d`
+/// would need more than 3 decimals or 7 digits in it.
+pub fn in_unit_of(d: Duration, typed: &str) -> String {
+    let unit = typed.trim().trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-').trim_start();
+    let Some(scale) = unit_seconds(unit) else { return HumanDuration(d).to_string() };
+    let x = d.as_secs_f64() / scale;
+    let r = (x * 1e3).round() / 1e3;
+    if (r - x).abs() > 1e-9 * x.max(1.0) || r >= 1e7 {
+        return HumanDuration(d).to_string();
+    }
+    let n = format!("{r:.3}");
+    format!("{}{unit}", n.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// `-5`, `-0.5s`: a minus then a number, said apart from a typo in every flag's message.
+fn is_negative_number(t: &str) -> bool {
+    t.strip_prefix('-').is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+}
+
+/// What a whole-number flag allows, for its messages: "the number of generator threads, a whole
+/// number from 1 to 1024".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountRange {
+    /// What the number counts, in words.
+    pub what: &'static str,
+    pub min: u64,
+    /// None: no bound but the type's (`max` then only shows in a "too large" message).
+    pub max: Option<u64>,
+}
+
+impl fmt::Display for CountRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.max {
+            Some(max) => write!(f, "{}, a whole number from {} to {max}", self.what, self.min),
+            None => write!(f, "{}, a whole number, {} or more", self.what, self.min),
+        }
+    }
+}
+
+/// Why a whole number was refused; as `DurationError`, the value as typed and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CountError {
+    #[error("`{0}` is not a number: {1}")]
+    Form(String, CountRange),
+    #[error("`{0}` is negative: {1}")]
+    Negative(String, CountRange),
+    #[error("`{0}` is not allowed: {1}")]
+    Outside(String, CountRange),
+    #[error("`{0}` is too large: at most {1}")]
+    TooLarge(String, u64),
+}
+
+/// A whole number as typed for a count flag (`--connections 64`), within `range`; `type_max` is
+/// the largest the flag's type holds, the bound when `range` has none.
+pub fn parse_count(s: &str, range: CountRange, type_max: u64) -> Result<u64, CountError> {
+    let t = s.trim();
+    if is_negative_number(t) {
+        return Err(CountError::Negative(s.to_string(), range));
+    }
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CountError::Form(s.to_string(), range));
+    }
+    let max = range.max.unwrap_or(type_max).min(type_max);
+    match t.parse::<u64>() {
+        Ok(n) if n >= range.min && n <= max => Ok(n),
+        Ok(n) if n < range.min || range.max.is_some() => Err(CountError::Outside(s.to_string(), range)),
+        _ if range.max.is_some() => Err(CountError::Outside(s.to_string(), range)),
+        _ => Err(CountError::TooLarge(s.to_string(), type_max)),
+    }
 }
 
 /// A number from user input for a message: as typed when ordinary, in exponent form when huge,
@@ -223,6 +296,37 @@ mod tests {
         for s in ["1 0s", "2 m s", "2 s 3", "250 m s", ". s"] {
             assert_eq!(parse_duration(s), Err(DurationError::Form(s.to_string())), "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_bound_is_shown_in_the_unit_the_user_wrote() {
+        assert_eq!(in_unit_of(Duration::from_secs(12), "1500ms"), "12000ms");
+        assert_eq!(in_unit_of(Duration::from_millis(1), "0.5ms"), "1ms");
+        assert_eq!(in_unit_of(Duration::from_millis(1), "2s"), "0.001s");
+        assert_eq!(in_unit_of(Duration::from_secs(60), "90s"), "60s");
+        assert_eq!(in_unit_of(Duration::from_secs(90), "2 m"), "1.5m");
+        // 1ms in minutes needs more than 3 decimals; no unit at all: as HumanDuration shows it.
+        assert_eq!(in_unit_of(Duration::from_millis(1), "2m"), "1ms");
+        assert_eq!(in_unit_of(Duration::from_millis(1500), "x"), "1500ms");
+        assert_eq!(in_unit_of(Duration::from_secs(10), "500us"), "10s");
+    }
+
+    /// A count flag's refusals show the value as typed, what it counts and its range.
+    #[test]
+    fn counts_say_what_is_wrong_and_what_is_allowed() {
+        let threads = CountRange { what: "the number of generator threads", min: 1, max: Some(1024) };
+        assert_eq!(parse_count("64", threads, u64::MAX), Ok(64));
+        assert_eq!(parse_count(" 1024 ", threads, u64::MAX), Ok(1024));
+        assert_eq!(parse_count("-5", threads, u64::MAX).unwrap_err().to_string(), "`-5` is negative: the number of generator threads, a whole number from 1 to 1024");
+        assert_eq!(parse_count("0", threads, u64::MAX).unwrap_err().to_string(), "`0` is not allowed: the number of generator threads, a whole number from 1 to 1024");
+        assert_eq!(parse_count("99999999999999999999999", threads, u64::MAX), Err(CountError::Outside("99999999999999999999999".into(), threads)));
+        for s in ["x", "", "1.5", "+3", "1e3", "-x", "0x10"] {
+            assert_eq!(parse_count(s, threads, u64::MAX), Err(CountError::Form(s.into(), threads)), "{s:?}");
+        }
+        let n = CountRange { what: "requests to send", min: 1, max: None };
+        assert_eq!(parse_count("-1", n, 4_294_967_295).unwrap_err().to_string(), "`-1` is negative: requests to send, a whole number, 1 or more");
+        assert_eq!(parse_count("4294967296", n, 4_294_967_295).unwrap_err().to_string(), "`4294967296` is too large: at most 4294967295");
+        assert_eq!(parse_count("4294967295", n, 4_294_967_295), Ok(4_294_967_295));
     }
 
     /// Each refusal shows the value as typed and says what is wrong with it.

@@ -401,6 +401,12 @@ fn connect_timeout_ends_a_hanging_connect_as_a_connect_failure() {
         (vec!["validate", scen.to_str().unwrap()], "s.toml:4:"),
         (vec!["invoke", &url, "--connect-timeout", "20s", "--timeout", "2s"], "--connect-timeout"),
         (vec!["invoke", &url, "--connect-timeout", "0"], "--connect-timeout"),
+        // As typed, and the bound in the unit typed: not `12s`/`10s` for `12000ms`, nor `500us` for `0.5ms`.
+        (vec!["invoke", &url, "--connect-timeout", "12000ms", "-m", "10s"], "--connect-timeout: `12000ms` is longer than the whole-request timeout (10s) it is part of: give at most 10000ms"),
+        (vec!["invoke", &url, "--connect-timeout", "90s", "-m", "1m"], "--connect-timeout: `90s` is longer than the whole-request timeout (1m) it is part of: give at most 60s"),
+        (vec!["run", "--url", &url, "--rate", "1", "--duration", "1s", "--connect-timeout", "0.5ms"], "--connect-timeout: `0.5ms` is not allowed: the connect timeout is at least 1ms"),
+        (vec!["run", "--url", &url, "--rate", "1", "--duration", "1s", "--connect-timeout", "1500ms", "--timeout", "1s"], "--connect-timeout: `1500ms` is longer than the whole-request timeout (1s) it is part of: give at most 1000ms"),
+        (vec!["validate", scen.to_str().unwrap()], "target.connect_timeout: `5s` is longer than the whole-request timeout (2s) it is part of: give at most 2s"),
     ];
     for (args, says) in cases {
         let o = skyload().args(&args).output().unwrap();
@@ -492,6 +498,42 @@ fn negative_and_out_of_range_durations_name_the_flag_and_the_value_as_typed() {
     assert!(!tmp.path().join("reports").exists(), "nothing ran");
 }
 
+/// A negative, non-numeric or out-of-range value on a whole-number flag is refused as a duration
+/// flag's is: exit 2, the flag named, the value as typed and the range (clap said "invalid digit
+/// found in string"). Nothing is sent.
+#[test]
+fn negative_and_out_of_range_counts_name_the_flag_and_the_range() {
+    let tmp = tempdir();
+    let scen = tmp.path().join("s.toml");
+    std::fs::write(&scen, "[target]\nurl = \"http://127.0.0.1:9\"\n[checks]\nrun = [\"p99 < 1s\"]\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n").unwrap();
+    let s = scen.to_str().unwrap();
+    let url = "http://127.0.0.1:9/";
+    let quick = ["run", "--url", url, "--rate", "1", "--duration", "1s"];
+    let with = |extra: &[&'static str]| -> Vec<&str> { quick.iter().copied().chain(extra.iter().copied()).collect() };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (with(&["--connections", "-5"]), "--connections: `-5` is negative: the number of TCP connections, a whole number from 1 to 1000000"),
+        (with(&["-c", "0"]), "--connections: `0` is not allowed: the number of TCP connections, a whole number from 1 to 1000000"),
+        (with(&["--connections", "5000000"]), "--connections: `5000000` is not allowed"),
+        (with(&["--threads", "-1"]), "--threads: `-1` is negative: the number of generator threads, a whole number from 1 to 1024"),
+        (with(&["--threads", "two"]), "--threads: `two` is not a number: the number of generator threads"),
+        (vec!["capacity", s, "--confirm", "-2"], "--confirm: `-2` is negative: holds that confirm the answer, a whole number from 0 to 20"),
+        (vec!["capacity", s, "--retests", "11"], "--retests: `11` is not allowed: re-runs of the first failing rate, a whole number from 0 to 10"),
+        (vec!["capacity", s, "--pods", "-3"], "--pods: `-3` is negative: the number of pods"),
+        (vec!["invoke", url, "-n", "-1"], "-n: `-1` is negative: the number of requests, a whole number, 1 or more"),
+        (vec!["invoke", url, "--max-redirs", "-1"], "--max-redirs: `-1` is negative: redirects to follow, a whole number, 0 or more"),
+        (vec!["invoke", url, "--max-body", "-1"], "--max-body: `-1` is negative"),
+        (vec!["k8s", s, "--shards", "-2", "--image", "i"], "--shards: `-2` is negative: the number of shards, a whole number from 1 to 10000"),
+    ];
+    for (args, says) in cases {
+        let o = skyload().args(&args).current_dir(tmp.path()).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(says), "{args:?}: wanted `{says}` in: {text}");
+        assert!(!text.contains("invalid digit") && !text.contains("unexpected argument"), "{args:?}: {text}");
+    }
+    assert!(!tmp.path().join("reports").exists(), "nothing ran");
+}
+
 /// `--check` adds whole-run checks to a quick run and to a file, by the rules of `[checks] run`:
 /// judged and printed like the file's, kept in the saved scenario copy (a rerun or a merge judges
 /// the same checks), and a bad one refused before anything is sent, naming the flag.
@@ -557,4 +599,51 @@ fn capacity_without_checks_names_the_check_flag() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "the flag's check is parsed: {stderr}");
     assert!(stderr.contains("--check") && stderr.contains("nonsense"), "{stderr}");
+}
+
+/// Two quick runs that differ only by `--check` ran the same load: compare says so and names the
+/// checks that differ, instead of calling them different scenarios; another rate still is one.
+#[test]
+fn compare_of_runs_that_differ_only_in_checks_says_the_load_was_the_same() {
+    let server = TestServer::start();
+    let tmp = tempdir();
+    let url = format!("{}/x", server.url());
+    let run = |name: &str, rate: &str, checks: &[&str]| {
+        let dir = tmp.path().join(name);
+        let mut c = skyload();
+        c.args(["run", "--url", &url, "--rate", rate, "--duration", "1s", "-q", "--out"]).arg(&dir);
+        for k in checks {
+            c.args(["--check", k]);
+        }
+        let o = c.output().unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&o.stderr));
+        dir
+    };
+    let a = run("a", "20", &["p99 < 5s"]);
+    let b = run("b", "20", &["p99 < 10s", "error_rate < 50%"]);
+    let c = run("c", "25", &["p99 < 5s"]);
+    let o = skyload().arg("compare").args([&a, &b]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("the runs sent the same load") && out.contains("checks.run `p99 < 5s` → `p99 < 10s`, `error_rate < 50%`"), "{out}");
+    assert!(!out.contains("different scenarios"), "{out}");
+    let o = skyload().arg("compare").args([&a, &c]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("different scenarios") && !out.contains("same load"), "{out}");
+}
+
+/// What a new user types first: a bare `skyload run` says to give a file or the quick-run flags
+/// (not that `--url` alone is missing), and `invoke` of a URL without a scheme says to add one,
+/// as `run --url` does (it said "invalid format").
+#[test]
+fn a_bare_run_and_a_url_without_scheme_say_what_to_give() {
+    let tmp = tempdir();
+    let o = skyload().arg("run").current_dir(tmp.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("give a scenario file") && err.contains("--url, --rate and --duration"), "{err}");
+    let o = skyload().args(["invoke", "127.0.0.1:9/fn/hello"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`127.0.0.1:9/fn/hello` has no scheme: write http://127.0.0.1:9/fn/hello"), "{err}");
+    assert!(!tmp.path().join("reports").exists(), "nothing ran");
 }

@@ -277,3 +277,79 @@ fn write_out_prints_curls_variables() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.ends_with("user=7&api_key=<redacted>") && !out.contains("QUERYSECRET"), "{out}");
 }
+
+/// A listener that answers each of its connections with `reply` after reading the request's
+/// head, then closes (`None`: reads and never answers, until the test's process ends).
+fn one_shot(reply: Option<&'static [u8]>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Bounded: each test below makes one call.
+        for c in l.incoming().take(4) {
+            let Ok(mut c) = c else { return };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                match reply {
+                    Some(b) => {
+                        let _ = c.write_all(b);
+                    }
+                    // Held open (not answered) for longer than the call's -m 1s; bounded.
+                    None => std::thread::sleep(std::time::Duration::from_secs(30)),
+                }
+            });
+        }
+    });
+    port
+}
+
+/// As curl: when no response came (refused, timed out, closed without an answer) `-w` is still
+/// written, with `000`, http_version `0`, 0 for what was not reached, and the URL tried; the exit
+/// code stays 3 and the error says why. A body that broke off keeps its status and the bytes
+/// that came.
+#[test]
+fn write_out_is_written_when_no_response_came() {
+    let fmt = r"%{http_code} %{response_code} %{http_version} %{size_download} %{size_header} %{num_redirects} %{time_appconnect} %{time_starttransfer} %{remote_ip}|%{remote_port} %{url_effective} %{scheme}\n";
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{closed}/x");
+    let o = invoke(&[&url, "-s", "-w", fmt]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("000 000 0 0 0 0 0.000000 0.000000 |0 {url} HTTP\n"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot connect"), "{}", text(&o));
+
+    // Connected, then closed without an answer: the address is known, nothing else.
+    let port = one_shot(Some(b""));
+    let url = format!("http://127.0.0.1:{port}/x");
+    let o = invoke(&[&url, "-s", "-w", fmt]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("000 000 0 0 0 0 0.000000 0.000000 127.0.0.1|{port} {url} HTTP\n"));
+
+    // No answer within -m: written after the error's cause is known, time_total included.
+    let port = one_shot(None);
+    let o = invoke(&[&format!("http://127.0.0.1:{port}/x"), "-s", "-m", "1s", "-w", "%{http_code} %{time_total}\n"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (code, total) = out.trim_end().split_once(' ').unwrap();
+    assert!(code == "000" && total.parse::<f64>().is_ok(), "{out}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("within 1s"), "{}", text(&o));
+
+    // The head came, then the body broke off after 4 of 10 bytes: curl's 200 and 4.
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd";
+    let port = one_shot(Some(head));
+    let o = invoke(&[&format!("http://127.0.0.1:{port}/x"), "-s", "-w", "%{http_code} %{http_version} %{size_download} %{size_header}\n"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("200 1.1 4 {}\n", head.len() - 4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("broke off"), "{}", text(&o));
+
+    // Past --max-redirs: the last answer's code and the redirects followed.
+    let s = Scripted::start();
+    let o = invoke(&[&s.url("/loop"), "-L", "--max-redirs", "2", "-s", "-w", "%{http_code} %{num_redirects} %{url_effective}\n"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("302 2 {}\n", s.url("/loop")));
+}

@@ -169,7 +169,7 @@ fn bad_k8s_usage_exits_2() {
     std::fs::write(&file, "[target]\nurl = \"http://x:1\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\npath = \"/\"\n").unwrap();
     let f = file.to_str().unwrap();
     for (extra, says) in [
-        (vec!["--shards", "0"], "between 1 and 10000"),
+        (vec!["--shards", "0"], "--shards: `0` is not allowed: the number of shards, a whole number from 1 to 10000"),
         (vec!["--shards", "2", "--name", "Bad_Name"], "--name"),
         (vec!["--shards", "2", "--start-at", "1000"], "in the past"),
         (vec!["--shards", "2", "--run-arg=--shard=1/2"], "set --shard for every shard"),

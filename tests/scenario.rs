@@ -179,7 +179,7 @@ fn requests_and_outcomes() {
 fn missing_sections_and_syntax_errors() {
     assert_error(&format!("{TARGET}{REQUEST}"), "bad.toml: stages: missing [[stages]]", &[]);
     assert_error(&format!("{STAGE}{REQUEST}"), "bad.toml: target: missing [target]", &[]);
-    assert_error("name = \"x\"\nstages = [\n", "bad.toml:3:1: invalid array", &[]);
+    assert_error("name = \"x\"\nstages = [\n", "bad.toml:3:1: not valid TOML: invalid array", &[]);
 }
 
 #[test]

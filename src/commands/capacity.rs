@@ -71,11 +71,9 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
         }
         s.consistency = v;
     }
-    for (v, slot, flag, max) in [(a.confirm, &mut s.confirm, "--confirm", 20), (a.retests, &mut s.retests, "--retests", 10)] {
+    // Their range is checked by the flags' parser (cli::count).
+    for (v, slot) in [(a.confirm, &mut s.confirm), (a.retests, &mut s.retests)] {
         if let Some(v) = v {
-            if v > max {
-                return Err(format!("{flag}: {v} is not allowed: a count from 0 to {max}"));
-            }
             *slot = v;
         }
     }

@@ -33,7 +33,8 @@ pub fn run(args: &CompareArgs) -> CliResult {
             }
         }
     }
-    let c = compare::compare(&sums[0], &sums[1], &tolerances);
+    let texts: Vec<Option<String>> = [&args.baseline, &args.current].iter().map(|d| std::fs::read_to_string(d.join(crate::record::results::SCENARIO_COPY)).ok()).collect();
+    let c = compare::compare(&sums[0], &sums[1], &tolerances, texts[0].as_deref().zip(texts[1].as_deref()));
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     writeln!(out, "compare {} → {}", args.baseline.display(), args.current.display())?;

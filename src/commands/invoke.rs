@@ -4,7 +4,7 @@
 //! sent, first byte, body done), as curl's `-w` or httpstat show. Exit 0 for 2xx/3xx, 1 for any
 //! other status, 3 when no response came (could not resolve, connect or handshake, or the
 //! connection failed mid-request). `-L` follows redirects (`invoke_redirect` holds curl's rules)
-//! and `-w` prints curl's `--write-out` variables (`invoke_writeout`).
+//! and `-w` prints curl's `--write-out` variables (`invoke_writeout`), also when no response came.
 
 use crate::cli::InvokeArgs;
 use super::error::{CliError, CliResult};
@@ -58,9 +58,6 @@ pub struct Call {
     /// The `Location` header as received, for `-L`.
     #[serde(skip)]
     location: Option<String>,
-    /// The response's header block in bytes, for `-w %{size_header}`.
-    #[serde(skip)]
-    header_bytes: u64,
 }
 
 /// One redirect that `-L` followed.
@@ -74,7 +71,7 @@ pub struct Hop {
     pub next_method: String,
 }
 
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Timing {
     pub dns: Option<f64>,
     pub connect: Option<f64>,
@@ -103,6 +100,10 @@ impl Target {
 }
 
 fn parse_url(s: &str) -> Result<Target, String> {
+    if !s.contains("://") {
+        // `127.0.0.1:8080/x` would otherwise be "invalid format", and `host/x` a path; say what `run --url` says.
+        return Err(format!("`{s}` has no scheme: write http://{s} or https://{s}"));
+    }
     let uri: Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e}); e.g. https://127.0.0.1:8443/fn/hello"))?;
     let https = match uri.scheme_str() {
         Some("https") => true,
@@ -155,14 +156,11 @@ pub fn run(args: &InvokeArgs) -> CliResult {
         Ok(_) => return usage(format!("--timeout: `{}` is 0: give how long to wait for the answer, more than 0 (e.g. 10s)", args.timeout)),
         Err(e) => return usage(format!("--timeout: {e}")),
     };
-    if args.count == 0 {
-        return usage("-n 0 would send nothing; give 1 or more".into());
-    }
     let connect_timeout = match args.connect_timeout.as_deref().map(crate::units::parse_duration) {
         None => None,
-        Some(Ok(d)) => match crate::scenario::bounds::connect_timeout(d, timeout) {
+        Some(Ok(d)) => match crate::scenario::bounds::connect_timeout(d, args.connect_timeout.as_deref().unwrap_or_default(), timeout, &args.timeout) {
             Ok(()) => Some(d),
-            Err(m) => return usage(format!("--connect-timeout {m}")),
+            Err(m) => return usage(format!("--connect-timeout: {m}")),
         },
         Some(Err(e)) => return usage(format!("--connect-timeout: {e}")),
     };
@@ -230,19 +228,31 @@ pub fn run(args: &InvokeArgs) -> CliResult {
     let mut code = exit::OK;
     for i in 0..args.count {
         let started = Instant::now();
-        let result = rt.block_on(async { tokio::time::timeout(timeout, chain(&t, &req, &mut origins, &ctx)).await });
-        let chain = match result {
-            Ok(Ok(c)) => c,
-            Ok(Err(m)) => return Err(CliError::RunFailed(m)),
+        let mut progress = Progress::default();
+        let result = rt.block_on(async { tokio::time::timeout(timeout, chain(&t, &req, &mut origins, &ctx, &mut progress)).await });
+        let total = started.elapsed();
+        let facts = write_out.as_ref().map(|_| progress.facts(total));
+        let failed = match result {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(m)) => Err(m),
             Err(_) => {
                 // A dial cut short by --timeout leaves its cause with the dialer (a TLS handshake the server never finished).
                 let why = origins.iter().find_map(|o| o.dialer.stats.first_tls_failure.get()).map(|f| format!(": {}", f.why)).unwrap_or_default();
-                return Err(CliError::RunFailed(format!("no response from {} within {}{why}", crate::record::redact::text(&t.uri.to_string()), args.timeout)));
+                Err(format!("no response from {} within {}{why}", crate::record::redact::text(&t.uri.to_string()), args.timeout))
             }
         };
-        let total = started.elapsed();
-        let facts = write_out.as_ref().map(|_| chain.facts(total));
-        let mut call = chain.call;
+        let mut call = match failed {
+            Ok(c) => c,
+            Err(m) => {
+                // As curl: -w is still written when no response came (http_code 000, what was
+                // reached so far), so a script reading it sees every call; the error says why.
+                if let (Some(f), Some(facts)) = (&write_out, facts) {
+                    write!(out, "{}", f.render(&facts))?;
+                    out.flush()?;
+                }
+                return Err(CliError::RunFailed(m));
+            }
+        };
         if !(200..400).contains(&call.status) {
             code = exit::CHECK_FAILED;
         }
@@ -314,17 +324,73 @@ impl Origin {
     }
 }
 
-/// One call: the request, and with -L the redirects after it.
-struct Chain {
-    call: Call,
-    /// The last hop's scheme.
-    https: bool,
+/// How far one call got, filled in as it goes (it outlives a call cut short by --timeout), so
+/// `-w` can say what curl says of a call that failed too: `000`, and the steps reached.
+#[derive(Default)]
+struct Progress {
+    /// The hops left behind by a redirect, added up.
     sums: Sums,
+    hops: u32,
+    /// The hop being made (or the last one): its URL, redacted, and scheme.
+    url: String,
+    https: bool,
+    now: Attempt,
+}
+
+/// One hop's facts so far; a step not reached keeps its zero (or None).
+#[derive(Default)]
+struct Attempt {
+    timing: Timing,
+    address: Option<String>,
+    /// 0 until a response's head came.
+    status: u16,
+    /// curl's `%{http_version}` spelling; None (curl's `0`) until a response's head came.
+    version: Option<&'static str>,
+    header_bytes: u64,
+    /// Milliseconds from the hop's start (its name lookup included) to the first response byte.
+    first_byte: Option<f64>,
+    body_bytes: u64,
+}
+
+impl Progress {
+    fn enter(&mut self, t: &Target) {
+        self.url = crate::record::redact::text(&t.uri.to_string());
+        self.https = t.https;
+        self.now = Attempt::default();
+    }
+
+    /// The hop answered with a redirect that is followed.
+    fn leave(&mut self) {
+        self.sums.add(&self.now);
+        self.hops += 1;
+    }
+
+    fn facts(&self, total: Duration) -> Facts {
+        let mut s = self.sums.clone();
+        s.add(&self.now);
+        let remote: Option<std::net::SocketAddr> = self.now.address.as_deref().and_then(|a| a.parse().ok());
+        Facts {
+            http_code: self.now.status,
+            http_version: self.now.version.unwrap_or("0").into(),
+            time_namelookup: s.namelookup,
+            time_connect: s.connect,
+            time_appconnect: s.appconnect,
+            time_starttransfer: s.starttransfer,
+            time_total: total.as_secs_f64(),
+            size_download: self.now.body_bytes,
+            size_header: s.header_bytes,
+            remote_ip: remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+            remote_port: remote.map_or(0, |a| a.port()),
+            url_effective: self.url.clone(),
+            num_redirects: self.hops,
+            scheme: if self.https { "HTTPS" } else { "HTTP" }.into(),
+        }
+    }
 }
 
 /// Per-step times (seconds from each hop's start) added up over the hops, as curl adds them for
 /// `-w`; and the header bytes of every answer.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Sums {
     namelookup: f64,
     connect: f64,
@@ -334,56 +400,31 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, call: &Call) {
-        let tm = &call.timing_ms;
+    fn add(&mut self, a: &Attempt) {
+        let tm = &a.timing;
         let dns = tm.dns.unwrap_or(0.0);
         let connect = dns + tm.connect.unwrap_or(0.0);
         self.namelookup += dns / 1e3;
-        self.connect += connect / 1e3;
+        // A connect that did not finish counts 0, as in curl.
+        if tm.connect.is_some() {
+            self.connect += connect / 1e3;
+        }
         if let Some(tls) = tm.tls {
             self.appconnect += (connect + tls) / 1e3;
         }
-        self.starttransfer += (tm.total - tm.done) / 1e3;
-        self.header_bytes += call.header_bytes;
-    }
-}
-
-impl Chain {
-    fn facts(&self, total: Duration) -> Facts {
-        let (c, s) = (&self.call, &self.sums);
-        let remote: Option<std::net::SocketAddr> = c.address.as_deref().and_then(|a| a.parse().ok());
-        Facts {
-            http_code: c.status,
-            http_version: match c.protocol.as_str() {
-                "h2" => "2",
-                "http/1.0" => "1.0",
-                _ => "1.1",
-            }
-            .into(),
-            time_namelookup: s.namelookup,
-            time_connect: s.connect,
-            time_appconnect: s.appconnect,
-            time_starttransfer: s.starttransfer,
-            time_total: total.as_secs_f64(),
-            size_download: c.body_bytes as u64,
-            size_header: s.header_bytes,
-            remote_ip: remote.map(|a| a.ip().to_string()).unwrap_or_default(),
-            remote_port: remote.map_or(0, |a| a.port()),
-            url_effective: c.url.clone(),
-            num_redirects: c.redirects.len() as u32,
-            scheme: if self.https { "HTTPS" } else { "HTTP" }.into(),
-        }
+        self.starttransfer += a.first_byte.unwrap_or(0.0) / 1e3;
+        self.header_bytes += a.header_bytes;
     }
 }
 
 /// Sends the request to `first` and, with -L, follows its redirects (at most --max-redirs).
-async fn chain(first: &Target, req: &ReqParts, origins: &mut Vec<Origin>, ctx: &Ctx) -> Result<Chain, String> {
+async fn chain(first: &Target, req: &ReqParts, origins: &mut Vec<Origin>, ctx: &Ctx, progress: &mut Progress) -> Result<Call, String> {
     let mut t = first.clone();
     let (mut method, mut body) = (req.method.clone(), req.body.clone());
     let mut hops = Vec::new();
     let mut withheld: Vec<String> = Vec::new();
-    let mut sums = Sums::default();
     loop {
+        progress.enter(&t);
         let key = t.origin();
         let idx = match origins.iter().position(|o| o.key == key) {
             Some(i) => i,
@@ -405,14 +446,13 @@ async fn chain(first: &Target, req: &ReqParts, origins: &mut Vec<Origin>, ctx: &
             }
         }
         let hop_req = ReqParts { method: method.clone(), headers, body: body.clone() };
-        let call = one(&t, &o.dialer, &hop_req, &mut o.conn, o.dns.take(), ctx.pod_header.as_ref(), ctx.max_body, ctx.force_h2).await?;
-        sums.add(&call);
+        let call = one(&t, &o.dialer, &hop_req, &mut o.conn, o.dns.take(), ctx.pod_header.as_ref(), ctx.max_body, ctx.force_h2, &mut progress.now).await?;
         let next = match (ctx.follow, next_method(call.status, &method), call.location.as_deref()) {
             (true, Some(next), Some(loc)) => Some((next, loc.to_string())),
             _ => None,
         };
         let Some(((next_m, keep_body), loc)) = next else {
-            return Ok(Chain { call: Call { redirects: hops, withheld, ..call }, https: t.https, sums });
+            return Ok(Call { redirects: hops, withheld, ..call });
         };
         let here = t.uri.to_string();
         if hops.len() as u32 >= ctx.max_redirs {
@@ -426,6 +466,7 @@ async fn chain(first: &Target, req: &ReqParts, origins: &mut Vec<Origin>, ctx: &
         }
         let to = resolve(&here, &loc).and_then(|u| parse_url(&u)).map_err(|m| format!("{} answered {} with Location `{}`, which cannot be followed: {m}", crate::record::redact::text(&here), call.status, crate::record::redact::text(&loc)))?;
         hops.push(Hop { status: call.status, url: crate::record::redact::text(&here), location: crate::record::redact::text(&to.uri.to_string()), next_method: next_m.to_string() });
+        progress.leave();
         method = next_m;
         if !keep_body {
             body = Bytes::new();
@@ -455,8 +496,9 @@ async fn one(
     pod_header: Option<&HeaderName>,
     max_body: usize,
     force_h2: bool,
+    now: &mut Attempt,
 ) -> Result<Call, String> {
-    let mut timing = Timing { dns: dns.map(ms), ..Timing::default() };
+    now.timing.dns = dns.map(ms);
     let start = Instant::now();
     let mut tls_info = None;
     let reusable = match conn.as_mut() {
@@ -466,10 +508,11 @@ async fn one(
     };
     if !reusable {
         let d = dialer.dial().await.map_err(|e| e.to_string())?;
-        timing.connect = Some(ms(d.connect));
+        now.timing.connect = Some(ms(d.connect));
+        now.address = Some(d.addr.to_string());
         let h2 = match &d.tls {
             Some((took, info)) => {
-                timing.tls = Some(ms(*took));
+                now.timing.tls = Some(ms(*took));
                 tls_info = Some(info.clone());
                 info.is_h2()
             }
@@ -493,6 +536,7 @@ async fn one(
         *conn = Some((sender, marks, Some(d.addr.to_string())));
     }
     let (sender, marks, addr) = conn.as_mut().expect("connection set above");
+    now.address = addr.clone();
     let is_h2 = matches!(sender, Sender::H2(_));
     let mut b = Request::builder().method(req.method.clone());
     b = if is_h2 { b.uri(t.uri.clone()) } else { b.uri(t.path.as_str()).header(http::header::HOST, t.authority.as_str()) };
@@ -507,16 +551,44 @@ async fn one(
         Sender::H2(s) => s.send_request(request).await,
     };
     let resp = resp.map_err(|e| format!("no response from {}: {e}", t.uri))?;
-    let (parts, body) = resp.into_parts();
-    let bytes = body.collect().await.map_err(|e| format!("the response body from {} broke off: {e}", t.uri))?.to_bytes();
-    let done = Instant::now();
+    let head_at = Instant::now();
+    let (parts, mut body) = resp.into_parts();
+    // The first byte has been read with the head: later reads do not move it.
     let (sent_at, first_at) = marks.get();
     let sent_at = sent_at.unwrap_or(before_send).max(before_send);
-    let first_at = first_at.unwrap_or(done).max(sent_at);
+    let first_at = first_at.unwrap_or(head_at).max(sent_at);
+    let dns_ms = now.timing.dns.unwrap_or(0.0);
+    now.status = parts.status.as_u16();
+    now.version = Some(match parts.version {
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_10 => "1.0",
+        _ => "1.1",
+    });
+    now.header_bytes = match parts.version {
+        // curl writes HTTP/2's status line without a reason phrase.
+        http::Version::HTTP_2 => super::invoke_writeout::header_size("2", parts.status, Some(""), &parts.headers),
+        v => {
+            let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>().and_then(|r| std::str::from_utf8(r.as_bytes()).ok());
+            super::invoke_writeout::header_size(if v == http::Version::HTTP_10 { "1.0" } else { "1.1" }, parts.status, reason, &parts.headers)
+        }
+    };
+    now.first_byte = Some(ms(first_at - start) + dns_ms);
+    // Frame by frame, so a body that breaks off still counts what came (curl's size_download).
+    let mut received = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("the response body from {} broke off: {e}", t.uri))?;
+        if let Ok(data) = frame.into_data() {
+            now.body_bytes += data.len() as u64;
+            received.extend_from_slice(&data);
+        }
+    }
+    let bytes = Bytes::from(received);
+    let done = Instant::now();
+    let mut timing = now.timing.clone();
     timing.sent = ms(sent_at - before_send);
     timing.first_byte = ms(first_at - sent_at);
     timing.done = ms(done - first_at);
-    timing.total = ms(done - start) + timing.dns.unwrap_or(0.0);
+    timing.total = ms(done - start) + dns_ms;
     let headers = parts
         .headers
         .iter()
@@ -526,14 +598,6 @@ async fn one(
         })
         .collect();
     let location = parts.headers.get(http::header::LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let header_bytes = match parts.version {
-        // curl writes HTTP/2's status line without a reason phrase.
-        http::Version::HTTP_2 => super::invoke_writeout::header_size("2", parts.status, Some(""), &parts.headers),
-        v => {
-            let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>().and_then(|r| std::str::from_utf8(r.as_bytes()).ok());
-            super::invoke_writeout::header_size(if v == http::Version::HTTP_10 { "1.0" } else { "1.1" }, parts.status, reason, &parts.headers)
-        }
-    };
     let pod = pod_header.and_then(|h| parts.headers.get(h)).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let is_json = parts.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.to_str().unwrap_or("").contains("json"));
     let (body, truncated) = show_body(&bytes, is_json, max_body);
@@ -560,7 +624,6 @@ async fn one(
         redirects: Vec::new(),
         withheld: Vec::new(),
         location,
-        header_bytes,
     })
 }
 

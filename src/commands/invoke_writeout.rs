@@ -8,7 +8,7 @@
 pub struct Facts {
     /// 0 when no response came (curl prints `000`).
     pub http_code: u16,
-    /// `1.1`, `2`, `1.0`.
+    /// `1.1`, `2`, `1.0`; `0` when no response came (as curl).
     pub http_version: String,
     /// Seconds from the start to each step's end, added up over redirects as curl does.
     pub time_namelookup: f64,

@@ -39,8 +39,8 @@ fn is_dns_label(s: &str) -> bool {
 
 /// Everything checked and read; errors are usage errors (exit 2).
 pub fn spec_from_args(args: &K8sArgs) -> Result<Spec, String> {
-    if args.shards == 0 || args.shards > 10_000 {
-        return Err(format!("--shards {}: between 1 and 10000", args.shards));
+    if args.shards == 0 || args.shards > crate::k8s::MAX_JOB_SHARDS {
+        return Err(format!("--shards: `{}` is not allowed: between 1 and {}", args.shards, crate::k8s::MAX_JOB_SHARDS));
     }
     for (what, v) in [("--name", &args.name), ("--namespace", &args.namespace)] {
         if !is_dns_label(v) {

@@ -42,6 +42,8 @@ pub fn plan_from_args(args: &RunArgs) -> Result<Plan, String> {
     };
     let ov = Overrides {
         connect_timeout,
+        timeout_text: args.timeout.clone(),
+        connect_timeout_text: args.connect_timeout.clone(),
         url: args.url.clone(),
         rate: args.rate,
         duration,
@@ -306,7 +308,10 @@ fn judge(plan: &Plan, shared: &Shared, baseline: Option<&Baseline>, result: &ses
         }
     }
     if let Some((dir, base, tolerances)) = baseline {
-        let c = compare::compare(base, &result.summary, tolerances);
+        let base_text = std::fs::read_to_string(dir.join(crate::record::results::SCENARIO_COPY)).ok();
+        // As the run's own copy was written (redacted), so a secret header does not read as a change.
+        let current_text = crate::record::redact::scenario_text(plan);
+        let c = compare::compare(base, &result.summary, tolerances, base_text.as_deref().map(|b| (b, current_text.as_str())));
         writeln!(out, "\nbaseline {}:", dir.display())?;
         let incomplete = super::incomplete::unfinished_results(&[(dir.as_path(), base)]);
         compare::render(&c, &incomplete, out)?;

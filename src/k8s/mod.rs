@@ -162,6 +162,9 @@ pub struct ClaimSource {
 }
 
 /// Where things are inside the pods.
+/// Shards (pods of the Indexed Job) one `skyload k8s` plans: beyond this the Job's completions
+/// and the merge's wait are no longer a test rig.
+pub const MAX_JOB_SHARDS: u32 = 10_000;
 pub const SCENARIO_DIR: &str = "/scenario";
 pub const RESULTS_DIR: &str = "/results";
 pub const SCENARIO_KEY: &str = crate::record::results::SCENARIO_COPY;

@@ -99,18 +99,15 @@ pub fn results_second(k: u64) -> Result<(), String> {
 }
 
 /// A connect timeout no longer than the whole-request timeout it is part of (a longer one could
-/// never fire), and at least 1 ms (the timer's resolution).
-pub fn connect_timeout(connect: std::time::Duration, whole: std::time::Duration) -> Result<(), String> {
+/// never fire), and at least 1 ms (the timer's resolution). Each comes with the text it was written
+/// as: the message shows the values as typed and the range in the connect timeout's unit.
+pub fn connect_timeout(connect: std::time::Duration, connect_text: &str, whole: std::time::Duration, whole_text: &str) -> Result<(), String> {
     if connect < std::time::Duration::from_millis(1) {
-        return Err(format!("{} is not allowed: the connect timeout must be at least 1ms", crate::units::HumanDuration(connect)));
+        return Err(format!("`{connect_text}` is not allowed: the connect timeout is at least 1ms (the timer's resolution) and at most the whole-request timeout, {whole_text}"));
     }
     if connect > whole {
-        return Err(format!(
-            "{} is longer than the whole-request timeout ({}) it is part of: give at most {}, or raise the timeout",
-            crate::units::HumanDuration(connect),
-            crate::units::HumanDuration(whole),
-            crate::units::HumanDuration(whole)
-        ));
+        let most = crate::units::in_unit_of(whole, connect_text);
+        return Err(format!("`{connect_text}` is longer than the whole-request timeout ({whole_text}) it is part of: give at most {most} (and at least 1ms), or raise the timeout"));
     }
     Ok(())
 }
@@ -316,6 +313,10 @@ pub const MAX_HEADROOM: f64 = 100.0;
 pub const MAX_PODS: f64 = 1_000_000.0;
 /// A growth factor above this skips the whole range in one step.
 pub const MAX_FACTOR: f64 = 100.0;
+/// `[capacity] confirm` (and --confirm): holds of the answer; more only lengthens the search.
+pub const MAX_CONFIRM: u32 = 20;
+/// `[capacity] retests` (and --retests).
+pub const MAX_RETESTS: u32 = 10;
 
 /// The upper bound of one `[capacity]` setting or `skyload capacity` flag (`field` as in the
 /// scenario: `start`, `hold`, …; durations in seconds), as "VALUE is not allowed: …" naming what is

@@ -35,6 +35,10 @@ pub struct Overrides {
     pub timeout: Option<Duration>,
     /// `--connect-timeout D` (curl's): replaces `target.connect_timeout`.
     pub connect_timeout: Option<Duration>,
+    /// `--timeout` and `--connect-timeout` as typed, for messages in the user's terms (None: as
+    /// `HumanDuration` shows the value).
+    pub timeout_text: Option<String>,
+    pub connect_timeout_text: Option<String>,
     /// `--check EXPR`, repeatable: whole-run checks added to the scenario's `[checks] run`.
     pub checks: Vec<String>,
 }
@@ -45,6 +49,13 @@ impl Overrides {
     /// equivalent scenario file and the same checks apply as to a file.
     pub fn to_plan(&self) -> Result<Plan, ScenarioError> {
         let need = "is required when no scenario file is given";
+        if self.url.is_none() && self.rate.is_none() && self.duration.is_none() {
+            // A bare `skyload run`: not one missing flag but a missing choice.
+            return Err(ScenarioError::flag(
+                "skyload run",
+                "give a scenario file (e.g. skyload run scenarios/quickstart.toml, the demo), or --url, --rate and --duration for a quick run",
+            ));
+        }
         let url = self.url.as_deref().ok_or_else(|| {
             ScenarioError::flag("--url", format!("{need} (e.g. --url http://127.0.0.1:8080/fn/hello)"))
         })?;
@@ -63,6 +74,9 @@ impl Overrides {
             return Err(ScenarioError::flag("--rate", "0 would send nothing: give requests per second > 0"));
         }
 
+        if let Some(ct) = self.connect_timeout {
+            self.check_connect_timeout(ct, self.timeout.unwrap_or(super::resolve::DEFAULT_TIMEOUT)).map_err(|m| ScenarioError::flag("--connect-timeout", m))?;
+        }
         let q = |s: &str| toml::Value::String(s.to_string()).to_string();
         let mut t = format!("# Generated from: skyload run {}\n", self.describe().join(" "));
         t += &format!("name = {}\n", q(&sanitize_name(&target.host)));
@@ -192,8 +206,8 @@ impl Overrides {
         }
         if let Some(ct) = plan.connections.connect_timeout {
             // Checked against the timeout as it now is: either flag may have changed one side.
-            let flag = if self.connect_timeout.is_some() { "--connect-timeout" } else { "--timeout" };
-            super::bounds::connect_timeout(ct, plan.timeout).map_err(|m| ScenarioError::flag(flag, format!("connect timeout {m}")))?;
+            let r = self.check_connect_timeout(ct, plan.timeout);
+            r.map_err(|m| if self.connect_timeout.is_some() { ScenarioError::flag("--connect-timeout", m) } else { ScenarioError::flag("--timeout", format!("the scenario's target.connect_timeout {m}")) })?;
         }
         // After the stages are final: a check may name one.
         super::resolve::add_run_checks(plan, &self.checks).map_err(|m| ScenarioError::flag("--check", m))?;
@@ -239,6 +253,14 @@ impl Overrides {
             ));
         }
         Ok(())
+    }
+
+    /// `bounds::connect_timeout` with the flags as typed (a value from the file as it is shown).
+    fn check_connect_timeout(&self, ct: Duration, whole: Duration) -> Result<(), String> {
+        let shown = |typed: &Option<String>, d: Duration| typed.clone().unwrap_or_else(|| HumanDuration(d).to_string());
+        let ct_text = if self.connect_timeout.is_some() { shown(&self.connect_timeout_text, ct) } else { HumanDuration(ct).to_string() };
+        let whole_text = if self.timeout.is_some() { shown(&self.timeout_text, whole) } else { HumanDuration(whole).to_string() };
+        super::bounds::connect_timeout(ct, &ct_text, whole, &whole_text)
     }
 
     fn pacer(&self) -> Option<Result<super::pacing::PacerKind, ScenarioError>> {

@@ -41,7 +41,10 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
     connections.tls = super::tls::resolve(raw.target.as_ref(), &target, rep, base_dir)?;
     if let Some(d) = raw.target.as_ref().and_then(|t| t.get_ref().connect_timeout.as_ref()) {
         let ct = positive(d, "target.connect_timeout", "the connect timeout", rep)?;
-        if let Err(m) = super::bounds::connect_timeout(ct, timeout) {
+        // As written in the file, quotes aside (the default timeout: as it is shown).
+        let written = |s: std::ops::Range<usize>| rep.text.get(s).unwrap_or("").trim_matches(|c| c == '"' || c == '\'').to_string();
+        let whole = raw.target.as_ref().and_then(|t| t.get_ref().timeout.as_ref()).map_or(crate::units::HumanDuration(timeout).to_string(), |w| written(w.span()));
+        if let Err(m) = super::bounds::connect_timeout(ct, &written(d.span()), timeout, &whole) {
             return Err(rep.span(d.span(), "target.connect_timeout", m));
         }
         connections.connect_timeout = Some(ct);

@@ -47,6 +47,10 @@ pub fn explain(text: &str, err: &toml::de::Error, top_level: &[&str]) -> (Option
         let hint = suggestion(&value, allowed.iter().map(String::as_str));
         return (at, join(&segments), format!("`{value}` is not allowed; allowed: {}{hint}", allowed.join(", ")));
     }
+    if text.parse::<toml::Table>().is_err() {
+        // Not a field's value but the file's syntax: "expected `.`, `=`" alone does not say so.
+        return (at, join(&segments), format!("not valid TOML: {}", friendlier(&message)));
+    }
     (at, join(&segments), friendlier(&message))
 }
 
@@ -311,5 +315,21 @@ mod tests {
         let (v, a) =
             parse_unknown_variant("unknown variant `poison`, expected `uniform` or `poisson`").unwrap();
         assert_eq!((v.as_str(), a), ("poison", vec!["uniform".to_string(), "poisson".to_string()]));
+    }
+
+    /// A syntax error says it is one; a wrong value in valid TOML does not.
+    #[test]
+    fn a_syntax_error_says_the_file_is_not_toml() {
+        let e = toml::from_str::<toml::Table>("this is [ not toml").unwrap_err();
+        let (at, _, m) = explain("this is [ not toml", &e, &TOP_LEVEL_FIELDS);
+        assert!(at.is_some() && m.starts_with("not valid TOML: "), "{m}");
+        #[derive(serde::Deserialize, Debug)]
+        struct S {
+            #[allow(dead_code)]
+            rate: f64,
+        }
+        let e = toml::from_str::<S>("rate = \"x\"").unwrap_err();
+        let (_, _, m) = explain("rate = \"x\"", &e, &TOP_LEVEL_FIELDS);
+        assert!(!m.contains("TOML"), "{m}");
     }
 }

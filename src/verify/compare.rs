@@ -115,21 +115,44 @@ fn value(m: &Metric, d: &Data) -> Option<f64> {
 
 /// Whether the runs are of different scenarios: by name, or, since quick runs are all named after
 /// their host, by the fingerprint of the scenario.toml each ran (absent in Results of old versions).
-fn scenario_note(base: &Summary, cur: &Summary) -> Option<String> {
+/// With both texts at hand, scenarios that differ only in their checks are said to have run the
+/// same load: what a reader comparing the numbers needs, with the checks that differ.
+fn scenario_note(base: &Summary, cur: &Summary, texts: Option<(&str, &str)>) -> Option<String> {
     if base.scenario != cur.scenario {
         return Some(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
     }
     let (a, b) = (&base.scenario_fingerprint, &cur.scenario_fingerprint);
-    (!a.is_empty() && !b.is_empty() && a != b).then(|| {
-        format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)
-    })
+    if a.is_empty() || b.is_empty() || a == b {
+        return None;
+    }
+    let split = texts.and_then(|(x, y)| Some((crate::scenario::checks::split_judging(x)?, crate::scenario::checks::split_judging(y)?)));
+    match split {
+        Some(((la, ja), (lb, jb))) if la == lb => Some(checks_only_note(&ja, &jb)),
+        _ => Some(format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)),
+    }
 }
 
-/// Compares the whole-run metrics of two summaries under the tolerances.
-pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance]) -> Comparison {
+/// "Same load, other checks", each differing check setting as baseline → current.
+fn checks_only_note(base: &std::collections::BTreeMap<String, String>, cur: &std::collections::BTreeMap<String, String>) -> String {
+    let keys: std::collections::BTreeSet<&String> = base.keys().chain(cur.keys()).collect();
+    let none = "none".to_string();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| base.get(*k) != cur.get(*k))
+        .map(|k| format!("{k} {} → {}", base.get(k).unwrap_or(&none), cur.get(k).unwrap_or(&none)))
+        .collect();
+    format!(
+        "the runs sent the same load: their scenario.toml differ only in checks, which judge a run but change nothing it sends ({}); this comparison judges by its tolerances",
+        if diffs.is_empty() { "formatting only".to_string() } else { diffs.join("; ") }
+    )
+}
+
+/// Compares the whole-run metrics of two summaries under the tolerances; `texts` are the two runs'
+/// scenario.toml, when read, to tell a change of checks from a change of load.
+pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance], texts: Option<(&str, &str)>) -> Comparison {
     let (bd, cd) = (Data::from_summary(base, None), Data::from_summary(cur, None));
     let mut c = Comparison::default();
-    if let Some(note) = scenario_note(base, cur) {
+    if let Some(note) = scenario_note(base, cur, texts) {
         c.notes.push(note);
     }
     for (s, which) in [(base, "baseline"), (cur, "current")] {
@@ -240,7 +263,7 @@ mod tests {
     #[test]
     fn runs_of_different_scenarios_are_noted_even_under_one_name() {
         use crate::record::summary::RunStatus::Completed;
-        let notes = |a: &Summary, b: &Summary| compare(a, b, &[]).notes;
+        let notes = |a: &Summary, b: &Summary| compare(a, b, &[], None).notes;
         assert!(notes(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f1", Completed)).is_empty());
         let n = notes(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f2", Completed));
         assert_eq!(n.len(), 1, "{n:?}");
@@ -248,6 +271,15 @@ mod tests {
         assert!(notes(&summary("a", "f1", Completed), &summary("b", "f1", Completed))[0].contains("(`a` and `b`)"));
         // Results of versions that wrote no fingerprint are not guessed about.
         assert!(notes(&summary("a", "", Completed), &summary("a", "f2", Completed)).is_empty());
+        // With the texts: the same load under other checks says so, and which checks differ.
+        let a = "name = \"127.0.0.1\"\n[[stages]]\nrate = 5.0\nduration = \"2s\"\n[checks]\nrun = [\"p99 < 50ms\"]\n";
+        let b = "# Generated from: skyload run\nname = \"127.0.0.1\"\n[[stages]]\nrate = 5.0\nduration = \"2s\"\n[checks]\nrun = [\"p99 < 100ms\"]\n";
+        let n = compare(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f2", Completed), &[], Some((a, b))).notes;
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert!(n[0].starts_with("the runs sent the same load") && n[0].contains("checks.run `p99 < 50ms` → `p99 < 100ms`") && !n[0].contains("different"), "{n:?}");
+        let c = b.replace("rate = 5.0", "rate = 6.0");
+        let n = compare(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f3", Completed), &[], Some((a, &c))).notes;
+        assert!(n[0].contains("different scenarios"), "{n:?}");
     }
 
     #[test]
@@ -256,7 +288,7 @@ mod tests {
         let mut killed = summary("s", "f", Incomplete);
         killed.generator.fell_behind = true;
         killed.generator.notes = vec!["INCOMPLETE: rebuilt from 3 whole second(s)".into()];
-        let n = compare(&killed, &summary("s", "f", Completed), &[]).notes;
+        let n = compare(&killed, &summary("s", "f", Completed), &[], None).notes;
         assert_eq!(n.len(), 1, "{n:?}");
         assert!(n[0].starts_with("the baseline run is INCOMPLETE") && !n[0].contains("generator"), "{n:?}");
     }

@@ -461,7 +461,7 @@ fn capacity(raw: &RawCapacity, cx: &mut Ctx) -> Result<CapacitySettings, SpecErr
         }
         c.consistency = x;
     }
-    for (v, slot, field, max) in [(&raw.retests, &mut c.retests, "retests", 10), (&raw.confirm, &mut c.confirm, "confirm", 20)] {
+    for (v, slot, field, max) in [(&raw.retests, &mut c.retests, "retests", crate::scenario::bounds::MAX_RETESTS), (&raw.confirm, &mut c.confirm, "confirm", crate::scenario::bounds::MAX_CONFIRM)] {
         if let Some(n) = v {
             *slot = u32::try_from(*n.get_ref()).ok().filter(|x| *x <= max).ok_or_else(|| at(n, format!("capacity.{field}"), format!("{} is not allowed: a count from 0 to {max}", n.get_ref())))?;
         }
