@@ -65,10 +65,10 @@ fn absurd_inputs_are_refused_before_the_run() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("connections.max") && !dir.exists(), "{stderr}");
+    assert!(stderr.contains("--connections") && stderr.contains("1 to 1000000") && !dir.exists(), "{stderr}");
     for (flags, needle) in [
         (&["--rate", "1e300", "--duration", "1s"][..], "rate"),
-        (&["-c", "50000000", "--rate", "1", "--duration", "1s"][..], "connections.max"),
+        (&["-c", "50000000", "--rate", "1", "--duration", "1s"][..], "--connections"),
         (&["--duration", "100000h", "--rate", "1"][..], ""),
     ] {
         let o = skyload().args(["run", "--url", &server.url(), "-q", "--out"]).arg(out.path().join("x")).args(flags).output().unwrap();
