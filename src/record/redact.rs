@@ -292,12 +292,15 @@ fn value(s: &str, start: usize, colon: bool) -> Option<(usize, String)> {
         // An inline table: its own keys are looked at one by one.
         return None;
     } else {
-        let stop: &[u8] = if colon { b"\"'\n\r" } else { b"&,}]#\"' \t\n\r;" };
+        // A backtick ends it too: messages quote commands in backticks (`--token=abc`).
+        let stop: &[u8] = if colon { b"\"'\n\r" } else { b"&,}]#\"'` \t\n\r;" };
         let end = b[start..].iter().position(|c| stop.contains(c)).map_or(b.len(), |p| start + p);
         (end, REDACTED.to_string())
     };
     let v = &s[start..end];
-    if end <= start || v == REDACTED || v.trim_matches(['"', '\'']) == REDACTED {
+    // Already redacted (text that went through here once, then got quoted into a message): what
+    // follows the mark is the message's, and redacting again must change nothing.
+    if end <= start || v.starts_with(REDACTED) || v.trim_matches(['"', '\'']) == REDACTED {
         return None;
     }
     Some((end, repl))
@@ -339,6 +342,20 @@ fn array(s: &str, start: usize) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A command quoted in a message keeps its closing backtick, and redacting twice changes
+    /// nothing (`faults clear` printed "`touch X --token=<redacted> (exec fault" before).
+    #[test]
+    fn a_quoted_command_keeps_its_backtick_and_redacting_is_idempotent() {
+        assert_eq!(text("stop command `touch X --token=abc123xyz` (exec fault)"), "stop command `touch X --token=<redacted>` (exec fault)");
+        let once = text("stop command `touch X --token=<redacted>` (exec fault `f`)");
+        assert_eq!(once, "stop command `touch X --token=<redacted>` (exec fault `f`)");
+        for s in ["password: hunter22 and more", "api_key=\"sk-123456\" x", "curl -H 'Authorization: Bearer abcdefghijk'", "--token=abc123xyz`"] {
+            let r = text(s);
+            assert_eq!(text(&r), r, "{s}");
+            assert!(!r.contains("hunter22") && !r.contains("sk-123456") && !r.contains("abcdefghijk") && !r.contains("abc123xyz"), "{r}");
+        }
+    }
 
     #[test]
     fn names_that_carry_credentials() {
