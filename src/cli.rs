@@ -184,7 +184,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Constant request rate per second (overrides the scenario's stages).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = Decimal)]
     pub rate: Option<f64>,
     /// Run duration such as 30s or 2m (with a file: cuts or extends its schedule to this length).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
@@ -299,16 +299,16 @@ pub struct CapacityArgs {
     #[arg(long = "check", value_name = "CHECK")]
     pub checks: Vec<String>,
     /// First step's rate in rps [scenario default: 100].
-    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true, value_parser = Decimal)]
     pub start: Option<f64>,
     /// Add this many rps per step (instead of --factor).
-    #[arg(long, conflicts_with = "factor", value_name = "RPS", allow_negative_numbers = true)]
+    #[arg(long, conflicts_with = "factor", value_name = "RPS", allow_negative_numbers = true, value_parser = Decimal)]
     pub step: Option<f64>,
     /// Multiply the rate by this per step [scenario default: 1.5].
-    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = Decimal)]
     pub factor: Option<f64>,
     /// Highest rate to try, in rps [scenario default: 100000].
-    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true, value_parser = Decimal)]
     pub max: Option<f64>,
     /// How long each step up holds its rate [scenario default: 5s].
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
@@ -317,16 +317,16 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub bisect_hold: Option<String>,
     /// Stop bisecting when the bracket is within this fraction [scenario default: 0.05].
-    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, value_parser = Decimal)]
     pub precision: Option<f64>,
     /// Declared pod count (default: pods seen through pod_header).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<usize>("the number of pods", 1, Some(crate::scenario::bounds::MAX_PODS as u64)))]
     pub pods: Option<usize>,
     /// Peak requests per second to plan pods for (no plan without it).
-    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true, value_parser = Decimal)]
     pub peak_qps: Option<f64>,
     /// Headroom factor for the plan [scenario default: 1.3].
-    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = Decimal)]
     pub headroom: Option<f64>,
     /// Output directory, new or empty (default reports/<scenario>-capacity-<UTC timestamp>/).
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -348,7 +348,7 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub window: Option<String>,
     /// Share of a step's sub-windows that must keep the SLO (1 = every one) [scenario default: 1].
-    #[arg(long, value_name = "SHARE", allow_negative_numbers = true)]
+    #[arg(long, value_name = "SHARE", allow_negative_numbers = true, value_parser = Decimal)]
     pub consistency: Option<f64>,
     /// Empty a non-empty --out directory first (only one that holds nothing but an earlier run or search).
     #[arg(long)]
@@ -653,6 +653,28 @@ impl<T: Whole> clap::builder::TypedValueParser for Count<T> {
     }
 }
 
+/// The parser of a decimal flag (`--rate`, `--factor`, …): `--rate abc` or `--rate 1e400` is
+/// refused naming the flag and the value as typed, as whole-number flags are (`Count`), instead
+/// of clap's "invalid float literal" or a later "inf is not allowed" the user never typed. What
+/// range each flag allows is checked where the scenario's own values are, with its words.
+#[derive(Clone)]
+pub struct Decimal;
+
+impl clap::builder::TypedValueParser for Decimal {
+    type Value = f64;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<f64, clap::Error> {
+        let flag = arg.and_then(|a| a.get_long()).map_or(String::new(), |l| format!("--{l}"));
+        let typed = value.to_string_lossy();
+        let refuse = |why: &str| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{flag}: `{typed}` {why}\n")).with_cmd(cmd);
+        match typed.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            Ok(_) => Err(refuse("is not a finite number: give a decimal such as 250 or 1.5")),
+            Err(_) => Err(refuse("is not a number: give a decimal such as 250 or 1.5")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Every duration flag takes a value starting with `-`, so `--timeout -1s` reaches the
@@ -708,6 +730,33 @@ mod tests {
         }
         for f in ["--connections", "--threads", "--pods", "--confirm", "--retests", "--shards", "-n", "--max-body", "--max-redirs"] {
             assert!(refused.iter().any(|r| r == f), "{f} not found among {refused:?}");
+        }
+    }
+
+    /// Every decimal flag refuses `abc` and `1e400` naming itself and the value as typed; none is
+    /// left with clap's "invalid float literal" (a flag added later is held to it too).
+    #[test]
+    fn a_decimal_flag_that_is_not_a_number_names_itself_and_the_value() {
+        let cli = <super::Cli as clap::CommandFactory>::command();
+        let mut refused = Vec::new();
+        for sub in cli.get_subcommands() {
+            for a in sub.get_arguments() {
+                let Some(long) = a.get_long() else { continue };
+                let flag = format!("--{long}");
+                for bad in ["abc", "1e400"] {
+                    let Err(e) = sub.clone().try_get_matches_from([sub.get_name(), flag.as_str(), bad]) else { continue };
+                    let m = e.to_string();
+                    assert!(!m.contains("invalid float literal"), "{} {flag}: {m}", sub.get_name());
+                    if m.starts_with(&format!("error: {flag}: `{bad}` is not a")) && m.contains("such as 250 or 1.5") {
+                        refused.push(format!("{} {flag} {bad}", sub.get_name()));
+                    }
+                }
+            }
+        }
+        for f in ["run --rate", "capacity --start", "capacity --step", "capacity --factor", "capacity --max", "capacity --precision", "capacity --peak-qps", "capacity --headroom", "capacity --consistency"] {
+            for bad in ["abc", "1e400"] {
+                assert!(refused.iter().any(|r| *r == format!("{f} {bad}")), "{f} {bad} not refused by name: {refused:?}");
+            }
         }
     }
 
