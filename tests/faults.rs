@@ -587,6 +587,30 @@ impl Drop for Orphan {
     }
 }
 
+/// A run of `holding_scenario` (stop command `touch STOPPED`) started in `dir/work`, its fault
+/// state in `dir/state`, its Results in `out`: the start command writes its shell's pid to
+/// `work/P` and holds; the journal is the run's.
+struct HoldingRun {
+    child: std::process::Child,
+    file: std::path::PathBuf,
+    state: std::path::PathBuf,
+    work: std::path::PathBuf,
+    journal: std::path::PathBuf,
+    pid_file: std::path::PathBuf,
+}
+
+fn spawn_holding_run(dir: &std::path::Path, out: &std::path::Path) -> HoldingRun {
+    let state = dir.join("state");
+    let work = dir.join("work");
+    std::fs::create_dir(&work).unwrap();
+    let f = dir.join("hold.toml");
+    std::fs::write(&f, holding_scenario("touch STOPPED")).unwrap();
+    let child = run_file(&f, out).current_dir(&work).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
+    let pid_file = work.join("P");
+    HoldingRun { child, file: f, state, work, journal, pid_file }
+}
+
 fn holding_scenario(stop: &str) -> String {
     format!(
         "[target]\nembedded = true\n[[stages]]\nrate = 5\nduration = \"60s\"\n[[requests]]\npath = \"/fn/hello\"\n\
@@ -605,14 +629,7 @@ fn holding_scenario(stop: &str) -> String {
 #[test]
 fn a_killed_runs_still_running_start_command_is_ended_by_faults_clear() {
     let dir = tempdir();
-    let state = dir.path().join("state");
-    let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    let f = dir.path().join("hold.toml");
-    std::fs::write(&f, holding_scenario("touch STOPPED")).unwrap();
-    let mut child = run_file(&f, &dir.path().join("r")).current_dir(&work).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
-    let pid_file = work.join("P");
+    let HoldingRun { mut child, file: f, state, work, journal, pid_file } = spawn_holding_run(dir.path(), &dir.path().join("r"));
     let recorded = || {
         pid_file.metadata().is_ok_and(|m| m.len() > 1) && std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"pgid\"") && t.contains("\"state\": \"applying\""))
     };
@@ -672,15 +689,8 @@ fn a_killed_runs_still_running_start_command_is_ended_by_faults_clear() {
 #[test]
 fn a_stopped_run_ends_its_running_start_command_and_runs_the_stop() {
     let dir = tempdir();
-    let state = dir.path().join("state");
-    let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    let f = dir.path().join("hold.toml");
-    std::fs::write(&f, holding_scenario("touch STOPPED")).unwrap();
     let out = dir.path().join("r");
-    let mut child = run_file(&f, &out).current_dir(&work).env("XDG_STATE_HOME", &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let journal = state.join(format!("skyload/faults/{}.json", child.id()));
-    let pid_file = work.join("P");
+    let HoldingRun { mut child, work, journal, pid_file, .. } = spawn_holding_run(dir.path(), &out);
     let recorded = || pid_file.metadata().is_ok_and(|m| m.len() > 1) && std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"pgid\""));
     common::wait_until("the start command running and its group journalled", Duration::from_secs(20), recorded);
     let orphan = Orphan::from_pid_file(&pid_file);
