@@ -56,7 +56,9 @@ run "$LO"
 run "$HI"
 
 python3 - "$work" "$LO" "$HI" "$TOP" <<'PY'
-import glob, json, re, sys
+import glob, json, sys
+sys.path.insert(0, "benches")
+from callgrind_costs import costs_of
 work, lo, hi, top = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
 def summary(rate):
@@ -71,32 +73,6 @@ def costs(rate, gen_only):
         total += t
         for k, n in f.items():
             by_fn[k] = by_fn.get(k, 0) + n
-    return total, by_fn
-
-def costs_of(path):
-    total, by_fn = 0, {}
-    line = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$")
-    # The total, then the function table (after its "file:function" heading, up to a blank line).
-    in_table = False
-    for l in open(path):
-        if "file:function" in l:
-            in_table = True
-            continue
-        if in_table and not l.strip():
-            break
-        m = line.match(l)
-        if not m:
-            continue
-        n, name = int(m.group(1).replace(",", "")), m.group(2).strip()
-        if name.startswith("PROGRAM TOTALS"):
-            total = n
-            continue
-        if not in_table:
-            continue
-        # file:function [object] -> function
-        fn = name.rsplit(" [", 1)[0]
-        fn = fn.split(":", 1)[1] if ":" in fn else fn
-        by_fn[fn] = by_fn.get(fn, 0) + n
     return total, by_fn
 
 (n_lo, s_lo), (n_hi, s_hi) = summary(lo), summary(hi)

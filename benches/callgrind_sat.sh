@@ -44,31 +44,14 @@ callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$gen" > "$work
 
 python3 - "$work" "$RATE" "$TOP" <<'PY'
 import json, re, sys
+sys.path.insert(0, "benches")
+from callgrind_costs import costs_of
 work, rate, top = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t = json.load(open(f"{work}/results/summary.json"))["totals"]
 ok = t["outcomes"].get("ok", 0)
 if ok == 0:
     sys.exit(f"callgrind_sat: no request answered at {rate}/s (see {work}/sky.out)")
-total, fns = 0, []
-line = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$")
-# The total, then the function table (after its "file:function" heading, up to a blank line; the
-# annotated sources after it repeat inclusive counts).
-in_table = False
-for l in open(f"{work}/self.txt"):
-    if "file:function" in l:
-        in_table = True
-        continue
-    if in_table and not l.strip():
-        break
-    m = line.match(l)
-    if not m:
-        continue
-    n, name = int(m.group(1).replace(",", "")), m.group(2).strip()
-    if name.startswith("PROGRAM TOTALS"):
-        total = n
-    elif in_table:
-        fn = name.rsplit(" [", 1)[0]
-        fns.append((n, fn.split(":", 1)[1] if ":" in fn else fn))
+total, merged = costs_of(f"{work}/self.txt")
 # Calls into clock_gettime: the call counts of its callers, in its block of the caller tree.
 calls = 0
 for block in open(f"{work}/tree.txt").read().split("\n\n"):
@@ -76,9 +59,6 @@ for block in open(f"{work}/tree.txt").read().split("\n\n"):
         calls += sum(int(c.replace(",", "")) for c in re.findall(r"<.*\(([\d,]+)x\)", block))
 print(f"callgrind_sat: {rate}/s: outcomes {t['outcomes']}, dropped {t['dropped']}")
 print(f"callgrind_sat: generator thread: {total / ok:,.0f} instructions and {calls / ok:.2f} clock_gettime calls per answered request")
-merged = {}
-for n, f in fns:
-    merged[f] = merged.get(f, 0) + n
 print(f"top {top} functions of the generator thread by self instructions per answered request:")
 for f, n in sorted(merged.items(), key=lambda kv: -kv[1])[:top]:
     print(f"  {n / ok:6.0f}  {f}")
