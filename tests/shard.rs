@@ -164,9 +164,28 @@ fn shards_of(name: &str, text: impl FnOnce(&str) -> String) -> Shards {
     let tmp = tempdir();
     let file = tmp.path().join(name);
     std::fs::write(&file, text(&gw.addr.to_string())).unwrap();
+    Shards { rt, gw, tmp, file, start_at: start_in_2s() }
+}
+
+/// The shards' common start 2 s ahead, as `--start-at` takes it.
+fn start_in_2s() -> String {
     let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
-    let start_at = format!("{:.3}", start.as_secs_f64());
-    Shards { rt, gw, tmp, file, start_at }
+    format!("{:.3}", start.as_secs_f64())
+}
+
+/// Runs shard i/n of `file` into `dirs[i]` for every i at once, all starting at `start_at`, and
+/// waits for them.
+fn run_shards(file: &std::path::Path, start_at: &str, dirs: &[PathBuf]) -> Vec<std::process::Output> {
+    let n = dirs.len();
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let shard = format!("{i}/{n}");
+            skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", start_at, "-q", "--out"]).arg(d).spawn().unwrap()
+        })
+        .collect();
+    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
 }
 
 #[test]
@@ -174,17 +193,7 @@ fn four_shards_merge_into_the_whole_schedule() {
     let Shards { rt, gw, tmp, file, start_at } = shards_of("shards.toml", scenario);
 
     let dirs: Vec<PathBuf> = (0..4).map(|i| tmp.path().join(format!("shard-{i}"))).collect();
-    let children: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let shard = format!("{i}/4");
-            let mut c = skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--out"]);
-            c.arg(d).spawn().unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
+    for o in run_shards(&file, &start_at, &dirs) {
         assert_eq!(o.status.code(), Some(0), "{}", ok(&o));
     }
     rt.block_on(gw.shutdown());
@@ -434,15 +443,7 @@ fn merge_judges_a_sharded_drill_s_faults() {
         )
     });
     let dirs: Vec<PathBuf> = (0..2).map(|i| tmp.path().join(format!("d{i}"))).collect();
-    let children: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let shard = format!("{i}/2");
-            skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--out"]).arg(d).spawn().unwrap()
-        })
-        .collect();
-    let codes: Vec<Option<i32>> = children.into_iter().map(|c| c.wait_with_output().unwrap().status.code()).collect();
+    let codes: Vec<Option<i32>> = run_shards(&file, &start_at, &dirs).iter().map(|o| o.status.code()).collect();
     rt.block_on(gw.shutdown());
     assert_eq!(codes[0], Some(1), "shard 0 drove the fault and judged its recovery");
     assert!(dirs[0].join("faults.json").exists() && !dirs[1].join("faults.json").exists());
@@ -486,20 +487,8 @@ fn shards_merge_their_stage_histograms() {
         ),
     )
     .unwrap();
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
-    let start_at = format!("{:.3}", start.as_secs_f64());
     let dirs: Vec<PathBuf> = (0..2).map(|i| tmp.path().join(format!("shard-{i}"))).collect();
-    let children: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let shard = format!("{i}/2");
-            let mut c = skyload(&["run", file.to_str().unwrap(), "--shard", &shard, "--start-at", &start_at, "-q", "--out"]);
-            c.arg(d).spawn().unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
+    for o in run_shards(&file, &start_in_2s(), &dirs) {
         assert!(matches!(o.status.code(), Some(0 | 1)), "{}", ok(&o));
     }
     let merged = tmp.path().join("merged");
