@@ -4,6 +4,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod values;
+use values::{count, Decimal};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "skyload",
@@ -612,67 +615,6 @@ pub enum FaultsAction {
         #[arg(long)]
         dismiss: bool,
     },
-}
-
-/// A whole-number flag's type, for `count`.
-pub trait Whole: TryFrom<u64> + Clone + Send + Sync + 'static {
-    const MAX: u64;
-}
-impl Whole for u32 {
-    const MAX: u64 = u32::MAX as u64;
-}
-impl Whole for usize {
-    const MAX: u64 = usize::MAX as u64;
-}
-
-/// The parser of a whole-number flag: `--connections -5` or `--threads x` is refused as the
-/// duration flags refuse `--timeout -1s` (`units`), naming the flag, the value as typed and what
-/// is allowed, instead of clap's "invalid digit found in string".
-#[derive(Clone)]
-pub struct Count<T> {
-    range: crate::units::CountRange,
-    of: std::marker::PhantomData<T>,
-}
-
-fn count<T: Whole>(what: &'static str, min: u64, max: Option<u64>) -> Count<T> {
-    Count { range: crate::units::CountRange { what, min, max }, of: std::marker::PhantomData }
-}
-
-impl<T: Whole> clap::builder::TypedValueParser for Count<T> {
-    type Value = T;
-
-    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<T, clap::Error> {
-        let flag = arg.map_or(String::new(), |a| match (a.get_long(), a.get_short()) {
-            (Some(l), _) => format!("--{l}"),
-            (None, Some(c)) => format!("-{c}"),
-            (None, None) => a.get_id().to_string(),
-        });
-        let refuse = |m: String| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{flag}: {m}\n")).with_cmd(cmd);
-        let n = crate::units::parse_count(&value.to_string_lossy(), self.range, T::MAX).map_err(|e| refuse(e.to_string()))?;
-        T::try_from(n).map_err(|_| refuse(format!("`{n}` is too large: at most {}", T::MAX)))
-    }
-}
-
-/// The parser of a decimal flag (`--rate`, `--factor`, …): `--rate abc` or `--rate 1e400` is
-/// refused naming the flag and the value as typed, as whole-number flags are (`Count`), instead
-/// of clap's "invalid float literal" or a later "inf is not allowed" the user never typed. What
-/// range each flag allows is checked where the scenario's own values are, with its words.
-#[derive(Clone)]
-pub struct Decimal;
-
-impl clap::builder::TypedValueParser for Decimal {
-    type Value = f64;
-
-    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<f64, clap::Error> {
-        let flag = arg.and_then(|a| a.get_long()).map_or(String::new(), |l| format!("--{l}"));
-        let typed = value.to_string_lossy();
-        let refuse = |why: &str| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{flag}: `{typed}` {why}\n")).with_cmd(cmd);
-        match typed.trim().parse::<f64>() {
-            Ok(x) if x.is_finite() => Ok(x),
-            Ok(_) => Err(refuse("is not a finite number: give a decimal such as 250 or 1.5")),
-            Err(_) => Err(refuse("is not a number: give a decimal such as 250 or 1.5")),
-        }
-    }
 }
 
 #[cfg(test)]

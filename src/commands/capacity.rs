@@ -71,7 +71,7 @@ fn settings(plan: &Plan, a: &CapacityArgs) -> Result<CapacitySettings, String> {
         }
         s.consistency = v;
     }
-    // Their range is checked by the flags' parser (cli::count).
+    // Their range is checked by the flags' parser (cli::values::count).
     for (v, slot) in [(a.confirm, &mut s.confirm), (a.retests, &mut s.retests)] {
         if let Some(v) = v {
             *slot = v;
