@@ -85,7 +85,7 @@ fn a_bad_scenario_exits_2_with_its_position() {
 /// no testcase at all, green to a reporter that reads the file rather than the exit code.
 #[test]
 fn a_dead_target_exits_3_with_results_on_disk() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_held, port) = common::refusing_port();
     let out = tempdir();
     let dir = out.path().join("dead");
     let (junit, gate) = (out.path().join("j.xml"), out.path().join("g.json"));
@@ -112,7 +112,7 @@ fn a_dead_target_exits_3_with_results_on_disk() {
 
 #[test]
 fn a_dead_target_stops_within_seconds_not_at_the_planned_end() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_held, port) = common::refusing_port();
     let out = tempdir();
     let dir = out.path().join("dead");
     let o = skyload()

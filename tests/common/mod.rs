@@ -298,3 +298,25 @@ pub fn slow_and_kill_drill(base: &str, rate: u32, at: &str) -> String {
 pub fn slow_and_kill_in_place(rt: &tokio::runtime::Runtime, base: &str) -> bool {
     pod_state(rt, base, "hello-1")["added_latency"] == "50.0ms" && pod_state(rt, base, "hello-2")["healthy"] == false
 }
+
+/// A loopback port that refuses every connection and that no other test can take while the
+/// returned socket lives: bound but never listening (a port read back from a dropped listener
+/// can be handed to a parallel test's server, which then answers). Linux/Unix.
+#[allow(dead_code)]
+pub fn refusing_port() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns from creation.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len), 0, "bind: {}", std::io::Error::last_os_error());
+        let mut got = len;
+        assert_eq!(libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut got), 0);
+        (owned, u16::from_be(addr.sin_port))
+    }
+}
