@@ -47,7 +47,7 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
                 .label(format!("baseline achieved ({})", b.label))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.mix(0.55).stroke_width(2)));
         }
-        let target: Vec<(f64, f64)> = view.series.iter().map(|p| (p.t, p.target)).collect();
+        let target = offered_steps(&view.series, view.bucket_s as f64, view.summary.duration_s);
         chart
             .draw_series(DashedLineSeries::new(target, 8, 4, INK.stroke_width(2)))
             .map_err(plot_err)?
@@ -55,6 +55,20 @@ pub fn rate(view: &RunView, base: Option<&RunView>) -> Result<String, ChartError
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], INK.stroke_width(2)));
         legend(&mut chart)
     })
+}
+
+/// The offered rate as steps, each point's held over its bucket as the achieved layers are, so a
+/// bar and its target line up; it ends where the schedule ended. (A line through the buckets'
+/// starts sloped down to the zero of the answers-only second after the schedule, as if the
+/// offered load had ramped down over the last second.)
+fn offered_steps(series: &[Point], bucket_s: f64, end: f64) -> Vec<(f64, f64)> {
+    let (ts, values): (Vec<f64>, Vec<f64>) = series.iter().filter(|p| p.t < end - 1e-9).map(|p| (p.t, p.target)).unzip();
+    let mut pts = step_outline(&ts, &values, bucket_s);
+    // A last bucket longer than what is left of the schedule stops at its end.
+    if let Some(last) = pts.last_mut() {
+        last.0 = last.0.min(end);
+    }
+    pts
 }
 
 /// The axes of a per-second count over the run's time: time on x, a count per second from 0 on y
@@ -257,6 +271,20 @@ mod tests {
         // Nothing above zero before second 5: the area does not start a second early.
         assert!(pts.iter().filter(|p| p.0 < 5.0).all(|p| p.1 == 0.0));
         assert_eq!(step_outline(&[0.0, 3.0], &[1.0, 2.0], 3.0), [(0.0, 1.0), (3.0, 1.0), (3.0, 2.0), (6.0, 2.0)], "buckets of 3 s");
+    }
+
+    #[test]
+    fn the_offered_rate_is_held_over_each_second_and_ends_with_the_schedule() {
+        let p = |t: f64, target: f64| Point { t, target, ..Point::default() };
+        // 12 s planned; second 12 holds only answers (target 0) and must not pull the line down.
+        let series = [p(10.0, 290.0), p(11.0, 308.0), p(12.0, 0.0)];
+        assert_eq!(offered_steps(&series, 1.0, 12.0), [(10.0, 290.0), (11.0, 290.0), (11.0, 308.0), (12.0, 308.0)]);
+        // Buckets of 5 s over a 12 s schedule: the last one stops at 12 s.
+        let long = [p(0.0, 100.0), p(5.0, 100.0), p(10.0, 100.0)];
+        assert_eq!(offered_steps(&long, 5.0, 12.0).last(), Some(&(12.0, 100.0)));
+        // A pause inside the schedule (a zero-rate stage) is drawn at zero.
+        let pause = [p(0.0, 50.0), p(1.0, 0.0), p(2.0, 50.0)];
+        assert!(offered_steps(&pause, 1.0, 3.0).contains(&(1.0, 0.0)));
     }
 
     #[test]
