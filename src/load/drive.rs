@@ -159,6 +159,25 @@ impl Drive {
         .await
     }
 
+    /// `while_driving`, ending early (None) as soon as `done` holds after a round of the futures:
+    /// a wait that something the futures do (a worker becoming free) makes pointless.
+    pub(crate) async fn while_driving_or<F: Future>(&mut self, f: F, done: impl Fn() -> bool) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                self.ready.lock().collecting = true;
+                return Poll::Ready(Some(v));
+            }
+            self.drive(cx);
+            if done() {
+                self.ready.lock().collecting = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Drives the futures until every one has finished.
     pub(crate) async fn until_done(&mut self) {
         std::future::poll_fn(|cx| {

@@ -175,6 +175,9 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
     let mut arrivals = ctx.schedule.arrivals(ctx.seed, ctx.shard.thread_slice(idx, ctx.threads)).peekable();
     // Arrivals handed over on one wake; never grows past MAX_BATCH, so it never reallocates.
     let mut due: Vec<(u64, MonoNs)> = Vec::with_capacity(MAX_BATCH);
+    // Arrivals due up to this instant came due while the pool was saturated (`SATURATED_REST`):
+    // they are handed as of their intended instant, their wait in the queue is connection wait.
+    let mut saturated_through: MonoNs = 0;
     'run: while let Some(first) = arrivals.next() {
         if interrupted {
             break;
@@ -203,6 +206,18 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         // this loop's when no wait was needed. One read per wake, where the loop and the pacer
         // used to read again for the same instant (three to five reads per wake).
         let mut now = clock.now();
+        // Nothing due, every worker busy and jobs already queued for them: an arrival handed now
+        // would queue behind those, so spinning to hand it to the microsecond buys nothing and
+        // costs a runtime turn (an `epoll_wait`) per spin step — at overload most of the
+        // generator's CPU. Rest instead, serving the workers, until a worker comes free (the
+        // backlog is gone) or `SATURATED_REST` has passed, then hand over what came due.
+        if now < first_at && pool.saturated() {
+            // Not past a second's shipping nor a stop-flag reading further than an arrival is.
+            let until = first_at.max(now + ns(SATURATED_REST)).min(ticker.next.max(first_at)).min(now + ns(STOP_POLL));
+            pool.rest_while_saturated(pacer.rest_until(until)).await;
+            now = clock.now();
+            saturated_through = now;
+        }
         let handed = loop {
             if stop_requested(&stop) {
                 interrupted = true;
@@ -228,6 +243,10 @@ async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, sto
         };
         for &(seq, at) in &due {
             let request = ctx.requests.pick(seq);
+            // Due during a saturated rest: it would have waited in the queue from its instant
+            // on (to within the turn in which a worker was seen coming free), so the pacer was
+            // not late with it; the queue's wait is the connection wait it is.
+            let handed = if at <= saturated_through { at } else { handed };
             {
                 let mut r = rec.borrow_mut();
                 r.scheduled(request, at);
@@ -310,6 +329,12 @@ const QUEUE_ROOM: usize = 1024;
 
 /// At most this many arrivals are handed over on one pacer wake.
 const MAX_BATCH: usize = 64;
+
+/// How long the arrival loop rests at most while the pool is saturated (every worker busy, none
+/// may be added, jobs queued): arrivals due meanwhile are handed together when it ends, as of
+/// their intended instants. Short against `STOP_POLL` and `SHIP_AFTER`, long against a runtime
+/// turn (a few µs), so at overload the loop turns on the workers' I/O instead of spinning.
+const SATURATED_REST: Duration = Duration::from_millis(1);
 
 /// The longest the pacer sleeps before looking at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(20);

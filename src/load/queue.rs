@@ -17,6 +17,8 @@ use std::task::{Poll, Waker};
 struct Inner<T: Pack> {
     jobs: PackedFifo<T>,
     idle: Vec<Rc<ParkedState>>,
+    /// How many times a worker was listed idle: unchanged across a wait, no worker became free.
+    idled: u64,
     closed: bool,
 }
 
@@ -38,7 +40,7 @@ impl<T: Pack> LocalQueue<T> {
     /// A queue with room for `n` jobs before it first grows: the hand-off allocates nothing
     /// until more than `n` arrivals wait at once.
     pub fn with_capacity(n: usize) -> Self {
-        LocalQueue(Rc::new(RefCell::new(Inner { jobs: PackedFifo::with_room(n), idle: Vec::new(), closed: false })))
+        LocalQueue(Rc::new(RefCell::new(Inner { jobs: PackedFifo::with_room(n), idle: Vec::new(), idled: 0, closed: false })))
     }
 
     pub fn push(&self, job: T) {
@@ -67,6 +69,12 @@ impl<T: Pack> LocalQueue<T> {
     /// Workers parked waiting for a job: each push hands its job to one of them.
     pub fn idle(&self) -> usize {
         self.0.borrow().idle.len()
+    }
+
+    /// Counts every time a worker was listed idle: two equal readings mean no worker became free
+    /// in between.
+    pub fn idled(&self) -> u64 {
+        self.0.borrow().idled
     }
 
     /// Takes every job still queued (what is left when the run's grace period is over), one at a
@@ -133,6 +141,7 @@ impl<T: Pack> LocalQueue<T> {
             parked.0.keep_waker(cx.waker());
             if !parked.0.listed.get() {
                 q.idle.push(parked.0.clone());
+                q.idled += 1;
                 parked.0.listed.set(true);
             }
             Poll::Pending

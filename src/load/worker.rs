@@ -74,6 +74,20 @@ impl Pool {
         self.current.push(current);
     }
 
+    /// Every worker busy, no more allowed and jobs already waiting: an arrival handed now would
+    /// wait in the queue behind them, however exactly it was handed.
+    pub(crate) fn saturated(&self) -> bool {
+        !self.jobs.is_empty() && self.jobs.idle() == 0 && self.current.len() >= self.max_workers
+    }
+
+    /// Runs `f` (a pacer rest) serving the workers, and ends it early (false) when a worker comes
+    /// free: the pool is no longer saturated, and arrivals due must go out on time again.
+    pub(crate) async fn rest_while_saturated<F: std::future::Future>(&mut self, f: F) -> bool {
+        let jobs = self.jobs.clone();
+        let idled = jobs.idled();
+        self.workers.while_driving_or(f, || jobs.idled() != idled).await.is_some()
+    }
+
     /// Runs `f` (a pacer wait), serving the workers while it waits.
     pub(crate) async fn while_waiting<F: std::future::Future>(&mut self, f: F) -> F::Output {
         self.workers.while_driving(f).await
