@@ -20,9 +20,10 @@ latency.hlog) that other tools read.\n\nStart with:  skyload run scenarios/quick
 each command with examples; README.md and docs/ hold the rest.",
     after_help = "Examples:
   skyload run scenarios/quickstart.toml                 the demo against the embedded gateway
-  skyload run --url http://127.0.0.1:8080/fn/hello --rate 200 --duration 30s
+  skyload gateway --config scenarios/gateways/demo.toml  serves 127.0.0.1:8080 for the next two
+  skyload run --url http://127.0.0.1:8080/fn/echo --rate 200 --duration 30s
+  skyload invoke http://127.0.0.1:8080/fn/hello -H 'authorization: Bearer demo-token'
   skyload validate scenarios/*.toml                     check scenario files, send nothing
-  skyload invoke http://127.0.0.1:8080/fn/hello         one call in full
 
 Exit codes: 0 all checks pass, 1 a check failed, 2 bad scenario or usage, 3 the run could not be \
 carried out, 4 `capacity` only: the search's tries disagreed (an unstable band, not a number)."
@@ -40,16 +41,18 @@ pub enum Command {
     /// Run a scenario file, or a quick one-request test from flags (--url, --rate, --duration).
     #[command(after_help = "Examples:
   skyload run scenarios/quickstart.toml
-  skyload run --url http://127.0.0.1:8080/fn/hello --rate 200 --duration 30s -H 'x-api-key: KEY'
+  skyload run --url http://127.0.0.1:8080/fn/hello --rate 200 --duration 30s -H 'authorization: Bearer demo-token'
   skyload run --url http://127.0.0.1:8080/fn/echo --rate 50 --duration 10s -d '{\"a\":1}'
   skyload run scenarios/quickstart.toml --rate 300 --duration 10s
   skyload run scenarios/ci-gate.toml -q -o reports/current --junit reports/junit.xml
-  skyload run --url http://127.0.0.1:8080/fn/hello --rate 100 --duration 10s --connect-timeout 500ms
+  skyload run --url http://127.0.0.1:8080/fn/echo --rate 100 --duration 10s --connect-timeout 500ms
   skyload run --url http://127.0.0.1:8080/fn/echo --rate 100 --duration 10s --check 'p99 < 50ms'
 
 Without a file, --url, --rate and --duration are required; the method is GET, or POST with -d \
 (as in curl). Results go to reports/<name>-<UTC time>/ (summary.json, timeseries.csv, \
-latency.hlog, report.html). How flags override a file: docs/scenarios.md, \"Command-line flags\".
+latency.hlog, report.html). How flags override a file: docs/scenarios.md, \"Command-line flags\". \
+The 127.0.0.1:8080 examples run against `skyload gateway --config scenarios/gateways/demo.toml` \
+(its `hello` needs the bearer token shown, `echo` is public).
 
 Exit codes: 0 the run completed and every check passed, 1 a check failed (or a --baseline \
 regression), 2 bad scenario or flag (nothing was sent), 3 the run could not be carried out \

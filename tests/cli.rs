@@ -80,6 +80,27 @@ fn a_bad_scenario_exits_2_with_its_position() {
     assert_eq!(o.status.code(), Some(2), "a quick run without --url is a usage error");
 }
 
+/// The shipped gateway configuration given where a scenario is expected (`validate
+/// scenarios/gateways/demo.toml`, `run` of it) says which command takes it, not only that
+/// `control_token` is an unknown scenario field.
+#[test]
+fn a_gateway_config_given_as_a_scenario_names_skyload_gateway() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gateways/demo.toml");
+    for cmd in ["validate", "run"] {
+        let o = skyload().arg(cmd).arg(&demo).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("demo.toml:") && err.contains("gateway configuration") && err.contains("skyload gateway --config"), "{cmd}: {err}");
+    }
+    // A scenario with an unknown top-level field gets no such hint.
+    let dir = tempdir();
+    let f = dir.path().join("s.toml");
+    std::fs::write(&f, "zzz = 1\n[target]\nurl = \"http://127.0.0.1:1\"\n[[stages]]\nrate = 1\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n").unwrap();
+    let o = skyload().arg("validate").arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown field `zzz`") && !err.contains("gateway configuration"), "{err}");
+}
+
 /// A run too short for the dead-target rule (1 s of 3) still ends `aborted` with the reason, in
 /// summary.json, `--summary-json` and a JUnit `<error>`: it read "completed", and its JUnit had
 /// no testcase at all, green to a reporter that reads the file rather than the exit code.

@@ -87,8 +87,20 @@ async fn control(
 ) -> StepResult {
     match call_with(base, method.clone(), path, body.as_ref(), token, lease, tls, CONTROL_TIMEOUT).await {
         Ok((s, _)) if (200..300).contains(&s) => StepResult::default(),
-        Ok((s, text)) => StepResult { status: Some(s), unknown: s >= 500, ..StepResult::err(format!("{method} {path} answered {s}: {}", text.trim())) },
+        Ok((s, text)) => StepResult { status: Some(s), unknown: s >= 500, ..StepResult::err(format!("{method} {path} answered {s}: {}{}", text.trim(), token_hint(s, token.is_some()))) },
         Err(e) => StepResult { unknown: answer_lost(&e), ..StepResult::err(e) },
+    }
+}
+
+/// What to do about a 401 from a control API. The gateway's own answer names the header it wants,
+/// but its value is redacted in every output, so the user is told where skyload takes the token.
+fn token_hint(status: u16, token_sent: bool) -> &'static str {
+    match (status, token_sent) {
+        // No `token:` or `TOKEN=` in these words: the redaction of every output would take what
+        // follows for a credential.
+        (401, false) => " (the control API wants a token, and SKYLOAD_CONTROL_TOKEN is not set; set it to the gateway's control_token)",
+        (401, true) => " (the gateway refused the token in SKYLOAD_CONTROL_TOKEN; it must be the gateway's control_token)",
+        _ => "",
     }
 }
 
@@ -272,4 +284,21 @@ async fn gateway_call(
         ControlEndpoint::Url(u) => u.clone(),
     };
     control(&base, method, &gateway_path(scope, action), body, ep.control_token.as_deref(), lease, ep.tls.as_ref()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_control_call_says_where_the_token_comes_from() {
+        for sent in [false, true] {
+            let hint = token_hint(401, sent);
+            // Shown through the redaction every output goes through, the hint must survive it.
+            assert_eq!(crate::record::redact::text(hint), hint);
+            assert!(hint.contains("SKYLOAD_CONTROL_TOKEN") && hint.contains("control_token"), "{hint}");
+        }
+        assert!(token_hint(401, false).contains("is not set") && token_hint(401, true).contains("refused"));
+        assert_eq!(token_hint(404, false), "");
+    }
 }

@@ -236,9 +236,13 @@ fn certificate_refused(c: &CertificateError, name: &str) -> String {
 
 /// A subjectAltName as webpki's Debug gives it (`DnsName("api.example")`, `IpAddress(10.0.0.1)`),
 /// as the name alone.
-fn san_name(presented: &str) -> &str {
+fn san_name(presented: &str) -> String {
     let inner = |prefix: &str, suffix: &str| presented.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix));
-    inner("DnsName(\"", "\")").or_else(|| inner("IpAddress(", ")")).unwrap_or(presented)
+    if let Some(ip) = inner("IpAddress(", ")") {
+        // rustls writes an IPv6 address group by group (`0::1`): as people write it, `::1`.
+        return ip.parse::<std::net::IpAddr>().map_or_else(|_| ip.to_string(), |a| a.to_string());
+    }
+    inner("DnsName(\"", "\")").unwrap_or(presented).to_string()
 }
 
 /// A certificate's date as a person reads it.
@@ -268,6 +272,7 @@ mod tests {
         let m = certificate_refused(&name, "127.0.0.1");
         assert!(m.contains("(name mismatch: it is for api.example);") && m.contains("--servername"), "{m}");
         assert_eq!(san_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(san_name("IpAddress(0::1)"), "::1");
         assert_eq!(san_name("DirectoryName"), "DirectoryName");
         let none = CertificateError::NotValidForNameContext { expected: ServerName::try_from("127.0.0.1").unwrap(), presented: vec![] };
         assert!(certificate_refused(&none, "x").contains("it names no host"));

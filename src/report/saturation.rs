@@ -196,7 +196,7 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
     let file = scenario.map_or("SCENARIO".to_string(), |p| p.display().to_string());
     writeln!(out, "  {}: {}", next_step(s.saturated), capacity_command(&file, s.slo_checks, s.p99_limit_us))?;
     if !s.slo_checks {
-        writeln!(out, "  (the scenario has no checks: the command carries this ramp's bound as the SLO; put your own in [checks] run)")?;
+        writeln!(out, "  (the scenario has no run or request checks, the SLO a capacity search judges by: the command carries this ramp's bound as the SLO; put your own in [checks] run)")?;
     }
     Ok(())
 }

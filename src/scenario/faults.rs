@@ -338,4 +338,20 @@ mod tests {
         assert_eq!(stops.iter().map(|s| (s.name.as_str(), s.timeout)).collect::<Vec<_>>(), [("fault-1", DEFAULT_COMMAND_TIMEOUT), ("n", Duration::from_secs(5))]);
         assert!(exec_stops("[[faults]]\nkind = 1\n", path).unwrap_err().to_string().contains("d.toml"));
     }
+
+    /// The fault table names how much a fault does, in the terminal's units: a proxy drill's
+    /// latency toxic carries its size, and a gateway latency without jitter has no `±0ns`.
+    #[test]
+    fn describe_says_how_much() {
+        let text = "[target]\nembedded = true\n[[stages]]\nrate = 1\nduration = \"10s\"\n[[requests]]\npath = \"/fn/hello\"\n\
+                    [[faults]]\nkind = \"latency\"\nfunction = \"hello\"\nlatency = \"40ms\"\nat = \"1s\"\nfor = \"1s\"\n\
+                    [[faults]]\nkind = \"latency\"\npod = \"hello-1\"\nlatency = \"40ms\"\njitter = \"5ms\"\nat = \"1s\"\nfor = \"1s\"\n\
+                    [[faults]]\nkind = \"latency\"\nproxy = \"up\"\nlatency = \"150ms\"\nat = \"1s\"\nfor = \"1s\"\n\
+                    [gateway.functions.hello]\npods = 1\n";
+        let plan = crate::scenario::load_str(text, std::path::Path::new("d.toml")).unwrap();
+        let d: Vec<String> = plan.faults.iter().map(|f| f.action.describe()).collect();
+        assert_eq!(d[0], "latency +40.0ms on function hello");
+        assert_eq!(d[1], "latency +40.0ms ±5.00ms on pod hello-1");
+        assert_eq!(d[2], "latency (latency=150, downstream) on proxy up");
+    }
 }

@@ -324,7 +324,9 @@ impl FaultAction {
             FaultAction::Gateway { scope, fault, .. } => {
                 let what = match fault {
                     GatewayFault::Kill => "kill".to_string(),
-                    GatewayFault::Latency { add, jitter } => format!("latency +{add:?} ±{jitter:?}"),
+                    // As the rest of the terminal writes durations (`+40.0ms`, not `+40ms ±0ns`).
+                    GatewayFault::Latency { add, jitter } if jitter.is_zero() => format!("latency +{}", crate::units::format_duration(*add)),
+                    GatewayFault::Latency { add, jitter } => format!("latency +{} ±{}", crate::units::format_duration(*add), crate::units::format_duration(*jitter)),
                     GatewayFault::Errors { rate, status } => format!("{status} for {:.0}% of requests", rate * 100.0),
                 };
                 let target = match scope {
@@ -333,7 +335,17 @@ impl FaultAction {
                 };
                 format!("{what} on {target}")
             }
-            FaultAction::Toxic { proxy, toxic, .. } => format!("{} ({}) on proxy {proxy}", toxic.kind, toxic.stream),
+            // The attributes say how much (a `latency` toxic of 150 ms, a 10% `http_abort`): without
+            // them the fault table of a proxy drill reads `latency (downstream)`, with no size.
+            FaultAction::Toxic { proxy, toxic, .. } => {
+                // Zero attributes are the defaults (`jitter=0`) and only crowd the table.
+                let mut parts: Vec<String> = toxic.attributes.as_object().into_iter().flatten().filter(|(_, v)| v.as_f64() != Some(0.0)).map(|(k, v)| format!("{k}={v}")).collect();
+                parts.push(toxic.stream.clone());
+                if toxic.toxicity < 1.0 {
+                    parts.push(format!("toxicity {}", toxic.toxicity));
+                }
+                format!("{} ({}) on proxy {proxy}", toxic.kind, parts.join(", "))
+            }
             FaultAction::Exec { start, .. } => format!("exec `{start}`"),
         }
     }

@@ -12,8 +12,21 @@ use toml::Spanned;
 
 /// Converts a TOML parse/deserialize error for `text` into a located `ScenarioError`.
 pub fn translate(rep: &Reporter, err: &toml::de::Error) -> ScenarioError {
-    let (at, field, message) = explain(rep.text, err, &TOP_LEVEL_FIELDS);
+    let (at, field, mut message) = explain(rep.text, err, &TOP_LEVEL_FIELDS);
+    if field.is_empty() && message.starts_with("unknown field") && looks_like_gateway_config(rep.text) {
+        message.push_str(GATEWAY_CONFIG_HINT);
+    }
     rep.at(at, field, message)
+}
+
+/// Said when a gateway configuration (`scenarios/gateways/demo.toml`) is given where a scenario
+/// is expected: its first gateway-wide field reads as an unknown scenario field, which alone does
+/// not tell the user they picked the wrong kind of file.
+const GATEWAY_CONFIG_HINT: &str = "; this file looks like a gateway configuration (a top-level [functions] table, no [target]): serve it with `skyload gateway --config FILE`, or put its tables under [gateway] in a scenario with [target] embedded = true";
+
+/// A gateway configuration has its functions at the top level and no target.
+fn looks_like_gateway_config(text: &str) -> bool {
+    text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("functions") && !t.contains_key("target"))
 }
 
 /// A TOML error in `text` as (byte offset, field path, message), in the words of [`translate`]:

@@ -50,8 +50,19 @@ pub fn check(t: &Overall) -> Option<CheckResult> {
         expected: "some requests answered with success (the run has no checks; this one is built in)".into(),
         measured: what.trim_start_matches("every request failed: ").to_string(),
         passed: false,
-        note: Some(format!("{what}: check the URL, method and headers (a missing token answers 401), or add checks that say what this run expects")),
+        note: Some(format!("{what}: {}, or add checks that say what this run expects", advice(t))),
     })
+}
+
+/// What to look at first. Answers that were not HTTP (`protocol`) most often mean the scheme is
+/// wrong (an https:// server addressed as http://), which "check the headers" does not suggest.
+fn advice(t: &Overall) -> &'static str {
+    let protocol = t.outcomes.get("protocol").copied().unwrap_or(0);
+    if protocol * 2 > t.completed + t.dropped {
+        "the answers were not HTTP (outcome `protocol`): is the server speaking TLS (then use https://), or HTTP/2 only (then add --http2)? Check the URL"
+    } else {
+        "check the URL, method and headers (a missing token answers 401)"
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +92,17 @@ mod tests {
     fn mixed_failures_are_listed_by_share() {
         let s = summary(0, &[("503", 60), ("401", 20)], 20);
         assert_eq!(describe(&s).unwrap(), "every request failed: 60% 503, 20% 401, 20% timeout (100 requests, none answered with success)");
+    }
+
+    #[test]
+    fn answers_that_were_not_http_point_at_the_scheme() {
+        let mut s = summary(0, &[], 0);
+        s.completed = 20;
+        s.outcomes = [("protocol".to_string(), 20)].into_iter().collect();
+        s.error_rate = 1.0;
+        let note = check(&s).unwrap().note.unwrap();
+        assert!(note.starts_with("every request failed: 100% protocol") && note.contains("https://"), "{note}");
+        assert!(!check(&summary(0, &[("401", 5)], 0)).unwrap().note.unwrap().contains("https://"));
     }
 
     #[test]

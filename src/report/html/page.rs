@@ -270,7 +270,7 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
         }
         let file = v.summary.scenario_file.clone().unwrap_or_else(|| "SCENARIO".into());
         let cmd = crate::report::saturation::capacity_command(&file, sat.slo_checks, sat.p99_limit_us);
-        let why = if sat.slo_checks { "" } else { " (the scenario has no checks: this ramp's bound is the SLO; put your own in [checks] run)" };
+        let why = if sat.slo_checks { "" } else { " (the scenario has no run or request checks, the SLO a capacity search judges by: this ramp's bound is the SLO; put your own in [checks] run)" };
         lines.push(format!("{}: {cmd}{why}", capitalised(crate::report::saturation::next_step(sat.saturated))));
     }
     if lines.is_empty() {
