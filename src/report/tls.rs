@@ -13,19 +13,24 @@ pub fn warn_insecure(plan: &Plan) {
     }
 }
 
+/// `1 handshake`, `3 handshakes`.
+fn handshakes(n: u64) -> String {
+    format!("{n} handshake{}", if n == 1 { "" } else { "s" })
+}
+
 pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let Some(t) = &s.tls else { return Ok(()) };
     if t.version.is_empty() {
         // The pre-run probe never finished a handshake: no version or cipher to show.
-        writeln!(out, "tls: no handshake completed before the run · {} handshakes during it · server name {} · {}", t.handshakes, t.server_name, t.addresses.join(", "))?;
+        writeln!(out, "tls: no handshake completed before the run · {} during it · server name {} · {}", handshakes(t.handshakes), t.server_name, t.addresses.join(", "))?;
     } else {
         writeln!(
         out,
-        "tls: {} over {} ({}) · {} handshakes ({} resumed) · handshake p50 {} p99 {} · server name {} · {}",
+        "tls: {} over {} ({}) · {} ({} resumed) · handshake p50 {} p99 {} · server name {} · {}",
         t.protocol,
         t.version,
         t.cipher,
-        t.handshakes,
+        handshakes(t.handshakes),
         t.resumed,
         format_us(t.handshake_p50_us),
         format_us(t.handshake_p99_us),
@@ -46,4 +51,14 @@ pub fn render(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  trusting the CA in {ca}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_handshake_is_singular() {
+        assert_eq!(super::handshakes(1), "1 handshake");
+        assert_eq!(super::handshakes(0), "0 handshakes");
+        assert_eq!(super::handshakes(12), "12 handshakes");
+    }
 }
