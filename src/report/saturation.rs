@@ -38,6 +38,11 @@ pub struct Saturation {
     pub from_slo: bool,
     /// Requests no pod answered (the gateway's own 401/429/503, pod `gateway`).
     pub gateway_answered: u64,
+    /// The run saturated because the gateway answered itself (a rate limit's 429s, shedding)
+    /// while latency stayed within the bound: the seconds past `rate` missed for want of `ok`
+    /// answers that the gateway's own answers make up, not for pods queueing. The pods' rates
+    /// are then what the gateway let through, not their capacity.
+    pub gateway_limited: bool,
     /// Whether the scenario has whole-run or request checks (the SLO `skyload capacity` judges
     /// its steps by): set by the caller, which has the plan.
     pub slo_checks: bool,
@@ -165,7 +170,19 @@ fn judge(secs: &[Sec], slo_p99_us: Option<u64>) -> Option<Saturation> {
     }
     pod_peaks.sort_by(|a, b| a.0.cmp(&b.0));
     let gateway_answered = secs.iter().flat_map(|s| s.pods.iter()).filter(|(p, _)| !is_pod(p)).map(|(_, n)| n).sum();
-    Some(Saturation { rate: best.map(|b| secs[b].target), saturated, per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered, slo_checks: false })
+    // Who stopped the completions following past the best second: pods queueing (latency past
+    // the bound in most of those seconds) or the gateway answering itself fast (its own answers
+    // make up at least half of the missing `ok`, and latency held in most of them: one slow
+    // second on a busy machine does not make a rate limit the pods' capacity).
+    let by_gateway = |s: &Sec| s.pods.iter().filter(|(p, _)| !is_pod(p)).map(|(_, n)| *n as f64).sum::<f64>();
+    let gateway_limited = saturated
+        && best.is_some_and(|b| {
+            let missed: Vec<&Sec> = secs.iter().filter(|s| s.target > 0.0 && s.target >= secs[b].target && !follows(s)).collect();
+            let within = missed.iter().filter(|s| s.p99 <= limit).count();
+            let deficit: f64 = missed.iter().map(|s| s.target - s.ok).sum();
+            !missed.is_empty() && 2 * within > missed.len() && missed.iter().map(|s| by_gateway(s)).sum::<f64>() >= 0.5 * deficit
+        });
+    Some(Saturation { rate: best.map(|b| secs[b].target), saturated, per_pod, pod_peaks, p99_limit_us: limit, from_slo, gateway_answered, gateway_limited, slo_checks: false })
 }
 
 /// Prints the saturation answer of a ramp run (nothing for other runs).
@@ -181,14 +198,19 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
         Some(rate) => {
             let pods = s.per_pod.len().max(1);
             writeln!(out, "saturation: ~{rate:.0} rps offered is the most this run's completions followed ({:.0}% of target, {bound})", FOLLOW * 100.0)?;
-            if !s.per_pod.is_empty() {
+            if s.gateway_limited {
+                writeln!(out, "  {GATEWAY_LIMITED}")?;
+                if !s.per_pod.is_empty() {
+                    writeln!(out, "  at that point: {}", s.per_pod.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
+                }
+            } else if !s.per_pod.is_empty() {
                 writeln!(out, "  at that point: {} (~{:.0} rps per pod over {pods} pods)", s.per_pod.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "), rate / pods as f64)?;
             }
         }
         None => writeln!(out, "saturation: completions never followed the target ({:.0}% of it, {bound})", FOLLOW * 100.0)?,
     }
     if !s.pod_peaks.is_empty() {
-        writeln!(out, "  {}: {}", pod_peaks_label(s.saturated), s.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
+        writeln!(out, "  {}: {}", pod_peaks_label(&s), s.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", "))?;
     }
     if s.gateway_answered > 0 {
         writeln!(out, "  {} requests were answered by the gateway itself, not a pod (shed 503, 401, 429: pod `gateway`)", s.gateway_answered)?;
@@ -201,10 +223,17 @@ pub fn print(plan: &Plan, dir: &Path, scenario: Option<&Path>, out: &mut dyn Wri
     Ok(())
 }
 
+/// Why the run stopped following when the gateway did it (the terminal's words; the report
+/// capitalises them).
+pub const GATEWAY_LIMITED: &str = "past it the gateway answered itself (429/503, pod `gateway`) while latency stayed within the bound: the gateway's own limit (a rate limit or shedding), not the pods' capacity";
+
 /// What the pods' peaks are: their sustained rates at saturation, or, when the run never
-/// saturated, only the most they were sent (the terminal's words; the report capitalises them).
-pub fn pod_peaks_label(saturated: bool) -> &'static str {
-    if saturated {
+/// saturated or the gateway limited it, only the most they were sent (the terminal's words; the
+/// report capitalises them).
+pub fn pod_peaks_label(s: &Saturation) -> &'static str {
+    if s.gateway_limited {
+        "highest rates seen per pod (not their capacity: the gateway limited first)"
+    } else if s.saturated {
         "peak sustained per pod"
     } else {
         "highest rates seen per pod (not their capacity: they were not saturated)"
@@ -298,6 +327,34 @@ mod tests {
         // A p99 over the SLO is a miss as much as too few completions.
         let secs = [sec(60.0, 60.0, 10_000), sec(80.0, 80.0, 10_000), sec(100.0, 100.0, 10_000), sec(120.0, 120.0, 10_000), sec(140.0, 140.0, 60_000)];
         assert!(judge(&secs, Some(50_000)).unwrap().saturated);
+    }
+
+    #[test]
+    fn a_gateway_that_answers_itself_fast_is_its_limit_not_the_pods() {
+        // A 50/s rate limit: past it the gateway answers 429 in microseconds, latency holds.
+        let limited = |target: f64| {
+            let mut s = sec(target, 50.0, 10_000);
+            s.pods.push(("gateway".into(), (target - 50.0) as u64));
+            s
+        };
+        let secs = [sec(30.0, 30.0, 10_000), sec(40.0, 40.0, 10_000), sec(50.0, 50.0, 10_000), limited(60.0), limited(80.0), limited(100.0)];
+        let s = judge(&secs, None).unwrap();
+        assert_eq!((s.rate, s.saturated, s.gateway_limited), (Some(50.0), true, true));
+        assert!(pod_peaks_label(&s).contains("gateway limited first"));
+        // Pods that queue (latency past the bound) before the gateway sheds: the pods' capacity.
+        let mut queued = secs.to_vec();
+        queued[4].p99 = 200_000;
+        queued[5].p99 = 300_000;
+        let s = judge(&queued, None).unwrap();
+        assert!(s.saturated && !s.gateway_limited);
+        assert_eq!(pod_peaks_label(&s), "peak sustained per pod");
+        // One slow second among the limited ones (a busy machine) does not change the reading.
+        let mut noisy = secs.to_vec();
+        noisy[4].p99 = 13_000;
+        assert!(judge(&noisy, None).unwrap().gateway_limited);
+        // Fewer answers with nothing from the gateway (timeouts, lost requests): not the gateway's.
+        let silent = [sec(30.0, 30.0, 10_000), sec(40.0, 40.0, 10_000), sec(50.0, 50.0, 10_000), sec(60.0, 40.0, 10_000), sec(80.0, 40.0, 10_000)];
+        assert!(!judge(&silent, None).unwrap().gateway_limited);
     }
 
     #[test]

@@ -257,13 +257,16 @@ fn answer(out: &mut dyn Write, v: &RunView) -> io::Result<()> {
             )),
             Some(r) => {
                 let pods = sat.per_pod.len();
-                let per = if pods > 0 { format!(" (~{:.0} per pod over {pods} pods)", r / pods as f64) } else { String::new() };
+                let per = if pods > 0 && !sat.gateway_limited { format!(" (~{:.0} per pod over {pods} pods)", r / pods as f64) } else { String::new() };
                 lines.push(format!("Saturates at ~{r:.0} req/s offered{per}: the highest rate whose ok completions followed the target ({:.0}%, {bound}).", crate::report::saturation::FOLLOW * 100.0));
+                if sat.gateway_limited {
+                    lines.push(format!("{}.", capitalised(crate::report::saturation::GATEWAY_LIMITED)));
+                }
             }
             None => lines.push(format!("Completions never followed the target ({bound}).")),
         }
         if !sat.pod_peaks.is_empty() {
-            lines.push(format!("{}: {}.", capitalised(crate::report::saturation::pod_peaks_label(sat.saturated)), sat.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", ")));
+            lines.push(format!("{}: {}.", capitalised(crate::report::saturation::pod_peaks_label(sat)), sat.pod_peaks.iter().map(|(p, n)| format!("{p} {n:.0}/s")).collect::<Vec<_>>().join(", ")));
         }
         if sat.gateway_answered > 0 {
             lines.push(format!("{} requests were answered by the gateway itself, not a pod (shed 503, 401, 429).", sat.gateway_answered));
