@@ -653,3 +653,31 @@ fn a_bare_run_and_a_url_without_scheme_say_what_to_give() {
     assert!(err.contains("`127.0.0.1:9/fn/hello` has no scheme: write http://127.0.0.1:9/fn/hello"), "{err}");
     assert!(!tmp.path().join("reports").exists(), "nothing ran");
 }
+
+/// `validate` on a gateway config says what the file is and which command takes it, and checks it
+/// as a gateway config (its scenario errors, "unknown field `functions`", did not help); a TOML
+/// that is no scenario at all is named as such.
+#[test]
+fn validate_names_a_gateway_config_and_other_toml_for_what_they_are() {
+    let dir = tempdir();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = root.join("scenarios/gateways/demo.toml");
+    let o = skyload().arg("validate").arg(&demo).current_dir(root).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("a gateway config, not a scenario") && out.contains("skyload gateway --config"), "{out}");
+
+    let bad = dir.path().join("gw.toml");
+    std::fs::write(&bad, "seed = 1\n[functions.hello]\npods = 0\n").unwrap();
+    let o = skyload().arg("validate").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("gw.toml:3:") && err.contains("functions.hello.pods") && err.contains("is a gateway config, not a scenario"), "{err}");
+
+    let cargo = dir.path().join("Cargo.toml");
+    std::fs::write(&cargo, "[package]\nname = \"x\"\n").unwrap();
+    let o = skyload().arg("validate").arg(&cargo).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a skyload scenario") && err.contains("(package)") && err.contains("docs/scenarios.md"), "{err}");
+}
