@@ -33,6 +33,30 @@ impl Tolerance {
         let floor = if self.metric.kind() == Kind::Latency { LATENCY_FLOOR_US } else { 0.0 };
         delta > limit + 1e-12 && delta > floor
     }
+    /// `describe` with what it allows against `base` for a latency: `+10% (+2ms)`, or, when the
+    /// 1 ms floor is the larger, `+10% (+200us) → +1ms floor`: the floor decides, so the table
+    /// says so rather than show a bound that is not the one applied.
+    pub fn describe_at(&self, base: Option<f64>) -> String {
+        let written = self.describe();
+        if self.metric.kind() != Kind::Latency {
+            return written;
+        }
+        let limit = match (self.amount, base) {
+            (Amount::Relative(r), Some(b)) => b.abs() * r,
+            (Amount::Absolute(a), _) => a,
+            (Amount::Relative(_), None) => return written,
+        };
+        let sign = if self.rise_is_bad { '+' } else { '-' };
+        let shown = match self.amount {
+            Amount::Relative(_) => format!("{written} ({sign}{})", format_value(Kind::Latency, limit)),
+            Amount::Absolute(_) => written,
+        };
+        if limit < LATENCY_FLOOR_US {
+            format!("{shown} → {sign}{} floor", format_value(Kind::Latency, LATENCY_FLOOR_US))
+        } else {
+            shown
+        }
+    }
     pub fn describe(&self) -> String {
         let sign = if self.rise_is_bad { '+' } else { '-' };
         match self.amount {
@@ -59,6 +83,8 @@ pub struct Row {
     /// Relative change, when both values exist and the baseline is not 0.
     pub change: Option<f64>,
     pub tolerance: Option<String>,
+    /// The tolerance as applied to this baseline (`describe_at`), for the table.
+    pub tolerance_applied: Option<String>,
     pub regression: bool,
     /// The change as people read it: relative, in percentage points for ratios, or from zero.
     pub change_text: String,
@@ -194,6 +220,7 @@ pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance], texts: O
                 _ => None,
             },
             tolerance: (!applicable.is_empty()).then(|| applicable.iter().map(|t| t.describe()).collect::<Vec<_>>().join(", ")),
+            tolerance_applied: (!applicable.is_empty()).then(|| applicable.iter().map(|t| t.describe_at(b)).collect::<Vec<_>>().join(", ")),
             regression,
             change_text: change_text(m.kind(), b, k),
         });
@@ -213,7 +240,7 @@ pub fn render(c: &Comparison, gate: &[CheckResult], out: &mut dyn Write) -> io::
             r.baseline.clone(),
             r.current.clone(),
             r.change_text.clone(),
-            r.tolerance.clone().unwrap_or_default(),
+            r.tolerance_applied.clone().or_else(|| r.tolerance.clone()).unwrap_or_default(),
             status.into(),
         ]);
     }
@@ -244,6 +271,19 @@ pub fn verdict_line(regressions: usize, gate: &[CheckResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tolerance column shows the bound applied: a relative latency tolerance in time, and
+    /// the 1 ms floor when it is the larger.
+    #[test]
+    fn the_latency_floor_is_shown_when_it_applies() {
+        let p99 = parse_tolerance("p99 +10%").unwrap();
+        assert_eq!(p99.describe_at(Some(2_000.0)), "+10% (+200us) → +1ms floor");
+        assert_eq!(p99.describe_at(Some(20_000.0)), "+10% (+2ms)");
+        assert_eq!(p99.describe_at(None), "+10%");
+        assert_eq!(parse_tolerance("p99 +500us").unwrap().describe_at(Some(1.0)), "+500us → +1ms floor");
+        assert_eq!(parse_tolerance("p99 +5ms").unwrap().describe_at(Some(1.0)), "+5ms");
+        assert_eq!(parse_tolerance("rate -2%").unwrap().describe_at(Some(100.0)), "-2%");
+    }
 
     #[test]
     fn changes_from_zero_and_of_ratios_are_shown() {
