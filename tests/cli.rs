@@ -681,3 +681,14 @@ fn validate_names_a_gateway_config_and_other_toml_for_what_they_are() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("is not a skyload scenario") && err.contains("(package)") && err.contains("docs/scenarios.md"), "{err}");
 }
+
+/// A share tolerance over 100 percentage points is refused, naming the flag, the value and what is
+/// allowed (it would pass every change of the share).
+#[test]
+fn compare_refuses_a_share_tolerance_over_100pp() {
+    let dir = tempdir();
+    let o = skyload().args(["compare", "a", "b", "-t", "error_rate +150pp"]).current_dir(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tolerance `error_rate +150pp`") && err.contains("150pp is not allowed") && err.contains("from 0 to 100"), "{err}");
+}
