@@ -143,18 +143,73 @@ fn value(m: &Metric, d: &Data) -> Option<f64> {
 /// their host, by the fingerprint of the scenario.toml each ran (absent in Results of old versions).
 /// With both texts at hand, scenarios that differ only in their checks are said to have run the
 /// same load: what a reader comparing the numbers needs, with the checks that differ.
+/// "Different scenarios" alone left the reader to diff the files: with both texts the note names
+/// the settings of the load that differ (`stages[0].rate 5 → 6`), a few at most.
 fn scenario_note(base: &Summary, cur: &Summary, texts: Option<(&str, &str)>) -> Option<String> {
+    let split = texts.and_then(|(x, y)| Some((crate::scenario::checks::split_judging(x)?, crate::scenario::checks::split_judging(y)?)));
+    let differs = |la: &toml::Table, lb: &toml::Table| {
+        let d = load_differences(la, lb);
+        if d.is_empty() { String::new() } else { format!("; they differ in {d}") }
+    };
     if base.scenario != cur.scenario {
-        return Some(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+        let what = split.as_ref().map_or(String::new(), |((la, _), (lb, _))| differs(la, lb));
+        return Some(format!("the runs are of different scenarios (`{}` and `{}`){what}", base.scenario, cur.scenario));
     }
     let (a, b) = (&base.scenario_fingerprint, &cur.scenario_fingerprint);
     if a.is_empty() || b.is_empty() || a == b {
         return None;
     }
-    let split = texts.and_then(|(x, y)| Some((crate::scenario::checks::split_judging(x)?, crate::scenario::checks::split_judging(y)?)));
     match split {
         Some(((la, ja), (lb, jb))) if la == lb => Some(checks_only_note(&ja, &jb)),
-        _ => Some(format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)),
+        Some(((la, _), (lb, _))) => Some(format!("the runs are of different scenarios: both are named `{}`, but their load differs{}", base.scenario, differs(&la, &lb).trim_start_matches("; they differ"))),
+        None => Some(format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)),
+    }
+}
+
+/// At most this many differing settings are named; the rest are counted.
+const DIFFERENCES_SHOWN: usize = 4;
+
+/// The settings two load tables differ in, baseline → current, in path order:
+/// `stages[0].rate 5 → 6, target.url "http://a" → "http://b"` (a missing one is `none`).
+fn load_differences(a: &toml::Table, b: &toml::Table) -> String {
+    let (mut fa, mut fb) = (Vec::new(), Vec::new());
+    flatten("", &toml::Value::Table(a.clone()), &mut fa);
+    flatten("", &toml::Value::Table(b.clone()), &mut fb);
+    let (ma, mb): (std::collections::BTreeMap<_, _>, std::collections::BTreeMap<_, _>) = (fa.into_iter().collect(), fb.into_iter().collect());
+    let keys: std::collections::BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
+    let none = "none".to_string();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| ma.get(*k) != mb.get(*k))
+        .map(|k| format!("{k} {} → {}", ma.get(k).unwrap_or(&none), mb.get(k).unwrap_or(&none)))
+        .collect();
+    let mut shown = diffs.iter().take(DIFFERENCES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if diffs.len() > DIFFERENCES_SHOWN {
+        shown.push_str(&format!(" and {} more", diffs.len() - DIFFERENCES_SHOWN));
+    }
+    shown
+}
+
+/// Leaf settings as (path, value shown), values longer than 40 characters cut.
+fn flatten(path: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten(&if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, v, out);
+            }
+        }
+        toml::Value::Array(items) if items.iter().any(|i| i.is_table()) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{path}[{i}]"), v, out);
+            }
+        }
+        other => {
+            let mut shown = other.to_string();
+            if shown.chars().count() > 40 {
+                shown = shown.chars().take(39).collect::<String>() + "…";
+            }
+            out.push((path.to_string(), shown));
+        }
     }
 }
 
@@ -319,7 +374,11 @@ mod tests {
         assert!(n[0].starts_with("the runs sent the same load") && n[0].contains("checks.run `p99 < 50ms` → `p99 < 100ms`") && !n[0].contains("different"), "{n:?}");
         let c = b.replace("rate = 5.0", "rate = 6.0");
         let n = compare(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f3", Completed), &[], Some((a, &c))).notes;
-        assert!(n[0].contains("different scenarios"), "{n:?}");
+        assert!(n[0].contains("different scenarios") && n[0].contains("load differs in stages[0].rate 5.0 → 6.0"), "{n:?}");
+        // Under other names, what differs is named too; a stage only one has reads `none`.
+        let d = format!("{}[[stages]]\nrate = 1\nduration = \"1s\"\n", a.replace("127.0.0.1", "x"));
+        let n = compare(&summary("127.0.0.1", "f1", Completed), &summary("x", "f3", Completed), &[], Some((a, &d))).notes;
+        assert!(n[0].contains("(`127.0.0.1` and `x`); they differ in name \"127.0.0.1\" → \"x\"") && n[0].contains("stages[1].duration none → \"1s\""), "{n:?}");
     }
 
     #[test]
