@@ -533,7 +533,7 @@ fn negative_and_out_of_range_counts_name_the_flag_and_the_range() {
         (vec!["capacity", s, "--retests", "11"], "--retests: `11` is not allowed: re-runs of the first failing rate, a whole number from 0 to 10"),
         (vec!["capacity", s, "--pods", "-3"], "--pods: `-3` is negative: the number of pods"),
         (vec!["invoke", url, "-n", "-1"], "-n: `-1` is negative: the number of requests, a whole number, 1 or more"),
-        (vec!["invoke", url, "--max-redirs", "-1"], "--max-redirs: `-1` is negative: redirects to follow, a whole number, 0 or more"),
+        (vec!["invoke", url, "--max-redirs", "-2"], "--max-redirs: `-2` is negative: redirects to follow, a whole number, 0 or more; or -1 for no limit, as curl"),
         (vec!["invoke", url, "--max-body", "-1"], "--max-body: `-1` is negative"),
         (vec!["k8s", s, "--shards", "-2", "--image", "i"], "--shards: `-2` is negative: the number of shards, a whole number from 1 to 10000"),
     ];
