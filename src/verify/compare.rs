@@ -176,13 +176,7 @@ fn load_differences(a: &toml::Table, b: &toml::Table) -> String {
     flatten("", &toml::Value::Table(a.clone()), &mut fa);
     flatten("", &toml::Value::Table(b.clone()), &mut fb);
     let (ma, mb): (std::collections::BTreeMap<_, _>, std::collections::BTreeMap<_, _>) = (fa.into_iter().collect(), fb.into_iter().collect());
-    let keys: std::collections::BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
-    let none = "none".to_string();
-    let diffs: Vec<String> = keys
-        .into_iter()
-        .filter(|k| ma.get(*k) != mb.get(*k))
-        .map(|k| format!("{k} {} → {}", ma.get(k).unwrap_or(&none), mb.get(k).unwrap_or(&none)))
-        .collect();
+    let diffs = differing(&ma, &mb);
     let mut shown = diffs.iter().take(DIFFERENCES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
     if diffs.len() > DIFFERENCES_SHOWN {
         shown.push_str(&format!(" and {} more", diffs.len() - DIFFERENCES_SHOWN));
@@ -213,15 +207,20 @@ fn flatten(path: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// "Same load, other checks", each differing check setting as baseline → current.
-fn checks_only_note(base: &std::collections::BTreeMap<String, String>, cur: &std::collections::BTreeMap<String, String>) -> String {
+/// Each setting whose value differs, in path order, as `path baseline → current` (`none` where
+/// one side has no such setting).
+fn differing(base: &std::collections::BTreeMap<String, String>, cur: &std::collections::BTreeMap<String, String>) -> Vec<String> {
     let keys: std::collections::BTreeSet<&String> = base.keys().chain(cur.keys()).collect();
     let none = "none".to_string();
-    let diffs: Vec<String> = keys
-        .into_iter()
+    keys.into_iter()
         .filter(|k| base.get(*k) != cur.get(*k))
         .map(|k| format!("{k} {} → {}", base.get(k).unwrap_or(&none), cur.get(k).unwrap_or(&none)))
-        .collect();
+        .collect()
+}
+
+/// "Same load, other checks", each differing check setting as baseline → current.
+fn checks_only_note(base: &std::collections::BTreeMap<String, String>, cur: &std::collections::BTreeMap<String, String>) -> String {
+    let diffs = differing(base, cur);
     format!(
         "the runs sent the same load: their scenario.toml differ only in checks, which judge a run but change nothing it sends ({}); this comparison judges by its tolerances",
         if diffs.is_empty() { "formatting only".to_string() } else { diffs.join("; ") }
