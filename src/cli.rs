@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod values;
-use values::{count, Decimal};
+use values::{count, Decimal, Redirs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -574,8 +574,9 @@ pub struct InvokeArgs {
     #[arg(long)]
     pub location_trusted: bool,
     /// With -L: follow at most N redirects (curl's default: 50); one more is an error, exit 3.
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count::<u32>("redirects to follow", 0, None))]
-    pub max_redirs: Option<u32>,
+    /// -1: no limit, as curl, but a chain still stops at 1000 redirects (a loop would never end).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = Redirs)]
+    pub max_redirs: Option<i64>,
     /// After each call, print FORMAT with curl's variables (%{http_code} %{time_total} ...; see
     /// docs/https.md), `\n` `\t` escapes and `%%`; @FILE reads it from a file. An unknown
     /// variable is an error listing the known ones. Never prints a header or body. Written also

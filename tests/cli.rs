@@ -554,7 +554,7 @@ fn negative_and_out_of_range_counts_name_the_flag_and_the_range() {
         (vec!["capacity", s, "--retests", "11"], "--retests: `11` is not allowed: re-runs of the first failing rate, a whole number from 0 to 10"),
         (vec!["capacity", s, "--pods", "-3"], "--pods: `-3` is negative: the number of pods"),
         (vec!["invoke", url, "-n", "-1"], "-n: `-1` is negative: the number of requests, a whole number, 1 or more"),
-        (vec!["invoke", url, "--max-redirs", "-1"], "--max-redirs: `-1` is negative: redirects to follow, a whole number, 0 or more"),
+        (vec!["invoke", url, "--max-redirs", "-2"], "--max-redirs: `-2` is negative: redirects to follow, a whole number, 0 or more; or -1 for no limit, as curl"),
         (vec!["invoke", url, "--max-body", "-1"], "--max-body: `-1` is negative"),
         (vec!["k8s", s, "--shards", "-2", "--image", "i"], "--shards: `-2` is negative: the number of shards, a whole number from 1 to 10000"),
     ];
@@ -673,4 +673,43 @@ fn a_bare_run_and_a_url_without_scheme_say_what_to_give() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("`127.0.0.1:9/fn/hello` has no scheme: write http://127.0.0.1:9/fn/hello"), "{err}");
     assert!(!tmp.path().join("reports").exists(), "nothing ran");
+}
+
+/// `validate` on a gateway config says what the file is and which command takes it, and checks it
+/// as a gateway config (its scenario errors, "unknown field `functions`", did not help); a TOML
+/// that is no scenario at all is named as such.
+#[test]
+fn validate_names_a_gateway_config_and_other_toml_for_what_they_are() {
+    let dir = tempdir();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = root.join("scenarios/gateways/demo.toml");
+    let o = skyload().arg("validate").arg(&demo).current_dir(root).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("a gateway config, not a scenario") && out.contains("skyload gateway --config"), "{out}");
+
+    let bad = dir.path().join("gw.toml");
+    std::fs::write(&bad, "seed = 1\n[functions.hello]\npods = 0\n").unwrap();
+    let o = skyload().arg("validate").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("gw.toml:3:") && err.contains("functions.hello.pods") && err.contains("is a gateway config, not a scenario"), "{err}");
+
+    let cargo = dir.path().join("Cargo.toml");
+    std::fs::write(&cargo, "[package]\nname = \"x\"\n").unwrap();
+    let o = skyload().arg("validate").arg(&cargo).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a skyload scenario") && err.contains("(package)") && err.contains("docs/scenarios.md"), "{err}");
+}
+
+/// A share tolerance over 100 percentage points is refused, naming the flag, the value and what is
+/// allowed (it would pass every change of the share).
+#[test]
+fn compare_refuses_a_share_tolerance_over_100pp() {
+    let dir = tempdir();
+    let o = skyload().args(["compare", "a", "b", "-t", "error_rate +150pp"]).current_dir(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tolerance `error_rate +150pp`") && err.contains("150pp is not allowed") && err.contains("from 0 to 100"), "{err}");
 }

@@ -2,6 +2,8 @@
 //! certificate) with a CA made by rcgen here, driven through the `skyload` binary so exit codes and
 //! messages are what a user sees.
 
+mod common;
+
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -450,7 +452,9 @@ fn invoke_shows_the_call_and_exits_by_status() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("unknown issuer"), "{}", stderr(&o));
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A port held by a bound, never-listening socket: a port read back from a dropped listener
+    // could be taken by a parallel test's server, which would answer.
+    let (_held, closed) = common::refusing_port();
     let o = skyload(&["invoke", &format!("http://127.0.0.1:{closed}/")]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));

@@ -232,6 +232,18 @@ fn a_redirect_loop_stops_at_max_redirs() {
     let s = Scripted::start();
     let o = invoke(&[&s.url("/go/302/final"), "-L", "--max-redirs", "1"]);
     assert_eq!(o.status.code(), Some(0), "exactly the limit is fine: {}", text(&o));
+
+    // -1 is curl's "no limit": a chain of any length is followed, and a loop still stops at the
+    // hard bound (1000), said to be a loop.
+    let s = Scripted::start();
+    let o = invoke(&[&s.url("/go/302/final"), "-L", "--max-redirs", "-1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s = Scripted::start();
+    let o = invoke(&[&s.url("/loop"), "-L", "--max-redirs", "-1", "-s"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("maximum (1000) redirects followed") && err.contains("--max-redirs -1"), "{err}");
+    assert_eq!(s.seen().len(), 1001);
 }
 
 /// `-w` with curl's variables after a redirect; with -s it is all that is printed. An unknown

@@ -66,3 +66,23 @@ impl clap::builder::TypedValueParser for Decimal {
         }
     }
 }
+
+/// `--max-redirs`: a whole number of redirects, or `-1`, curl's "no limit" (`invoke` still stops
+/// at a hard bound, `invoke_redirect::UNLIMITED_REDIRS`, so a redirect loop ends).
+#[derive(Clone)]
+pub struct Redirs;
+
+impl clap::builder::TypedValueParser for Redirs {
+    type Value = i64;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<i64, clap::Error> {
+        let v = value.to_string_lossy();
+        if v.trim() == "-1" {
+            return Ok(-1);
+        }
+        let range = crate::units::CountRange { what: "redirects to follow", min: 0, max: None };
+        crate::units::parse_count(&v, range, u64::from(u32::MAX)).map(|n| n as i64).map_err(|e| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{}: {e}; or -1 for no limit, as curl\n", flag_name(arg))).with_cmd(cmd)
+        })
+    }
+}

@@ -8,7 +8,7 @@
 
 use crate::cli::InvokeArgs;
 use super::error::{CliError, CliResult};
-use super::invoke_redirect::{next_method, resolve, sends_header, DEFAULT_MAX_REDIRS};
+use super::invoke_redirect::{next_method, resolve, sends_header, max_redirs};
 use super::invoke_writeout::{Facts, Format};
 use crate::exit;
 use crate::load::connect::{Dialer, Stream, TlsInfo};
@@ -220,7 +220,7 @@ pub fn run(args: &InvokeArgs) -> CliResult {
         force_h2: args.http2,
         follow,
         trusted: args.location_trusted,
-        max_redirs: args.max_redirs.unwrap_or(DEFAULT_MAX_REDIRS),
+        max_redirs: max_redirs(args.max_redirs),
     };
     let req = ReqParts { method, headers, body };
     let mut out = std::io::stdout().lock();
@@ -292,7 +292,8 @@ struct Ctx {
     force_h2: bool,
     follow: bool,
     trusted: bool,
-    max_redirs: u32,
+    /// The bound, and whether it is the hard one of `--max-redirs -1`.
+    max_redirs: (u32, bool),
 }
 
 /// A scheme, host and port called during this invocation, with its kept-alive connection (a
@@ -455,13 +456,18 @@ async fn chain(first: &Target, req: &ReqParts, origins: &mut Vec<Origin>, ctx: &
             return Ok(Call { redirects: hops, withheld, ..call });
         };
         let here = t.uri.to_string();
-        if hops.len() as u32 >= ctx.max_redirs {
+        if hops.len() as u32 >= ctx.max_redirs.0 {
             return Err(format!(
-                "maximum ({}) redirects followed: {} answered {} again, to {}; raise --max-redirs N if the chain is that long, else it is a redirect loop",
-                ctx.max_redirs,
+                "maximum ({}) redirects followed: {} answered {} again, to {}; {}",
+                ctx.max_redirs.0,
                 crate::record::redact::text(&here),
                 call.status,
-                crate::record::redact::text(&loc)
+                crate::record::redact::text(&loc),
+                if ctx.max_redirs.1 {
+                    "--max-redirs -1 follows any number up to this bound, so this is a redirect loop"
+                } else {
+                    "raise --max-redirs N (or -1 for no limit) if the chain is that long, else it is a redirect loop"
+                }
             ));
         }
         let to = resolve(&here, &loc).and_then(|u| parse_url(&u)).map_err(|m| format!("{} answered {} with Location `{}`, which cannot be followed: {m}", crate::record::redact::text(&here), call.status, crate::record::redact::text(&loc)))?;

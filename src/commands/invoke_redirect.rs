@@ -7,6 +7,19 @@ use http::Method;
 /// curl's default `--max-redirs` when `-L` is given.
 pub const DEFAULT_MAX_REDIRS: u32 = 50;
 
+/// `--max-redirs -1` (curl's "no limit") still stops here: curl would follow a loop for ever,
+/// and every hop is a request to a server; `--timeout` bounds the chain's time besides.
+pub const UNLIMITED_REDIRS: u32 = 1000;
+
+/// The bound `--max-redirs` sets, and whether it was `-1` (no limit asked for).
+pub fn max_redirs(flag: Option<i64>) -> (u32, bool) {
+    match flag {
+        None => (DEFAULT_MAX_REDIRS, false),
+        Some(n) if n < 0 => (UNLIMITED_REDIRS, true),
+        Some(n) => (u32::try_from(n).unwrap_or(u32::MAX), false),
+    }
+}
+
 /// The request to send after a redirect: curl's rules. 301 and 302 turn a POST into a GET without
 /// its body (what browsers do, against the letter of RFC 9110); 303 turns anything but HEAD into a
 /// GET without a body; 307 and 308 keep the method and the body. None: not a redirect to follow
@@ -101,6 +114,14 @@ pub fn sends_header(is_secret: bool, same_origin_as_first: bool, trusted: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_redirs_minus_one_is_no_limit_under_the_hard_bound() {
+        assert_eq!(max_redirs(None), (50, false));
+        assert_eq!(max_redirs(Some(0)), (0, false));
+        assert_eq!(max_redirs(Some(7)), (7, false));
+        assert_eq!(max_redirs(Some(-1)), (UNLIMITED_REDIRS, true));
+    }
 
     #[test]
     fn methods_follow_curl() {

@@ -26,7 +26,7 @@ mod resolve;
 pub mod secrets;
 mod stages;
 mod syntax;
-pub use syntax::explain as explain_toml_error;
+pub use syntax::{explain as explain_toml_error, TOP_LEVEL_FIELDS};
 pub mod template;
 pub mod tls;
 

@@ -25,44 +25,166 @@ pub const EMBEDDED_LABELS: [&str; 2] = ["x-fn-version", "x-cold-start"];
 use super::plan::MAX_LABELS;
 
 /// Builds the Plan. `base_dir` is where feeder files are looked up (the scenario's directory).
+///
+/// Every part that does not need another is checked even when an earlier one failed, and the
+/// problem reported is the first in the file (line order): checked in code order, a `threads = 0`
+/// on line 2 was reported after a bad `[target]` further down, so fixing top to bottom went
+/// round in circles. Parts that need a failed one (requests need the target) are skipped.
 pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan, ScenarioError> {
-    let name = match &raw.name {
-        Some(n) => {
-            if !valid_name(n.get_ref()) {
-                return Err(rep.span(n.span(), "name", format!("`{}` is not allowed: a scenario name is letters, digits, `.`, `_` and `-` (it names the results directory)", n.get_ref())));
+    let mut errors: Vec<ScenarioError> = Vec::new();
+    macro_rules! keep {
+        ($r:expr) => {
+            match $r {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
             }
-            n.get_ref().clone()
+        };
+    }
+    let name = keep!(match &raw.name {
+        Some(n) if !valid_name(n.get_ref()) => {
+            Err(rep.span(n.span(), "name", format!("`{}` is not allowed: a scenario name is letters, digits, `.`, `_` and `-` (it names the results directory)", n.get_ref())))
         }
-        None => name_from_path(rep.file),
+        Some(n) => Ok(n.get_ref().clone()),
+        None => Ok(name_from_path(rep.file)),
+    });
+
+    let target = keep!(resolve_target(raw.target.as_ref(), raw.gateway, rep));
+    let connections = keep!(resolve_connections(raw.connections.as_ref(), rep));
+    let connections = match (connections, &target) {
+        (Some(c), Some((target, timeout, _))) => keep!(finish_connections(c, raw.target.as_ref(), target, *timeout, rep, base_dir)),
+        _ => None,
+    };
+    let stages = keep!(stages::resolve(raw.stages.as_ref(), rep));
+    let feeders = keep!(resolve_feeders(&raw.feeders, rep, base_dir));
+    let requests = match (&target, &feeders) {
+        (Some((_, _, default_headers)), Some(feeders)) => keep!(requests::resolve(raw.requests.as_ref(), default_headers.clone(), feeders, rep)),
+        _ => None,
+    };
+    let matchers = keep!(requests::resolve_outcomes(&raw.outcomes, rep));
+    let faults = match (&target, &stages) {
+        (Some((target, _, _)), Some(stages)) => {
+            let run_length: Duration = stages.iter().map(|s| s.duration).sum();
+            keep!(super::faults::resolve(&raw.faults, target, run_length, rep))
+        }
+        _ => None,
+    };
+    let embedded = target.as_ref().map(|(t, _, _)| matches!(t, Target::Embedded(_)));
+
+    let pod_header = keep!(resolve_pod_header(&raw.pod_header, rep)).and_then(|h| match h {
+        Some(h) => Some(h),
+        None => embedded.map(|e| e.then(|| HeaderName::from_static(EMBEDDED_POD_HEADER))),
+    });
+    let labels = keep!(resolve_labels(&raw.labels, rep)).and_then(|l| match l {
+        Some(l) => Some(l),
+        // The embedded gateway says which canary version served and whether a pod was cold.
+        None => embedded.map(|e| if e { EMBEDDED_LABELS.iter().map(|h| HeaderName::from_static(h)).collect() } else { Vec::new() }),
+    });
+
+    let verify = match (&stages, &requests, &matchers, &faults, &pod_header, labels) {
+        (Some(stages), Some(requests), Some(matchers), Some(faults), Some(pod_header), Some(mut labels)) => {
+            let fault_sources = raw
+                .faults
+                .iter()
+                .zip(faults)
+                .map(|(r, f)| super::check_lang::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref(), recovered_when: r.get_ref().recovered_when.as_ref() })
+                .collect();
+            keep!(resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), fault_sources, stages, requests, matchers, pod_header.is_some(), &mut labels, rep))
+                .map(|v| (v, labels))
+        }
+        _ => None,
     };
 
-    let (target, timeout, default_headers) = resolve_target(raw.target.as_ref(), raw.gateway, rep)?;
-    let mut connections = resolve_connections(raw.connections.as_ref(), rep)?;
-    connections.tls = super::tls::resolve(raw.target.as_ref(), &target, rep, base_dir)?;
-    if let Some(d) = raw.target.as_ref().and_then(|t| t.get_ref().connect_timeout.as_ref()) {
+    let threads = keep!(raw.threads.as_ref().map(|t| at_least_one(t, "threads", "generator threads", rep)).transpose());
+    let max_in_flight = keep!(match &raw.max_in_flight {
+        Some(m) => at_least_one(m, "max_in_flight", "requests in flight at once", rep),
+        None => Ok(DEFAULT_MAX_IN_FLIGHT),
+    });
+    let max_lag = keep!(match &raw.max_lag {
+        Some(l) => positive(l, "max_lag", "how late a request may start before it is dropped", rep),
+        None => Ok(DEFAULT_MAX_LAG),
+    });
+    let pacer = keep!(match &raw.pacer {
+        Some(p) => super::pacing::PacerKind::parse(p.get_ref())
+            .ok_or_else(|| rep.span(p.span(), "pacer", format!("\"{}\" is not allowed; {}", p.get_ref(), super::pacing::PacerKind::allowed()))),
+        None => Ok(super::pacing::PacerKind::default()),
+    });
+    let metrics = keep!(super::metrics::resolve(&raw.metrics, rep));
+
+    if let Some(first) = first_in_file(errors) {
+        return Err(first);
+    }
+    // No error was kept, so every part was resolved.
+    fn all<T>() -> T {
+        unreachable!("a part is missing though no error was kept")
+    }
+    let (target, timeout, _) = target.unwrap_or_else(all);
+    let (verify, labels) = verify.unwrap_or_else(all);
+    Ok(Plan {
+        name: name.unwrap_or_else(all),
+        description: raw.description,
+        source_path: Some(rep.file.to_path_buf()),
+        source_text: rep.text.to_string(),
+        target,
+        timeout,
+        connections: connections.unwrap_or_else(all),
+        stages: stages.unwrap_or_else(all),
+        requests: requests.unwrap_or_else(all),
+        feeders: feeders.unwrap_or_else(all),
+        matchers: matchers.unwrap_or_else(all),
+        pod_header: pod_header.unwrap_or_else(all),
+        labels,
+        max_in_flight: max_in_flight.unwrap_or_else(all),
+        max_lag: max_lag.unwrap_or_else(all),
+        pacer: pacer.unwrap_or_else(all),
+        seed: raw.seed.map_or(DEFAULT_SEED, |s| *s.get_ref()),
+        threads: threads.unwrap_or_else(all),
+        faults: faults.unwrap_or_else(all),
+        verify,
+        metrics: metrics.unwrap_or_else(all),
+    })
+}
+
+/// The error that comes first in the file; one with no place (a missing table) after all that
+/// have one; among equals, the one found first.
+fn first_in_file(errors: Vec<ScenarioError>) -> Option<ScenarioError> {
+    errors.into_iter().enumerate().min_by_key(|(i, e)| (e.located().and_then(|l| l.position).unwrap_or((usize::MAX, usize::MAX)), *i)).map(|(_, e)| e)
+}
+
+/// `[target]`'s TLS settings and `connect_timeout`, which need the resolved target and timeout.
+fn finish_connections(
+    mut connections: ConnectionPlan,
+    raw_target: Option<&Spanned<RawTarget>>,
+    target: &Target,
+    timeout: Duration,
+    rep: &Reporter,
+    base_dir: &Path,
+) -> Result<ConnectionPlan, ScenarioError> {
+    connections.tls = super::tls::resolve(raw_target, target, rep, base_dir)?;
+    if let Some(d) = raw_target.and_then(|t| t.get_ref().connect_timeout.as_ref()) {
         let ct = positive(d, "target.connect_timeout", "the connect timeout", rep)?;
         // As written in the file, quotes aside (the default timeout: as it is shown).
         let written = |s: std::ops::Range<usize>| rep.text.get(s).unwrap_or("").trim_matches(|c| c == '"' || c == '\'').to_string();
-        let whole = raw.target.as_ref().and_then(|t| t.get_ref().timeout.as_ref()).map_or(crate::units::HumanDuration(timeout).to_string(), |w| written(w.span()));
+        let whole = raw_target.and_then(|t| t.get_ref().timeout.as_ref()).map_or(crate::units::HumanDuration(timeout).to_string(), |w| written(w.span()));
         if let Err(m) = super::bounds::connect_timeout(ct, &written(d.span()), timeout, &whole) {
             return Err(rep.span(d.span(), "target.connect_timeout", m));
         }
         connections.connect_timeout = Some(ct);
     }
-    let stages = stages::resolve(raw.stages.as_ref(), rep)?;
-    let feeders = resolve_feeders(&raw.feeders, rep, base_dir)?;
-    let requests = requests::resolve(raw.requests.as_ref(), default_headers, &feeders, rep)?;
-    let matchers = requests::resolve_outcomes(&raw.outcomes, rep)?;
-    let run_length: Duration = stages.iter().map(|s| s.duration).sum();
-    let faults = super::faults::resolve(&raw.faults, &target, run_length, rep)?;
+    Ok(connections)
+}
 
-    let pod_header = match &raw.pod_header {
-        Some(h) if h.get_ref().is_empty() => None,
+/// `pod_header` as written: Some(None) for `""` (none), None when not written (the target's default).
+fn resolve_pod_header(raw: &Option<Spanned<String>>, rep: &Reporter) -> Result<Option<Option<HeaderName>>, ScenarioError> {
+    match raw {
+        Some(h) if h.get_ref().is_empty() => Ok(Some(None)),
         // Pod names are written to pods.csv and the report: a credential header would leak there.
         Some(h) if super::secrets::is_secret_name(h.get_ref()) => {
-            return Err(rep.span(h.span(), "pod_header", format!("`{}` carries credentials and would be written to pods.csv; name the header that says which pod served", h.get_ref())))
+            Err(rep.span(h.span(), "pod_header", format!("`{}` carries credentials and would be written to pods.csv; name the header that says which pod served", h.get_ref())))
         }
-        Some(h) => Some(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
+        Some(h) => Ok(Some(Some(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
             rep.span(
                 h.span(),
                 "pod_header",
@@ -71,95 +193,39 @@ pub fn resolve(raw: RawScenario, rep: &Reporter, base_dir: &Path) -> Result<Plan
                     h.get_ref()
                 ),
             )
-        })?),
-        None => matches!(target, Target::Embedded(_)).then(|| HeaderName::from_static(EMBEDDED_POD_HEADER)),
-    };
+        })?))),
+        None => Ok(None),
+    }
+}
 
-    let labels = match &raw.labels {
-        Some(list) => {
-            if list.get_ref().len() > MAX_LABELS {
-                return Err(rep.span(
-                    list.span(),
-                    "labels",
-                    format!("{} headers given; at most {MAX_LABELS} can be counted", list.get_ref().len()),
-                ));
-            }
-            let mut out = Vec::new();
-            for (i, h) in list.get_ref().iter().enumerate() {
-                if super::secrets::is_secret_name(h.get_ref()) {
-                    return Err(rep.span(
-                        h.span(),
-                        format!("labels[{i}]"),
-                        format!("`{}` carries credentials and its values would be written to labels.csv; count a header that does not", h.get_ref()),
-                    ));
-                }
-                out.push(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
-                    rep.span(
-                        h.span(),
-                        format!("labels[{i}]"),
-                        format!("`{}` is not a valid header name (letters, digits and `-`)", h.get_ref()),
-                    )
-                })?);
-            }
-            out
+/// `labels` as written; None when not written (the target's default).
+fn resolve_labels(raw: &Option<Spanned<Vec<Spanned<String>>>>, rep: &Reporter) -> Result<Option<Vec<HeaderName>>, ScenarioError> {
+    let Some(list) = raw else { return Ok(None) };
+    if list.get_ref().len() > MAX_LABELS {
+        return Err(rep.span(
+            list.span(),
+            "labels",
+            format!("{} headers given; at most {MAX_LABELS} can be counted", list.get_ref().len()),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, h) in list.get_ref().iter().enumerate() {
+        if super::secrets::is_secret_name(h.get_ref()) {
+            return Err(rep.span(
+                h.span(),
+                format!("labels[{i}]"),
+                format!("`{}` carries credentials and its values would be written to labels.csv; count a header that does not", h.get_ref()),
+            ));
         }
-        // The embedded gateway says which canary version served and whether a pod was cold.
-        None if matches!(target, Target::Embedded(_)) => {
-            EMBEDDED_LABELS.iter().map(|h| HeaderName::from_static(h)).collect()
-        }
-        None => Vec::new(),
-    };
-
-    let mut labels = labels;
-    let fault_sources = raw
-        .faults
-        .iter()
-        .zip(&faults)
-        .map(|(r, f)| super::check_lang::spec::FaultSource { name: f.name.clone(), from: f.at, to: f.end(), expect: r.get_ref().expect.as_ref(), recovered_when: r.get_ref().recovered_when.as_ref() })
-        .collect();
-    let verify = resolve_verify(&raw.checks, &raw.windows, &raw.capacity, raw.stages.as_ref(), raw.requests.as_ref(), fault_sources, &stages, &requests, &matchers, pod_header.is_some(), &mut labels, rep)?;
-
-    let threads = match &raw.threads {
-        Some(t) => Some(at_least_one(t, "threads", "generator threads", rep)?),
-        None => None,
-    };
-    let max_in_flight = match &raw.max_in_flight {
-        Some(m) => at_least_one(m, "max_in_flight", "requests in flight at once", rep)?,
-        None => DEFAULT_MAX_IN_FLIGHT,
-    };
-    let max_lag = match &raw.max_lag {
-        Some(l) => positive(l, "max_lag", "how late a request may start before it is dropped", rep)?,
-        None => DEFAULT_MAX_LAG,
-    };
-    let pacer = match &raw.pacer {
-        Some(p) => super::pacing::PacerKind::parse(p.get_ref())
-            .ok_or_else(|| rep.span(p.span(), "pacer", format!("\"{}\" is not allowed; {}", p.get_ref(), super::pacing::PacerKind::allowed())))?,
-        None => super::pacing::PacerKind::default(),
-    };
-
-    Ok(Plan {
-        name,
-        description: raw.description,
-        source_path: Some(rep.file.to_path_buf()),
-        source_text: rep.text.to_string(),
-        target,
-        timeout,
-        connections,
-        stages,
-        requests,
-        feeders,
-        matchers,
-        pod_header,
-        labels,
-        max_in_flight,
-        max_lag,
-        pacer,
-        seed: raw.seed.map_or(DEFAULT_SEED, |s| *s.get_ref()),
-        threads,
-        faults,
-        verify,
-        metrics: super::metrics::resolve(&raw.metrics, rep)?,
-    })
+        out.push(HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
+            rep.span(
+                h.span(),
+                format!("labels[{i}]"),
+                format!("`{}` is not a valid header name (letters, digits and `-`)", h.get_ref()),
+            )
+        })?);
+    }
+    Ok(Some(out))
 }
 
 /// `[checks]`, per-stage and per-request `checks`, `[[windows]]`, `[capacity]`: names are checked
@@ -499,6 +565,24 @@ mod tests {
             let e = parse_target_url(bad).unwrap_err();
             assert!(e.contains(needle), "{bad}: {e}");
         }
+    }
+
+    /// Several problems: the one reported is the first in the file, whatever order the parts are
+    /// checked in (threads is checked last, the target first).
+    #[test]
+    fn the_first_problem_in_the_file_is_reported() {
+        let at = |text: &str| super::super::load_str(text, Path::new("s.toml")).unwrap_err().located().unwrap().clone();
+        let body = "[target]\nembedded = true\n[[stages]]\nrate = -5\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n";
+        let e = at(&format!("threads = 0\npacer = \"bogus\"\n{body}"));
+        assert_eq!((e.position, e.field.as_str()), (Some((1, 11)), "threads"), "{e}");
+        let e = at(&format!("pacer = \"bogus\"\nthreads = 0\n{body}"));
+        assert_eq!((e.position, e.field.as_str()), (Some((1, 9)), "pacer"), "{e}");
+        // Nothing wrong above: the target (line 2, no [gateway]) before the stage (line 4).
+        let e = at(body);
+        assert_eq!((e.position.map(|p| p.0), e.field.as_str()), (Some(2), "target.embedded"), "{e}");
+        // A problem with no place (no [target]) comes after one that has a place.
+        let e = at("[[stages]]\nrate = -5\nduration = \"1s\"\n[[requests]]\npath = \"/\"\n");
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
     }
 
     #[test]

@@ -33,6 +33,30 @@ impl Tolerance {
         let floor = if self.metric.kind() == Kind::Latency { LATENCY_FLOOR_US } else { 0.0 };
         delta > limit + 1e-12 && delta > floor
     }
+    /// `describe` with what it allows against `base` for a latency: `+10% (+2ms)`, or, when the
+    /// 1 ms floor is the larger, `+10% (+200us) → +1ms floor`: the floor decides, so the table
+    /// says so rather than show a bound that is not the one applied.
+    pub fn describe_at(&self, base: Option<f64>) -> String {
+        let written = self.describe();
+        if self.metric.kind() != Kind::Latency {
+            return written;
+        }
+        let limit = match (self.amount, base) {
+            (Amount::Relative(r), Some(b)) => b.abs() * r,
+            (Amount::Absolute(a), _) => a,
+            (Amount::Relative(_), None) => return written,
+        };
+        let sign = if self.rise_is_bad { '+' } else { '-' };
+        let shown = match self.amount {
+            Amount::Relative(_) => format!("{written} ({sign}{})", format_value(Kind::Latency, limit)),
+            Amount::Absolute(_) => written,
+        };
+        if limit < LATENCY_FLOOR_US {
+            format!("{shown} → {sign}{} floor", format_value(Kind::Latency, LATENCY_FLOOR_US))
+        } else {
+            shown
+        }
+    }
     pub fn describe(&self) -> String {
         let sign = if self.rise_is_bad { '+' } else { '-' };
         match self.amount {
@@ -59,6 +83,8 @@ pub struct Row {
     /// Relative change, when both values exist and the baseline is not 0.
     pub change: Option<f64>,
     pub tolerance: Option<String>,
+    /// The tolerance as applied to this baseline (`describe_at`), for the table.
+    pub tolerance_applied: Option<String>,
     pub regression: bool,
     /// The change as people read it: relative, in percentage points for ratios, or from zero.
     pub change_text: String,
@@ -117,30 +143,84 @@ fn value(m: &Metric, d: &Data) -> Option<f64> {
 /// their host, by the fingerprint of the scenario.toml each ran (absent in Results of old versions).
 /// With both texts at hand, scenarios that differ only in their checks are said to have run the
 /// same load: what a reader comparing the numbers needs, with the checks that differ.
+/// "Different scenarios" alone left the reader to diff the files: with both texts the note names
+/// the settings of the load that differ (`stages[0].rate 5 → 6`), a few at most.
 fn scenario_note(base: &Summary, cur: &Summary, texts: Option<(&str, &str)>) -> Option<String> {
+    let split = texts.and_then(|(x, y)| Some((crate::scenario::checks::split_judging(x)?, crate::scenario::checks::split_judging(y)?)));
+    let differs = |la: &toml::Table, lb: &toml::Table| {
+        let d = load_differences(la, lb);
+        if d.is_empty() { String::new() } else { format!("; they differ in {d}") }
+    };
     if base.scenario != cur.scenario {
-        return Some(format!("the runs are of different scenarios (`{}` and `{}`)", base.scenario, cur.scenario));
+        let what = split.as_ref().map_or(String::new(), |((la, _), (lb, _))| differs(la, lb));
+        return Some(format!("the runs are of different scenarios (`{}` and `{}`){what}", base.scenario, cur.scenario));
     }
     let (a, b) = (&base.scenario_fingerprint, &cur.scenario_fingerprint);
     if a.is_empty() || b.is_empty() || a == b {
         return None;
     }
-    let split = texts.and_then(|(x, y)| Some((crate::scenario::checks::split_judging(x)?, crate::scenario::checks::split_judging(y)?)));
     match split {
         Some(((la, ja), (lb, jb))) if la == lb => Some(checks_only_note(&ja, &jb)),
-        _ => Some(format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)),
+        Some(((la, _), (lb, _))) => Some(format!("the runs are of different scenarios: both are named `{}`, but their load differs{}", base.scenario, differs(&la, &lb).trim_start_matches("; they differ"))),
+        None => Some(format!("the runs are of different scenarios: both are named `{}`, but their scenario.toml differ (fingerprints {a} and {b})", base.scenario)),
     }
+}
+
+/// At most this many differing settings are named; the rest are counted.
+const DIFFERENCES_SHOWN: usize = 4;
+
+/// The settings two load tables differ in, baseline → current, in path order:
+/// `stages[0].rate 5 → 6, target.url "http://a" → "http://b"` (a missing one is `none`).
+fn load_differences(a: &toml::Table, b: &toml::Table) -> String {
+    let (mut fa, mut fb) = (Vec::new(), Vec::new());
+    flatten("", &toml::Value::Table(a.clone()), &mut fa);
+    flatten("", &toml::Value::Table(b.clone()), &mut fb);
+    let (ma, mb): (std::collections::BTreeMap<_, _>, std::collections::BTreeMap<_, _>) = (fa.into_iter().collect(), fb.into_iter().collect());
+    let diffs = differing(&ma, &mb);
+    let mut shown = diffs.iter().take(DIFFERENCES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if diffs.len() > DIFFERENCES_SHOWN {
+        shown.push_str(&format!(" and {} more", diffs.len() - DIFFERENCES_SHOWN));
+    }
+    shown
+}
+
+/// Leaf settings as (path, value shown), values longer than 40 characters cut.
+fn flatten(path: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten(&if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, v, out);
+            }
+        }
+        toml::Value::Array(items) if items.iter().any(|i| i.is_table()) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{path}[{i}]"), v, out);
+            }
+        }
+        other => {
+            let mut shown = other.to_string();
+            if shown.chars().count() > 40 {
+                shown = shown.chars().take(39).collect::<String>() + "…";
+            }
+            out.push((path.to_string(), shown));
+        }
+    }
+}
+
+/// Each setting whose value differs, in path order, as `path baseline → current` (`none` where
+/// one side has no such setting).
+fn differing(base: &std::collections::BTreeMap<String, String>, cur: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = base.keys().chain(cur.keys()).collect();
+    let none = "none".to_string();
+    keys.into_iter()
+        .filter(|k| base.get(*k) != cur.get(*k))
+        .map(|k| format!("{k} {} → {}", base.get(k).unwrap_or(&none), cur.get(k).unwrap_or(&none)))
+        .collect()
 }
 
 /// "Same load, other checks", each differing check setting as baseline → current.
 fn checks_only_note(base: &std::collections::BTreeMap<String, String>, cur: &std::collections::BTreeMap<String, String>) -> String {
-    let keys: std::collections::BTreeSet<&String> = base.keys().chain(cur.keys()).collect();
-    let none = "none".to_string();
-    let diffs: Vec<String> = keys
-        .into_iter()
-        .filter(|k| base.get(*k) != cur.get(*k))
-        .map(|k| format!("{k} {} → {}", base.get(k).unwrap_or(&none), cur.get(k).unwrap_or(&none)))
-        .collect();
+    let diffs = differing(base, cur);
     format!(
         "the runs sent the same load: their scenario.toml differ only in checks, which judge a run but change nothing it sends ({}); this comparison judges by its tolerances",
         if diffs.is_empty() { "formatting only".to_string() } else { diffs.join("; ") }
@@ -194,6 +274,7 @@ pub fn compare(base: &Summary, cur: &Summary, tolerances: &[Tolerance], texts: O
                 _ => None,
             },
             tolerance: (!applicable.is_empty()).then(|| applicable.iter().map(|t| t.describe()).collect::<Vec<_>>().join(", ")),
+            tolerance_applied: (!applicable.is_empty()).then(|| applicable.iter().map(|t| t.describe_at(b)).collect::<Vec<_>>().join(", ")),
             regression,
             change_text: change_text(m.kind(), b, k),
         });
@@ -213,7 +294,7 @@ pub fn render(c: &Comparison, gate: &[CheckResult], out: &mut dyn Write) -> io::
             r.baseline.clone(),
             r.current.clone(),
             r.change_text.clone(),
-            r.tolerance.clone().unwrap_or_default(),
+            r.tolerance_applied.clone().or_else(|| r.tolerance.clone()).unwrap_or_default(),
             status.into(),
         ]);
     }
@@ -244,6 +325,19 @@ pub fn verdict_line(regressions: usize, gate: &[CheckResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tolerance column shows the bound applied: a relative latency tolerance in time, and
+    /// the 1 ms floor when it is the larger.
+    #[test]
+    fn the_latency_floor_is_shown_when_it_applies() {
+        let p99 = parse_tolerance("p99 +10%").unwrap();
+        assert_eq!(p99.describe_at(Some(2_000.0)), "+10% (+200us) → +1ms floor");
+        assert_eq!(p99.describe_at(Some(20_000.0)), "+10% (+2ms)");
+        assert_eq!(p99.describe_at(None), "+10%");
+        assert_eq!(parse_tolerance("p99 +500us").unwrap().describe_at(Some(1.0)), "+500us → +1ms floor");
+        assert_eq!(parse_tolerance("p99 +5ms").unwrap().describe_at(Some(1.0)), "+5ms");
+        assert_eq!(parse_tolerance("rate -2%").unwrap().describe_at(Some(100.0)), "-2%");
+    }
 
     #[test]
     fn changes_from_zero_and_of_ratios_are_shown() {
@@ -279,7 +373,11 @@ mod tests {
         assert!(n[0].starts_with("the runs sent the same load") && n[0].contains("checks.run `p99 < 50ms` → `p99 < 100ms`") && !n[0].contains("different"), "{n:?}");
         let c = b.replace("rate = 5.0", "rate = 6.0");
         let n = compare(&summary("127.0.0.1", "f1", Completed), &summary("127.0.0.1", "f3", Completed), &[], Some((a, &c))).notes;
-        assert!(n[0].contains("different scenarios"), "{n:?}");
+        assert!(n[0].contains("different scenarios") && n[0].contains("load differs in stages[0].rate 5.0 → 6.0"), "{n:?}");
+        // Under other names, what differs is named too; a stage only one has reads `none`.
+        let d = format!("{}[[stages]]\nrate = 1\nduration = \"1s\"\n", a.replace("127.0.0.1", "x"));
+        let n = compare(&summary("127.0.0.1", "f1", Completed), &summary("x", "f3", Completed), &[], Some((a, &d))).notes;
+        assert!(n[0].contains("(`127.0.0.1` and `x`); they differ in name \"127.0.0.1\" → \"x\"") && n[0].contains("stages[1].duration none → \"1s\""), "{n:?}");
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, ParseError> {
         (Kind::Latency, "us") => Amount::Absolute(n),
         (Kind::Latency, "ms") => Amount::Absolute(n * 1e3),
         (Kind::Latency, "s") => Amount::Absolute(n * 1e6),
+        // A share moves at most 100 points (0% to 100%): a larger bound is a typo (`+0.5` meant?)
+        // that would pass every change.
+        (Kind::Ratio, "pp") if n > 100.0 => {
+            return Err(ParseError { at: num_at, message: format!("{num}pp is not allowed: a share moves at most 100 percentage points, so a tolerance in pp is a number from 0 to 100") });
+        }
         (Kind::Ratio, "pp") => Amount::Absolute(n / 100.0),
         (Kind::Rate, "rps") | (Kind::Count, "") => Amount::Absolute(n),
         (kind, u) => {
@@ -101,13 +106,14 @@ mod tests {
         assert_eq!((t.metric, t.rise_is_bad), (Metric::Rate, false));
         assert_eq!(parse_tolerance("p99.9 +5ms").unwrap().amount, Amount::Absolute(5000.0));
         assert_eq!(parse_tolerance("error_rate +0.1pp").unwrap().amount, Amount::Absolute(0.001));
+        assert_eq!(parse_tolerance("error_rate +100pp").unwrap().amount, Amount::Absolute(1.0));
         assert_eq!(parse_tolerance("ratio(fallback) -1pp").unwrap().metric, Metric::Ratio("fallback".into()));
         assert_eq!(parse_tolerance("dropped +0").unwrap().amount, Amount::Absolute(0.0));
         // Shares and pod figures may regress either way.
         assert!(parse_tolerance("ratio(fallback) +5pp").unwrap().rise_is_bad);
         assert!(!parse_tolerance("split(x-fn-version=v2) -5pp").unwrap().rise_is_bad);
         assert!(!parse_tolerance("pods -1").unwrap().rise_is_bad);
-        for (s, msg) in [("p99 10%", "expected METRIC +N%"), ("p98 +10%", "unknown metric"), ("p99 +10pp", "not a tolerance unit"), ("rate -x", "expected a number"), ("p99 -10%", "`-` bounds a fall of p99, which is an improvement, so a rise (the regression) would pass; write `p99 +10%`"), ("rate +2%", "write `rate -2%`"), ("error_rate -0.1pp", "write `error_rate +0.1pp`"), ("p99(ok) -5ms", "bounds a fall"), ("dropped -0", "bounds a fall")] {
+        for (s, msg) in [("p99 10%", "expected METRIC +N%"), ("p98 +10%", "unknown metric"), ("p99 +10pp", "not a tolerance unit"), ("rate -x", "expected a number"), ("p99 -10%", "`-` bounds a fall of p99, which is an improvement, so a rise (the regression) would pass; write `p99 +10%`"), ("rate +2%", "write `rate -2%`"), ("error_rate -0.1pp", "write `error_rate +0.1pp`"), ("p99(ok) -5ms", "bounds a fall"), ("dropped -0", "bounds a fall"), ("error_rate +150pp", "150pp is not allowed: a share moves at most 100 percentage points"), ("ratio(fallback) -100.5pp", "from 0 to 100")] {
             let e = parse_tolerance(s).unwrap_err();
             assert!(e.message.contains(msg), "{s}: {}", e.message);
         }
