@@ -2,8 +2,10 @@
 //! (timeseries.csv, pods.csv, labels.csv, latency.hlog, read once through `record::read`) for any
 //! stretch of it, so a check over a stage, a window or a fault is computed from what is on disk,
 //! exactly as `skyload compare` or a later re-check would see it. A second belongs to a window when
-//! its middle lies inside it. A whole stage is judged by the requests it scheduled instead, when
-//! the Results say which those were (`stage_data`).
+//! its middle lies inside it. A judged span (a window, a fault, a second of recovery, a capacity
+//! sub-window) takes its latency and outcomes by the second requests were scheduled
+//! (`intended.hlog`, `by_intended`), a whole stage by the stage they were scheduled in
+//! (`stage_data`), when the Results say which those were.
 
 use super::metrics::{add_outcome_latency, Data};
 use super::VerifyError;
@@ -153,6 +155,7 @@ impl SavedRun {
             }
         }
         d.completed = latency.len();
+        d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
         d.outcomes = counts;
         d.latency = Some(latency);
         d.service = Some(service);
@@ -189,6 +192,7 @@ impl SavedRun {
             }
         }
         d.completed = latency.len();
+        d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
         d.outcomes = outcomes;
         d.latency = Some(latency);
         d.service = Some(service);
