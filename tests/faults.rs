@@ -832,3 +832,77 @@ recovered_when = ["p95 < 500ms"]
     let line = verdict["results"].as_array().unwrap().iter().find(|r| r["scope"] == "fault early" && r["check"] == "recovery <= 3s").cloned().unwrap_or_else(|| panic!("{verdict}"));
     assert_eq!(line["passed"], false, "{line}");
 }
+
+/// A target that stops and comes back, judged by the second each request was *scheduled*. The
+/// server holds arrivals 100..300 of a uniform 100/s schedule (due ~1 s to ~3 s) until arrival
+/// 300 comes (due at ~3 s), then answers them together: by completion second they are all
+/// second 3's, so a window over [0 s, 2 s) saw none of its own 100 stalled arrivals (it passed
+/// its `p99 < 900ms`) and recovery from a fault over the stall ([1 s, 3 s)) was read from second
+/// 4, a second after users arriving at 3.0 s got fast answers. By intended second, the window
+/// holds its stalled arrivals (each waited at least 1 s: they were due before 2 s and answered
+/// after 3 s), and recovery starts with second 3, the first whose arrivals were not held. Wide
+/// slack: 900 ms against waits of 1 s or more (certain) and against the fast answers (a busy
+/// machine's ms).
+#[test]
+fn windows_and_recovery_are_judged_by_the_second_requests_were_scheduled() {
+    let server = common::TestServer::start();
+    server.stall_numbered(100, 300);
+    let dir = tempdir();
+    let f = dir.path().join("stall.toml");
+    std::fs::write(
+        &f,
+        format!(
+            r#"name = "stall"
+[target]
+url = "{}"
+timeout = "5s"
+[[stages]]
+rate = 100
+duration = "7s"
+[[requests]]
+path = "/hello"
+[[windows]]
+name = "before"
+from = "0s"
+to = "2s"
+checks = ["p99 < 900ms"]
+[[faults]]
+name = "stop"
+kind = "exec"
+start = "true"
+at = "1s"
+for = "2s"
+recover_within = "1s"
+recovered_when = ["p99 < 900ms"]
+"#,
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = run_file(&f, &out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "the window's check fails: {stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(server.received() >= 700, "{} requests", server.received());
+    assert!(out.join("intended.hlog").exists());
+
+    // By completion second the stall is after the window: every held answer came after 3 s.
+    let ts = skyload::record::read::timeseries(&out).unwrap();
+    let slow_before_3 = ts.rows.iter().filter(|r| r.request == "*" && r.second < 3).filter_map(|r| r.max_ms).any(|m| m >= 1_000.0);
+    assert!(!slow_before_3, "a held answer in seconds 0-2 by completion");
+
+    let verdict = read_json(&out.join("verdict.json"));
+    let line = |scope: &str, check: &str| {
+        verdict["results"].as_array().unwrap().iter().find(|r| r["scope"] == scope && r["check"] == check).cloned().unwrap_or_else(|| panic!("{scope} {check}: {verdict}"))
+    };
+    let window = line("window before", "p99 < 900ms");
+    assert_eq!(window["passed"], false, "the window did not see its own stalled arrivals: {window}");
+
+    let faults = read_json(&out.join("faults.json"));
+    let stop = faults.as_array().unwrap().iter().find(|x| x["name"] == "stop").cloned().unwrap_or_else(|| panic!("{faults}"));
+    assert!(stop["latency_inside"]["p99_us"].as_u64().unwrap() >= 1_000_000, "the fault's window holds the stalled arrivals: {stop}");
+    assert_eq!(stop["recovery"], "recovered", "{stop}");
+    let rec = stop["recovery_s"].as_f64().unwrap();
+    assert!(rec < 0.5, "recovery read from the first intended second that was good (3), not from the backlog's answers: {rec} s, {stop}");
+    assert_eq!(line("fault stop", "recovery <= 1s")["passed"], true, "{verdict}");
+}

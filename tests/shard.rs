@@ -533,12 +533,27 @@ fn shards_merge_their_stage_histograms() {
     let second_max = (0..outcomes).filter_map(|o| sd.get(1, 0, o)).map(|h| h.latency.max()).max().unwrap();
     assert!(second_max < 2_500_000, "stage second holds none of them: max {second_max} us");
 
-    // A shard without the file (an older skyload) makes a merge without it: judged by the seconds.
+    // Latency by intended second adds up the same way: each second's completions are the
+    // shards' (the entries of one second summed), and the accounting's for that second.
+    assert!(files(&merged).contains(&"intended.hlog".to_string()));
+    let per_second = |r: &read::Results| -> Vec<(u64, u64)> { r.intended.as_ref().expect("intended.hlog").iter().map(|(k, s)| (*k, s.completed())).collect() };
+    let (pa, pb) = (per_second(&a), per_second(&b));
+    let mut sum: std::collections::BTreeMap<u64, u64> = pa.iter().copied().collect();
+    for (k, n) in pb {
+        *sum.entry(k).or_default() += n;
+    }
+    assert_eq!(per_second(&on_disk), sum.into_iter().collect::<Vec<_>>());
+    for (k, n) in per_second(&on_disk) {
+        assert_eq!(n, on_disk.totals.by_intended[k as usize][1], "intended second {k}");
+    }
+
+    // A shard without the files (an older skyload) makes a merge without them: judged by the seconds.
     let old = tmp.path().join("old");
     std::fs::create_dir_all(&old).unwrap();
-    for f in files(&dirs[1]).iter().filter(|f| *f != "stages.hlog") {
+    for f in files(&dirs[1]).iter().filter(|f| *f != "stages.hlog" && *f != "intended.hlog") {
         std::fs::copy(dirs[1].join(f), old.join(f)).unwrap();
     }
     let partial = merge(&a, &read::results(&old).unwrap()).unwrap();
     assert!(partial.totals.by_stage.is_none());
+    assert!(partial.intended.is_none());
 }

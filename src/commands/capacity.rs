@@ -342,8 +342,9 @@ fn sub_windows(vp: &crate::verify::spec::VerifyPlan, saved: &SavedRun, hold: std
     let n = (hold.as_secs_f64() / w).floor() as usize;
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
-        // The sub-window that ends the step takes the answers after it (`Span::judged`): a stall
-        // over the step's last arrivals is answered after its schedule, and belongs to its end.
+        // A judged span (`Span::judged`): judged by the requests scheduled in it (`intended.hlog`),
+        // so a stall over a sub-window's last arrivals counts in it, not in the next; without
+        // that file the sub-window that ends the step takes the answers after its schedule.
         let span = Span::judged(k as f64 * w, Some((k + 1) as f64 * w));
         let mut failed = None;
         for c in vp.checks.iter() {

@@ -51,6 +51,16 @@ pub fn run(args: &MergeArgs) -> CliResult {
             crate::record::results::ACCOUNTING
         );
     }
+    // intended.hlog likewise: windows and recovery are then judged by completion second.
+    if parts.iter().any(|r| r.intended.is_some()) {
+        for (d, _) in args.dirs.iter().zip(&parts).filter(|(_, r)| r.intended.is_none()) {
+            crate::errln!(
+                "warning: {} has no {} (an older skyload): the merged Results have none, and their windows are judged by the second requests ended",
+                d.display(),
+                crate::record::results::INTENDED
+            );
+        }
+    }
     // The drill's faults, from the shard that drove them (judged on the merged data below).
     let faults = super::merge_judge::fault_records(&args.dirs)?;
     // Each shard's own generator guard, judged on its own machine's seconds (see merge_judge).

@@ -149,7 +149,7 @@ fn share(total: usize, idx: usize, n: usize) -> usize {
 
 async fn thread_main(ctx: Arc<EngineCtx>, idx: usize, tx: mpsc::Sender<Msg>, stop: watch::Receiver<bool>) {
     let clock = Clock::at(ctx.t0);
-    let rec = Rc::new(RefCell::new(ThreadRecorder::new(clock.origin(), ctx.shape.clone()).with_stages(ctx.stages.clone())));
+    let rec = Rc::new(RefCell::new(ThreadRecorder::new(clock.origin(), ctx.shape.clone()).with_stages(ctx.stages.clone()).with_intended(crate::record::intended::horizon(ctx.timeout))));
     let stopping = Rc::new(Cell::new(false));
     let per_conn = if ctx.conns.http2 { ctx.conns.h2_streams.max(1) } else { 1 };
     let mut pool = Pool {

@@ -174,6 +174,7 @@ pub fn run_against(
     let results_err = |source| RunError::Results { dir: dir.clone(), source };
     let scenario_text = redact::scenario_text(plan);
     let mut writer = ResultsWriter::create(&dir, shape.clone(), start_wall, &scenario_text).map_err(results_err)?;
+    writer.begin_intended().map_err(results_err)?;
 
     let ctx = Arc::new(EngineCtx {
         schedule: schedule.clone(),
@@ -253,6 +254,8 @@ pub fn run_against(
     };
     handshakes.finish(collector.next.saturating_sub(1)).map_err(results_err)?;
     let totals = collector.totals;
+    // The intended seconds still open when the threads finished (the last `horizon` seconds').
+    writer.write_intended(&totals.intended).map_err(results_err)?;
     writer.write_accounting(&totals.by_intended).map_err(results_err)?;
     if let Some(stages) = &totals.by_stage {
         stages.write(&dir, &shape).map_err(results_err)?;

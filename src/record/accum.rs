@@ -109,6 +109,8 @@ pub struct ThreadRecorder {
     growths: u64,
     /// Latency by the stage of the intended start (runs of two or more stages only).
     by_stage: Option<Box<super::by_stage::StageHists>>,
+    /// Latency by intended second (`record::intended`), closed as completion seconds ship.
+    intended: Option<Box<super::intended::IntendedRing>>,
 }
 
 /// Status codes counted in `ThreadRecorder::status` (HTTP's are three digits).
@@ -118,13 +120,20 @@ impl ThreadRecorder {
     pub fn new(origin: MonoNs, shape: Arc<Shape>) -> ThreadRecorder {
         let totals = Totals::new(&shape);
         let labels = shape.labels.iter().map(|_| Slots::default()).collect();
-        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0, growths: 0, by_stage: None }
+        ThreadRecorder { origin, shape, open: VecDeque::new(), shipped: 0, totals, pods: Slots::default(), labels, slow: super::slow::SlowKeeper::new(origin), status: vec![0; STATUS_SLOTS], spare: Vec::new(), in_flight: 0, growths: 0, by_stage: None, intended: None }
     }
 
     /// Also keeps latency by the stage of the intended start (`StageHists::for_plan`: None for a
     /// run of one stage, which then records nothing more).
     pub fn with_stages(mut self, stages: Option<super::by_stage::StageHists>) -> ThreadRecorder {
         self.by_stage = stages.map(Box::new);
+        self
+    }
+
+    /// Also keeps latency by intended second, each closed `horizon` completion seconds after its
+    /// end (`record::intended::horizon` of the request timeout).
+    pub fn with_intended(mut self, horizon: u64) -> ThreadRecorder {
+        self.intended = Some(Box::new(super::intended::IntendedRing::new(horizon, self.shape.outcomes.len())));
         self
     }
 
@@ -271,6 +280,12 @@ impl ThreadRecorder {
                 self.growths += 1;
             }
         }
+        if let Some(ring) = &mut self.intended {
+            let sec = c.intended.saturating_sub(self.origin) / NS_PER_SEC;
+            if ring.record(sec, c.outcome as usize, latency, service) {
+                self.growths += 1;
+            }
+        }
 
         self.totals.requests[c.request].bytes_in += c.bytes_in;
         if c.status != 0 {
@@ -375,6 +390,9 @@ impl ThreadRecorder {
         for iv in &mut out {
             self.name_counts(iv);
             self.fold_pairs(iv);
+            if let Some(ring) = &mut self.intended {
+                iv.intended = ring.close_for(iv.second);
+            }
             add(&mut self.totals.lag, &iv.lag);
             add(&mut self.totals.conn_wait, &iv.conn_wait);
         }
@@ -393,6 +411,9 @@ impl ThreadRecorder {
         let rest = if self.open.is_empty() && cpu.is_zero() { Vec::new() } else { self.take_through(last, cpu) };
         self.totals.slow = std::mem::take(&mut self.slow.total);
         self.totals.by_stage = self.by_stage.take().map(|s| *s);
+        if let Some(ring) = &mut self.intended {
+            self.totals.intended = ring.close_all();
+        }
         for (code, &n) in self.status.iter().enumerate().filter(|(_, n)| **n > 0) {
             *self.totals.status.entry(code as u16).or_default() += n;
         }
@@ -603,5 +624,32 @@ mod tests {
         assert_eq!(t.pods.len(), MAX_PODS + 1);
         assert_eq!(t.pods.last().unwrap().name, OTHER_POD);
         assert_eq!(t.pods.last().unwrap().count(), 50);
+    }
+
+    /// Through the recorder: a completion counts in the second of its intended start, shipped
+    /// with the completion second `horizon` after it; making its histograms is a growth,
+    /// counting into them is not; what is open at the end is closed into the totals.
+    #[test]
+    fn intended_seconds_ride_on_the_shipped_seconds_and_the_rest_on_the_totals() {
+        let t0 = T0;
+        let mut r = ThreadRecorder::new(t0, shape()).with_intended(2);
+        // Due at 0.9 s, answered at 2.5 s (a stall); due at 1.2 s, answered at once.
+        r.completed(&done(t0, 0, OK, 2_500, 1_600, None));
+        let g = r.growths();
+        r.completed(&done(t0, 0, OK, 2_600, 1_700, None));
+        assert_eq!(r.growths(), g, "a second completion of an open intended second only counts");
+        r.completed(&done(t0, 0, RESET, 1_300, 100, None));
+        let shipped = r.take_through(2, Duration::ZERO);
+        let carried = |ivs: &[Interval]| ivs.iter().map(|iv| (iv.second, iv.intended.iter().map(|e| (e.second, e.completed())).collect::<Vec<_>>())).collect::<Vec<_>>();
+        assert_eq!(carried(&shipped), [(0, vec![]), (1, vec![]), (2, vec![(0, 2)])], "second 0 closes with completion second 0 + 2");
+        assert_eq!(shipped[2].requests[0].completed + shipped[2].requests[1].completed, 2, "by completion they are second 2's");
+        let (rest, totals) = r.finish(Duration::ZERO);
+        assert!(rest.iter().all(|iv| iv.intended.is_empty()));
+        assert_eq!(totals.intended.iter().map(|e| (e.second, e.completed())).collect::<Vec<_>>(), [(1, 1)]);
+        assert!(totals.intended[0].latency[RESET as usize].is_some());
+        // A recorder without the ring ships none.
+        let mut plain = ThreadRecorder::new(t0, shape());
+        plain.completed(&done(t0, 0, OK, 100, 10, None));
+        assert!(plain.take_through(5, Duration::ZERO).iter().all(|iv| iv.intended.is_empty()));
     }
 }

@@ -117,6 +117,10 @@ pub struct Interval {
     /// per-request, per-outcome and run-total histograms above are their sums, added when the
     /// second is shipped (two records per completion instead of five); empty once shipped.
     pub(super) by_pair: Vec<Option<OutcomeHists>>,
+    /// Intended seconds (`record::intended`) that closed when this second was shipped: latency
+    /// by the second requests were scheduled, which ended up to a request timeout earlier.
+    /// Entries of one second from threads shipped together are added here (`merge`).
+    pub intended: Vec<super::intended::IntendedSecond>,
 }
 
 impl Interval {
@@ -138,6 +142,7 @@ impl Interval {
             label_slots: vec![Vec::new(); shape.labels.len()],
             slow: Default::default(),
             by_pair: Vec::new(),
+            intended: Vec::new(),
         }
     }
     pub fn merge(&mut self, o: &Interval) {
@@ -163,6 +168,7 @@ impl Interval {
             }
         }
         self.slow.merge(&o.slow);
+        super::intended::merge_entries(&mut self.intended, &o.intended);
         self.in_flight += o.in_flight;
         self.cpu += o.cpu;
     }
@@ -227,6 +233,10 @@ pub struct Totals {
     /// Latency and service time by the stage of the intended start (runs of two or more stages;
     /// `stages.hlog`). None: one stage, or Results without the file.
     pub by_stage: Option<super::by_stage::StageHists>,
+    /// Intended seconds still open when the threads finished (`record::intended`), closed then
+    /// and written to `intended.hlog` after the last shipped second; empty in Results read back
+    /// (the file's seconds are `read::Results::intended`).
+    pub intended: Vec<super::intended::IntendedSecond>,
 }
 
 impl Totals {
@@ -256,6 +266,7 @@ impl Totals {
             cpu: Duration::ZERO,
             slow: Default::default(),
             by_stage: None,
+            intended: Vec::new(),
         }
     }
 
@@ -304,6 +315,7 @@ impl Totals {
         }
         self.cpu += o.cpu;
         self.slow.merge(&o.slow);
+        super::intended::merge_entries(&mut self.intended, &o.intended);
         // Threads start from an empty total: the first that kept stage histograms brings them.
         // Stages that differ (never within one scenario) cannot be added: neither is kept.
         match (&mut self.by_stage, &o.by_stage) {

@@ -119,6 +119,18 @@ pub fn merge(a: &Results, b: &Results) -> Result<Results, MergeError> {
     if a.totals.by_stage.is_none() || b.totals.by_stage.is_none() {
         out.totals.by_stage = None;
     }
+    // Like the stage histograms: only when every share has them (an older share's arrivals would
+    // be missing from its seconds). Entries of one second add.
+    out.intended = match (&a.intended, &b.intended) {
+        (Some(x), Some(y)) => {
+            let mut sum = x.clone();
+            for (k, e) in y {
+                sum.entry(*k).and_modify(|s| s.merge(e)).or_insert_with(|| e.clone());
+            }
+            Some(sum)
+        }
+        _ => None,
+    };
     out.handshakes = match (&a.handshakes, &b.handshakes) {
         (None, None) => None,
         (x, y) => {
@@ -148,6 +160,7 @@ mod tests {
     use crate::record::interval::{Shape, Totals};
     use crate::record::hist::Hist;
     use crate::record::read::Second;
+    use crate::record::intended::IntendedSecond;
     use crate::record::outcome::{OutcomeTable, OK};
     use std::collections::BTreeMap;
     use std::sync::Arc;
@@ -158,7 +171,7 @@ mod tests {
         let shape = Shape { requests: vec!["get".into()], outcomes: OutcomeTable::new([]), labels: vec![] };
         // Second 0 on a made-up CLOCK_MONOTONIC, in ns.
         let (t0, ms) = (4_000_000_000u64, 1_000_000u64);
-        let mut rec = ThreadRecorder::new(t0, Arc::new(shape.clone()));
+        let mut rec = ThreadRecorder::new(t0, Arc::new(shape.clone())).with_intended(2);
         for i in 0..n {
             let done = t0 + (100 * i + base) * ms;
             let intended = done - (base + i) * ms;
@@ -171,6 +184,10 @@ mod tests {
         let last = (100 * n + base) / 1000;
         let ivs = rec.take_through(last, Duration::from_millis(7));
         let (_, totals) = rec.finish(Duration::ZERO);
+        let mut intended: BTreeMap<u64, IntendedSecond> = BTreeMap::new();
+        for e in ivs.iter().flat_map(|iv| &iv.intended).chain(&totals.intended) {
+            intended.entry(e.second).and_modify(|s| s.merge(e)).or_insert_with(|| e.clone());
+        }
         let seconds: BTreeMap<u64, Second> =
             ivs.into_iter().map(|iv| (iv.second, Second { iv, target_tenths: vec![100] })).collect();
         Results {
@@ -198,6 +215,7 @@ mod tests {
             why: Default::default(),
             accounted: true,
             handshakes: None,
+            intended: Some(intended),
         }
     }
 
@@ -383,5 +401,45 @@ mod tests {
         std::fs::write(dir.path().join(crate::record::results::TIMESERIES), old).unwrap();
         let before = crate::record::read::results(dir.path()).unwrap();
         assert_eq!(before.seconds[&0].iv.conn_limited, 0);
+    }
+
+    /// intended.hlog adds up through merge, save and load: every completion of every shard in the
+    /// second of its intended start, the entries of one second added (`shard` answers its i-th
+    /// request base+i ms late, so late ones fall in an earlier second than they ended in). A
+    /// share without the file (an older skyload) leaves the merge without one, and so does its save.
+    #[test]
+    fn intended_seconds_add_up_through_merge_save_and_load() {
+        let (a, b) = (shard(0, 20, 5), shard(1, 25, 900));
+        let m = merge(&a, &b).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        m.save(dir.path()).unwrap();
+        let back = crate::record::read::results(dir.path()).unwrap();
+        let intended = back.intended.as_ref().unwrap();
+        let count = |r: &BTreeMap<u64, IntendedSecond>, k: u64| r.get(&k).map_or(0, |s| s.completed());
+        let (ia, ib) = (a.intended.as_ref().unwrap(), b.intended.as_ref().unwrap());
+        assert_eq!(intended.values().map(|s| s.completed()).sum::<u64>(), 45);
+        for k in 0..5 {
+            assert_eq!(count(intended, k), count(ia, k) + count(ib, k), "second {k}");
+            // Each second's arrivals are the accounting's completions of that intended second.
+            assert_eq!(count(intended, k), back.totals.by_intended.get(k as usize).map_or(0, |r| r[1]), "second {k}");
+        }
+        for (k, s) in intended {
+            let mut sum = ia.get(k).cloned().unwrap_or_else(|| IntendedSecond::new(*k, s.latency.len()));
+            if let Some(y) = ib.get(k) {
+                sum.merge(y);
+            }
+            assert_eq!(values(s.latency[OK as usize].as_ref().unwrap()), values(sum.latency[OK as usize].as_ref().unwrap()), "second {k}");
+        }
+        // By completion second, shard 1's late answers are in later seconds than they were due.
+        assert!(count(ib, 0) > b.seconds[&0].iv.requests[0].completed);
+
+        let mut old = shard(2, 5, 5);
+        old.intended = None;
+        let partial = merge(&m, &old).unwrap();
+        assert!(partial.intended.is_none());
+        let saved = tempfile::tempdir().unwrap();
+        partial.save(saved.path()).unwrap();
+        assert!(!saved.path().join(crate::record::results::INTENDED).exists());
+        assert!(crate::record::read::results(saved.path()).unwrap().intended.is_none());
     }
 }

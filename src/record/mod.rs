@@ -17,4 +17,5 @@ pub mod slow;
 pub mod rebuild;
 pub mod buckets;
 pub mod by_stage;
+pub mod intended;
 pub mod trace_id;

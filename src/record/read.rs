@@ -67,6 +67,10 @@ pub struct Results {
     pub accounted: bool,
     /// TLS handshakes and resumptions per second (`handshakes.csv`; None for a plain-http run).
     pub handshakes: Option<BTreeMap<u64, (u64, u64)>>,
+    /// Latency and service time by intended second (`intended.hlog`, every entry of a second
+    /// added); None for Results written before the file existed, and for a merge in which a
+    /// share has none.
+    pub intended: Option<BTreeMap<u64, super::intended::IntendedSecond>>,
 }
 
 /// summary.json `abort_reason` and `failure`.
@@ -200,6 +204,10 @@ impl Results {
         if let Some(stages) = &self.totals.by_stage {
             stages.write(dir, &shape)?;
         }
+        if let Some(intended) = &self.intended {
+            w.begin_intended()?;
+            w.write_intended(intended.values())?;
+        }
         w.write_summary(&self.summary())
     }
 }
@@ -223,6 +231,7 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
     let accounted = accounting.is_some();
     totals.by_intended = accounting.unwrap_or_default();
     totals.by_stage = super::by_stage::StageHists::read(dir, &shape)?;
+    let intended = super::intended::read(dir, &shape)?;
     let handshakes = super::tls::read_handshakes(dir)
         .map_err(|e| LoadError::Bad { dir: dir.to_path_buf(), file: super::tls::HANDSHAKES, what: e.to_string() })?
         .map(|rows| {
@@ -260,6 +269,7 @@ pub fn results(dir: &Path) -> Result<Results, LoadError> {
         why: Why { abort_reason: summary.abort_reason.clone(), failure: summary.failure.clone() },
         accounted,
         handshakes,
+        intended,
     })
 }
 

@@ -35,6 +35,10 @@ pub const ACCOUNTING: &str = "accounting.csv";
 /// Latency and service time by the stage of each request's intended start (`record::by_stage`;
 /// runs of two or more stages), so a stage is judged by the requests it scheduled.
 pub const STAGES: &str = "stages.hlog";
+/// Latency and service time by the second of each request's intended start (`record::intended`),
+/// so a judged span (a window, a fault, a second of recovery) is judged by the requests it
+/// scheduled, however late they ended.
+pub const INTENDED: &str = "intended.hlog";
 /// `faults.json`: what each fault did, for verify and the report.
 pub const FAULTS: &str = "faults.json";
 /// The fault journal's copy for the run in progress (what is applied, to clean up after a kill).
@@ -58,9 +62,9 @@ pub const GATE: &str = "gate.json";
 
 /// Every file a run, a report, a merge or a capacity search writes into a Results directory
 /// (`--force` empties a directory holding nothing else).
-pub const KNOWN: [&str; 21] = [
+pub const KNOWN: [&str; 22] = [
     SUMMARY, TIMESERIES, HLOG, SCENARIO_COPY, PODS, LABELS, STATUS, FAULTS, VERDICT, REPORT_HTML, COMPARE_HTML, CAPACITY, SLOW, JUNIT, GATE,
-    SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES, STAGES,
+    SUMMARY_TMP, FAULTS_STATE, ACCOUNTING, GATEWAY_CA, HANDSHAKES, STAGES, INTENDED,
 ];
 
 /// Per-second connection columns of `timeseries.csv` (filled on the `*` row; absent from files
@@ -79,6 +83,8 @@ pub struct ResultsWriter {
     pods: BufWriter<File>,
     labels: BufWriter<File>,
     status: BufWriter<File>,
+    /// `intended.hlog`, once `begin_intended` opened it (runs; a rewrite of Results that had one).
+    intended: Option<BufWriter<File>>,
     serializer: V2DeflateSerializer,
     shape: Arc<Shape>,
 }
@@ -114,11 +120,37 @@ impl ResultsWriter {
         writeln!(hlog, "#[BaseTime: {secs:.3} (seconds since epoch)]")?;
         writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
         hlog.flush()?;
-        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, pods, labels, status, serializer: V2DeflateSerializer::new(), shape })
+        Ok(ResultsWriter { dir: dir.to_path_buf(), csv, hlog, pods, labels, status, intended: None, serializer: V2DeflateSerializer::new(), shape })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Opens `intended.hlog`, appended to by `write_interval` (the intended seconds each shipped
+    /// second closed) and `write_intended`. Not opened by `create`: Results without the file
+    /// (written before it existed) must stay without it when rewritten, or their windows would
+    /// read an empty log as no latency at all.
+    pub fn begin_intended(&mut self) -> io::Result<()> {
+        let mut f = BufWriter::new(File::create(self.dir.join(INTENDED))?);
+        f.write_all(super::intended::HEADER.as_bytes())?;
+        f.flush()?;
+        self.intended = Some(f);
+        Ok(())
+    }
+
+    /// Appends intended seconds to `intended.hlog` (nothing when it was not begun) and flushes.
+    pub fn write_intended<'a>(&mut self, entries: impl IntoIterator<Item = &'a super::intended::IntendedSecond>) -> io::Result<()> {
+        let Some(f) = self.intended.as_mut() else { return Ok(()) };
+        let mut w = IntervalLogWriterBuilder::new().begin_log_with(&mut *f, &mut self.serializer)?;
+        for e in entries {
+            for (tag, h) in super::intended::tagged(e, &self.shape) {
+                w.write_histogram(h, Duration::from_secs(e.second), Duration::from_secs(1), Tag::new(&tag))
+                    .map_err(|e| io::Error::other(format!("{INTENDED}: {e:?}")))?;
+            }
+        }
+        drop(w);
+        f.flush()
     }
 
     /// Appends one closed second. `target` is the schedule's expected arrivals in that second per
@@ -179,7 +211,11 @@ impl ResultsWriter {
                 self.hist_entry(&r.latency, start, len, Some(&tag))?;
             }
         }
-        self.hlog.flush()
+        self.hlog.flush()?;
+        if !iv.intended.is_empty() {
+            self.write_intended(&iv.intended)?;
+        }
+        Ok(())
     }
 
     fn row(

@@ -164,9 +164,12 @@ fn slo(vp: &VerifyPlan) -> Vec<&Expr> {
 }
 
 /// Whether each second from 0 to `until` met every criterion (None: nothing completed in it, or
-/// no criterion could be measured in it). The schedule's last second takes the answers after the
-/// schedule (`Span::judged`): a stall in it is answered there, and recovery must not be read from
-/// the fast half of a second whose slow half was answered after the run.
+/// no criterion could be measured in it). Judged spans (`Span::judged`): each second by the
+/// answers to the requests scheduled in it (`intended.hlog`), so recovery starts with the first
+/// second whose arrivals were answered well, not the second the backlog of the stall cleared.
+/// Without that file the schedule's last second takes the answers after the schedule: a stall in
+/// it is answered there, and recovery must not be read from the fast half of a second whose slow
+/// half was answered after the run.
 fn good_seconds(run: &SavedRun, criteria: &[Criterion], until: f64) -> Result<Vec<Option<bool>>, VerifyError> {
     let last = until.min(run.summary.duration_s).ceil() as u64;
     let mut out = Vec::new();

@@ -30,6 +30,10 @@ pub struct Data {
     pub by_outcome: Option<BTreeMap<String, (Hist, Option<Hist>)>>,
     pub pods: Option<BTreeMap<String, u64>>,
     pub labels: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Completions by outcome counted in the same seconds as `labels` (by completion), when
+    /// `outcomes` is counted otherwise (by the stage or second of the intended start): a share
+    /// among the responses that carried a header divides counts of one set of requests.
+    pub label_outcomes: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +108,8 @@ pub fn measure(m: &Metric, d: &Data) -> Measured {
             if total == 0 {
                 return NoData(format!("no data: no response in this window carried the header `{header}`"));
             }
-            Value(d.outcomes.get(outcome).copied().unwrap_or(0) as f64 / total as f64)
+            let outcomes = d.label_outcomes.as_ref().unwrap_or(&d.outcomes);
+            Value(outcomes.get(outcome).copied().unwrap_or(0) as f64 / total as f64)
         }
         Metric::Split { header, value } => {
             let Some(labels) = &d.labels else { return NoData("not recorded: header values are counted over all requests, not per request".into()) };
@@ -174,6 +179,7 @@ impl Data {
             by_outcome: Some(by_outcome),
             pods: (!by_request).then(|| s.pods.iter().map(|p| (p.name.clone(), p.count)).collect()),
             labels: (!by_request).then(|| s.labels.clone()),
+            label_outcomes: None,
         }
     }
 
@@ -241,6 +247,7 @@ mod tests {
             by_outcome: Some([("ok".to_string(), (fast.clone(), Some(fast))), ("error".to_string(), (lat.clone(), Some(lat)))].into()),
             pods: Some([("a", 600), ("b", 400)].map(|(k, v)| (k.to_string(), v)).into()),
             labels: Some([("x-fn-version".to_string(), [("v1", 75), ("v2", 25)].map(|(k, v)| (k.to_string(), v)).into())].into()),
+            label_outcomes: None,
         }
     }
 

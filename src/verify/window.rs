@@ -2,12 +2,14 @@
 //! (timeseries.csv, pods.csv, labels.csv, latency.hlog, read once through `record::read`) for any
 //! stretch of it, so a check over a stage, a window or a fault is computed from what is on disk,
 //! exactly as `skyload compare` or a later re-check would see it. A second belongs to a window when
-//! its middle lies inside it. A whole stage is judged by the requests it scheduled instead, when
-//! the Results say which those were (`stage_data`).
+//! its middle lies inside it. A judged span (a window, a fault, a second of recovery, a capacity
+//! sub-window) takes its latency and outcomes by the second requests were scheduled
+//! (`intended.hlog`, `by_intended`), a whole stage by the stage they were scheduled in
+//! (`stage_data`), when the Results say which those were.
 
 use super::metrics::{add_outcome_latency, Data};
 use super::VerifyError;
-use crate::record::hist::{add, new_hist};
+use crate::record::hist::{add, new_hist, Hist};
 use crate::record::read::{self, Results};
 use crate::record::summary::Summary;
 use std::collections::BTreeMap;
@@ -117,7 +119,49 @@ impl SavedRun {
             d.pods = Some(pods);
             d.labels = Some(labels);
         }
+        if span.tail && (only.is_none() || one_request) {
+            self.by_intended(span, &mut d);
+        }
         Ok(d)
+    }
+
+    /// A judged span's answers by the second they were *scheduled* (`intended.hlog`): latency,
+    /// latency by outcome, service time and completions by outcome of the arrivals of the
+    /// intended seconds whose middle lies in the span, however late they ended, and its scheduled
+    /// and dropped arrivals (`accounting.csv`). By completion second a stall over a window's last
+    /// arrivals was answered after it (the window passed while its own arrivals waited) and a
+    /// second of recovery held the backlog of the seconds before it (recovery read late). Sends,
+    /// pods, header values and the span's length stay by the second they happened. Only when the
+    /// run finished (its accounting is written at the end, once every arrival has ended: a killed
+    /// run's log lacks its last seconds) and only for all requests together (the log keeps no
+    /// request apart); else the per-second figures stand. The answers after the schedule need no
+    /// tail here: they are the last seconds' arrivals'.
+    fn by_intended(&self, span: Span, d: &mut Data) {
+        let Some(intended) = self.run.intended.as_ref().filter(|_| self.run.accounted) else { return };
+        let outcomes = &self.run.shape.outcomes;
+        let (mut latency, mut service) = (new_hist(), new_hist());
+        let mut by_outcome: BTreeMap<String, (Hist, Option<Hist>)> = BTreeMap::new();
+        let mut counts = BTreeMap::new();
+        for (_, sec) in intended.iter().filter(|(k, _)| span.contains(**k)) {
+            for (o, h) in sec.latency.iter().enumerate() {
+                let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else { continue };
+                let name = outcomes.name(o as u16).to_string();
+                add(&mut latency, h);
+                *counts.entry(name.clone()).or_default() += h.len();
+                add(&mut by_outcome.entry(name).or_insert_with(|| (new_hist(), None)).0, h);
+            }
+            if let Some(h) = &sec.service {
+                add(&mut service, h);
+            }
+        }
+        d.completed = latency.len();
+        d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
+        d.outcomes = counts;
+        d.latency = Some(latency);
+        d.service = Some(service);
+        d.by_outcome = Some(by_outcome);
+        let rows = self.run.totals.by_intended.iter().enumerate().filter(|(k, _)| span.contains(*k as u64));
+        (d.scheduled, d.dropped) = rows.fold((0, 0), |(s, x), (_, [sched, _, dropped])| (s + sched, x + dropped));
     }
 
     /// The data of the stage `name` (over `span`, its seconds): `data`, with its latency, service
@@ -148,6 +192,7 @@ impl SavedRun {
             }
         }
         d.completed = latency.len();
+        d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
         d.outcomes = outcomes;
         d.latency = Some(latency);
         d.service = Some(service);

@@ -87,6 +87,8 @@ pub struct TestServer {
     stall: Arc<Mutex<Option<(Instant, Duration)>>>,
     /// Requests numbered [first, first + count) in arrival order, each held for the duration.
     held: Arc<Mutex<Option<(u64, u64, Duration)>>>,
+    /// Requests numbered [first, until) wait until request `until` has arrived.
+    gate: Arc<Mutex<Option<(u64, u64)>>>,
     _server: Serving,
 }
 
@@ -96,9 +98,10 @@ impl TestServer {
         let paths: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let stall: Arc<Mutex<Option<(Instant, Duration)>>> = Arc::new(Mutex::new(None));
         let held: Arc<Mutex<Option<(u64, u64, Duration)>>> = Arc::new(Mutex::new(None));
-        let (c, s, ps, hd) = (count.clone(), stall.clone(), paths.clone(), held.clone());
+        let gate: Arc<Mutex<Option<(u64, u64)>>> = Arc::new(Mutex::new(None));
+        let (c, s, ps, hd, gt) = (count.clone(), stall.clone(), paths.clone(), held.clone(), gate.clone());
         let server = serve(move |req: Request<hyper::body::Incoming>| {
-            let (c, s, hd) = (c.clone(), s.clone(), hd.clone());
+            let (c, s, hd, gt) = (c.clone(), s.clone(), hd.clone(), gt.clone());
             if let Ok(mut p) = ps.lock() {
                 if p.len() < 100_000 {
                     p.insert(req.uri().path_and_query().map_or(String::new(), |p| p.to_string()));
@@ -117,10 +120,18 @@ impl TestServer {
                 if let Some(w) = wait.into_iter().chain(hold).max() {
                     tokio::time::sleep(w).await;
                 }
+                let gated = gt.lock().unwrap().and_then(|(first, until)| (n >= first && n < until).then_some(until));
+                if let Some(until) = gated {
+                    // Bounded: a run that stops sending early releases them after 10 s.
+                    let limit = Instant::now() + Duration::from_secs(10);
+                    while c.load(Ordering::Relaxed) <= until && Instant::now() < limit {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
                 Response::builder().header("x-pod", format!("test-{}", n % 2)).body(Full::new(Bytes::from_static(b"ok"))).unwrap()
             }
         });
-        TestServer { addr: server.addr, count, conns: server.conns.clone(), paths, stall, held, _server: server }
+        TestServer { addr: server.addr, count, conns: server.conns.clone(), paths, stall, held, gate, _server: server }
     }
 
     /// Every request that arrives in [at, at + d) is held until at + d.
@@ -135,6 +146,14 @@ impl TestServer {
     /// answered after the schedule for certain).
     pub fn hold_numbered(&self, first: u64, count: u64, d: Duration) {
         *self.held.lock().unwrap() = Some((first, count, d));
+    }
+
+    /// A stall placed by count that ends at one instant: requests number `first` to `until - 1`
+    /// (0-based, in arrival order) are held until request `until` arrives, and then all answered
+    /// together, as a target that stopped and came back. In a uniform schedule every held arrival
+    /// is answered no earlier than request `until` was due, however busy the machine is.
+    pub fn stall_numbered(&self, first: u64, until: u64) {
+        *self.gate.lock().unwrap() = Some((first, until));
     }
 
     pub fn url(&self) -> String {
