@@ -354,9 +354,12 @@ fn a_stage_is_judged_by_the_requests_it_scheduled() {
     assert_eq!((second.completed, second.dropped), (second.scheduled, 0));
     assert_eq!(first.outcomes.get("ok"), Some(&first.completed));
     assert_eq!(first.service.as_ref().unwrap().len(), first.completed);
-    // The per-second data, by the second a request ended, places them in stage second.
-    let by_end = saved.data(Span::judged(2.0, Some(6.0)), None).unwrap();
+    // The per-second data, by the second a request ended, places them in stage second's seconds...
+    let by_end = saved.data(Span { from: 2.0, to: Some(6.0), tail: false }, None).unwrap();
     assert_eq!(held(&by_end), HELD.1);
-    // A window that is not a whole stage keeps the per-second data.
-    assert_eq!(held(&saved.data(Span::judged(4.0, Some(6.0)), None).unwrap()), HELD.1);
+    // ...but a judged window is judged by the seconds its requests were scheduled in
+    // (`intended.hlog`): a window over stage second's time holds none of them, one over the
+    // seconds they were due in holds all of them.
+    assert_eq!(held(&saved.data(Span::judged(4.0, Some(6.0)), None).unwrap()), 0);
+    assert_eq!(held(&saved.data(Span::judged(1.0, Some(2.0)), None).unwrap()), HELD.1);
 }
