@@ -154,14 +154,14 @@ impl SavedRun {
                 add(&mut service, h);
             }
         }
-        d.completed = latency.len();
-        d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
-        d.outcomes = counts;
-        d.latency = Some(latency);
-        d.service = Some(service);
-        d.by_outcome = Some(by_outcome);
+        scheduled_answers(d, latency, service, counts, by_outcome);
+        (d.scheduled, d.dropped) = self.scheduled_in(span);
+    }
+
+    /// Arrivals scheduled and dropped in the intended seconds of `span` (`accounting.csv`).
+    fn scheduled_in(&self, span: Span) -> (u64, u64) {
         let rows = self.run.totals.by_intended.iter().enumerate().filter(|(k, _)| span.contains(*k as u64));
-        (d.scheduled, d.dropped) = rows.fold((0, 0), |(s, x), (_, [sched, _, dropped])| (s + sched, x + dropped));
+        rows.fold((0, 0), |(s, x), (_, [sched, _, dropped])| (s + sched, x + dropped))
     }
 
     /// The data of the stage `name` (over `span`, its seconds): `data`, with its latency, service
@@ -191,18 +191,23 @@ impl SavedRun {
                 add(sv.get_or_insert_with(new_hist), &h.service);
             }
         }
-        d.completed = latency.len();
-        d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
-        d.outcomes = outcomes;
-        d.latency = Some(latency);
-        d.service = Some(service);
-        d.by_outcome = Some(by_outcome);
+        scheduled_answers(&mut d, latency, service, outcomes, by_outcome);
         if only.is_none() && self.run.accounted {
-            let rows = self.run.totals.by_intended.iter().enumerate().filter(|(k, _)| span.contains(*k as u64));
-            (d.scheduled, d.dropped) = rows.fold((0, 0), |(s, x), (_, [sched, _, dropped])| (s + sched, x + dropped));
+            (d.scheduled, d.dropped) = self.scheduled_in(span);
         }
         Ok(d)
     }
+}
+
+/// Puts the answers of the requests a span or stage *scheduled* in place of `d`'s by completion
+/// second; the completion-second outcome counts stay beside the labels they were counted with.
+fn scheduled_answers(d: &mut Data, latency: Hist, service: Hist, outcomes: BTreeMap<String, u64>, by_outcome: BTreeMap<String, (Hist, Option<Hist>)>) {
+    d.completed = latency.len();
+    d.label_outcomes.get_or_insert_with(|| std::mem::take(&mut d.outcomes));
+    d.outcomes = outcomes;
+    d.latency = Some(latency);
+    d.service = Some(service);
+    d.by_outcome = Some(by_outcome);
 }
 
 #[cfg(test)]
